@@ -1,0 +1,130 @@
+//! Intake: the one durable path by which a message becomes a job (SMTP, `faxhub send`, and the
+//! other connectors later).
+//!
+//! `accept` writes the message into the spool durably (write, fsync, rename, fsync dir), then
+//! hands the job row to the committer task, which inserts every job waiting at that moment in one
+//! transaction (group commit across sessions) and answers each caller after the commit. Only then
+//! may the caller acknowledge (SMTP `250`). If the commit fails the spool file is removed and the
+//! caller gets an error to turn into a temporary failure: nothing is acknowledged that is not
+//! durable, and nothing durable is left without a job (start-up recovery quarantines what a crash
+//! leaves between rename and commit).
+
+use crate::job::{JobId, Origin, Ret, now_ms};
+use crate::spool::Spool;
+use crate::store::{NewJob, NewRecipient, Store};
+use std::sync::Arc;
+use tokio::sync::{Notify as Wakeup, mpsc, oneshot};
+
+/// Jobs committed in one transaction, at most.
+const MAX_BATCH: usize = 256;
+/// Submissions waiting for the committer, at most (back-pressure on the listeners).
+const QUEUE_DEPTH: usize = 1024;
+
+/// What a connector knows about a message besides its bytes.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub origin: Origin,
+    pub return_path: String,
+    pub from_header: Option<String>,
+    pub subject: Option<String>,
+    pub env_id: Option<String>,
+    pub ret: Option<Ret>,
+    pub recipients: Vec<NewRecipient>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("could not write the message to the spool: {0}")]
+    Spool(#[from] std::io::Error),
+    #[error("could not record the job: {0}")]
+    Store(String),
+    #[error("faxhub is shutting down")]
+    ShuttingDown,
+}
+
+type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
+
+#[derive(Clone)]
+pub struct Intake {
+    spool: Spool,
+    committer: mpsc::Sender<Pending>,
+}
+
+impl Intake {
+    /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
+    pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>) -> Intake {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(commit_loop(store, rx, wake));
+        Intake { spool, committer: tx }
+    }
+
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// Makes `message` a durable job; returns its id once committed.
+    pub async fn accept(&self, submission: Submission, message: Vec<u8>) -> Result<JobId, IntakeError> {
+        let received_at_ms = now_ms();
+        let id = JobId::generate(received_at_ms);
+        let rel = Spool::message_rel(id.as_str());
+        let size = message.len() as u64;
+        let spool = self.spool.clone();
+        let path = rel.clone();
+        tokio::task::spawn_blocking(move || spool.write_durable(&path, &message))
+            .await
+            .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;
+        let job = NewJob {
+            id: id.clone(),
+            origin: submission.origin,
+            return_path: submission.return_path,
+            from_header: submission.from_header,
+            subject: submission.subject,
+            received_at_ms,
+            env_id: submission.env_id,
+            ret: submission.ret,
+            message_path: rel.clone(),
+            size,
+            recipients: submission.recipients,
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let committed = match self.committer.send((job, reply_tx)).await {
+            Ok(()) => reply_rx.await.map_err(|_| IntakeError::ShuttingDown).and_then(|r| r.map_err(IntakeError::Store)),
+            Err(_) => Err(IntakeError::ShuttingDown),
+        };
+        if committed.is_err() {
+            // Not acknowledged: the client will send again. Leave no orphan behind.
+            let _ = std::fs::remove_file(self.spool.path(&rel));
+        }
+        committed.map(|()| id)
+    }
+}
+
+async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc<Wakeup>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
+        match store.insert_jobs(&jobs).await {
+            Ok(()) => {
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(batch_error) => {
+                // One bad job must not fail the others: commit them one by one.
+                tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
+                for (job, reply) in batch.drain(..) {
+                    let result = store.insert_jobs(std::slice::from_ref(&job)).await.map_err(|e| e.to_string());
+                    let _ = reply.send(result);
+                }
+            }
+        }
+        wake.notify_one();
+    }
+}

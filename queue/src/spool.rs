@@ -1,0 +1,129 @@
+//! The spool: immutable content files under `<data_dir>/spool`.
+//!
+//! - `tmp/`: files being written; anything here at start-up is a partial write and is removed.
+//! - `msg/<job id>.eml`: a received message, exactly as received.
+//! - `pages/<job id>.tif`: the job's converted TIFF-F page set.
+//! - `quarantine/`: message files found with no job at start-up (a crash between rename and
+//!   commit: the client never got its 250 and will send again). Never deleted silently.
+//!
+//! Every file is made durable the same way: write to `tmp/`, fsync, rename into place, fsync the
+//! directory. After `write_durable` returns, the file survives a crash or power loss.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Spool {
+    root: PathBuf,
+}
+
+pub const MSG_DIR: &str = "msg";
+pub const PAGES_DIR: &str = "pages";
+const TMP_DIR: &str = "tmp";
+const QUARANTINE_DIR: &str = "quarantine";
+
+impl Spool {
+    /// Opens (creating if needed) the spool under `root`.
+    pub fn open(root: &Path) -> io::Result<Spool> {
+        for dir in [TMP_DIR, MSG_DIR, PAGES_DIR, QUARANTINE_DIR] {
+            fs::create_dir_all(root.join(dir))?;
+        }
+        Ok(Spool { root: root.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The absolute path of a spool-relative path stored in the job store.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    pub fn message_rel(id: &str) -> String {
+        format!("{MSG_DIR}/{id}.eml")
+    }
+
+    pub fn pages_rel(id: &str) -> String {
+        format!("{PAGES_DIR}/{id}.tif")
+    }
+
+    /// A private scratch directory inside the spool's `tmp/` (removed when dropped).
+    pub fn scratch_dir(&self) -> io::Result<tempfile::TempDir> {
+        tempfile::Builder::new().prefix("work-").tempdir_in(self.root.join(TMP_DIR))
+    }
+
+    /// Writes `bytes` to the spool-relative path `relative`, durably (blocking).
+    pub fn write_durable(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+        let name = relative.replace('/', "_");
+        let tmp = self.root.join(TMP_DIR).join(format!("{name}.{}", std::process::id()));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+        }
+        self.install(&tmp, relative)
+    }
+
+    /// Moves a finished file (already written and closed) into place durably (blocking).
+    pub fn install(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
+        File::open(from)?.sync_all()?;
+        let dest = self.root.join(relative);
+        fs::rename(from, &dest)?;
+        let dir = dest.parent().expect("invariant: spool paths have a parent");
+        File::open(dir)?.sync_all()?;
+        Ok(dest)
+    }
+
+    /// Removes partial writes left by a crash; returns how many.
+    pub fn clean_tmp(&self) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(self.root.join(TMP_DIR))? {
+            let path = entry?.path();
+            if path.is_dir() { fs::remove_dir_all(&path)? } else { fs::remove_file(&path)? }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The spool-relative paths of all files in `dir` (`msg` or `pages`).
+    pub fn list(&self, dir: &str) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.root.join(dir))? {
+            let entry = entry?;
+            if let Some(name) = entry.file_name().to_str() {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Moves an orphan file to `quarantine/` (durably) and returns its new path.
+    pub fn quarantine(&self, relative: &str) -> io::Result<PathBuf> {
+        let name = relative.replace('/', "_");
+        let dest = self.root.join(QUARANTINE_DIR).join(name);
+        fs::rename(self.root.join(relative), &dest)?;
+        File::open(self.root.join(QUARANTINE_DIR))?.sync_all()?;
+        Ok(dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durable_write_and_recovery_helpers() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let path = spool.write_durable(&Spool::message_rel("ABC"), b"hello").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert_eq!(spool.list(MSG_DIR).unwrap(), vec!["msg/ABC.eml".to_string()]);
+        fs::write(dir.path().join("tmp/partial"), b"x").unwrap();
+        assert_eq!(spool.clean_tmp().unwrap(), 1);
+        let q = spool.quarantine("msg/ABC.eml").unwrap();
+        assert!(q.exists());
+        assert!(spool.list(MSG_DIR).unwrap().is_empty());
+    }
+}

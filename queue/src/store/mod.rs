@@ -1,0 +1,484 @@
+//! The job store: the one source of truth for job and recipient state.
+//!
+//! SQL lives in this module only; `sqlite.rs` holds what is specific to SQLite (connection
+//! options, pragmas). Statements are portable (integer milliseconds for times, text enums) so
+//! that PostgreSQL can back the same schema later. Every state change is one transaction; a
+//! crash leaves either the old or the new state. Writers in other processes (the CLI while the
+//! daemon runs) are serialised by the database; the scheduler re-reads state from here.
+
+mod sqlite;
+mod views;
+
+pub use views::{AttemptView, JobView, RecipientView};
+
+use crate::dialplan::FaxNumber;
+use crate::job::{JobId, Notify, Origin, Ret};
+use crate::state::{ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect};
+use crate::status::EnhancedStatus;
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job store: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("job store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("job store holds a bad value in {column}: {value:?}")]
+    Corrupt { column: &'static str, value: String },
+}
+
+/// A job to insert, with its recipients.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: JobId,
+    pub origin: Origin,
+    pub return_path: String,
+    pub from_header: Option<String>,
+    pub subject: Option<String>,
+    pub received_at_ms: i64,
+    pub env_id: Option<String>,
+    pub ret: Option<Ret>,
+    pub message_path: String,
+    pub size: u64,
+    pub recipients: Vec<NewRecipient>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRecipient {
+    pub number: FaxNumber,
+    pub address: String,
+    pub display_name: Option<String>,
+    pub subaddress: Option<String>,
+    pub notify: Option<Notify>,
+    pub orcpt: Option<String>,
+}
+
+/// A recipient due for an attempt, with what the scheduler needs to send it.
+#[derive(Clone, Debug)]
+pub struct DueRecipient {
+    pub job_id: JobId,
+    pub idx: i64,
+    pub number: FaxNumber,
+    pub tries: u32,
+    pub dials: u32,
+    pub received_at_ms: i64,
+    pub pages_path: String,
+    pub pages: i64,
+}
+
+/// The record of one finished attempt, and the state it leaves the recipient in.
+#[derive(Clone, Debug)]
+pub struct AttemptEnd {
+    pub job_id: JobId,
+    pub idx: i64,
+    pub line: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: i64,
+    pub status: EnhancedStatus,
+    pub reason: String,
+    pub pages_sent: i64,
+    pub new_status: RecipientStatus,
+    pub tries: u32,
+    pub dials: u32,
+    pub next_attempt_at_ms: Option<i64>,
+}
+
+/// What an operator action did to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionReport {
+    pub number: String,
+    pub effect: ActionEffect,
+}
+
+/// What start-up recovery found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    pub interrupted: Vec<(JobId, String)>,
+    pub reconvert: usize,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path`.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let pool = sqlite::connect(path).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Inserts jobs in one transaction (group commit): all or none.
+    pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(job.id.as_str())
+            .bind(job.origin.as_str())
+            .bind(&job.return_path)
+            .bind(&job.from_header)
+            .bind(&job.subject)
+            .bind(job.received_at_ms)
+            .bind(&job.env_id)
+            .bind(job.ret.map(Ret::as_str))
+            .bind(&job.message_path)
+            .bind(job.size as i64)
+            .bind(ConversionState::Pending.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for (idx, r) in job.recipients.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(job.id.as_str())
+                .bind(idx as i64)
+                .bind(r.number.as_str())
+                .bind(&r.address)
+                .bind(&r.display_name)
+                .bind(&r.subaddress)
+                .bind(r.notify.map(|n| n.to_string()))
+                .bind(&r.orcpt)
+                .bind(RecipientStatus::Queued.as_str())
+                .bind(job.received_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Crash recovery, run before any listener accepts: attempts left `sending` become
+    /// interrupted attempts and their recipients are deferred (due now); conversions left
+    /// `converting` start again.
+    pub async fn recover(&self, now_ms: i64) -> Result<Recovery, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT job_id, idx, number FROM recipients WHERE status = ?")
+            .bind(RecipientStatus::Sending.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut recovery = Recovery::default();
+        let reason = "attempt interrupted: faxhub stopped during the call";
+        for row in rows {
+            let job_id: String = row.try_get("job_id")?;
+            let idx: i64 = row.try_get("idx")?;
+            let number: String = row.try_get("number")?;
+            sqlx::query("UPDATE attempts SET ended_at = ?, status_code = ?, reason = ? WHERE job_id = ? AND rcpt_idx = ? AND ended_at IS NULL")
+                .bind(now_ms)
+                .bind(EnhancedStatus::EXPIRED.to_string())
+                .bind(reason)
+                .bind(&job_id)
+                .bind(idx)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE recipients SET status = ?, tries = tries + 1, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ? \
+                 WHERE job_id = ? AND idx = ?",
+            )
+            .bind(RecipientStatus::Deferred.as_str())
+            .bind(EnhancedStatus::EXPIRED.to_string())
+            .bind(reason)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(&job_id)
+            .bind(idx)
+            .execute(&mut *tx)
+            .await?;
+            recovery.interrupted.push((JobId::from_stored(job_id), number));
+        }
+        let reconvert = sqlx::query("UPDATE jobs SET conversion = ? WHERE conversion = ?")
+            .bind(ConversionState::Pending.as_str())
+            .bind(ConversionState::Converting.as_str())
+            .execute(&mut *tx)
+            .await?;
+        recovery.reconvert = reconvert.rows_affected() as usize;
+        tx.commit().await?;
+        Ok(recovery)
+    }
+
+    /// Every spool-relative path the store refers to (messages and page sets).
+    pub async fn spool_paths(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT message_path, pages_path FROM jobs").fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len() * 2);
+        for row in rows {
+            out.push(row.try_get::<String, _>("message_path")?);
+            if let Some(p) = row.try_get::<Option<String>, _>("pages_path")? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Jobs waiting for conversion, oldest first; each is marked `converting`.
+    pub async fn claim_conversions(&self, limit: i64) -> Result<Vec<(JobId, String)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, message_path FROM jobs WHERE conversion = ? ORDER BY received_at LIMIT ?")
+            .bind(ConversionState::Pending.as_str())
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            sqlx::query("UPDATE jobs SET conversion = ? WHERE id = ?")
+                .bind(ConversionState::Converting.as_str())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            out.push((JobId::from_stored(id), row.try_get("message_path")?));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records a converted page set.
+    pub async fn conversion_done(&self, id: &JobId, pages: i64, pages_path: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
+            .bind(ConversionState::Converted.as_str())
+            .bind(pages)
+            .bind(pages_path)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed conversion: every recipient not yet final fails with the reason.
+    pub async fn conversion_failed(&self, id: &JobId, status: EnhancedStatus, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
+            .bind(ConversionState::Failed.as_str())
+            .bind(now_ms)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, updated_at = ? \
+             WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
+        )
+        .bind(RecipientStatus::Failed.as_str())
+        .bind(status.to_string())
+        .bind(reason)
+        .bind(now_ms)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recipients of converted jobs that are queued, or deferred and due by `now_ms`, oldest job
+    /// first.
+    pub async fn due_recipients(&self, now_ms: i64, limit: i64) -> Result<Vec<DueRecipient>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.pages_path, j.pages \
+             FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= ?)) \
+             ORDER BY j.received_at, r.idx LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let number: String = row.try_get("number")?;
+                Ok(DueRecipient {
+                    job_id: JobId::from_stored(row.try_get("job_id")?),
+                    idx: row.try_get("idx")?,
+                    number: FaxNumber::from_e164(&number).ok_or(StoreError::Corrupt { column: "recipients.number", value: number })?,
+                    tries: row.try_get::<i64, _>("tries")? as u32,
+                    dials: row.try_get::<i64, _>("dials")? as u32,
+                    received_at_ms: row.try_get("received_at")?,
+                    pages_path: row.try_get::<Option<String>, _>("pages_path")?.unwrap_or_default(),
+                    pages: row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// The earliest `next_attempt_at` of a deferred recipient, if any.
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM recipients WHERE status = 'deferred'").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
+    }
+
+    /// Marks a due recipient `sending` and opens its attempt record. Returns false if the
+    /// recipient changed meanwhile (an operator held or cancelled it): then nothing is sent.
+    pub async fn start_attempt(&self, due: &DueRecipient, line: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE recipients SET status = 'sending', updated_at = ? \
+             WHERE job_id = ? AND idx = ? AND (status = 'queued' OR status = 'deferred')",
+        )
+        .bind(now_ms)
+        .bind(due.job_id.as_str())
+        .bind(due.idx)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = ? AND rcpt_idx = ?")
+            .bind(due.job_id.as_str())
+            .bind(due.idx)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        sqlx::query("INSERT INTO attempts (job_id, rcpt_idx, n, line, started_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(due.job_id.as_str())
+            .bind(due.idx)
+            .bind(n + 1)
+            .bind(line)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Closes an attempt and moves the recipient to its new state, in one transaction. A cancel
+    /// requested during the call applies now unless the fax went through.
+    pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let cancel_requested: i64 = sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = ? AND idx = ?")
+            .bind(end.job_id.as_str())
+            .bind(end.idx)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("cancel_requested")?;
+        let (status, next) = if cancel_requested != 0 && end.new_status != RecipientStatus::Done {
+            (RecipientStatus::Cancelled, None)
+        } else {
+            (end.new_status, end.next_attempt_at_ms)
+        };
+        sqlx::query(
+            "UPDATE attempts SET ended_at = ?, status_code = ?, reason = ?, pages_sent = ? \
+             WHERE job_id = ? AND rcpt_idx = ? AND ended_at IS NULL",
+        )
+        .bind(end.ended_at_ms)
+        .bind(end.status.to_string())
+        .bind(&end.reason)
+        .bind(end.pages_sent)
+        .bind(end.job_id.as_str())
+        .bind(end.idx)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE recipients SET status = ?, tries = ?, dials = ?, pages_sent = ?, status_code = ?, reason = ?, \
+             next_attempt_at = ?, cancel_requested = 0, updated_at = ? WHERE job_id = ? AND idx = ?",
+        )
+        .bind(status.as_str())
+        .bind(end.tries as i64)
+        .bind(end.dials as i64)
+        .bind(end.pages_sent)
+        .bind(end.status.to_string())
+        .bind(&end.reason)
+        .bind(next)
+        .bind(end.ended_at_ms)
+        .bind(end.job_id.as_str())
+        .bind(end.idx)
+        .execute(&mut *tx)
+        .await?;
+        finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    /// Applies an operator action to a job's recipients (all, or those with `number`).
+    /// Returns `None` if there is no such job.
+    pub async fn operator_action(
+        &self,
+        id: &JobId,
+        number: Option<&FaxNumber>,
+        action: OperatorAction,
+        now_ms: i64,
+    ) -> Result<Option<Vec<ActionReport>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT id FROM jobs WHERE id = ?").bind(id.as_str()).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query("SELECT idx, number, status FROM recipients WHERE job_id = ? ORDER BY idx")
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut reports = Vec::new();
+        for row in rows {
+            let idx: i64 = row.try_get("idx")?;
+            let rcpt_number: String = row.try_get("number")?;
+            if number.is_some_and(|n| n.as_str() != rcpt_number) {
+                continue;
+            }
+            let status_text: String = row.try_get("status")?;
+            let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt { column: "recipients.status", value: status_text })?;
+            let effect = operator_effect(action, status);
+            match effect {
+                ActionEffect::Becomes(new) => {
+                    let reset = action == OperatorAction::Retry;
+                    sqlx::query(
+                        "UPDATE recipients SET status = ?, next_attempt_at = NULL, updated_at = ?, \
+                         tries = CASE WHEN ? THEN 0 ELSE tries END, dials = CASE WHEN ? THEN 0 ELSE dials END \
+                         WHERE job_id = ? AND idx = ?",
+                    )
+                    .bind(new.as_str())
+                    .bind(now_ms)
+                    .bind(reset)
+                    .bind(reset)
+                    .bind(id.as_str())
+                    .bind(idx)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ActionEffect::AfterAttempt => {
+                    sqlx::query("UPDATE recipients SET cancel_requested = 1, updated_at = ? WHERE job_id = ? AND idx = ?")
+                        .bind(now_ms)
+                        .bind(id.as_str())
+                        .bind(idx)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                ActionEffect::Refused(_) => {}
+            }
+            reports.push(ActionReport { number: rcpt_number, effect });
+        }
+        if action == OperatorAction::Retry {
+            sqlx::query("UPDATE jobs SET finished_at = NULL WHERE id = ?").bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        finish_job_if_final(&mut tx, id, now_ms).await?;
+        tx.commit().await?;
+        Ok(Some(reports))
+    }
+
+    /// One job with its recipients and their attempts.
+    pub async fn job(&self, id: &JobId) -> Result<Option<JobView>, StoreError> {
+        views::load_job(&self.pool, id).await
+    }
+
+    /// Jobs still in the queue (or all of them, finished ones too), oldest first.
+    pub async fn jobs(&self, include_finished: bool) -> Result<Vec<JobView>, StoreError> {
+        views::load_jobs(&self.pool, include_finished).await
+    }
+}
+
+/// Stamps `finished_at` once every recipient of the job is final.
+async fn finish_job_if_final(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: &JobId, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET finished_at = ? WHERE id = ? AND finished_at IS NULL AND conversion IN ('converted', 'failed') \
+         AND NOT EXISTS (SELECT 1 FROM recipients WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled'))",
+    )
+    .bind(now_ms)
+    .bind(id.as_str())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

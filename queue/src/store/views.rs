@@ -1,0 +1,166 @@
+//! Read models for `faxhub queue`: jobs with their recipients and attempts, shaped as the JSON
+//! that scripts rely on. Field names are a contract (issue 2) and are kept stable.
+
+use super::StoreError;
+use crate::job::{JobId, rfc3339};
+use crate::state::{ConversionState, JobPhase, RecipientStatus};
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub origin: String,
+    pub sender: String,
+    pub subject: Option<String>,
+    pub received_at: String,
+    pub phase: JobPhase,
+    pub pages: Option<i64>,
+    pub recipients: Vec<RecipientView>,
+    pub size: i64,
+    pub env_id: Option<String>,
+    pub ret: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RecipientView {
+    pub number: String,
+    pub address: String,
+    pub display_name: Option<String>,
+    pub status: RecipientStatus,
+    pub attempts: i64,
+    pub tries: i64,
+    pub dials: i64,
+    pub pages_sent: i64,
+    pub status_code: Option<String>,
+    pub reason: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub notify: Option<String>,
+    pub orcpt: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptView {
+    pub n: i64,
+    pub line: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status_code: Option<String>,
+    pub reason: Option<String>,
+    pub pages_sent: i64,
+}
+
+const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at";
+
+pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<JobView>, StoreError> {
+    let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?")).bind(id.as_str()).fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let mut recipients = load_recipients(pool, Filter::Job(id)).await?;
+    let attempts = sqlx::query(
+        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent FROM attempts WHERE job_id = ? ORDER BY rcpt_idx, n",
+    )
+    .bind(id.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut rcpts = recipients.remove(id.as_str()).unwrap_or_default();
+    for a in attempts {
+        let idx: i64 = a.try_get("rcpt_idx")?;
+        if let Some((_, r)) = rcpts.iter_mut().find(|(i, _)| *i == idx) {
+            r.attempt_log.push(AttemptView {
+                n: a.try_get("n")?,
+                line: a.try_get("line")?,
+                started_at: rfc3339(a.try_get("started_at")?),
+                ended_at: a.try_get::<Option<i64>, _>("ended_at")?.map(rfc3339),
+                status_code: a.try_get("status_code")?,
+                reason: a.try_get("reason")?,
+                pages_sent: a.try_get("pages_sent")?,
+            });
+        }
+    }
+    Ok(Some(job_view(&row, rcpts.into_iter().map(|(_, r)| r).collect())?))
+}
+
+pub(super) async fn load_jobs(pool: &SqlitePool, include_finished: bool) -> Result<Vec<JobView>, StoreError> {
+    let filter = if include_finished { "" } else { "WHERE finished_at IS NULL" };
+    let rows = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY received_at, id")).fetch_all(pool).await?;
+    let mut recipients = load_recipients(pool, if include_finished { Filter::All } else { Filter::Unfinished }).await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let rcpts = recipients.remove(&id).unwrap_or_default();
+            job_view(row, rcpts.into_iter().map(|(_, r)| r).collect())
+        })
+        .collect()
+}
+
+type RecipientsByJob = HashMap<String, Vec<(i64, RecipientView)>>;
+
+enum Filter<'a> {
+    Job(&'a JobId),
+    Unfinished,
+    All,
+}
+
+async fn load_recipients(pool: &SqlitePool, filter: Filter<'_>) -> Result<RecipientsByJob, StoreError> {
+    let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages_sent, \
+               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, \
+               (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
+               FROM recipients r";
+    let rows = match filter {
+        Filter::Job(id) => sqlx::query(&format!("{sql} WHERE r.job_id = ? ORDER BY r.idx")).bind(id.as_str()).fetch_all(pool).await?,
+        Filter::Unfinished => {
+            sqlx::query(&format!("{sql} JOIN jobs j ON j.id = r.job_id WHERE j.finished_at IS NULL ORDER BY r.job_id, r.idx")).fetch_all(pool).await?
+        }
+        Filter::All => sqlx::query(&format!("{sql} ORDER BY r.job_id, r.idx")).fetch_all(pool).await?,
+    };
+    let mut out: RecipientsByJob = HashMap::new();
+    for row in rows {
+        let status_text: String = row.try_get("status")?;
+        let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt { column: "recipients.status", value: status_text })?;
+        let view = RecipientView {
+            number: row.try_get("number")?,
+            address: row.try_get("address")?,
+            display_name: row.try_get("display_name")?,
+            status,
+            attempts: row.try_get("attempts")?,
+            tries: row.try_get("tries")?,
+            dials: row.try_get("dials")?,
+            pages_sent: row.try_get("pages_sent")?,
+            status_code: row.try_get("status_code")?,
+            reason: row.try_get("reason")?,
+            next_attempt_at: row.try_get::<Option<i64>, _>("next_attempt_at")?.filter(|_| status == RecipientStatus::Deferred).map(rfc3339),
+            notify: row.try_get("notify")?,
+            orcpt: row.try_get("orcpt")?,
+            attempt_log: Vec::new(),
+        };
+        out.entry(row.try_get("job_id")?).or_default().push((row.try_get("idx")?, view));
+    }
+    Ok(out)
+}
+
+fn job_view(row: &SqliteRow, recipients: Vec<RecipientView>) -> Result<JobView, StoreError> {
+    let conversion_text: String = row.try_get("conversion")?;
+    let conversion =
+        ConversionState::parse(&conversion_text).ok_or(StoreError::Corrupt { column: "jobs.conversion", value: conversion_text })?;
+    let statuses: Vec<RecipientStatus> = recipients.iter().map(|r| r.status).collect();
+    Ok(JobView {
+        id: row.try_get("id")?,
+        origin: row.try_get("origin")?,
+        sender: row.try_get("return_path")?,
+        subject: row.try_get("subject")?,
+        received_at: rfc3339(row.try_get("received_at")?),
+        phase: JobPhase::derive(conversion, &statuses),
+        pages: row.try_get("pages")?,
+        recipients,
+        size: row.try_get("size")?,
+        env_id: row.try_get("env_id")?,
+        ret: row.try_get("ret")?,
+        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(rfc3339),
+    })
+}
