@@ -1,0 +1,80 @@
+//! Ghostscript: PDF and PostScript to TIFF-F (CCITT G4, 204×196 dpi, one strip per page), always
+//! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift.
+
+use crate::exec::{self, ExecError};
+use crate::{ConvertConfig, ConvertError};
+use serde::Deserialize;
+use std::path::Path;
+
+const GS: &str = "gs";
+/// Fine resolution (R8 × 7.7 lines/mm).
+const RESOLUTION: &str = "-r204x196";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Paper {
+    #[default]
+    A4,
+    Letter,
+}
+
+impl Paper {
+    pub fn gs_name(self) -> &'static str {
+        match self {
+            Paper::A4 => "a4",
+            Paper::Letter => "letter",
+        }
+    }
+    /// Page size in PostScript points (1/72 in).
+    pub fn points(self) -> (u32, u32) {
+        match self {
+            Paper::A4 => (595, 842),
+            Paper::Letter => (612, 792),
+        }
+    }
+}
+
+/// Renders `inputs` in order into one multi-page TIFF at `out`.
+pub(crate) async fn render(inputs: &[&Path], out: &Path, config: &ConvertConfig, workdir: &Path) -> Result<(), ConvertError> {
+    let mut args: Vec<String> = [
+        "-q",
+        "-dSAFER",
+        "-dBATCH",
+        "-dNOPAUSE",
+        "-dNOINTERPOLATE",
+        "-sDEVICE=tiffg4",
+        RESOLUTION,
+        "-dFIXEDMEDIA",
+        "-dPDFFitPage",
+        "-dMaxStripSize=0",
+        "-dTIFFDateTime=false",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("-sPAPERSIZE={}", config.paper.gs_name()));
+    args.push(format!("-sOutputFile={}", out.display()));
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    let output = exec::run(GS, &args, workdir, config.tool_timeout).await.map_err(|e| match e {
+        ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },
+        ExecError::Timeout { tool, after } => ConvertError::Timeout { tool, after },
+        ExecError::Io { tool, source } => ConvertError::ToolFailed { tool, detail: source.to_string() },
+    })?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    // Ghostscript can exit 0 after printing an error for a broken PDF and rendering nothing.
+    let produced = tokio::fs::metadata(out).await.map(|m| m.len() > 0).unwrap_or(false);
+    if !output.status.success() || !produced || text.contains("Error:") && text.contains("Unrecoverable") {
+        return Err(ConvertError::ToolFailed { tool: GS.into(), detail: first_error_line(&text) });
+    }
+    Ok(())
+}
+
+fn first_error_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("rror") || l.contains("assword"))
+        .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("no output");
+    line.chars().take(200).collect()
+}

@@ -1,0 +1,125 @@
+//! The MIME walk (minimal): which parts of a message become pages, in order.
+//!
+//! The first text body (plain, or HTML reduced to text by mail-parser) becomes a text document
+//! if it has any visible text; then each attachment in order: PDF (sniffed by its `%PDF-` magic,
+//! whatever its declared type) and text/plain attachments become documents; signatures (S/MIME),
+//! vCards and inline images belonging to an HTML body are ignored; anything else fails the job
+//! with `Unsupported`, naming the attachment. Never a silently dropped part.
+
+use crate::{ConvertError, Paper, text};
+use mail_parser::{MessageParser, MimeHeaders};
+
+pub(crate) struct Document {
+    name: String,
+    extension: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Document {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn extension(&self) -> &'static str {
+        self.extension
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+const IGNORED_TYPES: &[&str] = &[
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+    "text/vcard",
+    "text/x-vcard",
+    "text/directory",
+];
+
+pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, ConvertError> {
+    let message = MessageParser::default().parse(raw).ok_or(ConvertError::Unreadable)?;
+    let mut docs = Vec::new();
+    let has_html = message.html_body_count() > 0;
+    if let Some(body) = message.body_text(0).filter(|b| !b.trim().is_empty()) {
+        docs.push(Document { name: "message text".into(), extension: "ps", bytes: text::to_postscript(&body, *paper).into_bytes() });
+    }
+    for (i, part) in message.attachments().enumerate() {
+        let name = part.attachment_name().map(str::to_string).unwrap_or_else(|| format!("attachment {}", i + 1));
+        let mime = part
+            .content_type()
+            .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let contents = part.contents();
+        if IGNORED_TYPES.contains(&mime.as_str()) {
+            continue;
+        }
+        if contents.starts_with(b"%PDF-") {
+            docs.push(Document { name, extension: "pdf", bytes: contents.to_vec() });
+        } else if mime == "application/pdf" {
+            return Err(ConvertError::Damaged { part: name, detail: "it does not start like a PDF file".into() });
+        } else if part.is_message() {
+            return Err(ConvertError::Unsupported { part: name, mime: "message/rfc822".into() });
+        } else if mime == "text/plain" {
+            let body = part.text_contents().map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned());
+            docs.push(Document { name, extension: "ps", bytes: text::to_postscript(&body, *paper).into_bytes() });
+        } else if has_html && mime.starts_with("image/") && part.content_id().is_some() {
+            // an image shown inside the HTML body (a logo in a signature)
+        } else {
+            return Err(ConvertError::Unsupported { part: name, mime });
+        }
+    }
+    if docs.is_empty() {
+        return Err(ConvertError::Empty);
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAIN: &[u8] = b"From: a@example.com\r\nTo: 0169293999@fax.localhost\r\nSubject: hi\r\n\r\nHello fax\r\n";
+
+    fn multipart(attachment_headers: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n{attachment_headers}\r\n\r\n{body}\r\n--b--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn plain_body_is_one_text_document() {
+        let docs = documents(PLAIN, &Paper::A4).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].extension(), "ps");
+        assert!(String::from_utf8_lossy(docs[0].bytes()).contains("(Hello fax) show"));
+    }
+
+    #[test]
+    fn pdf_attachment_is_sniffed() {
+        let raw = multipart("Content-Type: application/octet-stream; name=\"scan.bin\"\r\nContent-Disposition: attachment; filename=\"scan.bin\"", "%PDF-1.4 ...");
+        let docs = documents(&raw, &Paper::A4).unwrap();
+        assert_eq!(docs.iter().map(|d| d.extension()).collect::<Vec<_>>(), vec!["ps", "pdf"]);
+        assert_eq!(docs[1].name(), "scan.bin");
+    }
+
+    #[test]
+    fn unsupported_and_damaged_parts_are_named() {
+        let docx = multipart("Content-Type: application/msword; name=\"report.doc\"\r\nContent-Disposition: attachment; filename=\"report.doc\"", "xxxx");
+        assert_eq!(
+            documents(&docx, &Paper::A4).err().map(|e| e.to_string()),
+            Some("report.doc: files of this type (application/msword) can't be faxed yet".into())
+        );
+        let fake = multipart("Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment", "not a pdf");
+        assert!(matches!(documents(&fake, &Paper::A4), Err(ConvertError::Damaged { .. })));
+    }
+
+    #[test]
+    fn empty_message_and_signatures() {
+        let empty = b"From: a@example.com\r\nSubject: x\r\n\r\n  \r\n";
+        assert_eq!(documents(empty, &Paper::A4).err(), Some(ConvertError::Empty));
+        let signed = multipart("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"", "MIAGCSqGSIb3");
+        assert_eq!(documents(&signed, &Paper::A4).unwrap().len(), 1);
+    }
+}
