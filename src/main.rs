@@ -1,1 +1,52 @@
-fn main(){}
+//! faxhub: an e-mail to fax gateway. This binary parses the command line, loads the
+//! configuration and runs one command. Exit codes: 0 success, 1 runtime failure, 2 usage or
+//! configuration error, always with a one-line message naming the problem.
+
+mod cli;
+mod config;
+mod logging;
+mod queue_cmd;
+mod recovery;
+mod scheduler;
+mod send;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// A failure of a command, sorted by exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(e: config::ConfigError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("faxhub: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("faxhub: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("faxhub: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -3,14 +3,14 @@
 
 use crate::exec::{self, ExecError};
 use crate::{ConvertConfig, ConvertError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const GS: &str = "gs";
 /// Fine resolution (R8 × 7.7 lines/mm).
 const RESOLUTION: &str = "-r204x196";
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Paper {
     #[default]

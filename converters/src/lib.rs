@@ -18,6 +18,7 @@ pub use error::ConvertError;
 pub use ghostscript::Paper;
 
 use faxhub_queue::tiff;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,16 +28,22 @@ pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_PAGES: u32 = 200;
 
 /// The `[convert]` section of the configuration, typed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ConvertConfig {
+    /// `a4` or `letter`.
     pub paper: Paper,
+    /// Longest time one external program may take for one job.
+    #[serde(with = "faxhub_queue::units::serde_duration")]
     pub tool_timeout: Duration,
     pub max_pages: u32,
+    /// Conversions running at once; 0 means one per CPU core.
+    pub workers: usize,
 }
 
 impl Default for ConvertConfig {
     fn default() -> Self {
-        ConvertConfig { paper: Paper::A4, tool_timeout: DEFAULT_TOOL_TIMEOUT, max_pages: DEFAULT_MAX_PAGES }
+        ConvertConfig { paper: Paper::A4, tool_timeout: DEFAULT_TOOL_TIMEOUT, max_pages: DEFAULT_MAX_PAGES, workers: 0 }
     }
 }
 

@@ -16,11 +16,11 @@ pub use test_line::{ScriptEntry, ScriptOutcome, TestLine};
 use faxhub_queue::FaxNumber;
 use faxhub_queue::retry::FailureClass;
 use faxhub_queue::status::EnhancedStatus;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The `[[lines]]` entries of the configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LineConfig {
     pub name: String,
@@ -28,10 +28,10 @@ pub struct LineConfig {
     #[serde(default = "default_channels")]
     pub channels: u32,
     /// `test` lines only: scripted outcomes by number pattern.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<ScriptEntry>,
     /// `test` lines only: how long a call lasts (e.g. "2s"), to make calls overlap in tests.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_duration: Option<String>,
 }
 
@@ -39,7 +39,7 @@ fn default_channels() -> u32 {
     1
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LineKind {
     File,

@@ -11,12 +11,12 @@ use faxhub_queue::dialplan::pattern_matches;
 use faxhub_queue::retry::FailureClass;
 use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::units::parse_duration;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptEntry {
     pub numbers: String,

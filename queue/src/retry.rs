@@ -7,19 +7,22 @@
 //! Nothing is retried past `give_up_after` from arrival. Pure: no I/O, no clock.
 
 use crate::status::EnhancedStatus;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The `[retry]` section of the configuration, typed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// Delay before retry k (1-based); the last entry repeats.
+    #[serde(with = "crate::units::serde_durations")]
     pub schedule: Vec<Duration>,
     /// Attempts that reached the far end and failed (or were interrupted), at most.
     pub max_tries: u32,
     /// Calls that got busy or no answer, at most.
     pub max_dials: u32,
     /// No retry is scheduled later than this after the job arrived.
+    #[serde(with = "crate::units::serde_duration")]
     pub give_up_after: Duration,
 }
 

@@ -450,8 +450,12 @@ impl Store {
             }
             reports.push(ActionReport { number: rcpt_number, effect });
         }
-        if action == OperatorAction::Retry {
-            sqlx::query("UPDATE jobs SET finished_at = NULL WHERE id = ?").bind(id.as_str()).execute(&mut *tx).await?;
+        if action == OperatorAction::Retry && reports.iter().any(|r| matches!(r.effect, ActionEffect::Becomes(_))) {
+            // A job whose conversion failed is converted again (the tool may have been fixed).
+            sqlx::query("UPDATE jobs SET finished_at = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = ?")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         finish_job_if_final(&mut tx, id, now_ms).await?;
         tx.commit().await?;

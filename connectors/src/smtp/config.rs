@@ -1,0 +1,81 @@
+//! The `[smtp]` section of the configuration, typed, with its defaults.
+
+use faxhub_queue::units::{serde_duration, serde_size};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
+pub const DEFAULT_FAX_DOMAIN: &str = "fax.localhost";
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 25_000_000;
+pub const DEFAULT_MAX_RECIPIENTS: u32 = 100;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+pub const DEFAULT_MAX_ERRORS: u32 = 10;
+/// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// RFC 5321 §4.5.3.2.5: 3 minutes for each data block.
+pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(3 * 60);
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Addresses to listen on, `host:port`.
+    pub listen: Vec<String>,
+    /// The name in the greeting and in Received: headers; the machine's host name by default.
+    pub hostname: Option<String>,
+    /// Domains whose addresses are fax numbers: `0169293999@fax.example.com`.
+    pub fax_domains: Vec<String>,
+    /// Domains where Exchange's `IMCEAFAX-…` addresses are accepted too.
+    pub imcea_domains: Vec<String>,
+    #[serde(with = "serde_size")]
+    pub max_message_size: u64,
+    pub max_recipients: u32,
+    /// Clients in these networks may submit without AUTH.
+    pub trusted_networks: Vec<String>,
+    pub max_connections: u32,
+    /// Error replies in one session before it is closed with 421.
+    pub max_errors: u32,
+    #[serde(with = "serde_duration")]
+    pub command_timeout: Duration,
+    #[serde(with = "serde_duration")]
+    pub data_timeout: Duration,
+    pub tls: TlsConfig,
+    pub auth: AuthConfig,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: vec![DEFAULT_LISTEN.to_string()],
+            hostname: None,
+            fax_domains: vec![DEFAULT_FAX_DOMAIN.to_string()],
+            imcea_domains: Vec::new(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
+            trusted_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_errors: DEFAULT_MAX_ERRORS,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            data_timeout: DEFAULT_DATA_TIMEOUT,
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// `[smtp.tls]`: PEM files; with neither, a self-signed certificate is made under data_dir.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// `[smtp.auth]`: users who may submit from outside trusted_networks (PLAIN/LOGIN, after
+/// STARTTLS only).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub users: BTreeMap<String, String>,
+}

@@ -1,0 +1,81 @@
+//! RCPT TO: a fax number at a fax domain, checked as the mail arrives so that the sender's own
+//! mail system bounces what faxhub can never send.
+//!
+//! - not a fax domain (or not an IMCEAFAX address at an `imcea_domains` domain): `550 5.7.1`,
+//!   never relayed;
+//! - not a number: `553 5.1.3`; refused by the dial plan: `550 5.7.1` naming the rule;
+//! - more than `max_recipients` numbers: `452 4.5.3` (the client sends the rest later).
+//!
+//! RFC 3461 NOTIFY and ORCPT are kept with the recipient. A number given twice is one recipient.
+
+use super::address::{decode_xtext, parse_path_and_params};
+use super::mail::strip_keyword;
+use super::reply::Reply;
+use super::session::Session;
+use faxhub_queue::address::{is_imcea, parse_fax_local_part};
+use faxhub_queue::dialplan::DialPlanError;
+use faxhub_queue::store::NewRecipient;
+use faxhub_queue::{Notify, dialplan::FaxNumber};
+
+pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
+    let shared = session.shared.clone();
+    let Some(tx) = session.tx.as_mut() else {
+        return Reply::bad_sequence("need MAIL command");
+    };
+    let Some(rest) = strip_keyword(arg, "TO:") else {
+        return Reply::syntax("RCPT TO:<address>");
+    };
+    let (path, params) = match parse_path_and_params(rest) {
+        Ok(parsed) => parsed,
+        Err(why) => return Reply::new(553, "5.1.3", format!("Bad recipient address syntax: {why}")),
+    };
+    let config = &shared.config;
+    let fax_domain = config.fax_domains.iter().any(|d| d.eq_ignore_ascii_case(&path.domain));
+    let imcea_domain = config.imcea_domains.iter().any(|d| d.eq_ignore_ascii_case(&path.domain)) && is_imcea(&path.local);
+    if path.raw.is_empty() || !(fax_domain || imcea_domain) {
+        tracing::info!(client = %session.peer, to = %path.raw, "smtp RCPT refused: not a fax domain");
+        return Reply::new(550, "5.7.1", format!("<{}>: Relay access denied: not a fax domain", path.raw));
+    }
+    let mut notify = None;
+    let mut orcpt = None;
+    for (key, value) in params {
+        match (key.as_str(), value.as_deref()) {
+            ("NOTIFY", Some(v)) => match Notify::parse(v) {
+                Some(n) => notify = Some(n),
+                None => return Reply::syntax("bad NOTIFY value"),
+            },
+            ("ORCPT", Some(v)) => match v.split_once(';').and_then(|(kind, addr)| Some((kind, decode_xtext(addr)?))) {
+                Some((kind, addr)) => orcpt = Some(format!("{kind};{addr}")),
+                None => return Reply::syntax("bad ORCPT value"),
+            },
+            _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
+        }
+    }
+    let parsed = match parse_fax_local_part(&path.local) {
+        Ok(p) => p,
+        Err(e) => return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw)),
+    };
+    let number: FaxNumber = match shared.dialplan.parse(&parsed.number) {
+        Ok(n) => n,
+        Err(e @ DialPlanError::Malformed { .. }) => return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw)),
+        Err(e) => {
+            tracing::info!(client = %session.peer, to = %path.raw, reason = %e, "smtp RCPT refused by dial plan");
+            return Reply::new(550, "5.7.1", format!("<{}>: {e}", path.raw));
+        }
+    };
+    if tx.recipients.iter().any(|r| r.number == number) {
+        return Reply::new(250, "2.1.5", format!("Ok: {number} is already a recipient"));
+    }
+    if tx.recipients.len() >= config.max_recipients as usize {
+        return Reply::new(452, "4.5.3", "Too many recipients");
+    }
+    tx.recipients.push(NewRecipient {
+        number: number.clone(),
+        address: path.raw,
+        display_name: parsed.display_name,
+        subaddress: parsed.subaddress,
+        notify,
+        orcpt,
+    });
+    Reply::new(250, "2.1.5", format!("Ok: fax to {number}"))
+}

@@ -1,0 +1,211 @@
+//! One SMTP session: its state and its command loop.
+//!
+//! Replies are buffered and flushed whenever no more input is waiting, which is RFC 2920
+//! PIPELINING from the server's side. STARTTLS hands the raw stream back to `run`, which wraps
+//! it in TLS and continues with a fresh state (RFC 3207: anything pipelined after STARTTLS is
+//! discarded, the client must say EHLO again). Each error reply counts against `max_errors`.
+
+use super::io::{LineRead, read_line};
+use super::reply::{Reply, render};
+use super::{Shared, auth, data, ehlo, mail, rcpt};
+use faxhub_queue::Ret;
+use faxhub_queue::store::NewRecipient;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Longest command line accepted (RFC 5321 allows 512; extensions make them longer).
+const COMMAND_LINE_CAP: usize = 4096;
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub(super) struct Session {
+    pub shared: Arc<Shared>,
+    pub peer: SocketAddr,
+    pub trusted: bool,
+    pub tls: bool,
+    pub helo: Option<String>,
+    pub esmtp: bool,
+    pub authenticated: Option<String>,
+    pub errors: u32,
+    pub tx: Option<Transaction>,
+}
+
+/// The envelope being built between MAIL and the end of DATA.
+pub(super) struct Transaction {
+    pub return_path: String,
+    pub env_id: Option<String>,
+    pub ret: Option<Ret>,
+    pub recipients: Vec<NewRecipient>,
+}
+
+/// The reader half (buffered) plus the pending replies.
+pub(super) struct Conn<S> {
+    pub reader: BufReader<S>,
+    pub out: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn reply(&mut self, reply: &Reply) {
+        render(&mut self.out, reply.code, &[format!("{} {}", reply.status, reply.text)]);
+    }
+
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            let stream = self.reader.get_mut();
+            stream.write_all(&out).await?;
+            stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes only when the client is waiting for us (no pipelined input left).
+    async fn flush_if_idle(&mut self) -> std::io::Result<()> {
+        if self.reader.buffer().is_empty() { self.flush().await } else { Ok(()) }
+    }
+}
+
+enum End<S> {
+    Closed,
+    StartTls(S),
+}
+
+pub(super) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+    let trusted = shared.trusted.iter().any(|net| net.contains(&peer.ip()));
+    let mut session =
+        Session { shared: shared.clone(), peer, trusted, tls: false, helo: None, esmtp: false, authenticated: None, errors: 0, tx: None };
+    tracing::debug!(client = %peer, trusted, "smtp connect");
+    let greeting = Reply::new(220, "2.0.0", format!("{} ESMTP faxhub", shared.hostname));
+    match serve(&mut session, stream, Some(greeting), shutdown.clone()).await {
+        End::Closed => {}
+        End::StartTls(stream) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, shared.tls.accept(stream)).await {
+            Ok(Ok(tls_stream)) => {
+                session.tls = true;
+                session.helo = None;
+                session.tx = None;
+                serve(&mut session, tls_stream, None, shutdown).await;
+            }
+            Ok(Err(e)) => tracing::info!(client = %peer, error = %e, "smtp TLS handshake failed"),
+            Err(_) => tracing::info!(client = %peer, "smtp TLS handshake timed out"),
+        },
+    }
+    tracing::debug!(client = %peer, "smtp disconnect");
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    stream: S,
+    greeting: Option<Reply>,
+    mut shutdown: watch::Receiver<bool>,
+) -> End<S> {
+    let mut conn = Conn { reader: BufReader::new(stream), out: Vec::new() };
+    if let Some(g) = greeting {
+        conn.reply(&g);
+    }
+    let timeout = session.shared.config.command_timeout;
+    loop {
+        if conn.flush_if_idle().await.is_err() {
+            return End::Closed;
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(timeout, read_line(&mut conn.reader, COMMAND_LINE_CAP)) => r,
+            _ = shutdown.changed() => {
+                conn.reply(&Reply::shutting_down());
+                let _ = conn.flush().await;
+                return End::Closed;
+            }
+        };
+        let line = match read {
+            Err(_) => {
+                conn.reply(&Reply::timeout());
+                let _ = conn.flush().await;
+                return End::Closed;
+            }
+            Ok(Err(_)) | Ok(Ok(LineRead::Eof)) => return End::Closed,
+            Ok(Ok(LineRead::TooLong)) => {
+                if count_error(session, &mut conn, &Reply::line_too_long()) {
+                    let _ = conn.flush().await;
+                    return End::Closed;
+                }
+                continue;
+            }
+            Ok(Ok(LineRead::Line(l))) => l,
+        };
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (verb, arg) = match text.split_once(' ') {
+            Some((v, a)) => (v.to_ascii_uppercase(), a),
+            None => (text.to_ascii_uppercase(), ""),
+        };
+        let reply = match verb.as_str() {
+            "EHLO" | "HELO" => match ehlo::ehlo(session, arg, verb == "EHLO") {
+                Ok(lines) => {
+                    render(&mut conn.out, 250, &lines);
+                    None
+                }
+                Err(r) => Some(r),
+            },
+            "STARTTLS" => {
+                if session.tls {
+                    Some(Reply::bad_sequence("TLS already active"))
+                } else if !arg.is_empty() {
+                    Some(Reply::syntax("STARTTLS takes no parameters"))
+                } else {
+                    conn.reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
+                    if conn.flush().await.is_err() {
+                        return End::Closed;
+                    }
+                    // Whatever the client pipelined after STARTTLS is dropped with the buffer.
+                    return End::StartTls(conn.reader.into_inner());
+                }
+            }
+            "AUTH" => Some(auth::auth(session, &mut conn, arg).await),
+            "MAIL" => Some(mail::mail(session, arg)),
+            "RCPT" => Some(rcpt::rcpt(session, arg)),
+            "DATA" => match data::data(session, &mut conn, arg).await {
+                Some(reply) => Some(reply),
+                None => return End::Closed,
+            },
+            "RSET" => {
+                session.tx = None;
+                Some(Reply::ok())
+            }
+            "NOOP" => Some(Reply::ok()),
+            "QUIT" => {
+                conn.reply(&Reply::new(221, "2.0.0", "Bye"));
+                let _ = conn.flush().await;
+                return End::Closed;
+            }
+            "VRFY" => Some(Reply::new(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")),
+            "EXPN" | "BDAT" | "ETRN" | "TURN" => Some(Reply::new(502, "5.5.1", "Error: command not implemented")),
+            "HELP" => Some(Reply::new(214, "2.0.0", "faxhub: send to NUMBER@fax-domain; see the README")),
+            _ => Some(Reply::unknown_command()),
+        };
+        if let Some(reply) = reply {
+            if count_error(session, &mut conn, &reply) {
+                let _ = conn.flush().await;
+                return End::Closed;
+            }
+        }
+    }
+}
+
+/// Queues a reply; returns true if the session must end (too many errors).
+fn count_error<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, conn: &mut Conn<S>, reply: &Reply) -> bool {
+    conn.reply(reply);
+    if reply.code == 421 {
+        return true;
+    }
+    if reply.is_error() {
+        session.errors += 1;
+        if session.errors >= session.shared.config.max_errors {
+            tracing::info!(client = %session.peer, errors = session.errors, "smtp session closed: too many errors");
+            conn.reply(&Reply::too_many_errors());
+            return true;
+        }
+    }
+    false
+}

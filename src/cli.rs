@@ -1,0 +1,106 @@
+//! The command line, modelled on Postfix and HylaFAX: `serve`, `queue` (mailq/faxstat),
+//! `send` (sendfax), `check-config` (postfix check).
+
+use crate::Failure;
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "faxhub", version, about = "E-mail to fax gateway")]
+pub struct Cli {
+    /// Configuration file (default: the embedded defaults, data under ./var)
+    #[arg(short, long, global = true, env = "FAXHUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway: SMTP listener, converters, scheduler, lines
+    Serve,
+    /// List the queue, or act on a job
+    Queue(QueueArgs),
+    /// Queue a fax from files, through the same durable path as SMTP
+    Send(SendArgs),
+    /// Check a configuration file and exit
+    CheckConfig {
+        /// The file to check (default: --config)
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct QueueArgs {
+    /// Print JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Include finished jobs (done, failed, cancelled)
+    #[arg(long)]
+    pub all: bool,
+    #[command(subcommand)]
+    pub action: Option<QueueAction>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueAction {
+    /// Show one job, finished or not, with its attempts
+    Show { id: String },
+    /// Cancel a job, or one of its numbers
+    Cancel { id: String, number: Option<String> },
+    /// Hold a job, or one of its numbers, until released
+    Hold { id: String, number: Option<String> },
+    /// Release a held job or number
+    Release { id: String, number: Option<String> },
+    /// Send again now: deferred, failed or cancelled numbers are queued with fresh counters
+    Retry { id: String, number: Option<String> },
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// Fax number (repeat for several)
+    #[arg(long = "to", required = true)]
+    pub to: Vec<String>,
+    /// Sender address (receipts go there); default: $USER@hostname
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Subject
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Files to fax (PDF or text)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let path = cli.config;
+    let load = |path: Option<PathBuf>| -> Result<(Config, crate::config::Checked), Failure> {
+        let config = Config::load(path.as_deref())?;
+        let checked = config.validate()?;
+        Ok((config, checked))
+    };
+    match cli.command {
+        Command::CheckConfig { file } => {
+            let path = file.or(path);
+            load(path.clone())?;
+            match path {
+                Some(p) => println!("{}: configuration is valid", p.display()),
+                None => println!("embedded default configuration is valid"),
+            }
+            Ok(())
+        }
+        Command::Serve => {
+            let (config, checked) = load(path)?;
+            crate::serve::serve(config, checked).await
+        }
+        Command::Queue(args) => {
+            let (config, checked) = load(path)?;
+            crate::queue_cmd::run(&config, &checked, args).await
+        }
+        Command::Send(args) => {
+            let (config, checked) = load(path)?;
+            crate::send::run(&config, &checked, args).await
+        }
+    }
+}

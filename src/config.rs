@@ -1,0 +1,206 @@
+//! The configuration: one TOML file, one typed tree, unknown keys rejected with their name.
+//! With no file, the embedded defaults: data under `./var`, SMTP on 127.0.0.1:2525 for
+//! `fax.localhost`, one `file` line. `Config::load` parses and `validate` checks everything that
+//! can be checked before start-up, so `faxhub check-config` and `faxhub serve` agree.
+
+use faxhub_connectors::smtp::SmtpConfig;
+use faxhub_converters::ConvertConfig;
+use faxhub_lines::{LineConfig, LineKind};
+use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
+use faxhub_queue::retry::RetryPolicy;
+use faxhub_queue::units::serde_duration;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_DATA_DIR: &str = "./var";
+/// How often the scheduler looks at the store for work it was not told about (the CLI's).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub smtp: SmtpConfig,
+    pub dialplan: DialPlanConfig,
+    pub retry: RetryPolicy,
+    pub convert: ConvertConfig,
+    pub scheduler: SchedulerConfig,
+    pub lines: Vec<LineConfig>,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            smtp: SmtpConfig::default(),
+            dialplan: DialPlanConfig::default(),
+            retry: RetryPolicy::default(),
+            convert: ConvertConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            lines: vec![LineConfig { name: "file".into(), kind: LineKind::File, channels: 1, script: Vec::new(), call_duration: None }],
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// At most one call at a time to the same number (a fax machine has one line).
+    pub one_call_per_number: bool,
+    #[serde(with = "serde_duration")]
+    pub poll_interval: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { one_call_per_number: true, poll_interval: DEFAULT_POLL_INTERVAL }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `faxhub=debug`; RUST_LOG overrides it.
+    pub level: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {why}")]
+    Read { path: PathBuf, why: String },
+    #[error("{path}: {why}")]
+    Parse { path: PathBuf, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What `validate` derives from the config.
+pub struct Checked {
+    pub dialplan: DialPlan,
+    pub trusted: Vec<IpNet>,
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Config {
+    /// Reads `path`, or returns the embedded defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.into(), why: e.to_string() })?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), why: e.to_string().replace('\n', " ").trim().to_string() })?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<Checked, ConfigError> {
+        let invalid = |s: String| ConfigError::Invalid(s);
+        let dialplan = DialPlan::new(self.dialplan.clone()).map_err(|e| invalid(e.to_string()))?;
+        let trusted = self
+            .smtp
+            .trusted_networks
+            .iter()
+            .map(|n| n.parse::<IpNet>().map_err(|_| invalid(format!("smtp.trusted_networks: {n:?} is not a CIDR network"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let listen = self
+            .smtp
+            .listen
+            .iter()
+            .map(|a| a.parse::<SocketAddr>().map_err(|_| invalid(format!("smtp.listen: {a:?} is not host:port"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.smtp.fax_domains.is_empty() {
+            return Err(invalid("smtp.fax_domains: at least one fax domain is needed".into()));
+        }
+        if self.smtp.max_recipients == 0 || self.smtp.max_connections == 0 || self.smtp.max_errors == 0 {
+            return Err(invalid("smtp: max_recipients, max_connections and max_errors must be at least 1".into()));
+        }
+        if self.lines.is_empty() {
+            return Err(invalid("lines: at least one [[lines]] entry is needed".into()));
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            if line.channels == 0 {
+                return Err(invalid(format!("lines.{}: channels must be at least 1", line.name)));
+            }
+            if self.lines[..i].iter().any(|l| l.name == line.name) {
+                return Err(invalid(format!("lines: the name {:?} is used twice", line.name)));
+            }
+            faxhub_lines::Line::new(line, PathBuf::new()).map_err(|e| invalid(e.to_string()))?;
+        }
+        if self.retry.max_tries == 0 || self.retry.max_dials == 0 {
+            return Err(invalid("retry: max_tries and max_dials must be at least 1".into()));
+        }
+        if self.convert.max_pages == 0 {
+            return Err(invalid("convert.max_pages must be at least 1".into()));
+        }
+        Ok(Checked { dialplan, trusted, listen })
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("faxhub.db")
+    }
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str::<Config>(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.smtp.listen, vec!["127.0.0.1:2525"]);
+        assert_eq!(c.smtp.fax_domains, vec!["fax.localhost"]);
+        assert_eq!(c.lines[0].kind, LineKind::File);
+    }
+
+    #[test]
+    fn the_example_file_is_complete_and_valid() {
+        let text = include_str!("../faxhub.example.toml");
+        let c = parse(text).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[smtp]\nlisten = [\"127.0.0.1:25\"]\nfax_domain = \"x\"\n").unwrap_err();
+        assert!(err.contains("fax_domain"), "{err}");
+        let err = parse("datadir = \"/x\"").unwrap_err();
+        assert!(err.contains("datadir"), "{err}");
+    }
+
+    #[test]
+    fn units_and_bad_values() {
+        let c = parse("[smtp]\nmax_message_size = \"10MB\"\ncommand_timeout = \"30s\"\n[retry]\nschedule = [\"10s\", \"1m\"]\ngive_up_after = \"2h\"\n").unwrap();
+        assert_eq!(c.smtp.max_message_size, 10_000_000);
+        assert_eq!(c.retry.schedule, vec![Duration::from_secs(10), Duration::from_secs(60)]);
+        assert!(parse("[retry]\ngive_up_after = \"soon\"\n").unwrap_err().contains("not a duration"));
+        let bad = parse("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n").unwrap();
+        assert!(bad.validate().err().unwrap().to_string().contains("trusted_networks"));
+        let bad = parse("[[lines]]\nname = \"a\"\nkind = \"file\"\n[[lines]]\nname = \"a\"\nkind = \"test\"\n").unwrap();
+        assert!(bad.validate().err().unwrap().to_string().contains("used twice"));
+        assert!(parse("[[lines]]\nname = \"a\"\nkind = \"modem\"\n").is_err());
+    }
+}

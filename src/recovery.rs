@@ -1,0 +1,33 @@
+//! Start-up recovery, before any listener accepts: attempts left `sending` by a crash become
+//! interrupted attempts (retried per policy, and counted), conversions left half-done start
+//! again, partial spool writes are removed, and spool files no job refers to are quarantined
+//! (a crash between rename and commit: the client got no 250 and sends again). Logs what it did.
+
+use faxhub_queue::job::now_ms;
+use faxhub_queue::spool::{MSG_DIR, PAGES_DIR, Spool};
+use faxhub_queue::store::Store;
+use std::collections::HashSet;
+
+pub async fn recover(store: &Store, spool: &Spool) -> Result<(), String> {
+    let recovery = store.recover(now_ms()).await.map_err(|e| e.to_string())?;
+    for (job, number) in &recovery.interrupted {
+        tracing::warn!(job = %job, rcpt = %number, from = "sending", to = "deferred", status = "4.4.7", reason = "attempt interrupted by a restart", "recovered");
+    }
+    if recovery.reconvert > 0 {
+        tracing::info!(jobs = recovery.reconvert, "conversions interrupted by a restart will run again");
+    }
+    let partial = spool.clean_tmp().map_err(|e| format!("cleaning {}: {e}", spool.root().display()))?;
+    if partial > 0 {
+        tracing::info!(files = partial, "removed partial spool writes");
+    }
+    let known: HashSet<String> = store.spool_paths().await.map_err(|e| e.to_string())?.into_iter().collect();
+    for dir in [MSG_DIR, PAGES_DIR] {
+        for rel in spool.list(dir).map_err(|e| e.to_string())? {
+            if !known.contains(&rel) {
+                let moved = spool.quarantine(&rel).map_err(|e| format!("quarantining {rel}: {e}"))?;
+                tracing::warn!(file = %rel, to = %moved.display(), "spool file with no job quarantined");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The scheduler: the one owner of "what happens next" (Postfix's qmgr, HylaFAX's faxq).
+//!
+//! It reads due work from the store, claims it there, and hands it to workers: converters (at
+//! most `convert.workers` at once) and line calls (at most `channels` per line, one call per
+//! number at a time by default). Workers do the I/O and send their results back over a channel;
+//! the scheduler alone records outcomes, applying the retry policy (pure, in faxhub-queue). It
+//! wakes on new jobs (intake), on results, at the next due retry, and every `poll_interval` for
+//! work the CLI queued. On shutdown it stops dispatching and waits for calls in progress; a call
+//! cut short by a crash is recovered at the next start.
+
+use crate::config::SchedulerConfig;
+use faxhub_converters::{ConvertError, Converter};
+use faxhub_lines::{Line, LineOutcome, SendRequest};
+use faxhub_queue::dialplan::{DialPlan, FaxNumber};
+use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
+use faxhub_queue::spool::Spool;
+use faxhub_queue::state::RecipientStatus;
+use faxhub_queue::store::{AttemptEnd, DueRecipient, Store};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
+/// Recipients fetched from the store per look.
+const DUE_BATCH: i64 = 64;
+/// How long shutdown waits for calls in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub struct Scheduler {
+    pub store: Store,
+    pub spool: Spool,
+    pub converter: Arc<Converter>,
+    pub convert_workers: usize,
+    pub lines: Vec<Arc<Line>>,
+    pub channels: Vec<usize>,
+    pub dialplan: DialPlan,
+    pub policy: RetryPolicy,
+    pub config: SchedulerConfig,
+    pub wake: Arc<Notify>,
+}
+
+enum Event {
+    Converted { job: JobId, result: Result<u32, ConvertError> },
+    Sent { due: DueRecipient, line: String, started_at_ms: i64, outcome: LineOutcome },
+}
+
+struct LineSlot {
+    line: Arc<Line>,
+    channels: Arc<Semaphore>,
+}
+
+impl Scheduler {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+        let slots: Vec<LineSlot> = self
+            .lines
+            .iter()
+            .zip(&self.channels)
+            .map(|(line, n)| LineSlot { line: line.clone(), channels: Arc::new(Semaphore::new(*n)) })
+            .collect();
+        let converters = Arc::new(Semaphore::new(self.convert_workers.max(1)));
+        let mut busy_numbers: HashSet<FaxNumber> = HashSet::new();
+        let mut in_flight = 0usize;
+        let mut next_line = 0usize;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Err(e) = self.start_conversions(&converters, &events_tx).await {
+                tracing::error!(error = %e, "scheduler: could not read conversions from the store");
+            }
+            match self.dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx).await {
+                Ok(n) => in_flight += n,
+                Err(e) => tracing::error!(error = %e, "scheduler: could not read due recipients from the store"),
+            }
+            let sleep = self.sleep_duration().await;
+            tokio::select! {
+                Some(event) = events.recv() => {
+                    if let Event::Sent { .. } = &event { in_flight -= 1; }
+                    self.record(event, &mut busy_numbers).await;
+                    // Take every result already waiting before looking for new work.
+                    while let Ok(event) = events.try_recv() {
+                        if let Event::Sent { .. } = &event { in_flight -= 1; }
+                        self.record(event, &mut busy_numbers).await;
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Let calls in progress finish and be recorded; a fax is not cut off mid-page.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while in_flight > 0 {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(event)) => {
+                    if let Event::Sent { .. } = &event {
+                        in_flight -= 1;
+                    }
+                    self.record(event, &mut busy_numbers).await;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Until the next deferred recipient is due, at most `poll_interval`.
+    async fn sleep_duration(&self) -> Duration {
+        let poll = self.config.poll_interval;
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64),
+            _ => poll,
+        }
+    }
+
+    async fn start_conversions(&self, converters: &Arc<Semaphore>, events: &mpsc::UnboundedSender<Event>) -> Result<(), String> {
+        let free = converters.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let claimed = self.store.claim_conversions(free as i64).await.map_err(|e| e.to_string())?;
+        for (job, message_path) in claimed {
+            let Ok(permit) = converters.clone().try_acquire_owned() else { break };
+            tracing::info!(job = %job, from = "received", to = "converting", "conversion started");
+            let converter = self.converter.clone();
+            let spool = self.spool.clone();
+            let events = events.clone();
+            tokio::spawn(async move {
+                let result = convert_job(&converter, &spool, &job, &message_path).await;
+                drop(permit);
+                let _ = events.send(Event::Converted { job, result });
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts calls for due recipients while lines have free channels. Returns calls started.
+    async fn dispatch(
+        &self,
+        slots: &[LineSlot],
+        next_line: &mut usize,
+        busy_numbers: &mut HashSet<FaxNumber>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<usize, String> {
+        if slots.iter().all(|s| s.channels.available_permits() == 0) {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let due = self.store.due_recipients(now, DUE_BATCH).await.map_err(|e| e.to_string())?;
+        let mut started = 0;
+        for rcpt in due {
+            if self.config.one_call_per_number && busy_numbers.contains(&rcpt.number) {
+                continue;
+            }
+            let Some((slot, permit)) = free_channel(slots, next_line) else { break };
+            let line_name = slot.line.name().to_string();
+            if !self.store.start_attempt(&rcpt, &line_name, now).await.map_err(|e| e.to_string())? {
+                continue; // changed by an operator meanwhile
+            }
+            busy_numbers.insert(rcpt.number.clone());
+            started += 1;
+            let attempt = rcpt.tries + rcpt.dials + 1;
+            tracing::info!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "sending", line = %line_name, attempt, "dialling");
+            let request = SendRequest {
+                job_id: rcpt.job_id.to_string(),
+                number: rcpt.number.clone(),
+                dial_string: self.dialplan.dial_string(&rcpt.number),
+                tiff: self.spool.path(&rcpt.pages_path),
+                pages: rcpt.pages as u32,
+                attempt,
+            };
+            let line = slot.line.clone();
+            let events = events.clone();
+            tokio::spawn(call(line, request, rcpt, permit, now, events));
+        }
+        Ok(started)
+    }
+
+    async fn record(&self, event: Event, busy_numbers: &mut HashSet<FaxNumber>) {
+        match event {
+            Event::Converted { job, result } => self.record_conversion(job, result).await,
+            Event::Sent { due, line, started_at_ms, outcome } => {
+                busy_numbers.remove(&due.number);
+                self.record_attempt(due, line, started_at_ms, outcome).await;
+            }
+        }
+    }
+
+    async fn record_conversion(&self, job: JobId, result: Result<u32, ConvertError>) {
+        let stored = match &result {
+            Ok(pages) => self.store.conversion_done(&job, i64::from(*pages), &Spool::pages_rel(job.as_str())).await,
+            Err(e) => self.store.conversion_failed(&job, e.status(), &e.to_string(), now_ms()).await,
+        };
+        match (&result, stored) {
+            (Ok(pages), Ok(())) => tracing::info!(job = %job, from = "converting", to = "converted", pages, "converted"),
+            (Err(e), Ok(())) => {
+                tracing::info!(job = %job, from = "converting", to = "convert_failed", status = %e.status(), reason = %e, "conversion failed")
+            }
+            (_, Err(e)) => tracing::error!(job = %job, error = %e, "could not record a conversion; it will run again after a restart"),
+        }
+    }
+
+    async fn record_attempt(&self, due: DueRecipient, line: String, started_at_ms: i64, outcome: LineOutcome) {
+        let now = now_ms();
+        let result = AttemptResult { status: outcome.status, class: outcome.class, reason: outcome.reason.clone() };
+        let (counters, decision) =
+            self.policy.decide(&result, Counters { tries: due.tries, dials: due.dials }, due.received_at_ms, now);
+        let (new_status, next, reason) = match decision {
+            Decision::Done => (RecipientStatus::Done, None, outcome.reason),
+            Decision::Deferred { next_attempt_at_ms } => (RecipientStatus::Deferred, Some(next_attempt_at_ms), outcome.reason),
+            Decision::Failed { why } => (RecipientStatus::Failed, None, why),
+        };
+        let end = AttemptEnd {
+            job_id: due.job_id.clone(),
+            idx: due.idx,
+            line,
+            started_at_ms,
+            ended_at_ms: now,
+            status: outcome.status,
+            reason: reason.clone(),
+            pages_sent: i64::from(outcome.pages_sent),
+            new_status,
+            tries: counters.tries,
+            dials: counters.dials,
+            next_attempt_at_ms: next,
+        };
+        match self.store.end_attempt(&end).await {
+            Ok(status) => tracing::info!(
+                job = %due.job_id,
+                rcpt = %due.number,
+                from = "sending",
+                to = status.as_str(),
+                status = %outcome.status,
+                reason = %reason,
+                tries = counters.tries,
+                dials = counters.dials,
+                pages_sent = outcome.pages_sent,
+                "attempt ended"
+            ),
+            Err(e) => tracing::error!(job = %due.job_id, rcpt = %due.number, error = %e, "could not record an attempt; it counts as interrupted after a restart"),
+        }
+    }
+}
+
+fn free_channel<'a>(slots: &'a [LineSlot], next_line: &mut usize) -> Option<(&'a LineSlot, OwnedSemaphorePermit)> {
+    for k in 0..slots.len() {
+        let i = (*next_line + k) % slots.len();
+        if let Ok(permit) = slots[i].channels.clone().try_acquire_owned() {
+            *next_line = (i + 1) % slots.len();
+            return Some((&slots[i], permit));
+        }
+    }
+    None
+}
+
+async fn call(line: Arc<Line>, request: SendRequest, due: DueRecipient, permit: OwnedSemaphorePermit, started_at_ms: i64, events: mpsc::UnboundedSender<Event>) {
+    let outcome = line.send(&request).await;
+    drop(permit);
+    let _ = events.send(Event::Sent { due, line: line.name().to_string(), started_at_ms, outcome });
+}
+
+/// Converts a job's message into its page set in the spool (a worker: I/O only, no state).
+async fn convert_job(converter: &Converter, spool: &Spool, job: &JobId, message_path: &str) -> Result<u32, ConvertError> {
+    let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+    let scratch = spool.scratch_dir().map_err(io)?;
+    let pages = converter.convert(&spool.path(message_path), scratch.path()).await?;
+    let spool = spool.clone();
+    let rel = Spool::pages_rel(job.as_str());
+    tokio::task::spawn_blocking(move || spool.install(&pages.tiff, &rel).map(|_| pages.pages))
+        .await
+        .map_err(|e| ConvertError::Io(e.to_string()))?
+        .map_err(io)
+}

@@ -1,0 +1,113 @@
+//! `faxhub serve`: wires the parts together and runs until SIGTERM or SIGINT.
+//!
+//! Order matters for durability: open the store and spool, recover from any crash, and only then
+//! bind the SMTP listeners. On a signal the listeners stop accepting, sessions end with 421, the
+//! scheduler waits for calls in progress, and the process exits 0.
+
+use crate::Failure;
+use crate::config::{Checked, Config};
+use crate::scheduler::Scheduler;
+use faxhub_connectors::smtp::{self, Shared, tls};
+use faxhub_converters::Converter;
+use faxhub_lines::Line;
+use faxhub_queue::intake::Intake;
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::Store;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
+    crate::logging::init(&config.log);
+    let runtime = |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
+    let (store, spool) = open_queue(&config).await?;
+    crate::recovery::recover(&store, &spool).await.map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
+
+    let hostname = hostname(&config);
+    let acceptor = tls::acceptor(&config.smtp.tls, &config.data_dir, &hostname).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut listeners = Vec::new();
+    for addr in &checked.listen {
+        let listener = TcpListener::bind(addr).await.map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
+        listeners.push(listener);
+    }
+
+    let wake = Arc::new(Notify::new());
+    let intake = Intake::start(spool.clone(), store.clone(), wake.clone());
+    let lines = config
+        .lines
+        .iter()
+        .map(|l| Line::new(l, config.outbox_dir()).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let workers = match config.convert.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let scheduler = Scheduler {
+        store: store.clone(),
+        spool: spool.clone(),
+        converter: Arc::new(Converter::new(config.convert.clone())),
+        convert_workers: workers,
+        lines,
+        channels: config.lines.iter().map(|l| l.channels as usize).collect(),
+        dialplan: checked.dialplan.clone(),
+        policy: config.retry.clone(),
+        config: config.scheduler.clone(),
+        wake,
+    };
+    let shared = Arc::new(Shared {
+        config: config.smtp.clone(),
+        hostname: hostname.clone(),
+        trusted: checked.trusted,
+        dialplan: checked.dialplan,
+        intake,
+        tls: acceptor,
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let scheduler_task = tokio::spawn(scheduler.run(stop_rx.clone()));
+    let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
+    tracing::info!(
+        listen = ?config.smtp.listen,
+        fax_domains = ?config.smtp.fax_domains,
+        data_dir = %config.data_dir.display(),
+        lines = config.lines.len(),
+        hostname = %hostname,
+        "faxhub started"
+    );
+    wait_for_signal().await;
+    tracing::info!("faxhub stopping");
+    let _ = stop_tx.send(true);
+    let _ = smtp_task.await;
+    let _ = scheduler_task.await;
+    tracing::info!("faxhub stopped");
+    Ok(())
+}
+
+/// Opens the spool and the job store under data_dir (shared by serve, send and queue).
+pub async fn open_queue(config: &Config) -> Result<(Store, Spool), Failure> {
+    let spool = Spool::open(&config.spool_dir()).map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
+    let store = Store::open(&config.db_path()).await.map_err(|e| Failure::Runtime(format!("{}: {e}", config.db_path().display())))?;
+    Ok((store, spool))
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "localhost".into())
+}
+
+pub fn hostname(config: &Config) -> String {
+    config.smtp.hostname.clone().unwrap_or_else(system_hostname)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
