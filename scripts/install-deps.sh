@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages faxhub and its tests need, only those missing (idempotent).
+# Ghostscript converts documents; libtiff-tools checks TIFF-F independently; Postfix plays the
+# upstream MTA in end-to-end tests and gives smtp-source for the benchmark; swaks sends test mail.
+set -euo pipefail
+packages=(ghostscript libtiff-tools postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+# Postfix must not ask questions nor start a system instance of its own.
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,270 @@
+//! Shared helpers for the end-to-end tests: start the real `faxhub` binary on a free loopback
+//! port with a private data directory, talk SMTP to it over a real socket, run its CLI, and read
+//! what it produced. Nothing here imitates faxhub; it only drives it.
+#![allow(dead_code)]
+
+pub mod postfix;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_faxhub");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running faxhub with its own data directory.
+pub struct Faxhub {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Faxhub {
+    /// Starts faxhub; `smtp_extra` goes inside `[smtp]`, `rest` after it.
+    pub fn start(smtp_extra: &str, rest: &str) -> Faxhub {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("faxhub.toml");
+        let text = format!(
+            "data_dir = \"{}\"\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n",
+            dir.path().join("var").display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut hub = Faxhub { dir, port, config, child: None };
+        hub.launch();
+        hub
+    }
+
+    /// Starts the daemon (again) with the same config and data.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("faxhub.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["serve", "-c"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "faxhub did not start: {}", self.log());
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("faxhub exited with {status}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("faxhub.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("var")
+    }
+
+    /// kill -9: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        child.wait().unwrap().code()
+    }
+
+    /// Runs `faxhub ARGS… -c CONFIG`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).arg("-c").arg(&self.config).output().unwrap()
+    }
+
+    pub fn queue(&self, all: bool) -> Vec<Value> {
+        let mut args = vec!["queue", "--json"];
+        if all {
+            args.push("--all");
+        }
+        let out = self.cli(&args);
+        assert!(out.status.success(), "queue failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    }
+
+    pub fn show(&self, id: &str) -> Value {
+        let out = self.cli(&["queue", "show", id, "--json"]);
+        assert!(out.status.success(), "show {id} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits until `done(job)` holds for job `id`, returning the job.
+    pub fn wait_job(&self, id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let job = self.show(id);
+            if done(&job) {
+                return job;
+            }
+            assert!(start.elapsed() < timeout, "job {id} never reached the expected state: {job:#}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_finished(&self, id: &str, timeout: Duration) -> Value {
+        self.wait_job(id, timeout, |j| j["phase"] == "finished" || j["phase"] == "convert_failed")
+    }
+
+    pub fn outbox(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.data_dir().join("outbox"))
+            .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "tif")).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    pub fn smtp(&self) -> Smtp {
+        Smtp::connect(self.port)
+    }
+}
+
+impl Drop for Faxhub {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A plain SMTP client over a real socket.
+pub struct Smtp {
+    reader: BufReader<TcpStream>,
+    pub greeting: (u16, String),
+}
+
+impl Smtp {
+    pub fn connect(port: u16) -> Smtp {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut s = Smtp { reader: BufReader::new(stream), greeting: (0, String::new()) };
+        s.greeting = s.read_reply();
+        s
+    }
+
+    /// Reads one (possibly multi-line) reply: the code and the text lines joined by '\n'.
+    pub fn read_reply(&mut self) -> (u16, String) {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "connection closed; got so far {lines:?}");
+            let code: u16 = line[..3].parse().unwrap();
+            let more = line.as_bytes()[3] == b'-';
+            lines.push(line[4..].trim_end().to_string());
+            if !more {
+                return (code, lines.join("\n"));
+            }
+        }
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        self.reader.get_mut().write_all(raw).unwrap();
+    }
+
+    pub fn cmd(&mut self, line: &str) -> (u16, String) {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.read_reply()
+    }
+
+    /// Whether the server closed the connection.
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0))
+    }
+
+    /// EHLO, MAIL, RCPTs (all must be accepted), DATA: returns the final reply.
+    pub fn send_mail(&mut self, from: &str, to: &[&str], message: &[u8]) -> (u16, String) {
+        assert_eq!(self.cmd("EHLO client.test").0, 250);
+        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>")).0, 250);
+        for rcpt in to {
+            let r = self.cmd(&format!("RCPT TO:<{rcpt}>"));
+            assert_eq!(r.0, 250, "RCPT {rcpt}: {r:?}");
+        }
+        assert_eq!(self.cmd("DATA").0, 354);
+        self.send(message);
+        self.send(b"\r\n.\r\n");
+        self.read_reply()
+    }
+}
+
+/// The job id in `250 2.0.0 Ok: queued as ID`.
+pub fn queued_id(reply: &(u16, String)) -> String {
+    assert_eq!(reply.0, 250, "{reply:?}");
+    reply.1.rsplit(' ').next().unwrap().to_string()
+}
+
+/// A text-only message.
+pub fn text_message(subject: &str, body: &str) -> Vec<u8> {
+    format!("From: Alice <alice@example.com>\r\nTo: 0169293999@fax.localhost\r\nSubject: {subject}\r\n\r\n{body}").into_bytes()
+}
+
+/// A message with a text body and one attachment.
+pub fn message_with_attachment(subject: &str, body: &str, name: &str, ctype: &str, content: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(content);
+    let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!(
+        "From: Alice <alice@example.com>\r\nTo: Bob <0169293999@fax.localhost>\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
+         --XYZ\r\nContent-Type: {ctype}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--XYZ--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+/// A PDF with `pages` pages, made by Ghostscript's pdfwrite from a PostScript program.
+pub fn make_pdf(dir: &Path, pages: usize) -> Vec<u8> {
+    let ps = dir.join(format!("doc{pages}.ps"));
+    let pdf = dir.join(format!("doc{pages}.pdf"));
+    let mut program = String::from("%!PS\n/Helvetica findfont 24 scalefont setfont\n");
+    for p in 1..=pages {
+        program.push_str(&format!("72 700 moveto (Test page {p} of {pages}) show 72 72 moveto 450 600 rlineto stroke showpage\n"));
+    }
+    std::fs::write(&ps, program).unwrap();
+    let status = Command::new("gs")
+        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite"])
+        .arg(format!("-sOutputFile={}", pdf.display()))
+        .arg(&ps)
+        .status()
+        .expect("Ghostscript (gs) must be installed: run `make test`, which installs it");
+    assert!(status.success());
+    std::fs::read(pdf).unwrap()
+}
+
+/// libtiff's own reading of a TIFF: the independent check of what faxhub wrote.
+pub fn tiffinfo(path: &Path) -> String {
+    let out = Command::new("tiffinfo").arg(path).output().expect("tiffinfo (libtiff-tools) must be installed: run `make test`");
+    assert!(out.status.success(), "tiffinfo {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts every page of a TIFF is fax-shaped (as libtiff reads it) and returns the page count.
+pub fn assert_tiff_f(path: &Path) -> usize {
+    let info = tiffinfo(path);
+    let pages = info.matches("=== TIFF directory").count();
+    assert!(pages > 0, "{info}");
+    assert_eq!(info.matches("Image Width: 1728 ").count(), pages, "{info}");
+    assert_eq!(info.matches("Resolution: 204, 196 pixels/inch").count(), pages, "{info}");
+    assert_eq!(info.matches("Compression Scheme: CCITT Group 4").count(), pages, "{info}");
+    assert_eq!(info.matches("Photometric Interpretation: min-is-white").count(), pages, "{info}");
+    pages
+}
