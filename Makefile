@@ -22,7 +22,7 @@ release:
 	$(CARGO) build --release
 
 bench: deps release
-	bash bench/ingest/run.sh
+	python3 bench/ingest/run.py
 
 check: fmt clippy test
 

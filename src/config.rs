@@ -41,7 +41,13 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             convert: ConvertConfig::default(),
             scheduler: SchedulerConfig::default(),
-            lines: vec![LineConfig { name: "file".into(), kind: LineKind::File, channels: 1, script: Vec::new(), call_duration: None }],
+            lines: vec![LineConfig {
+                name: "file".into(),
+                kind: LineKind::File,
+                channels: 1,
+                script: Vec::new(),
+                call_duration: None,
+            }],
             log: LogConfig::default(),
         }
     }
@@ -58,7 +64,10 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { one_call_per_number: true, poll_interval: DEFAULT_POLL_INTERVAL }
+        SchedulerConfig {
+            one_call_per_number: true,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
     }
 }
 
@@ -99,10 +108,17 @@ pub struct Checked {
 impl Config {
     /// Reads `path`, or returns the embedded defaults when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.into(), why: e.to_string() })?;
-        let config: Config =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), why: e.to_string().replace('\n', " ").trim().to_string() })?;
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.into(),
+            why: e.to_string(),
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            why: e.to_string().replace('\n', " ").trim().to_string(),
+        })?;
         Ok(config)
     }
 
@@ -113,39 +129,69 @@ impl Config {
             .smtp
             .trusted_networks
             .iter()
-            .map(|n| n.parse::<IpNet>().map_err(|_| invalid(format!("smtp.trusted_networks: {n:?} is not a CIDR network"))))
+            .map(|n| {
+                n.parse::<IpNet>().map_err(|_| {
+                    invalid(format!(
+                        "smtp.trusted_networks: {n:?} is not a CIDR network"
+                    ))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let listen = self
             .smtp
             .listen
             .iter()
-            .map(|a| a.parse::<SocketAddr>().map_err(|_| invalid(format!("smtp.listen: {a:?} is not host:port"))))
+            .map(|a| {
+                a.parse::<SocketAddr>()
+                    .map_err(|_| invalid(format!("smtp.listen: {a:?} is not host:port")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if self.smtp.fax_domains.is_empty() {
-            return Err(invalid("smtp.fax_domains: at least one fax domain is needed".into()));
+            return Err(invalid(
+                "smtp.fax_domains: at least one fax domain is needed".into(),
+            ));
         }
-        if self.smtp.max_recipients == 0 || self.smtp.max_connections == 0 || self.smtp.max_errors == 0 {
-            return Err(invalid("smtp: max_recipients, max_connections and max_errors must be at least 1".into()));
+        if self.smtp.max_recipients == 0
+            || self.smtp.max_connections == 0
+            || self.smtp.max_errors == 0
+        {
+            return Err(invalid(
+                "smtp: max_recipients, max_connections and max_errors must be at least 1".into(),
+            ));
         }
         if self.lines.is_empty() {
-            return Err(invalid("lines: at least one [[lines]] entry is needed".into()));
+            return Err(invalid(
+                "lines: at least one [[lines]] entry is needed".into(),
+            ));
         }
         for (i, line) in self.lines.iter().enumerate() {
             if line.channels == 0 {
-                return Err(invalid(format!("lines.{}: channels must be at least 1", line.name)));
+                return Err(invalid(format!(
+                    "lines.{}: channels must be at least 1",
+                    line.name
+                )));
             }
             if self.lines[..i].iter().any(|l| l.name == line.name) {
-                return Err(invalid(format!("lines: the name {:?} is used twice", line.name)));
+                return Err(invalid(format!(
+                    "lines: the name {:?} is used twice",
+                    line.name
+                )));
             }
             faxhub_lines::Line::new(line, PathBuf::new()).map_err(|e| invalid(e.to_string()))?;
         }
         if self.retry.max_tries == 0 || self.retry.max_dials == 0 {
-            return Err(invalid("retry: max_tries and max_dials must be at least 1".into()));
+            return Err(invalid(
+                "retry: max_tries and max_dials must be at least 1".into(),
+            ));
         }
         if self.convert.max_pages == 0 {
             return Err(invalid("convert.max_pages must be at least 1".into()));
         }
-        Ok(Checked { dialplan, trusted, listen })
+        Ok(Checked {
+            dialplan,
+            trusted,
+            listen,
+        })
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -195,12 +241,34 @@ mod tests {
     fn units_and_bad_values() {
         let c = parse("[smtp]\nmax_message_size = \"10MB\"\ncommand_timeout = \"30s\"\n[retry]\nschedule = [\"10s\", \"1m\"]\ngive_up_after = \"2h\"\n").unwrap();
         assert_eq!(c.smtp.max_message_size, 10_000_000);
-        assert_eq!(c.retry.schedule, vec![Duration::from_secs(10), Duration::from_secs(60)]);
-        assert!(parse("[retry]\ngive_up_after = \"soon\"\n").unwrap_err().contains("not a duration"));
+        assert_eq!(
+            c.retry.schedule,
+            vec![Duration::from_secs(10), Duration::from_secs(60)]
+        );
+        assert!(
+            parse("[retry]\ngive_up_after = \"soon\"\n")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         let bad = parse("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n").unwrap();
-        assert!(bad.validate().err().unwrap().to_string().contains("trusted_networks"));
-        let bad = parse("[[lines]]\nname = \"a\"\nkind = \"file\"\n[[lines]]\nname = \"a\"\nkind = \"test\"\n").unwrap();
-        assert!(bad.validate().err().unwrap().to_string().contains("used twice"));
+        assert!(
+            bad.validate()
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("trusted_networks")
+        );
+        let bad = parse(
+            "[[lines]]\nname = \"a\"\nkind = \"file\"\n[[lines]]\nname = \"a\"\nkind = \"test\"\n",
+        )
+        .unwrap();
+        assert!(
+            bad.validate()
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("used twice")
+        );
         assert!(parse("[[lines]]\nname = \"a\"\nkind = \"modem\"\n").is_err());
     }
 }

@@ -19,18 +19,34 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
                 println!("{}", if args.json { "[]" } else { "Queue is empty" });
                 Ok(())
             }
-            Some(QueueAction::Show { id } | QueueAction::Cancel { id, .. } | QueueAction::Hold { id, .. })
-            | Some(QueueAction::Release { id, .. } | QueueAction::Retry { id, .. }) => Err(Failure::Runtime(format!("no job {id}"))),
+            Some(
+                QueueAction::Show { id }
+                | QueueAction::Cancel { id, .. }
+                | QueueAction::Hold { id, .. },
+            )
+            | Some(QueueAction::Release { id, .. } | QueueAction::Retry { id, .. }) => {
+                Err(Failure::Runtime(format!("no job {id}")))
+            }
         };
     }
-    let store = Store::open(&config.db_path()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = Store::open(&config.db_path())
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     match args.action {
         None => list(&store, args.json, args.all).await,
         Some(QueueAction::Show { id }) => show(&store, &parse_id(&id)?, args.json).await,
-        Some(QueueAction::Cancel { id, number }) => act(&store, checked, &id, number, OperatorAction::Cancel).await,
-        Some(QueueAction::Hold { id, number }) => act(&store, checked, &id, number, OperatorAction::Hold).await,
-        Some(QueueAction::Release { id, number }) => act(&store, checked, &id, number, OperatorAction::Release).await,
-        Some(QueueAction::Retry { id, number }) => act(&store, checked, &id, number, OperatorAction::Retry).await,
+        Some(QueueAction::Cancel { id, number }) => {
+            act(&store, checked, &id, number, OperatorAction::Cancel).await
+        }
+        Some(QueueAction::Hold { id, number }) => {
+            act(&store, checked, &id, number, OperatorAction::Hold).await
+        }
+        Some(QueueAction::Release { id, number }) => {
+            act(&store, checked, &id, number, OperatorAction::Release).await
+        }
+        Some(QueueAction::Retry { id, number }) => {
+            act(&store, checked, &id, number, OperatorAction::Retry).await
+        }
     }
 }
 
@@ -45,7 +61,10 @@ fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
 }
 
 async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
-    let jobs = store.jobs(all).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let jobs = store
+        .jobs(all)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     if as_json {
         return json(&jobs);
     }
@@ -53,19 +72,33 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
         println!("Queue is empty");
         return Ok(());
     }
-    println!("{:<16}  {:<20}  {:<14}  {:>5}  SENDER / SUBJECT", "JOB", "RECEIVED", "PHASE", "PAGES");
+    println!(
+        "{:<16}  {:<20}  {:<14}  {:>5}  SENDER / SUBJECT",
+        "JOB", "RECEIVED", "PHASE", "PAGES"
+    );
     for job in &jobs {
         println!(
             "{:<16}  {:<20}  {:<14}  {:>5}  {} / {}",
             job.id,
             job.received_at,
             job.phase.as_str(),
-            job.pages.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            if job.sender.is_empty() { "<>" } else { &job.sender },
+            job.pages
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if job.sender.is_empty() {
+                "<>"
+            } else {
+                &job.sender
+            },
             job.subject.as_deref().unwrap_or("")
         );
         for r in &job.recipients {
-            println!("    {:<16}  {:<9}  {}", r.number, r.status.as_str(), recipient_detail(r));
+            println!(
+                "    {:<16}  {:<9}  {}",
+                r.number,
+                r.status.as_str(),
+                recipient_detail(r)
+            );
         }
     }
     let rcpts: usize = jobs.iter().map(|j| j.recipients.len()).sum();
@@ -91,7 +124,11 @@ fn recipient_detail(r: &faxhub_queue::store::RecipientView) -> String {
 }
 
 async fn show(store: &Store, id: &JobId, as_json: bool) -> Result<(), Failure> {
-    let job = store.job(id).await.map_err(|e| Failure::Runtime(e.to_string()))?.ok_or_else(|| Failure::Runtime(format!("no job {id}")))?;
+    let job = store
+        .job(id)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?
+        .ok_or_else(|| Failure::Runtime(format!("no job {id}")))?;
     if as_json {
         return json(&job);
     }
@@ -102,11 +139,23 @@ async fn show(store: &Store, id: &JobId, as_json: bool) -> Result<(), Failure> {
 fn print_job(job: &JobView) {
     println!("job:         {}", job.id);
     println!("origin:      {}", job.origin);
-    println!("sender:      {}", if job.sender.is_empty() { "<>" } else { &job.sender });
+    println!(
+        "sender:      {}",
+        if job.sender.is_empty() {
+            "<>"
+        } else {
+            &job.sender
+        }
+    );
     println!("subject:     {}", job.subject.as_deref().unwrap_or(""));
     println!("received:    {}", job.received_at);
     println!("phase:       {}", job.phase.as_str());
-    println!("pages:       {}", job.pages.map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
+    println!(
+        "pages:       {}",
+        job.pages
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
     println!("size:        {} bytes", job.size);
     if let Some(finished) = &job.finished_at {
         println!("finished:    {finished}");
@@ -134,10 +183,21 @@ fn print_job(job: &JobView) {
     }
 }
 
-async fn act(store: &Store, checked: &Checked, id: &str, number: Option<String>, action: OperatorAction) -> Result<(), Failure> {
+async fn act(
+    store: &Store,
+    checked: &Checked,
+    id: &str,
+    number: Option<String>,
+    action: OperatorAction,
+) -> Result<(), Failure> {
     let id = parse_id(id)?;
     let number = match number {
-        Some(n) => Some(checked.dialplan.normalize(&n).map_err(|e| Failure::Usage(e.to_string()))?),
+        Some(n) => Some(
+            checked
+                .dialplan
+                .normalize(&n)
+                .map_err(|e| Failure::Usage(e.to_string()))?,
+        ),
         None => None,
     };
     let reports = store
@@ -146,7 +206,10 @@ async fn act(store: &Store, checked: &Checked, id: &str, number: Option<String>,
         .map_err(|e| Failure::Runtime(e.to_string()))?
         .ok_or_else(|| Failure::Runtime(format!("no job {id}")))?;
     if reports.is_empty() {
-        return Err(Failure::Runtime(format!("job {id} has no recipient {}", number.map(|n| n.to_string()).unwrap_or_default())));
+        return Err(Failure::Runtime(format!(
+            "job {id} has no recipient {}",
+            number.map(|n| n.to_string()).unwrap_or_default()
+        )));
     }
     let mut changed = 0;
     for r in &reports {
@@ -158,13 +221,19 @@ async fn act(store: &Store, checked: &Checked, id: &str, number: Option<String>,
             }
             ActionEffect::AfterAttempt => {
                 changed += 1;
-                println!("{id} {}: on a call now; cancelled unless this call succeeds", r.number);
+                println!(
+                    "{id} {}: on a call now; cancelled unless this call succeeds",
+                    r.number
+                );
             }
             ActionEffect::Refused(why) => println!("{id} {}: unchanged ({why})", r.number),
         }
     }
     if changed == 0 {
-        return Err(Failure::Runtime(format!("{} {id}: nothing to do", action.as_str())));
+        return Err(Failure::Runtime(format!(
+            "{} {id}: nothing to do",
+            action.as_str()
+        )));
     }
     Ok(())
 }

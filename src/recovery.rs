@@ -14,17 +14,29 @@ pub async fn recover(store: &Store, spool: &Spool) -> Result<(), String> {
         tracing::warn!(job = %job, rcpt = %number, from = "sending", to = "deferred", status = "4.4.7", reason = "attempt interrupted by a restart", "recovered");
     }
     if recovery.reconvert > 0 {
-        tracing::info!(jobs = recovery.reconvert, "conversions interrupted by a restart will run again");
+        tracing::info!(
+            jobs = recovery.reconvert,
+            "conversions interrupted by a restart will run again"
+        );
     }
-    let partial = spool.clean_tmp().map_err(|e| format!("cleaning {}: {e}", spool.root().display()))?;
+    let partial = spool
+        .clean_tmp()
+        .map_err(|e| format!("cleaning {}: {e}", spool.root().display()))?;
     if partial > 0 {
         tracing::info!(files = partial, "removed partial spool writes");
     }
-    let known: HashSet<String> = store.spool_paths().await.map_err(|e| e.to_string())?.into_iter().collect();
+    let known: HashSet<String> = store
+        .spool_paths()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
     for dir in [MSG_DIR, PAGES_DIR] {
         for rel in spool.list(dir).map_err(|e| e.to_string())? {
             if !known.contains(&rel) {
-                let moved = spool.quarantine(&rel).map_err(|e| format!("quarantining {rel}: {e}"))?;
+                let moved = spool
+                    .quarantine(&rel)
+                    .map_err(|e| format!("quarantining {rel}: {e}"))?;
                 tracing::warn!(file = %rel, to = %moved.display(), "spool file with no job quarantined");
             }
         }

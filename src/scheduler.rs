@@ -41,8 +41,16 @@ pub struct Scheduler {
 }
 
 enum Event {
-    Converted { job: JobId, result: Result<u32, ConvertError> },
-    Sent { due: DueRecipient, line: String, started_at_ms: i64, outcome: LineOutcome },
+    Converted {
+        job: JobId,
+        result: Result<u32, ConvertError>,
+    },
+    Sent {
+        due: DueRecipient,
+        line: String,
+        started_at_ms: i64,
+        outcome: LineOutcome,
+    },
 }
 
 struct LineSlot {
@@ -57,7 +65,10 @@ impl Scheduler {
             .lines
             .iter()
             .zip(&self.channels)
-            .map(|(line, n)| LineSlot { line: line.clone(), channels: Arc::new(Semaphore::new(*n)) })
+            .map(|(line, n)| LineSlot {
+                line: line.clone(),
+                channels: Arc::new(Semaphore::new(*n)),
+            })
             .collect();
         let converters = Arc::new(Semaphore::new(self.convert_workers.max(1)));
         let mut busy_numbers: HashSet<FaxNumber> = HashSet::new();
@@ -70,9 +81,14 @@ impl Scheduler {
             if let Err(e) = self.start_conversions(&converters, &events_tx).await {
                 tracing::error!(error = %e, "scheduler: could not read conversions from the store");
             }
-            match self.dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx).await {
+            match self
+                .dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx)
+                .await
+            {
                 Ok(n) => in_flight += n,
-                Err(e) => tracing::error!(error = %e, "scheduler: could not read due recipients from the store"),
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler: could not read due recipients from the store")
+                }
             }
             let sleep = self.sleep_duration().await;
             tokio::select! {
@@ -109,19 +125,31 @@ impl Scheduler {
     async fn sleep_duration(&self) -> Duration {
         let poll = self.config.poll_interval;
         match self.store.next_due_at().await {
-            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64),
+            Ok(Some(at)) => {
+                Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64)
+            }
             _ => poll,
         }
     }
 
-    async fn start_conversions(&self, converters: &Arc<Semaphore>, events: &mpsc::UnboundedSender<Event>) -> Result<(), String> {
+    async fn start_conversions(
+        &self,
+        converters: &Arc<Semaphore>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) -> Result<(), String> {
         let free = converters.available_permits();
         if free == 0 {
             return Ok(());
         }
-        let claimed = self.store.claim_conversions(free as i64).await.map_err(|e| e.to_string())?;
+        let claimed = self
+            .store
+            .claim_conversions(free as i64)
+            .await
+            .map_err(|e| e.to_string())?;
         for (job, message_path) in claimed {
-            let Ok(permit) = converters.clone().try_acquire_owned() else { break };
+            let Ok(permit) = converters.clone().try_acquire_owned() else {
+                break;
+            };
             tracing::info!(job = %job, from = "received", to = "converting", "conversion started");
             let converter = self.converter.clone();
             let spool = self.spool.clone();
@@ -147,15 +175,26 @@ impl Scheduler {
             return Ok(0);
         }
         let now = now_ms();
-        let due = self.store.due_recipients(now, DUE_BATCH).await.map_err(|e| e.to_string())?;
+        let due = self
+            .store
+            .due_recipients(now, DUE_BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut started = 0;
         for rcpt in due {
             if self.config.one_call_per_number && busy_numbers.contains(&rcpt.number) {
                 continue;
             }
-            let Some((slot, permit)) = free_channel(slots, next_line) else { break };
+            let Some((slot, permit)) = free_channel(slots, next_line) else {
+                break;
+            };
             let line_name = slot.line.name().to_string();
-            if !self.store.start_attempt(&rcpt, &line_name, now).await.map_err(|e| e.to_string())? {
+            if !self
+                .store
+                .start_attempt(&rcpt, &line_name, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 continue; // changed by an operator meanwhile
             }
             busy_numbers.insert(rcpt.number.clone());
@@ -180,7 +219,12 @@ impl Scheduler {
     async fn record(&self, event: Event, busy_numbers: &mut HashSet<FaxNumber>) {
         match event {
             Event::Converted { job, result } => self.record_conversion(job, result).await,
-            Event::Sent { due, line, started_at_ms, outcome } => {
+            Event::Sent {
+                due,
+                line,
+                started_at_ms,
+                outcome,
+            } => {
                 busy_numbers.remove(&due.number);
                 self.record_attempt(due, line, started_at_ms, outcome).await;
             }
@@ -189,26 +233,59 @@ impl Scheduler {
 
     async fn record_conversion(&self, job: JobId, result: Result<u32, ConvertError>) {
         let stored = match &result {
-            Ok(pages) => self.store.conversion_done(&job, i64::from(*pages), &Spool::pages_rel(job.as_str())).await,
-            Err(e) => self.store.conversion_failed(&job, e.status(), &e.to_string(), now_ms()).await,
+            Ok(pages) => {
+                self.store
+                    .conversion_done(&job, i64::from(*pages), &Spool::pages_rel(job.as_str()))
+                    .await
+            }
+            Err(e) => {
+                self.store
+                    .conversion_failed(&job, e.status(), &e.to_string(), now_ms())
+                    .await
+            }
         };
         match (&result, stored) {
-            (Ok(pages), Ok(())) => tracing::info!(job = %job, from = "converting", to = "converted", pages, "converted"),
+            (Ok(pages), Ok(())) => {
+                tracing::info!(job = %job, from = "converting", to = "converted", pages, "converted")
+            }
             (Err(e), Ok(())) => {
                 tracing::info!(job = %job, from = "converting", to = "convert_failed", status = %e.status(), reason = %e, "conversion failed")
             }
-            (_, Err(e)) => tracing::error!(job = %job, error = %e, "could not record a conversion; it will run again after a restart"),
+            (_, Err(e)) => {
+                tracing::error!(job = %job, error = %e, "could not record a conversion; it will run again after a restart")
+            }
         }
     }
 
-    async fn record_attempt(&self, due: DueRecipient, line: String, started_at_ms: i64, outcome: LineOutcome) {
+    async fn record_attempt(
+        &self,
+        due: DueRecipient,
+        line: String,
+        started_at_ms: i64,
+        outcome: LineOutcome,
+    ) {
         let now = now_ms();
-        let result = AttemptResult { status: outcome.status, class: outcome.class, reason: outcome.reason.clone() };
-        let (counters, decision) =
-            self.policy.decide(&result, Counters { tries: due.tries, dials: due.dials }, due.received_at_ms, now);
+        let result = AttemptResult {
+            status: outcome.status,
+            class: outcome.class,
+            reason: outcome.reason.clone(),
+        };
+        let (counters, decision) = self.policy.decide(
+            &result,
+            Counters {
+                tries: due.tries,
+                dials: due.dials,
+            },
+            due.received_at_ms,
+            now,
+        );
         let (new_status, next, reason) = match decision {
             Decision::Done => (RecipientStatus::Done, None, outcome.reason),
-            Decision::Deferred { next_attempt_at_ms } => (RecipientStatus::Deferred, Some(next_attempt_at_ms), outcome.reason),
+            Decision::Deferred { next_attempt_at_ms } => (
+                RecipientStatus::Deferred,
+                Some(next_attempt_at_ms),
+                outcome.reason,
+            ),
             Decision::Failed { why } => (RecipientStatus::Failed, None, why),
         };
         let end = AttemptEnd {
@@ -238,12 +315,17 @@ impl Scheduler {
                 pages_sent = outcome.pages_sent,
                 "attempt ended"
             ),
-            Err(e) => tracing::error!(job = %due.job_id, rcpt = %due.number, error = %e, "could not record an attempt; it counts as interrupted after a restart"),
+            Err(e) => {
+                tracing::error!(job = %due.job_id, rcpt = %due.number, error = %e, "could not record an attempt; it counts as interrupted after a restart")
+            }
         }
     }
 }
 
-fn free_channel<'a>(slots: &'a [LineSlot], next_line: &mut usize) -> Option<(&'a LineSlot, OwnedSemaphorePermit)> {
+fn free_channel<'a>(
+    slots: &'a [LineSlot],
+    next_line: &mut usize,
+) -> Option<(&'a LineSlot, OwnedSemaphorePermit)> {
     for k in 0..slots.len() {
         let i = (*next_line + k) % slots.len();
         if let Ok(permit) = slots[i].channels.clone().try_acquire_owned() {
@@ -254,17 +336,36 @@ fn free_channel<'a>(slots: &'a [LineSlot], next_line: &mut usize) -> Option<(&'a
     None
 }
 
-async fn call(line: Arc<Line>, request: SendRequest, due: DueRecipient, permit: OwnedSemaphorePermit, started_at_ms: i64, events: mpsc::UnboundedSender<Event>) {
+async fn call(
+    line: Arc<Line>,
+    request: SendRequest,
+    due: DueRecipient,
+    permit: OwnedSemaphorePermit,
+    started_at_ms: i64,
+    events: mpsc::UnboundedSender<Event>,
+) {
     let outcome = line.send(&request).await;
     drop(permit);
-    let _ = events.send(Event::Sent { due, line: line.name().to_string(), started_at_ms, outcome });
+    let _ = events.send(Event::Sent {
+        due,
+        line: line.name().to_string(),
+        started_at_ms,
+        outcome,
+    });
 }
 
 /// Converts a job's message into its page set in the spool (a worker: I/O only, no state).
-async fn convert_job(converter: &Converter, spool: &Spool, job: &JobId, message_path: &str) -> Result<u32, ConvertError> {
+async fn convert_job(
+    converter: &Converter,
+    spool: &Spool,
+    job: &JobId,
+    message_path: &str,
+) -> Result<u32, ConvertError> {
     let io = |e: std::io::Error| ConvertError::Io(e.to_string());
     let scratch = spool.scratch_dir().map_err(io)?;
-    let pages = converter.convert(&spool.path(message_path), scratch.path()).await?;
+    let pages = converter
+        .convert(&spool.path(message_path), scratch.path())
+        .await?;
     let spool = spool.clone();
     let rel = Spool::pages_rel(job.as_str());
     tokio::task::spawn_blocking(move || spool.install(&pages.tiff, &rel).map(|_| pages.pages))

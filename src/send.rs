@@ -15,7 +15,10 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     let mut recipients: Vec<NewRecipient> = Vec::new();
     let domain = config.smtp.fax_domains.first().cloned().unwrap_or_default();
     for to in &args.to {
-        let number = checked.dialplan.parse(to).map_err(|e| Failure::Usage(e.to_string()))?;
+        let number = checked
+            .dialplan
+            .parse(to)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
         if recipients.iter().all(|r| r.number != number) {
             recipients.push(NewRecipient {
                 number: number.clone(),
@@ -29,17 +32,37 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     }
     let mut files = Vec::new();
     for path in &args.files {
-        let bytes = std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "document".into());
+        let bytes =
+            std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "document".into());
         files.push((name, bytes));
     }
     let host = crate::serve::hostname(config);
-    let from = args.from.clone().unwrap_or_else(|| format!("{}@{host}", std::env::var("USER").unwrap_or_else(|_| "root".into())));
-    let subject = args.subject.clone().unwrap_or_else(|| files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "));
-    let to_header = recipients.iter().map(|r| r.address.clone()).collect::<Vec<_>>().join(", ");
+    let from = args.from.clone().unwrap_or_else(|| {
+        format!(
+            "{}@{host}",
+            std::env::var("USER").unwrap_or_else(|_| "root".into())
+        )
+    });
+    let subject = args.subject.clone().unwrap_or_else(|| {
+        files
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let to_header = recipients
+        .iter()
+        .map(|r| r.address.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
     let message = build_message(&from, &to_header, &subject, &host, &files);
 
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
     let (store, spool) = crate::serve::open_queue(config).await?;
     let intake = Intake::start(spool, store, Arc::new(tokio::sync::Notify::new()));
     let submission = Submission {
@@ -51,16 +74,31 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         ret: None,
         recipients,
     };
-    let id = intake.accept(submission, message).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let id = intake
+        .accept(submission, message)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!("{id}");
     Ok(())
 }
 
 /// A multipart/mixed message with each file as a base64 attachment.
-fn build_message(from: &str, to: &str, subject: &str, host: &str, files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let boundary = format!("faxhub-{}", faxhub_queue::JobId::generate(faxhub_queue::job::now_ms()));
+fn build_message(
+    from: &str,
+    to: &str,
+    subject: &str,
+    host: &str,
+    files: &[(String, Vec<u8>)],
+) -> Vec<u8> {
+    let boundary = format!(
+        "faxhub-{}",
+        faxhub_queue::JobId::generate(faxhub_queue::job::now_ms())
+    );
     let date = chrono::Utc::now().to_rfc2822();
-    let message_id = format!("<{}@{host}>", faxhub_queue::JobId::generate(faxhub_queue::job::now_ms()));
+    let message_id = format!(
+        "<{}@{host}>",
+        faxhub_queue::JobId::generate(faxhub_queue::job::now_ms())
+    );
     let mut m = format!(
         "From: {from}\r\nTo: {to}\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n",
@@ -92,8 +130,15 @@ fn content_type(name: &str, bytes: &[u8]) -> &'static str {
 
 /// RFC 2047 encoding for a non-ASCII subject.
 fn header_text(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if clean.is_ascii() { clean } else { format!("=?utf-8?b?{}?=", base64(clean.as_bytes())) }
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.is_ascii() {
+        clean
+    } else {
+        format!("=?utf-8?b?{}?=", base64(clean.as_bytes()))
+    }
 }
 
 fn base64_lines(bytes: &[u8]) -> String {
@@ -117,7 +162,13 @@ mod tests {
 
     #[test]
     fn message_parses_back() {
-        let m = build_message("a@x", "0169293999@fax.localhost", "Tarif été", "host", &[("a.pdf".into(), b"%PDF-1.4 x".to_vec())]);
+        let m = build_message(
+            "a@x",
+            "0169293999@fax.localhost",
+            "Tarif été",
+            "host",
+            &[("a.pdf".into(), b"%PDF-1.4 x".to_vec())],
+        );
         let parsed = mail_parser::MessageParser::default().parse(&m).unwrap();
         assert_eq!(parsed.subject(), Some("Tarif été"));
         let att = parsed.attachments().next().unwrap();

@@ -20,15 +20,21 @@ use tokio::sync::{Notify, watch};
 pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     crate::logging::init(&config.log);
     let runtime = |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
     let (store, spool) = open_queue(&config).await?;
-    crate::recovery::recover(&store, &spool).await.map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
+    crate::recovery::recover(&store, &spool)
+        .await
+        .map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
 
     let hostname = hostname(&config);
-    let acceptor = tls::acceptor(&config.smtp.tls, &config.data_dir, &hostname).map_err(|e| Failure::Usage(e.to_string()))?;
+    let acceptor = tls::acceptor(&config.smtp.tls, &config.data_dir, &hostname)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut listeners = Vec::new();
     for addr in &checked.listen {
-        let listener = TcpListener::bind(addr).await.map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
         listeners.push(listener);
     }
 
@@ -41,7 +47,9 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let workers = match config.convert.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let scheduler = Scheduler {
@@ -87,13 +95,20 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
 
 /// Opens the spool and the job store under data_dir (shared by serve, send and queue).
 pub async fn open_queue(config: &Config) -> Result<(Store, Spool), Failure> {
-    let spool = Spool::open(&config.spool_dir()).map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
-    let store = Store::open(&config.db_path()).await.map_err(|e| Failure::Runtime(format!("{}: {e}", config.db_path().display())))?;
+    let spool = Spool::open(&config.spool_dir())
+        .map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
+    let store = Store::open(&config.db_path())
+        .await
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.db_path().display())))?;
     Ok((store, spool))
 }
 
 fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 pub fn hostname(config: &Config) -> String {
@@ -102,7 +117,10 @@ pub fn hostname(config: &Config) -> String {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

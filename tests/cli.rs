@@ -16,24 +16,46 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn check_config_accepts_the_example_and_names_what_is_wrong() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/faxhub.example.toml");
-    let ok = Command::new(BIN).args(["check-config", example]).output().unwrap();
+    let ok = Command::new(BIN)
+        .args(["check-config", example])
+        .output()
+        .unwrap();
     assert!(ok.status.success(), "{}", stderr(&ok));
     let dir = tempfile::tempdir().unwrap();
     for (text, code, needle) in [
         ("[smtp]\nfax_domain = \"x\"\n", 2, "fax_domain"),
-        ("[retry]\ngive_up_after = \"forever\"\n", 2, "not a duration"),
-        ("[dialplan]\ncountry_code = \"+33\"\n", 2, "dialplan.country_code"),
-        ("[[lines]]\nname = \"t\"\nkind = \"test\"\n[[lines.script]]\nnumbers = \"+33*\"\noutcomes = [\"explode\"]\n", 2, "explode"),
+        (
+            "[retry]\ngive_up_after = \"forever\"\n",
+            2,
+            "not a duration",
+        ),
+        (
+            "[dialplan]\ncountry_code = \"+33\"\n",
+            2,
+            "dialplan.country_code",
+        ),
+        (
+            "[[lines]]\nname = \"t\"\nkind = \"test\"\n[[lines.script]]\nnumbers = \"+33*\"\noutcomes = [\"explode\"]\n",
+            2,
+            "explode",
+        ),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();
-        let out = Command::new(BIN).args(["check-config"]).arg(&path).output().unwrap();
+        let out = Command::new(BIN)
+            .args(["check-config"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(code), "{text}");
         let err = stderr(&out);
         assert!(err.contains(needle), "{text}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
-    let missing = Command::new(BIN).args(["check-config", "/nonexistent/faxhub.toml"]).output().unwrap();
+    let missing = Command::new(BIN)
+        .args(["check-config", "/nonexistent/faxhub.toml"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
 
@@ -42,7 +64,16 @@ fn send_queues_files_through_the_durable_path_and_refuses_bad_input() {
     let hub = Faxhub::start("", "");
     let pdf = hub.dir.path().join("letter.pdf");
     std::fs::write(&pdf, make_pdf(hub.dir.path(), 1)).unwrap();
-    let out = hub.cli(&["send", "--to", "01 69 29 39 99", "--to", "+4930123456", "--from", "bob@example.com", pdf.to_str().unwrap()]);
+    let out = hub.cli(&[
+        "send",
+        "--to",
+        "01 69 29 39 99",
+        "--to",
+        "+4930123456",
+        "--from",
+        "bob@example.com",
+        pdf.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let job = hub.wait_finished(&id, WAIT);
@@ -55,7 +86,11 @@ fn send_queues_files_through_the_durable_path_and_refuses_bad_input() {
 
     let bad_number = hub.cli(&["send", "--to", "0899123456", pdf.to_str().unwrap()]);
     assert_eq!(bad_number.status.code(), Some(2));
-    assert!(stderr(&bad_number).contains("premium rate"), "{}", stderr(&bad_number));
+    assert!(
+        stderr(&bad_number).contains("premium rate"),
+        "{}",
+        stderr(&bad_number)
+    );
     let missing = hub.cli(&["send", "--to", "0169293999", "/nonexistent/x.pdf"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("/nonexistent/x.pdf"));
@@ -69,16 +104,47 @@ fn queue_actions_hold_release_cancel_retry() {
     let rest = "[retry]\nschedule = [\"1h\"]\n[scheduler]\npoll_interval = \"200ms\"\n\
                 [[lines]]\nname = \"test\"\nkind = \"test\"\n[[lines.script]]\nnumbers = \"+33155*\"\noutcomes = [\"busy\"]\n";
     let hub = Faxhub::start("", rest);
-    let id = queued_id(&hub.smtp().send_mail("a@example.com", &["0155000001@fax.localhost", "0155000002@fax.localhost"], &text_message("q", "x")));
-    hub.wait_job(&id, WAIT, |j| j["recipients"].as_array().unwrap().iter().all(|r| r["status"] == "deferred"));
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0155000001@fax.localhost", "0155000002@fax.localhost"],
+        &text_message("q", "x"),
+    ));
+    hub.wait_job(&id, WAIT, |j| {
+        j["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "deferred")
+    });
 
     let listing = hub.queue(false);
-    let job = listing.iter().find(|j| j["id"] == id.as_str()).expect("a deferred job is listed");
-    for key in ["id", "origin", "sender", "subject", "received_at", "phase", "pages", "recipients"] {
+    let job = listing
+        .iter()
+        .find(|j| j["id"] == id.as_str())
+        .expect("a deferred job is listed");
+    for key in [
+        "id",
+        "origin",
+        "sender",
+        "subject",
+        "received_at",
+        "phase",
+        "pages",
+        "recipients",
+    ] {
         assert!(job.get(key).is_some(), "job field {key} missing: {job:#}");
     }
     let r = &job["recipients"][0];
-    for key in ["number", "address", "status", "attempts", "pages_sent", "status_code", "reason", "next_attempt_at"] {
+    for key in [
+        "number",
+        "address",
+        "status",
+        "attempts",
+        "pages_sent",
+        "status_code",
+        "reason",
+        "next_attempt_at",
+    ] {
         assert!(r.get(key).is_some(), "recipient field {key} missing: {r:#}");
     }
     assert_eq!(r["status_code"], "4.4.1");
@@ -90,17 +156,41 @@ fn queue_actions_hold_release_cancel_retry() {
     assert_eq!(hub.show(&id)["recipients"][1]["status"], "deferred");
     let again = hub.cli(&["queue", "hold", &id, "0155000001"]);
     assert_eq!(again.status.code(), Some(1), "nothing to do is an error");
-    assert!(hub.cli(&["queue", "release", &id, "0155000001"]).status.success());
+    assert!(
+        hub.cli(&["queue", "release", &id, "0155000001"])
+            .status
+            .success()
+    );
     // released: sent again at once (busy again, deferred again)
-    hub.wait_job(&id, WAIT, |j| j["recipients"][0]["attempts"] == 2 && j["recipients"][0]["status"] == "deferred");
+    hub.wait_job(&id, WAIT, |j| {
+        j["recipients"][0]["attempts"] == 2 && j["recipients"][0]["status"] == "deferred"
+    });
     assert!(hub.cli(&["queue", "cancel", &id]).status.success());
     let job = hub.show(&id);
-    assert!(job["recipients"].as_array().unwrap().iter().all(|r| r["status"] == "cancelled"), "{job:#}");
+    assert!(
+        job["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "cancelled"),
+        "{job:#}"
+    );
     assert_eq!(job["phase"], "finished");
-    assert!(hub.queue(false).iter().all(|j| j["id"] != id.as_str()), "finished jobs leave the listing");
-    assert!(hub.cli(&["queue", "retry", &id, "0155000002"]).status.success());
+    assert!(
+        hub.queue(false).iter().all(|j| j["id"] != id.as_str()),
+        "finished jobs leave the listing"
+    );
+    assert!(
+        hub.cli(&["queue", "retry", &id, "0155000002"])
+            .status
+            .success()
+    );
     hub.wait_job(&id, WAIT, |j| j["recipients"][1]["attempts"] == 2);
-    assert_eq!(hub.show(&id)["recipients"][1]["dials"], 1, "retry starts the counters again");
+    assert_eq!(
+        hub.show(&id)["recipients"][1]["dials"],
+        1,
+        "retry starts the counters again"
+    );
 
     let text = hub.cli(&["queue", "show", &id]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("attempt 1:"));

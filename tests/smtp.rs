@@ -12,10 +12,22 @@ fn ehlo_advertises_the_extensions() {
     let hub = Faxhub::start("", "");
     let mut s = hub.smtp();
     assert_eq!(s.greeting.0, 220);
-    assert!(s.greeting.1.starts_with("2.0.0 faxhub.test ESMTP"), "{:?}", s.greeting);
+    assert!(
+        s.greeting.1.starts_with("2.0.0 faxhub.test ESMTP"),
+        "{:?}",
+        s.greeting
+    );
     let (code, text) = s.cmd("EHLO client.test");
     assert_eq!(code, 250);
-    for ext in ["PIPELINING", "SIZE 25000000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN", "STARTTLS"] {
+    for ext in [
+        "PIPELINING",
+        "SIZE 25000000",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+        "STARTTLS",
+    ] {
         assert!(text.lines().any(|l| l == ext), "{ext} missing in {text}");
     }
     // AUTH only inside TLS
@@ -27,8 +39,16 @@ fn ehlo_advertises_the_extensions() {
 fn a_mail_with_a_pdf_becomes_tiff_f_pages_in_the_outbox() {
     let hub = Faxhub::start("", "");
     let pdf = make_pdf(hub.dir.path(), 2);
-    let message = message_with_attachment("Price list", "Please find our prices attached.", "prices.pdf", "application/pdf", &pdf);
-    let reply = hub.smtp().send_mail("alice@example.com", &["0169293999@fax.localhost"], &message);
+    let message = message_with_attachment(
+        "Price list",
+        "Please find our prices attached.",
+        "prices.pdf",
+        "application/pdf",
+        &pdf,
+    );
+    let reply = hub
+        .smtp()
+        .send_mail("alice@example.com", &["0169293999@fax.localhost"], &message);
     let id = queued_id(&reply);
     let job = hub.wait_finished(&id, WAIT);
     assert_eq!(job["origin"], "smtp");
@@ -46,7 +66,14 @@ fn a_mail_with_a_pdf_becomes_tiff_f_pages_in_the_outbox() {
     assert!(job["received_at"].as_str().unwrap().ends_with('Z'));
     let outbox = hub.outbox();
     assert_eq!(outbox.len(), 1, "{outbox:?}");
-    assert!(outbox[0].file_name().unwrap().to_str().unwrap().starts_with(&format!("{id}-33169293999-1")));
+    assert!(
+        outbox[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{id}-33169293999-1"))
+    );
     assert_eq!(assert_tiff_f(&outbox[0]), 3);
     // a finished job leaves the queue listing but stays in --all
     assert!(hub.queue(false).iter().all(|j| j["id"] != id.as_str()));
@@ -67,8 +94,8 @@ fn recipient_forms_normalise_to_e164_and_bad_ones_are_refused() {
         ("<FAX=+33169293995/T33S=42@fax.localhost>", 250, "2.1.5"),
         ("<IMCEAFAX-+2B33169293994@example.com>", 250, "2.1.5"),
         ("<0169293999@fax.localhost>", 250, "2.1.5"), // the same number again: one recipient
-        ("<0169293999@example.com>", 550, "5.7.1"),     // a plain address at the Exchange domain
-        ("<someone@elsewhere.example>", 550, "5.7.1"),  // never relay
+        ("<0169293999@example.com>", 550, "5.7.1"),   // a plain address at the Exchange domain
+        ("<someone@elsewhere.example>", 550, "5.7.1"), // never relay
         ("<call-me@fax.localhost>", 553, "5.1.3"),
         ("<01692939999999999999@fax.localhost>", 553, "5.1.3"),
         ("<0899123456@fax.localhost>", 550, "5.7.1"), // premium rate
@@ -78,40 +105,103 @@ fn recipient_forms_normalise_to_e164_and_bad_ones_are_refused() {
         let (c, text) = s.cmd(&format!("RCPT TO:{rcpt}"));
         assert_eq!((c, &text[..5]), (code, status), "{rcpt}: {text}");
         if rcpt.contains("0899") {
-            assert!(text.contains("\"+3389*\" (premium rate)"), "the rule is named: {text}");
+            assert!(
+                text.contains("\"+3389*\" (premium rate)"),
+                "the rule is named: {text}"
+            );
         }
     }
     assert_eq!(s.cmd("DATA").0, 354);
     s.send(b"Subject: forms\r\nTo: \"Fax Dept\" <0169293999@fax.localhost>\r\n\r\nhello\r\n.\r\n");
     let id = queued_id(&s.read_reply());
     let job = hub.show(&id);
-    let numbers: Vec<&str> = job["recipients"].as_array().unwrap().iter().map(|r| r["number"].as_str().unwrap()).collect();
-    assert_eq!(numbers, ["+33169293999", "+33169293998", "+33169293997", "+33169293996", "+33169293995", "+33169293994"]);
-    assert_eq!(job["recipients"][1]["address"], "\"+33 1 69 29 39 98\"@fax.localhost");
+    let numbers: Vec<&str> = job["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            "+33169293999",
+            "+33169293998",
+            "+33169293997",
+            "+33169293996",
+            "+33169293995",
+            "+33169293994"
+        ]
+    );
+    assert_eq!(
+        job["recipients"][1]["address"],
+        "\"+33 1 69 29 39 98\"@fax.localhost"
+    );
     assert_eq!(job["recipients"][0]["display_name"], "Fax Dept");
 }
 
 #[test]
 fn clients_outside_trusted_networks_must_authenticate_over_tls() {
-    let hub = Faxhub::start("trusted_networks = [\"10.0.0.0/8\"]\n[smtp.auth.users]\nscanner = \"s3cret pass\"", "");
+    let hub = Faxhub::start(
+        "trusted_networks = [\"10.0.0.0/8\"]\n[smtp.auth.users]\nscanner = \"s3cret pass\"",
+        "",
+    );
     let mut s = hub.smtp();
     assert_eq!(s.cmd("EHLO client.test").0, 250);
     let (code, text) = s.cmd("MAIL FROM:<alice@example.com>");
     assert_eq!((code, &text[..5]), (530, "5.7.0"), "{text}");
     let (code, text) = s.cmd("AUTH PLAIN AHNjYW5uZXIAczNjcmV0IHBhc3M=");
-    assert_eq!((code, &text[..6]), (538, "5.7.11"), "AUTH before STARTTLS: {text}");
+    assert_eq!(
+        (code, &text[..6]),
+        (538, "5.7.11"),
+        "AUTH before STARTTLS: {text}"
+    );
     // With STARTTLS and AUTH (swaks speaks TLS) the same client may send.
     let out = std::process::Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{}", hub.port), "--to", "0169293999@fax.localhost", "--from", "scan@example.com"])
-        .args(["--tls", "--auth", "PLAIN", "--auth-user", "scanner", "--auth-password", "s3cret pass", "--body", "scan"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", hub.port),
+            "--to",
+            "0169293999@fax.localhost",
+            "--from",
+            "scan@example.com",
+        ])
+        .args([
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "scanner",
+            "--auth-password",
+            "s3cret pass",
+            "--body",
+            "scan",
+        ])
         .output()
         .expect("swaks must be installed: run `make test`");
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(transcript.contains("235 2.7.0"), "{transcript}");
-    assert!(transcript.contains("250 2.0.0 Ok: queued as"), "{transcript}");
+    assert!(
+        transcript.contains("250 2.0.0 Ok: queued as"),
+        "{transcript}"
+    );
     let bad = std::process::Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{}", hub.port), "--to", "0169293999@fax.localhost", "--from", "scan@example.com"])
-        .args(["--tls", "--auth", "LOGIN", "--auth-user", "scanner", "--auth-password", "wrong"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", hub.port),
+            "--to",
+            "0169293999@fax.localhost",
+            "--from",
+            "scan@example.com",
+        ])
+        .args([
+            "--tls",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "scanner",
+            "--auth-password",
+            "wrong",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stdout).contains("535 5.7.8"));
@@ -137,7 +227,9 @@ fn smuggling_size_and_sequence_errors_are_refused() {
     assert_eq!(s.cmd("MAIL FROM:<a@example.com>").0, 250);
     assert_eq!(s.cmd("RCPT TO:<0169293999@fax.localhost>").0, 250);
     assert_eq!(s.cmd("DATA").0, 354);
-    s.send(&b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n".repeat(100));
+    s.send(
+        &b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n".repeat(100),
+    );
     s.send(b".\r\n");
     let (code, text) = s.read_reply();
     assert_eq!((code, &text[..5]), (552, "5.3.4"), "{text}");
@@ -168,7 +260,10 @@ fn pipelined_commands_get_all_their_replies_and_errors_are_capped() {
     assert_eq!(job["env_id"], "QQ314159");
     assert_eq!(job["ret"], "HDRS");
     assert_eq!(job["recipients"][0]["notify"], "SUCCESS,FAILURE");
-    assert_eq!(job["recipients"][0]["orcpt"], "rfc822;0169293999@fax.localhost");
+    assert_eq!(
+        job["recipients"][0]["orcpt"],
+        "rfc822;0169293999@fax.localhost"
+    );
     for _ in 0..2 {
         assert_eq!(s.cmd("BOGUS").0, 500);
     }
@@ -182,13 +277,26 @@ fn pipelined_commands_get_all_their_replies_and_errors_are_capped() {
 #[test]
 fn an_attachment_that_cannot_be_faxed_fails_the_job_naming_it() {
     let hub = Faxhub::start("", "");
-    let message = message_with_attachment("Report", "see attached", "report.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04 not really");
-    let id = queued_id(&hub.smtp().send_mail("alice@example.com", &["0169293999@fax.localhost"], &message));
+    let message = message_with_attachment(
+        "Report",
+        "see attached",
+        "report.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        b"PK\x03\x04 not really",
+    );
+    let id = queued_id(&hub.smtp().send_mail(
+        "alice@example.com",
+        &["0169293999@fax.localhost"],
+        &message,
+    ));
     let job = hub.wait_finished(&id, WAIT);
     assert_eq!(job["phase"], "convert_failed");
     let rcpt = &job["recipients"][0];
     assert_eq!(rcpt["status"], "failed");
     assert_eq!(rcpt["status_code"], "5.6.3");
-    assert!(rcpt["reason"].as_str().unwrap().starts_with("report.docx:"), "{rcpt}");
+    assert!(
+        rcpt["reason"].as_str().unwrap().starts_with("report.docx:"),
+        "{rcpt}"
+    );
     assert!(hub.outbox().is_empty());
 }

@@ -49,8 +49,15 @@ impl ConvertError {
     /// The same failure, blamed on a named part (when one part alone reproduces it).
     pub(crate) fn for_part(self, part: &str) -> ConvertError {
         match self {
-            ConvertError::ToolFailed { detail, .. } if detail.contains("assword") => ConvertError::Encrypted { part: part.to_string() },
-            ConvertError::ToolFailed { detail, .. } => ConvertError::Damaged { part: part.to_string(), detail },
+            ConvertError::ToolFailed { detail, .. } if detail.contains("assword") => {
+                ConvertError::Encrypted {
+                    part: part.to_string(),
+                }
+            }
+            ConvertError::ToolFailed { detail, .. } => ConvertError::Damaged {
+                part: part.to_string(),
+                detail,
+            },
             other => other,
         }
     }
@@ -65,9 +72,27 @@ mod tests {
         let part = || "report.pdf".to_string();
         for (err, code) in [
             (ConvertError::Empty, "5.6.0"),
-            (ConvertError::Unsupported { part: part(), mime: "application/msword".into() }, "5.6.3"),
-            (ConvertError::Damaged { part: part(), detail: "x".into() }, "5.6.5"),
-            (ConvertError::TooManyPages { pages: 201, max: 200 }, "5.3.4"),
+            (
+                ConvertError::Unsupported {
+                    part: part(),
+                    mime: "application/msword".into(),
+                },
+                "5.6.3",
+            ),
+            (
+                ConvertError::Damaged {
+                    part: part(),
+                    detail: "x".into(),
+                },
+                "5.6.5",
+            ),
+            (
+                ConvertError::TooManyPages {
+                    pages: 201,
+                    max: 200,
+                },
+                "5.3.4",
+            ),
             (ConvertError::ToolMissing { tool: "gs".into() }, "5.3.0"),
         ] {
             assert_eq!(err.status().to_string(), code, "{err}");
@@ -76,12 +101,21 @@ mod tests {
 
     #[test]
     fn blame_names_the_part() {
-        let failed = ConvertError::ToolFailed { tool: "gs".into(), detail: "Error: /syntaxerror".into() };
+        let failed = ConvertError::ToolFailed {
+            tool: "gs".into(),
+            detail: "Error: /syntaxerror".into(),
+        };
         assert_eq!(
             failed.for_part("scan.pdf").to_string(),
             "scan.pdf: the file is damaged and could not be opened (Error: /syntaxerror)"
         );
-        let locked = ConvertError::ToolFailed { tool: "gs".into(), detail: "This file requires a password for access.".into() };
-        assert_eq!(locked.for_part("secret.pdf").to_string(), "secret.pdf: the file is protected by a password");
+        let locked = ConvertError::ToolFailed {
+            tool: "gs".into(),
+            detail: "This file requires a password for access.".into(),
+        };
+        assert_eq!(
+            locked.for_part("secret.pdf").to_string(),
+            "secret.pdf: the file is protected by a password"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The one way faxhub runs an external program.
 //!
-//! argv only (never a shell string); stdin closed; its own process group, working directory and
+//! argv only (never a shell string); stdin closed; a lower CPU priority (nice 10); its own process
+//! group, working directory and
 //! `TMPDIR` (a private scratch directory); a hard timeout after which the whole process group is
 //! killed; stdout and stderr read concurrently and capped so a chatty tool can neither block nor
 //! exhaust memory. Fails with `ExecError` naming the tool.
@@ -12,6 +13,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
+/// External tools run at this lower CPU priority.
+const TOOL_NICENESS: libc::c_int = 10;
 /// Bytes kept of each of stdout and stderr.
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
@@ -29,16 +32,33 @@ pub enum ExecError {
     #[error("{tool} did not finish within {after:?}")]
     Timeout { tool: String, after: Duration },
     #[error("could not run {tool}: {source}")]
-    Io { tool: String, source: std::io::Error },
+    Io {
+        tool: String,
+        source: std::io::Error,
+    },
 }
 
 /// Runs `program args…` in `workdir` with a hard `timeout`.
-pub async fn run<I, S>(program: &str, args: I, workdir: &Path, timeout: Duration) -> Result<Output, ExecError>
+pub async fn run<I, S>(
+    program: &str,
+    args: I,
+    workdir: &Path,
+    timeout: Duration,
+) -> Result<Output, ExecError>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    // SAFETY: the closure runs in the child between fork and exec and only calls nice(2), which
+    // is async-signal-safe. Conversion is batch work: it must not slow down SMTP intake.
+    unsafe {
+        command.pre_exec(|| {
+            libc::nice(TOOL_NICENESS);
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(args)
         .current_dir(workdir)
         .env("TMPDIR", workdir)
@@ -49,27 +69,42 @@ where
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ExecError::NotFound { tool: program.to_string() },
-            _ => ExecError::Io { tool: program.to_string(), source },
+            std::io::ErrorKind::NotFound => ExecError::NotFound {
+                tool: program.to_string(),
+            },
+            _ => ExecError::Io {
+                tool: program.to_string(),
+                source,
+            },
         })?;
     let pid = child.id();
     let stdout = tokio::spawn(read_capped(child.stdout.take()));
     let stderr = tokio::spawn(read_capped(child.stderr.take()));
     let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => status.map_err(|source| ExecError::Io { tool: program.to_string(), source })?,
+        Ok(status) => status.map_err(|source| ExecError::Io {
+            tool: program.to_string(),
+            source,
+        })?,
         Err(_) => {
             if let Some(pid) = pid {
                 kill_group(pid);
             }
             let _ = child.wait().await;
-            return Err(ExecError::Timeout { tool: program.to_string(), after: timeout });
+            return Err(ExecError::Timeout {
+                tool: program.to_string(),
+                after: timeout,
+            });
         }
     };
     // The tool may have left children holding the pipes open: don't wait for them forever.
     if let Some(pid) = pid {
         kill_group(pid);
     }
-    Ok(Output { status, stdout: stdout.await.unwrap_or_default(), stderr: stderr.await.unwrap_or_default() })
+    Ok(Output {
+        status,
+        stdout: stdout.await.unwrap_or_default(),
+        stderr: stderr.await.unwrap_or_default(),
+    })
 }
 
 fn kill_group(pid: u32) {
@@ -81,7 +116,9 @@ fn kill_group(pid: u32) {
 }
 
 async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
-    let Some(mut pipe) = pipe else { return Vec::new() };
+    let Some(mut pipe) = pipe else {
+        return Vec::new();
+    };
     let mut kept = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -104,7 +141,14 @@ mod tests {
     #[tokio::test]
     async fn runs_and_captures() {
         let dir = tempfile::tempdir().unwrap();
-        let out = run("sh", ["-c", "echo hello; echo oops >&2; exit 3"], dir.path(), Duration::from_secs(5)).await.unwrap();
+        let out = run(
+            "sh",
+            ["-c", "echo hello; echo oops >&2; exit 3"],
+            dir.path(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(out.stdout, b"hello\n");
         assert_eq!(out.stderr, b"oops\n");
         assert_eq!(out.status.code(), Some(3));
@@ -115,19 +159,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let start = Instant::now();
         // The grandchild would keep the pipes open for 30 s if it were not killed with its group.
-        let err = run("sh", ["-c", "sleep 30 & sleep 30"], dir.path(), Duration::from_millis(300)).await.unwrap_err();
+        let err = run(
+            "sh",
+            ["-c", "sleep 30 & sleep 30"],
+            dir.path(),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]
     async fn caps_output_and_reports_missing_tools() {
         let dir = tempfile::tempdir().unwrap();
-        let out = run("sh", ["-c", "head -c 1000000 /dev/zero"], dir.path(), Duration::from_secs(5)).await.unwrap();
+        let out = run(
+            "sh",
+            ["-c", "head -c 1000000 /dev/zero"],
+            dir.path(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(out.stdout.len(), OUTPUT_CAP);
-        let err = run("no-such-tool-faxhub", ["x"], dir.path(), Duration::from_secs(5)).await.unwrap_err();
+        let err = run(
+            "no-such-tool-faxhub",
+            ["x"],
+            dir.path(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, ExecError::NotFound { .. }));
-        let stdin_closed = run("cat", Vec::<&str>::new(), dir.path(), Duration::from_secs(5)).await.unwrap();
+        let stdin_closed = run(
+            "cat",
+            Vec::<&str>::new(),
+            dir.path(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert!(stdin_closed.status.success());
     }
 }

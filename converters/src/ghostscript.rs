@@ -35,7 +35,12 @@ impl Paper {
 }
 
 /// Renders `inputs` in order into one multi-page TIFF at `out`.
-pub(crate) async fn render(inputs: &[&Path], out: &Path, config: &ConvertConfig, workdir: &Path) -> Result<(), ConvertError> {
+pub(crate) async fn render(
+    inputs: &[&Path],
+    out: &Path,
+    config: &ConvertConfig,
+    workdir: &Path,
+) -> Result<(), ConvertError> {
     let mut args: Vec<String> = [
         "-q",
         "-dSAFER",
@@ -55,16 +60,31 @@ pub(crate) async fn render(inputs: &[&Path], out: &Path, config: &ConvertConfig,
     args.push(format!("-sPAPERSIZE={}", config.paper.gs_name()));
     args.push(format!("-sOutputFile={}", out.display()));
     args.extend(inputs.iter().map(|p| p.display().to_string()));
-    let output = exec::run(GS, &args, workdir, config.tool_timeout).await.map_err(|e| match e {
-        ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },
-        ExecError::Timeout { tool, after } => ConvertError::Timeout { tool, after },
-        ExecError::Io { tool, source } => ConvertError::ToolFailed { tool, detail: source.to_string() },
-    })?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    let output = exec::run(GS, &args, workdir, config.tool_timeout)
+        .await
+        .map_err(|e| match e {
+            ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },
+            ExecError::Timeout { tool, after } => ConvertError::Timeout { tool, after },
+            ExecError::Io { tool, source } => ConvertError::ToolFailed {
+                tool,
+                detail: source.to_string(),
+            },
+        })?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
     // Ghostscript can exit 0 after printing an error for a broken PDF and rendering nothing.
-    let produced = tokio::fs::metadata(out).await.map(|m| m.len() > 0).unwrap_or(false);
-    if !output.status.success() || !produced || text.contains("Error:") && text.contains("Unrecoverable") {
-        return Err(ConvertError::ToolFailed { tool: GS.into(), detail: first_error_line(&text) });
+    let produced = tokio::fs::metadata(out)
+        .await
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if !output.status.success()
+        || !produced
+        || text.contains("Error:") && text.contains("Unrecoverable")
+    {
+        return Err(ConvertError::ToolFailed {
+            tool: GS.into(),
+            detail: first_error_line(&text),
+        });
     }
     Ok(())
 }

@@ -43,7 +43,12 @@ pub struct ConvertConfig {
 
 impl Default for ConvertConfig {
     fn default() -> Self {
-        ConvertConfig { paper: Paper::A4, tool_timeout: DEFAULT_TOOL_TIMEOUT, max_pages: DEFAULT_MAX_PAGES, workers: 0 }
+        ConvertConfig {
+            paper: Paper::A4,
+            tool_timeout: DEFAULT_TOOL_TIMEOUT,
+            max_pages: DEFAULT_MAX_PAGES,
+            workers: 0,
+        }
     }
 }
 
@@ -66,12 +71,16 @@ impl Converter {
 
     /// Converts the message at `message` into `workdir/pages.tif`.
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
-        let raw = tokio::fs::read(message).await.map_err(|e| ConvertError::Io(e.to_string()))?;
+        let raw = tokio::fs::read(message)
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
         let documents = mime::documents(&raw, &self.config.paper)?;
         let mut inputs = Vec::with_capacity(documents.len());
         for (i, doc) in documents.iter().enumerate() {
             let path = workdir.join(format!("part{i}.{}", doc.extension()));
-            tokio::fs::write(&path, doc.bytes()).await.map_err(|e| ConvertError::Io(e.to_string()))?;
+            tokio::fs::write(&path, doc.bytes())
+                .await
+                .map_err(|e| ConvertError::Io(e.to_string()))?;
             inputs.push((doc.name().to_string(), path));
         }
         let out = workdir.join("pages.tif");
@@ -80,16 +89,23 @@ impl Converter {
             // Find the part to blame, so that the user is told which attachment failed.
             for (name, path) in &inputs {
                 let probe = workdir.join("probe.tif");
-                if let Err(e) = ghostscript::render(&[path.as_path()], &probe, &self.config, workdir).await {
+                if let Err(e) =
+                    ghostscript::render(&[path.as_path()], &probe, &self.config, workdir).await
+                {
                     return Err(e.for_part(name));
                 }
             }
             return Err(whole);
         }
-        let bytes = tokio::fs::read(&out).await.map_err(|e| ConvertError::Io(e.to_string()))?;
+        let bytes = tokio::fs::read(&out)
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
         let pages = check_class_f(&bytes)?;
         if pages > self.config.max_pages {
-            return Err(ConvertError::TooManyPages { pages, max: self.config.max_pages });
+            return Err(ConvertError::TooManyPages {
+                pages,
+                max: self.config.max_pages,
+            });
         }
         Ok(PageSet { tiff: out, pages })
     }
@@ -105,10 +121,15 @@ pub fn check_class_f(bytes: &[u8]) -> Result<u32, ConvertError> {
             return Err(bad(format!("width {} instead of 1728", page.width)));
         }
         if !matches!(page.compression, 3 | 4) {
-            return Err(bad(format!("compression {} is not CCITT T.4/T.6", page.compression)));
+            return Err(bad(format!(
+                "compression {} is not CCITT T.4/T.6",
+                page.compression
+            )));
         }
         match page.dpi() {
-            Some((x, y)) if (x - 204.0).abs() < 2.0 && [98.0, 196.0, 391.0].iter().any(|r| (y - r).abs() < 2.0) => {}
+            Some((x, y))
+                if (x - 204.0).abs() < 2.0
+                    && [98.0, 196.0, 391.0].iter().any(|r| (y - r).abs() < 2.0) => {}
             other => return Err(bad(format!("resolution {other:?} is not a fax resolution"))),
         }
     }

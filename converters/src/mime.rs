@@ -37,14 +37,23 @@ const IGNORED_TYPES: &[&str] = &[
 ];
 
 pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, ConvertError> {
-    let message = MessageParser::default().parse(raw).ok_or(ConvertError::Unreadable)?;
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(ConvertError::Unreadable)?;
     let mut docs = Vec::new();
     let has_html = message.html_body_count() > 0;
     if let Some(body) = message.body_text(0).filter(|b| !b.trim().is_empty()) {
-        docs.push(Document { name: "message text".into(), extension: "ps", bytes: text::to_postscript(&body, *paper).into_bytes() });
+        docs.push(Document {
+            name: "message text".into(),
+            extension: "ps",
+            bytes: text::to_postscript(&body, *paper).into_bytes(),
+        });
     }
     for (i, part) in message.attachments().enumerate() {
-        let name = part.attachment_name().map(str::to_string).unwrap_or_else(|| format!("attachment {}", i + 1));
+        let name = part
+            .attachment_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("attachment {}", i + 1));
         let mime = part
             .content_type()
             .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
@@ -54,14 +63,31 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
             continue;
         }
         if contents.starts_with(b"%PDF-") {
-            docs.push(Document { name, extension: "pdf", bytes: contents.to_vec() });
+            docs.push(Document {
+                name,
+                extension: "pdf",
+                bytes: contents.to_vec(),
+            });
         } else if mime == "application/pdf" {
-            return Err(ConvertError::Damaged { part: name, detail: "it does not start like a PDF file".into() });
+            return Err(ConvertError::Damaged {
+                part: name,
+                detail: "it does not start like a PDF file".into(),
+            });
         } else if part.is_message() {
-            return Err(ConvertError::Unsupported { part: name, mime: "message/rfc822".into() });
+            return Err(ConvertError::Unsupported {
+                part: name,
+                mime: "message/rfc822".into(),
+            });
         } else if mime == "text/plain" {
-            let body = part.text_contents().map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned());
-            docs.push(Document { name, extension: "ps", bytes: text::to_postscript(&body, *paper).into_bytes() });
+            let body = part
+                .text_contents()
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned());
+            docs.push(Document {
+                name,
+                extension: "ps",
+                bytes: text::to_postscript(&body, *paper).into_bytes(),
+            });
         } else if has_html && mime.starts_with("image/") && part.content_id().is_some() {
             // an image shown inside the HTML body (a logo in a signature)
         } else {
@@ -78,7 +104,8 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
 mod tests {
     use super::*;
 
-    const PLAIN: &[u8] = b"From: a@example.com\r\nTo: 0169293999@fax.localhost\r\nSubject: hi\r\n\r\nHello fax\r\n";
+    const PLAIN: &[u8] =
+        b"From: a@example.com\r\nTo: 0169293999@fax.localhost\r\nSubject: hi\r\n\r\nHello fax\r\n";
 
     fn multipart(attachment_headers: &str, body: &str) -> Vec<u8> {
         format!(
@@ -98,28 +125,49 @@ mod tests {
 
     #[test]
     fn pdf_attachment_is_sniffed() {
-        let raw = multipart("Content-Type: application/octet-stream; name=\"scan.bin\"\r\nContent-Disposition: attachment; filename=\"scan.bin\"", "%PDF-1.4 ...");
+        let raw = multipart(
+            "Content-Type: application/octet-stream; name=\"scan.bin\"\r\nContent-Disposition: attachment; filename=\"scan.bin\"",
+            "%PDF-1.4 ...",
+        );
         let docs = documents(&raw, &Paper::A4).unwrap();
-        assert_eq!(docs.iter().map(|d| d.extension()).collect::<Vec<_>>(), vec!["ps", "pdf"]);
+        assert_eq!(
+            docs.iter().map(|d| d.extension()).collect::<Vec<_>>(),
+            vec!["ps", "pdf"]
+        );
         assert_eq!(docs[1].name(), "scan.bin");
     }
 
     #[test]
     fn unsupported_and_damaged_parts_are_named() {
-        let docx = multipart("Content-Type: application/msword; name=\"report.doc\"\r\nContent-Disposition: attachment; filename=\"report.doc\"", "xxxx");
+        let docx = multipart(
+            "Content-Type: application/msword; name=\"report.doc\"\r\nContent-Disposition: attachment; filename=\"report.doc\"",
+            "xxxx",
+        );
         assert_eq!(
             documents(&docx, &Paper::A4).err().map(|e| e.to_string()),
             Some("report.doc: files of this type (application/msword) can't be faxed yet".into())
         );
-        let fake = multipart("Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment", "not a pdf");
-        assert!(matches!(documents(&fake, &Paper::A4), Err(ConvertError::Damaged { .. })));
+        let fake = multipart(
+            "Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment",
+            "not a pdf",
+        );
+        assert!(matches!(
+            documents(&fake, &Paper::A4),
+            Err(ConvertError::Damaged { .. })
+        ));
     }
 
     #[test]
     fn empty_message_and_signatures() {
         let empty = b"From: a@example.com\r\nSubject: x\r\n\r\n  \r\n";
-        assert_eq!(documents(empty, &Paper::A4).err(), Some(ConvertError::Empty));
-        let signed = multipart("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"", "MIAGCSqGSIb3");
+        assert_eq!(
+            documents(empty, &Paper::A4).err(),
+            Some(ConvertError::Empty)
+        );
+        let signed = multipart(
+            "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"",
+            "MIAGCSqGSIb3",
+        );
         assert_eq!(documents(&signed, &Paper::A4).unwrap().len(), 1);
     }
 }

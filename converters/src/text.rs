@@ -25,7 +25,11 @@ pub fn to_postscript(text: &str, paper: Paper) -> String {
          /Encoding ISOLatin1Encoding def currentdict end /Courier-Latin1 exch definefont pop\n",
     );
     for (n, page) in pages.iter().enumerate() {
-        ps.push_str(&format!("%%Page: {} {}\n/Courier-Latin1 findfont {FONT_PT} scalefont setfont\n", n + 1, n + 1));
+        ps.push_str(&format!(
+            "%%Page: {} {}\n/Courier-Latin1 findfont {FONT_PT} scalefont setfont\n",
+            n + 1,
+            n + 1
+        ));
         for (i, line) in page.iter().enumerate() {
             let y = height - MARGIN_PT - FONT_PT - (i as u32) * LEADING_PT;
             ps.push_str(&format!("{MARGIN_PT} {y} moveto ({}) show\n", escape(line)));
@@ -82,7 +86,10 @@ fn paginate(lines: &[String], rows: usize) -> Vec<Vec<String>> {
                 continue;
             }
         }
-        pages.last_mut().expect("invariant: pages is never empty").push(line.clone());
+        pages
+            .last_mut()
+            .expect("invariant: pages is never empty")
+            .push(line.clone());
     }
     pages
 }
@@ -129,7 +136,10 @@ mod tests {
         let lines: Vec<String> = (0..5).map(|i| i.to_string()).collect();
         assert_eq!(paginate(&lines, 2).len(), 3);
         let with_ff = wrap("page one\x0cpage two", 40);
-        assert_eq!(paginate(&with_ff, 60), vec![vec!["page one".to_string()], vec!["page two".to_string()]]);
+        assert_eq!(
+            paginate(&with_ff, 60),
+            vec![vec!["page one".to_string()], vec!["page two".to_string()]]
+        );
     }
 
     #[test]

@@ -28,10 +28,18 @@ impl FileLine {
     pub async fn send(&self, request: &SendRequest) -> LineOutcome {
         let outbox = self.outbox.clone();
         let request = request.clone();
-        let result = tokio::task::spawn_blocking(move || write_transmission(&outbox, &request)).await;
+        let result =
+            tokio::task::spawn_blocking(move || write_transmission(&outbox, &request)).await;
         match result {
-            Ok(Ok((path, pages))) => LineOutcome::sent(pages, format!("written to {}", path.display())),
-            Ok(Err(why)) => LineOutcome { status: EnhancedStatus::SYSTEM_TRANSIENT, class: FailureClass::Try, reason: why, pages_sent: 0 },
+            Ok(Ok((path, pages))) => {
+                LineOutcome::sent(pages, format!("written to {}", path.display()))
+            }
+            Ok(Err(why)) => LineOutcome {
+                status: EnhancedStatus::SYSTEM_TRANSIENT,
+                class: FailureClass::Try,
+                reason: why,
+                pages_sent: 0,
+            },
             Err(join) => LineOutcome {
                 status: EnhancedStatus::SYSTEM_TRANSIENT,
                 class: FailureClass::Try,
@@ -43,10 +51,22 @@ impl FileLine {
 }
 
 fn write_transmission(outbox: &Path, request: &SendRequest) -> Result<(PathBuf, u32), String> {
-    let bytes = fs::read(&request.tiff).map_err(|e| format!("could not read the page set {}: {e}", request.tiff.display()))?;
-    let pages = tiff::read_pages(&bytes).map_err(|e| format!("the page set is not a valid TIFF: {e}"))?.len() as u32;
+    let bytes = fs::read(&request.tiff).map_err(|e| {
+        format!(
+            "could not read the page set {}: {e}",
+            request.tiff.display()
+        )
+    })?;
+    let pages = tiff::read_pages(&bytes)
+        .map_err(|e| format!("the page set is not a valid TIFF: {e}"))?
+        .len() as u32;
     fs::create_dir_all(outbox).map_err(|e| format!("could not create the outbox: {e}"))?;
-    let name = format!("{}-{}-{}.tif", request.job_id, request.number.digits(), request.attempt);
+    let name = format!(
+        "{}-{}-{}.tif",
+        request.job_id,
+        request.number.digits(),
+        request.attempt
+    );
     let tmp = outbox.join(format!(".{name}.tmp"));
     let dest = outbox.join(&name);
     let io = |e: std::io::Error| format!("could not write {}: {e}", dest.display());

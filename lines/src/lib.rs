@@ -70,7 +70,12 @@ pub struct LineOutcome {
 
 impl LineOutcome {
     pub fn sent(pages: u32, reason: String) -> LineOutcome {
-        LineOutcome { status: EnhancedStatus::OK, class: FailureClass::Try, reason, pages_sent: pages }
+        LineOutcome {
+            status: EnhancedStatus::OK,
+            class: FailureClass::Try,
+            reason,
+            pages_sent: pages,
+        }
     }
 }
 
@@ -91,7 +96,10 @@ impl Line {
         let file = FileLine::new(config.name.clone(), outbox);
         match config.kind {
             LineKind::File if !config.script.is_empty() || config.call_duration.is_some() => {
-                Err(LineError::Config { line: config.name.clone(), why: "script and call_duration are for test lines".into() })
+                Err(LineError::Config {
+                    line: config.name.clone(),
+                    why: "script and call_duration are for test lines".into(),
+                })
             }
             LineKind::File => Ok(Line::File(file)),
             LineKind::Test => Ok(Line::Test(TestLine::new(file, config)?)),

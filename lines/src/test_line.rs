@@ -37,11 +37,41 @@ pub enum ScriptOutcome {
 
 /// The one table from scripted outcome to code, class and words.
 const OUTCOMES: &[(&str, ScriptOutcome, EnhancedStatus, FailureClass, &str)] = &[
-    ("busy", ScriptOutcome::Busy, EnhancedStatus::BUSY, FailureClass::Dial, "the line was busy"),
-    ("no-answer", ScriptOutcome::NoAnswer, EnhancedStatus::BUSY, FailureClass::Dial, "no answer"),
-    ("dropped", ScriptOutcome::Dropped, EnhancedStatus::BAD_CONNECTION, FailureClass::Try, "the call was dropped"),
-    ("rejected", ScriptOutcome::Rejected, EnhancedStatus::NOT_AUTHORIZED, FailureClass::Try, "the call was rejected"),
-    ("unallocated", ScriptOutcome::Unallocated, EnhancedStatus::new(5, 1, 1), FailureClass::Try, "the number does not exist"),
+    (
+        "busy",
+        ScriptOutcome::Busy,
+        EnhancedStatus::BUSY,
+        FailureClass::Dial,
+        "the line was busy",
+    ),
+    (
+        "no-answer",
+        ScriptOutcome::NoAnswer,
+        EnhancedStatus::BUSY,
+        FailureClass::Dial,
+        "no answer",
+    ),
+    (
+        "dropped",
+        ScriptOutcome::Dropped,
+        EnhancedStatus::BAD_CONNECTION,
+        FailureClass::Try,
+        "the call was dropped",
+    ),
+    (
+        "rejected",
+        ScriptOutcome::Rejected,
+        EnhancedStatus::NOT_AUTHORIZED,
+        FailureClass::Try,
+        "the call was rejected",
+    ),
+    (
+        "unallocated",
+        ScriptOutcome::Unallocated,
+        EnhancedStatus::new(5, 1, 1),
+        FailureClass::Try,
+        "the number does not exist",
+    ),
 ];
 
 impl ScriptOutcome {
@@ -52,7 +82,10 @@ impl ScriptOutcome {
         if let Some(n) = s.strip_prefix("fail-after-page:") {
             return n.parse().ok().map(ScriptOutcome::FailAfterPage);
         }
-        OUTCOMES.iter().find(|(name, ..)| *name == s).map(|(_, o, ..)| *o)
+        OUTCOMES
+            .iter()
+            .find(|(name, ..)| *name == s)
+            .map(|(_, o, ..)| *o)
     }
 }
 
@@ -65,13 +98,19 @@ pub struct TestLine {
 
 impl TestLine {
     pub fn new(file: FileLine, config: &LineConfig) -> Result<TestLine, LineError> {
-        let bad = |why: String| LineError::Config { line: config.name.clone(), why };
+        let bad = |why: String| LineError::Config {
+            line: config.name.clone(),
+            why,
+        };
         let mut script = Vec::new();
         for entry in &config.script {
             let outcomes = entry
                 .outcomes
                 .iter()
-                .map(|o| ScriptOutcome::parse(o).ok_or_else(|| bad(format!("unknown scripted outcome {o:?}"))))
+                .map(|o| {
+                    ScriptOutcome::parse(o)
+                        .ok_or_else(|| bad(format!("unknown scripted outcome {o:?}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if outcomes.is_empty() {
                 return Err(bad(format!("script for {} has no outcomes", entry.numbers)));
@@ -82,7 +121,12 @@ impl TestLine {
             Some(d) => parse_duration(d).map_err(|e| bad(e.to_string()))?,
             None => Duration::ZERO,
         };
-        Ok(TestLine { file, script, call_duration, calls: Mutex::new(HashMap::new()) })
+        Ok(TestLine {
+            file,
+            script,
+            call_duration,
+            calls: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -92,11 +136,15 @@ impl TestLine {
     pub async fn send(&self, request: &SendRequest) -> LineOutcome {
         tokio::time::sleep(self.call_duration).await;
         let number = request.number.as_str();
-        let Some((_, outcomes)) = self.script.iter().find(|(p, _)| pattern_matches(p, number)) else {
+        let Some((_, outcomes)) = self.script.iter().find(|(p, _)| pattern_matches(p, number))
+        else {
             return self.file.send(request).await;
         };
         let call = {
-            let mut calls = self.calls.lock().expect("invariant: no panic while holding the lock");
+            let mut calls = self
+                .calls
+                .lock()
+                .expect("invariant: no panic while holding the lock");
             let n = calls.entry(number.to_string()).or_insert(0);
             *n += 1;
             *n
@@ -112,9 +160,16 @@ impl TestLine {
                 pages_sent: n,
             },
             other => {
-                let (_, _, status, class, reason) =
-                    OUTCOMES.iter().find(|(_, o, ..)| *o == other).expect("invariant: every other outcome is in the table");
-                LineOutcome { status: *status, class: *class, reason: reason.to_string(), pages_sent: 0 }
+                let (_, _, status, class, reason) = OUTCOMES
+                    .iter()
+                    .find(|(_, o, ..)| *o == other)
+                    .expect("invariant: every other outcome is in the table");
+                LineOutcome {
+                    status: *status,
+                    class: *class,
+                    reason: reason.to_string(),
+                    pages_sent: 0,
+                }
             }
         }
     }
@@ -127,7 +182,13 @@ mod tests {
     use faxhub_queue::FaxNumber;
 
     fn line(script: Vec<ScriptEntry>, outbox: &std::path::Path) -> TestLine {
-        let config = LineConfig { name: "t".into(), kind: LineKind::Test, channels: 1, script, call_duration: None };
+        let config = LineConfig {
+            name: "t".into(),
+            kind: LineKind::Test,
+            channels: 1,
+            script,
+            call_duration: None,
+        };
         TestLine::new(FileLine::new("t".into(), outbox.to_path_buf()), &config).unwrap()
     }
 
@@ -148,7 +209,13 @@ mod tests {
     #[tokio::test]
     async fn follows_the_script_then_repeats_the_last() {
         let dir = tempfile::tempdir().unwrap();
-        let l = line(vec![ScriptEntry { numbers: "+33155*".into(), outcomes: vec!["busy".into(), "fail-after-page:1".into()] }], dir.path());
+        let l = line(
+            vec![ScriptEntry {
+                numbers: "+33155*".into(),
+                outcomes: vec!["busy".into(), "fail-after-page:1".into()],
+            }],
+            dir.path(),
+        );
         let request = SendRequest {
             job_id: "J".into(),
             number: FaxNumber::from_e164("+33155000001").unwrap(),
@@ -158,14 +225,26 @@ mod tests {
             attempt: 1,
         };
         let first = l.send(&request).await;
-        assert_eq!((first.status, first.class, first.pages_sent), (EnhancedStatus::BUSY, FailureClass::Dial, 0));
+        assert_eq!(
+            (first.status, first.class, first.pages_sent),
+            (EnhancedStatus::BUSY, FailureClass::Dial, 0)
+        );
         let second = l.send(&request).await;
-        assert_eq!((second.status, second.pages_sent), (EnhancedStatus::BAD_CONNECTION, 1));
+        assert_eq!(
+            (second.status, second.pages_sent),
+            (EnhancedStatus::BAD_CONNECTION, 1)
+        );
         let third = l.send(&request).await;
         assert_eq!(third.reason, "the call was dropped after page 1 of 3");
         // a number outside the script goes to the file line (which fails here: no page set)
-        let other = SendRequest { number: FaxNumber::from_e164("+33169293999").unwrap(), ..request };
-        assert_eq!(l.send(&other).await.status, EnhancedStatus::SYSTEM_TRANSIENT);
+        let other = SendRequest {
+            number: FaxNumber::from_e164("+33169293999").unwrap(),
+            ..request
+        };
+        assert_eq!(
+            l.send(&other).await.status,
+            EnhancedStatus::SYSTEM_TRANSIENT
+        );
     }
 
     #[test]
@@ -174,10 +253,18 @@ mod tests {
             name: "t".into(),
             kind: LineKind::Test,
             channels: 1,
-            script: vec![ScriptEntry { numbers: "+33*".into(), outcomes: vec!["explode".into()] }],
+            script: vec![ScriptEntry {
+                numbers: "+33*".into(),
+                outcomes: vec!["explode".into()],
+            }],
             call_duration: None,
         };
-        let err = TestLine::new(FileLine::new("t".into(), "/nonexistent".into()), &config).err().unwrap();
-        assert_eq!(err.to_string(), "line t: unknown scripted outcome \"explode\"");
+        let err = TestLine::new(FileLine::new("t".into(), "/nonexistent".into()), &config)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "line t: unknown scripted outcome \"explode\""
+        );
     }
 }

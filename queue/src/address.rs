@@ -44,17 +44,31 @@ pub fn is_imcea(local: &str) -> bool {
 /// Splits a local part into the fax number and its extras.
 pub fn parse_fax_local_part(local: &str) -> Result<FaxAddress, AddressError> {
     let (text, form) = if is_imcea(local) {
-        (decode_imcea(&local[IMCEA_FAX.len()..]).ok_or_else(|| AddressError::BadImcea(local.to_string()))?, AddressForm::Imcea)
+        (
+            decode_imcea(&local[IMCEA_FAX.len()..])
+                .ok_or_else(|| AddressError::BadImcea(local.to_string()))?,
+            AddressForm::Imcea,
+        )
     } else {
         (local.to_string(), AddressForm::Plain)
     };
     // Outlook's fax address is `Name@number`; the number is after the last '@'.
     let (display_name, rest) = match text.rsplit_once('@') {
-        Some((name, number)) if form == AddressForm::Imcea => (Some(name.trim().to_string()).filter(|n| !n.is_empty()), number.to_string()),
+        Some((name, number)) if form == AddressForm::Imcea => (
+            Some(name.trim().to_string()).filter(|n| !n.is_empty()),
+            number.to_string(),
+        ),
         _ => (None, text.clone()),
     };
     let (rest, form) = match strip_prefix_ignore_case(&rest, "FAX=") {
-        Some(r) => (r.to_string(), if form == AddressForm::Plain { AddressForm::Rfc3192 } else { form }),
+        Some(r) => (
+            r.to_string(),
+            if form == AddressForm::Plain {
+                AddressForm::Rfc3192
+            } else {
+                form
+            },
+        ),
         None => (rest, form),
     };
     let mut subaddress = None;
@@ -74,11 +88,19 @@ pub fn parse_fax_local_part(local: &str) -> Result<FaxAddress, AddressError> {
     if number.is_empty() {
         return Err(AddressError::Empty(local.to_string()));
     }
-    Ok(FaxAddress { number: number.to_string(), subaddress, display_name, form })
+    Ok(FaxAddress {
+        number: number.to_string(),
+        subaddress,
+        display_name,
+        form,
+    })
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix)).then(|| &s[prefix.len()..])
+    (s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &s[prefix.len()..])
 }
 
 /// Decodes IMCEA's `+HH` escapes (and `_` for a space, as Exchange writes it in some versions).
@@ -114,13 +136,55 @@ mod tests {
     fn forms() {
         for (local, number, sub, name, form) in [
             ("0169293999", "0169293999", None, None, AddressForm::Plain),
-            ("+33 1 69 29 39 99", "+33 1 69 29 39 99", None, None, AddressForm::Plain),
-            ("(01) 69-29-39-99", "(01) 69-29-39-99", None, None, AddressForm::Plain),
-            ("FAX=+33169293999", "+33169293999", None, None, AddressForm::Rfc3192),
-            ("fax=+1-202-555-1212/T33S=6174", "+1-202-555-1212", Some("6174"), None, AddressForm::Rfc3192),
-            ("IMCEAFAX-+2B33169293999", "+33169293999", None, None, AddressForm::Imcea),
-            ("imceafax-John+20Doe+40+2B33+201+2069293999", "+33 1 69293999", None, Some("John Doe"), AddressForm::Imcea),
-            ("IMCEAFAX-FAX=+2B33169293999", "+33169293999", None, None, AddressForm::Imcea),
+            (
+                "+33 1 69 29 39 99",
+                "+33 1 69 29 39 99",
+                None,
+                None,
+                AddressForm::Plain,
+            ),
+            (
+                "(01) 69-29-39-99",
+                "(01) 69-29-39-99",
+                None,
+                None,
+                AddressForm::Plain,
+            ),
+            (
+                "FAX=+33169293999",
+                "+33169293999",
+                None,
+                None,
+                AddressForm::Rfc3192,
+            ),
+            (
+                "fax=+1-202-555-1212/T33S=6174",
+                "+1-202-555-1212",
+                Some("6174"),
+                None,
+                AddressForm::Rfc3192,
+            ),
+            (
+                "IMCEAFAX-+2B33169293999",
+                "+33169293999",
+                None,
+                None,
+                AddressForm::Imcea,
+            ),
+            (
+                "imceafax-John+20Doe+40+2B33+201+2069293999",
+                "+33 1 69293999",
+                None,
+                Some("John Doe"),
+                AddressForm::Imcea,
+            ),
+            (
+                "IMCEAFAX-FAX=+2B33169293999",
+                "+33169293999",
+                None,
+                None,
+                AddressForm::Imcea,
+            ),
         ] {
             let got = parse_fax_local_part(local).unwrap();
             assert_eq!(got.number, number, "{local}");
@@ -132,9 +196,21 @@ mod tests {
 
     #[test]
     fn bad_forms() {
-        assert!(matches!(parse_fax_local_part("IMCEAFAX-+ZZ33"), Err(AddressError::BadImcea(_))));
-        assert!(matches!(parse_fax_local_part("IMCEAFAX-+2"), Err(AddressError::BadImcea(_))));
-        assert!(matches!(parse_fax_local_part("FAX="), Err(AddressError::Empty(_))));
-        assert!(matches!(parse_fax_local_part("IMCEAFAX-"), Err(AddressError::Empty(_))));
+        assert!(matches!(
+            parse_fax_local_part("IMCEAFAX-+ZZ33"),
+            Err(AddressError::BadImcea(_))
+        ));
+        assert!(matches!(
+            parse_fax_local_part("IMCEAFAX-+2"),
+            Err(AddressError::BadImcea(_))
+        ));
+        assert!(matches!(
+            parse_fax_local_part("FAX="),
+            Err(AddressError::Empty(_))
+        ));
+        assert!(matches!(
+            parse_fax_local_part("IMCEAFAX-"),
+            Err(AddressError::Empty(_))
+        ));
     }
 }

@@ -129,7 +129,9 @@ pub struct DialPlan {
 pub enum DialPlanConfigError {
     #[error("dialplan.{key}: {value:?} must be digits only")]
     NotDigits { key: &'static str, value: String },
-    #[error("dialplan: bad pattern {0:?} (use + then digits, X for any digit, optional trailing *)")]
+    #[error(
+        "dialplan: bad pattern {0:?} (use + then digits, X for any digit, optional trailing *)"
+    )]
     BadPattern(String),
 }
 
@@ -141,19 +143,39 @@ impl DialPlan {
             ("international_prefix", &config.international_prefix),
             ("outside_line_prefix", &config.outside_line_prefix),
         ] {
-            if !value.bytes().all(|b| b.is_ascii_digit()) || (key == "country_code" && value.is_empty()) {
-                return Err(DialPlanConfigError::NotDigits { key, value: value.clone() });
+            if !value.bytes().all(|b| b.is_ascii_digit())
+                || (key == "country_code" && value.is_empty())
+            {
+                return Err(DialPlanConfigError::NotDigits {
+                    key,
+                    value: value.clone(),
+                });
             }
         }
         let check = |p: &String| {
-            if valid_pattern(p) { Ok(Rule { pattern: p.clone(), label: None }) } else { Err(DialPlanConfigError::BadPattern(p.clone())) }
+            if valid_pattern(p) {
+                Ok(Rule {
+                    pattern: p.clone(),
+                    label: None,
+                })
+            } else {
+                Err(DialPlanConfigError::BadPattern(p.clone()))
+            }
         };
-        let allow = config.allow.iter().map(check).collect::<Result<Vec<_>, _>>()?;
+        let allow = config
+            .allow
+            .iter()
+            .map(check)
+            .collect::<Result<Vec<_>, _>>()?;
         let deny = match &config.deny {
             Some(list) => list.iter().map(check).collect::<Result<Vec<_>, _>>()?,
             None => default_denies(&config.country_code),
         };
-        Ok(DialPlan { config, allow, deny })
+        Ok(DialPlan {
+            config,
+            allow,
+            deny,
+        })
     }
 
     pub fn config(&self) -> &DialPlanConfig {
@@ -167,7 +189,10 @@ impl DialPlan {
 
     /// Normalises what a user wrote to E.164, without checking allow/deny.
     pub fn normalize(&self, input: &str) -> Result<FaxNumber, DialPlanError> {
-        let malformed = |why| DialPlanError::Malformed { input: input.to_string(), why };
+        let malformed = |why| DialPlanError::Malformed {
+            input: input.to_string(),
+            why,
+        };
         let trimmed = input.trim();
         // "+44 (0)20 …": the "(0)" is the national prefix written for domestic callers.
         let without_trunk = trimmed.replacen("(0)", "", usize::from(trimmed.starts_with('+')));
@@ -178,7 +203,11 @@ impl DialPlan {
                 '+' if i == 0 => international = true,
                 '0'..='9' => digits.push(c),
                 ' ' | '.' | '-' | '(' | ')' | '/' | '\t' => {}
-                _ => return Err(malformed("only digits, a leading +, spaces, dots, dashes and brackets may appear")),
+                _ => {
+                    return Err(malformed(
+                        "only digits, a leading +, spaces, dots, dashes and brackets may appear",
+                    ));
+                }
             }
         }
         if digits.is_empty() {
@@ -187,32 +216,57 @@ impl DialPlan {
         let cfg = &self.config;
         let e164 = if international {
             digits
-        } else if !cfg.international_prefix.is_empty() && digits.starts_with(&cfg.international_prefix) {
+        } else if !cfg.international_prefix.is_empty()
+            && digits.starts_with(&cfg.international_prefix)
+        {
             digits[cfg.international_prefix.len()..].to_string()
         } else if !cfg.national_prefix.is_empty() && digits.starts_with(&cfg.national_prefix) {
-            format!("{}{}", cfg.country_code, &digits[cfg.national_prefix.len()..])
+            format!(
+                "{}{}",
+                cfg.country_code,
+                &digits[cfg.national_prefix.len()..]
+            )
         } else {
             format!("{}{}", cfg.country_code, digits)
         };
         if e164.starts_with('0') {
-            return Err(malformed("an international number cannot start with 0 after the country prefix"));
+            return Err(malformed(
+                "an international number cannot start with 0 after the country prefix",
+            ));
         }
         if e164.len() > E164_MAX_DIGITS {
-            return Err(malformed("it is longer than the 15 digits an international number may have"));
+            return Err(malformed(
+                "it is longer than the 15 digits an international number may have",
+            ));
         }
         if e164.len() < MIN_DIGITS + cfg.country_code.len().min(1) {
             return Err(malformed("it is too short"));
         }
-        FaxNumber::from_e164(&format!("+{e164}")).ok_or_else(|| malformed("it is not a valid E.164 number"))
+        FaxNumber::from_e164(&format!("+{e164}"))
+            .ok_or_else(|| malformed("it is not a valid E.164 number"))
     }
 
     /// Checks a normalised number against the deny and allow rules.
     pub fn check(&self, number: &FaxNumber) -> Result<(), DialPlanError> {
-        if let Some(rule) = self.deny.iter().find(|r| pattern_matches(&r.pattern, number.as_str())) {
-            return Err(DialPlanError::Denied { number: number.clone(), rule: rule.clone() });
+        if let Some(rule) = self
+            .deny
+            .iter()
+            .find(|r| pattern_matches(&r.pattern, number.as_str()))
+        {
+            return Err(DialPlanError::Denied {
+                number: number.clone(),
+                rule: rule.clone(),
+            });
         }
-        if !self.allow.is_empty() && !self.allow.iter().any(|r| pattern_matches(&r.pattern, number.as_str())) {
-            return Err(DialPlanError::NotAllowed { number: number.clone() });
+        if !self.allow.is_empty()
+            && !self
+                .allow
+                .iter()
+                .any(|r| pattern_matches(&r.pattern, number.as_str()))
+        {
+            return Err(DialPlanError::NotAllowed {
+                number: number.clone(),
+            });
         }
         Ok(())
     }
@@ -238,9 +292,14 @@ impl DialPlan {
 }
 
 fn valid_pattern(p: &str) -> bool {
-    let Some(rest) = p.strip_prefix('+') else { return false };
+    let Some(rest) = p.strip_prefix('+') else {
+        return false;
+    };
     let body = rest.strip_suffix('*').unwrap_or(rest);
-    !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit() || b == b'X' || b == b'x')
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'X' || b == b'x')
 }
 
 /// Matches an E.164 number against a pattern (`X` any digit, trailing `*` any continuation).
@@ -252,7 +311,9 @@ pub fn pattern_matches(pattern: &str, number: &str) -> bool {
     if number.len() < body.len() || (!open && number.len() != body.len()) {
         return false;
     }
-    body.bytes().zip(number.bytes()).all(|(p, n)| p == n || (matches!(p, b'X' | b'x') && n.is_ascii_digit()))
+    body.bytes()
+        .zip(number.bytes())
+        .all(|(p, n)| p == n || (matches!(p, b'X' | b'x') && n.is_ascii_digit()))
 }
 
 /// Emergency and premium-rate patterns per country calling code: faxing them is never wanted.
@@ -286,7 +347,12 @@ const DEFAULT_DENIES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "44",
-        &[("+44999", "emergency"), ("+44112", "emergency"), ("+449*", "premium rate"), ("+44118*", "directory enquiries")],
+        &[
+            ("+44999", "emergency"),
+            ("+44112", "emergency"),
+            ("+449*", "premium rate"),
+            ("+44118*", "directory enquiries"),
+        ],
     ),
     (
         "49",
@@ -302,7 +368,10 @@ const DEFAULT_DENIES: &[(&str, &[(&str, &str)])] = &[
 
 /// The deny rules a site gets when its config names none.
 pub fn default_denies(country_code: &str) -> Vec<Rule> {
-    let rule = |pattern: String, label| Rule { pattern, label: Some(label) };
+    let rule = |pattern: String, label| Rule {
+        pattern,
+        label: Some(label),
+    };
     match DEFAULT_DENIES.iter().find(|(cc, _)| *cc == country_code) {
         Some((_, rules)) => rules.iter().map(|(p, l)| rule(p.to_string(), *l)).collect(),
         None => vec![rule(format!("+{country_code}112"), "emergency")],
@@ -332,15 +401,31 @@ mod tests {
             ("004930123456", "+4930123456"),
             ("+1-202-555-1212", "+12025551212"),
         ] {
-            assert_eq!(plan.normalize(input).map(|n| n.to_string()), Ok(expected.to_string()), "{input}");
+            assert_eq!(
+                plan.normalize(input).map(|n| n.to_string()),
+                Ok(expected.to_string()),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn rejects_what_is_not_a_number() {
         let plan = france();
-        for input in ["", "abc", "01692939x9", "+", "++33169293999", "+0169293999", "01234567890123456789", "+33 1 69#29"] {
-            assert!(matches!(plan.normalize(input), Err(DialPlanError::Malformed { .. })), "{input:?}");
+        for input in [
+            "",
+            "abc",
+            "01692939x9",
+            "+",
+            "++33169293999",
+            "+0169293999",
+            "01234567890123456789",
+            "+33 1 69#29",
+        ] {
+            assert!(
+                matches!(plan.normalize(input), Err(DialPlanError::Malformed { .. })),
+                "{input:?}"
+            );
         }
     }
 
@@ -354,14 +439,32 @@ mod tests {
             ..DialPlanConfig::default()
         })
         .unwrap();
-        assert_eq!(plan.normalize("1 (202) 555-1212").unwrap().as_str(), "+12025551212");
-        assert_eq!(plan.normalize("2025551212").unwrap().as_str(), "+12025551212");
-        assert_eq!(plan.normalize("011 33 1 69 29 39 99").unwrap().as_str(), "+33169293999");
+        assert_eq!(
+            plan.normalize("1 (202) 555-1212").unwrap().as_str(),
+            "+12025551212"
+        );
+        assert_eq!(
+            plan.normalize("2025551212").unwrap().as_str(),
+            "+12025551212"
+        );
+        assert_eq!(
+            plan.normalize("011 33 1 69 29 39 99").unwrap().as_str(),
+            "+33169293999"
+        );
         let n = plan.normalize("+33169293999").unwrap();
         assert_eq!(plan.dial_string(&n), "901133169293999");
-        assert_eq!(plan.dial_string(&plan.normalize("2025551212").unwrap()), "912025551212");
-        assert!(matches!(plan.parse("1-900-555-1212"), Err(DialPlanError::Denied { .. })));
-        assert!(matches!(plan.parse("911"), Err(DialPlanError::Denied { .. })));
+        assert_eq!(
+            plan.dial_string(&plan.normalize("2025551212").unwrap()),
+            "912025551212"
+        );
+        assert!(matches!(
+            plan.parse("1-900-555-1212"),
+            Err(DialPlanError::Denied { .. })
+        ));
+        assert!(matches!(
+            plan.parse("911"),
+            Err(DialPlanError::Denied { .. })
+        ));
     }
 
     #[test]
@@ -381,7 +484,11 @@ mod tests {
             ("+4930123456", false),
         ] {
             let result = plan.parse(input);
-            assert_eq!(matches!(result, Err(DialPlanError::Denied { .. })), denied, "{input}: {result:?}");
+            assert_eq!(
+                matches!(result, Err(DialPlanError::Denied { .. })),
+                denied,
+                "{input}: {result:?}"
+            );
         }
         let err = plan.parse("0899123456").unwrap_err().to_string();
         assert!(err.contains("\"+3389*\" (premium rate)"), "{err}");
@@ -397,18 +504,36 @@ mod tests {
         .unwrap();
         assert!(plan.parse("0169293999").is_ok());
         assert!(plan.parse("0612345678").is_ok());
-        assert!(matches!(plan.parse("0155000000"), Err(DialPlanError::Denied { .. })));
-        assert!(matches!(plan.parse("0612345"), Err(DialPlanError::NotAllowed { .. })));
-        assert!(matches!(plan.parse("0299999999"), Err(DialPlanError::NotAllowed { .. })));
+        assert!(matches!(
+            plan.parse("0155000000"),
+            Err(DialPlanError::Denied { .. })
+        ));
+        assert!(matches!(
+            plan.parse("0612345"),
+            Err(DialPlanError::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            plan.parse("0299999999"),
+            Err(DialPlanError::NotAllowed { .. })
+        ));
         // an explicit deny list replaces the defaults
         assert!(plan.deny_rules().len() == 1);
     }
 
     #[test]
     fn bad_config_is_named() {
-        let bad = DialPlan::new(DialPlanConfig { country_code: "+33".into(), ..DialPlanConfig::default() });
-        assert_eq!(bad.unwrap_err().to_string(), "dialplan.country_code: \"+33\" must be digits only");
-        let bad = DialPlan::new(DialPlanConfig { deny: Some(vec!["0899*".into()]), ..DialPlanConfig::default() });
+        let bad = DialPlan::new(DialPlanConfig {
+            country_code: "+33".into(),
+            ..DialPlanConfig::default()
+        });
+        assert_eq!(
+            bad.unwrap_err().to_string(),
+            "dialplan.country_code: \"+33\" must be digits only"
+        );
+        let bad = DialPlan::new(DialPlanConfig {
+            deny: Some(vec!["0899*".into()]),
+            ..DialPlanConfig::default()
+        });
         assert!(matches!(bad, Err(DialPlanConfigError::BadPattern(_))));
     }
 

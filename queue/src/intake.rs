@@ -1,9 +1,10 @@
 //! Intake: the one durable path by which a message becomes a job (SMTP, `faxhub send`, and the
 //! other connectors later).
 //!
-//! `accept` writes the message into the spool durably (write, fsync, rename, fsync dir), then
-//! hands the job row to the committer task, which inserts every job waiting at that moment in one
-//! transaction (group commit across sessions) and answers each caller after the commit. Only then
+//! `accept` writes the message into the spool (write, fsync, rename), then hands the job row to
+//! the committer task, which takes every job waiting at that moment, fsyncs the spool directory
+//! once for all their renames, inserts them in one transaction (group commit across sessions)
+//! and answers each caller after the commit. Only then
 //! may the caller acknowledge (SMTP `250`). If the commit fails the spool file is removed and the
 //! caller gets an error to turn into a temporary failure: nothing is acknowledged that is not
 //! durable, and nothing durable is left without a job (start-up recovery quarantines what a crash
@@ -54,8 +55,11 @@ impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
     pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_loop(store, rx, wake));
-        Intake { spool, committer: tx }
+        tokio::spawn(commit_loop(spool.clone(), store, rx, wake));
+        Intake {
+            spool,
+            committer: tx,
+        }
     }
 
     pub fn spool(&self) -> &Spool {
@@ -63,14 +67,18 @@ impl Intake {
     }
 
     /// Makes `message` a durable job; returns its id once committed.
-    pub async fn accept(&self, submission: Submission, message: Vec<u8>) -> Result<JobId, IntakeError> {
+    pub async fn accept(
+        &self,
+        submission: Submission,
+        message: Vec<u8>,
+    ) -> Result<JobId, IntakeError> {
         let received_at_ms = now_ms();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());
         let size = message.len() as u64;
         let spool = self.spool.clone();
         let path = rel.clone();
-        tokio::task::spawn_blocking(move || spool.write_durable(&path, &message))
+        tokio::task::spawn_blocking(move || spool.write_synced(&path, &message))
             .await
             .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;
         let job = NewJob {
@@ -88,7 +96,10 @@ impl Intake {
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {
-            Ok(()) => reply_rx.await.map_err(|_| IntakeError::ShuttingDown).and_then(|r| r.map_err(IntakeError::Store)),
+            Ok(()) => reply_rx
+                .await
+                .map_err(|_| IntakeError::ShuttingDown)
+                .and_then(|r| r.map_err(IntakeError::Store)),
             Err(_) => Err(IntakeError::ShuttingDown),
         };
         if committed.is_err() {
@@ -99,7 +110,12 @@ impl Intake {
     }
 }
 
-async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc<Wakeup>) {
+async fn commit_loop(
+    spool: Spool,
+    store: Store,
+    mut rx: mpsc::Receiver<Pending>,
+    wake: Arc<Wakeup>,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -108,6 +124,19 @@ async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc<Wa
                 Ok(more) => batch.push(more),
                 Err(_) => break,
             }
+        }
+        // One directory fsync makes every rename of the batch durable, before any commit.
+        let dir = spool.clone();
+        let synced = tokio::task::spawn_blocking(move || dir.sync_dir(crate::spool::MSG_DIR))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        if let Err(e) = synced {
+            tracing::error!(error = %e, "could not fsync the spool directory; refusing the batch");
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(format!("spool directory fsync failed: {e}")));
+            }
+            continue;
         }
         let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
         match store.insert_jobs(&jobs).await {
@@ -120,7 +149,10 @@ async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc<Wa
                 // One bad job must not fail the others: commit them one by one.
                 tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
                 for (job, reply) in batch.drain(..) {
-                    let result = store.insert_jobs(std::slice::from_ref(&job)).await.map_err(|e| e.to_string());
+                    let result = store
+                        .insert_jobs(std::slice::from_ref(&job))
+                        .await
+                        .map_err(|e| e.to_string());
                     let _ = reply.send(result);
                 }
             }

@@ -33,7 +33,8 @@ impl JobId {
     /// Accepts what a user typed (case-insensitive) if it has the shape of a job id.
     pub fn parse(s: &str) -> Option<JobId> {
         let up = s.trim().to_ascii_uppercase();
-        (up.len() == TIME_CHARS + RANDOM_CHARS && up.bytes().all(|b| CROCKFORD.contains(&b))).then_some(JobId(up))
+        (up.len() == TIME_CHARS + RANDOM_CHARS && up.bytes().all(|b| CROCKFORD.contains(&b)))
+            .then_some(JobId(up))
     }
 
     /// Wraps an id read back from the store.
@@ -132,10 +133,14 @@ impl fmt::Display for Notify {
         if self.never {
             return f.write_str("NEVER");
         }
-        let words: Vec<&str> = [(self.success, "SUCCESS"), (self.failure, "FAILURE"), (self.delay, "DELAY")]
-            .into_iter()
-            .filter_map(|(on, w)| on.then_some(w))
-            .collect();
+        let words: Vec<&str> = [
+            (self.success, "SUCCESS"),
+            (self.failure, "FAILURE"),
+            (self.delay, "DELAY"),
+        ]
+        .into_iter()
+        .filter_map(|(on, w)| on.then_some(w))
+        .collect();
         f.write_str(&words.join(","))
     }
 }
@@ -157,8 +162,14 @@ mod tests {
 
     #[test]
     fn notify_values() {
-        assert_eq!(Notify::parse("SUCCESS,FAILURE").map(|n| n.to_string()), Some("SUCCESS,FAILURE".into()));
-        assert_eq!(Notify::parse("never").map(|n| n.to_string()), Some("NEVER".into()));
+        assert_eq!(
+            Notify::parse("SUCCESS,FAILURE").map(|n| n.to_string()),
+            Some("SUCCESS,FAILURE".into())
+        );
+        assert_eq!(
+            Notify::parse("never").map(|n| n.to_string()),
+            Some("NEVER".into())
+        );
         assert_eq!(Notify::parse("NEVER,SUCCESS"), None);
         assert_eq!(Notify::parse("SOMETIMES"), None);
         assert_eq!(Ret::parse("hdrs"), Some(Ret::Hdrs));

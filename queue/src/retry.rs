@@ -83,7 +83,13 @@ pub enum Decision {
 impl RetryPolicy {
     /// Decides after an attempt. `received_at_ms` is when the job arrived, `now_ms` the end of
     /// the attempt. Returns the updated counters with the decision.
-    pub fn decide(&self, result: &AttemptResult, before: Counters, received_at_ms: i64, now_ms: i64) -> (Counters, Decision) {
+    pub fn decide(
+        &self,
+        result: &AttemptResult,
+        before: Counters,
+        received_at_ms: i64,
+        now_ms: i64,
+    ) -> (Counters, Decision) {
         if result.status.is_success() {
             return (before, Decision::Done);
         }
@@ -93,22 +99,47 @@ impl RetryPolicy {
             FailureClass::Try => after.tries += 1,
         }
         if result.status.is_permanent() {
-            return (after, Decision::Failed { why: result.reason.clone() });
+            return (
+                after,
+                Decision::Failed {
+                    why: result.reason.clone(),
+                },
+            );
         }
         if after.dials >= self.max_dials {
-            return (after, Decision::Failed { why: format!("{} (gave up after {} calls)", result.reason, after.dials) });
+            return (
+                after,
+                Decision::Failed {
+                    why: format!("{} (gave up after {} calls)", result.reason, after.dials),
+                },
+            );
         }
         if after.tries >= self.max_tries {
-            return (after, Decision::Failed { why: format!("{} (gave up after {} tries)", result.reason, after.tries) });
+            return (
+                after,
+                Decision::Failed {
+                    why: format!("{} (gave up after {} tries)", result.reason, after.tries),
+                },
+            );
         }
         let retry_number = (after.dials + after.tries) as usize; // 1 for the first retry
         let delay = self.delay_before(retry_number);
         let next = now_ms.saturating_add(delay.as_millis() as i64);
         let deadline = received_at_ms.saturating_add(self.give_up_after.as_millis() as i64);
         if next > deadline {
-            return (after, Decision::Failed { why: format!("{} (gave up: no time left to retry)", result.reason) });
+            return (
+                after,
+                Decision::Failed {
+                    why: format!("{} (gave up: no time left to retry)", result.reason),
+                },
+            );
         }
-        (after, Decision::Deferred { next_attempt_at_ms: next })
+        (
+            after,
+            Decision::Deferred {
+                next_attempt_at_ms: next,
+            },
+        )
     }
 
     /// The delay before retry `k` (1-based).
@@ -127,10 +158,18 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn busy() -> AttemptResult {
-        AttemptResult { status: EnhancedStatus::BUSY, class: FailureClass::Dial, reason: "busy".into() }
+        AttemptResult {
+            status: EnhancedStatus::BUSY,
+            class: FailureClass::Dial,
+            reason: "busy".into(),
+        }
     }
     fn dropped() -> AttemptResult {
-        AttemptResult { status: EnhancedStatus::BAD_CONNECTION, class: FailureClass::Try, reason: "call dropped".into() }
+        AttemptResult {
+            status: EnhancedStatus::BAD_CONNECTION,
+            class: FailureClass::Try,
+            reason: "call dropped".into(),
+        }
     }
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -147,7 +186,10 @@ mod tests {
         for (k, secs) in [(0, 60), (1, 60), (2, 300), (3, 300), (10, 300)] {
             assert_eq!(p.delay_before(k), Duration::from_secs(secs), "retry {k}");
         }
-        let empty = RetryPolicy { schedule: vec![], ..policy() };
+        let empty = RetryPolicy {
+            schedule: vec![],
+            ..policy()
+        };
         assert_eq!(empty.delay_before(1), Duration::ZERO);
     }
 
@@ -155,23 +197,99 @@ mod tests {
     fn decisions() {
         let p = policy();
         let c = |tries, dials| Counters { tries, dials };
-        let ok = AttemptResult { status: EnhancedStatus::OK, class: FailureClass::Try, reason: "sent".into() };
-        let bad_number = AttemptResult { status: EnhancedStatus::new(5, 1, 1), class: FailureClass::Try, reason: "unallocated number".into() };
+        let ok = AttemptResult {
+            status: EnhancedStatus::OK,
+            class: FailureClass::Try,
+            reason: "sent".into(),
+        };
+        let bad_number = AttemptResult {
+            status: EnhancedStatus::new(5, 1, 1),
+            class: FailureClass::Try,
+            reason: "unallocated number".into(),
+        };
         for (result, before, now, expected_counters, expected) in [
             (ok.clone(), c(0, 0), 0, c(0, 0), Decision::Done),
-            (busy(), c(0, 0), 0, c(0, 1), Decision::Deferred { next_attempt_at_ms: MIN }),
-            (busy(), c(0, 1), 10 * MIN, c(0, 2), Decision::Deferred { next_attempt_at_ms: 15 * MIN }),
-            (busy(), c(0, 2), 20 * MIN, c(0, 3), Decision::Failed { why: "busy (gave up after 3 calls)".into() }),
+            (
+                busy(),
+                c(0, 0),
+                0,
+                c(0, 1),
+                Decision::Deferred {
+                    next_attempt_at_ms: MIN,
+                },
+            ),
+            (
+                busy(),
+                c(0, 1),
+                10 * MIN,
+                c(0, 2),
+                Decision::Deferred {
+                    next_attempt_at_ms: 15 * MIN,
+                },
+            ),
+            (
+                busy(),
+                c(0, 2),
+                20 * MIN,
+                c(0, 3),
+                Decision::Failed {
+                    why: "busy (gave up after 3 calls)".into(),
+                },
+            ),
             // busy does not use up tries, a dropped call does not use up dials
-            (dropped(), c(0, 2), 0, c(1, 2), Decision::Deferred { next_attempt_at_ms: 5 * MIN }),
-            (dropped(), c(1, 0), 0, c(2, 0), Decision::Failed { why: "call dropped (gave up after 2 tries)".into() }),
-            (bad_number, c(0, 0), 0, c(1, 0), Decision::Failed { why: "unallocated number".into() }),
+            (
+                dropped(),
+                c(0, 2),
+                0,
+                c(1, 2),
+                Decision::Deferred {
+                    next_attempt_at_ms: 5 * MIN,
+                },
+            ),
+            (
+                dropped(),
+                c(1, 0),
+                0,
+                c(2, 0),
+                Decision::Failed {
+                    why: "call dropped (gave up after 2 tries)".into(),
+                },
+            ),
+            (
+                bad_number,
+                c(0, 0),
+                0,
+                c(1, 0),
+                Decision::Failed {
+                    why: "unallocated number".into(),
+                },
+            ),
             // the next retry would fall after give_up_after
-            (busy(), c(0, 0), 59 * MIN + 1, c(0, 1), Decision::Failed { why: "busy (gave up: no time left to retry)".into() }),
-            (busy(), c(0, 0), 59 * MIN, c(0, 1), Decision::Deferred { next_attempt_at_ms: 60 * MIN }),
+            (
+                busy(),
+                c(0, 0),
+                59 * MIN + 1,
+                c(0, 1),
+                Decision::Failed {
+                    why: "busy (gave up: no time left to retry)".into(),
+                },
+            ),
+            (
+                busy(),
+                c(0, 0),
+                59 * MIN,
+                c(0, 1),
+                Decision::Deferred {
+                    next_attempt_at_ms: 60 * MIN,
+                },
+            ),
         ] {
             let (counters, decision) = p.decide(&result, before, 0, now);
-            assert_eq!((counters, &decision), (expected_counters, &expected), "{result:?} {before:?} at {now}");
+            assert_eq!(
+                (counters, &decision),
+                (expected_counters, &expected),
+                "{result:?} {before:?} at {now}"
+            );
         }
     }
 }

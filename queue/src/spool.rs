@@ -29,7 +29,9 @@ impl Spool {
         for dir in [TMP_DIR, MSG_DIR, PAGES_DIR, QUARANTINE_DIR] {
             fs::create_dir_all(root.join(dir))?;
         }
-        Ok(Spool { root: root.to_path_buf() })
+        Ok(Spool {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -51,18 +53,43 @@ impl Spool {
 
     /// A private scratch directory inside the spool's `tmp/` (removed when dropped).
     pub fn scratch_dir(&self) -> io::Result<tempfile::TempDir> {
-        tempfile::Builder::new().prefix("work-").tempdir_in(self.root.join(TMP_DIR))
+        tempfile::Builder::new()
+            .prefix("work-")
+            .tempdir_in(self.root.join(TMP_DIR))
     }
 
     /// Writes `bytes` to the spool-relative path `relative`, durably (blocking).
     pub fn write_durable(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+        let dest = self.write_synced(relative, bytes)?;
+        self.sync_dir(relative)?;
+        Ok(dest)
+    }
+
+    /// Writes and fsyncs the file and renames it into place, but leaves the directory entry to a
+    /// later `sync_dir` (one directory fsync can then cover many files: group commit).
+    pub fn write_synced(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {
         let name = relative.replace('/', "_");
-        let tmp = self.root.join(TMP_DIR).join(format!("{name}.{}", std::process::id()));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-        }
-        self.install(&tmp, relative)
+        let tmp = self.root.join(TMP_DIR).join(name);
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        drop(f);
+        let dest = self.root.join(relative);
+        fs::rename(&tmp, &dest)?;
+        Ok(dest)
+    }
+
+    /// Makes the renames into the directory of `relative` durable.
+    pub fn sync_dir(&self, relative: &str) -> io::Result<()> {
+        let dir = self.root.join(relative);
+        let dir = if dir.is_dir() {
+            dir
+        } else {
+            dir.parent()
+                .expect("invariant: spool paths have a parent")
+                .to_path_buf()
+        };
+        File::open(dir)?.sync_all()
     }
 
     /// Moves a finished file (already written and closed) into place durably (blocking).
@@ -70,8 +97,7 @@ impl Spool {
         File::open(from)?.sync_all()?;
         let dest = self.root.join(relative);
         fs::rename(from, &dest)?;
-        let dir = dest.parent().expect("invariant: spool paths have a parent");
-        File::open(dir)?.sync_all()?;
+        self.sync_dir(relative)?;
         Ok(dest)
     }
 
@@ -80,7 +106,11 @@ impl Spool {
         let mut n = 0;
         for entry in fs::read_dir(self.root.join(TMP_DIR))? {
             let path = entry?.path();
-            if path.is_dir() { fs::remove_dir_all(&path)? } else { fs::remove_file(&path)? }
+            if path.is_dir() {
+                fs::remove_dir_all(&path)?
+            } else {
+                fs::remove_file(&path)?
+            }
             n += 1;
         }
         Ok(n)
@@ -117,9 +147,14 @@ mod tests {
     fn durable_write_and_recovery_helpers() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path()).unwrap();
-        let path = spool.write_durable(&Spool::message_rel("ABC"), b"hello").unwrap();
+        let path = spool
+            .write_durable(&Spool::message_rel("ABC"), b"hello")
+            .unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"hello");
-        assert_eq!(spool.list(MSG_DIR).unwrap(), vec!["msg/ABC.eml".to_string()]);
+        assert_eq!(
+            spool.list(MSG_DIR).unwrap(),
+            vec!["msg/ABC.eml".to_string()]
+        );
         fs::write(dir.path().join("tmp/partial"), b"x").unwrap();
         assert_eq!(spool.clean_tmp().unwrap(), 1);
         let q = spool.quarantine("msg/ABC.eml").unwrap();

@@ -54,7 +54,10 @@ impl RecipientStatus {
 
     /// Done, failed and cancelled recipients never change again.
     pub fn is_final(self) -> bool {
-        matches!(self, RecipientStatus::Done | RecipientStatus::Failed | RecipientStatus::Cancelled)
+        matches!(
+            self,
+            RecipientStatus::Done | RecipientStatus::Failed | RecipientStatus::Cancelled
+        )
     }
 }
 
@@ -78,9 +81,14 @@ impl ConversionState {
         }
     }
     pub fn parse(s: &str) -> Option<ConversionState> {
-        [ConversionState::Pending, ConversionState::Converting, ConversionState::Converted, ConversionState::Failed]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            ConversionState::Pending,
+            ConversionState::Converting,
+            ConversionState::Converted,
+            ConversionState::Failed,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 
@@ -101,7 +109,9 @@ impl JobPhase {
             ConversionState::Pending => JobPhase::Received,
             ConversionState::Converting => JobPhase::Converting,
             ConversionState::Failed => JobPhase::ConvertFailed,
-            ConversionState::Converted if recipients.iter().all(|r| r.is_final()) => JobPhase::Finished,
+            ConversionState::Converted if recipients.iter().all(|r| r.is_final()) => {
+                JobPhase::Finished
+            }
             ConversionState::Converted => JobPhase::Converted,
         }
     }
@@ -180,11 +190,26 @@ mod tests {
 
     #[test]
     fn phase_is_derived() {
-        assert_eq!(JobPhase::derive(ConversionState::Pending, &[Queued]), JobPhase::Received);
-        assert_eq!(JobPhase::derive(ConversionState::Converting, &[Queued]), JobPhase::Converting);
-        assert_eq!(JobPhase::derive(ConversionState::Converted, &[Done, Deferred]), JobPhase::Converted);
-        assert_eq!(JobPhase::derive(ConversionState::Converted, &[Done, Failed, Cancelled]), JobPhase::Finished);
-        assert_eq!(JobPhase::derive(ConversionState::Failed, &[Failed]), JobPhase::ConvertFailed);
+        assert_eq!(
+            JobPhase::derive(ConversionState::Pending, &[Queued]),
+            JobPhase::Received
+        );
+        assert_eq!(
+            JobPhase::derive(ConversionState::Converting, &[Queued]),
+            JobPhase::Converting
+        );
+        assert_eq!(
+            JobPhase::derive(ConversionState::Converted, &[Done, Deferred]),
+            JobPhase::Converted
+        );
+        assert_eq!(
+            JobPhase::derive(ConversionState::Converted, &[Done, Failed, Cancelled]),
+            JobPhase::Finished
+        );
+        assert_eq!(
+            JobPhase::derive(ConversionState::Failed, &[Failed]),
+            JobPhase::ConvertFailed
+        );
     }
 
     #[test]
@@ -206,7 +231,11 @@ mod tests {
             (Retry, Done, Refused("already sent")),
             (Retry, Held, Refused("held: release it instead")),
         ] {
-            assert_eq!(operator_effect(action, status), effect, "{action:?} on {status:?}");
+            assert_eq!(
+                operator_effect(action, status),
+                effect,
+                "{action:?} on {status:?}"
+            );
         }
     }
 

@@ -17,7 +17,11 @@ pub struct EnhancedStatus {
 
 impl EnhancedStatus {
     pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
-        EnhancedStatus { class, subject, detail }
+        EnhancedStatus {
+            class,
+            subject,
+            detail,
+        }
     }
 
     /// 2.0.0: delivered.
@@ -75,7 +79,11 @@ impl FromStr for EnhancedStatus {
         if it.next().is_some() || !matches!(class, 2 | 4 | 5) || subject > 999 || detail > 999 {
             return Err(bad());
         }
-        Ok(EnhancedStatus { class, subject, detail })
+        Ok(EnhancedStatus {
+            class,
+            subject,
+            detail,
+        })
     }
 }
 

@@ -37,7 +37,11 @@ pub struct PageInfo {
 impl PageInfo {
     /// Resolution in dots per inch (converting from centimetres when the unit says so).
     pub fn dpi(&self) -> Option<(f64, f64)> {
-        let factor = if self.resolution_unit == Some(3) { 2.54 } else { 1.0 };
+        let factor = if self.resolution_unit == Some(3) {
+            2.54
+        } else {
+            1.0
+        };
         Some((self.x_resolution? * factor, self.y_resolution? * factor))
     }
 }
@@ -61,15 +65,26 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn bytes<const N: usize>(&self, at: usize) -> Result<[u8; N], TiffError> {
-        self.data.get(at..at.checked_add(N).ok_or(TiffError::Truncated)?).and_then(|s| s.try_into().ok()).ok_or(TiffError::Truncated)
+        self.data
+            .get(at..at.checked_add(N).ok_or(TiffError::Truncated)?)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(TiffError::Truncated)
     }
     fn u16(&self, at: usize) -> Result<u16, TiffError> {
         let b = self.bytes::<2>(at)?;
-        Ok(if self.little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        Ok(if self.little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
     }
     fn u32(&self, at: usize) -> Result<u32, TiffError> {
         let b = self.bytes::<4>(at)?;
-        Ok(if self.little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
 }
 
@@ -105,7 +120,11 @@ pub fn read_pages(data: &[u8]) -> Result<Vec<PageInfo>, TiffError> {
             let rational = || -> Result<f64, TiffError> {
                 let at = r.u32(value_at)? as usize;
                 let (num, den) = (r.u32(at)?, r.u32(at + 4)?);
-                Ok(if den == 0 { 0.0 } else { f64::from(num) / f64::from(den) })
+                Ok(if den == 0 {
+                    0.0
+                } else {
+                    f64::from(num) / f64::from(den)
+                })
             };
             match tag {
                 tag::IMAGE_WIDTH => page.width = scalar()?,
@@ -117,7 +136,10 @@ pub fn read_pages(data: &[u8]) -> Result<Vec<PageInfo>, TiffError> {
                 tag::X_RESOLUTION => page.x_resolution = Some(rational()?),
                 tag::Y_RESOLUTION => page.y_resolution = Some(rational()?),
                 tag::RESOLUTION_UNIT => page.resolution_unit = Some(scalar()?),
-                tag::PAGE_NUMBER if kind == 3 && n >= 2 => page.page_number = Some((u32::from(r.u16(value_at)?), u32::from(r.u16(value_at + 2)?))),
+                tag::PAGE_NUMBER if kind == 3 && n >= 2 => {
+                    page.page_number =
+                        Some((u32::from(r.u16(value_at)?), u32::from(r.u16(value_at + 2)?)))
+                }
                 _ => {}
             }
         }
@@ -145,7 +167,13 @@ mod tests {
             v.extend_from_slice(&4u16.to_le_bytes());
             v.extend_from_slice(&1u32.to_le_bytes());
             v.extend_from_slice(&w.to_le_bytes());
-            let next = if i + 1 < widths.len() { here + 18 } else if loop_back { 8 } else { 0 };
+            let next = if i + 1 < widths.len() {
+                here + 18
+            } else if loop_back {
+                8
+            } else {
+                0
+            };
             v.extend_from_slice(&next.to_le_bytes());
         }
         v
@@ -154,14 +182,20 @@ mod tests {
     #[test]
     fn reads_a_chain() {
         let pages = read_pages(&chain(&[1728, 1728, 2048], false)).unwrap();
-        assert_eq!(pages.iter().map(|p| p.width).collect::<Vec<_>>(), vec![1728, 1728, 2048]);
+        assert_eq!(
+            pages.iter().map(|p| p.width).collect::<Vec<_>>(),
+            vec![1728, 1728, 2048]
+        );
     }
 
     #[test]
     fn bad_files() {
         assert_eq!(read_pages(b"%PDF-1.4"), Err(TiffError::NotTiff));
         assert_eq!(read_pages(b"II*\0\xff\0\0\0"), Err(TiffError::Truncated));
-        assert_eq!(read_pages(&chain(&[1728, 1728], true)), Err(TiffError::Loop));
+        assert_eq!(
+            read_pages(&chain(&[1728, 1728], true)),
+            Err(TiffError::Loop)
+        );
         let mut empty = b"II*\0".to_vec();
         empty.extend_from_slice(&0u32.to_le_bytes());
         assert_eq!(read_pages(&empty), Err(TiffError::NoPages));

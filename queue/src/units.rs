@@ -50,7 +50,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        for (s, d) in [("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172_800), (" 10s ", 10)] {
+        for (s, d) in [
+            ("30s", 30),
+            ("5m", 300),
+            ("1h", 3600),
+            ("2d", 172_800),
+            (" 10s ", 10),
+        ] {
             assert_eq!(parse_duration(s), Ok(Duration::from_secs(d)), "{s}");
         }
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
@@ -61,7 +67,13 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for (s, n) in [("25MB", 25_000_000), ("512KB", 512_000), ("1GB", 1_000_000_000), ("100", 100), ("10mb", 10_000_000)] {
+        for (s, n) in [
+            ("25MB", 25_000_000),
+            ("512KB", 512_000),
+            ("1GB", 1_000_000_000),
+            ("100", 100),
+            ("10mb", 10_000_000),
+        ] {
             assert_eq!(parse_size(s), Ok(n), "{s}");
         }
         for s in ["", "MB", "25TB", "x"] {
@@ -91,7 +103,9 @@ pub mod serde_durations {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
         let v = Vec::<String>::deserialize(d)?;
-        v.iter().map(|s| super::parse_duration(s).map_err(serde::de::Error::custom)).collect()
+        v.iter()
+            .map(|s| super::parse_duration(s).map_err(serde::de::Error::custom))
+            .collect()
     }
     pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(|d| super::format_duration(*d)))

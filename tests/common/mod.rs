@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_faxhub");
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running faxhub with its own data directory.
@@ -37,14 +41,23 @@ impl Faxhub {
             dir.path().join("var").display()
         );
         std::fs::write(&config, text).unwrap();
-        let mut hub = Faxhub { dir, port, config, child: None };
+        let mut hub = Faxhub {
+            dir,
+            port,
+            config,
+            child: None,
+        };
         hub.launch();
         hub
     }
 
     /// Starts the daemon (again) with the same config and data.
     pub fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("faxhub.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("faxhub.log"))
+            .unwrap();
         let child = Command::new(BIN)
             .args(["serve", "-c"])
             .arg(&self.config)
@@ -56,7 +69,11 @@ impl Faxhub {
         self.child = Some(child);
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "faxhub did not start: {}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "faxhub did not start: {}",
+                self.log()
+            );
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("faxhub exited with {status}: {}", self.log());
             }
@@ -89,7 +106,12 @@ impl Faxhub {
 
     /// Runs `faxhub ARGS… -c CONFIG`.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN).args(args).arg("-c").arg(&self.config).output().unwrap()
+        Command::new(BIN)
+            .args(args)
+            .arg("-c")
+            .arg(&self.config)
+            .output()
+            .unwrap()
     }
 
     pub fn queue(&self, all: bool) -> Vec<Value> {
@@ -98,13 +120,25 @@ impl Faxhub {
             args.push("--all");
         }
         let out = self.cli(&args);
-        assert!(out.status.success(), "queue failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+        assert!(
+            out.status.success(),
+            "queue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub fn show(&self, id: &str) -> Value {
         let out = self.cli(&["queue", "show", id, "--json"]);
-        assert!(out.status.success(), "show {id} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "show {id} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -116,18 +150,28 @@ impl Faxhub {
             if done(&job) {
                 return job;
             }
-            assert!(start.elapsed() < timeout, "job {id} never reached the expected state: {job:#}\n{}", self.log());
+            assert!(
+                start.elapsed() < timeout,
+                "job {id} never reached the expected state: {job:#}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn wait_finished(&self, id: &str, timeout: Duration) -> Value {
-        self.wait_job(id, timeout, |j| j["phase"] == "finished" || j["phase"] == "convert_failed")
+        self.wait_job(id, timeout, |j| {
+            j["phase"] == "finished" || j["phase"] == "convert_failed"
+        })
     }
 
     pub fn outbox(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.data_dir().join("outbox"))
-            .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "tif")).collect())
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "tif"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files
@@ -153,8 +197,13 @@ pub struct Smtp {
 impl Smtp {
     pub fn connect(port: u16) -> Smtp {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut s = Smtp { reader: BufReader::new(stream), greeting: (0, String::new()) };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut s = Smtp {
+            reader: BufReader::new(stream),
+            greeting: (0, String::new()),
+        };
         s.greeting = s.read_reply();
         s
     }
@@ -217,10 +266,20 @@ pub fn text_message(subject: &str, body: &str) -> Vec<u8> {
 }
 
 /// A message with a text body and one attachment.
-pub fn message_with_attachment(subject: &str, body: &str, name: &str, ctype: &str, content: &[u8]) -> Vec<u8> {
+pub fn message_with_attachment(
+    subject: &str,
+    body: &str,
+    name: &str,
+    ctype: &str,
+    content: &[u8],
+) -> Vec<u8> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(content);
-    let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
     format!(
         "From: Alice <alice@example.com>\r\nTo: Bob <0169293999@fax.localhost>\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
@@ -252,8 +311,16 @@ pub fn make_pdf(dir: &Path, pages: usize) -> Vec<u8> {
 
 /// libtiff's own reading of a TIFF: the independent check of what faxhub wrote.
 pub fn tiffinfo(path: &Path) -> String {
-    let out = Command::new("tiffinfo").arg(path).output().expect("tiffinfo (libtiff-tools) must be installed: run `make test`");
-    assert!(out.status.success(), "tiffinfo {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("tiffinfo")
+        .arg(path)
+        .output()
+        .expect("tiffinfo (libtiff-tools) must be installed: run `make test`");
+    assert!(
+        out.status.success(),
+        "tiffinfo {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -263,8 +330,21 @@ pub fn assert_tiff_f(path: &Path) -> usize {
     let pages = info.matches("=== TIFF directory").count();
     assert!(pages > 0, "{info}");
     assert_eq!(info.matches("Image Width: 1728 ").count(), pages, "{info}");
-    assert_eq!(info.matches("Resolution: 204, 196 pixels/inch").count(), pages, "{info}");
-    assert_eq!(info.matches("Compression Scheme: CCITT Group 4").count(), pages, "{info}");
-    assert_eq!(info.matches("Photometric Interpretation: min-is-white").count(), pages, "{info}");
+    assert_eq!(
+        info.matches("Resolution: 204, 196 pixels/inch").count(),
+        pages,
+        "{info}"
+    );
+    assert_eq!(
+        info.matches("Compression Scheme: CCITT Group 4").count(),
+        pages,
+        "{info}"
+    );
+    assert_eq!(
+        info.matches("Photometric Interpretation: min-is-white")
+            .count(),
+        pages,
+        "{info}"
+    );
     pages
 }

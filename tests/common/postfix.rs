@@ -28,18 +28,31 @@ impl Postfix {
         );
         let dir = PathBuf::from(format!("{BASE}/postfix-{name}"));
         let conf = dir.join("conf");
-        let _ = Command::new("postfix").arg("-c").arg(&conf).arg("stop").output();
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(&conf)
+            .arg("stop")
+            .output();
         let _ = std::fs::remove_dir_all(&dir);
         for sub in ["conf", "queue", "data"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
-        run("chown", &["postfix:postfix", &dir.join("data").display().to_string()]);
+        run(
+            "chown",
+            &["postfix:postfix", &dir.join("data").display().to_string()],
+        );
         allow_config_dir(&conf);
         let port = super::free_port();
         let master = std::fs::read_to_string("/etc/postfix/master.cf.proto").unwrap();
         let master: String = master
             .lines()
-            .map(|l| if l.starts_with("smtp      inet") { format!("127.0.0.1:{port} inet n - n - - smtpd") } else { l.to_string() })
+            .map(|l| {
+                if l.starts_with("smtp      inet") {
+                    format!("127.0.0.1:{port} inet n - n - - smtpd")
+                } else {
+                    l.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n");
         std::fs::write(conf.join("master.cf"), master + "\n").unwrap();
@@ -51,12 +64,26 @@ impl Postfix {
             d = dir.display()
         );
         std::fs::write(conf.join("main.cf"), main).unwrap();
-        let out = Command::new("script").arg("-qc").arg(format!("postfix -c {} start", conf.display())).arg("/dev/null").output().unwrap();
+        let out = Command::new("script")
+            .arg("-qc")
+            .arg(format!("postfix -c {} start", conf.display()))
+            .arg("/dev/null")
+            .output()
+            .unwrap();
         let pf = Postfix { dir, port };
-        assert!(out.status.success(), "postfix start: {} {}", String::from_utf8_lossy(&out.stdout), pf.log());
+        assert!(
+            out.status.success(),
+            "postfix start: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            pf.log()
+        );
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "postfix did not listen: {}", pf.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "postfix did not listen: {}",
+                pf.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         pf
@@ -69,7 +96,11 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let _ = Command::new("postfix").arg("-c").arg(self.dir.join("conf")).arg("stop").output();
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(self.dir.join("conf"))
+            .arg("stop")
+            .output();
     }
 }
 
@@ -83,11 +114,16 @@ fn allow_config_dir(conf: &Path) {
     let _guard = MAIN_CF_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let text = std::fs::read_to_string(DEFAULT_MAIN_CF).unwrap_or_default();
     let conf = conf.display().to_string();
-    if text.lines().any(|l| l.starts_with("alternate_config_directories") && l.split([' ', ',']).any(|w| w == conf)) {
+    if text.lines().any(|l| {
+        l.starts_with("alternate_config_directories") && l.split([' ', ',']).any(|w| w == conf)
+    }) {
         return;
     }
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    match lines.iter_mut().find(|l| l.starts_with("alternate_config_directories")) {
+    match lines
+        .iter_mut()
+        .find(|l| l.starts_with("alternate_config_directories"))
+    {
         Some(line) => line.push_str(&format!(", {conf}")),
         None => lines.push(format!("alternate_config_directories = {conf}")),
     }

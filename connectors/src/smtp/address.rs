@@ -10,9 +10,13 @@ pub struct Path {
 }
 
 /// Splits `<addr> K=V K2` after the `FROM:`/`TO:` keyword into the path and its parameters.
-pub fn parse_path_and_params(arg: &str) -> Result<(Path, Vec<(String, Option<String>)>), &'static str> {
+pub fn parse_path_and_params(
+    arg: &str,
+) -> Result<(Path, Vec<(String, Option<String>)>), &'static str> {
     let arg = arg.trim_start();
-    let rest = arg.strip_prefix('<').ok_or("the address must be in angle brackets")?;
+    let rest = arg
+        .strip_prefix('<')
+        .ok_or("the address must be in angle brackets")?;
     let end = closing_bracket(rest).ok_or("missing closing angle bracket")?;
     let inner = &rest[..end];
     let params = rest[end + 1..]
@@ -24,14 +28,31 @@ pub fn parse_path_and_params(arg: &str) -> Result<(Path, Vec<(String, Option<Str
         .collect();
     // A source route (@a,@b:user@domain) is accepted and ignored (RFC 5321 §C).
     let mailbox = match inner.starts_with('@') {
-        true => inner.split_once(':').map(|(_, m)| m).ok_or("bad source route")?,
+        true => inner
+            .split_once(':')
+            .map(|(_, m)| m)
+            .ok_or("bad source route")?,
         false => inner,
     };
     if mailbox.is_empty() {
-        return Ok((Path { raw: String::new(), local: String::new(), domain: String::new() }, params));
+        return Ok((
+            Path {
+                raw: String::new(),
+                local: String::new(),
+                domain: String::new(),
+            },
+            params,
+        ));
     }
     let (local, domain) = split_mailbox(mailbox).ok_or("the address must be local-part@domain")?;
-    Ok((Path { raw: mailbox.to_string(), local, domain: domain.trim_end_matches('.').to_ascii_lowercase() }, params))
+    Ok((
+        Path {
+            raw: mailbox.to_string(),
+            local,
+            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
+        },
+        params,
+    ))
 }
 
 /// Finds the `>` that closes the path, skipping quoted strings.
@@ -84,7 +105,10 @@ pub fn decode_xtext(s: &str) -> Option<String> {
         let b = bytes[i];
         if b == b'+' {
             let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            if !hex.bytes().all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(&h)) {
+            if !hex
+                .bytes()
+                .all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(&h))
+            {
                 return None;
             }
             out.push(u8::from_str_radix(hex, 16).ok()?);
@@ -105,8 +129,14 @@ mod tests {
 
     #[test]
     fn paths() {
-        let (p, params) = parse_path_and_params("<0169293999@Fax.Example.> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@x").unwrap();
-        assert_eq!((p.local.as_str(), p.domain.as_str(), p.raw.as_str()), ("0169293999", "fax.example", "0169293999@Fax.Example."));
+        let (p, params) = parse_path_and_params(
+            "<0169293999@Fax.Example.> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@x",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.local.as_str(), p.domain.as_str(), p.raw.as_str()),
+            ("0169293999", "fax.example", "0169293999@Fax.Example.")
+        );
         assert_eq!(params[0], ("NOTIFY".into(), Some("SUCCESS,FAILURE".into())));
         let (p, _) = parse_path_and_params("<\"+33 1 69 29 39 99\"@fax.localhost>").unwrap();
         assert_eq!(p.local, "+33 1 69 29 39 99");
@@ -116,15 +146,30 @@ mod tests {
         assert_eq!(p.local, "user");
         let (p, params) = parse_path_and_params("<> SIZE=100 SMTPUTF8").unwrap();
         assert_eq!(p.raw, "");
-        assert_eq!(params, vec![("SIZE".into(), Some("100".into())), ("SMTPUTF8".into(), None)]);
-        for bad in ["user@x", "<user@x", "<nodomain>", "<@x>", "<\"unterminated@x>"] {
+        assert_eq!(
+            params,
+            vec![
+                ("SIZE".into(), Some("100".into())),
+                ("SMTPUTF8".into(), None)
+            ]
+        );
+        for bad in [
+            "user@x",
+            "<user@x",
+            "<nodomain>",
+            "<@x>",
+            "<\"unterminated@x>",
+        ] {
             assert!(parse_path_and_params(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn xtext() {
-        assert_eq!(decode_xtext("rfc822;a+2Bb@x").as_deref(), Some("rfc822;a+b@x"));
+        assert_eq!(
+            decode_xtext("rfc822;a+2Bb@x").as_deref(),
+            Some("rfc822;a+b@x")
+        );
         assert_eq!(decode_xtext("QQ+20"), Some("QQ ".into()));
         assert_eq!(decode_xtext("+2"), None);
         assert_eq!(decode_xtext("a b"), None);

@@ -10,7 +10,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 const AUTH_LINE_CAP: usize = 2048;
 
-pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, conn: &mut Conn<S>, arg: &str) -> Reply {
+pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    conn: &mut Conn<S>,
+    arg: &str,
+) -> Reply {
     if session.helo.is_none() || !session.esmtp {
         return Reply::bad_sequence("send EHLO first");
     }
@@ -60,7 +64,13 @@ pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Sessio
     let Some((user, password)) = credentials else {
         return Reply::new(501, "5.5.2", "Cannot decode the response");
     };
-    let ok = session.shared.config.auth.users.get(&user).is_some_and(|expected| constant_time_eq(expected.as_bytes(), password.as_bytes()));
+    let ok = session
+        .shared
+        .config
+        .auth
+        .users
+        .get(&user)
+        .is_some_and(|expected| constant_time_eq(expected.as_bytes(), password.as_bytes()));
     if ok {
         tracing::info!(client = %session.peer, user = %user, "smtp authenticated");
         session.authenticated = Some(user);
@@ -72,13 +82,25 @@ pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Sessio
 }
 
 /// Sends a 334 challenge and reads the client's line; `*` cancels.
-async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, text: &str) -> Result<String, Reply> {
-    conn.out.extend_from_slice(format!("334 {text}\r\n").as_bytes());
-    conn.flush().await.map_err(|_| Reply::new(421, "4.4.2", "Connection lost"))?;
+async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    text: &str,
+) -> Result<String, Reply> {
+    conn.out
+        .extend_from_slice(format!("334 {text}\r\n").as_bytes());
+    conn.flush()
+        .await
+        .map_err(|_| Reply::new(421, "4.4.2", "Connection lost"))?;
     match read_line(&mut conn.reader, AUTH_LINE_CAP).await {
         Ok(LineRead::Line(l)) => {
-            let line = String::from_utf8_lossy(&l).trim_end_matches(['\r', '\n']).to_string();
-            if line == "*" { Err(Reply::new(501, "5.0.0", "Authentication cancelled")) } else { Ok(line) }
+            let line = String::from_utf8_lossy(&l)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            if line == "*" {
+                Err(Reply::new(501, "5.0.0", "Authentication cancelled"))
+            } else {
+                Ok(line)
+            }
         }
         Ok(LineRead::TooLong) => Err(Reply::line_too_long()),
         _ => Err(Reply::new(421, "4.4.2", "Connection lost")),

@@ -20,13 +20,19 @@ use faxhub_queue::intake::Submission;
 use mail_parser::MessageParser;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, conn: &mut Conn<S>, arg: &str) -> Option<Reply> {
+pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    conn: &mut Conn<S>,
+    arg: &str,
+) -> Option<Reply> {
     if !arg.trim().is_empty() {
         return Some(Reply::syntax("DATA takes no parameters"));
     }
     match &session.tx {
         None => return Some(Reply::bad_sequence("need MAIL command")),
-        Some(tx) if tx.recipients.is_empty() => return Some(Reply::new(554, "5.5.1", "Error: no valid recipients")),
+        Some(tx) if tx.recipients.is_empty() => {
+            return Some(Reply::new(554, "5.5.1", "Error: no valid recipients"));
+        }
         Some(_) => {}
     }
     conn.reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
@@ -36,11 +42,19 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Sessio
     let tx = session.tx.take().expect("invariant: checked above");
     if body.smuggling {
         tracing::warn!(client = %session.peer, from = %tx.return_path, "smtp message rejected: bare CR/LF before a dot");
-        return Some(Reply::new(550, "5.5.2", "Message rejected: bare CR or LF before a dot (SMTP smuggling)"));
+        return Some(Reply::new(
+            550,
+            "5.5.2",
+            "Message rejected: bare CR or LF before a dot (SMTP smuggling)",
+        ));
     }
     if body.too_big {
         tracing::info!(client = %session.peer, from = %tx.return_path, "smtp message rejected: too big");
-        return Some(Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+        return Some(Reply::new(
+            552,
+            "5.3.4",
+            "Message size exceeds fixed maximum message size",
+        ));
     }
     let message = with_trace_header(session, body.bytes);
     let mut submission = Submission {
@@ -62,7 +76,11 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Sessio
         }
         Err(e) => {
             tracing::error!(from = %from, error = %e, "smtp message not queued");
-            Some(Reply::new(451, "4.3.0", "Temporary failure: the message could not be stored, try again later"))
+            Some(Reply::new(
+                451,
+                "4.3.0",
+                "Temporary failure: the message could not be stored, try again later",
+            ))
         }
     }
 }
@@ -73,8 +91,16 @@ struct Body {
     smuggling: bool,
 }
 
-async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, max: usize, timeout: std::time::Duration) -> Option<Body> {
-    let mut body = Body { bytes: Vec::new(), too_big: false, smuggling: false };
+async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Option<Body> {
+    let mut body = Body {
+        bytes: Vec::new(),
+        too_big: false,
+        smuggling: false,
+    };
     let mut at_line_start_crlf = true; // the DATA command line ended with CRLF
     loop {
         let cap = max.saturating_sub(body.bytes.len()) + 3;
@@ -94,12 +120,20 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, max: u
                 return Some(body);
             }
             body.smuggling = true; // <LF>.<CRLF>
-        } else if line.starts_with(b".") && line.len() >= 2 && !line.starts_with(b".\r\n") && matches!(line[1], b'\r' | b'\n') {
+        } else if line.starts_with(b".")
+            && line.len() >= 2
+            && !line.starts_with(b".\r\n")
+            && matches!(line[1], b'\r' | b'\n')
+        {
             body.smuggling = true; // <CRLF>.<LF> or .<CR>x
         } else if line.windows(2).any(|w| w[0] == b'\r' && w[1] == b'.') {
             body.smuggling = true; // <CR>.<CRLF>
         }
-        let content = if at_line_start_crlf && line.starts_with(b".") { &line[1..] } else { &line[..] };
+        let content = if at_line_start_crlf && line.starts_with(b".") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         if !body.too_big {
             if body.bytes.len() + content.len() > max {
                 body.too_big = true;
@@ -122,8 +156,11 @@ fn with_trace_header(session: &Session, body: Vec<u8>) -> Vec<u8> {
     };
     let now = chrono::Utc::now().to_rfc2822();
     let helo = session.helo.as_deref().unwrap_or("unknown");
-    let header =
-        format!("Received: from {helo} ([{}])\r\n\tby {} (faxhub) with {protocol};\r\n\t{now}\r\n", session.peer.ip(), session.shared.hostname);
+    let header = format!(
+        "Received: from {helo} ([{}])\r\n\tby {} (faxhub) with {protocol};\r\n\t{now}\r\n",
+        session.peer.ip(),
+        session.shared.hostname
+    );
     let mut out = Vec::with_capacity(header.len() + body.len());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(&body);
@@ -132,14 +169,20 @@ fn with_trace_header(session: &Session, body: Vec<u8>) -> Vec<u8> {
 
 /// Takes From:, Subject: and the recipients' display names from the headers.
 fn describe(message: &[u8], submission: &mut Submission) {
-    let Some(parsed) = MessageParser::default().parse_headers(message) else { return };
+    let Some(parsed) = MessageParser::default().parse_headers(message) else {
+        return;
+    };
     submission.subject = parsed.subject().map(str::to_string);
-    submission.from_header = parsed.from().and_then(|a| a.first()).map(|a| match (a.name(), a.address()) {
-        (Some(n), Some(addr)) => format!("{n} <{addr}>"),
-        (None, Some(addr)) => addr.to_string(),
-        (Some(n), None) => n.to_string(),
-        (None, None) => String::new(),
-    });
+    submission.from_header =
+        parsed
+            .from()
+            .and_then(|a| a.first())
+            .map(|a| match (a.name(), a.address()) {
+                (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+                (None, Some(addr)) => addr.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            });
     let listed: Vec<(String, String)> = parsed
         .to()
         .into_iter()
@@ -148,7 +191,10 @@ fn describe(message: &[u8], submission: &mut Submission) {
         .filter_map(|a| Some((a.address()?.to_ascii_lowercase(), a.name()?.to_string())))
         .collect();
     for r in &mut submission.recipients {
-        if let Some((_, name)) = listed.iter().find(|(addr, _)| *addr == r.address.to_ascii_lowercase()) {
+        if let Some((_, name)) = listed
+            .iter()
+            .find(|(addr, _)| *addr == r.address.to_ascii_lowercase())
+        {
             r.display_name = Some(name.clone());
         }
     }

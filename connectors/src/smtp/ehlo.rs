@@ -7,7 +7,11 @@ use super::session::Session;
 pub(super) fn ehlo(session: &mut Session, arg: &str, extended: bool) -> Result<Vec<String>, Reply> {
     let name = arg.trim();
     if name.is_empty() || name.contains(char::is_whitespace) {
-        return Err(Reply::syntax(if extended { "EHLO hostname" } else { "HELO hostname" }));
+        return Err(Reply::syntax(if extended {
+            "EHLO hostname"
+        } else {
+            "HELO hostname"
+        }));
     }
     session.helo = Some(name.to_string());
     session.esmtp = extended;

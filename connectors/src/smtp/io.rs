@@ -11,7 +11,10 @@ pub enum LineRead {
     Eof,
 }
 
-pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, cap: usize) -> std::io::Result<LineRead> {
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    cap: usize,
+) -> std::io::Result<LineRead> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -34,7 +37,11 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, cap: usize) -> s
         let n = chunk.len();
         reader.consume(n);
         if done {
-            return Ok(if too_long { LineRead::TooLong } else { LineRead::Line(line) });
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line(line)
+            });
         }
     }
 }
@@ -47,9 +54,15 @@ mod tests {
     async fn lines_and_caps() {
         let data: &[u8] = b"EHLO a\r\nxxxxxxxxxxxxxxxxxxxx\r\nQUIT\r\npartial";
         let mut r = tokio::io::BufReader::with_capacity(4, data);
-        assert_eq!(read_line(&mut r, 10).await.unwrap(), LineRead::Line(b"EHLO a\r\n".to_vec()));
+        assert_eq!(
+            read_line(&mut r, 10).await.unwrap(),
+            LineRead::Line(b"EHLO a\r\n".to_vec())
+        );
         assert_eq!(read_line(&mut r, 10).await.unwrap(), LineRead::TooLong);
-        assert_eq!(read_line(&mut r, 10).await.unwrap(), LineRead::Line(b"QUIT\r\n".to_vec()));
+        assert_eq!(
+            read_line(&mut r, 10).await.unwrap(),
+            LineRead::Line(b"QUIT\r\n".to_vec())
+        );
         assert_eq!(read_line(&mut r, 10).await.unwrap(), LineRead::Eof);
     }
 }

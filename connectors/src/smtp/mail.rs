@@ -27,17 +27,27 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
         Ok(parsed) => parsed,
         Err(why) => return Reply::new(553, "5.1.7", format!("Bad sender address syntax: {why}")),
     };
-    let mut tx = Transaction { return_path: path.raw, env_id: None, ret: None, recipients: Vec::new() };
+    let mut tx = Transaction {
+        return_path: path.raw,
+        env_id: None,
+        ret: None,
+        recipients: Vec::new(),
+    };
     for (key, value) in params {
         match (key.as_str(), value.as_deref()) {
             ("SIZE", Some(v)) => match v.parse::<u64>() {
                 Ok(n) if n > session.shared.config.max_message_size => {
-                    return Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size");
+                    return Reply::new(
+                        552,
+                        "5.3.4",
+                        "Message size exceeds fixed maximum message size",
+                    );
                 }
                 Ok(_) => {}
                 Err(_) => return Reply::syntax("bad SIZE value"),
             },
-            ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
+            ("BODY", Some(v))
+                if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
             ("SMTPUTF8", None) => {}
             ("AUTH", Some(_)) => {}
             ("RET", Some(v)) => match Ret::parse(v) {
@@ -58,5 +68,6 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
 /// Matches `FROM:` / `TO:` case-insensitively, allowing a space before the path.
 pub(super) fn strip_keyword<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
     let head = arg.get(..keyword.len())?;
-    head.eq_ignore_ascii_case(keyword).then(|| &arg[keyword.len()..])
+    head.eq_ignore_ascii_case(keyword)
+        .then(|| &arg[keyword.len()..])
 }

@@ -41,18 +41,32 @@ pub struct Shared {
 }
 
 /// Serves SMTP on the given listeners until `shutdown` becomes true.
-pub async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>, shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    shutdown: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections as usize));
     let mut tasks = Vec::new();
     for listener in listeners {
-        tasks.push(tokio::spawn(accept_loop(shared.clone(), listener, slots.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            shared.clone(),
+            listener,
+            slots.clone(),
+            shutdown.clone(),
+        )));
     }
     for t in tasks {
         let _ = t.await;
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -85,6 +99,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, slots: Arc<Sema
 async fn refuse_busy(mut stream: tokio::net::TcpStream, peer: SocketAddr) {
     use tokio::io::AsyncWriteExt;
     tracing::warn!(client = %peer, "smtp connection refused: too many connections");
-    let _ = stream.write_all(b"421 4.3.2 Too many connections, try again later\r\n").await;
+    let _ = stream
+        .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
+        .await;
     let _ = stream.shutdown().await;
 }

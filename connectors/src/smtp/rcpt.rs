@@ -27,14 +27,27 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
     };
     let (path, params) = match parse_path_and_params(rest) {
         Ok(parsed) => parsed,
-        Err(why) => return Reply::new(553, "5.1.3", format!("Bad recipient address syntax: {why}")),
+        Err(why) => {
+            return Reply::new(553, "5.1.3", format!("Bad recipient address syntax: {why}"));
+        }
     };
     let config = &shared.config;
-    let fax_domain = config.fax_domains.iter().any(|d| d.eq_ignore_ascii_case(&path.domain));
-    let imcea_domain = config.imcea_domains.iter().any(|d| d.eq_ignore_ascii_case(&path.domain)) && is_imcea(&path.local);
+    let fax_domain = config
+        .fax_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&path.domain));
+    let imcea_domain = config
+        .imcea_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&path.domain))
+        && is_imcea(&path.local);
     if path.raw.is_empty() || !(fax_domain || imcea_domain) {
         tracing::info!(client = %session.peer, to = %path.raw, "smtp RCPT refused: not a fax domain");
-        return Reply::new(550, "5.7.1", format!("<{}>: Relay access denied: not a fax domain", path.raw));
+        return Reply::new(
+            550,
+            "5.7.1",
+            format!("<{}>: Relay access denied: not a fax domain", path.raw),
+        );
     }
     let mut notify = None;
     let mut orcpt = None;
@@ -44,7 +57,10 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
                 Some(n) => notify = Some(n),
                 None => return Reply::syntax("bad NOTIFY value"),
             },
-            ("ORCPT", Some(v)) => match v.split_once(';').and_then(|(kind, addr)| Some((kind, decode_xtext(addr)?))) {
+            ("ORCPT", Some(v)) => match v
+                .split_once(';')
+                .and_then(|(kind, addr)| Some((kind, decode_xtext(addr)?)))
+            {
                 Some((kind, addr)) => orcpt = Some(format!("{kind};{addr}")),
                 None => return Reply::syntax("bad ORCPT value"),
             },
@@ -57,7 +73,9 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
     };
     let number: FaxNumber = match shared.dialplan.parse(&parsed.number) {
         Ok(n) => n,
-        Err(e @ DialPlanError::Malformed { .. }) => return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw)),
+        Err(e @ DialPlanError::Malformed { .. }) => {
+            return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw));
+        }
         Err(e) => {
             tracing::info!(client = %session.peer, to = %path.raw, reason = %e, "smtp RCPT refused by dial plan");
             return Reply::new(550, "5.7.1", format!("<{}>: {e}", path.raw));

@@ -12,7 +12,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, status: &'static str, text: impl Into<String>) -> Reply {
-        Reply { code, status, text: text.into() }
+        Reply {
+            code,
+            status,
+            text: text.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -47,7 +51,11 @@ impl Reply {
         Reply::new(530, "5.7.0", "Authentication required")
     }
     pub fn encryption_required() -> Reply {
-        Reply::new(538, "5.7.11", "Encryption required for requested authentication mechanism")
+        Reply::new(
+            538,
+            "5.7.11",
+            "Encryption required for requested authentication mechanism",
+        )
     }
 }
 

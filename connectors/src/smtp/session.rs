@@ -49,7 +49,11 @@ pub(super) struct Conn<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub fn reply(&mut self, reply: &Reply) {
-        render(&mut self.out, reply.code, &[format!("{} {}", reply.status, reply.text)]);
+        render(
+            &mut self.out,
+            reply.code,
+            &[format!("{} {}", reply.status, reply.text)],
+        );
     }
 
     pub async fn flush(&mut self) -> std::io::Result<()> {
@@ -64,7 +68,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Flushes only when the client is waiting for us (no pipelined input left).
     async fn flush_if_idle(&mut self) -> std::io::Result<()> {
-        if self.reader.buffer().is_empty() { self.flush().await } else { Ok(()) }
+        if self.reader.buffer().is_empty() {
+            self.flush().await
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -73,24 +81,42 @@ enum End<S> {
     StartTls(S),
 }
 
-pub(super) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
     let trusted = shared.trusted.iter().any(|net| net.contains(&peer.ip()));
-    let mut session =
-        Session { shared: shared.clone(), peer, trusted, tls: false, helo: None, esmtp: false, authenticated: None, errors: 0, tx: None };
+    let mut session = Session {
+        shared: shared.clone(),
+        peer,
+        trusted,
+        tls: false,
+        helo: None,
+        esmtp: false,
+        authenticated: None,
+        errors: 0,
+        tx: None,
+    };
     tracing::debug!(client = %peer, trusted, "smtp connect");
     let greeting = Reply::new(220, "2.0.0", format!("{} ESMTP faxhub", shared.hostname));
     match serve(&mut session, stream, Some(greeting), shutdown.clone()).await {
         End::Closed => {}
-        End::StartTls(stream) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, shared.tls.accept(stream)).await {
-            Ok(Ok(tls_stream)) => {
-                session.tls = true;
-                session.helo = None;
-                session.tx = None;
-                serve(&mut session, tls_stream, None, shutdown).await;
+        End::StartTls(stream) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, shared.tls.accept(stream)).await {
+                Ok(Ok(tls_stream)) => {
+                    session.tls = true;
+                    session.helo = None;
+                    session.tx = None;
+                    serve(&mut session, tls_stream, None, shutdown).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(client = %peer, error = %e, "smtp TLS handshake failed")
+                }
+                Err(_) => tracing::info!(client = %peer, "smtp TLS handshake timed out"),
             }
-            Ok(Err(e)) => tracing::info!(client = %peer, error = %e, "smtp TLS handshake failed"),
-            Err(_) => tracing::info!(client = %peer, "smtp TLS handshake timed out"),
-        },
+        }
     }
     tracing::debug!(client = %peer, "smtp disconnect");
 }
@@ -101,7 +127,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     greeting: Option<Reply>,
     mut shutdown: watch::Receiver<bool>,
 ) -> End<S> {
-    let mut conn = Conn { reader: BufReader::new(stream), out: Vec::new() };
+    let mut conn = Conn {
+        reader: BufReader::new(stream),
+        out: Vec::new(),
+    };
     if let Some(g) = greeting {
         conn.reply(&g);
     }
@@ -179,9 +208,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 let _ = conn.flush().await;
                 return End::Closed;
             }
-            "VRFY" => Some(Reply::new(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")),
-            "EXPN" | "BDAT" | "ETRN" | "TURN" => Some(Reply::new(502, "5.5.1", "Error: command not implemented")),
-            "HELP" => Some(Reply::new(214, "2.0.0", "faxhub: send to NUMBER@fax-domain; see the README")),
+            "VRFY" => Some(Reply::new(
+                252,
+                "2.5.0",
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            "EXPN" | "BDAT" | "ETRN" | "TURN" => {
+                Some(Reply::new(502, "5.5.1", "Error: command not implemented"))
+            }
+            "HELP" => Some(Reply::new(
+                214,
+                "2.0.0",
+                "faxhub: send to NUMBER@fax-domain; see the README",
+            )),
             _ => Some(Reply::unknown_command()),
         };
         if let Some(reply) = reply {
@@ -194,7 +233,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Queues a reply; returns true if the session must end (too many errors).
-fn count_error<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, conn: &mut Conn<S>, reply: &Reply) -> bool {
+fn count_error<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    conn: &mut Conn<S>,
+    reply: &Reply,
+) -> bool {
     conn.reply(reply);
     if reply.code == 421 {
         return true;

@@ -23,7 +23,11 @@ pub enum TlsError {
 }
 
 /// Builds the acceptor from config, generating a certificate if none is configured.
-pub fn acceptor(config: &TlsConfig, data_dir: &Path, hostname: &str) -> Result<TlsAcceptor, TlsError> {
+pub fn acceptor(
+    config: &TlsConfig,
+    data_dir: &Path,
+    hostname: &str,
+) -> Result<TlsAcceptor, TlsError> {
     let (cert, key) = match (&config.cert, &config.key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         (None, None) => self_signed(data_dir, hostname)?,
@@ -48,11 +52,15 @@ fn self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tl
     }
     let file_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |e: std::io::Error| TlsError::File { path, why: e.to_string() }
+        move |e: std::io::Error| TlsError::File {
+            path,
+            why: e.to_string(),
+        }
     };
     fs::create_dir_all(&dir).map_err(file_err(&dir))?;
-    let made = rcgen::generate_simple_self_signed(vec![hostname.to_string(), "localhost".to_string()])
-        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let made =
+        rcgen::generate_simple_self_signed(vec![hostname.to_string(), "localhost".to_string()])
+            .map_err(|e| TlsError::Generate(e.to_string()))?;
     fs::write(&cert, made.cert.pem()).map_err(file_err(&cert))?;
     write_private(&key, made.key_pair.serialize_pem().as_bytes()).map_err(file_err(&key))?;
     tracing::info!(cert = %cert.display(), "made a self-signed certificate for STARTTLS");
@@ -62,14 +70,24 @@ fn self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tl
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |why: String| TlsError::File { path: path.to_path_buf(), why };
+    let err = |why: String| TlsError::File {
+        path: path.to_path_buf(),
+        why,
+    };
     let file = fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file)).collect::<Result<Vec<_>, _>>().map_err(|e| err(e.to_string()))?;
+    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
     if certs.is_empty() {
         return Err(err("no certificate in the file".into()));
     }
@@ -77,7 +95,12 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 }
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let err = |why: String| TlsError::File { path: path.to_path_buf(), why };
+    let err = |why: String| TlsError::File {
+        path: path.to_path_buf(),
+        why,
+    };
     let file = fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    rustls_pemfile::private_key(&mut BufReader::new(file)).map_err(|e| err(e.to_string()))?.ok_or_else(|| err("no private key in the file".into()))
+    rustls_pemfile::private_key(&mut BufReader::new(file))
+        .map_err(|e| err(e.to_string()))?
+        .ok_or_else(|| err("no private key in the file".into()))
 }

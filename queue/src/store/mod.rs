@@ -13,9 +13,14 @@ pub use views::{AttemptView, JobView, RecipientView};
 
 use crate::dialplan::FaxNumber;
 use crate::job::{JobId, Notify, Origin, Ret};
-use crate::state::{ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect};
+use crate::state::{
+    ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect,
+};
 use crate::status::EnhancedStatus;
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+/// Rows per multi-row INSERT (well under SQLite's 32,766 bound parameters).
+const ROWS_PER_STATEMENT: usize = 500;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,45 +116,55 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Inserts jobs in one transaction (group commit): all or none.
+    /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
+    /// the round trips to the database per batch, not per job.
     pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for job in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(job.id.as_str())
-            .bind(job.origin.as_str())
-            .bind(&job.return_path)
-            .bind(&job.from_header)
-            .bind(&job.subject)
-            .bind(job.received_at_ms)
-            .bind(&job.env_id)
-            .bind(job.ret.map(Ret::as_str))
-            .bind(&job.message_path)
-            .bind(job.size as i64)
-            .bind(ConversionState::Pending.as_str())
-            .execute(&mut *tx)
-            .await?;
-            for (idx, r) in job.recipients.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(job.id.as_str())
-                .bind(idx as i64)
-                .bind(r.number.as_str())
-                .bind(&r.address)
-                .bind(&r.display_name)
-                .bind(&r.subaddress)
-                .bind(r.notify.map(|n| n.to_string()))
-                .bind(&r.orcpt)
-                .bind(RecipientStatus::Queued.as_str())
-                .bind(job.received_at_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
+        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion) ",
+            );
+            q.push_values(chunk, |mut row, job| {
+                row.push_bind(job.id.as_str())
+                    .push_bind(job.origin.as_str())
+                    .push_bind(&job.return_path)
+                    .push_bind(&job.from_header)
+                    .push_bind(&job.subject)
+                    .push_bind(job.received_at_ms)
+                    .push_bind(&job.env_id)
+                    .push_bind(job.ret.map(Ret::as_str))
+                    .push_bind(&job.message_path)
+                    .push_bind(job.size as i64)
+                    .push_bind(ConversionState::Pending.as_str());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let recipients: Vec<(&NewJob, usize, &NewRecipient)> = jobs
+            .iter()
+            .flat_map(|job| {
+                job.recipients
+                    .iter()
+                    .enumerate()
+                    .map(move |(idx, r)| (job, idx, r))
+            })
+            .collect();
+        for chunk in recipients.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, (job, idx, r)| {
+                row.push_bind(job.id.as_str())
+                    .push_bind(*idx as i64)
+                    .push_bind(r.number.as_str())
+                    .push_bind(&r.address)
+                    .push_bind(&r.display_name)
+                    .push_bind(&r.subaddress)
+                    .push_bind(r.notify.map(|n| n.to_string()))
+                    .push_bind(&r.orcpt)
+                    .push_bind(RecipientStatus::Queued.as_str())
+                    .push_bind(job.received_at_ms);
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -191,7 +206,9 @@ impl Store {
             .bind(idx)
             .execute(&mut *tx)
             .await?;
-            recovery.interrupted.push((JobId::from_stored(job_id), number));
+            recovery
+                .interrupted
+                .push((JobId::from_stored(job_id), number));
         }
         let reconvert = sqlx::query("UPDATE jobs SET conversion = ? WHERE conversion = ?")
             .bind(ConversionState::Pending.as_str())
@@ -205,7 +222,9 @@ impl Store {
 
     /// Every spool-relative path the store refers to (messages and page sets).
     pub async fn spool_paths(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT message_path, pages_path FROM jobs").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT message_path, pages_path FROM jobs")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len() * 2);
         for row in rows {
             out.push(row.try_get::<String, _>("message_path")?);
@@ -219,11 +238,13 @@ impl Store {
     /// Jobs waiting for conversion, oldest first; each is marked `converting`.
     pub async fn claim_conversions(&self, limit: i64) -> Result<Vec<(JobId, String)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query("SELECT id, message_path FROM jobs WHERE conversion = ? ORDER BY received_at LIMIT ?")
-            .bind(ConversionState::Pending.as_str())
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, message_path FROM jobs WHERE conversion = ? ORDER BY received_at LIMIT ?",
+        )
+        .bind(ConversionState::Pending.as_str())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -239,7 +260,12 @@ impl Store {
     }
 
     /// Records a converted page set.
-    pub async fn conversion_done(&self, id: &JobId, pages: i64, pages_path: &str) -> Result<(), StoreError> {
+    pub async fn conversion_done(
+        &self,
+        id: &JobId,
+        pages: i64,
+        pages_path: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
             .bind(ConversionState::Converted.as_str())
             .bind(pages)
@@ -251,7 +277,13 @@ impl Store {
     }
 
     /// Records a failed conversion: every recipient not yet final fails with the reason.
-    pub async fn conversion_failed(&self, id: &JobId, status: EnhancedStatus, reason: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn conversion_failed(
+        &self,
+        id: &JobId,
+        status: EnhancedStatus,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
             .bind(ConversionState::Failed.as_str())
@@ -276,7 +308,11 @@ impl Store {
 
     /// Recipients of converted jobs that are queued, or deferred and due by `now_ms`, oldest job
     /// first.
-    pub async fn due_recipients(&self, now_ms: i64, limit: i64) -> Result<Vec<DueRecipient>, StoreError> {
+    pub async fn due_recipients(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DueRecipient>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.pages_path, j.pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
@@ -293,11 +329,16 @@ impl Store {
                 Ok(DueRecipient {
                     job_id: JobId::from_stored(row.try_get("job_id")?),
                     idx: row.try_get("idx")?,
-                    number: FaxNumber::from_e164(&number).ok_or(StoreError::Corrupt { column: "recipients.number", value: number })?,
+                    number: FaxNumber::from_e164(&number).ok_or(StoreError::Corrupt {
+                        column: "recipients.number",
+                        value: number,
+                    })?,
                     tries: row.try_get::<i64, _>("tries")? as u32,
                     dials: row.try_get::<i64, _>("dials")? as u32,
                     received_at_ms: row.try_get("received_at")?,
-                    pages_path: row.try_get::<Option<String>, _>("pages_path")?.unwrap_or_default(),
+                    pages_path: row
+                        .try_get::<Option<String>, _>("pages_path")?
+                        .unwrap_or_default(),
                     pages: row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0),
                 })
             })
@@ -306,13 +347,22 @@ impl Store {
 
     /// The earliest `next_attempt_at` of a deferred recipient, if any.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM recipients WHERE status = 'deferred'").fetch_one(&self.pool).await?;
+        let row = sqlx::query(
+            "SELECT MIN(next_attempt_at) AS t FROM recipients WHERE status = 'deferred'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 
     /// Marks a due recipient `sending` and opens its attempt record. Returns false if the
     /// recipient changed meanwhile (an operator held or cancelled it): then nothing is sent.
-    pub async fn start_attempt(&self, due: &DueRecipient, line: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn start_attempt(
+        &self,
+        due: &DueRecipient,
+        line: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE recipients SET status = 'sending', updated_at = ? \
@@ -327,20 +377,23 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = ? AND rcpt_idx = ?")
-            .bind(due.job_id.as_str())
-            .bind(due.idx)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-        sqlx::query("INSERT INTO attempts (job_id, rcpt_idx, n, line, started_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(due.job_id.as_str())
-            .bind(due.idx)
-            .bind(n + 1)
-            .bind(line)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = ? AND rcpt_idx = ?")
+                .bind(due.job_id.as_str())
+                .bind(due.idx)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        sqlx::query(
+            "INSERT INTO attempts (job_id, rcpt_idx, n, line, started_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(due.job_id.as_str())
+        .bind(due.idx)
+        .bind(n + 1)
+        .bind(line)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -349,12 +402,13 @@ impl Store {
     /// requested during the call applies now unless the fax went through.
     pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let cancel_requested: i64 = sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = ? AND idx = ?")
-            .bind(end.job_id.as_str())
-            .bind(end.idx)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("cancel_requested")?;
+        let cancel_requested: i64 =
+            sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = ? AND idx = ?")
+                .bind(end.job_id.as_str())
+                .bind(end.idx)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("cancel_requested")?;
         let (status, next) = if cancel_requested != 0 && end.new_status != RecipientStatus::Done {
             (RecipientStatus::Cancelled, None)
         } else {
@@ -403,14 +457,18 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<Vec<ActionReport>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT id FROM jobs WHERE id = ?").bind(id.as_str()).fetch_optional(&mut *tx).await?;
+        let exists = sqlx::query("SELECT id FROM jobs WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Ok(None);
         }
-        let rows = sqlx::query("SELECT idx, number, status FROM recipients WHERE job_id = ? ORDER BY idx")
-            .bind(id.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT idx, number, status FROM recipients WHERE job_id = ? ORDER BY idx")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
         let mut reports = Vec::new();
         for row in rows {
             let idx: i64 = row.try_get("idx")?;
@@ -419,7 +477,10 @@ impl Store {
                 continue;
             }
             let status_text: String = row.try_get("status")?;
-            let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt { column: "recipients.status", value: status_text })?;
+            let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt {
+                column: "recipients.status",
+                value: status_text,
+            })?;
             let effect = operator_effect(action, status);
             match effect {
                 ActionEffect::Becomes(new) => {
@@ -448,9 +509,16 @@ impl Store {
                 }
                 ActionEffect::Refused(_) => {}
             }
-            reports.push(ActionReport { number: rcpt_number, effect });
+            reports.push(ActionReport {
+                number: rcpt_number,
+                effect,
+            });
         }
-        if action == OperatorAction::Retry && reports.iter().any(|r| matches!(r.effect, ActionEffect::Becomes(_))) {
+        if action == OperatorAction::Retry
+            && reports
+                .iter()
+                .any(|r| matches!(r.effect, ActionEffect::Becomes(_)))
+        {
             // A job whose conversion failed is converted again (the tool may have been fixed).
             sqlx::query("UPDATE jobs SET finished_at = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = ?")
                 .bind(id.as_str())
@@ -474,7 +542,11 @@ impl Store {
 }
 
 /// Stamps `finished_at` once every recipient of the job is final.
-async fn finish_job_if_final(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: &JobId, now_ms: i64) -> Result<(), StoreError> {
+async fn finish_job_if_final(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &JobId,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE jobs SET finished_at = ? WHERE id = ? AND finished_at IS NULL AND conversion IN ('converted', 'failed') \
          AND NOT EXISTS (SELECT 1 FROM recipients WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled'))",

@@ -18,5 +18,8 @@ pub(super) async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await
+    SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect_with(options)
+        .await
 }

@@ -58,7 +58,11 @@ pub struct AttemptView {
 const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at";
 
 pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<JobView>, StoreError> {
-    let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?")).bind(id.as_str()).fetch_optional(pool).await? else {
+    let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?
+    else {
         return Ok(None);
     };
     let mut recipients = load_recipients(pool, Filter::Job(id)).await?;
@@ -83,13 +87,35 @@ pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<Job
             });
         }
     }
-    Ok(Some(job_view(&row, rcpts.into_iter().map(|(_, r)| r).collect())?))
+    Ok(Some(job_view(
+        &row,
+        rcpts.into_iter().map(|(_, r)| r).collect(),
+    )?))
 }
 
-pub(super) async fn load_jobs(pool: &SqlitePool, include_finished: bool) -> Result<Vec<JobView>, StoreError> {
-    let filter = if include_finished { "" } else { "WHERE finished_at IS NULL" };
-    let rows = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY received_at, id")).fetch_all(pool).await?;
-    let mut recipients = load_recipients(pool, if include_finished { Filter::All } else { Filter::Unfinished }).await?;
+pub(super) async fn load_jobs(
+    pool: &SqlitePool,
+    include_finished: bool,
+) -> Result<Vec<JobView>, StoreError> {
+    let filter = if include_finished {
+        ""
+    } else {
+        "WHERE finished_at IS NULL"
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY received_at, id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let mut recipients = load_recipients(
+        pool,
+        if include_finished {
+            Filter::All
+        } else {
+            Filter::Unfinished
+        },
+    )
+    .await?;
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("id")?;
@@ -107,7 +133,10 @@ enum Filter<'a> {
     All,
 }
 
-async fn load_recipients(pool: &SqlitePool, filter: Filter<'_>) -> Result<RecipientsByJob, StoreError> {
+async fn load_recipients(
+    pool: &SqlitePool,
+    filter: Filter<'_>,
+) -> Result<RecipientsByJob, StoreError> {
     let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages_sent, \
                r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, \
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
@@ -122,7 +151,10 @@ async fn load_recipients(pool: &SqlitePool, filter: Filter<'_>) -> Result<Recipi
     let mut out: RecipientsByJob = HashMap::new();
     for row in rows {
         let status_text: String = row.try_get("status")?;
-        let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt { column: "recipients.status", value: status_text })?;
+        let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt {
+            column: "recipients.status",
+            value: status_text,
+        })?;
         let view = RecipientView {
             number: row.try_get("number")?,
             address: row.try_get("address")?,
@@ -134,20 +166,27 @@ async fn load_recipients(pool: &SqlitePool, filter: Filter<'_>) -> Result<Recipi
             pages_sent: row.try_get("pages_sent")?,
             status_code: row.try_get("status_code")?,
             reason: row.try_get("reason")?,
-            next_attempt_at: row.try_get::<Option<i64>, _>("next_attempt_at")?.filter(|_| status == RecipientStatus::Deferred).map(rfc3339),
+            next_attempt_at: row
+                .try_get::<Option<i64>, _>("next_attempt_at")?
+                .filter(|_| status == RecipientStatus::Deferred)
+                .map(rfc3339),
             notify: row.try_get("notify")?,
             orcpt: row.try_get("orcpt")?,
             attempt_log: Vec::new(),
         };
-        out.entry(row.try_get("job_id")?).or_default().push((row.try_get("idx")?, view));
+        out.entry(row.try_get("job_id")?)
+            .or_default()
+            .push((row.try_get("idx")?, view));
     }
     Ok(out)
 }
 
 fn job_view(row: &SqliteRow, recipients: Vec<RecipientView>) -> Result<JobView, StoreError> {
     let conversion_text: String = row.try_get("conversion")?;
-    let conversion =
-        ConversionState::parse(&conversion_text).ok_or(StoreError::Corrupt { column: "jobs.conversion", value: conversion_text })?;
+    let conversion = ConversionState::parse(&conversion_text).ok_or(StoreError::Corrupt {
+        column: "jobs.conversion",
+        value: conversion_text,
+    })?;
     let statuses: Vec<RecipientStatus> = recipients.iter().map(|r| r.status).collect();
     Ok(JobView {
         id: row.try_get("id")?,

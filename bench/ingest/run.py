@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""bench/ingest: how fast faxhub accepts mail, against Postfix on the same machine in the same run.
+
+Load: Postfix's smtp-source, 20 sessions, 5,000 messages of 10 KB each, to one fax number.
+Anchor: a private Postfix whose mail is put on hold after cleanup (queue file fsynced, nothing
+delivered). faxhub runs as shipped: SQLite with synchronous=FULL, every message fsynced into the
+spool and its job committed before the 250, with its scheduler, converter and file line running.
+Each run uses fresh instances; the runs alternate between the two; medians are reported.
+
+Usage: bench/ingest/run.py [--messages N] [--sessions N] [--size BYTES] [--runs N]
+Needs root (Postfix), smtp-source, and target/release/faxhub (make bench builds it).
+"""
+import argparse, os, shutil, socket, statistics, subprocess, sys, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.join(ROOT, "target", "release", "faxhub")
+BASE = "/var/tmp/faxhub-tests"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, what, timeout=20):
+    start = time.time()
+    while time.time() - start < timeout:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def allow_config_dir(conf):
+    main_cf = "/etc/postfix/main.cf"
+    text = open(main_cf).read() if os.path.exists(main_cf) else ""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("alternate_config_directories"):
+            if conf in line.replace(",", " ").split():
+                return
+            lines[i] = line + ", " + conf
+            break
+    else:
+        lines.append("alternate_config_directories = " + conf)
+    open(main_cf, "w").write("\n".join(lines) + "\n")
+
+
+def start_postfix():
+    d = f"{BASE}/postfix-bench"
+    conf = f"{d}/conf"
+    subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
+    shutil.rmtree(d, ignore_errors=True)
+    for sub in ("conf", "queue", "data"):
+        os.makedirs(f"{d}/{sub}")
+    shutil.chown(f"{d}/data", "postfix", "postfix")
+    allow_config_dir(conf)
+    port = free_port()
+    master = open("/etc/postfix/master.cf.proto").read().splitlines()
+    master = [f"127.0.0.1:{port} inet n - n - - smtpd" if l.startswith("smtp      inet") else l for l in master]
+    open(f"{conf}/master.cf", "w").write("\n".join(master) + "\n")
+    open(f"{conf}/main.cf", "w").write(f"""compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = postfix.bench
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = fax.localhost
+smtpd_client_restrictions = check_client_access static:HOLD
+maillog_file = {d}/maillog
+maillog_file_prefixes = {BASE}
+""")
+    subprocess.run(["script", "-qc", f"postfix -c {conf} start", "/dev/null"], check=True, capture_output=True)
+    wait_port(port, "postfix")
+    return port, lambda: subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
+
+
+def start_faxhub():
+    d = f"{BASE}/faxhub-bench"
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    port = free_port()
+    config = f"{d}/faxhub.toml"
+    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n')
+    log = open(f"{d}/faxhub.log", "w")
+    proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    wait_port(port, "faxhub")
+
+    def stop():
+        proc.terminate()
+        proc.wait()
+
+    return port, stop
+
+
+def blast(port, args):
+    cmd = ["smtp-source", "-s", str(args.sessions), "-m", str(args.messages), "-l", str(args.size),
+           "-f", "bench@example.com", "-t", "0169293999@fax.localhost", f"127.0.0.1:{port}"]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return args.messages / (time.perf_counter() - start)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--messages", type=int, default=5000)
+    p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--size", type=int, default=10240)
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    if not os.path.exists(BIN):
+        sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")
+    results = {"postfix": [], "faxhub": []}
+    for run in range(args.runs):
+        order = ["postfix", "faxhub"] if run % 2 == 0 else ["faxhub", "postfix"]
+        for name in order:
+            port, stop = start_postfix() if name == "postfix" else start_faxhub()
+            try:
+                rate = blast(port, args)
+            finally:
+                stop()
+            results[name].append(rate)
+            print(f"run {run + 1} {name:8s} {rate:8.0f} msg/s", flush=True)
+    pf, fh = statistics.median(results["postfix"]), statistics.median(results["faxhub"])
+    print(f"\nmedian of {args.runs} runs, {args.messages} messages of {args.size} bytes, {args.sessions} sessions:")
+    print(f"  postfix (hold)  {pf:8.0f} msg/s")
+    print(f"  faxhub          {fh:8.0f} msg/s")
+    print(f"  ratio faxhub/postfix = {fh / pf:.2f}  (target >= 1.00)")
+
+
+if __name__ == "__main__":
+    main()
