@@ -145,6 +145,18 @@ impl fmt::Display for Notify {
     }
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T09:05:21.042Z`.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,16 +186,4 @@ mod tests {
         assert_eq!(Notify::parse("SOMETIMES"), None);
         assert_eq!(Ret::parse("hdrs"), Some(Ret::Hdrs));
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T09:05:21.042Z`.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }

@@ -9,10 +9,11 @@ pub struct Path {
     pub domain: String,
 }
 
+/// ESMTP parameters: the upper-cased keyword and its value, if any.
+pub type Params = Vec<(String, Option<String>)>;
+
 /// Splits `<addr> K=V K2` after the `FROM:`/`TO:` keyword into the path and its parameters.
-pub fn parse_path_and_params(
-    arg: &str,
-) -> Result<(Path, Vec<(String, Option<String>)>), &'static str> {
+pub fn parse_path_and_params(arg: &str) -> Result<(Path, Params), &'static str> {
     let arg = arg.trim_start();
     let rest = arg
         .strip_prefix('<')

@@ -223,11 +223,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             )),
             _ => Some(Reply::unknown_command()),
         };
-        if let Some(reply) = reply {
-            if count_error(session, &mut conn, &reply) {
-                let _ = conn.flush().await;
-                return End::Closed;
-            }
+        if let Some(reply) = reply
+            && count_error(session, &mut conn, &reply)
+        {
+            let _ = conn.flush().await;
+            return End::Closed;
         }
     }
 }
