@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const DEFAULT_DATA_DIR: &str = "./var";
 /// How often the scheduler looks at the store for work it was not told about (the CLI's).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long finished jobs stay in the store.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -60,6 +62,10 @@ pub struct SchedulerConfig {
     pub one_call_per_number: bool,
     #[serde(with = "serde_duration")]
     pub poll_interval: Duration,
+    /// Finished jobs (done, failed, cancelled) are kept this long for `queue --all`, then
+    /// deleted with their spool files.
+    #[serde(with = "serde_duration")]
+    pub retention: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -67,6 +73,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             one_call_per_number: true,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            retention: DEFAULT_RETENTION,
         }
     }
 }

@@ -24,6 +24,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// Recipients fetched from the store per look.
 const DUE_BATCH: i64 = 64;
+/// How often finished jobs past their retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for calls in progress.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -74,9 +76,14 @@ impl Scheduler {
         let mut busy_numbers: HashSet<FaxNumber> = HashSet::new();
         let mut in_flight = 0usize;
         let mut next_line = 0usize;
+        let mut next_purge = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += PURGE_EVERY;
+                self.purge().await;
             }
             if let Err(e) = self.start_conversions(&converters, &events_tx).await {
                 tracing::error!(error = %e, "scheduler: could not read conversions from the store");
@@ -118,6 +125,28 @@ impl Scheduler {
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Deletes finished jobs older than the retention, then their spool files.
+    async fn purge(&self) {
+        let before = now_ms() - self.config.retention.as_millis() as i64;
+        match self.store.purge_finished(before).await {
+            Ok(files) if files.is_empty() => {}
+            Ok(files) => {
+                let spool = self.spool.clone();
+                let n = files.len();
+                let _ = tokio::task::spawn_blocking(move || {
+                    for f in files {
+                        if let Err(e) = std::fs::remove_file(spool.path(&f)) {
+                            tracing::warn!(file = %f, error = %e, "could not remove a purged spool file");
+                        }
+                    }
+                })
+                .await;
+                tracing::info!(files = n, "purged finished jobs past their retention");
+            }
+            Err(e) => tracing::error!(error = %e, "could not purge finished jobs"),
         }
     }
 

@@ -207,3 +207,31 @@ fn sigterm_stops_cleanly() {
     assert_eq!(hub.stop(), Some(0), "{}", hub.log());
     assert!(hub.log().contains("faxhub stopped"));
 }
+
+#[test]
+fn finished_jobs_are_purged_after_the_retention() {
+    let mut hub = Faxhub::start("", "[scheduler]\nretention = \"1s\"\n");
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293999@fax.localhost"],
+        &text_message("old", "x"),
+    ));
+    hub.wait_finished(&id, WAIT);
+    let message = hub.data_dir().join(format!("spool/msg/{id}.eml"));
+    assert!(message.exists());
+    std::thread::sleep(Duration::from_millis(1200));
+    // the purge runs at start-up and then hourly
+    hub.stop();
+    hub.launch();
+    let start = std::time::Instant::now();
+    while hub.queue(true).iter().any(|j| j["id"] == id.as_str()) {
+        assert!(start.elapsed() < WAIT, "job was not purged: {}", hub.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!message.exists(), "its spool files go too");
+    assert!(
+        !hub.data_dir()
+            .join(format!("spool/pages/{id}.tif"))
+            .exists()
+    );
+}

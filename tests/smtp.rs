@@ -300,3 +300,49 @@ fn an_attachment_that_cannot_be_faxed_fails_the_job_naming_it() {
     );
     assert!(hub.outbox().is_empty());
 }
+
+#[test]
+fn connections_are_capped_and_idle_clients_time_out() {
+    let hub = Faxhub::start("max_connections = 1\ncommand_timeout = \"1s\"", "");
+    // (the start-up probe's connection may still hold the one slot for a moment)
+    let start = std::time::Instant::now();
+    let mut first = loop {
+        let s = hub.smtp();
+        if s.greeting.0 == 220 || start.elapsed() > Duration::from_secs(5) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(first.greeting.0, 220);
+    let second = Smtp::connect(hub.port);
+    assert_eq!(second.greeting.0, 421, "{:?}", second.greeting);
+    assert!(second.greeting.1.starts_with("4.3.2"));
+    // the idle client is dropped after command_timeout (RFC 5321 §4.5.3.2), freeing the slot
+    let (code, text) = first.read_reply();
+    assert_eq!((code, &text[..5]), (421, "4.4.2"), "{text}");
+    assert!(first.closed());
+    std::thread::sleep(Duration::from_millis(100));
+    let mut third = Smtp::connect(hub.port);
+    assert_eq!(third.greeting.0, 220);
+    assert_eq!(third.cmd("QUIT").0, 221);
+}
+
+#[test]
+fn letter_paper_is_also_1728_pixels_wide() {
+    let hub = Faxhub::start("", "[convert]\npaper = \"letter\"\n");
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293999@fax.localhost"],
+        &text_message("letter", "US paper"),
+    ));
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    let outbox = hub.outbox();
+    assert_eq!(assert_tiff_f(&outbox[0]), 1);
+    // Letter is 11 inches long: 11 × 196 = 2156 rows (A4 would be 2292)
+    assert!(
+        tiffinfo(&outbox[0]).contains("Image Length: 2156"),
+        "{}",
+        tiffinfo(&outbox[0])
+    );
+}

@@ -530,6 +530,29 @@ impl Store {
         Ok(Some(reports))
     }
 
+    /// Deletes jobs finished before `before_ms` (with their recipients and attempts) and
+    /// returns the spool-relative paths of their files, for the caller to remove.
+    pub async fn purge_finished(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, message_path, pages_path FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
+            .bind(before_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut files = Vec::with_capacity(rows.len() * 2);
+        for row in &rows {
+            files.push(row.try_get::<String, _>("message_path")?);
+            if let Some(p) = row.try_get::<Option<String>, _>("pages_path")? {
+                files.push(p);
+            }
+        }
+        sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(files)
+    }
+
     /// One job with its recipients and their attempts.
     pub async fn job(&self, id: &JobId) -> Result<Option<JobView>, StoreError> {
         views::load_job(&self.pool, id).await
