@@ -131,10 +131,12 @@ def main():
             results[name].append(rate)
             print(f"run {run + 1} {name:8s} {rate:8.0f} msg/s", flush=True)
     pf, fh = statistics.median(results["postfix"]), statistics.median(results["faxhub"])
+    pairs = [f / p for f, p in zip(results["faxhub"], results["postfix"])]
     print(f"\nmedian of {args.runs} runs, {args.messages} messages of {args.size} bytes, {args.sessions} sessions:")
     print(f"  postfix (hold)  {pf:8.0f} msg/s")
     print(f"  faxhub          {fh:8.0f} msg/s")
     print(f"  ratio faxhub/postfix = {fh / pf:.2f}  (target >= 1.00)")
+    print(f"  per-run ratios {', '.join(f'{r:.2f}' for r in pairs)}; median {statistics.median(pairs):.2f}")
 
 
 if __name__ == "__main__":
