@@ -581,3 +581,6 @@ async fn finish_job_if_final(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

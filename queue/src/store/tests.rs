@@ -1,0 +1,214 @@
+//! The store against a real SQLite file: the transitions the scheduler and the CLI rely on.
+
+use super::*;
+use crate::state::JobPhase;
+
+fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
+    NewJob {
+        id: JobId::generate(id_ms),
+        origin: Origin::Smtp,
+        return_path: "a@example.com".into(),
+        from_header: None,
+        subject: Some("s".into()),
+        received_at_ms: id_ms,
+        env_id: Some("E1".into()),
+        ret: Some(Ret::Hdrs),
+        message_path: "msg/x.eml".into(),
+        size: 10,
+        recipients: numbers
+            .iter()
+            .map(|n| NewRecipient {
+                number: FaxNumber::from_e164(n).unwrap(),
+                address: format!("{n}@fax"),
+                display_name: None,
+                subaddress: None,
+                notify: Notify::parse("SUCCESS"),
+                orcpt: None,
+            })
+            .collect(),
+    }
+}
+
+fn end(
+    due: &DueRecipient,
+    status: EnhancedStatus,
+    new_status: RecipientStatus,
+    at: i64,
+) -> AttemptEnd {
+    AttemptEnd {
+        job_id: due.job_id.clone(),
+        idx: due.idx,
+        line: "file".into(),
+        started_at_ms: at,
+        ended_at_ms: at + 1,
+        status,
+        reason: "r".into(),
+        pages_sent: 1,
+        new_status,
+        tries: 0,
+        dials: 1,
+        next_attempt_at_ms: (new_status == RecipientStatus::Deferred).then_some(at + 1000),
+    }
+}
+
+#[tokio::test]
+async fn a_job_moves_through_its_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let j = job(1_000, &["+33169293999", "+33169293998"]);
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    assert!(
+        store.due_recipients(2_000, 10).await.unwrap().is_empty(),
+        "not converted yet"
+    );
+    let claimed = store.claim_conversions(10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store.claim_conversions(10).await.unwrap().is_empty(),
+        "claimed once"
+    );
+    assert_eq!(
+        store.job(&j.id).await.unwrap().unwrap().phase,
+        JobPhase::Converting
+    );
+    store
+        .conversion_done(&j.id, 2, "pages/x.tif")
+        .await
+        .unwrap();
+    let due = store.due_recipients(2_000, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(store.start_attempt(&due[0], "file", 2_000).await.unwrap());
+    assert!(
+        !store.start_attempt(&due[0], "file", 2_000).await.unwrap(),
+        "already sending"
+    );
+    assert_eq!(
+        store
+            .end_attempt(&end(
+                &due[0],
+                EnhancedStatus::BUSY,
+                RecipientStatus::Deferred,
+                2_000
+            ))
+            .await
+            .unwrap(),
+        RecipientStatus::Deferred
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(3_000));
+    assert_eq!(
+        store.due_recipients(2_500, 10).await.unwrap().len(),
+        1,
+        "the deferred one is not due yet"
+    );
+    // an operator holds the second number while the first is due again
+    let reports = store
+        .operator_action(&j.id, Some(&due[1].number), OperatorAction::Hold, 2_600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reports[0].effect,
+        ActionEffect::Becomes(RecipientStatus::Held)
+    );
+    let due_again = store.due_recipients(4_000, 10).await.unwrap();
+    assert_eq!(due_again.len(), 1);
+    assert!(
+        store
+            .start_attempt(&due_again[0], "file", 4_000)
+            .await
+            .unwrap()
+    );
+    store
+        .end_attempt(&end(
+            &due_again[0],
+            EnhancedStatus::OK,
+            RecipientStatus::Done,
+            4_000,
+        ))
+        .await
+        .unwrap();
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(
+        view.phase,
+        JobPhase::Converted,
+        "one recipient is still held"
+    );
+    assert_eq!(view.recipients[0].attempts, 2);
+    assert_eq!(
+        view.recipients[0].attempt_log[0].status_code.as_deref(),
+        Some("4.4.1")
+    );
+    assert_eq!(view.recipients[1].status, RecipientStatus::Held);
+    assert_eq!(view.env_id.as_deref(), Some("E1"));
+    assert_eq!(view.recipients[0].notify.as_deref(), Some("SUCCESS"));
+    store
+        .operator_action(&j.id, None, OperatorAction::Cancel, 5_000)
+        .await
+        .unwrap();
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(view.phase, JobPhase::Finished);
+    assert!(store.jobs(false).await.unwrap().is_empty());
+    assert_eq!(store.jobs(true).await.unwrap().len(), 1);
+    assert_eq!(
+        store.purge_finished(5_001).await.unwrap(),
+        vec!["msg/x.eml".to_string(), "pages/x.tif".to_string()]
+    );
+    assert!(store.job(&j.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn recovery_and_conversion_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let a = job(1_000, &["+33169293999"]);
+    let b = job(1_001, &["+33169293998", "+33169293997"]);
+    store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
+    store.claim_conversions(1).await.unwrap();
+    store
+        .conversion_done(&a.id, 1, "pages/a.tif")
+        .await
+        .unwrap();
+    store.claim_conversions(1).await.unwrap(); // b left converting by a "crash"
+    let due = store.due_recipients(2_000, 10).await.unwrap();
+    assert!(store.start_attempt(&due[0], "file", 2_000).await.unwrap()); // a left sending
+    let recovery = store.recover(9_000).await.unwrap();
+    assert_eq!(recovery.interrupted.len(), 1);
+    assert_eq!(recovery.reconvert, 1);
+    let view = store.job(&a.id).await.unwrap().unwrap();
+    assert_eq!(view.recipients[0].status, RecipientStatus::Deferred);
+    assert_eq!(
+        view.recipients[0].attempt_log[0].status_code.as_deref(),
+        Some("4.4.7")
+    );
+    assert_eq!(
+        store.claim_conversions(10).await.unwrap().len(),
+        1,
+        "b converts again"
+    );
+    store
+        .conversion_failed(
+            &b.id,
+            EnhancedStatus::CONVERSION_UNSUPPORTED,
+            "x.doc: no",
+            9_500,
+        )
+        .await
+        .unwrap();
+    let view = store.job(&b.id).await.unwrap().unwrap();
+    assert_eq!(view.phase, JobPhase::ConvertFailed);
+    assert!(
+        view.recipients
+            .iter()
+            .all(|r| r.status == RecipientStatus::Failed
+                && r.status_code.as_deref() == Some("5.6.3"))
+    );
+    // retry converts again
+    store
+        .operator_action(&b.id, None, OperatorAction::Retry, 9_600)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.job(&b.id).await.unwrap().unwrap().phase,
+        JobPhase::Received
+    );
+}
