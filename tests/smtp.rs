@@ -156,38 +156,22 @@ fn clients_outside_trusted_networks_must_authenticate_over_tls() {
         "AUTH before STARTTLS: {text}"
     );
     // With STARTTLS and AUTH (swaks speaks TLS) the same client may send.
-    let out = std::process::Command::new("swaks")
-        .args([
-            "--server",
-            &format!("127.0.0.1:{}", hub.port),
-            "--to",
-            "0169293999@fax.localhost",
-            "--from",
-            "scan@example.com",
-        ])
-        .args([
-            "--tls",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            "scanner",
-            "--auth-password",
-            "s3cret pass",
-            "--body",
-            "scan",
-        ])
-        .output()
-        .expect("swaks must be installed: run `make test`");
-    let transcript = String::from_utf8_lossy(&out.stdout);
+    let transcript = swaks_tls_auth(&hub, "PLAIN", "s3cret pass");
     assert!(transcript.contains("235 2.7.0"), "{transcript}");
     assert!(
         transcript.contains("250 2.0.0 Ok: queued as"),
         "{transcript}"
     );
-    let bad = std::process::Command::new("swaks")
+    assert!(swaks_tls_auth(&hub, "LOGIN", "wrong").contains("535 5.7.8"));
+}
+
+/// Sends one message with swaks over STARTTLS, authenticating as `scanner`; returns the transcript.
+fn swaks_tls_auth(hub: &Faxhub, mechanism: &str, password: &str) -> String {
+    let server = format!("127.0.0.1:{}", hub.port);
+    let out = std::process::Command::new("swaks")
         .args([
             "--server",
-            &format!("127.0.0.1:{}", hub.port),
+            &server,
             "--to",
             "0169293999@fax.localhost",
             "--from",
@@ -196,15 +180,15 @@ fn clients_outside_trusted_networks_must_authenticate_over_tls() {
         .args([
             "--tls",
             "--auth",
-            "LOGIN",
+            mechanism,
             "--auth-user",
             "scanner",
             "--auth-password",
-            "wrong",
+            password,
         ])
         .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stdout).contains("535 5.7.8"));
+        .expect("swaks must be installed: run `make test`");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
