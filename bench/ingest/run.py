@@ -5,7 +5,8 @@ Load: Postfix's smtp-source, 20 sessions, 5,000 messages of 10 KB each, to one f
 Anchor: a private Postfix whose mail is put on hold after cleanup (queue file fsynced, nothing
 delivered). faxhub runs as shipped: SQLite with synchronous=FULL, every message fsynced into the
 spool and its job committed before the 250, with its scheduler, converter and file line running.
-Each run uses fresh instances; the runs alternate between the two; medians are reported.
+Each run uses fresh instances, warmed up with 500 untimed messages; the runs alternate between
+the two; medians are reported.
 
 Usage: bench/ingest/run.py [--messages N] [--sessions N] [--size BYTES] [--runs N]
 Needs root (Postfix), smtp-source, and target/release/faxhub (make bench builds it).
@@ -15,6 +16,8 @@ import argparse, os, shutil, socket, statistics, subprocess, sys, time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "target", "release", "faxhub")
 BASE = "/var/tmp/faxhub-tests"
+# Messages sent untimed to each fresh instance first, so that start-up effects are not measured.
+WARMUP = 500
 
 
 def free_port():
@@ -51,8 +54,8 @@ def allow_config_dir(conf):
     open(main_cf, "w").write("\n".join(lines) + "\n")
 
 
-def start_postfix():
-    d = f"{BASE}/postfix-bench"
+def start_postfix(run):
+    d = f"{BASE}/postfix-bench-{run}"
     conf = f"{d}/conf"
     subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
     shutil.rmtree(d, ignore_errors=True)
@@ -84,8 +87,8 @@ maillog_file_prefixes = {BASE}
     return port, lambda: subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
 
 
-def start_faxhub():
-    d = f"{BASE}/faxhub-bench"
+def start_faxhub(run):
+    d = f"{BASE}/faxhub-bench-{run}"
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     port = free_port()
@@ -123,13 +126,19 @@ def main():
     for run in range(args.runs):
         order = ["postfix", "faxhub"] if run % 2 == 0 else ["faxhub", "postfix"]
         for name in order:
-            port, stop = start_postfix() if name == "postfix" else start_faxhub()
+            # A fresh directory per run: deleting the last run's files now would load the disk
+            # during this run (all are removed at the end).
+            port, stop = start_postfix(run) if name == "postfix" else start_faxhub(run)
             try:
+                blast(port, argparse.Namespace(**{**vars(args), "messages": WARMUP}))
                 rate = blast(port, args)
             finally:
                 stop()
             results[name].append(rate)
             print(f"run {run + 1} {name:8s} {rate:8.0f} msg/s", flush=True)
+    for run in range(args.runs):
+        shutil.rmtree(f"{BASE}/postfix-bench-{run}", ignore_errors=True)
+        shutil.rmtree(f"{BASE}/faxhub-bench-{run}", ignore_errors=True)
     pf, fh = statistics.median(results["postfix"]), statistics.median(results["faxhub"])
     pairs = [f / p for f, p in zip(results["faxhub"], results["postfix"])]
     print(f"\nmedian of {args.runs} runs, {args.messages} messages of {args.size} bytes, {args.sessions} sessions:")
