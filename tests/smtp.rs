@@ -330,3 +330,40 @@ fn letter_paper_is_also_1728_pixels_wide() {
         tiffinfo(&outbox[0])
     );
 }
+
+#[test]
+fn images_and_fax_tiffs_attached_become_pages_with_page_numbers() {
+    let hub = Faxhub::start("", "");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let photo = std::fs::read(corpus.join("image/twelvemonkeys/Portrait_5.jpg")).unwrap();
+    let message =
+        message_with_attachment("Photo", "a photo", "Portrait_5.jpg", "image/jpeg", &photo);
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293999@fax.localhost"],
+        &message,
+    ));
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    assert_eq!(job["pages"], 2);
+    // a G3 fax TIFF (which the Rust decoder cannot read: libtiff takes over)
+    let g3 = std::fs::read(corpus.join("tiff/image-tiff/fax2d.tif")).unwrap();
+    let message = message_with_attachment("Old fax", "forwarded", "fax2d.tif", "image/tiff", &g3);
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293998@fax.localhost"],
+        &message,
+    ));
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    for file in hub.outbox() {
+        let info = tiffinfo(&file);
+        let pages = assert_tiff_f(&file);
+        for n in 0..pages {
+            assert!(
+                info.contains(&format!("Page Number: {n}-{pages}")),
+                "{info}"
+            );
+        }
+    }
+}

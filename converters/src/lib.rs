@@ -3,22 +3,34 @@
 //! In: the path of a received message (RFC 5322). Out: a multi-page TIFF-F file (CCITT G4,
 //! 1728 pixels wide, 204×196 dpi, A4 or Letter) and its page count, or a `ConvertError` that
 //! names the part that failed and says why in words a user understands, with its RFC 3463 code
-//! (`error.rs` is the table). For now the text body (plain, or HTML reduced to text) and PDF
-//! attachments are converted, through Ghostscript; other attachment types fail the job with
-//! 5.6.3. External programs run only through `exec::run` (timeouts, process groups, capped
+//! (`error.rs` is the table). For now the text body (plain, or HTML reduced to text), text and
+//! PDF attachments are rendered by Ghostscript and images rasterised here (`raster`); the pages
+//! are assembled into one TIFF-F with PageNumber on each page (`tiff_f`). Other attachment types
+//! fail the job with 5.6.3. External programs run only through `exec::run` (timeouts, process groups, capped
 //! output). Nothing here touches the job store: the caller records the outcome.
 
 mod error;
 pub mod exec;
 mod ghostscript;
 mod mime;
+mod raster;
 mod text;
+pub mod tiff_f;
 
 pub use error::ConvertError;
 pub use ghostscript::Paper;
 
+use mime::{Document, Kind};
+use tiff_f::FaxPage;
+
+/// libtiff's TIFF to PDF converter (Debian's libtiff-tools).
+const TIFF2PDF: &str = "tiff2pdf";
+/// Lines per inch of fine resolution (7.7 lines/mm), the default.
+const FINE_DPI: u32 = 196;
+
 use faxhub_queue::tiff;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,19 +83,145 @@ impl Converter {
 
     /// Converts the message at `message` into `workdir/pages.tif`.
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
-        let raw = tokio::fs::read(message)
-            .await
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let raw = tokio::fs::read(message).await.map_err(io)?;
         let documents = mime::documents(&raw, &self.config.paper)?;
-        let mut inputs = Vec::with_capacity(documents.len());
-        for (i, doc) in documents.iter().enumerate() {
-            let path = workdir.join(format!("part{i}.{}", doc.extension()));
-            tokio::fs::write(&path, doc.bytes())
+        self.page_set(&documents, workdir).await
+    }
+
+    /// Converts one file (a PDF, an image, a text file) into `workdir/pages.tif`, as if it were
+    /// the only attachment of a message. For the hot folder and for testing formats.
+    pub async fn convert_file(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
+        let document = mime::document_for_file(name, bytes, &self.config.paper)?;
+        self.page_set(std::slice::from_ref(&document), workdir)
+            .await
+    }
+
+    async fn page_set(
+        &self,
+        documents: &[Document],
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let mut pages: Vec<FaxPage> = Vec::new();
+        // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
+        let mut i = 0;
+        while i < documents.len() {
+            if documents[i].kind() == Kind::Image {
+                let doc = &documents[i];
+                let (name, bytes, paper) = (
+                    doc.name().to_string(),
+                    doc.bytes().to_vec(),
+                    self.config.paper,
+                );
+                let rastered = tokio::task::spawn_blocking(move || {
+                    raster::pages(&name, &bytes, paper, FINE_DPI)
+                })
                 .await
                 .map_err(|e| ConvertError::Io(e.to_string()))?;
+                match rastered {
+                    Ok(bitmaps) => {
+                        for bitmap in &bitmaps {
+                            pages.push(FaxPage::from_bitmap(bitmap, FINE_DPI)?);
+                        }
+                    }
+                    // libtiff reads TIFF variants the pure-Rust decoder does not (G3, palettes,
+                    // old JPEG…): let it make a PDF of the pages, and render that.
+                    Err(first) if raster::is_tiff(doc.bytes()) => pages.extend(
+                        self.tiff_via_libtiff(doc, i, workdir)
+                            .await
+                            .map_err(|_| first)?,
+                    ),
+                    Err(e) => return Err(e),
+                }
+                i += 1;
+                continue;
+            }
+            let run_end = documents[i..]
+                .iter()
+                .position(|d| d.kind() == Kind::Image)
+                .map_or(documents.len(), |k| i + k);
+            pages.extend(self.render(&documents[i..run_end], i, workdir).await?);
+            i = run_end;
+            if pages.len() > self.config.max_pages as usize {
+                break;
+            }
+        }
+        let count = pages.len() as u32;
+        if count > self.config.max_pages {
+            return Err(ConvertError::TooManyPages {
+                pages: count,
+                max: self.config.max_pages,
+            });
+        }
+        let bytes = tiff_f::write(&pages);
+        check_class_f(&bytes)?;
+        let out = workdir.join("pages.tif");
+        tokio::fs::write(&out, bytes).await.map_err(io)?;
+        Ok(PageSet {
+            tiff: out,
+            pages: count,
+        })
+    }
+
+    /// A TIFF through libtiff's tiff2pdf (which keeps CCITT data as it is), then Ghostscript.
+    async fn tiff_via_libtiff(
+        &self,
+        doc: &Document,
+        index: usize,
+        workdir: &Path,
+    ) -> Result<Vec<FaxPage>, ConvertError> {
+        let tif = workdir.join(format!("part{index}.tif"));
+        let pdf = workdir.join(format!("part{index}.pdf"));
+        tokio::fs::write(&tif, doc.bytes())
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        let args = [OsStr::new("-o"), pdf.as_os_str(), tif.as_os_str()];
+        let out = exec::run(TIFF2PDF, args, workdir, self.config.tool_timeout)
+            .await
+            .map_err(|e| ConvertError::ToolFailed {
+                tool: TIFF2PDF.into(),
+                detail: e.to_string(),
+            })?;
+        if !out.status.success() {
+            let detail = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("failed")
+                .to_string();
+            return Err(ConvertError::Damaged {
+                part: doc.name().to_string(),
+                detail,
+            });
+        }
+        let bytes = tokio::fs::read(&pdf)
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        let as_pdf = Document::new(doc.name().to_string(), Kind::Pdf, bytes);
+        self.render(std::slice::from_ref(&as_pdf), index, workdir)
+            .await
+    }
+
+    /// Renders Ghostscript documents (numbered from `first` for their work files) into pages.
+    async fn render(
+        &self,
+        documents: &[Document],
+        first: usize,
+        workdir: &Path,
+    ) -> Result<Vec<FaxPage>, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let mut inputs = Vec::with_capacity(documents.len());
+        for (k, doc) in documents.iter().enumerate() {
+            let path = workdir.join(format!("part{}.{}", first + k, doc.extension()));
+            tokio::fs::write(&path, doc.bytes()).await.map_err(io)?;
             inputs.push((doc.name().to_string(), path));
         }
-        let out = workdir.join("pages.tif");
+        let out = workdir.join(format!("gs{first}.tif"));
         let paths: Vec<&Path> = inputs.iter().map(|(_, p)| p.as_path()).collect();
         if let Err(whole) = ghostscript::render(&paths, &out, &self.config, workdir).await {
             // Find the part to blame, so that the user is told which attachment failed.
@@ -97,17 +235,8 @@ impl Converter {
             }
             return Err(whole);
         }
-        let bytes = tokio::fs::read(&out)
-            .await
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
-        let pages = check_class_f(&bytes)?;
-        if pages > self.config.max_pages {
-            return Err(ConvertError::TooManyPages {
-                pages,
-                max: self.config.max_pages,
-            });
-        }
-        Ok(PageSet { tiff: out, pages })
+        let bytes = tokio::fs::read(&out).await.map_err(io)?;
+        FaxPage::from_tiff(&bytes)
     }
 }
 

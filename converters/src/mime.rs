@@ -2,7 +2,8 @@
 //!
 //! The first text body (plain, or HTML reduced to text by mail-parser) becomes a text document
 //! if it has any visible text; then each attachment in order: PDF (sniffed by its `%PDF-` magic,
-//! whatever its declared type) and text/plain attachments become documents; signatures (S/MIME),
+//! whatever its declared type), images (PNG, JPEG, GIF, BMP, TIFF, sniffed) and text/plain
+//! attachments become documents; signatures (S/MIME),
 //! vCards and inline images belonging to an HTML body are ignored; anything else fails the job
 //! with `Unsupported`, naming the attachment. Never a silently dropped part.
 
@@ -11,20 +12,54 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 pub(crate) struct Document {
     name: String,
-    extension: &'static str,
+    kind: Kind,
     bytes: Vec<u8>,
 }
 
+/// How a document becomes pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Rendered by Ghostscript.
+    PostScript,
+    Pdf,
+    /// Rasterised by `raster`.
+    Image,
+}
+
 impl Document {
+    pub fn new(name: String, kind: Kind, bytes: Vec<u8>) -> Document {
+        Document { name, kind, bytes }
+    }
     pub fn name(&self) -> &str {
         &self.name
     }
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
     pub fn extension(&self) -> &'static str {
-        self.extension
+        match self.kind {
+            Kind::PostScript => "ps",
+            Kind::Pdf => "pdf",
+            Kind::Image => "img",
+        }
     }
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+}
+
+/// Whether the bytes start like an image format `raster` reads.
+fn is_image(bytes: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"BM",
+        b"II*\0",
+        b"MM\0*",
+    ];
+    MAGIC.iter().any(|m| bytes.starts_with(m))
 }
 
 const IGNORED_TYPES: &[&str] = &[
@@ -45,7 +80,7 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
     if let Some(body) = message.body_text(0).filter(|b| !b.trim().is_empty()) {
         docs.push(Document {
             name: "message text".into(),
-            extension: "ps",
+            kind: Kind::PostScript,
             bytes: text::to_postscript(&body, *paper).into_bytes(),
         });
     }
@@ -65,7 +100,7 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
         if contents.starts_with(b"%PDF-") {
             docs.push(Document {
                 name,
-                extension: "pdf",
+                kind: Kind::Pdf,
                 bytes: contents.to_vec(),
             });
         } else if mime == "application/pdf" {
@@ -85,11 +120,21 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
                 .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned());
             docs.push(Document {
                 name,
-                extension: "ps",
+                kind: Kind::PostScript,
                 bytes: text::to_postscript(&body, *paper).into_bytes(),
             });
-        } else if has_html && mime.starts_with("image/") && part.content_id().is_some() {
+        } else if has_html
+            && mime.starts_with("image/")
+            && part.content_id().is_some()
+            && !part.is_content_type("image", "tiff")
+        {
             // an image shown inside the HTML body (a logo in a signature)
+        } else if is_image(contents) {
+            docs.push(Document {
+                name,
+                kind: Kind::Image,
+                bytes: contents.to_vec(),
+            });
         } else {
             return Err(ConvertError::Unsupported { part: name, mime });
         }
@@ -98,6 +143,40 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
         return Err(ConvertError::Empty);
     }
     Ok(docs)
+}
+
+/// A standalone file as a document, typed by its content (then its name for text).
+pub(crate) fn document_for_file(
+    name: &str,
+    bytes: &[u8],
+    paper: &Paper,
+) -> Result<Document, ConvertError> {
+    let name = name.to_string();
+    if bytes.starts_with(b"%PDF-") {
+        Ok(Document {
+            name,
+            kind: Kind::Pdf,
+            bytes: bytes.to_vec(),
+        })
+    } else if is_image(bytes) {
+        Ok(Document {
+            name,
+            kind: Kind::Image,
+            bytes: bytes.to_vec(),
+        })
+    } else if name.to_ascii_lowercase().ends_with(".txt") {
+        let text = String::from_utf8_lossy(bytes);
+        Ok(Document {
+            name,
+            kind: Kind::PostScript,
+            bytes: text::to_postscript(&text, *paper).into_bytes(),
+        })
+    } else {
+        Err(ConvertError::Unsupported {
+            part: name,
+            mime: "application/octet-stream".into(),
+        })
+    }
 }
 
 #[cfg(test)]

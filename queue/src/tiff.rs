@@ -11,6 +11,7 @@ mod tag {
     pub const PHOTOMETRIC: u16 = 262;
     pub const FILL_ORDER: u16 = 266;
     pub const STRIP_OFFSETS: u16 = 273;
+    pub const STRIP_BYTE_COUNTS: u16 = 279;
     pub const X_RESOLUTION: u16 = 282;
     pub const Y_RESOLUTION: u16 = 283;
     pub const RESOLUTION_UNIT: u16 = 296;
@@ -32,6 +33,8 @@ pub struct PageInfo {
     pub resolution_unit: Option<u32>,
     pub page_number: Option<(u32, u32)>,
     pub strips: u32,
+    /// Where the first strip's data is, and how long: (offset, byte count).
+    pub first_strip: Option<(u32, u32)>,
 }
 
 impl PageInfo {
@@ -88,6 +91,30 @@ impl Reader<'_> {
     }
 }
 
+/// The first element of an array-valued entry of `n` SHORTs or LONGs: inline when the values fit
+/// in the entry's 4 bytes, else at the offset it holds.
+fn first_of_array(r: &Reader<'_>, kind: u16, n: u32, value_at: usize) -> Result<u32, TiffError> {
+    match (kind, n) {
+        (3, 0..=2) => Ok(u32::from(r.u16(value_at)?)),
+        (3, _) => Ok(u32::from(r.u16(r.u32(value_at)? as usize)?)),
+        (_, 0..=1) => r.u32(value_at),
+        _ => r.u32(r.u32(value_at)? as usize),
+    }
+}
+
+/// The bytes of each page's first strip (for single-strip page sets such as Ghostscript's).
+pub fn first_strips<'a>(data: &'a [u8], pages: &[PageInfo]) -> Result<Vec<&'a [u8]>, TiffError> {
+    pages
+        .iter()
+        .map(|p| {
+            let (off, len) = p.first_strip.ok_or(TiffError::Truncated)?;
+            let (off, len) = (off as usize, len as usize);
+            data.get(off..off.checked_add(len).ok_or(TiffError::Truncated)?)
+                .ok_or(TiffError::Truncated)
+        })
+        .collect()
+}
+
 /// Reads every page's facts.
 pub fn read_pages(data: &[u8]) -> Result<Vec<PageInfo>, TiffError> {
     let little = match data.get(0..4) {
@@ -132,7 +159,15 @@ pub fn read_pages(data: &[u8]) -> Result<Vec<PageInfo>, TiffError> {
                 tag::COMPRESSION => page.compression = scalar()?,
                 tag::PHOTOMETRIC => page.photometric = Some(scalar()?),
                 tag::FILL_ORDER => page.fill_order = Some(scalar()?),
-                tag::STRIP_OFFSETS => page.strips = n,
+                tag::STRIP_OFFSETS => {
+                    page.strips = n;
+                    let offset = first_of_array(&r, kind, n, value_at)?;
+                    page.first_strip = Some((offset, page.first_strip.map_or(0, |(_, len)| len)));
+                }
+                tag::STRIP_BYTE_COUNTS => {
+                    let len = first_of_array(&r, kind, n, value_at)?;
+                    page.first_strip = Some((page.first_strip.map_or(0, |(off, _)| off), len));
+                }
                 tag::X_RESOLUTION => page.x_resolution = Some(rational()?),
                 tag::Y_RESOLUTION => page.y_resolution = Some(rational()?),
                 tag::RESOLUTION_UNIT => page.resolution_unit = Some(scalar()?),
