@@ -198,7 +198,7 @@ mod libtiff {
     #[test]
     fn libtiff_decodes_what_we_write() {
         let pixels = (0..WIDTH * 300)
-            .map(|i| ((i % WIDTH) / 7 + (i / WIDTH) / 5) % 3 == 0)
+            .map(|i| ((i % WIDTH) / 7 + (i / WIDTH) / 5).is_multiple_of(3))
             .collect();
         let page = FaxPage::from_bitmap(
             &Bitmap {
