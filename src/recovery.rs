@@ -29,7 +29,8 @@ pub async fn recover(store: &Store, spool: &Spool) -> Result<(), String> {
         .spool_paths()
         .await
         .map_err(|e| e.to_string())?
-        .into_iter()
+        .iter()
+        .flat_map(|p| Spool::companions(p))
         .collect();
     for dir in [MSG_DIR, PAGES_DIR] {
         for rel in spool.list(dir).map_err(|e| e.to_string())? {

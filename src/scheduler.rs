@@ -135,6 +135,7 @@ impl Scheduler {
             Ok(files) if files.is_empty() => {}
             Ok(files) => {
                 let spool = self.spool.clone();
+                let files: Vec<String> = files.iter().flat_map(|f| Spool::companions(f)).collect();
                 let n = files.len();
                 let _ = tokio::task::spawn_blocking(move || {
                     for f in files {
@@ -396,9 +397,14 @@ async fn convert_job(
         .convert(&spool.path(message_path), scratch.path())
         .await?;
     let spool = spool.clone();
-    let rel = Spool::pages_rel(job.as_str());
-    tokio::task::spawn_blocking(move || spool.install(&pages.tiff, &rel).map(|_| pages.pages))
-        .await
-        .map_err(|e| ConvertError::Io(e.to_string()))?
-        .map_err(io)
+    let [tif, pdf, png] = Spool::page_set_rels(job.as_str());
+    tokio::task::spawn_blocking(move || {
+        // the previews first: once the TIFF is in place the job may be sent
+        spool.install(&pages.pdf, &pdf)?;
+        spool.install(&pages.thumbnail, &png)?;
+        spool.install(&pages.tiff, &tif).map(|_| pages.pages)
+    })
+    .await
+    .map_err(|e| ConvertError::Io(e.to_string()))?
+    .map_err(io)
 }

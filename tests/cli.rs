@@ -229,9 +229,13 @@ fn finished_jobs_are_purged_after_the_retention() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!message.exists(), "its spool files go too");
-    assert!(
-        !hub.data_dir()
-            .join(format!("spool/pages/{id}.tif"))
-            .exists()
-    );
+    for ext in ["tif", "pdf", "png"] {
+        assert!(
+            !hub.data_dir()
+                .join(format!("spool/pages/{id}.{ext}"))
+                .exists(),
+            "{ext}"
+        );
+    }
+    assert!(!hub.log().contains("quarantined"), "{}", hub.log());
 }

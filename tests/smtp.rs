@@ -75,6 +75,17 @@ fn a_mail_with_a_pdf_becomes_tiff_f_pages_in_the_outbox() {
             .starts_with(&format!("{id}-33169293999-1"))
     );
     assert_eq!(assert_tiff_f(&outbox[0]), 3);
+    // the same pages as a PDF (for receipts) and a thumbnail of page 1
+    let pdf = std::fs::read(hub.data_dir().join(format!("spool/pages/{id}.pdf"))).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(
+        String::from_utf8_lossy(&pdf)
+            .matches("/CCITTFaxDecode")
+            .count(),
+        3
+    );
+    let png = std::fs::read(hub.data_dir().join(format!("spool/pages/{id}.png"))).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
     // a finished job leaves the queue listing but stays in --all
     assert!(hub.queue(false).iter().all(|j| j["id"] != id.as_str()));
     assert!(hub.queue(true).iter().any(|j| j["id"] == id.as_str()));

@@ -13,6 +13,7 @@ mod error;
 pub mod exec;
 mod ghostscript;
 mod mime;
+pub mod preview;
 mod raster;
 mod text;
 pub mod tiff_f;
@@ -69,6 +70,10 @@ impl Default for ConvertConfig {
 pub struct PageSet {
     pub tiff: PathBuf,
     pub pages: u32,
+    /// The same pages as a PDF (the G4 data embedded, not re-rendered).
+    pub pdf: PathBuf,
+    /// Page 1 as a small PNG.
+    pub thumbnail: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -163,8 +168,18 @@ impl Converter {
         check_class_f(&bytes)?;
         let out = workdir.join("pages.tif");
         tokio::fs::write(&out, bytes).await.map_err(io)?;
+        let pdf = workdir.join("pages.pdf");
+        tokio::fs::write(&pdf, preview::pdf(&pages)?)
+            .await
+            .map_err(io)?;
+        let thumbnail = workdir.join("page1.png");
+        tokio::fs::write(&thumbnail, preview::thumbnail(&pages[0])?)
+            .await
+            .map_err(io)?;
         Ok(PageSet {
             tiff: out,
+            pdf,
+            thumbnail,
             pages: count,
         })
     }

@@ -2,7 +2,8 @@
 //!
 //! - `tmp/`: files being written; anything here at start-up is a partial write and is removed.
 //! - `msg/<job id>.eml`: a received message, exactly as received.
-//! - `pages/<job id>.tif`: the job's converted TIFF-F page set.
+//! - `pages/<job id>.tif`: the job's converted TIFF-F page set, with `<job id>.pdf` (the same
+//!   pages for receipts and previews) and `<job id>.png` (a thumbnail of page 1).
 //! - `quarantine/`: message files found with no job at start-up (a crash between rename and
 //!   commit: the client never got its 250 and will send again). Never deleted silently.
 //!
@@ -49,6 +50,26 @@ impl Spool {
 
     pub fn pages_rel(id: &str) -> String {
         format!("{PAGES_DIR}/{id}.tif")
+    }
+
+    /// A job's page set files: the TIFF-F that is sent, its PDF and its page-1 thumbnail.
+    pub fn page_set_rels(id: &str) -> [String; 3] {
+        [
+            Self::pages_rel(id),
+            format!("{PAGES_DIR}/{id}.pdf"),
+            format!("{PAGES_DIR}/{id}.png"),
+        ]
+    }
+
+    /// A stored path with the files that go with it (a page set's PDF and thumbnail).
+    pub fn companions(relative: &str) -> Vec<String> {
+        match relative
+            .strip_prefix(&format!("{PAGES_DIR}/"))
+            .and_then(|name| name.strip_suffix(".tif"))
+        {
+            Some(id) => Self::page_set_rels(id).to_vec(),
+            None => vec![relative.to_string()],
+        }
     }
 
     /// A private scratch directory inside the spool's `tmp/` (removed when dropped).

@@ -1,0 +1,209 @@
+//! What users see of a page set outside the fax line: a PDF of exactly the pages that are sent,
+//! made without re-rendering (each page's CCITT G4 data is embedded as it is, with
+//! `/CCITTFaxDecode`), and a PNG thumbnail of page 1. Receipts attach the PDF; previews use both.
+
+use crate::ConvertError;
+use crate::tiff_f::{FaxPage, X_DPI};
+use lopdf::{Dictionary, Document, Object, Stream, dictionary};
+
+/// Width of the page-1 thumbnail, in pixels.
+pub const THUMBNAIL_WIDTH: u32 = 216;
+
+/// A PDF with one page per fax page, each the size of the paper it was made for.
+pub fn pdf(pages: &[FaxPage]) -> Result<Vec<u8>, ConvertError> {
+    let mut doc = Document::with_version("1.4");
+    let pages_id = doc.new_object_id();
+    let mut kids = Vec::with_capacity(pages.len());
+    for page in pages {
+        let image = Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Image",
+                "Width" => page.width as i64,
+                "Height" => page.length as i64,
+                "ColorSpace" => "DeviceGray",
+                "BitsPerComponent" => 1,
+                "Filter" => "CCITTFaxDecode",
+                "DecodeParms" => dictionary! { "K" => -1, "Columns" => page.width as i64, "Rows" => page.length as i64 },
+            },
+            page.g4.clone(),
+        )
+        .with_compression(false);
+        let image_id = doc.add_object(image);
+        let width_pt = f64::from(page.width) * 72.0 / f64::from(X_DPI);
+        let height_pt = f64::from(page.length) * 72.0 / f64::from(page.y_dpi);
+        let content = format!("q {width_pt:.3} 0 0 {height_pt:.3} 0 0 cm /P Do Q");
+        let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), Object::Real(width_pt as f32), Object::Real(height_pt as f32)],
+            "Contents" => content_id,
+            "Resources" => dictionary! { "XObject" => dictionary! { "P" => image_id } },
+        });
+        kids.push(Object::Reference(page_id));
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out)
+        .map_err(|e| ConvertError::Io(format!("writing the PDF: {e}")))?;
+    Ok(out)
+}
+
+/// A PNG of page 1, `THUMBNAIL_WIDTH` pixels wide, in grey (each thumbnail pixel is the share of
+/// white in the fax pixels it covers).
+pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
+    let (w, h) = (page.width as usize, page.length as usize);
+    let mut black = vec![false; w * h];
+    let mut row = 0usize;
+    fax::decoder::decode_g4(
+        page.g4.iter().copied(),
+        page.width as u16,
+        Some(page.length as u16),
+        |transitions| {
+            if row < h {
+                for (x, color) in fax::decoder::pels(transitions, page.width as u16).enumerate() {
+                    black[row * w + x] = color == fax::Color::Black;
+                }
+            }
+            row += 1;
+        },
+    )
+    .ok_or_else(|| ConvertError::NotClassF("page 1 does not decode as G4".into()))?;
+    // thumbnail pixels are square on paper: correct for the fax's 204 × y_dpi aspect
+    let tw = THUMBNAIL_WIDTH as usize;
+    let th = ((h as f64 / f64::from(page.y_dpi)) / (w as f64 / f64::from(X_DPI)) * tw as f64)
+        .round()
+        .max(1.0) as usize;
+    let img = image::GrayImage::from_fn(tw as u32, th as u32, |tx, ty| {
+        let (x0, x1) = (
+            tx as usize * w / tw,
+            ((tx as usize + 1) * w / tw).max(tx as usize * w / tw + 1),
+        );
+        let (y0, y1) = (
+            ty as usize * h / th,
+            ((ty as usize + 1) * h / th).max(ty as usize * h / th + 1),
+        );
+        let mut blacks = 0usize;
+        for y in y0..y1.min(h) {
+            blacks += black[y * w + x0..y * w + x1.min(w)]
+                .iter()
+                .filter(|b| **b)
+                .count();
+        }
+        let area = (x1 - x0) * (y1 - y0);
+        image::Luma([(255 - blacks * 255 / area.max(1)) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| ConvertError::Io(format!("writing the thumbnail: {e}")))?;
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiff_f::{Bitmap, WIDTH};
+
+    fn page() -> FaxPage {
+        // the left half of the page black, the right half white
+        let length = 2292;
+        let pixels = (0..WIDTH * length).map(|i| i % WIDTH < WIDTH / 2).collect();
+        FaxPage::from_bitmap(
+            &Bitmap {
+                width: WIDTH,
+                length,
+                pixels,
+            },
+            196,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_pdf_holds_the_g4_data_unchanged_on_a4_pages() {
+        let p = page();
+        let bytes = pdf(&[p.clone(), p.clone()]).unwrap();
+        let doc = Document::load_mem(&bytes).unwrap();
+        assert_eq!(doc.get_pages().len(), 2);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("/CCITTFaxDecode"));
+        assert!(
+            bytes.windows(p.g4.len()).any(|w| w == p.g4.as_slice()),
+            "G4 data embedded as is"
+        );
+        // 1728 px at 204 dpi = 609.9 pt; 2292 rows at 196 dpi = 841.96 pt (A4 is 841.89)
+        let media: Vec<&str> = text
+            .split("/MediaBox")
+            .skip(1)
+            .map(|m| m.split(']').next().unwrap_or(""))
+            .collect();
+        assert!(
+            media
+                .iter()
+                .all(|m| m.contains("609.88") && m.contains("841.9")),
+            "{media:?}"
+        );
+    }
+
+    /// Ghostscript, an independent PDF reader, sees black on the left and white on the right.
+    #[test]
+    fn ghostscript_renders_the_pdf_as_the_fax_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.pdf");
+        std::fs::write(&path, pdf(&[page()]).unwrap()).unwrap();
+        let out = std::process::Command::new("gs")
+            .args([
+                "-q",
+                "-dSAFER",
+                "-dBATCH",
+                "-dNOPAUSE",
+                "-sDEVICE=pgmraw",
+                "-r20",
+                "-sOutputFile=-",
+            ])
+            .arg(&path)
+            .output()
+            .expect("Ghostscript must be installed: run `make test`");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // P5 header: "P5", a comment line, "<w> <h>", "255", then one byte a pixel
+        let header_lines: Vec<&[u8]> = out.stdout.splitn(5, |b| *b == b'\n').collect();
+        let dims = String::from_utf8_lossy(header_lines[2]).into_owned();
+        let w: usize = dims
+            .split_ascii_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let header = header_lines[..4].iter().map(|l| l.len() + 1).sum::<usize>();
+        let pixels = &out.stdout[header..];
+        let row = 100 * w;
+        assert!(pixels[row + 10] < 50, "left is black");
+        assert!(pixels[row + w - 10] > 200, "right is white");
+    }
+
+    #[test]
+    fn the_thumbnail_shows_the_page() {
+        let png = thumbnail(&page()).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_luma8();
+        assert_eq!(img.width(), THUMBNAIL_WIDTH);
+        // 2292 rows at 196 dpi are 11.69 in; 1728 px at 204 dpi 8.47 in: 216 × 11.69 / 8.47 = 298
+        assert!(
+            (296..=300).contains(&img.height()),
+            "A4 proportions: {}",
+            img.height()
+        );
+        assert!(img.get_pixel(10, 100).0[0] < 20, "left half black");
+        assert!(img.get_pixel(200, 100).0[0] > 235, "right half white");
+    }
+}
