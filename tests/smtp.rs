@@ -343,6 +343,43 @@ fn letter_paper_is_also_1728_pixels_wide() {
 }
 
 #[test]
+fn x_fax_headers_choose_paper_and_resolution() {
+    let hub = Faxhub::start("", "");
+    let message = b"Subject: legal, normal\r\nX-Fax-Paper: legal\r\nX-Fax-Resolution: normal\r\n\r\nA legal page.\r\n";
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293999@fax.localhost"],
+        message,
+    ));
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    let info = tiffinfo(&hub.outbox()[0]);
+    // Legal is 14 inches: 14 × 98 = 1372 rows
+    assert!(
+        info.contains("Image Width: 1728 Image Length: 1372"),
+        "{info}"
+    );
+    assert!(info.contains("Resolution: 204, 98 pixels/inch"), "{info}");
+    // an unknown value is ignored: the defaults apply
+    let message = b"Subject: odd\r\nX-Fax-Resolution: ultra\r\n\r\nA default page.\r\n";
+    let id = queued_id(&hub.smtp().send_mail(
+        "a@example.com",
+        &["0169293998@fax.localhost"],
+        message,
+    ));
+    assert_eq!(
+        hub.wait_finished(&id, WAIT)["recipients"][0]["status"],
+        "done"
+    );
+    let newest = hub
+        .outbox()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(&id))
+        .unwrap();
+    assert!(tiffinfo(&newest).contains("Resolution: 204, 196 pixels/inch"));
+}
+
+#[test]
 fn images_and_fax_tiffs_attached_become_pages_with_page_numbers() {
     let hub = Faxhub::start("", "");
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");

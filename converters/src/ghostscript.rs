@@ -1,44 +1,20 @@
-//! Ghostscript: PDF and PostScript to TIFF-F (CCITT G4, 204×196 dpi, one strip per page), always
+//! Ghostscript: PDF and PostScript to TIFF-F (CCITT G4, 204 dpi across, one strip per page), always
 //! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift.
 
 use crate::exec::{self, ExecError};
+use crate::options::Options;
+use crate::tiff_f::X_DPI;
 use crate::{ConvertConfig, ConvertError};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const GS: &str = "gs";
-/// Fine resolution (R8 × 7.7 lines/mm).
-const RESOLUTION: &str = "-r204x196";
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Paper {
-    #[default]
-    A4,
-    Letter,
-}
-
-impl Paper {
-    pub fn gs_name(self) -> &'static str {
-        match self {
-            Paper::A4 => "a4",
-            Paper::Letter => "letter",
-        }
-    }
-    /// Page size in PostScript points (1/72 in).
-    pub fn points(self) -> (u32, u32) {
-        match self {
-            Paper::A4 => (595, 842),
-            Paper::Letter => (612, 792),
-        }
-    }
-}
 
 /// Renders `inputs` in order into one multi-page TIFF at `out`.
 pub(crate) async fn render(
     inputs: &[&Path],
     out: &Path,
     config: &ConvertConfig,
+    options: &Options,
     workdir: &Path,
 ) -> Result<(), ConvertError> {
     let mut args: Vec<String> = [
@@ -48,7 +24,6 @@ pub(crate) async fn render(
         "-dNOPAUSE",
         "-dNOINTERPOLATE",
         "-sDEVICE=tiffg4",
-        RESOLUTION,
         "-dFIXEDMEDIA",
         "-dPDFFitPage",
         "-dMaxStripSize=0",
@@ -57,7 +32,8 @@ pub(crate) async fn render(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.push(format!("-sPAPERSIZE={}", config.paper.gs_name()));
+    args.push(format!("-r{X_DPI}x{}", options.resolution.y_dpi()));
+    args.push(format!("-sPAPERSIZE={}", options.paper.gs_name()));
     args.push(format!("-sOutputFile={}", out.display()));
     args.extend(inputs.iter().map(|p| p.display().to_string()));
     let output = exec::run(GS, &args, workdir, config.tool_timeout)

@@ -13,21 +13,20 @@ mod error;
 pub mod exec;
 mod ghostscript;
 mod mime;
+mod options;
 pub mod preview;
 mod raster;
 mod text;
 pub mod tiff_f;
 
 pub use error::ConvertError;
-pub use ghostscript::Paper;
+pub use options::{Options, Paper, Resolution};
 
 use mime::{Document, Kind};
 use tiff_f::FaxPage;
 
 /// libtiff's TIFF to PDF converter (Debian's libtiff-tools).
 const TIFF2PDF: &str = "tiff2pdf";
-/// Lines per inch of fine resolution (7.7 lines/mm), the default.
-const FINE_DPI: u32 = 196;
 
 use faxhub_queue::tiff;
 use serde::{Deserialize, Serialize};
@@ -44,8 +43,10 @@ pub const DEFAULT_MAX_PAGES: u32 = 200;
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConvertConfig {
-    /// `a4` or `letter`.
+    /// `a4`, `letter` or `legal` (a message may ask for another with `X-Fax-Paper`).
     pub paper: Paper,
+    /// `normal` (98 lpi), `fine` (196 lpi) or `superfine` (391 lpi); `X-Fax-Resolution` overrides.
+    pub resolution: Resolution,
     /// Longest time one external program may take for one job.
     #[serde(with = "faxhub_queue::units::serde_duration")]
     pub tool_timeout: Duration,
@@ -58,6 +59,7 @@ impl Default for ConvertConfig {
     fn default() -> Self {
         ConvertConfig {
             paper: Paper::A4,
+            resolution: Resolution::Fine,
             tool_timeout: DEFAULT_TOOL_TIMEOUT,
             max_pages: DEFAULT_MAX_PAGES,
             workers: 0,
@@ -90,8 +92,11 @@ impl Converter {
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let raw = tokio::fs::read(message).await.map_err(io)?;
-        let documents = mime::documents(&raw, &self.config.paper)?;
-        self.page_set(&documents, workdir).await
+        let (documents, options, notes) = mime::documents(&raw, self.defaults())?;
+        for note in &notes {
+            tracing::info!(message = %message.display(), note = %note, "conversion note");
+        }
+        self.page_set(&documents, &options, workdir).await
     }
 
     /// Converts one file (a PDF, an image, a text file) into `workdir/pages.tif`, as if it were
@@ -102,16 +107,26 @@ impl Converter {
         bytes: &[u8],
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
-        let document = mime::document_for_file(name, bytes, &self.config.paper)?;
-        self.page_set(std::slice::from_ref(&document), workdir)
+        let options = self.defaults();
+        let document = mime::document_for_file(name, bytes, &options.paper)?;
+        self.page_set(std::slice::from_ref(&document), &options, workdir)
             .await
+    }
+
+    fn defaults(&self) -> Options {
+        Options {
+            paper: self.config.paper,
+            resolution: self.config.resolution,
+        }
     }
 
     async fn page_set(
         &self,
         documents: &[Document],
+        options: &Options,
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
+        let y_dpi = options.resolution.y_dpi();
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let mut pages: Vec<FaxPage> = Vec::new();
         // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
@@ -119,26 +134,22 @@ impl Converter {
         while i < documents.len() {
             if documents[i].kind() == Kind::Image {
                 let doc = &documents[i];
-                let (name, bytes, paper) = (
-                    doc.name().to_string(),
-                    doc.bytes().to_vec(),
-                    self.config.paper,
-                );
-                let rastered = tokio::task::spawn_blocking(move || {
-                    raster::pages(&name, &bytes, paper, FINE_DPI)
-                })
-                .await
-                .map_err(|e| ConvertError::Io(e.to_string()))?;
+                let (name, bytes, paper) =
+                    (doc.name().to_string(), doc.bytes().to_vec(), options.paper);
+                let rastered =
+                    tokio::task::spawn_blocking(move || raster::pages(&name, &bytes, paper, y_dpi))
+                        .await
+                        .map_err(|e| ConvertError::Io(e.to_string()))?;
                 match rastered {
                     Ok(bitmaps) => {
                         for bitmap in &bitmaps {
-                            pages.push(FaxPage::from_bitmap(bitmap, FINE_DPI)?);
+                            pages.push(FaxPage::from_bitmap(bitmap, y_dpi)?);
                         }
                     }
                     // libtiff reads TIFF variants the pure-Rust decoder does not (G3, palettes,
                     // old JPEG…): let it make a PDF of the pages, and render that.
                     Err(first) if raster::is_tiff(doc.bytes()) => pages.extend(
-                        self.tiff_via_libtiff(doc, i, workdir)
+                        self.tiff_via_libtiff(doc, i, options, workdir)
                             .await
                             .map_err(|_| first)?,
                     ),
@@ -151,7 +162,10 @@ impl Converter {
                 .iter()
                 .position(|d| d.kind() == Kind::Image)
                 .map_or(documents.len(), |k| i + k);
-            pages.extend(self.render(&documents[i..run_end], i, workdir).await?);
+            pages.extend(
+                self.render(&documents[i..run_end], i, options, workdir)
+                    .await?,
+            );
             i = run_end;
             if pages.len() > self.config.max_pages as usize {
                 break;
@@ -189,6 +203,7 @@ impl Converter {
         &self,
         doc: &Document,
         index: usize,
+        options: &Options,
         workdir: &Path,
     ) -> Result<Vec<FaxPage>, ConvertError> {
         let tif = workdir.join(format!("part{index}.tif"));
@@ -218,7 +233,7 @@ impl Converter {
             .await
             .map_err(|e| ConvertError::Io(e.to_string()))?;
         let as_pdf = Document::new(doc.name().to_string(), Kind::Pdf, bytes);
-        self.render(std::slice::from_ref(&as_pdf), index, workdir)
+        self.render(std::slice::from_ref(&as_pdf), index, options, workdir)
             .await
     }
 
@@ -227,6 +242,7 @@ impl Converter {
         &self,
         documents: &[Document],
         first: usize,
+        options: &Options,
         workdir: &Path,
     ) -> Result<Vec<FaxPage>, ConvertError> {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
@@ -238,12 +254,14 @@ impl Converter {
         }
         let out = workdir.join(format!("gs{first}.tif"));
         let paths: Vec<&Path> = inputs.iter().map(|(_, p)| p.as_path()).collect();
-        if let Err(whole) = ghostscript::render(&paths, &out, &self.config, workdir).await {
+        if let Err(whole) = ghostscript::render(&paths, &out, &self.config, options, workdir).await
+        {
             // Find the part to blame, so that the user is told which attachment failed.
             for (name, path) in &inputs {
                 let probe = workdir.join("probe.tif");
                 if let Err(e) =
-                    ghostscript::render(&[path.as_path()], &probe, &self.config, workdir).await
+                    ghostscript::render(&[path.as_path()], &probe, &self.config, options, workdir)
+                        .await
                 {
                     return Err(e.for_part(name));
                 }

@@ -7,7 +7,7 @@
 //! vCards and inline images belonging to an HTML body are ignored; anything else fails the job
 //! with `Unsupported`, naming the attachment. Never a silently dropped part.
 
-use crate::{ConvertError, Paper, text};
+use crate::{ConvertError, Options, Paper, text};
 use mail_parser::{MessageParser, MimeHeaders};
 
 pub(crate) struct Document {
@@ -71,10 +71,17 @@ const IGNORED_TYPES: &[&str] = &[
     "text/directory",
 ];
 
-pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, ConvertError> {
+/// The message's documents in order, with its page options (defaults overridden by its
+/// `X-Fax-*` headers) and notes about what was ignored.
+pub(crate) fn documents(
+    raw: &[u8],
+    defaults: Options,
+) -> Result<(Vec<Document>, Options, Vec<String>), ConvertError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ConvertError::Unreadable)?;
+    let (options, notes) = defaults.with_headers(message.headers_raw());
+    let paper = &options.paper;
     let mut docs = Vec::new();
     let has_html = message.html_body_count() > 0;
     if let Some(body) = message.body_text(0).filter(|b| !b.trim().is_empty()) {
@@ -142,7 +149,7 @@ pub(crate) fn documents(raw: &[u8], paper: &Paper) -> Result<Vec<Document>, Conv
     if docs.is_empty() {
         return Err(ConvertError::Empty);
     }
-    Ok(docs)
+    Ok((docs, options, notes))
 }
 
 /// A standalone file as a document, typed by its content (then its name for text).
@@ -182,6 +189,15 @@ pub(crate) fn document_for_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Resolution;
+
+    fn docs(raw: &[u8]) -> Result<Vec<Document>, ConvertError> {
+        let defaults = Options {
+            paper: Paper::A4,
+            resolution: Resolution::Fine,
+        };
+        documents(raw, defaults).map(|(d, _, _)| d)
+    }
 
     const PLAIN: &[u8] =
         b"From: a@example.com\r\nTo: 0169293999@fax.localhost\r\nSubject: hi\r\n\r\nHello fax\r\n";
@@ -196,7 +212,7 @@ mod tests {
 
     #[test]
     fn plain_body_is_one_text_document() {
-        let docs = documents(PLAIN, &Paper::A4).unwrap();
+        let docs = docs(PLAIN).unwrap();
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].extension(), "ps");
         assert!(String::from_utf8_lossy(docs[0].bytes()).contains("(Hello fax) show"));
@@ -208,7 +224,7 @@ mod tests {
             "Content-Type: application/octet-stream; name=\"scan.bin\"\r\nContent-Disposition: attachment; filename=\"scan.bin\"",
             "%PDF-1.4 ...",
         );
-        let docs = documents(&raw, &Paper::A4).unwrap();
+        let docs = docs(&raw).unwrap();
         assert_eq!(
             docs.iter().map(|d| d.extension()).collect::<Vec<_>>(),
             vec!["ps", "pdf"]
@@ -223,30 +239,24 @@ mod tests {
             "xxxx",
         );
         assert_eq!(
-            documents(&docx, &Paper::A4).err().map(|e| e.to_string()),
+            docs(&docx).err().map(|e| e.to_string()),
             Some("report.doc: files of this type (application/msword) can't be faxed yet".into())
         );
         let fake = multipart(
             "Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment",
             "not a pdf",
         );
-        assert!(matches!(
-            documents(&fake, &Paper::A4),
-            Err(ConvertError::Damaged { .. })
-        ));
+        assert!(matches!(docs(&fake), Err(ConvertError::Damaged { .. })));
     }
 
     #[test]
     fn empty_message_and_signatures() {
         let empty = b"From: a@example.com\r\nSubject: x\r\n\r\n  \r\n";
-        assert_eq!(
-            documents(empty, &Paper::A4).err(),
-            Some(ConvertError::Empty)
-        );
+        assert_eq!(docs(empty).err(), Some(ConvertError::Empty));
         let signed = multipart(
             "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"",
             "MIAGCSqGSIb3",
         );
-        assert_eq!(documents(&signed, &Paper::A4).unwrap().len(), 1);
+        assert_eq!(docs(&signed).unwrap().len(), 1);
     }
 }
