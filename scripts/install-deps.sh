@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages faxhub and its tests need, only those missing (idempotent).
-# Ghostscript converts documents; libtiff-tools checks TIFF-F independently; Postfix plays the
+# Ghostscript converts documents; libtiff-tools reads odd TIFFs and checks TIFF-F independently;
+# qpdf opens PDFs encrypted with an empty password; Postfix plays the
 # upstream MTA in end-to-end tests and gives smtp-source for the benchmark; swaks sends test mail.
 set -euo pipefail
-packages=(ghostscript libtiff-tools postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps)
+packages=(ghostscript libtiff-tools qpdf postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

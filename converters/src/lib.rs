@@ -25,6 +25,8 @@ pub use options::{Options, Paper, Resolution};
 use mime::{Document, Kind};
 use tiff_f::FaxPage;
 
+/// qpdf, to open PDFs encrypted with an empty user password.
+const QPDF: &str = "qpdf";
 /// libtiff's TIFF to PDF converter (Debian's libtiff-tools).
 const TIFF2PDF: &str = "tiff2pdf";
 
@@ -51,6 +53,11 @@ pub struct ConvertConfig {
     #[serde(with = "faxhub_queue::units::serde_duration")]
     pub tool_timeout: Duration,
     pub max_pages: u32,
+    /// The message text: `always`, `if-not-empty` (empty or only a signature: no page), `never`.
+    pub body: BodyPolicy,
+    /// Attachments of a type faxhub can't convert: `fail` the job (naming them) or `skip` them
+    /// with a note.
+    pub unknown_parts: UnknownParts,
     /// Conversions running at once; 0 means one per CPU core.
     pub workers: usize,
 }
@@ -60,11 +67,30 @@ impl Default for ConvertConfig {
         ConvertConfig {
             paper: Paper::A4,
             resolution: Resolution::Fine,
+            body: BodyPolicy::IfNotEmpty,
+            unknown_parts: UnknownParts::Fail,
             tool_timeout: DEFAULT_TOOL_TIMEOUT,
             max_pages: DEFAULT_MAX_PAGES,
             workers: 0,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BodyPolicy {
+    Always,
+    #[default]
+    IfNotEmpty,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownParts {
+    #[default]
+    Fail,
+    Skip,
 }
 
 /// A converted job: the TIFF-F file (inside the work directory) and its page count.
@@ -92,7 +118,11 @@ impl Converter {
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let raw = tokio::fs::read(message).await.map_err(io)?;
-        let (documents, options, notes) = mime::documents(&raw, self.defaults())?;
+        let policy = mime::Policy {
+            body: self.config.body,
+            unknown_parts: self.config.unknown_parts,
+        };
+        let (documents, options, notes) = mime::documents(&raw, self.defaults(), policy)?;
         for note in &notes {
             tracing::info!(message = %message.display(), note = %note, "conversion note");
         }
@@ -198,6 +228,40 @@ impl Converter {
         })
     }
 
+    /// An encrypted PDF opened with the empty user password (qpdf handles every revision, Ghostscript
+    /// not all); one that needs a real password fails with that reason.
+    async fn decrypt_pdf(
+        &self,
+        name: &str,
+        path: &Path,
+        workdir: &Path,
+    ) -> Result<PathBuf, ConvertError> {
+        let out = path.with_extension("decrypted.pdf");
+        let args = [OsStr::new("--decrypt"), path.as_os_str(), out.as_os_str()];
+        match exec::run(QPDF, args, workdir, self.config.tool_timeout).await {
+            // 0: done; 3: done with warnings
+            Ok(o) if matches!(o.status.code(), Some(0 | 3)) => Ok(out),
+            Ok(o) if String::from_utf8_lossy(&o.stderr).contains("password") => {
+                Err(ConvertError::Encrypted {
+                    part: name.to_string(),
+                })
+            }
+            Ok(o) => Err(ConvertError::Damaged {
+                part: name.to_string(),
+                detail: String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            }),
+            Err(exec::ExecError::NotFound { .. }) => Ok(path.to_path_buf()), // let Ghostscript try
+            Err(e) => Err(ConvertError::ToolFailed {
+                tool: QPDF.into(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
     /// A TIFF through libtiff's tiff2pdf (which keeps CCITT data as it is), then Ghostscript.
     async fn tiff_via_libtiff(
         &self,
@@ -248,8 +312,11 @@ impl Converter {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let mut inputs = Vec::with_capacity(documents.len());
         for (k, doc) in documents.iter().enumerate() {
-            let path = workdir.join(format!("part{}.{}", first + k, doc.extension()));
+            let mut path = workdir.join(format!("part{}.{}", first + k, doc.extension()));
             tokio::fs::write(&path, doc.bytes()).await.map_err(io)?;
+            if doc.kind() == Kind::Pdf && is_encrypted_pdf(doc.bytes()) {
+                path = self.decrypt_pdf(doc.name(), &path, workdir).await?;
+            }
             inputs.push((doc.name().to_string(), path));
         }
         let out = workdir.join(format!("gs{first}.tif"));
@@ -271,6 +338,12 @@ impl Converter {
         let bytes = tokio::fs::read(&out).await.map_err(io)?;
         FaxPage::from_tiff(&bytes)
     }
+}
+
+/// Whether a PDF has an encryption dictionary (Ghostscript opens those with an empty user
+/// password itself; one that fails to open was protected by a real password).
+fn is_encrypted_pdf(bytes: &[u8]) -> bool {
+    bytes.windows(8).any(|w| w == b"/Encrypt")
 }
 
 /// Checks the facts a fax line relies on (RFC 2306): every page 1728 wide, CCITT-coded, with a

@@ -7,8 +7,9 @@
 //! vCards and inline images belonging to an HTML body are ignored; anything else fails the job
 //! with `Unsupported`, naming the attachment. Never a silently dropped part.
 
+use crate::{BodyPolicy, UnknownParts};
 use crate::{ConvertError, Options, Paper, text};
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 
 pub(crate) struct Document {
     name: String,
@@ -71,41 +72,191 @@ const IGNORED_TYPES: &[&str] = &[
     "text/directory",
 ];
 
+/// How the walk treats the body and parts it can't convert (from `[convert]`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Policy {
+    pub body: BodyPolicy,
+    pub unknown_parts: UnknownParts,
+}
+
+fn utf16_to_utf8(raw: &[u8]) -> Option<String> {
+    let (little, body) = match raw {
+        [0xff, 0xfe, rest @ ..] => (true, rest),
+        [0xfe, 0xff, rest @ ..] => (false, rest),
+        _ => return None,
+    };
+    let units = body.chunks_exact(2).map(|c| {
+        if little {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or('\u{fffd}'))
+            .collect(),
+    )
+}
+
+/// Machine-written reports that read as text (bounces and receipts forwarded to a fax).
+const TEXT_REPORTS: &[&str] = &[
+    "message/delivery-status",
+    "message/disposition-notification",
+    "text/rfc822-headers",
+];
+
+/// A `.txt` file sent as `application/octet-stream` (as many mailers do): text if it is UTF-8
+/// without control characters other than white space.
+fn looks_like_text_file(name: &str, contents: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    (lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".log"))
+        && std::str::from_utf8(contents)
+            .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()))
+}
+
+/// Forwarded messages nested deeper than this are refused (a nesting bomb).
+const MAX_DEPTH: usize = 8;
+
 /// The message's documents in order, with its page options (defaults overridden by its
 /// `X-Fax-*` headers) and notes about what was ignored.
 pub(crate) fn documents(
     raw: &[u8],
     defaults: Options,
+    policy: Policy,
 ) -> Result<(Vec<Document>, Options, Vec<String>), ConvertError> {
+    // An Outlook .msg (OLE compound file) or a bare winmail.dat is not an RFC 5322 message.
+    const NOT_MAIL: &[&[u8]] = &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x78\x9f\x3e\x22"];
+    if NOT_MAIL.iter().any(|m| raw.starts_with(m)) {
+        return Err(ConvertError::Unreadable);
+    }
+    // A message saved as UTF-16 (with its byte order mark) by some Windows tools.
+    let utf8;
+    let raw = match utf16_to_utf8(raw) {
+        Some(text) => {
+            utf8 = text;
+            utf8.as_bytes()
+        }
+        None => raw,
+    };
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ConvertError::Unreadable)?;
-    let (options, notes) = defaults.with_headers(message.headers_raw());
-    let paper = &options.paper;
-    let mut docs = Vec::new();
-    let has_html = message.html_body_count() > 0;
-    if let Some(body) = message.body_text(0).filter(|b| !b.trim().is_empty()) {
-        docs.push(Document {
-            name: "message text".into(),
+    let (options, mut notes) = defaults.with_headers(message.headers_raw());
+    let mut walk = Walk {
+        paper: options.paper,
+        policy,
+        docs: Vec::new(),
+        notes: Vec::new(),
+    };
+    walk.message(&message, 0, None)?;
+    notes.append(&mut walk.notes);
+    if walk.docs.is_empty() {
+        return Err(ConvertError::Empty);
+    }
+    Ok((walk.docs, options, notes))
+}
+
+struct Walk {
+    paper: Paper,
+    policy: Policy,
+    docs: Vec<Document>,
+    notes: Vec<String>,
+}
+
+impl Walk {
+    fn text(&mut self, name: String, text: &str) {
+        self.docs.push(Document {
+            name,
             kind: Kind::PostScript,
-            bytes: text::to_postscript(&body, *paper).into_bytes(),
+            bytes: text::to_postscript(text, self.paper).into_bytes(),
         });
     }
-    for (i, part) in message.attachments().enumerate() {
-        let name = part
-            .attachment_name()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("attachment {}", i + 1));
+
+    /// A message's body, then its attachments; `forwarded` names a nested message, whose page
+    /// starts with its headers.
+    fn message(
+        &mut self,
+        message: &Message<'_>,
+        depth: usize,
+        forwarded: Option<&str>,
+    ) -> Result<(), ConvertError> {
+        if depth > MAX_DEPTH {
+            return Err(ConvertError::Damaged {
+                part: forwarded.unwrap_or("message").to_string(),
+                detail: format!("forwarded messages are nested more than {MAX_DEPTH} deep"),
+            });
+        }
+        let body = message
+            .body_text(0)
+            .map(|b| b.into_owned())
+            .unwrap_or_default();
+        match forwarded {
+            Some(name) => {
+                let header = forwarded_header(message);
+                self.text(name.to_string(), &format!("{header}\n{body}"));
+            }
+            None => {
+                let visible = !without_signature(&body).trim().is_empty();
+                match self.policy.body {
+                    BodyPolicy::Always => self.text("message text".into(), &body),
+                    BodyPolicy::IfNotEmpty if visible => self.text("message text".into(), &body),
+                    BodyPolicy::IfNotEmpty | BodyPolicy::Never => {}
+                }
+            }
+        }
+        let has_html = message.html_body_count() > 0;
+        for (i, part) in message.attachments().enumerate() {
+            let name = part
+                .attachment_name()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("attachment {}", i + 1));
+            self.part(part, name, has_html, depth)?;
+        }
+        Ok(())
+    }
+
+    fn part(
+        &mut self,
+        part: &MessagePart<'_>,
+        name: String,
+        has_html: bool,
+        depth: usize,
+    ) -> Result<(), ConvertError> {
         let mime = part
             .content_type()
             .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
             .unwrap_or_else(|| "application/octet-stream".into());
         let contents = part.contents();
         if IGNORED_TYPES.contains(&mime.as_str()) {
-            continue;
+            return Ok(());
         }
+        if let Some(nested) = part.message() {
+            let title = nested
+                .subject()
+                .map(|s| format!("forwarded message \"{s}\""))
+                .unwrap_or_else(|| "forwarded message".into());
+            return self.message(nested, depth + 1, Some(&title));
+        }
+        if part.is_multipart() || mime.starts_with("multipart/") {
+            return Ok(()); // a container; its parts are walked on their own
+        }
+        if mime.contains("signature") {
+            return Ok(()); // a signature of some kind: nothing to print
+        }
+        if mime == "message/rfc822" || mime == "message/global" {
+            return Err(ConvertError::Damaged {
+                part: name,
+                detail: "the forwarded message could not be read".into(),
+            });
+        }
+        let text = || {
+            part.text_contents()
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned())
+        };
         if contents.starts_with(b"%PDF-") {
-            docs.push(Document {
+            self.docs.push(Document {
                 name,
                 kind: Kind::Pdf,
                 bytes: contents.to_vec(),
@@ -115,21 +266,13 @@ pub(crate) fn documents(
                 part: name,
                 detail: "it does not start like a PDF file".into(),
             });
-        } else if part.is_message() {
-            return Err(ConvertError::Unsupported {
-                part: name,
-                mime: "message/rfc822".into(),
-            });
-        } else if mime == "text/plain" {
-            let body = part
-                .text_contents()
-                .map(str::to_string)
-                .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned());
-            docs.push(Document {
-                name,
-                kind: Kind::PostScript,
-                bytes: text::to_postscript(&body, *paper).into_bytes(),
-            });
+        } else if mime == "text/html" {
+            self.text(name, &mail_parser::decoders::html::html_to_text(&text()));
+        } else if mime.starts_with("text/")
+            || TEXT_REPORTS.contains(&mime.as_str())
+            || looks_like_text_file(&name, contents)
+        {
+            self.text(name, &text());
         } else if has_html
             && mime.starts_with("image/")
             && part.content_id().is_some()
@@ -137,19 +280,63 @@ pub(crate) fn documents(
         {
             // an image shown inside the HTML body (a logo in a signature)
         } else if is_image(contents) {
-            docs.push(Document {
+            self.docs.push(Document {
                 name,
                 kind: Kind::Image,
                 bytes: contents.to_vec(),
             });
+        } else if mime.starts_with("image/") && !contents.is_empty() {
+            return Err(ConvertError::Damaged {
+                part: name,
+                detail: "it is not a readable image".into(),
+            });
+        } else if self.policy.unknown_parts == UnknownParts::Skip {
+            self.notes.push(format!(
+                "{name}: files of this type ({mime}) can't be faxed yet; left out"
+            ));
         } else {
             return Err(ConvertError::Unsupported { part: name, mime });
         }
+        Ok(())
     }
-    if docs.is_empty() {
-        return Err(ConvertError::Empty);
+}
+
+/// The header block printed at the top of a forwarded message's page.
+fn forwarded_header(message: &Message<'_>) -> String {
+    let addresses = |a: Option<&mail_parser::Address<'_>>| {
+        a.map(|a| {
+            a.iter()
+                .map(|x| match (x.name(), x.address()) {
+                    (Some(n), Some(e)) => format!("{n} <{e}>"),
+                    (None, Some(e)) => e.to_string(),
+                    (Some(n), None) => n.to_string(),
+                    (None, None) => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+    };
+    let mut out = String::from("---------- Forwarded message ----------\n");
+    out.push_str(&format!("From: {}\n", addresses(message.from())));
+    if let Some(date) = message.date() {
+        out.push_str(&format!("Date: {}\n", date.to_rfc822()));
     }
-    Ok((docs, options, notes))
+    out.push_str(&format!("Subject: {}\n", message.subject().unwrap_or("")));
+    out.push_str(&format!("To: {}\n", addresses(message.to())));
+    out
+}
+
+/// The body without its signature block (from a "-- " line on, RFC 3676 §4.3).
+fn without_signature(body: &str) -> &str {
+    let mut offset = 0;
+    for line in body.split_inclusive('\n') {
+        if line.trim_end_matches(['\r', '\n']) == "-- " {
+            return &body[..offset];
+        }
+        offset += line.len();
+    }
+    body
 }
 
 /// A standalone file as a document, typed by its content (then its name for text).
@@ -196,7 +383,11 @@ mod tests {
             paper: Paper::A4,
             resolution: Resolution::Fine,
         };
-        documents(raw, defaults).map(|(d, _, _)| d)
+        let policy = Policy {
+            body: BodyPolicy::IfNotEmpty,
+            unknown_parts: UnknownParts::Fail,
+        };
+        documents(raw, defaults, policy).map(|(d, _, _)| d)
     }
 
     const PLAIN: &[u8] =
@@ -258,5 +449,79 @@ mod tests {
             "MIAGCSqGSIb3",
         );
         assert_eq!(docs(&signed).unwrap().len(), 1);
+    }
+
+    fn walk(
+        raw: &[u8],
+        body: BodyPolicy,
+        unknown_parts: UnknownParts,
+    ) -> Result<(Vec<Document>, Vec<String>), ConvertError> {
+        let defaults = Options {
+            paper: Paper::A4,
+            resolution: Resolution::Fine,
+        };
+        documents(
+            raw,
+            defaults,
+            Policy {
+                body,
+                unknown_parts,
+            },
+        )
+        .map(|(d, _, n)| (d, n))
+    }
+
+    #[test]
+    fn a_forwarded_message_is_a_page_with_its_headers_then_its_parts() {
+        let raw = b"From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n\
+--o\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Carol <carol@example.org>\r\nTo: a@example.com\r\nSubject: Original\r\nDate: Tue, 1 Jul 2025 10:00:00 +0000\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n\
+--i\r\nContent-Type: application/pdf; name=\"in.pdf\"\r\nContent-Disposition: attachment; filename=\"in.pdf\"\r\n\r\n%PDF-1.4 x\r\n--i--\r\n--o--\r\n";
+        let (docs, _) = walk(raw, BodyPolicy::IfNotEmpty, UnknownParts::Fail).unwrap();
+        let names: Vec<&str> = docs.iter().map(|d| d.name()).collect();
+        assert_eq!(
+            names,
+            ["message text", "forwarded message \"Original\"", "in.pdf"]
+        );
+        let page = String::from_utf8_lossy(docs[1].bytes()).into_owned();
+        for needle in [
+            "Forwarded message",
+            "From: Carol <carol@example.org>",
+            "Subject: Original",
+            "inner text",
+        ] {
+            assert!(page.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn body_policy_and_signature_only_bodies() {
+        let sig_only = b"From: a@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\n-- \r\nAlice, ACME\r\n--b\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\n\r\n%PDF-1.4\r\n--b--\r\n";
+        let count = |body| walk(sig_only, body, UnknownParts::Fail).unwrap().0.len();
+        assert_eq!(
+            count(BodyPolicy::IfNotEmpty),
+            1,
+            "a signature alone makes no page"
+        );
+        assert_eq!(count(BodyPolicy::Always), 2);
+        assert_eq!(count(BodyPolicy::Never), 1);
+        assert_eq!(without_signature("text\n-- \nsig\n"), "text\n");
+        assert_eq!(without_signature("no sig\n--\n"), "no sig\n--\n");
+    }
+
+    #[test]
+    fn unknown_parts_can_be_skipped_with_a_note() {
+        let raw = multipart(
+            "Content-Type: application/msword; name=\"r.doc\"\r\nContent-Disposition: attachment; filename=\"r.doc\"",
+            "xx",
+        );
+        let (docs, notes) = walk(&raw, BodyPolicy::IfNotEmpty, UnknownParts::Skip).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            notes,
+            ["r.doc: files of this type (application/msword) can't be faxed yet; left out"]
+        );
     }
 }

@@ -83,3 +83,82 @@ async fn every_corpus_image_converts_or_fails_with_its_name() {
         refused.join("\n")
     );
 }
+
+/// Converts every file of a corpus kind; returns (converted, refusals).
+async fn run_kind(
+    kind: &str,
+    convert: impl AsyncFn(
+        &Converter,
+        &str,
+        &[u8],
+        &Path,
+    ) -> Result<faxhub_converters::PageSet, faxhub_converters::ConvertError>,
+) -> (usize, Vec<String>) {
+    let converter = Converter::new(ConvertConfig {
+        tool_timeout: Duration::from_secs(60),
+        ..ConvertConfig::default()
+    });
+    let mut converted = 0;
+    let mut refused = Vec::new();
+    for path in corpus(kind) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let result = tokio::time::timeout(
+            Duration::from_secs(180),
+            convert(&converter, &name, &bytes, work.path()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{name}: conversion hung"));
+        match result {
+            Ok(set) => {
+                libtiff_decodes(&set.tiff, work.path())
+                    .unwrap_or_else(|e| panic!("{name}: libtiff: {e}"));
+                println!("ok      {name}: {} page(s)", set.pages);
+                converted += 1;
+            }
+            Err(e) => {
+                println!("refused {name}: {e} [{}]", e.status());
+                refused.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    println!(
+        "{kind}: {converted} converted, {} refused with a reason",
+        refused.len()
+    );
+    (converted, refused)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_pdf_converts_or_fails_with_its_name() {
+    let (converted, refused) = run_kind("pdf", async |c, name, bytes, dir| {
+        c.convert_file(name, bytes, dir).await
+    })
+    .await;
+    for r in &refused {
+        let (name, reason) = r.split_once(": ").unwrap();
+        assert!(reason.starts_with(name), "{r}: the reason names the file");
+    }
+    assert!(
+        refused.len() * 5 <= converted,
+        "too many refusals:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_mail_converts_or_fails_with_a_reason() {
+    let (converted, refused) = run_kind("eml", async |c, name, bytes, dir| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        c.convert(&path, dir).await
+    })
+    .await;
+    // Office attachments wait for the LibreOffice farm; everything else converts.
+    assert!(
+        converted >= refused.len(),
+        "{converted} converted:\n{}",
+        refused.join("\n")
+    );
+}
