@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages faxhub and its tests need, only those missing (idempotent).
 # Ghostscript converts documents; libtiff-tools reads odd TIFFs and checks TIFF-F independently;
-# qpdf opens PDFs encrypted with an empty password; Postfix plays the
+# qpdf opens PDFs encrypted with an empty password; LibreOffice (driven through python3-uno)
+# converts Office documents; Postfix plays the
 # upstream MTA in end-to-end tests and gives smtp-source for the benchmark; swaks sends test mail.
 set -euo pipefail
-packages=(ghostscript libtiff-tools qpdf postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps)
+packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

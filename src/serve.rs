@@ -52,10 +52,18 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
             .unwrap_or(1),
         n => n,
     };
+    let converter = Arc::new(Converter::new(config.convert.clone()).with_scratch(spool.tmp_dir()));
+    // LibreOffice takes seconds to start: warm the farm now, in the background.
+    let warming = converter.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warming.warm_up().await {
+            tracing::warn!(error = %e, "LibreOffice farm not started: Office documents will fail until it can start");
+        }
+    });
     let scheduler = Scheduler {
         store: store.clone(),
         spool: spool.clone(),
-        converter: Arc::new(Converter::new(config.convert.clone())),
+        converter,
         convert_workers: workers,
         lines,
         channels: config.lines.iter().map(|l| l.channels as usize).collect(),

@@ -272,28 +272,72 @@ fn pipelined_commands_get_all_their_replies_and_errors_are_capped() {
 #[test]
 fn an_attachment_that_cannot_be_faxed_fails_the_job_naming_it() {
     let hub = Faxhub::start("", "");
-    let message = message_with_attachment(
-        "Report",
-        "see attached",
-        "report.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        b"PK\x03\x04 not really",
-    );
-    let id = queued_id(&hub.smtp().send_mail(
-        "alice@example.com",
-        &["0169293999@fax.localhost"],
-        &message,
-    ));
-    let job = hub.wait_finished(&id, WAIT);
-    assert_eq!(job["phase"], "convert_failed");
-    let rcpt = &job["recipients"][0];
-    assert_eq!(rcpt["status"], "failed");
-    assert_eq!(rcpt["status_code"], "5.6.3");
-    assert!(
-        rcpt["reason"].as_str().unwrap().starts_with("report.docx:"),
-        "{rcpt}"
-    );
+    for (name, ctype, content, code, words) in [
+        (
+            "song.mp3",
+            "audio/mpeg",
+            &b"ID3\x03\x00 not a document"[..],
+            "5.6.3",
+            "can't be faxed",
+        ),
+        (
+            "report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            &b"PK\x03\x04 not really"[..],
+            "5.6.5",
+            "damaged",
+        ),
+    ] {
+        let message = message_with_attachment("Report", "see attached", name, ctype, content);
+        let id = queued_id(&hub.smtp().send_mail(
+            "alice@example.com",
+            &["0169293999@fax.localhost"],
+            &message,
+        ));
+        let job = hub.wait_finished(&id, WAIT);
+        assert_eq!(job["phase"], "convert_failed");
+        let rcpt = &job["recipients"][0];
+        assert_eq!(rcpt["status"], "failed");
+        assert_eq!(rcpt["status_code"], code, "{rcpt}");
+        let reason = rcpt["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("{name}:")) && reason.contains(words),
+            "{rcpt}"
+        );
+    }
     assert!(hub.outbox().is_empty());
+}
+
+#[test]
+fn office_documents_go_through_the_libreoffice_farm() {
+    let hub = Faxhub::start("", "[convert]\noffice_instances = 1\n");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/office");
+    let docx = std::fs::read(corpus.join("pandoc/tables.docx")).unwrap();
+    let xlsx = std::fs::read(corpus.join("calamine/any_sheets.xlsx")).unwrap();
+    for (name, ctype, content) in [
+        (
+            "tables.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            docx,
+        ),
+        ("sheets.xlsx", "application/octet-stream", xlsx),
+    ] {
+        let message = message_with_attachment("Office", "attached", name, ctype, &content);
+        let id = queued_id(&hub.smtp().send_mail(
+            "a@example.com",
+            &["0169293999@fax.localhost"],
+            &message,
+        ));
+        let job = hub.wait_finished(&id, Duration::from_secs(180));
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        assert!(
+            job["pages"].as_i64().unwrap() >= 2,
+            "text page and the document: {job:#}"
+        );
+    }
+    for file in hub.outbox() {
+        assert_tiff_f(&file);
+    }
 }
 
 #[test]

@@ -107,7 +107,8 @@ where
     })
 }
 
-fn kill_group(pid: u32) {
+/// Kills a process group started with `process_group(0)` (its id is the leader's pid).
+pub(crate) fn kill_group(pid: u32) {
     // SAFETY: killpg sends a signal; it touches no memory of ours. The group id is the child's
     // pid because it was started with process_group(0).
     unsafe {

@@ -13,6 +13,7 @@ mod error;
 pub mod exec;
 mod ghostscript;
 mod mime;
+mod office;
 mod options;
 pub mod preview;
 mod raster;
@@ -38,6 +39,8 @@ use std::time::Duration;
 
 /// Ghostscript gets at most this long for one job's pages.
 pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(120);
+/// LibreOffice gets at most this long for one document.
+pub const DEFAULT_OFFICE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A job may have at most this many pages (RFC 3463 5.3.4 beyond).
 pub const DEFAULT_MAX_PAGES: u32 = 200;
 
@@ -60,6 +63,11 @@ pub struct ConvertConfig {
     pub unknown_parts: UnknownParts,
     /// Conversions running at once; 0 means one per CPU core.
     pub workers: usize,
+    /// Warm LibreOffice instances for Office documents; 0 means one per CPU core.
+    pub office_instances: usize,
+    /// Longest time LibreOffice may take for one document (then its instance is replaced).
+    #[serde(with = "faxhub_queue::units::serde_duration")]
+    pub office_timeout: Duration,
 }
 
 impl Default for ConvertConfig {
@@ -72,6 +80,8 @@ impl Default for ConvertConfig {
             tool_timeout: DEFAULT_TOOL_TIMEOUT,
             max_pages: DEFAULT_MAX_PAGES,
             workers: 0,
+            office_instances: 0,
+            office_timeout: DEFAULT_OFFICE_TIMEOUT,
         }
     }
 }
@@ -104,14 +114,36 @@ pub struct PageSet {
     pub thumbnail: PathBuf,
 }
 
-#[derive(Clone, Debug)]
 pub struct Converter {
     config: ConvertConfig,
+    /// Where the LibreOffice farm keeps its profiles (a daemon gives its spool's tmp/, which
+    /// start-up recovery empties after a crash).
+    scratch: PathBuf,
+    /// Started on the first Office document (or by `warm_up`).
+    farm: tokio::sync::OnceCell<office::Farm>,
+}
+
+impl std::fmt::Debug for Converter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Converter")
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl Converter {
     pub fn new(config: ConvertConfig) -> Converter {
-        Converter { config }
+        Converter {
+            config,
+            scratch: std::env::temp_dir(),
+            farm: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Keeps the farm's files under `scratch` instead of the system's temporary directory.
+    pub fn with_scratch(mut self, scratch: PathBuf) -> Converter {
+        self.scratch = scratch;
+        self
     }
 
     /// Converts the message at `message` into `workdir/pages.tif`.
@@ -143,6 +175,54 @@ impl Converter {
             .await
     }
 
+    /// Starts the LibreOffice instances now (a daemon calls this at start-up).
+    pub async fn warm_up(&self) -> Result<(), ConvertError> {
+        self.farm().await?.warm_up().await
+    }
+
+    async fn farm(&self) -> Result<&office::Farm, ConvertError> {
+        let size = match self.config.office_instances {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        };
+        self.farm
+            .get_or_try_init(|| async {
+                office::Farm::new(size, self.config.office_timeout, &self.scratch)
+            })
+            .await
+    }
+
+    /// Office documents become PDF documents (through the farm); the others stay as they are.
+    async fn office_to_pdf(
+        &self,
+        documents: &[Document],
+        workdir: &Path,
+    ) -> Result<Vec<Document>, ConvertError> {
+        let mut out = Vec::with_capacity(documents.len());
+        for (i, doc) in documents.iter().enumerate() {
+            if doc.kind() != Kind::Office {
+                out.push(doc.clone());
+                continue;
+            }
+            let input = workdir.join(format!("office{i}.{}", office_extension(doc.name())));
+            let output = workdir.join(format!("office{i}.pdf"));
+            tokio::fs::write(&input, doc.bytes())
+                .await
+                .map_err(|e| ConvertError::Io(e.to_string()))?;
+            self.farm()
+                .await?
+                .to_pdf(doc.name(), &input, &output)
+                .await?;
+            let pdf = tokio::fs::read(&output)
+                .await
+                .map_err(|e| ConvertError::Io(e.to_string()))?;
+            out.push(Document::new(doc.name().to_string(), Kind::Pdf, pdf));
+        }
+        Ok(out)
+    }
+
     fn defaults(&self) -> Options {
         Options {
             paper: self.config.paper,
@@ -157,6 +237,7 @@ impl Converter {
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
         let y_dpi = options.resolution.y_dpi();
+        let documents = &self.office_to_pdf(documents, workdir).await?;
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let mut pages: Vec<FaxPage> = Vec::new();
         // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
@@ -338,6 +419,14 @@ impl Converter {
         let bytes = tokio::fs::read(&out).await.map_err(io)?;
         FaxPage::from_tiff(&bytes)
     }
+}
+
+/// The file's extension, which LibreOffice uses to pick its import filter (`bin` if none).
+fn office_extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into())
 }
 
 /// Whether a PDF has an encryption dictionary (Ghostscript opens those with an empty user

@@ -11,6 +11,7 @@ use crate::{BodyPolicy, UnknownParts};
 use crate::{ConvertError, Options, Paper, text};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 
+#[derive(Clone)]
 pub(crate) struct Document {
     name: String,
     kind: Kind,
@@ -25,6 +26,8 @@ pub(crate) enum Kind {
     Pdf,
     /// Rasterised by `raster`.
     Image,
+    /// Word, Excel, PowerPoint, OpenDocument, RTF: made a PDF by the LibreOffice farm first.
+    Office,
 }
 
 impl Document {
@@ -42,6 +45,7 @@ impl Document {
             Kind::PostScript => "ps",
             Kind::Pdf => "pdf",
             Kind::Image => "img",
+            Kind::Office => "office",
         }
     }
     pub fn bytes(&self) -> &[u8] {
@@ -97,6 +101,36 @@ fn utf16_to_utf8(raw: &[u8]) -> Option<String> {
             .map(|c| c.unwrap_or('\u{fffd}'))
             .collect(),
     )
+}
+
+/// Extensions LibreOffice is asked to open (the content must also look like an office file).
+const OFFICE_EXTENSIONS: &[&str] = &[
+    "doc", "docx", "docm", "dot", "dotx", "xls", "xlsx", "xlsm", "xlsb", "xlt", "ppt", "pptx",
+    "pptm", "pps", "ppsx", "odt", "ods", "odp", "odg", "ott", "ots", "rtf",
+];
+
+/// Whether a part is an office document: an OLE2 compound file (doc, xls, ppt), an RTF file, or
+/// a ZIP package with an office extension or an office media type.
+fn is_office(name: &str, mime: &str, bytes: &[u8]) -> bool {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let office_name = OFFICE_EXTENSIONS.contains(&ext.as_str());
+    let office_type = [
+        "msword",
+        "ms-excel",
+        "ms-powerpoint",
+        "officedocument",
+        "opendocument",
+        "rtf",
+    ]
+    .iter()
+    .any(|t| mime.contains(t));
+    if bytes.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") || bytes.starts_with(b"{\\rtf") {
+        return true;
+    }
+    bytes.starts_with(b"PK\x03\x04") && (office_name || office_type)
 }
 
 /// Machine-written reports that read as text (bounces and receipts forwarded to a fax).
@@ -266,6 +300,12 @@ impl Walk {
                 part: name,
                 detail: "it does not start like a PDF file".into(),
             });
+        } else if is_office(&name, &mime, contents) {
+            self.docs.push(Document {
+                name,
+                kind: Kind::Office,
+                bytes: contents.to_vec(),
+            });
         } else if mime == "text/html" {
             self.text(name, &mail_parser::decoders::html::html_to_text(&text()));
         } else if mime.starts_with("text/")
@@ -357,6 +397,22 @@ pub(crate) fn document_for_file(
             name,
             kind: Kind::Image,
             bytes: bytes.to_vec(),
+        })
+    } else if is_office(&name, "", bytes) {
+        Ok(Document {
+            name,
+            kind: Kind::Office,
+            bytes: bytes.to_vec(),
+        })
+    } else if name.to_ascii_lowercase().ends_with(".html")
+        || name.to_ascii_lowercase().ends_with(".htm")
+    {
+        let html = String::from_utf8_lossy(bytes);
+        Ok(Document {
+            name,
+            kind: Kind::PostScript,
+            bytes: text::to_postscript(&mail_parser::decoders::html::html_to_text(&html), *paper)
+                .into_bytes(),
         })
     } else if name.to_ascii_lowercase().ends_with(".txt") {
         let text = String::from_utf8_lossy(bytes);

@@ -162,3 +162,20 @@ async fn every_corpus_mail_converts_or_fails_with_a_reason() {
         refused.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_office_file_converts_through_the_farm_or_fails_with_its_name() {
+    let (converted, refused) = run_kind("office", async |c, name, bytes, dir| {
+        c.convert_file(name, bytes, dir).await
+    })
+    .await;
+    for r in &refused {
+        let (name, reason) = r.split_once(": ").unwrap();
+        assert!(reason.starts_with(name), "{r}: the reason names the file");
+    }
+    assert!(
+        refused.len() * 10 <= converted,
+        "too many refusals:\n{}",
+        refused.join("\n")
+    );
+}

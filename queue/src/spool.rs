@@ -72,6 +72,11 @@ impl Spool {
         }
     }
 
+    /// The spool's `tmp/`: emptied at every start-up (`clean_tmp`).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
     /// A private scratch directory inside the spool's `tmp/` (removed when dropped).
     pub fn scratch_dir(&self) -> io::Result<tempfile::TempDir> {
         tempfile::Builder::new()

@@ -1,0 +1,262 @@
+//! The LibreOffice farm: warm headless instances that turn Office documents into PDF.
+//!
+//! Each instance is `worker.py` (Debian's python3-uno) driving one `soffice` with a private
+//! profile, both in their own process group. A document goes to an idle instance (or a new one,
+//! up to `size`); the reply must come within `timeout`, or the whole group is killed and the
+//! document fails with a timeout. An instance that dies is replaced and the document tried once
+//! more on a fresh one; a document that kills two instances gets one cold `soffice --convert-to`
+//! (some documents crash only a warm instance) and otherwise fails with that reason, so that no
+//! document stalls the farm. Instances are started lazily and kept warm; `warm_up` starts them
+//! ahead of the first document.
+
+use crate::ConvertError;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{Mutex, Semaphore};
+
+const WORKER: &str = include_str!("worker.py");
+/// Debian's Python, which has the uno module (not whatever python3 comes first on PATH).
+const PYTHON: &str = "/usr/bin/python3";
+const SOFFICE: &str = "soffice";
+/// How long a new instance may take to answer (a first start creates its profile).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// A document is tried on this many instances before it is blamed for the crashes.
+const ATTEMPTS: usize = 2;
+
+pub struct Farm {
+    size: usize,
+    timeout: Duration,
+    dir: tempfile::TempDir,
+    idle: Mutex<Vec<Instance>>,
+    slots: Arc<Semaphore>,
+    started: AtomicUsize,
+}
+
+struct Instance {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+    _profile: PathBuf,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            crate::exec::kill_group(pid);
+        }
+    }
+}
+
+enum Outcome {
+    Converted,
+    Refused(String),
+    Crashed,
+    TimedOut,
+}
+
+impl Farm {
+    /// A farm of `size` instances whose profiles live in a new directory under `scratch`.
+    pub fn new(size: usize, timeout: Duration, scratch: &Path) -> Result<Farm, ConvertError> {
+        let dir = tempfile::Builder::new()
+            .prefix("office-")
+            .tempdir_in(scratch)
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        std::fs::write(dir.path().join("worker.py"), WORKER)
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        Ok(Farm {
+            size: size.max(1),
+            timeout,
+            dir,
+            idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(size.max(1))),
+            started: AtomicUsize::new(0),
+        })
+    }
+
+    /// Starts every instance now, so that the first documents do not wait for LibreOffice.
+    pub async fn warm_up(&self) -> Result<(), ConvertError> {
+        let mut idle = self.idle.lock().await;
+        while idle.len() < self.size {
+            idle.push(self.start().await?);
+        }
+        Ok(())
+    }
+
+    /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument or RTF file) to the PDF `output`.
+    pub async fn to_pdf(
+        &self,
+        name: &str,
+        input: &Path,
+        output: &Path,
+    ) -> Result<(), ConvertError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ConvertError::Io("the office farm is closed".into()))?;
+        for _ in 0..ATTEMPTS {
+            let idle = self.idle.lock().await.pop();
+            let mut instance = match idle {
+                Some(i) => i,
+                None => self.start().await?,
+            };
+            match self.run(&mut instance, input, output).await {
+                Outcome::Converted => {
+                    self.idle.lock().await.push(instance);
+                    return Ok(());
+                }
+                Outcome::Refused(why) => {
+                    self.idle.lock().await.push(instance);
+                    let detail = if why.contains("could not be opened")
+                        || why.contains("loadComponentFromURL")
+                    {
+                        "LibreOffice could not open it".to_string()
+                    } else {
+                        why
+                    };
+                    return Err(ConvertError::Damaged {
+                        part: name.to_string(),
+                        detail,
+                    });
+                }
+                Outcome::TimedOut => {
+                    drop(instance); // kills the group
+                    tracing::warn!(part = %name, after = ?self.timeout, "LibreOffice timed out; instance replaced");
+                    return Err(ConvertError::Timeout {
+                        tool: "LibreOffice".into(),
+                        after: self.timeout,
+                    });
+                }
+                Outcome::Crashed => {
+                    drop(instance);
+                    tracing::warn!(part = %name, "LibreOffice crashed; instance replaced");
+                }
+            }
+        }
+        // Some documents crash a warm instance but not a fresh process: try one, last.
+        if self.cold(input, output).await.is_ok() {
+            tracing::info!(part = %name, "converted by a cold LibreOffice after warm instances crashed");
+            return Ok(());
+        }
+        Err(ConvertError::Damaged {
+            part: name.to_string(),
+            detail: format!("it made LibreOffice crash {ATTEMPTS} times"),
+        })
+    }
+
+    /// One-shot `soffice --convert-to pdf` with a profile of its own.
+    async fn cold(&self, input: &Path, output: &Path) -> Result<(), ConvertError> {
+        let outdir = output.parent().unwrap_or(self.dir.path());
+        let profile = self.dir.path().join("profile-cold");
+        let args: Vec<std::ffi::OsString> = vec![
+            "--headless".into(),
+            "--norestore".into(),
+            format!("-env:UserInstallation=file://{}", profile.display()).into(),
+            "--convert-to".into(),
+            "pdf".into(),
+            "--outdir".into(),
+            outdir.as_os_str().into(),
+            input.as_os_str().into(),
+        ];
+        let out = crate::exec::run(SOFFICE, args, outdir, self.timeout)
+            .await
+            .map_err(|e| ConvertError::ToolFailed {
+                tool: SOFFICE.into(),
+                detail: e.to_string(),
+            })?;
+        let produced = outdir.join(input.with_extension("pdf").file_name().unwrap_or_default());
+        if !out.status.success() || !produced.exists() {
+            return Err(ConvertError::ToolFailed {
+                tool: SOFFICE.into(),
+                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        if produced != output {
+            std::fs::rename(&produced, output).map_err(|e| ConvertError::Io(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn run(&self, instance: &mut Instance, input: &Path, output: &Path) -> Outcome {
+        let request = serde_json_line(input, output);
+        if instance.stdin.write_all(request.as_bytes()).await.is_err()
+            || instance.stdin.flush().await.is_err()
+        {
+            return Outcome::Crashed;
+        }
+        match tokio::time::timeout(self.timeout, instance.stdout.next_line()).await {
+            Err(_) => Outcome::TimedOut,
+            Ok(Ok(Some(line))) if line.contains("\"ok\": true") => Outcome::Converted,
+            Ok(Ok(Some(line))) => Outcome::Refused(error_text(&line)),
+            Ok(_) => Outcome::Crashed,
+        }
+    }
+
+    async fn start(&self) -> Result<Instance, ConvertError> {
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        let profile = self.dir.path().join(format!("profile-{}", n % self.size));
+        let pipe = format!("faxhub-{}-{n}", std::process::id());
+        let mut command = Command::new(PYTHON);
+        command
+            .arg(self.dir.path().join("worker.py"))
+            .arg(&profile)
+            .arg(&pipe)
+            .current_dir(self.dir.path())
+            .env("TMPDIR", self.dir.path())
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ConvertError::ToolMissing {
+                tool: "python3 (for LibreOffice)".into(),
+            },
+            _ => ConvertError::Io(e.to_string()),
+        })?;
+        let stdin = child.stdin.take().expect("invariant: stdin is piped");
+        let stdout =
+            BufReader::new(child.stdout.take().expect("invariant: stdout is piped")).lines();
+        let mut instance = Instance {
+            child,
+            stdin,
+            stdout,
+            _profile: profile,
+        };
+        match tokio::time::timeout(START_TIMEOUT, instance.stdout.next_line()).await {
+            Ok(Ok(Some(line))) if line.contains("\"ready\": true") => Ok(instance),
+            _ => Err(ConvertError::ToolMissing {
+                tool: "LibreOffice (soffice with python3-uno)".into(),
+            }),
+        }
+    }
+}
+
+/// The request line, with the paths JSON-escaped.
+fn serde_json_line(input: &Path, output: &Path) -> String {
+    let esc = |p: &Path| {
+        p.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    };
+    format!(
+        "{{\"in\": \"{}\", \"out\": \"{}\"}}\n",
+        esc(input),
+        esc(output)
+    )
+}
+
+fn error_text(line: &str) -> String {
+    line.split("\"error\": \"")
+        .nth(1)
+        .and_then(|rest| rest.rsplit_once('"'))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_else(|| line.to_string())
+}
