@@ -23,6 +23,7 @@ release:
 
 bench: deps release
 	python3 bench/ingest/run.py
+	python3 bench/convert/run.py
 
 check: fmt clippy test
 

@@ -24,6 +24,15 @@ pub enum Command {
     Queue(QueueArgs),
     /// Queue a fax from files, through the same durable path as SMTP
     Send(SendArgs),
+    /// Convert files to fax pages as faxhub would send them (TIFF-F and PDF), to try documents
+    Convert {
+        /// Directory for the results (default: the current one)
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Files to convert
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check a configuration file and exit
     CheckConfig {
         /// The file to check (default: --config)
@@ -101,6 +110,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(args) => {
             let (config, checked) = load(path)?;
             crate::send::run(&config, &checked, args).await
+        }
+        Command::Convert { out, files } => {
+            let (config, _) = load(path)?;
+            crate::convert_cmd::run(&config, &out, &files).await
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod convert_cmd;
 mod logging;
 mod queue_cmd;
 mod recovery;

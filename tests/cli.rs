@@ -239,3 +239,30 @@ fn finished_jobs_are_purged_after_the_retention() {
     }
     assert!(!hub.log().contains("quarantined"), "{}", hub.log());
 }
+
+#[test]
+fn convert_turns_files_into_fax_pages_and_names_what_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("two.pdf");
+    std::fs::write(&pdf, make_pdf(dir.path(), 2)).unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, b"\x00\x01 nothing faxable").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = Command::new(BIN)
+        .args(["convert", "--out"])
+        .arg(&out_dir)
+        .arg(&pdf)
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one file failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("two.pdf: 2 page(s)"), "{stdout}");
+    assert!(stdout.contains("junk.bin: files of this type"), "{stdout}");
+    assert_eq!(assert_tiff_f(&out_dir.join("two.pdf.tif")), 2);
+    assert!(
+        std::fs::read(out_dir.join("two.pdf.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    );
+}
