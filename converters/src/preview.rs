@@ -60,7 +60,14 @@ pub fn pdf(pages: &[FaxPage]) -> Result<Vec<u8>, ConvertError> {
 /// white in the fax pixels it covers).
 pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
     let (w, h) = (page.width as usize, page.length as usize);
-    let mut black = vec![false; w * h];
+    // thumbnail pixels are square on paper: correct for the fax's 204 × y_dpi aspect
+    let tw = THUMBNAIL_WIDTH as usize;
+    let th = ((h as f64 / f64::from(page.y_dpi)) / (w as f64 / f64::from(X_DPI)) * tw as f64)
+        .round()
+        .max(1.0) as usize;
+    // Black pixels per thumbnail cell, counted from the runs of each decoded line (no per-pixel
+    // work on white, which is most of a page).
+    let mut blacks = vec![0u32; tw * th];
     let mut row = 0usize;
     fax::decoder::decode_g4(
         page.g4.iter().copied(),
@@ -68,37 +75,26 @@ pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
         Some(page.length as u16),
         |transitions| {
             if row < h {
-                for (x, color) in fax::decoder::pels(transitions, page.width as u16).enumerate() {
-                    black[row * w + x] = color == fax::Color::Black;
+                let cells = &mut blacks[(row * th / h) * tw..(row * th / h + 1) * tw];
+                // transitions alternate white→black, black→white, starting with white at 0
+                for run in transitions.chunks(2) {
+                    let start = usize::from(run[0]).min(w);
+                    let end = run.get(1).map_or(w, |e| usize::from(*e).min(w));
+                    for x in start..end {
+                        cells[x * tw / w] += 1;
+                    }
                 }
             }
             row += 1;
         },
     )
     .ok_or_else(|| ConvertError::NotClassF("page 1 does not decode as G4".into()))?;
-    // thumbnail pixels are square on paper: correct for the fax's 204 × y_dpi aspect
-    let tw = THUMBNAIL_WIDTH as usize;
-    let th = ((h as f64 / f64::from(page.y_dpi)) / (w as f64 / f64::from(X_DPI)) * tw as f64)
-        .round()
-        .max(1.0) as usize;
     let img = image::GrayImage::from_fn(tw as u32, th as u32, |tx, ty| {
-        let (x0, x1) = (
-            tx as usize * w / tw,
-            ((tx as usize + 1) * w / tw).max(tx as usize * w / tw + 1),
-        );
-        let (y0, y1) = (
-            ty as usize * h / th,
-            ((ty as usize + 1) * h / th).max(ty as usize * h / th + 1),
-        );
-        let mut blacks = 0usize;
-        for y in y0..y1.min(h) {
-            blacks += black[y * w + x0..y * w + x1.min(w)]
-                .iter()
-                .filter(|b| **b)
-                .count();
-        }
-        let area = (x1 - x0) * (y1 - y0);
-        image::Luma([(255 - blacks * 255 / area.max(1)) as u8])
+        let (tx, ty) = (tx as usize, ty as usize);
+        let cell_w = (tx + 1) * w / tw - tx * w / tw;
+        let cell_h = (ty + 1) * h / th - ty * h / th;
+        let area = (cell_w * cell_h).max(1) as u32;
+        image::Luma([(255 - blacks[ty * tw + tx].min(area) * 255 / area) as u8])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
