@@ -1,8 +1,8 @@
-//! Every image and TIFF of the test corpus (real files from public test suites, see
-//! `tests/corpus/SOURCES.md`) converts to fax pages that libtiff decodes, or fails with a reason
-//! that names the file. Never a panic, never a hang.
+//! Every file of the test corpus (real files from public test suites, see
+//! `tests/corpus/SOURCES.md`) converts to fax pages that libtiff decodes without a warning, or
+//! fails with a reason that names the file. Never a panic, never a hang.
 
-use faxhub_converters::{ConvertConfig, Converter};
+use faxhub_converters::{ConvertConfig, ConvertError, Converter, PageSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,63 +36,10 @@ fn libtiff_decodes(path: &Path, scratch: &Path) -> Result<(), String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_corpus_image_converts_or_fails_with_its_name() {
-    let converter = Converter::new(ConvertConfig::default());
-    let mut converted = 0;
-    let mut refused = Vec::new();
-    let mut report = String::new();
-    for path in corpus("image").into_iter().chain(corpus("tiff")) {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let bytes = std::fs::read(&path).unwrap();
-        let work = tempfile::tempdir().unwrap();
-        let result = tokio::time::timeout(
-            Duration::from_secs(60),
-            converter.convert_file(&name, &bytes, work.path()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{name}: conversion hung"));
-        match result {
-            Ok(set) => {
-                assert!(set.pages >= 1, "{name}");
-                libtiff_decodes(&set.tiff, work.path())
-                    .unwrap_or_else(|e| panic!("{name}: libtiff: {e}"));
-                converted += 1;
-                report.push_str(&format!("ok      {name}: {} page(s)\n", set.pages));
-            }
-            Err(e) => {
-                let text = e.to_string();
-                assert!(
-                    text.starts_with(&name),
-                    "{name}: the reason must name the file: {text}"
-                );
-                report.push_str(&format!("refused {text}\n"));
-                refused.push(text);
-            }
-        }
-    }
-    println!("{report}");
-    println!(
-        "{converted} converted, {} refused with a reason",
-        refused.len()
-    );
-    // Only files that really are unusable may be refused; today that is a small minority.
-    assert!(
-        refused.len() * 10 <= converted,
-        "too many refusals:\n{}",
-        refused.join("\n")
-    );
-}
-
-/// Converts every file of a corpus kind; returns (converted, refusals).
-async fn run_kind(
-    kind: &str,
-    convert: impl AsyncFn(
-        &Converter,
-        &str,
-        &[u8],
-        &Path,
-    ) -> Result<faxhub_converters::PageSet, faxhub_converters::ConvertError>,
+/// Converts every file of the corpus kinds; returns (converted, refusals as "name: reason").
+async fn run_kinds(
+    kinds: &[&str],
+    convert: impl AsyncFn(&Converter, &str, &[u8], &Path) -> Result<PageSet, ConvertError>,
 ) -> (usize, Vec<String>) {
     let converter = Converter::new(ConvertConfig {
         tool_timeout: Duration::from_secs(60),
@@ -100,7 +47,7 @@ async fn run_kind(
     });
     let mut converted = 0;
     let mut refused = Vec::new();
-    for path in corpus(kind) {
+    for path in kinds.iter().flat_map(|k| corpus(k)) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
         let work = tempfile::tempdir().unwrap();
@@ -112,6 +59,7 @@ async fn run_kind(
         .unwrap_or_else(|_| panic!("{name}: conversion hung"));
         match result {
             Ok(set) => {
+                assert!(set.pages >= 1, "{name}");
                 libtiff_decodes(&set.tiff, work.path())
                     .unwrap_or_else(|e| panic!("{name}: libtiff: {e}"));
                 println!("ok      {name}: {} page(s)", set.pages);
@@ -124,15 +72,15 @@ async fn run_kind(
         }
     }
     println!(
-        "{kind}: {converted} converted, {} refused with a reason",
+        "{kinds:?}: {converted} converted, {} refused with a reason",
         refused.len()
     );
     (converted, refused)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_corpus_pdf_converts_or_fails_with_its_name() {
-    let (converted, refused) = run_kind("pdf", async |c, name, bytes, dir| {
+/// Standalone files: each refusal names the file, and refusals stay under 1 in `share`.
+async fn files_convert_or_fail_named(kinds: &[&str], share: usize) {
+    let (converted, refused) = run_kinds(kinds, async |c, name, bytes, dir| {
         c.convert_file(name, bytes, dir).await
     })
     .await;
@@ -141,41 +89,40 @@ async fn every_corpus_pdf_converts_or_fails_with_its_name() {
         assert!(reason.starts_with(name), "{r}: the reason names the file");
     }
     assert!(
-        refused.len() * 5 <= converted,
+        refused.len() * share <= converted + refused.len(),
         "too many refusals:\n{}",
         refused.join("\n")
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_image_and_tiff_converts_or_fails_with_its_name() {
+    files_convert_or_fail_named(&["image", "tiff"], 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_pdf_converts_or_fails_with_its_name() {
+    files_convert_or_fail_named(&["pdf"], 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_office_file_converts_through_the_farm_or_fails_with_its_name() {
+    files_convert_or_fail_named(&["office"], 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn every_corpus_mail_converts_or_fails_with_a_reason() {
-    let (converted, refused) = run_kind("eml", async |c, name, bytes, dir| {
+    let (converted, refused) = run_kinds(&["eml"], async |c, name, bytes, dir| {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
         c.convert(&path, dir).await
     })
     .await;
-    // Office attachments wait for the LibreOffice farm; everything else converts.
+    // Refused today: raw winmail.dat and Outlook .msg files (not RFC 5322 mail), audio, and
+    // parts the test suites broke on purpose.
     assert!(
-        converted >= refused.len(),
+        converted * 10 >= (converted + refused.len()) * 6,
         "{converted} converted:\n{}",
-        refused.join("\n")
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn every_corpus_office_file_converts_through_the_farm_or_fails_with_its_name() {
-    let (converted, refused) = run_kind("office", async |c, name, bytes, dir| {
-        c.convert_file(name, bytes, dir).await
-    })
-    .await;
-    for r in &refused {
-        let (name, reason) = r.split_once(": ").unwrap();
-        assert!(reason.starts_with(name), "{r}: the reason names the file");
-    }
-    assert!(
-        refused.len() * 10 <= converted,
-        "too many refusals:\n{}",
         refused.join("\n")
     );
 }
