@@ -73,12 +73,12 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<16}  {:<20}  {:<14}  {:>5}  SENDER / SUBJECT",
+        "{:<16}  {:<24}  {:<14}  {:>5}  SENDER / SUBJECT",
         "JOB", "RECEIVED", "PHASE", "PAGES"
     );
     for job in &jobs {
         println!(
-            "{:<16}  {:<20}  {:<14}  {:>5}  {} / {}",
+            "{:<16}  {:<24}  {:<14}  {:>5}  {} / {}",
             job.id,
             job.received_at,
             job.phase.as_str(),

@@ -56,8 +56,11 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     // LibreOffice takes seconds to start: warm the farm now, in the background.
     let warming = converter.clone();
     tokio::spawn(async move {
-        if let Err(e) = warming.warm_up().await {
-            tracing::warn!(error = %e, "LibreOffice farm not started: Office documents will fail until it can start");
+        match warming.warm_up().await {
+            Ok(()) => tracing::info!("LibreOffice farm warm"),
+            Err(e) => {
+                tracing::warn!(error = %e, "LibreOffice farm not started: Office documents will fail until it can start")
+            }
         }
     });
     let scheduler = Scheduler {
