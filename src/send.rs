@@ -123,6 +123,8 @@ fn content_type(name: &str, bytes: &[u8]) -> &'static str {
         "application/pdf"
     } else if lower.ends_with(".txt") || lower.ends_with(".text") {
         "text/plain; charset=utf-8"
+    } else if lower.ends_with(".html") || lower.ends_with(".htm") {
+        "text/html; charset=utf-8"
     } else {
         "application/octet-stream"
     }

@@ -133,6 +133,11 @@ fn is_office(name: &str, mime: &str, bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") && (office_name || office_type)
 }
 
+fn is_html_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".html") || lower.ends_with(".htm")
+}
+
 /// Machine-written reports that read as text (bounces and receipts forwarded to a fax).
 const TEXT_REPORTS: &[&str] = &[
     "message/delivery-status",
@@ -306,7 +311,8 @@ impl Walk {
                 kind: Kind::Office,
                 bytes: contents.to_vec(),
             });
-        } else if mime == "text/html" {
+        } else if mime == "text/html" || (mime == "application/octet-stream" && is_html_name(&name))
+        {
             self.text(name, &mail_parser::decoders::html::html_to_text(&text()));
         } else if mime.starts_with("text/")
             || TEXT_REPORTS.contains(&mime.as_str())
@@ -404,9 +410,7 @@ pub(crate) fn document_for_file(
             kind: Kind::Office,
             bytes: bytes.to_vec(),
         })
-    } else if name.to_ascii_lowercase().ends_with(".html")
-        || name.to_ascii_lowercase().ends_with(".htm")
-    {
+    } else if is_html_name(&name) {
         let html = String::from_utf8_lossy(bytes);
         Ok(Document {
             name,
