@@ -19,6 +19,7 @@ pub mod preview;
 mod raster;
 mod text;
 pub mod tiff_f;
+mod tnef;
 
 pub use error::ConvertError;
 pub use options::{Options, Paper, Resolution};

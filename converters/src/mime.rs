@@ -8,7 +8,7 @@
 //! with `Unsupported`, naming the attachment. Never a silently dropped part.
 
 use crate::{BodyPolicy, UnknownParts};
-use crate::{ConvertError, Options, Paper, text};
+use crate::{ConvertError, Options, Paper, text, tnef};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 
 #[derive(Clone)]
@@ -145,11 +145,16 @@ const TEXT_REPORTS: &[&str] = &[
     "text/rfc822-headers",
 ];
 
-/// A `.txt` file sent as `application/octet-stream` (as many mailers do): text if it is UTF-8
-/// without control characters other than white space.
-fn looks_like_text_file(name: &str, contents: &[u8]) -> bool {
+/// A `.txt` file sent as `application/octet-stream` (as many mailers do), or a file with no
+/// type and no extension (README): text if it is UTF-8 without control characters other than
+/// white space.
+fn looks_like_text_file(name: &str, mime: &str, contents: &[u8]) -> bool {
     let lower = name.to_ascii_lowercase();
-    (lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".log"))
+    let text_name = lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".log");
+    // an untyped file (README, AUTHORS…) is text when its content is
+    let untyped = mime == "application/octet-stream" && !lower.contains('.');
+    (text_name || untyped)
+        && !contents.is_empty()
         && std::str::from_utf8(contents)
             .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
@@ -164,10 +169,24 @@ pub(crate) fn documents(
     defaults: Options,
     policy: Policy,
 ) -> Result<(Vec<Document>, Options, Vec<String>), ConvertError> {
-    // An Outlook .msg (OLE compound file) or a bare winmail.dat is not an RFC 5322 message.
-    const NOT_MAIL: &[&[u8]] = &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x78\x9f\x3e\x22"];
+    // An Outlook .msg (OLE compound file) is not an RFC 5322 message.
+    const NOT_MAIL: &[&[u8]] = &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"];
     if NOT_MAIL.iter().any(|m| raw.starts_with(m)) {
         return Err(ConvertError::Unreadable);
+    }
+    // A bare winmail.dat (a drop directory or a hot folder may hand one over): its files.
+    if tnef::is_tnef(raw) {
+        let mut walk = Walk {
+            paper: defaults.paper,
+            policy,
+            docs: Vec::new(),
+            notes: Vec::new(),
+        };
+        walk.winmail("winmail.dat", raw, 0)?;
+        if walk.docs.is_empty() {
+            return Err(ConvertError::Empty);
+        }
+        return Ok((walk.docs, defaults, walk.notes));
     }
     // A message saved as UTF-16 (with its byte order mark) by some Windows tools.
     let utf8;
@@ -289,11 +308,34 @@ impl Walk {
                 detail: "the forwarded message could not be read".into(),
             });
         }
+        if has_html
+            && mime.starts_with("image/")
+            && part.content_id().is_some()
+            && !part.is_content_type("image", "tiff")
+        {
+            return Ok(()); // an image shown inside the HTML body (a logo in a signature)
+        }
+        let text = part.text_contents().map(str::to_string);
+        self.file(name, &mime, contents, text, depth)
+    }
+
+    /// A file (an attachment, or a file inside a winmail.dat), typed by its content first, then
+    /// its declared type and name. `text` is its text already decoded from its charset, if any.
+    fn file(
+        &mut self,
+        name: String,
+        mime: &str,
+        contents: &[u8],
+        text: Option<String>,
+        depth: usize,
+    ) -> Result<(), ConvertError> {
         let text = || {
-            part.text_contents()
-                .map(str::to_string)
+            text.clone()
                 .unwrap_or_else(|| String::from_utf8_lossy(contents).into_owned())
         };
+        if tnef::is_tnef(contents) || mime.ends_with("ms-tnef") {
+            return self.winmail(&name, contents, depth);
+        }
         if contents.starts_with(b"%PDF-") {
             self.docs.push(Document {
                 name,
@@ -305,7 +347,7 @@ impl Walk {
                 part: name,
                 detail: "it does not start like a PDF file".into(),
             });
-        } else if is_office(&name, &mime, contents) {
+        } else if is_office(&name, mime, contents) {
             self.docs.push(Document {
                 name,
                 kind: Kind::Office,
@@ -315,16 +357,10 @@ impl Walk {
         {
             self.text(name, &mail_parser::decoders::html::html_to_text(&text()));
         } else if mime.starts_with("text/")
-            || TEXT_REPORTS.contains(&mime.as_str())
-            || looks_like_text_file(&name, contents)
+            || TEXT_REPORTS.contains(&mime)
+            || looks_like_text_file(&name, mime, contents)
         {
             self.text(name, &text());
-        } else if has_html
-            && mime.starts_with("image/")
-            && part.content_id().is_some()
-            && !part.is_content_type("image", "tiff")
-        {
-            // an image shown inside the HTML body (a logo in a signature)
         } else if is_image(contents) {
             self.docs.push(Document {
                 name,
@@ -341,7 +377,39 @@ impl Walk {
                 "{name}: files of this type ({mime}) can't be faxed yet; left out"
             ));
         } else {
-            return Err(ConvertError::Unsupported { part: name, mime });
+            return Err(ConvertError::Unsupported {
+                part: name,
+                mime: mime.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Exchange's winmail.dat: its body (if the message has none of its own) and its files.
+    fn winmail(&mut self, name: &str, contents: &[u8], depth: usize) -> Result<(), ConvertError> {
+        let tnef = tnef::parse(contents).ok_or_else(|| ConvertError::Damaged {
+            part: name.to_string(),
+            detail: "the winmail.dat (TNEF) data is cut short".into(),
+        })?;
+        let body = tnef
+            .body
+            .filter(|b| !without_signature(b).trim().is_empty());
+        if let Some(body) = body
+            && !self.docs.iter().any(|d| d.name == "message text")
+        {
+            self.text("message text".into(), &body);
+        }
+        for (i, attachment) in tnef.attachments.into_iter().enumerate() {
+            let inner = attachment
+                .title
+                .unwrap_or_else(|| format!("{name} file {}", i + 1));
+            self.file(
+                inner,
+                "application/octet-stream",
+                &attachment.data,
+                None,
+                depth + 1,
+            )?;
         }
         Ok(())
     }
@@ -582,6 +650,40 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\
         assert_eq!(
             notes,
             ["r.doc: files of this type (application/msword) can't be faxed yet; left out"]
+        );
+    }
+
+    #[test]
+    fn a_winmail_dat_gives_up_its_files() {
+        use base64::Engine;
+        let tnef = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/corpus/eml/tnef/two-files.tnef"),
+        )
+        .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&tnef);
+        let raw = multipart(
+            "Content-Type: application/ms-tnef; name=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"winmail.dat\"",
+            &b64,
+        );
+        let (docs, _) = walk(&raw, BodyPolicy::IfNotEmpty, UnknownParts::Fail).unwrap();
+        let names: Vec<&str> = docs.iter().map(|d| d.name()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names[0], "message text");
+        assert!(names.contains(&"AUTHORS"), "{names:?}");
+        // a damaged one is named
+        let cut = base64::engine::general_purpose::STANDARD.encode(&tnef[..tnef.len() / 2]);
+        let raw = multipart(
+            "Content-Type: application/ms-tnef; name=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64",
+            &cut,
+        );
+        let err = walk(&raw, BodyPolicy::IfNotEmpty, UnknownParts::Fail)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("winmail.dat: the file is damaged"),
+            "{err}"
         );
     }
 }
