@@ -23,6 +23,8 @@ pub const MSG_DIR: &str = "msg";
 pub const PAGES_DIR: &str = "pages";
 const TMP_DIR: &str = "tmp";
 const QUARANTINE_DIR: &str = "quarantine";
+/// Tries at removing a scratch directory left by a crash.
+const CLEAN_ATTEMPTS: usize = 10;
 
 impl Spool {
     /// Opens (creating if needed) the spool under `root`.
@@ -133,7 +135,19 @@ impl Spool {
         for entry in fs::read_dir(self.root.join(TMP_DIR))? {
             let path = entry?.path();
             if path.is_dir() {
-                fs::remove_dir_all(&path)?
+                // A scratch directory may still be written to for a moment by a helper of the
+                // process that died (LibreOffice finishing its profile): try again, and if it
+                // will not go, leave it; it holds no message.
+                let removed = (0..CLEAN_ATTEMPTS).any(|attempt| {
+                    if attempt > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                    fs::remove_dir_all(&path).is_ok() || !path.exists()
+                });
+                if !removed {
+                    tracing::warn!(dir = %path.display(), "could not remove a scratch directory; left in place");
+                    continue;
+                }
             } else {
                 fs::remove_file(&path)?
             }
