@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     crate::logging::init(&config.log);
+    let mut signals = StopSignals::install()?;
     let runtime = |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
@@ -95,7 +96,7 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         hostname = %hostname,
         "faxhub started"
     );
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("faxhub stopping");
     let _ = stop_tx.send(true);
     let _ = smtp_task.await;
@@ -126,17 +127,27 @@ pub fn hostname(config: &Config) -> String {
     config.smtp.hostname.clone().unwrap_or_else(system_hostname)
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the moment they are installed (before any listener exists,
+/// so that a stop request is never lost to the default action).
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, Failure> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let err = |e: std::io::Error| Failure::Runtime(format!("cannot catch signals: {e}"));
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).map_err(err)?,
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
