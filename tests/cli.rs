@@ -266,3 +266,42 @@ fn convert_turns_files_into_fax_pages_and_names_what_fails() {
             .starts_with(b"%PDF-")
     );
 }
+
+#[test]
+fn g3_2d_coding_by_config_keeps_page_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("two.pdf");
+    std::fs::write(&pdf, make_pdf(dir.path(), 2)).unwrap();
+    let config = dir.path().join("g3.toml");
+    std::fs::write(&config, "[convert]\ncompression = \"g3-2d\"\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = Command::new(BIN)
+        .arg("-c")
+        .arg(&config)
+        .args(["convert", "--out"])
+        .arg(&out_dir)
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = tiffinfo(&out_dir.join("two.pdf.tif"));
+    assert_eq!(
+        info.matches("Compression Scheme: CCITT Group 3").count(),
+        2,
+        "{info}"
+    );
+    assert_eq!(info.matches("2-d encoding").count(), 2, "{info}");
+    assert!(
+        info.contains("Page Number: 0-2") && info.contains("Page Number: 1-2"),
+        "{info}"
+    );
+    assert_eq!(
+        info.matches("Resolution: 204, 196 pixels/inch").count(),
+        2,
+        "{info}"
+    );
+}

@@ -29,6 +29,8 @@ use tiff_f::FaxPage;
 
 /// qpdf, to open PDFs encrypted with an empty user password.
 const QPDF: &str = "qpdf";
+/// libtiff's TIFF copier, to re-code pages as G3 2-D.
+const TIFFCP: &str = "tiffcp";
 /// libtiff's TIFF to PDF converter (Debian's libtiff-tools).
 const TIFF2PDF: &str = "tiff2pdf";
 
@@ -64,6 +66,9 @@ pub struct ConvertConfig {
     pub unknown_parts: UnknownParts,
     /// Conversions running at once; 0 means one per CPU core.
     pub workers: usize,
+    /// Coding of the pages sent: `g4` (T.6, the default) or `g3-2d` (T.4 2-D, for lines or
+    /// archives that want it).
+    pub compression: Compression,
     /// Warm LibreOffice instances for Office documents; 0 means one per CPU core.
     pub office_instances: usize,
     /// Longest time LibreOffice may take for one document (then its instance is replaced).
@@ -81,6 +86,7 @@ impl Default for ConvertConfig {
             tool_timeout: DEFAULT_TOOL_TIMEOUT,
             max_pages: DEFAULT_MAX_PAGES,
             workers: 0,
+            compression: Compression::G4,
             office_instances: 0,
             office_timeout: DEFAULT_OFFICE_TIMEOUT,
         }
@@ -94,6 +100,15 @@ pub enum BodyPolicy {
     #[default]
     IfNotEmpty,
     Never,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compression {
+    #[default]
+    G4,
+    #[serde(rename = "g3-2d")]
+    G32d,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -294,6 +309,9 @@ impl Converter {
         check_class_f(&bytes)?;
         let out = workdir.join("pages.tif");
         tokio::fs::write(&out, bytes).await.map_err(io)?;
+        if self.config.compression == Compression::G32d {
+            self.recode_g3_2d(&out, workdir).await?;
+        }
         let pdf = workdir.join("pages.pdf");
         tokio::fs::write(&pdf, preview::pdf(&pages)?)
             .await
@@ -342,6 +360,40 @@ impl Converter {
                 detail: e.to_string(),
             }),
         }
+    }
+
+    /// Re-codes the page set as T.4 2-D (G3) with libtiff's tiffcp, one strip per page; the tags
+    /// (PageNumber, resolution) are kept.
+    async fn recode_g3_2d(&self, tiff: &Path, workdir: &Path) -> Result<(), ConvertError> {
+        let g3 = workdir.join("pages-g3.tif");
+        let args = [
+            OsStr::new("-c"),
+            OsStr::new("g3:2d:fill"),
+            OsStr::new("-r"),
+            OsStr::new("100000"),
+            tiff.as_os_str(),
+            g3.as_os_str(),
+        ];
+        let out = exec::run(TIFFCP, args, workdir, self.config.tool_timeout)
+            .await
+            .map_err(|e| ConvertError::ToolFailed {
+                tool: TIFFCP.into(),
+                detail: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(ConvertError::ToolFailed {
+                tool: TIFFCP.into(),
+                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        check_class_f(
+            &tokio::fs::read(&g3)
+                .await
+                .map_err(|e| ConvertError::Io(e.to_string()))?,
+        )?;
+        tokio::fs::rename(&g3, tiff)
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))
     }
 
     /// A TIFF through libtiff's tiff2pdf (which keeps CCITT data as it is), then Ghostscript.
