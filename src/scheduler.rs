@@ -100,12 +100,10 @@ impl Scheduler {
             let sleep = self.sleep_duration().await;
             tokio::select! {
                 Some(event) = events.recv() => {
-                    if let Event::Sent { .. } = &event { in_flight -= 1; }
-                    self.record(event, &mut busy_numbers).await;
+                    self.record(event, &mut busy_numbers, &mut in_flight).await;
                     // Take every result already waiting before looking for new work.
                     while let Ok(event) = events.try_recv() {
-                        if let Event::Sent { .. } = &event { in_flight -= 1; }
-                        self.record(event, &mut busy_numbers).await;
+                        self.record(event, &mut busy_numbers, &mut in_flight).await;
                     }
                 }
                 _ = self.wake.notified() => {}
@@ -118,10 +116,7 @@ impl Scheduler {
         while in_flight > 0 {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Some(event)) => {
-                    if let Event::Sent { .. } = &event {
-                        in_flight -= 1;
-                    }
-                    self.record(event, &mut busy_numbers).await;
+                    self.record(event, &mut busy_numbers, &mut in_flight).await;
                 }
                 _ => break,
             }
@@ -246,7 +241,13 @@ impl Scheduler {
         Ok(started)
     }
 
-    async fn record(&self, event: Event, busy_numbers: &mut HashSet<FaxNumber>) {
+    /// Records a worker's result; a finished call frees its number and its place in `in_flight`.
+    async fn record(
+        &self,
+        event: Event,
+        busy_numbers: &mut HashSet<FaxNumber>,
+        in_flight: &mut usize,
+    ) {
         match event {
             Event::Converted { job, result } => self.record_conversion(job, result).await,
             Event::Sent {
@@ -255,6 +256,7 @@ impl Scheduler {
                 started_at_ms,
                 outcome,
             } => {
+                *in_flight -= 1;
                 busy_numbers.remove(&due.number);
                 self.record_attempt(due, line, started_at_ms, outcome).await;
             }

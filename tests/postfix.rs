@@ -28,14 +28,12 @@ fn a_mail_submitted_to_postfix_ends_as_a_tiff_in_the_outbox() {
         "application/pdf",
         &pdf,
     );
-    let mut s = Smtp::connect(postfix.port);
-    assert_eq!(s.cmd("EHLO client.test").0, 250);
-    assert_eq!(s.cmd("MAIL FROM:<alice@example.com>").0, 250);
-    assert_eq!(s.cmd("RCPT TO:<0169293999@fax.example>").0, 250);
-    assert_eq!(s.cmd("DATA").0, 354);
-    s.send(&message);
-    s.send(b"\r\n.\r\n");
-    assert_eq!(s.read_reply().0, 250);
+    let reply = Smtp::connect(postfix.port).send_mail(
+        "alice@example.com",
+        &["0169293999@fax.example"],
+        &message,
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
     let start = Instant::now();
     let job = loop {
         if let Some(job) = hub
