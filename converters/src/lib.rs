@@ -3,15 +3,18 @@
 //! In: the path of a received message (RFC 5322). Out: a multi-page TIFF-F file (CCITT G4,
 //! 1728 pixels wide, 204×196 dpi, A4 or Letter) and its page count, or a `ConvertError` that
 //! names the part that failed and says why in words a user understands, with its RFC 3463 code
-//! (`error.rs` is the table). For now the text body (plain, or HTML reduced to text), text and
-//! PDF attachments are rendered by Ghostscript and images rasterised here (`raster`); the pages
-//! are assembled into one TIFF-F with PageNumber on each page (`tiff_f`). Other attachment types
-//! fail the job with 5.6.3. External programs run only through `exec::run` (timeouts, process groups, capped
-//! output). Nothing here touches the job store: the caller records the outcome.
+//! (`error.rs` is the table). The MIME walk (`mime`) lists the documents; Office files and
+//! HTML go through the LibreOffice farm (`office`) to PDF, PDF and PostScript through
+//! Ghostscript, images are rasterised here (`raster`); the pages are assembled into one TIFF-F
+//! with PageNumber on each page (`tiff_f`) and checked for Class F, with a PDF of the same pages
+//! and a thumbnail (`preview`). External programs run only through `exec::run` (timeouts,
+//! process groups, capped output). Nothing here touches the job store: the caller records the
+//! outcome.
 
 mod error;
 pub mod exec;
 mod ghostscript;
+mod html;
 mod mime;
 mod office;
 mod options;
@@ -166,25 +169,39 @@ impl Converter {
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let raw = tokio::fs::read(message).await.map_err(io)?;
+        self.convert_message(&message.display().to_string(), &raw, workdir)
+            .await
+    }
+
+    async fn convert_message(
+        &self,
+        name: &str,
+        raw: &[u8],
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
         let policy = mime::Policy {
             body: self.config.body,
             unknown_parts: self.config.unknown_parts,
         };
-        let (documents, options, notes) = mime::documents(&raw, self.defaults(), policy)?;
+        let (documents, options, notes) = mime::documents(raw, self.defaults(), policy)?;
         for note in &notes {
-            tracing::info!(message = %message.display(), note = %note, "conversion note");
+            tracing::info!(message = %name, note = %note, "conversion note");
         }
         self.page_set(&documents, &options, workdir).await
     }
 
-    /// Converts one file (a PDF, an image, a text file) into `workdir/pages.tif`, as if it were
-    /// the only attachment of a message. For the hot folder and for testing formats.
+    /// Converts one file (a PDF, an image, an Office or text file) into `workdir/pages.tif`, as if
+    /// it were the only attachment of a message; a `.eml` file is converted as a message. For the
+    /// hot folder, `faxhub convert` and testing formats.
     pub async fn convert_file(
         &self,
         name: &str,
         bytes: &[u8],
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
+        if name.to_ascii_lowercase().ends_with(".eml") {
+            return self.convert_message(name, bytes, workdir).await;
+        }
         let options = self.defaults();
         let document = mime::document_for_file(name, bytes, &options.paper)?;
         self.page_set(std::slice::from_ref(&document), &options, workdir)
@@ -217,16 +234,29 @@ impl Converter {
         workdir: &Path,
     ) -> Result<Vec<Document>, ConvertError> {
         let mut out = Vec::with_capacity(documents.len());
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         for (i, doc) in documents.iter().enumerate() {
-            if doc.kind() != Kind::Office {
-                out.push(doc.clone());
-                continue;
-            }
-            let input = workdir.join(format!("office{i}.{}", office_extension(doc.name())));
+            let input = match doc.kind() {
+                Kind::Office => workdir.join(format!(
+                    "office{i}.{}",
+                    office_extension(doc.name(), doc.bytes())
+                )),
+                // in a directory of its own, with the images it shows
+                Kind::Html => {
+                    let dir = workdir.join(format!("html{i}"));
+                    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+                    for (file, bytes) in doc.resources() {
+                        tokio::fs::write(dir.join(file), bytes).await.map_err(io)?;
+                    }
+                    dir.join("body.html")
+                }
+                _ => {
+                    out.push(doc.clone());
+                    continue;
+                }
+            };
             let output = workdir.join(format!("office{i}.pdf"));
-            tokio::fs::write(&input, doc.bytes())
-                .await
-                .map_err(|e| ConvertError::Io(e.to_string()))?;
+            tokio::fs::write(&input, doc.bytes()).await.map_err(io)?;
             self.farm()
                 .await?
                 .to_pdf(doc.name(), &input, &output)
@@ -474,8 +504,12 @@ impl Converter {
     }
 }
 
-/// The file's extension, which LibreOffice uses to pick its import filter (`bin` if none).
-fn office_extension(name: &str) -> String {
+/// The file's extension, which LibreOffice uses to pick its import filter (`rtf` for RTF
+/// content, else `bin` if none).
+fn office_extension(name: &str, bytes: &[u8]) -> String {
+    if bytes.starts_with(b"{\\rtf") {
+        return "rtf".into();
+    }
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .filter(|e| e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))

@@ -1,21 +1,27 @@
-//! The MIME walk (minimal): which parts of a message become pages, in order.
+//! The MIME walk: which parts of a message become pages, in order.
 //!
-//! The first text body (plain, or HTML reduced to text by mail-parser) becomes a text document
-//! if it has any visible text; then each attachment in order: PDF (sniffed by its `%PDF-` magic,
-//! whatever its declared type), images (PNG, JPEG, GIF, BMP, TIFF, sniffed) and text/plain
-//! attachments become documents; signatures (S/MIME),
-//! vCards and inline images belonging to an HTML body are ignored; anything else fails the job
-//! with `Unsupported`, naming the attachment. Never a silently dropped part.
+//! The body first (by `body` policy: a body that is empty or only a signature makes no page):
+//! in `multipart/alternative` the HTML, made printable with the `cid:` images it shows
+//! (`html`), else the plain text. Then each attachment in order, typed by its content first and
+//! its declared type and name second: PDF, Office files, HTML, text, images; a forwarded
+//! `message/rfc822` becomes a page with its headers, then its own parts; a `winmail.dat`
+//! (TNEF) gives its rich body and its files under their long names. S/MIME and PGP
+//! signatures, vCards and images the HTML body shows are not pages; anything else fails the
+//! job with `Unsupported` naming the attachment, or is left out with a note when
+//! `unknown_parts = "skip"`. Never a silently dropped part.
 
 use crate::{BodyPolicy, UnknownParts};
-use crate::{ConvertError, Options, Paper, text, tnef};
+use crate::{ConvertError, Options, Paper, html, text, tnef};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone)]
 pub(crate) struct Document {
     name: String,
     kind: Kind,
     bytes: Vec<u8>,
+    /// Files the document refers to by name (an HTML body's `cid:` images).
+    resources: Vec<(String, Vec<u8>)>,
 }
 
 /// How a document becomes pages.
@@ -28,11 +34,18 @@ pub(crate) enum Kind {
     Image,
     /// Word, Excel, PowerPoint, OpenDocument, RTF: made a PDF by the LibreOffice farm first.
     Office,
+    /// HTML made printable (`html::printable`), laid out by the LibreOffice farm.
+    Html,
 }
 
 impl Document {
     pub fn new(name: String, kind: Kind, bytes: Vec<u8>) -> Document {
-        Document { name, kind, bytes }
+        Document {
+            name,
+            kind,
+            bytes,
+            resources: Vec::new(),
+        }
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -46,10 +59,14 @@ impl Document {
             Kind::Pdf => "pdf",
             Kind::Image => "img",
             Kind::Office => "office",
+            Kind::Html => "html",
         }
     }
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+    pub fn resources(&self) -> &[(String, Vec<u8>)] {
+        &self.resources
     }
 }
 
@@ -224,11 +241,11 @@ struct Walk {
 
 impl Walk {
     fn text(&mut self, name: String, text: &str) {
-        self.docs.push(Document {
+        self.docs.push(Document::new(
             name,
-            kind: Kind::PostScript,
-            bytes: text::to_postscript(text, self.paper).into_bytes(),
-        });
+            Kind::PostScript,
+            text::to_postscript(text, self.paper).into_bytes(),
+        ));
     }
 
     /// A message's body, then its attachments; `forwarded` names a nested message, whose page
@@ -255,21 +272,35 @@ impl Walk {
                 self.text(name.to_string(), &format!("{header}\n{body}"));
             }
             None => {
-                let visible = !without_signature(&body).trim().is_empty();
-                match self.policy.body {
-                    BodyPolicy::Always => self.text("message text".into(), &body),
-                    BodyPolicy::IfNotEmpty if visible => self.text("message text".into(), &body),
-                    BodyPolicy::IfNotEmpty | BodyPolicy::Never => {}
+                let html = html_body(message);
+                // an HTML body showing only a picture (a scan pasted into the mail) is not empty
+                let visible = !without_signature(&body).trim().is_empty()
+                    || html.as_ref().is_some_and(|h| !h.resources().is_empty());
+                let print = match self.policy.body {
+                    BodyPolicy::Always => true,
+                    BodyPolicy::IfNotEmpty => visible,
+                    BodyPolicy::Never => false,
+                };
+                match html {
+                    Some(html) if print => self.docs.push(html),
+                    _ if print => self.text(BODY.into(), &body),
+                    _ => {}
                 }
             }
         }
-        let has_html = message.html_body_count() > 0;
+        // Images the HTML body shows (a logo in a signature) are part of the body, not pages.
+        let shown = match message.html_part(0) {
+            Some(p) if p.is_content_type("text", "html") => {
+                html::referenced_cids(p.text_contents().unwrap_or(""))
+            }
+            _ => HashSet::new(),
+        };
         for (i, part) in message.attachments().enumerate() {
             let name = part
                 .attachment_name()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("attachment {}", i + 1));
-            self.part(part, name, has_html, depth)?;
+            self.part(part, name, &shown, depth)?;
         }
         Ok(())
     }
@@ -278,7 +309,7 @@ impl Walk {
         &mut self,
         part: &MessagePart<'_>,
         name: String,
-        has_html: bool,
+        shown: &HashSet<String>,
         depth: usize,
     ) -> Result<(), ConvertError> {
         let mime = part
@@ -308,10 +339,9 @@ impl Walk {
                 detail: "the forwarded message could not be read".into(),
             });
         }
-        if has_html
-            && mime.starts_with("image/")
-            && part.content_id().is_some()
-            && !part.is_content_type("image", "tiff")
+        if part
+            .content_id()
+            .is_some_and(|id| shown.contains(id.trim_matches(['<', '>'])))
         {
             return Ok(()); // an image shown inside the HTML body (a logo in a signature)
         }
@@ -337,36 +367,28 @@ impl Walk {
             return self.winmail(&name, contents, depth);
         }
         if contents.starts_with(b"%PDF-") {
-            self.docs.push(Document {
-                name,
-                kind: Kind::Pdf,
-                bytes: contents.to_vec(),
-            });
+            self.docs
+                .push(Document::new(name, Kind::Pdf, contents.to_vec()));
         } else if mime == "application/pdf" {
             return Err(ConvertError::Damaged {
                 part: name,
                 detail: "it does not start like a PDF file".into(),
             });
         } else if is_office(&name, mime, contents) {
-            self.docs.push(Document {
-                name,
-                kind: Kind::Office,
-                bytes: contents.to_vec(),
-            });
+            self.docs
+                .push(Document::new(name, Kind::Office, contents.to_vec()));
         } else if mime == "text/html" || (mime == "application/octet-stream" && is_html_name(&name))
         {
-            self.text(name, &mail_parser::decoders::html::html_to_text(&text()));
+            self.docs
+                .push(html_document(name, &text(), &HashMap::new(), Vec::new()));
         } else if mime.starts_with("text/")
             || TEXT_REPORTS.contains(&mime)
             || looks_like_text_file(&name, mime, contents)
         {
             self.text(name, &text());
         } else if is_image(contents) {
-            self.docs.push(Document {
-                name,
-                kind: Kind::Image,
-                bytes: contents.to_vec(),
-            });
+            self.docs
+                .push(Document::new(name, Kind::Image, contents.to_vec()));
         } else if mime.starts_with("image/") && !contents.is_empty() {
             return Err(ConvertError::Damaged {
                 part: name,
@@ -391,25 +413,45 @@ impl Walk {
             part: name.to_string(),
             detail: "the winmail.dat (TNEF) data is cut short".into(),
         })?;
-        let body = tnef
-            .body
-            .filter(|b| !without_signature(b).trim().is_empty());
-        if let Some(body) = body
-            && !self.docs.iter().any(|d| d.name == "message text")
-        {
-            self.text("message text".into(), &body);
+        let plain = tnef.body.as_deref().unwrap_or("");
+        let rich = match (&tnef.html, &tnef.rtf) {
+            (Some(html), _) => Some(html_document(
+                BODY.into(),
+                &decode_8bit(html),
+                &HashMap::new(),
+                Vec::new(),
+            )),
+            (None, Some(rtf)) => Some(Document::new(BODY.into(), Kind::Office, rtf.clone())),
+            (None, None) => None,
+        };
+        // the plain text tells whether there is anything to read; without it, trust the rich body
+        let visible =
+            !without_signature(plain).trim().is_empty() || (tnef.body.is_none() && rich.is_some());
+        let print = match self.policy.body {
+            BodyPolicy::Always => tnef.body.is_some() || rich.is_some(),
+            BodyPolicy::IfNotEmpty => visible,
+            BodyPolicy::Never => false,
+        };
+        let existing = self.docs.iter().position(|d| d.name == BODY);
+        match (print, rich, existing) {
+            (false, _, _) => {}
+            // the formatted body replaces the outer message's plain rendering of it
+            (true, Some(rich), Some(k)) if self.docs[k].kind == Kind::PostScript => {
+                self.docs[k] = rich
+            }
+            (true, Some(rich), None) => self.docs.push(rich),
+            (true, None, None) => self.text(BODY.into(), plain),
+            (true, _, Some(_)) => {}
         }
         for (i, attachment) in tnef.attachments.into_iter().enumerate() {
             let inner = attachment
                 .title
                 .unwrap_or_else(|| format!("{name} file {}", i + 1));
-            self.file(
-                inner,
-                "application/octet-stream",
-                &attachment.data,
-                None,
-                depth + 1,
-            )?;
+            let mime = attachment
+                .mime
+                .unwrap_or_else(|| "application/octet-stream".into())
+                .to_ascii_lowercase();
+            self.file(inner, &mime, &attachment.data, None, depth + 1)?;
         }
         Ok(())
     }
@@ -441,6 +483,67 @@ fn forwarded_header(message: &Message<'_>) -> String {
     out
 }
 
+/// What the message's own text is called in notes and errors.
+const BODY: &str = "message text";
+
+/// The message's HTML body, if it has one, as a printable document with the images it shows.
+fn html_body(message: &Message<'_>) -> Option<Document> {
+    let part = message.html_part(0)?;
+    if !part.is_content_type("text", "html") {
+        return None; // mail-parser's HTML rendering of a plain text body
+    }
+    let html = part.text_contents()?;
+    let wanted = html::referenced_cids(html);
+    let mut names = HashMap::new();
+    let mut files = Vec::new();
+    for p in &message.parts {
+        let Some(id) = p
+            .content_id()
+            .map(|id| id.trim_matches(['<', '>']).to_string())
+        else {
+            continue;
+        };
+        let contents = p.contents();
+        if wanted.contains(&id) && is_image(contents) && !names.contains_key(&id) {
+            let file = format!("cid{}.{}", files.len(), image_extension(contents));
+            names.insert(id, file.clone());
+            files.push((file, contents.to_vec()));
+        }
+    }
+    Some(html_document(BODY.into(), html, &names, files))
+}
+
+/// An HTML document made printable, with the image files it refers to (Content-ID → file).
+fn html_document(
+    name: String,
+    html: &str,
+    names: &HashMap<String, String>,
+    files: Vec<(String, Vec<u8>)>,
+) -> Document {
+    let mut doc = Document::new(name, Kind::Html, html::printable(html, names).into_bytes());
+    doc.resources = files;
+    doc
+}
+
+/// Text in UTF-8 if it is, else in Windows-1252's Latin-1 subset (Outlook's HTML bodies).
+fn decode_8bit(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// The usual extension of a sniffed image (LibreOffice's image import goes by content anyway).
+fn image_extension(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0x89, b'P', ..] => "png",
+        [0xff, 0xd8, ..] => "jpg",
+        [b'G', b'I', b'F', ..] => "gif",
+        [b'B', b'M', ..] => "bmp",
+        _ => "tif",
+    }
+}
+
 /// The body without its signature block (from a "-- " line on, RFC 3676 §4.3).
 fn without_signature(body: &str) -> &str {
     let mut offset = 0;
@@ -461,38 +564,25 @@ pub(crate) fn document_for_file(
 ) -> Result<Document, ConvertError> {
     let name = name.to_string();
     if bytes.starts_with(b"%PDF-") {
-        Ok(Document {
-            name,
-            kind: Kind::Pdf,
-            bytes: bytes.to_vec(),
-        })
+        Ok(Document::new(name, Kind::Pdf, bytes.to_vec()))
     } else if is_image(bytes) {
-        Ok(Document {
-            name,
-            kind: Kind::Image,
-            bytes: bytes.to_vec(),
-        })
+        Ok(Document::new(name, Kind::Image, bytes.to_vec()))
     } else if is_office(&name, "", bytes) {
-        Ok(Document {
-            name,
-            kind: Kind::Office,
-            bytes: bytes.to_vec(),
-        })
+        Ok(Document::new(name, Kind::Office, bytes.to_vec()))
     } else if is_html_name(&name) {
-        let html = String::from_utf8_lossy(bytes);
-        Ok(Document {
+        Ok(html_document(
             name,
-            kind: Kind::PostScript,
-            bytes: text::to_postscript(&mail_parser::decoders::html::html_to_text(&html), *paper)
-                .into_bytes(),
-        })
+            &String::from_utf8_lossy(bytes),
+            &HashMap::new(),
+            Vec::new(),
+        ))
     } else if name.to_ascii_lowercase().ends_with(".txt") {
         let text = String::from_utf8_lossy(bytes);
-        Ok(Document {
+        Ok(Document::new(
             name,
-            kind: Kind::PostScript,
-            bytes: text::to_postscript(&text, *paper).into_bytes(),
-        })
+            Kind::PostScript,
+            text::to_postscript(&text, *paper).into_bytes(),
+        ))
     } else {
         Err(ConvertError::Unsupported {
             part: name,

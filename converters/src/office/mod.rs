@@ -87,7 +87,8 @@ impl Farm {
         Ok(())
     }
 
-    /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument or RTF file) to the PDF `output`.
+    /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument, RTF or `.html` file) to the PDF
+    /// `output`.
     pub async fn to_pdf(
         &self,
         name: &str,
@@ -153,16 +154,21 @@ impl Farm {
     async fn cold(&self, input: &Path, output: &Path) -> Result<(), ConvertError> {
         let outdir = output.parent().unwrap_or(self.dir.path());
         let profile = self.dir.path().join("profile-cold");
-        let args: Vec<std::ffi::OsString> = vec![
+        let mut args: Vec<std::ffi::OsString> = vec![
             "--headless".into(),
             "--norestore".into(),
             format!("-env:UserInstallation=file://{}", profile.display()).into(),
+        ];
+        if input.extension().is_some_and(|e| e == "html") {
+            args.push("--infilter=HTML (StarWriter)".into());
+        }
+        args.extend::<[std::ffi::OsString; 5]>([
             "--convert-to".into(),
             "pdf".into(),
             "--outdir".into(),
             outdir.as_os_str().into(),
             input.as_os_str().into(),
-        ];
+        ]);
         let out = crate::exec::run(SOFFICE, args, outdir, self.timeout)
             .await
             .map_err(|e| ConvertError::ToolFailed {

@@ -9,6 +9,7 @@
 # If soffice dies, the worker exits (status 3): faxhub then kills the group and starts another.
 # When stdin closes (faxhub stopped, or was killed), the worker kills its whole process group.
 # Documents are loaded hidden, read-only, with macros never run and links never updated.
+# HTML (a mail body made printable by faxhub) is laid out by Writer.
 # Spreadsheets are printed one page wide (as many pages down as needed), so no column is split
 # onto extra pages.
 import json
@@ -89,7 +90,11 @@ def main():
         request = json.loads(line)
         doc = None
         try:
-            doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(request["in"]), "_blank", 0, load_props)
+            props = load_props
+            if request["in"].lower().endswith((".html", ".htm")):
+                # into Writer (not Writer/Web, whose PDF export prints nothing headless)
+                props = load_props + (prop("FilterName", "HTML (StarWriter)"),)
+            doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(request["in"]), "_blank", 0, props)
             if doc is None:
                 raise RuntimeError("the file could not be opened")
             if doc.supportsService("com.sun.star.sheet.SpreadsheetDocument"):
