@@ -153,6 +153,12 @@ impl Config {
                     .map_err(|_| invalid(format!("smtp.listen: {a:?} is not host:port")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if self.convert.cover.template.is_some() {
+            self.convert
+                .cover
+                .load_template()
+                .map_err(|e| invalid(format!("convert.cover.template: {e}")))?;
+        }
         if self.smtp.fax_domains.is_empty() {
             return Err(invalid(
                 "smtp.fax_domains: at least one fax domain is needed".into(),

@@ -16,7 +16,7 @@ use faxhub_queue::job::{JobId, now_ms};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
-use faxhub_queue::store::{AttemptEnd, DueRecipient, Store};
+use faxhub_queue::store::{Addressee, AttemptEnd, DueRecipient, RecipientPages, Store};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub struct Scheduler {
 enum Event {
     Converted {
         job: JobId,
-        result: Result<u32, ConvertError>,
+        result: Result<Converted, ConvertError>,
     },
     Sent {
         due: DueRecipient,
@@ -53,6 +53,12 @@ enum Event {
         started_at_ms: i64,
         outcome: LineOutcome,
     },
+}
+
+/// A converted job: its page count, and the recipients' own page sets (with their covers).
+struct Converted {
+    pages: u32,
+    own: Vec<RecipientPages>,
 }
 
 struct LineSlot {
@@ -175,12 +181,19 @@ impl Scheduler {
             let Ok(permit) = converters.clone().try_acquire_owned() else {
                 break;
             };
+            // who the cover pages are for (if the job gets them)
+            let addressees = self
+                .store
+                .addressees(&job)
+                .await
+                .map_err(|e| e.to_string())?;
             tracing::info!(job = %job, from = "received", to = "converting", "conversion started");
             let converter = self.converter.clone();
             let spool = self.spool.clone();
             let events = events.clone();
             tokio::spawn(async move {
-                let result = convert_job(&converter, &spool, &job, &message_path).await;
+                let result =
+                    convert_job(&converter, &spool, &job, &message_path, &addressees).await;
                 drop(permit);
                 let _ = events.send(Event::Converted { job, result });
             });
@@ -263,11 +276,16 @@ impl Scheduler {
         }
     }
 
-    async fn record_conversion(&self, job: JobId, result: Result<u32, ConvertError>) {
+    async fn record_conversion(&self, job: JobId, result: Result<Converted, ConvertError>) {
         let stored = match &result {
-            Ok(pages) => {
+            Ok(done) => {
                 self.store
-                    .conversion_done(&job, i64::from(*pages), &Spool::pages_rel(job.as_str()))
+                    .conversion_done(
+                        &job,
+                        i64::from(done.pages),
+                        &Spool::pages_rel(job.as_str()),
+                        &done.own,
+                    )
                     .await
             }
             Err(e) => {
@@ -277,8 +295,8 @@ impl Scheduler {
             }
         };
         match (&result, stored) {
-            (Ok(pages), Ok(())) => {
-                tracing::info!(job = %job, from = "converting", to = "converted", pages, "converted")
+            (Ok(done), Ok(())) => {
+                tracing::info!(job = %job, from = "converting", to = "converted", pages = done.pages, covers = done.own.len(), "converted")
             }
             (Err(e), Ok(())) => {
                 tracing::info!(job = %job, from = "converting", to = "convert_failed", status = %e.status(), reason = %e, "conversion failed")
@@ -386,27 +404,57 @@ async fn call(
     });
 }
 
-/// Converts a job's message into its page set in the spool (a worker: I/O only, no state).
+/// Converts a job's message into its page set in the spool, and, when the job has cover
+/// pages, one page set per recipient: its cover, then the same pages (a worker: I/O only, no
+/// state).
 async fn convert_job(
     converter: &Converter,
     spool: &Spool,
     job: &JobId,
     message_path: &str,
-) -> Result<u32, ConvertError> {
+    addressees: &[Addressee],
+) -> Result<Converted, ConvertError> {
     let io = |e: std::io::Error| ConvertError::Io(e.to_string());
     let scratch = spool.scratch_dir().map_err(io)?;
-    let pages = converter
+    let set = converter
         .convert(&spool.path(message_path), scratch.path())
         .await?;
+    let mut own = Vec::new();
+    let mut installs = Vec::new();
+    if set.cover.is_some() {
+        for a in addressees {
+            let dir = scratch.path().join(format!("rcpt{}", a.idx));
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            let to = faxhub_converters::Addressee {
+                name: a.display_name.clone(),
+                number: a.number.clone(),
+            };
+            let mine = converter.with_cover(&set, &to, &dir).await?;
+            let rels = Spool::page_set_rels(&format!("{job}-{}", a.idx));
+            own.push(RecipientPages {
+                idx: a.idx,
+                pages: i64::from(mine.pages),
+                pages_path: rels[0].clone(),
+            });
+            installs.push((mine, rels));
+        }
+    }
+    installs.push((set.clone(), Spool::page_set_rels(job.as_str())));
     let spool = spool.clone();
-    let [tif, pdf, png] = Spool::page_set_rels(job.as_str());
     tokio::task::spawn_blocking(move || {
-        // the previews first: once the TIFF is in place the job may be sent
-        spool.install(&pages.pdf, &pdf)?;
-        spool.install(&pages.thumbnail, &png)?;
-        spool.install(&pages.tiff, &tif).map(|_| pages.pages)
+        // the previews first, the job's own TIFF last: once it is in place the job may be sent
+        for (pages, [tif, pdf, png]) in &installs {
+            spool.install(&pages.pdf, pdf)?;
+            spool.install(&pages.thumbnail, png)?;
+            spool.install(&pages.tiff, tif)?;
+        }
+        Ok::<(), std::io::Error>(())
     })
     .await
     .map_err(|e| ConvertError::Io(e.to_string()))?
-    .map_err(io)
+    .map_err(io)?;
+    Ok(Converted {
+        pages: set.pages,
+        own,
+    })
 }

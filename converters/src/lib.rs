@@ -11,6 +11,7 @@
 //! process groups, capped output). Nothing here touches the job store: the caller records the
 //! outcome.
 
+pub mod cover;
 mod error;
 pub mod exec;
 mod ghostscript;
@@ -24,11 +25,15 @@ mod text;
 pub mod tiff_f;
 mod tnef;
 
+pub use cover::{Addressee, CoverConfig, CoverFields};
 pub use error::ConvertError;
 pub use options::{Options, Paper, Resolution};
 
 use mime::{Document, Kind};
 use tiff_f::FaxPage;
+
+/// What errors call the cover page.
+const COVER: &str = "cover page";
 
 /// qpdf, to open PDFs encrypted with an empty user password.
 const QPDF: &str = "qpdf";
@@ -77,6 +82,8 @@ pub struct ConvertConfig {
     /// Longest time LibreOffice may take for one document (then its instance is replaced).
     #[serde(with = "faxhub_queue::units::serde_duration")]
     pub office_timeout: Duration,
+    /// Cover pages (`[convert.cover]`).
+    pub cover: CoverConfig,
 }
 
 impl Default for ConvertConfig {
@@ -92,6 +99,7 @@ impl Default for ConvertConfig {
             compression: Compression::G4,
             office_instances: 0,
             office_timeout: DEFAULT_OFFICE_TIMEOUT,
+            cover: CoverConfig::default(),
         }
     }
 }
@@ -131,6 +139,12 @@ pub struct PageSet {
     pub pdf: PathBuf,
     /// Page 1 as a small PNG.
     pub thumbnail: PathBuf,
+    /// The same pages coded G4 (`tiff` itself unless `compression` is `g3-2d`).
+    pub g4: PathBuf,
+    /// The options they were made with.
+    pub options: Options,
+    /// What each recipient's cover page says, when the job has cover pages (`with_cover`).
+    pub cover: Option<CoverFields>,
 }
 
 pub struct Converter {
@@ -182,12 +196,59 @@ impl Converter {
         let policy = mime::Policy {
             body: self.config.body,
             unknown_parts: self.config.unknown_parts,
+            body_on_cover: self.config.cover.body,
         };
-        let (documents, options, notes) = mime::documents(raw, self.defaults(), policy)?;
-        for note in &notes {
+        let walked = mime::documents(raw, self.defaults(), policy)?;
+        for note in &walked.notes {
             tracing::info!(message = %name, note = %note, "conversion note");
         }
-        self.page_set(&documents, &options, workdir).await
+        let mut set = self
+            .page_set(&walked.docs, &walked.options, workdir)
+            .await?;
+        set.cover = walked.cover;
+        Ok(set)
+    }
+
+    /// One recipient's page set: its cover page, then the job's pages (not rendered again), in
+    /// `workdir`. `set` must have cover fields (the job asked for cover pages).
+    pub async fn with_cover(
+        &self,
+        set: &PageSet,
+        to: &Addressee,
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let fields = set.cover.clone().unwrap_or_default();
+        let (template, images) =
+            self.config
+                .cover
+                .load_template()
+                .map_err(|detail| ConvertError::Damaged {
+                    part: COVER.into(),
+                    detail,
+                })?;
+        let pages = FaxPage::from_tiff(&tokio::fs::read(&set.g4).await.map_err(io)?)?;
+        // the count on the cover includes the cover itself: one page, unless the text overflows
+        let mut cover_pages = 1;
+        for _ in 0..2 {
+            let total = set.pages + cover_pages;
+            let mut html = cover::fill(&template, &self.config.cover, &fields, to, total);
+            if let Some(dir) = &images {
+                html = cover::with_base(&html, dir);
+            }
+            let doc = Document::new(COVER.into(), Kind::Html, html.into_bytes());
+            let pdf = self.office_to_pdf(&[doc], workdir).await?;
+            let cover = self.render(&pdf, 0, &set.options, workdir).await?;
+            if cover.len() as u32 == cover_pages {
+                let all: Vec<FaxPage> = cover.into_iter().chain(pages).collect();
+                return self.finish(&all, set.options, workdir).await;
+            }
+            cover_pages = cover.len() as u32;
+        }
+        Err(ConvertError::Damaged {
+            part: COVER.into(),
+            detail: "its page count does not settle".into(),
+        })
     }
 
     /// Converts one file (a PDF, an image, an Office or text file) into `workdir/pages.tif`, as if
@@ -273,6 +334,7 @@ impl Converter {
         Options {
             paper: self.config.paper,
             resolution: self.config.resolution,
+            cover: self.config.cover.enabled,
         }
     }
 
@@ -284,7 +346,6 @@ impl Converter {
     ) -> Result<PageSet, ConvertError> {
         let y_dpi = options.resolution.y_dpi();
         let documents = &self.office_to_pdf(documents, workdir).await?;
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let mut pages: Vec<FaxPage> = Vec::new();
         // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
         let mut i = 0;
@@ -328,6 +389,18 @@ impl Converter {
                 break;
             }
         }
+        self.finish(&pages, *options, workdir).await
+    }
+
+    /// Writes `pages` as the page set's files in `workdir`: the TIFF-F (checked), its PDF and
+    /// thumbnail.
+    async fn finish(
+        &self,
+        pages: &[FaxPage],
+        options: Options,
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let count = pages.len() as u32;
         if count > self.config.max_pages {
             return Err(ConvertError::TooManyPages {
@@ -335,15 +408,20 @@ impl Converter {
                 max: self.config.max_pages,
             });
         }
-        let bytes = tiff_f::write(&pages);
+        let bytes = tiff_f::write(pages);
         check_class_f(&bytes)?;
         let out = workdir.join("pages.tif");
         tokio::fs::write(&out, bytes).await.map_err(io)?;
-        if self.config.compression == Compression::G32d {
+        let g4 = if self.config.compression == Compression::G32d {
+            let g4 = workdir.join("pages-g4.tif");
+            tokio::fs::copy(&out, &g4).await.map_err(io)?;
             self.recode_g3_2d(&out, workdir).await?;
-        }
+            g4
+        } else {
+            out.clone()
+        };
         let pdf = workdir.join("pages.pdf");
-        tokio::fs::write(&pdf, preview::pdf(&pages)?)
+        tokio::fs::write(&pdf, preview::pdf(pages)?)
             .await
             .map_err(io)?;
         let thumbnail = workdir.join("page1.png");
@@ -354,6 +432,9 @@ impl Converter {
             tiff: out,
             pdf,
             thumbnail,
+            g4,
+            options,
+            cover: None,
             pages: count,
         })
     }

@@ -10,6 +10,7 @@
 //! job with `Unsupported` naming the attachment, or is left out with a note when
 //! `unknown_parts = "skip"`. Never a silently dropped part.
 
+use crate::cover::CoverFields;
 use crate::{BodyPolicy, UnknownParts};
 use crate::{ConvertError, Options, Paper, html, text, tnef};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
@@ -98,6 +99,18 @@ const IGNORED_TYPES: &[&str] = &[
 pub(crate) struct Policy {
     pub body: BodyPolicy,
     pub unknown_parts: UnknownParts,
+    /// The message text goes on the cover page (when there is one) instead of a page of its own.
+    pub body_on_cover: bool,
+}
+
+/// What the walk found: the documents in order, the page options (defaults overridden by the
+/// message's `X-Fax-*` headers), notes about what was ignored, and what a cover page says
+/// (when the message gets one).
+pub(crate) struct Walked {
+    pub docs: Vec<Document>,
+    pub options: Options,
+    pub notes: Vec<String>,
+    pub cover: Option<CoverFields>,
 }
 
 fn utf16_to_utf8(raw: &[u8]) -> Option<String> {
@@ -179,13 +192,12 @@ fn looks_like_text_file(name: &str, mime: &str, contents: &[u8]) -> bool {
 /// Forwarded messages nested deeper than this are refused (a nesting bomb).
 const MAX_DEPTH: usize = 8;
 
-/// The message's documents in order, with its page options (defaults overridden by its
-/// `X-Fax-*` headers) and notes about what was ignored.
+/// Walks a message (or a bare winmail.dat).
 pub(crate) fn documents(
     raw: &[u8],
     defaults: Options,
     policy: Policy,
-) -> Result<(Vec<Document>, Options, Vec<String>), ConvertError> {
+) -> Result<Walked, ConvertError> {
     // An Outlook .msg (OLE compound file) is not an RFC 5322 message.
     const NOT_MAIL: &[&[u8]] = &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"];
     if NOT_MAIL.iter().any(|m| raw.starts_with(m)) {
@@ -203,7 +215,13 @@ pub(crate) fn documents(
         if walk.docs.is_empty() {
             return Err(ConvertError::Empty);
         }
-        return Ok((walk.docs, defaults, walk.notes));
+        let cover = defaults.cover.then(CoverFields::default);
+        return Ok(Walked {
+            docs: walk.docs,
+            options: defaults,
+            notes: walk.notes,
+            cover,
+        });
     }
     // A message saved as UTF-16 (with its byte order mark) by some Windows tools.
     let utf8;
@@ -226,10 +244,49 @@ pub(crate) fn documents(
     };
     walk.message(&message, 0, None)?;
     notes.append(&mut walk.notes);
+    let mut cover = options.cover.then(|| cover_fields(&message));
+    if let Some(fields) = cover.as_mut()
+        && policy.body_on_cover
+        && walk.docs.len() > 1
+        && walk.docs[0].name == BODY
+    {
+        // the text moves onto the cover (kept as a page when it is all there is to send)
+        walk.docs.remove(0);
+        fields.body = message
+            .body_text(0)
+            .map(|b| without_signature(&b).to_string());
+    }
     if walk.docs.is_empty() {
         return Err(ConvertError::Empty);
     }
-    Ok((walk.docs, options, notes))
+    Ok(Walked {
+        docs: walk.docs,
+        options,
+        notes,
+        cover,
+    })
+}
+
+/// The sender, subject and date a cover page shows.
+fn cover_fields(message: &Message<'_>) -> CoverFields {
+    let from = message.from().and_then(|a| a.first());
+    let date = message
+        .date()
+        .cloned()
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            mail_parser::DateTime::from_timestamp(now)
+        })
+        .to_rfc822();
+    CoverFields {
+        from_name: from.and_then(|a| a.name()).unwrap_or("").to_string(),
+        from_address: from.and_then(|a| a.address()).unwrap_or("").to_string(),
+        subject: message.subject().unwrap_or("").to_string(),
+        date,
+        body: None,
+    }
 }
 
 struct Walk {
@@ -600,12 +657,14 @@ mod tests {
         let defaults = Options {
             paper: Paper::A4,
             resolution: Resolution::Fine,
+            cover: false,
         };
         let policy = Policy {
             body: BodyPolicy::IfNotEmpty,
             unknown_parts: UnknownParts::Fail,
+            body_on_cover: false,
         };
-        documents(raw, defaults, policy).map(|(d, _, _)| d)
+        documents(raw, defaults, policy).map(|w| w.docs)
     }
 
     const PLAIN: &[u8] =
@@ -677,6 +736,7 @@ mod tests {
         let defaults = Options {
             paper: Paper::A4,
             resolution: Resolution::Fine,
+            cover: false,
         };
         documents(
             raw,
@@ -684,9 +744,10 @@ mod tests {
             Policy {
                 body,
                 unknown_parts,
+                body_on_cover: false,
             },
         )
-        .map(|(d, _, n)| (d, n))
+        .map(|w| (w.docs, w.notes))
     }
 
     #[test]

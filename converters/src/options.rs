@@ -1,5 +1,6 @@
-//! Page options: paper size and vertical resolution, from the configuration and, per message,
-//! from `X-Fax-Paper: a4|letter|legal` and `X-Fax-Resolution: normal|fine|superfine`. A header
+//! Page options: paper size, vertical resolution and cover page, from the configuration and,
+//! per message, from `X-Fax-Paper: a4|letter|legal`, `X-Fax-Resolution: normal|fine|superfine`
+//! and `X-Fax-Cover: yes|no`. A header
 //! with a value faxhub does not know is ignored with a note (never a failure). Pure.
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,8 @@ impl Resolution {
 pub struct Options {
     pub paper: Paper,
     pub resolution: Resolution,
+    /// Whether each recipient gets a cover page.
+    pub cover: bool,
 }
 
 impl Options {
@@ -93,6 +96,12 @@ impl Options {
                     None => notes.push(format!(
                         "X-Fax-Paper: {value:?} is not a4, letter or legal; ignored"
                     )),
+                }
+            } else if name.eq_ignore_ascii_case("X-Fax-Cover") {
+                match value.to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "on" | "1" => self.cover = true,
+                    "no" | "false" | "off" | "0" => self.cover = false,
+                    _ => notes.push(format!("X-Fax-Cover: {value:?} is not yes or no; ignored")),
                 }
             } else if name.eq_ignore_ascii_case("X-Fax-Resolution") {
                 match Resolution::parse(value) {
@@ -116,6 +125,7 @@ mod tests {
         let defaults = Options {
             paper: Paper::A4,
             resolution: Resolution::Fine,
+            cover: false,
         };
         for (headers, paper, resolution, notes) in [
             (vec![], Paper::A4, Resolution::Fine, 0),
@@ -138,6 +148,12 @@ mod tests {
                 2,
             ),
             (vec![("Subject", "legal")], Paper::A4, Resolution::Fine, 0),
+            (
+                vec![("X-Fax-Cover", "maybe")],
+                Paper::A4,
+                Resolution::Fine,
+                1,
+            ),
         ] {
             let (got, n) = defaults.with_headers(headers.clone().into_iter());
             assert_eq!(
@@ -146,5 +162,15 @@ mod tests {
                 "{headers:?}"
             );
         }
+        let cover = |v: &str, default: bool| {
+            Options {
+                cover: default,
+                ..defaults
+            }
+            .with_headers([("x-fax-cover", v)].into_iter())
+            .0
+            .cover
+        };
+        assert!(cover("Yes", false) && !cover("no", true) && cover("maybe", true));
     }
 }

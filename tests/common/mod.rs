@@ -348,3 +348,30 @@ pub fn assert_tiff_f(path: &Path) -> usize {
     );
     pages
 }
+
+/// Page `index` (from 0) of a TIFF as its own file, cut by libtiff's tiffcp.
+pub fn tiff_page(path: &Path, index: usize, out: &Path) {
+    let status = Command::new("tiffcp")
+        .arg(format!("{},{index}", path.display()))
+        .arg(out)
+        .status()
+        .expect("tiffcp (libtiff-tools) must be installed: run `make test`");
+    assert!(status.success(), "tiffcp {} page {index}", path.display());
+}
+
+/// The text Debian's Tesseract reads on an image file (English and French models).
+pub fn ocr(image: &Path) -> String {
+    let out = Command::new("tesseract")
+        .arg(image)
+        .arg("stdout")
+        .args(["-l", "eng+fra", "--psm", "4"])
+        .output()
+        .expect("tesseract (tesseract-ocr) must be installed: run `make test`");
+    assert!(
+        out.status.success(),
+        "tesseract {}: {}",
+        image.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

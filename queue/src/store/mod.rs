@@ -72,6 +72,23 @@ pub struct DueRecipient {
     pub pages: i64,
 }
 
+/// A recipient's own page set (its cover page, then the job's pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientPages {
+    pub idx: i64,
+    pub pages: i64,
+    pub pages_path: String,
+}
+
+/// A recipient as a cover page names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressee {
+    pub idx: i64,
+    /// E.164.
+    pub number: String,
+    pub display_name: Option<String>,
+}
+
 /// The record of one finished attempt, and the state it leaves the recipient in.
 #[derive(Clone, Debug)]
 pub struct AttemptEnd {
@@ -232,6 +249,12 @@ impl Store {
                 out.push(p);
             }
         }
+        let own = sqlx::query("SELECT pages_path FROM recipients WHERE pages_path IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in own {
+            out.push(row.try_get("pages_path")?);
+        }
         Ok(out)
     }
 
@@ -259,21 +282,55 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a converted page set.
+    /// Records a converted page set, and the page sets of recipients who have their own (a
+    /// cover page made for them), in one transaction.
     pub async fn conversion_done(
         &self,
         id: &JobId,
         pages: i64,
         pages_path: &str,
+        own: &[RecipientPages],
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
             .bind(ConversionState::Converted.as_str())
             .bind(pages)
             .bind(pages_path)
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        for r in own {
+            sqlx::query(
+                "UPDATE recipients SET pages = ?, pages_path = ? WHERE job_id = ? AND idx = ?",
+            )
+            .bind(r.pages)
+            .bind(&r.pages_path)
+            .bind(id.as_str())
+            .bind(r.idx)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Who a job is for, in order (what a cover page names).
+    pub async fn addressees(&self, id: &JobId) -> Result<Vec<Addressee>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idx, number, display_name FROM recipients WHERE job_id = ? ORDER BY idx",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Addressee {
+                    idx: row.try_get("idx")?,
+                    number: row.try_get("number")?,
+                    display_name: row.try_get("display_name")?,
+                })
+            })
+            .collect()
     }
 
     /// Records a failed conversion: every recipient not yet final fails with the reason.
@@ -314,7 +371,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueRecipient>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.pages_path, j.pages \
+            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, \
+             COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
              WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= ?)) \
              ORDER BY j.received_at, r.idx LIMIT ?",
@@ -544,6 +602,16 @@ impl Store {
             if let Some(p) = row.try_get::<Option<String>, _>("pages_path")? {
                 files.push(p);
             }
+        }
+        let own = sqlx::query(
+            "SELECT r.pages_path FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             WHERE r.pages_path IS NOT NULL AND j.finished_at IS NOT NULL AND j.finished_at < ?",
+        )
+        .bind(before_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &own {
+            files.push(row.try_get("pages_path")?);
         }
         sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
             .bind(before_ms)

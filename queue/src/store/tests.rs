@@ -72,7 +72,7 @@ async fn a_job_moves_through_its_states() {
         JobPhase::Converting
     );
     store
-        .conversion_done(&j.id, 2, "pages/x.tif")
+        .conversion_done(&j.id, 2, "pages/x.tif", &[])
         .await
         .unwrap();
     let due = store.due_recipients(2_000, 10).await.unwrap();
@@ -165,7 +165,7 @@ async fn recovery_and_conversion_failure() {
     store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
     store.claim_conversions(1).await.unwrap();
     store
-        .conversion_done(&a.id, 1, "pages/a.tif")
+        .conversion_done(&a.id, 1, "pages/a.tif", &[])
         .await
         .unwrap();
     store.claim_conversions(1).await.unwrap(); // b left converting by a "crash"
@@ -211,4 +211,53 @@ async fn recovery_and_conversion_failure() {
         store.job(&b.id).await.unwrap().unwrap().phase,
         JobPhase::Received
     );
+}
+
+#[tokio::test]
+async fn a_recipient_with_a_cover_has_its_own_page_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let mut j = job(1_000, &["+33169293999", "+33169293998"]);
+    j.recipients[1].display_name = Some("Jean Dupont".into());
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    let who = store.addressees(&j.id).await.unwrap();
+    assert_eq!(who.len(), 2);
+    assert_eq!(
+        (
+            who[1].idx,
+            who[1].number.as_str(),
+            who[1].display_name.as_deref()
+        ),
+        (1, "+33169293998", Some("Jean Dupont"))
+    );
+    store.claim_conversions(10).await.unwrap();
+    let own = RecipientPages {
+        idx: 1,
+        pages: 3,
+        pages_path: "pages/x-1.tif".into(),
+    };
+    store
+        .conversion_done(&j.id, 2, "pages/x.tif", std::slice::from_ref(&own))
+        .await
+        .unwrap();
+    let due = store.due_recipients(2_000, 10).await.unwrap();
+    let got: Vec<_> = due
+        .iter()
+        .map(|d| (d.pages_path.as_str(), d.pages))
+        .collect();
+    assert_eq!(got, [("pages/x.tif", 2), ("pages/x-1.tif", 3)]);
+    assert!(
+        store
+            .spool_paths()
+            .await
+            .unwrap()
+            .contains(&"pages/x-1.tif".to_string()),
+        "recovery must not take it for an orphan"
+    );
+    store
+        .operator_action(&j.id, None, OperatorAction::Cancel, 3_000)
+        .await
+        .unwrap();
+    let purged = store.purge_finished(10_000).await.unwrap();
+    assert!(purged.contains(&"pages/x-1.tif".to_string()), "{purged:?}");
 }

@@ -34,6 +34,9 @@ pub struct RecipientView {
     pub attempts: i64,
     pub tries: i64,
     pub dials: i64,
+    /// Pages of this recipient's own page set (its cover page and the job's pages), if it has one.
+    #[serde(rename = "pages", skip_serializing_if = "Option::is_none")]
+    pub own_pages: Option<i64>,
     pub pages_sent: i64,
     pub status_code: Option<String>,
     pub reason: Option<String>,
@@ -137,7 +140,7 @@ async fn load_recipients(
     pool: &SqlitePool,
     filter: Filter<'_>,
 ) -> Result<RecipientsByJob, StoreError> {
-    let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages_sent, \
+    let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages, r.pages_sent, \
                r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, \
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
                FROM recipients r";
@@ -163,6 +166,7 @@ async fn load_recipients(
             attempts: row.try_get("attempts")?,
             tries: row.try_get("tries")?,
             dials: row.try_get("dials")?,
+            own_pages: row.try_get("pages")?,
             pages_sent: row.try_get("pages_sent")?,
             status_code: row.try_get("status_code")?,
             reason: row.try_get("reason")?,

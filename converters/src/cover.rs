@@ -1,0 +1,219 @@
+//! Cover pages: an HTML template, filled per recipient.
+//!
+//! The template (faxhub's `share/cover.html` built in, or the file `[convert.cover] template`
+//! names) has `{{placeholders}}` for the sender, the recipient, the subject, the date, the page
+//! count and the message text. Each value is HTML-escaped, so nothing a mail user writes can
+//! change the layout or reach a file. The filled page is laid out by the LibreOffice farm like
+//! any HTML; `Converter::with_cover` (lib.rs) puts it before the job's pages, which are rendered
+//! once per job. Filling is pure.
+
+use crate::html::escape;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The built-in template.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../share/cover.html");
+
+/// The placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "from_name",
+    "from_address",
+    "from_company",
+    "from_fax",
+    "to_name",
+    "to_number",
+    "subject",
+    "date",
+    "pages",
+    "body",
+];
+
+/// The `[convert.cover]` section.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoverConfig {
+    /// Whether faxes get a cover page; a message may ask otherwise with `X-Fax-Cover: yes|no`.
+    pub enabled: bool,
+    /// An HTML template of your own (see `share/cover.html`); the built-in one if unset.
+    pub template: Option<PathBuf>,
+    /// Put the message text on the cover page instead of a page of its own.
+    pub body: bool,
+    /// The sending company's name and fax number, as the cover shows them.
+    pub company: String,
+    pub fax_number: String,
+}
+
+impl CoverConfig {
+    /// The template's text and the directory its relative images are taken from.
+    pub fn load_template(&self) -> Result<(String, Option<PathBuf>), String> {
+        match &self.template {
+            None => Ok((DEFAULT_TEMPLATE.to_string(), None)),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cover template {}: {e}", path.display()))?;
+                let unknown = unknown_placeholders(&text);
+                if !unknown.is_empty() {
+                    return Err(format!(
+                        "cover template {}: unknown placeholder(s) {}; known: {}",
+                        path.display(),
+                        unknown.join(", "),
+                        PLACEHOLDERS.join(", ")
+                    ));
+                }
+                Ok((text, path.parent().map(Path::to_path_buf)))
+            }
+        }
+    }
+}
+
+/// What the cover says about the message (its sender, subject, date and text).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoverFields {
+    pub from_name: String,
+    pub from_address: String,
+    pub subject: String,
+    pub date: String,
+    /// The message text, when the cover carries it.
+    pub body: Option<String>,
+}
+
+/// Who one cover is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressee {
+    pub name: Option<String>,
+    /// As it should read (E.164).
+    pub number: String,
+}
+
+/// `{{name}}` placeholders in `template` that faxhub does not fill.
+pub fn unknown_placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let name = rest[start + 2..start + 2 + len].trim();
+        if !PLACEHOLDERS.contains(&name) && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out
+}
+
+/// The template filled for one recipient of a fax of `pages` pages in all.
+pub fn fill(
+    template: &str,
+    config: &CoverConfig,
+    fields: &CoverFields,
+    to: &Addressee,
+    pages: u32,
+) -> String {
+    let body = fields
+        .body
+        .as_deref()
+        .map(|b| escape(b.trim_end()).replace('\n', "<br>\n"))
+        .unwrap_or_default();
+    let value = |name: &str| -> String {
+        match name {
+            "from_name" => escape(&fields.from_name),
+            "from_address" => escape(&fields.from_address),
+            "from_company" => escape(&config.company),
+            "from_fax" => escape(&config.fax_number),
+            "to_name" => escape(to.name.as_deref().unwrap_or("")),
+            "to_number" => escape(&to.number),
+            "subject" => escape(&fields.subject),
+            "date" => escape(&fields.date),
+            "pages" => pages.to_string(),
+            "body" => body.clone(),
+            _ => String::new(),
+        }
+    };
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&value(rest[start + 2..start + 2 + len].trim()));
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `html` with a `<base>` so that relative images resolve in the template's directory.
+pub fn with_base(html: &str, dir: &Path) -> String {
+    let base = format!(
+        "<base href=\"file://{}/\">",
+        escape(&dir.display().to_string())
+    );
+    match html.find("<head>") {
+        Some(k) => format!("{}{base}{}", &html[..k + 6], &html[k + 6..]),
+        None => format!("{base}{html}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> CoverFields {
+        CoverFields {
+            from_name: "Zoé <Admin>".into(),
+            from_address: "zoe@example.com".into(),
+            subject: "Devis & \"urgent\"".into(),
+            date: "Fri, 27 Nov 2026 10:00:00 +0100".into(),
+            body: Some("line 1\n<script>x</script>\n".into()),
+        }
+    }
+
+    #[test]
+    fn every_placeholder_is_filled_and_escaped() {
+        let config = CoverConfig {
+            company: "ACME SA".into(),
+            fax_number: "+33 1 69 29 39 99".into(),
+            ..CoverConfig::default()
+        };
+        let to = Addressee {
+            name: Some("Jean".into()),
+            number: "+33169293998".into(),
+        };
+        let out = fill(DEFAULT_TEMPLATE, &config, &fields(), &to, 4);
+        assert!(!out.contains("{{"), "{out}");
+        for want in [
+            "Zoé &lt;Admin&gt;",
+            "zoe@example.com",
+            "ACME SA",
+            "+33 1 69 29 39 99",
+            "Jean",
+            "+33169293998",
+            "Devis &amp; &quot;urgent&quot;",
+            "27 Nov 2026",
+            ">4, this page",
+            "line 1<br>\n&lt;script&gt;",
+        ] {
+            assert!(out.contains(want), "{want} missing");
+        }
+    }
+
+    #[test]
+    fn the_built_in_template_uses_only_known_placeholders() {
+        assert!(unknown_placeholders(DEFAULT_TEMPLATE).is_empty());
+        assert_eq!(
+            unknown_placeholders("{{ to_name }} {{sender}} {{sender}} {{x"),
+            ["sender"]
+        );
+    }
+
+    #[test]
+    fn a_base_is_added_for_the_templates_images() {
+        let html = with_base(
+            "<html><head><title>t</title></head></html>",
+            Path::new("/etc/faxhub"),
+        );
+        assert!(html.contains("<head><base href=\"file:///etc/faxhub/\"><title>"));
+    }
+}
