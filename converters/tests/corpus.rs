@@ -1,15 +1,15 @@
 //! Every file of the test corpus (real files from public test suites, see
 //! `tests/corpus/SOURCES.md`) converts to fax pages that libtiff decodes without a warning, or
-//! fails with a reason that names the file. Never a panic, never a hang.
+//! fails with a reason that names the file. Never a panic, never a hang. What each file gives
+//! (its page count, or its status code and reason) is recorded in `tests/corpus/expected/`,
+//! which the tests check; `FAXHUB_BLESS=1` rewrites those files after a deliberate change.
 
 use faxhub_converters::{ConvertConfig, ConvertError, Converter, PageSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/corpus")
-        .join(kind);
+    let dir = corpus_root().join(kind);
     let mut files = Vec::new();
     for sub in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
@@ -36,6 +36,58 @@ fn libtiff_decodes(path: &Path, scratch: &Path) -> Result<(), String> {
     }
 }
 
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus")
+}
+
+/// Compares the outcomes of `kind` with `tests/corpus/expected/<kind>.txt` (lines of
+/// `path<TAB>outcome`), or rewrites that file when FAXHUB_BLESS is set.
+fn check_expected(kind: &str, outcomes: &[(String, String)]) {
+    let file = corpus_root().join("expected").join(format!("{kind}.txt"));
+    let ours: Vec<&(String, String)> = outcomes
+        .iter()
+        .filter(|(rel, _)| rel.starts_with(&format!("{kind}/")))
+        .collect();
+    if std::env::var_os("FAXHUB_BLESS").is_some() {
+        let mut text = format!(
+            "# What each file of tests/corpus/{kind} gives (converters/tests/corpus.rs checks it).\n"
+        );
+        for (rel, outcome) in &ours {
+            text.push_str(&format!("{rel}\t{outcome}\n"));
+        }
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (FAXHUB_BLESS=1 writes it)", file.display()));
+    let expected: std::collections::BTreeMap<&str, &str> = expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .collect();
+    let mut differences = Vec::new();
+    for (rel, outcome) in &ours {
+        match expected.get(rel.as_str()) {
+            Some(want) if want == outcome => {}
+            Some(want) => differences.push(format!("{rel}: expected {want}, got {outcome}")),
+            None => differences.push(format!("{rel}: not in {}, got {outcome}", file.display())),
+        }
+    }
+    for rel in expected.keys() {
+        if !ours.iter().any(|(r, _)| r == rel) {
+            differences.push(format!("{rel}: expected but not in the corpus"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} difference(s) with {}:\n{}",
+        differences.len(),
+        file.display(),
+        differences.join("\n")
+    );
+}
+
 /// Converts every file of the corpus kinds; returns (converted, refusals as "name: reason").
 async fn run_kinds(
     kinds: &[&str],
@@ -47,8 +99,14 @@ async fn run_kinds(
     });
     let mut converted = 0;
     let mut refused = Vec::new();
+    let mut outcomes = Vec::new();
     for path in kinds.iter().flat_map(|k| corpus(k)) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(corpus_root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let bytes = std::fs::read(&path).unwrap();
         let work = tempfile::tempdir().unwrap();
         let result = tokio::time::timeout(
@@ -63,13 +121,18 @@ async fn run_kinds(
                 libtiff_decodes(&set.tiff, work.path())
                     .unwrap_or_else(|e| panic!("{name}: libtiff: {e}"));
                 println!("ok      {name}: {} page(s)", set.pages);
+                outcomes.push((rel, format!("{} page(s)", set.pages)));
                 converted += 1;
             }
             Err(e) => {
                 println!("refused {name}: {e} [{}]", e.status());
+                outcomes.push((rel, format!("refused {}: {e}", e.status())));
                 refused.push(format!("{name}: {e}"));
             }
         }
+    }
+    for kind in kinds {
+        check_expected(kind, &outcomes);
     }
     println!(
         "{kinds:?}: {converted} converted, {} refused with a reason",
