@@ -44,7 +44,7 @@ pub fn to_postscript(text: &str, paper: Paper) -> String {
 /// page (kept as a `\x0c` line).
 fn wrap(text: &str, columns: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for raw in text.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
+    for raw in normalize_newlines(text).split('\n') {
         for (k, segment) in raw.split('\x0c').enumerate() {
             if k > 0 {
                 out.push("\x0c".to_string());
@@ -72,6 +72,31 @@ fn wrap(text: &str, columns: usize) -> Vec<String> {
     }
     while out.last().is_some_and(|l| l.trim().is_empty()) {
         out.pop();
+    }
+    out
+}
+
+/// Line ends as `\n`: CRLF, a lone CR, and CR CR LF (a quoted-printable `=0D` before a hard
+/// line break, which Outlook and GitHub write) each end one line.
+fn normalize_newlines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\r' {
+            out.push(c);
+            continue;
+        }
+        let mut crs = 1;
+        while chars.peek() == Some(&'\r') {
+            chars.next();
+            crs += 1;
+        }
+        if chars.peek() == Some(&'\n') {
+            chars.next();
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n('\n', crs));
+        }
     }
     out
 }
@@ -129,6 +154,7 @@ mod tests {
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(wrap("a\tb", 20), vec!["a       b"]);
         assert_eq!(wrap("one\r\ntwo\n\n", 20), vec!["one", "two"]);
+        assert_eq!(wrap("a\r\r\nb\rc\r\rd", 20), vec!["a", "b", "c", "", "d"]);
     }
 
     #[test]

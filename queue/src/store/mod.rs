@@ -126,6 +126,13 @@ pub struct Store {
 }
 
 impl Store {
+    /// A transaction that takes the write lock at once (SQLite's BEGIN IMMEDIATE): one that
+    /// read first and wrote later would fail with "database is locked" whenever another
+    /// connection (the intake, the CLI) wrote in between, instead of waiting its turn.
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Opens (creating and migrating) the database at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let pool = sqlite::connect(path).await?;
@@ -136,7 +143,7 @@ impl Store {
     /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
     /// the round trips to the database per batch, not per job.
     pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion) ",
@@ -191,7 +198,7 @@ impl Store {
     /// interrupted attempts and their recipients are deferred (due now); conversions left
     /// `converting` start again.
     pub async fn recover(&self, now_ms: i64) -> Result<Recovery, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let rows = sqlx::query("SELECT job_id, idx, number FROM recipients WHERE status = ?")
             .bind(RecipientStatus::Sending.as_str())
             .fetch_all(&mut *tx)
@@ -260,7 +267,7 @@ impl Store {
 
     /// Jobs waiting for conversion, oldest first; each is marked `converting`.
     pub async fn claim_conversions(&self, limit: i64) -> Result<Vec<(JobId, String)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(
             "SELECT id, message_path FROM jobs WHERE conversion = ? ORDER BY received_at LIMIT ?",
         )
@@ -291,7 +298,7 @@ impl Store {
         pages_path: &str,
         own: &[RecipientPages],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
             .bind(ConversionState::Converted.as_str())
             .bind(pages)
@@ -341,7 +348,7 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
             .bind(ConversionState::Failed.as_str())
             .bind(now_ms)
@@ -421,7 +428,7 @@ impl Store {
         line: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
             "UPDATE recipients SET status = 'sending', updated_at = ? \
              WHERE job_id = ? AND idx = ? AND (status = 'queued' OR status = 'deferred')",
@@ -459,7 +466,7 @@ impl Store {
     /// Closes an attempt and moves the recipient to its new state, in one transaction. A cancel
     /// requested during the call applies now unless the fax went through.
     pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let cancel_requested: i64 =
             sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = ? AND idx = ?")
                 .bind(end.job_id.as_str())
@@ -514,7 +521,7 @@ impl Store {
         action: OperatorAction,
         now_ms: i64,
     ) -> Result<Option<Vec<ActionReport>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let exists = sqlx::query("SELECT id FROM jobs WHERE id = ?")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -591,7 +598,7 @@ impl Store {
     /// Deletes jobs finished before `before_ms` (with their recipients and attempts) and
     /// returns the spool-relative paths of their files, for the caller to remove.
     pub async fn purge_finished(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let rows = sqlx::query("SELECT id, message_path, pages_path FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
             .bind(before_ms)
             .fetch_all(&mut *tx)
