@@ -1,0 +1,290 @@
+//! Legibility, measured by OCR: a text document (7, 8, 9, 10 and 12 pt, a table of numbers,
+//! French with € and œ) is faxed at normal and at fine resolution by faxhub and, side by side,
+//! by the plain pipeline (one cold `soffice --convert-to pdf`, then `gs -sDEVICE=tiffg4`).
+//! Debian's Tesseract reads both; faxhub's character accuracy against the source text must not
+//! fall below the plain pipeline's. Pages are read as a fax machine prints them: square pixels
+//! (a normal-resolution row printed twice).
+
+use faxhub_converters::{ConvertConfig, Converter, Resolution};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The paragraphs of the document, each at its size in points.
+fn paragraphs() -> Vec<(u32, String)> {
+    let english = "The quick brown fox jumps over the lazy dog near 42 Baker Street.";
+    let french = "Le cœur déçu mais l'âme plutôt naïve, Louis rêva de crapahuter \
+                  en canoë au-delà des îles. Prix : 1 234,56 € TTC, œuvre n° 7.";
+    let mut out = Vec::new();
+    for size in [7, 8, 9, 10, 12] {
+        out.push((size, format!("{size} pt. {english}")));
+        out.push((size, french.to_string()));
+    }
+    out
+}
+
+/// Rows of the table of numbers (10 pt).
+fn table() -> Vec<[String; 4]> {
+    (1..=8)
+        .map(|i| {
+            [
+                format!("{}", 1000 + i * 137),
+                format!("{},{:02}", i * 29, i * 7 % 100),
+                format!("{:05}", i * 4241 % 100_000),
+                format!("{}.{}", i * 3, i * 11 % 10),
+            ]
+        })
+        .collect()
+}
+
+/// The source text, as OCR should read it (paragraphs, then the table row by row).
+fn source_text() -> String {
+    let mut words: Vec<String> = paragraphs().into_iter().map(|(_, t)| t).collect();
+    for row in table() {
+        words.push(row.join(" "));
+    }
+    words.join(" ")
+}
+
+/// RTF escapes for Windows-1252 (what LibreOffice reads in `\'hh`).
+fn rtf_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let code = match c {
+            '€' => Some(0x80),
+            'œ' => Some(0x9c),
+            c if (c as u32) >= 0xa0 && (c as u32) <= 0xff => Some(c as u32),
+            _ => None,
+        };
+        match code {
+            Some(b) => out.push_str(&format!("\\'{b:02x}")),
+            None if matches!(c, '\\' | '{' | '}') => {
+                out.push('\\');
+                out.push(c);
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+fn document_rtf() -> String {
+    let mut rtf = String::from(
+        "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0\\fswiss Liberation Sans;}}\
+         \\paperw11906\\paperh16838\\margl1134\\margr1134\\margt1134\\margb1134\n",
+    );
+    for (size, text) in paragraphs() {
+        rtf.push_str(&format!(
+            "\\pard\\sa120\\f0\\fs{} {}\\par\n",
+            size * 2,
+            rtf_text(&text)
+        ));
+    }
+    for row in table() {
+        rtf.push_str("\\trowd\\trgaph108");
+        for k in 1..=4 {
+            rtf.push_str(&format!(
+                "\\clbrdrt\\brdrs\\clbrdrb\\brdrs\\cellx{}",
+                k * 2000
+            ));
+        }
+        rtf.push_str("\\pard\\intbl\\fs20 ");
+        for cell in &row {
+            rtf.push_str(&format!("{cell}\\cell "));
+        }
+        rtf.push_str("\\row\n");
+    }
+    rtf.push('}');
+    rtf
+}
+
+/// Each page of a bilevel TIFF as an 8-bit PGM with square pixels (rows repeated).
+fn pages_as_pgm(tiff_path: &Path, out: &Path) -> Vec<PathBuf> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    use tiff::tags::Tag;
+    let file = std::io::BufReader::new(std::fs::File::open(tiff_path).unwrap());
+    let mut decoder = Decoder::new(file).unwrap();
+    let mut files = Vec::new();
+    loop {
+        let (width, length) = decoder.dimensions().unwrap();
+        let x_dpi = decoder.get_tag_f64(Tag::XResolution).unwrap_or(204.0);
+        let y_dpi = decoder.get_tag_f64(Tag::YResolution).unwrap_or(196.0);
+        let repeat = (x_dpi / y_dpi).round().max(1.0) as usize;
+        let white_is_zero = decoder
+            .get_tag_u32(Tag::PhotometricInterpretation)
+            .unwrap_or(0)
+            == 0;
+        let DecodingResult::U8(bits) = decoder.read_image().unwrap() else {
+            panic!("{}: not a bilevel image", tiff_path.display());
+        };
+        let row_bytes = (width as usize).div_ceil(8);
+        let mut pgm = format!("P5\n{width} {}\n255\n", length as usize * repeat).into_bytes();
+        for y in 0..length as usize {
+            let row: Vec<u8> = (0..width as usize)
+                .map(|x| {
+                    let bit = bits[y * row_bytes + x / 8] >> (7 - x % 8) & 1;
+                    if (bit == 1) == white_is_zero { 0 } else { 255 }
+                })
+                .collect();
+            for _ in 0..repeat {
+                pgm.extend_from_slice(&row);
+            }
+        }
+        let path = out.join(format!(
+            "{}-{}.pgm",
+            tiff_path.file_stem().unwrap().to_string_lossy(),
+            files.len()
+        ));
+        std::fs::write(&path, pgm).unwrap();
+        files.push(path);
+        if !decoder.more_images() {
+            return files;
+        }
+        decoder.next_image().unwrap();
+    }
+}
+
+fn ocr(pages: &[PathBuf]) -> String {
+    let mut text = String::new();
+    for page in pages {
+        let out = Command::new("tesseract")
+            .arg(page)
+            .arg("stdout")
+            .args(["-l", "fra+eng", "--dpi", "204"])
+            .output()
+            .expect("tesseract (tesseract-ocr) must be installed: run `make test`");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.push_str(&String::from_utf8_lossy(&out.stdout));
+        text.push(' ');
+    }
+    text
+}
+
+/// Characters with white space collapsed, typographic quotes made plain.
+fn normalise(text: &str) -> Vec<char> {
+    text.replace(['’', '‘'], "'")
+        .replace(['|'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect()
+}
+
+fn levenshtein(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Character accuracy of `read` against `source`: 1 − edit distance / source length.
+fn accuracy(source: &str, read: &str) -> f64 {
+    let (s, r) = (normalise(source), normalise(read));
+    1.0 - levenshtein(&s, &r) as f64 / s.len() as f64
+}
+
+fn run(program: &str, args: &[&str], dir: &Path) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faxhub_pages_read_at_least_as_well_as_plain_soffice_then_ghostscript() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rtf = document_rtf();
+    std::fs::write(d.join("letter.rtf"), &rtf).unwrap();
+    // the plain pipeline: a cold soffice with a profile of its own, then Ghostscript
+    let profile = format!("-env:UserInstallation=file://{}/profile", d.display());
+    run(
+        "soffice",
+        &["--headless", &profile, "--convert-to", "pdf", "letter.rtf"],
+        d,
+    );
+    let source = source_text();
+    let mut report = Vec::new();
+    for (resolution, dpi) in [(Resolution::Normal, 98), (Resolution::Fine, 196)] {
+        let plain = d.join(format!("plain-{dpi}.tif"));
+        run(
+            "gs",
+            &[
+                "-q",
+                "-dSAFER",
+                "-dBATCH",
+                "-dNOPAUSE",
+                "-sDEVICE=tiffg4",
+                &format!("-r204x{dpi}"),
+                &format!("-sOutputFile={}", plain.display()),
+                "letter.pdf",
+            ],
+            d,
+        );
+        let converter = Converter::new(ConvertConfig {
+            resolution,
+            office_instances: 1,
+            tool_timeout: Duration::from_secs(60),
+            ..ConvertConfig::default()
+        })
+        .with_scratch(d.to_path_buf());
+        let work = d.join(format!("faxhub-{dpi}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let set = converter
+            .convert_file("letter.rtf", rtf.as_bytes(), &work)
+            .await
+            .unwrap();
+        let ours = d.join(format!("faxhub-{dpi}.tif"));
+        std::fs::copy(&set.tiff, &ours).unwrap();
+        let plain_read = ocr(&pages_as_pgm(&plain, d));
+        let ours_read = ocr(&pages_as_pgm(&ours, d));
+        let (a_plain, a_ours) = (
+            accuracy(&source, &plain_read),
+            accuracy(&source, &ours_read),
+        );
+        println!(
+            "{dpi} lpi: plain soffice → gs {:.2}%, faxhub {:.2}%",
+            a_plain * 100.0,
+            a_ours * 100.0
+        );
+        report.push((dpi, a_plain, a_ours, ours_read));
+    }
+    for (dpi, a_plain, a_ours, read) in &report {
+        assert!(
+            a_ours >= a_plain,
+            "{dpi} lpi: faxhub {:.3}% < plain {:.3}%; faxhub read:\n{read}",
+            a_ours * 100.0,
+            a_plain * 100.0
+        );
+        assert!(
+            *a_ours > 0.95,
+            "{dpi} lpi: {a_ours}: the OCR itself failed?\n{read}"
+        );
+    }
+}
+
+#[test]
+fn accuracy_is_an_edit_distance() {
+    assert_eq!(accuracy("abcd", "abcd"), 1.0);
+    assert_eq!(accuracy("abcd", "abxd"), 0.75);
+    assert_eq!(accuracy("a  b\nc", "a b c"), 1.0);
+    assert_eq!(accuracy("abcd", ""), 0.0);
+}
