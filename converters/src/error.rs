@@ -18,8 +18,12 @@ pub enum ConvertError {
     Encrypted { part: String },
     #[error("the document has {pages} pages, more than the {max} a fax may have here")]
     TooManyPages { pages: u32, max: u32 },
-    #[error("{tool} took longer than {after:?} to convert the document")]
-    Timeout { tool: String, after: Duration },
+    #[error("{part}: {tool} took longer than {after:?} to convert it")]
+    Timeout {
+        part: String,
+        tool: String,
+        after: Duration,
+    },
     #[error("{tool} could not convert the document: {detail}")]
     ToolFailed { tool: String, detail: String },
     #[error("{tool} is not installed on the fax server")]
@@ -57,6 +61,11 @@ impl ConvertError {
             ConvertError::ToolFailed { detail, .. } => ConvertError::Damaged {
                 part: part.to_string(),
                 detail,
+            },
+            ConvertError::Timeout { tool, after, .. } => ConvertError::Timeout {
+                part: part.to_string(),
+                tool,
+                after,
             },
             other => other,
         }

@@ -1,5 +1,6 @@
 //! Ghostscript: PDF and PostScript to TIFF-F (CCITT G4, 204 dpi across, one strip per page), always
-//! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift.
+//! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift;
+//! rendering stops one page past `max_pages`, so a page bomb costs no more than a long document.
 
 use crate::exec::{self, ExecError};
 use crate::options::Options;
@@ -8,6 +9,8 @@ use crate::{ConvertConfig, ConvertError};
 use std::path::Path;
 
 const GS: &str = "gs";
+/// What a failure is blamed on until the caller finds the part (`ConvertError::for_part`).
+const DOCUMENT: &str = "the document";
 
 /// Renders `inputs` in order into one multi-page TIFF at `out`.
 pub(crate) async fn render(
@@ -32,6 +35,8 @@ pub(crate) async fn render(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // Stop one page past the limit: a 100,000-page file costs no more than a too-long one.
+    args.push(format!("-dLastPage={}", config.max_pages.saturating_add(1)));
     args.push(format!("-r{X_DPI}x{}", options.resolution.y_dpi()));
     args.push(format!("-sPAPERSIZE={}", options.paper.gs_name()));
     args.push(format!("-sOutputFile={}", out.display()));
@@ -40,7 +45,11 @@ pub(crate) async fn render(
         .await
         .map_err(|e| match e {
             ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },
-            ExecError::Timeout { tool, after } => ConvertError::Timeout { tool, after },
+            ExecError::Timeout { tool, after } => ConvertError::Timeout {
+                part: DOCUMENT.into(),
+                tool,
+                after,
+            },
             ExecError::Io { tool, source } => ConvertError::ToolFailed {
                 tool,
                 detail: source.to_string(),

@@ -16,6 +16,7 @@ mod error;
 pub mod exec;
 mod ghostscript;
 mod html;
+mod limits;
 mod mime;
 mod office;
 mod options;
@@ -298,10 +299,13 @@ impl Converter {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         for (i, doc) in documents.iter().enumerate() {
             let input = match doc.kind() {
-                Kind::Office => workdir.join(format!(
-                    "office{i}.{}",
-                    office_extension(doc.name(), doc.bytes())
-                )),
+                Kind::Office => {
+                    limits::check_package(doc.name(), doc.bytes())?;
+                    workdir.join(format!(
+                        "office{i}.{}",
+                        office_extension(doc.name(), doc.bytes())
+                    ))
+                }
                 // in a directory of its own, with the images it shows
                 Kind::Html => {
                     let dir = workdir.join(format!("html{i}"));
@@ -354,10 +358,19 @@ impl Converter {
                 let doc = &documents[i];
                 let (name, bytes, paper) =
                     (doc.name().to_string(), doc.bytes().to_vec(), options.paper);
-                let rastered =
-                    tokio::task::spawn_blocking(move || raster::pages(&name, &bytes, paper, y_dpi))
-                        .await
-                        .map_err(|e| ConvertError::Io(e.to_string()))?;
+                let max = self.config.max_pages;
+                let decode = tokio::task::spawn_blocking(move || {
+                    raster::pages(&name, &bytes, paper, y_dpi, max)
+                });
+                // the decoders are bounded in pixels; this bounds them in time too
+                let rastered = tokio::time::timeout(self.config.tool_timeout, decode)
+                    .await
+                    .map_err(|_| ConvertError::Timeout {
+                        part: doc.name().to_string(),
+                        tool: "the image decoder".into(),
+                        after: self.config.tool_timeout,
+                    })?
+                    .map_err(|e| ConvertError::Io(e.to_string()))?;
                 match rastered {
                     Ok(bitmaps) => {
                         for bitmap in &bitmaps {

@@ -71,6 +71,12 @@ impl Document {
     }
 }
 
+/// PostScript (rendered by Ghostscript under -dSAFER, like PDF), with or without the DOS EPS
+/// binary header.
+fn is_postscript(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"%!PS") || bytes.starts_with(b"\xc5\xd0\xd3\xc6")
+}
+
 /// Whether the bytes start like an image format `raster` reads.
 fn is_image(bytes: &[u8]) -> bool {
     const MAGIC: &[&[u8]] = &[
@@ -426,6 +432,9 @@ impl Walk {
         if contents.starts_with(b"%PDF-") {
             self.docs
                 .push(Document::new(name, Kind::Pdf, contents.to_vec()));
+        } else if is_postscript(contents) {
+            self.docs
+                .push(Document::new(name, Kind::PostScript, contents.to_vec()));
         } else if mime == "application/pdf" {
             return Err(ConvertError::Damaged {
                 part: name,
@@ -466,6 +475,12 @@ impl Walk {
 
     /// Exchange's winmail.dat: its body (if the message has none of its own) and its files.
     fn winmail(&mut self, name: &str, contents: &[u8], depth: usize) -> Result<(), ConvertError> {
+        if depth > MAX_DEPTH {
+            return Err(ConvertError::Damaged {
+                part: name.to_string(),
+                detail: format!("winmail.dat files are nested more than {MAX_DEPTH} deep"),
+            });
+        }
         let tnef = tnef::parse(contents).ok_or_else(|| ConvertError::Damaged {
             part: name.to_string(),
             detail: "the winmail.dat (TNEF) data is cut short".into(),
@@ -622,6 +637,8 @@ pub(crate) fn document_for_file(
     let name = name.to_string();
     if bytes.starts_with(b"%PDF-") {
         Ok(Document::new(name, Kind::Pdf, bytes.to_vec()))
+    } else if is_postscript(bytes) {
+        Ok(Document::new(name, Kind::PostScript, bytes.to_vec()))
     } else if is_image(bytes) {
         Ok(Document::new(name, Kind::Image, bytes.to_vec()))
     } else if is_office(&name, "", bytes) {

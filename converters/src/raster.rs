@@ -27,7 +27,18 @@ pub fn pages(
     bytes: &[u8],
     paper: Paper,
     y_dpi: u32,
+    max_pages: u32,
 ) -> Result<Vec<Bitmap>, ConvertError> {
+    if is_tiff(bytes) {
+        // a multi-page TIFF is refused by its page count before any page is decoded
+        let count = faxhub_queue::tiff::read_pages(bytes).map_or(0, |p| p.len()) as u32;
+        if count > max_pages {
+            return Err(ConvertError::TooManyPages {
+                pages: count,
+                max: max_pages,
+            });
+        }
+    }
     let frames = decode(name, bytes)?;
     Ok(frames
         .into_iter()
@@ -81,6 +92,18 @@ fn check_size(name: &str, w: u32, h: u32) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// The grey a CMYK pixel prints as (its RGB equivalent's luma).
+fn cmyk_to_gray(p: &[u8]) -> u8 {
+    let (c, m, y, k) = (
+        u32::from(p[0]),
+        u32::from(p[1]),
+        u32::from(p[2]),
+        u32::from(p[3]),
+    );
+    let rgb = [c, m, y].map(|v| 255 - (v + k).min(255));
+    ((299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) / 1000) as u8
+}
+
 fn decode_tiff(name: &str, bytes: &[u8]) -> Result<Vec<Frame>, ConvertError> {
     use tiff::decoder::{Decoder, DecodingResult, Limits};
     let facts = faxhub_queue::tiff::read_pages(bytes).map_err(|e| damaged(name, e))?;
@@ -115,6 +138,15 @@ fn decode_tiff(name: &str, bytes: &[u8]) -> Result<Vec<Frame>, ConvertError> {
             }
             (tiff::ColorType::RGB(8), DecodingResult::U8(buf)) => {
                 image::RgbImage::from_raw(w, h, buf).map(|i| DynamicImage::ImageRgb8(i).to_luma8())
+            }
+            // print colours (a scanner's or a layout program's CMYK): ink coverage as grey
+            (tiff::ColorType::CMYK(8) | tiff::ColorType::CMYKA(8), DecodingResult::U8(buf)) => {
+                let channels = if matches!(color, tiff::ColorType::CMYK(8)) {
+                    4
+                } else {
+                    5
+                };
+                GrayImage::from_raw(w, h, buf.chunks_exact(channels).map(cmyk_to_gray).collect())
             }
             (tiff::ColorType::RGBA(8), DecodingResult::U8(buf)) => {
                 image::RgbaImage::from_raw(w, h, buf)
@@ -252,7 +284,7 @@ mod tests {
         let line_art = GrayImage::from_fn(400, 400, |x, _| {
             image::Luma([if x < 200 { 0 } else { 255 }])
         });
-        let page = &pages("a.png", &png(&line_art), Paper::A4, 196).unwrap()[0];
+        let page = &pages("a.png", &png(&line_art), Paper::A4, 196, 200).unwrap()[0];
         assert_eq!((page.width, page.length), (1728, 2292));
         // the left half of the drawing is solid black: a run of black pixels on its rows
         let row = (MARGIN + 100) as usize * 1728;
@@ -260,7 +292,7 @@ mod tests {
         assert!((190..=215).contains(&blacks), "{blacks}");
         // a mid-grey photo becomes about half black dots, not all white or all black
         let grey = GrayImage::from_fn(400, 400, |x, y| image::Luma([((x + y) % 64 + 96) as u8]));
-        let page = &pages("photo.png", &png(&grey), Paper::A4, 196).unwrap()[0];
+        let page = &pages("photo.png", &png(&grey), Paper::A4, 196, 200).unwrap()[0];
         let row = &page.pixels[row..row + 1728];
         let blacks = row.iter().filter(|b| **b).count();
         assert!(blacks > 60 && blacks < 350, "{blacks}");
@@ -271,7 +303,7 @@ mod tests {
         let wide = GrayImage::from_fn(3000, 1000, |x, _| {
             image::Luma([if x % 100 < 50 { 0 } else { 255 }])
         });
-        let page = &pages("wide.png", &png(&wide), Paper::A4, 196).unwrap()[0];
+        let page = &pages("wide.png", &png(&wide), Paper::A4, 196, 200).unwrap()[0];
         assert_eq!(page.pixels.len(), 1728 * 2292);
         // rotated: the image now runs down the page, close to the printable height
         let last_row_with_ink = (0..2292)
@@ -283,7 +315,7 @@ mod tests {
 
     #[test]
     fn damaged_and_oversized_images_are_refused_with_the_name() {
-        let err = pages("broken.png", b"\x89PNG\r\n\x1a\nxxxx", Paper::A4, 196)
+        let err = pages("broken.png", b"\x89PNG\r\n\x1a\nxxxx", Paper::A4, 196, 200)
             .err()
             .unwrap();
         assert!(
@@ -295,7 +327,7 @@ mod tests {
         let mut bomb = png(&GrayImage::new(1, 1));
         bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
-        let err = pages("bomb.png", &bomb, Paper::A4, 196).err().unwrap();
+        let err = pages("bomb.png", &bomb, Paper::A4, 196, 200).err().unwrap();
         assert!(err.to_string().contains("bomb.png"), "{err}");
     }
 }

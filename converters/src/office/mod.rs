@@ -129,6 +129,7 @@ impl Farm {
                     drop(instance); // kills the group
                     tracing::warn!(part = %name, after = ?self.timeout, "LibreOffice timed out; instance replaced");
                     return Err(ConvertError::Timeout {
+                        part: name.to_string(),
                         tool: "LibreOffice".into(),
                         after: self.timeout,
                     });

@@ -1,0 +1,93 @@
+//! Bad input gets a clear answer in bounded time: page bombs stop one page past the limit,
+//! a document that never ends is stopped at the timeout, decompression bombs are refused
+//! before they unpack; each error names the part and carries its status code.
+
+use faxhub_converters::{ConvertConfig, ConvertError, Converter};
+use std::time::{Duration, Instant};
+
+fn converter(timeout: Duration) -> Converter {
+    Converter::new(ConvertConfig {
+        tool_timeout: timeout,
+        max_pages: 20,
+        ..ConvertConfig::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_bomb_stops_one_page_past_the_limit() {
+    let work = tempfile::tempdir().unwrap();
+    let bomb = b"%!PS\n1 1 1000000 { pop showpage } for\n";
+    let started = Instant::now();
+    let err = converter(Duration::from_secs(60))
+        .convert_file("bomb.ps", bomb, work.path())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConvertError::TooManyPages { pages: 21, max: 20 },
+        "{err}"
+    );
+    assert_eq!(err.status().to_string(), "5.3.4");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_that_never_ends_is_stopped_and_named() {
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let err = converter(Duration::from_secs(3))
+        .convert_file("forever.ps", b"%!PS\n{ 1 pop } loop\n", work.path())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConvertError::Timeout { part, .. } if part == "forever.ps"),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("forever.ps: "), "{err}");
+    assert_eq!(err.status().to_string(), "5.6.5");
+    // the whole run, then the part on its own: two timeouts, not a hang
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_office_package_that_unpacks_to_gigabytes_is_refused_unopened() {
+    // a DOCX whose one entry declares 4 GB: stored, 10 bytes actually there
+    let name = b"word/document.xml";
+    let mut z = Vec::new();
+    z.extend_from_slice(b"PK\x03\x04");
+    z.extend_from_slice(&[0; 22]);
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(name);
+    z.extend_from_slice(b"0123456789");
+    let central = z.len() as u32;
+    z.extend_from_slice(b"PK\x01\x02");
+    z.extend_from_slice(&[0; 16]);
+    z.extend_from_slice(&10u32.to_le_bytes());
+    z.extend_from_slice(&u32::MAX.to_le_bytes());
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0; 14]);
+    z.extend_from_slice(name);
+    let size = z.len() as u32 - central;
+    z.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+    z.extend_from_slice(&size.to_le_bytes());
+    z.extend_from_slice(&central.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    let work = tempfile::tempdir().unwrap();
+    let err = converter(Duration::from_secs(60))
+        .convert_file("report.docx", &z, work.path())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("report.docx: ") && err.to_string().contains("unpack"),
+        "{err}"
+    );
+}
