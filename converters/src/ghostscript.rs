@@ -30,6 +30,8 @@ pub(crate) async fn render(
         "-dFIXEDMEDIA",
         "-dPDFFitPage",
         "-dMaxStripSize=0",
+        // a whole fax page fits in one band (a few MB even at superfine): no banding passes
+        "-dMaxBitmap=50000000",
         "-dTIFFDateTime=false",
     ]
     .iter()

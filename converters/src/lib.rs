@@ -349,7 +349,9 @@ impl Converter {
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
         let y_dpi = options.resolution.y_dpi();
+        let started = std::time::Instant::now();
         let documents = &self.office_to_pdf(documents, workdir).await?;
+        let office = started.elapsed();
         let mut pages: Vec<FaxPage> = Vec::new();
         // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
         let mut i = 0;
@@ -402,7 +404,10 @@ impl Converter {
                 break;
             }
         }
-        self.finish(&pages, *options, workdir).await
+        let rendered = started.elapsed();
+        let set = self.finish(&pages, *options, workdir).await;
+        tracing::debug!(office = ?office, render = ?(rendered - office), finish = ?(started.elapsed() - rendered), "page set timings");
+        set
     }
 
     /// Writes `pages` as the page set's files in `workdir`: the TIFF-F (checked), its PDF and

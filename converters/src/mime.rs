@@ -182,15 +182,23 @@ const TEXT_REPORTS: &[&str] = &[
 ];
 
 /// A `.txt` file sent as `application/octet-stream` (as many mailers do), or a file with no
-/// type and no extension (README): text if it is UTF-8 without control characters other than
+/// type and no extension (README). A file named as text is text if it is UTF-16 with its byte
+/// order mark or UTF-8 without NUL (stray C1 controls of a badly converted file are dropped
+/// when printed); an untyped one only if it is UTF-8 without control characters other than
 /// white space.
 fn looks_like_text_file(name: &str, mime: &str, contents: &[u8]) -> bool {
     let lower = name.to_ascii_lowercase();
     let text_name = lower.ends_with(".txt") || lower.ends_with(".csv") || lower.ends_with(".log");
     // an untyped file (README, AUTHORS…) is text when its content is
     let untyped = mime == "application/octet-stream" && !lower.contains('.');
-    (text_name || untyped)
-        && !contents.is_empty()
+    if contents.is_empty() {
+        return false;
+    }
+    if text_name {
+        return utf16_to_utf8(contents).is_some()
+            || std::str::from_utf8(contents).is_ok_and(|t| !t.contains('\0'));
+    }
+    untyped
         && std::str::from_utf8(contents)
             .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
@@ -451,7 +459,8 @@ impl Walk {
             || TEXT_REPORTS.contains(&mime)
             || looks_like_text_file(&name, mime, contents)
         {
-            self.text(name, &text());
+            let text = utf16_to_utf8(contents).unwrap_or_else(text);
+            self.text(name, &text);
         } else if is_image(contents) {
             self.docs
                 .push(Document::new(name, Kind::Image, contents.to_vec()));
