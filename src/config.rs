@@ -243,6 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn a_cover_template_is_checked_with_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cover.html");
+        let config = format!("[convert.cover]\nenabled = true\ntemplate = {path:?}\n");
+        let missing = parse(&config)
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("convert.cover.template"), "{missing}");
+        std::fs::write(&path, "<p>{{to_name}} {{sender}}</p>").unwrap();
+        let unknown = parse(&config)
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(unknown.contains("sender"), "{unknown}");
+        std::fs::write(&path, "<p>{{to_name}} {{pages}}</p>").unwrap();
+        parse(&config).unwrap().validate().unwrap();
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let err = parse("[smtp]\nlisten = [\"127.0.0.1:25\"]\nfax_domain = \"x\"\n").unwrap_err();
         assert!(err.contains("fax_domain"), "{err}");
