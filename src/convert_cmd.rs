@@ -18,12 +18,7 @@ pub async fn run(config: &Config, out: &Path, files: &[PathBuf]) -> Result<(), F
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     let converter =
         Arc::new(Converter::new(config.convert.clone()).with_scratch(scratch.path().to_path_buf()));
-    let workers = match config.convert.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        n => n,
-    };
+    let workers = config.convert.worker_count();
     let slots = Arc::new(Semaphore::new(workers));
     let mut tasks = Vec::new();
     for file in files {

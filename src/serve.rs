@@ -47,12 +47,7 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         .map(|l| Line::new(l, config.outbox_dir()).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let workers = match config.convert.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        n => n,
-    };
+    let workers = config.convert.worker_count();
     let converter = Arc::new(Converter::new(config.convert.clone()).with_scratch(spool.tmp_dir()));
     // LibreOffice takes seconds to start: warm the farm now, in the background.
     let warming = converter.clone();

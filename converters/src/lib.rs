@@ -73,7 +73,8 @@ pub struct ConvertConfig {
     /// Attachments of a type faxhub can't convert: `fail` the job (naming them) or `skip` them
     /// with a note.
     pub unknown_parts: UnknownParts,
-    /// Conversions running at once; 0 means one per CPU core.
+    /// Conversions running at once; 0 means two per CPU core (one laid out by LibreOffice while
+    /// another is rendered by Ghostscript).
     pub workers: usize,
     /// Coding of the pages sent: `g4` (T.6, the default) or `g3-2d` (T.4 2-D, for lines or
     /// archives that want it).
@@ -101,6 +102,16 @@ impl Default for ConvertConfig {
             office_instances: 0,
             office_timeout: DEFAULT_OFFICE_TIMEOUT,
             cover: CoverConfig::default(),
+        }
+    }
+}
+
+impl ConvertConfig {
+    /// Conversions at once: `workers`, or two per CPU core.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         }
     }
 }
@@ -621,8 +632,9 @@ fn is_encrypted_pdf(bytes: &[u8]) -> bool {
     bytes.windows(8).any(|w| w == b"/Encrypt")
 }
 
-/// Checks the facts a fax line relies on (RFC 2306): every page 1728 wide, CCITT-coded, with a
-/// fax resolution. Returns the page count.
+/// Checks the facts a fax line relies on (TIFF-F, RFC 2306): every page 1728 wide, CCITT-coded,
+/// with a fax resolution, WhiteIsZero, MSB-first fill order, one strip, and PageNumber n of
+/// total. Returns the page count.
 pub fn check_class_f(bytes: &[u8]) -> Result<u32, ConvertError> {
     let pages = tiff::read_pages(bytes).map_err(|e| ConvertError::NotClassF(e.to_string()))?;
     for (i, page) in pages.iter().enumerate() {
@@ -641,6 +653,28 @@ pub fn check_class_f(bytes: &[u8]) -> Result<u32, ConvertError> {
                 if (x - 204.0).abs() < 2.0
                     && [98.0, 196.0, 391.0].iter().any(|r| (y - r).abs() < 2.0) => {}
             other => return Err(bad(format!("resolution {other:?} is not a fax resolution"))),
+        }
+        if page.photometric != Some(0) {
+            return Err(bad(format!(
+                "photometric {:?} is not WhiteIsZero",
+                page.photometric
+            )));
+        }
+        if !matches!(page.fill_order, None | Some(1)) {
+            return Err(bad(format!(
+                "fill order {:?} is not MSB first",
+                page.fill_order
+            )));
+        }
+        if page.strips != 1 {
+            return Err(bad(format!("{} strips instead of one", page.strips)));
+        }
+        let want = (i as u32, pages.len() as u32);
+        if page.page_number != Some(want) {
+            return Err(bad(format!(
+                "PageNumber {:?} instead of {want:?}",
+                page.page_number
+            )));
         }
     }
     Ok(pages.len() as u32)

@@ -187,6 +187,33 @@ mod tests {
         // and the data survives a round trip
         let back = FaxPage::from_tiff(&bytes).unwrap();
         assert_eq!(back, vec![a, b]);
+        assert_eq!(crate::check_class_f(&bytes), Ok(2));
+        // a page set whose PageNumber does not count its pages is refused
+        let err = crate::check_class_f(&patch_page_number(&bytes, 1, (1, 3))).unwrap_err();
+        assert!(err.to_string().contains("PageNumber"), "{err}");
+    }
+
+    /// `bytes` with page `index`'s PageNumber values replaced (in place: same length).
+    fn patch_page_number(bytes: &[u8], index: usize, (n, total): (u16, u16)) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let mut ifd = u32::from_le_bytes(out[4..8].try_into().unwrap()) as usize;
+        for _ in 0..index {
+            let count = u16::from_le_bytes(out[ifd..ifd + 2].try_into().unwrap()) as usize;
+            ifd = u32::from_le_bytes(
+                out[ifd + 2 + count * 12..ifd + 6 + count * 12]
+                    .try_into()
+                    .unwrap(),
+            ) as usize;
+        }
+        let count = u16::from_le_bytes(out[ifd..ifd + 2].try_into().unwrap()) as usize;
+        for e in 0..count {
+            let at = ifd + 2 + e * 12;
+            if u16::from_le_bytes(out[at..at + 2].try_into().unwrap()) == 297 {
+                out[at + 8..at + 10].copy_from_slice(&n.to_le_bytes());
+                out[at + 10..at + 12].copy_from_slice(&total.to_le_bytes());
+            }
+        }
+        out
     }
 }
 

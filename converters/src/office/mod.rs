@@ -28,6 +28,48 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// A document is tried on this many instances before it is blamed for the crashes.
 const ATTEMPTS: usize = 2;
 
+/// Tiny documents of each kind LibreOffice lays out (flat OpenDocument XML, and HTML).
+const PRIMERS: [(&str, &str); 4] = [
+    (
+        "primer-text.fodt",
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document "#,
+            r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,
+            r#"xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2" "#,
+            r#"office:mimetype="application/vnd.oasis.opendocument.text"><office:body><office:text>"#,
+            r#"<text:p>faxhub</text:p></office:text></office:body></office:document>"#
+        ),
+    ),
+    (
+        "primer-sheet.fods",
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document "#,
+            r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,
+            r#"xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" "#,
+            r#"xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2" "#,
+            r#"office:mimetype="application/vnd.oasis.opendocument.spreadsheet"><office:body>"#,
+            r#"<office:spreadsheet><table:table table:name="faxhub"><table:table-row>"#,
+            r#"<table:table-cell><text:p>1</text:p></table:table-cell></table:table-row>"#,
+            r#"</table:table></office:spreadsheet></office:body></office:document>"#
+        ),
+    ),
+    (
+        "primer-slides.fodp",
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document "#,
+            r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,
+            r#"xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" office:version="1.2" "#,
+            r#"office:mimetype="application/vnd.oasis.opendocument.presentation"><office:body>"#,
+            r#"<office:presentation><draw:page draw:name="faxhub"/></office:presentation>"#,
+            r#"</office:body></office:document>"#
+        ),
+    ),
+    (
+        "primer-page.html",
+        "<!DOCTYPE html><html><body><p>faxhub</p><table><tr><td>1</td></tr></table></body></html>",
+    ),
+];
+
 pub struct Farm {
     size: usize,
     timeout: Duration,
@@ -78,13 +120,41 @@ impl Farm {
         })
     }
 
-    /// Starts every instance now, so that the first documents do not wait for LibreOffice.
+    /// Starts every instance now, side by side, and has each lay out a small text, spreadsheet,
+    /// presentation and HTML document, so that the first documents wait neither for LibreOffice
+    /// nor for the modules it loads on first use.
     pub async fn warm_up(&self) -> Result<(), ConvertError> {
+        let missing = self.size.saturating_sub(self.idle.lock().await.len());
+        let primers = self.write_primers().await?;
+        let started = futures_util::future::join_all((0..missing).map(|_| async {
+            let mut instance = self.start().await?;
+            for (input, output) in &primers {
+                if !matches!(self.run(&mut instance, input, output).await, Outcome::Converted) {
+                    tracing::debug!(primer = %input.display(), "a LibreOffice primer did not convert");
+                }
+            }
+            Ok::<Instance, ConvertError>(instance)
+        }))
+        .await;
         let mut idle = self.idle.lock().await;
-        while idle.len() < self.size {
-            idle.push(self.start().await?);
+        for instance in started {
+            idle.push(instance?);
         }
         Ok(())
+    }
+
+    /// The primer documents, written into the farm's directory: (input, output) pairs.
+    async fn write_primers(&self) -> Result<Vec<(PathBuf, PathBuf)>, ConvertError> {
+        let mut out = Vec::new();
+        for (name, body) in PRIMERS {
+            let input = self.dir.path().join(name);
+            tokio::fs::write(&input, body)
+                .await
+                .map_err(|e| ConvertError::Io(e.to_string()))?;
+            let output = input.with_extension("pdf");
+            out.push((input, output));
+        }
+        Ok(out)
     }
 
     /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument, RTF or `.html` file) to the PDF
