@@ -77,6 +77,9 @@ pub(crate) async fn render(
 }
 
 fn first_error_line(text: &str) -> String {
+    if text.contains("No pages will be processed") {
+        return "it has no pages".into();
+    }
     let line = text
         .lines()
         .map(str::trim)
