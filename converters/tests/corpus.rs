@@ -1,5 +1,6 @@
 //! Every file of the test corpus (real files from public test suites, see
-//! `tests/corpus/SOURCES.md`) converts to fax pages that libtiff decodes without a warning, or
+//! `tests/corpus/SOURCES.md`) converts to fax pages that libtiff decodes without a warning and
+//! tiffinfo reads as Class F, or
 //! fails with a reason that names the file. Never a panic, never a hang. What each file gives
 //! (its page count, or its status code and reason) is recorded in `tests/corpus/expected/`,
 //! which the tests check; `FAXHUB_BLESS=1` rewrites those files after a deliberate change.
@@ -19,6 +20,29 @@ fn corpus(kind: &str) -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty());
     files
+}
+
+/// libtiff's tiffinfo must read every page as Class F: 1728 wide, G4, min-is-white, fax
+/// resolution, and a page number.
+fn tiffinfo_says_class_f(path: &Path, pages: u32) -> Result<(), String> {
+    let out = std::process::Command::new("tiffinfo")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("tiffinfo (libtiff-tools) must be installed: {e}"))?;
+    let info = String::from_utf8_lossy(&out.stdout);
+    let count = |what: &str| info.matches(what).count() as u32;
+    let facts = [
+        count("Image Width: 1728 "),
+        count("Compression Scheme: CCITT Group 4"),
+        count("Photometric Interpretation: min-is-white"),
+        count("Resolution: 204, "),
+        count("Page Number: "),
+    ];
+    if out.status.success() && facts.iter().all(|&n| n == pages) {
+        Ok(())
+    } else {
+        Err(format!("{facts:?} for {pages} pages:\n{info}"))
+    }
 }
 
 /// libtiff must decode every page without a warning.
@@ -120,6 +144,8 @@ async fn run_kinds(
                 assert!(set.pages >= 1, "{name}");
                 libtiff_decodes(&set.tiff, work.path())
                     .unwrap_or_else(|e| panic!("{name}: libtiff: {e}"));
+                tiffinfo_says_class_f(&set.tiff, set.pages)
+                    .unwrap_or_else(|e| panic!("{name}: tiffinfo: {e}"));
                 println!("ok      {name}: {} page(s)", set.pages);
                 outcomes.push((rel, format!("{} page(s)", set.pages)));
                 converted += 1;
