@@ -8,6 +8,7 @@
 //! with its own issue.
 
 mod file;
+pub mod sip;
 mod test_line;
 
 pub use file::FileLine;
