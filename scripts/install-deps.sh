@@ -4,11 +4,12 @@
 # qpdf opens PDFs encrypted with an empty password; LibreOffice (driven through python3-uno)
 # converts Office documents; Postfix plays the
 # upstream MTA in end-to-end tests and gives smtp-source for the benchmark; swaks sends test mail;
-# Tesseract reads fax pages back in the legibility and cover page tests.
+# Tesseract reads fax pages back in the legibility and cover page tests; libspandsp (LGPL, linked
+# dynamically from Debian's package) is the T.30 engine of the SIP/T.38 line.
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,8 @@
 //! SIP with T.38 and G.711 (issue 4), built up in pure, tested pieces: `sdp` (the media
-//! descriptions and their offer/answer rules) and `udptl` (the T.38 transport with redundancy).
-//! The T.30 engine on libspandsp and the user agent follow.
+//! descriptions and their offer/answer rules), `udptl` (the T.38 transport with redundancy) and
+//! `spandsp` (the T.30 engine, libspandsp's T.38 terminal behind a safe layer). The SIP user
+//! agent and the line that puts them together follow.
 
 pub mod sdp;
+pub mod spandsp;
 pub mod udptl;
