@@ -6,6 +6,7 @@
 //! still completes.
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+use faxhub_lines::sip::outcome::{CallEnd, outcome};
 use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
 use faxhub_lines::sip::udptl;
 use std::path::Path;
@@ -173,4 +174,16 @@ fn when_nothing_gets_through_the_sender_fails_and_counts_no_page() {
     assert_ne!(code, 0, "{words}");
     assert_eq!(t.pages, 0, "no false sent: {t:?}");
     assert_eq!(t.remote_ident, None);
+    // and the outcome table makes it a retryable 4.4.2 with words for the sender
+    let o = outcome(&CallEnd::Fax {
+        t30: code,
+        confirmed: t.pages,
+        total: 1,
+    });
+    assert_eq!(o.status.to_string(), "4.4.2", "{}", o.reason);
+    assert!(
+        o.reason.contains("not by a fax machine"),
+        "{} ({words})",
+        o.reason
+    );
 }

@@ -44,6 +44,16 @@ impl EnhancedStatus {
     pub const CONVERSION_FAILED: EnhancedStatus = EnhancedStatus::new(5, 6, 5);
     /// 5.7.1: delivery not authorized.
     pub const NOT_AUTHORIZED: EnhancedStatus = EnhancedStatus::new(5, 7, 1);
+    /// 5.1.1: bad destination (an unallocated or invalid number).
+    pub const NO_SUCH_NUMBER: EnhancedStatus = EnhancedStatus::new(5, 1, 1);
+    /// 4.2.2: mailbox full (the far machine is out of paper or memory, or not ready).
+    pub const REMOTE_NOT_READY: EnhancedStatus = EnhancedStatus::new(4, 2, 2);
+    /// 4.4.5: system congestion (the network has no circuit now).
+    pub const CONGESTION: EnhancedStatus = EnhancedStatus::new(4, 4, 5);
+    /// 4.4.0: other or undefined network or routing status.
+    pub const NETWORK: EnhancedStatus = EnhancedStatus::new(4, 4, 0);
+    /// 5.6.1: media not supported (the far machine cannot take these pages).
+    pub const MEDIA_UNSUPPORTED: EnhancedStatus = EnhancedStatus::new(5, 6, 1);
     /// 4.3.0: other or undefined mail system status (local trouble, retry).
     pub const SYSTEM_TRANSIENT: EnhancedStatus = EnhancedStatus::new(4, 3, 0);
 
