@@ -58,7 +58,7 @@ fn by_sip(code: u16) -> (S, FailureClass, &'static str) {
         404 | 604 | 410 => (S::NO_SUCH_NUMBER, Try, "the number does not exist"),
         484 | 485 => (S::BAD_NUMBER, Try, "the number is incomplete or invalid"),
         403 | 603 => (S::NOT_AUTHORIZED, Try, "the call was rejected"),
-        502 | 503 | 504 => (S::CONGESTION, Dial, "the network is congested"),
+        502..=504 => (S::CONGESTION, Dial, "the network is congested"),
         401 | 407 => (
             S::NOT_AUTHORIZED,
             Try,
