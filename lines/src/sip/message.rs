@@ -305,12 +305,12 @@ fn unfold(head: &str) -> impl Iterator<Item = String> + '_ {
     let mut lines: Vec<String> = Vec::new();
     for raw in head.split('\n') {
         let line = raw.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = lines.last_mut() {
-                last.push(' ');
-                last.push_str(line.trim());
-                continue;
-            }
+        if line.starts_with([' ', '\t'])
+            && let Some(last) = lines.last_mut()
+        {
+            last.push(' ');
+            last.push_str(line.trim());
+            continue;
         }
         if !line.is_empty() {
             lines.push(line.to_string());
