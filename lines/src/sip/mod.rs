@@ -2,8 +2,9 @@
 //! descriptions and their offer/answer rules), `udptl` (the T.38 transport with redundancy) and
 //! `spandsp` (the T.30 engine, libspandsp's T.38 terminal behind a safe layer), and `outcome`
 //! (SIP status, Q.850 cause and T.30 code to one RFC 3463 code), `message` (SIP messages read
-//! and written). The SIP transactions and dialogs, and the line that puts them together, follow.
+//! and written) and `digest` (trunk authentication). The SIP transactions and dialogs, and the line that puts them together, follow.
 
+pub mod digest;
 pub mod message;
 pub mod outcome;
 pub mod sdp;
