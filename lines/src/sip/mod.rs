@@ -2,9 +2,11 @@
 //! descriptions and their offer/answer rules), `udptl` (the T.38 transport with redundancy) and
 //! `spandsp` (the T.30 engine, libspandsp's T.38 terminal behind a safe layer), and `outcome`
 //! (SIP status, Q.850 cause and T.30 code to one RFC 3463 code), `message` (SIP messages read
-//! and written) and `digest` (trunk authentication). The SIP transactions and dialogs, and the line that puts them together, follow.
+//! and written), `digest` (trunk authentication) and `g711` (μ-law and A-law, for faxes as
+//! audio). The SIP transactions and dialogs, and the line that puts them together, follow.
 
 pub mod digest;
+pub mod g711;
 pub mod message;
 pub mod outcome;
 pub mod sdp;

@@ -1,6 +1,6 @@
 //! The few libspandsp (Debian's libspandsp2, 0.0.6, LGPL-2.1, linked dynamically) functions
-//! faxhub calls, declared by hand from its headers: the T.38 terminal, its T.38 core and T.30
-//! engine. Everything here is unsafe; `super` is the safe layer.
+//! faxhub calls, declared by hand from its headers: the T.38 terminal, its T.38 core, the
+//! audio (G.711) fax modem, and their T.30 engine. Everything here is unsafe; `super` is the safe layer.
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, c_int, c_void};
@@ -16,6 +16,10 @@ pub struct t38_core_state_t {
 }
 #[repr(C)]
 pub struct t30_state_t {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct fax_state_t {
     _private: [u8; 0],
 }
 
@@ -79,6 +83,13 @@ unsafe extern "C" {
     pub fn t38_terminal_set_config(s: *mut t38_terminal_state_t, config: c_int);
     pub fn t38_terminal_get_t30_state(s: *mut t38_terminal_state_t) -> *mut t30_state_t;
     pub fn t38_terminal_get_t38_core_state(s: *mut t38_terminal_state_t) -> *mut t38_core_state_t;
+
+    pub fn fax_init(s: *mut fax_state_t, calling_party: c_int) -> *mut fax_state_t;
+    pub fn fax_free(s: *mut fax_state_t) -> c_int;
+    pub fn fax_rx(s: *mut fax_state_t, amp: *mut i16, len: c_int) -> c_int;
+    pub fn fax_tx(s: *mut fax_state_t, amp: *mut i16, max_len: c_int) -> c_int;
+    pub fn fax_set_transmit_on_idle(s: *mut fax_state_t, transmit_on_idle: c_int);
+    pub fn fax_get_t30_state(s: *mut fax_state_t) -> *mut t30_state_t;
 
     pub fn t38_core_rx_ifp_packet(
         s: *mut t38_core_state_t,

@@ -1,5 +1,5 @@
-//! The T.30 engine: a safe layer over libspandsp's T.38 terminal (Debian's libspandsp2, linked
-//! dynamically; `ffi` declares the few functions used).
+//! The T.30 engine: a safe layer over libspandsp's T.38 terminal and its audio fax modem
+//! (Debian's libspandsp2, linked dynamically; `ffi` declares the few functions used).
 //!
 //! A `T38Terminal` sends or receives one TIFF-F file. It does no I/O and keeps no clock: its
 //! owner feeds it the IFP packets that arrived (`receive_ifp`, with their UDPTL sequence
@@ -187,6 +187,54 @@ unsafe extern "C" fn on_phase_e(t30: *mut ffi::t30_state_t, user_data: *mut c_vo
     shared.progress.completion = Some((code, words));
 }
 
+/// Our ident, header line, ECM, modems, the file and the phase handlers on a T.30 engine.
+///
+/// # Safety
+/// `t30` must be a live T.30 state; `file` and `user_data` (the terminal's `Shared`) must live
+/// as long as it.
+unsafe fn configure_t30(
+    t30: *mut ffi::t30_state_t,
+    config: &TerminalConfig,
+    sending: bool,
+    file: &CString,
+    user_data: *mut c_void,
+) {
+    let ident: String = config
+        .ident
+        .chars()
+        .filter(|c| c.is_ascii())
+        .take(20)
+        .collect();
+    let ident = CString::new(ident).unwrap_or_default();
+    // SAFETY: per the contract above; spandsp copies the ident and header strings.
+    unsafe {
+        ffi::t30_set_tx_ident(t30, ident.as_ptr());
+        if let Some(header) = &config.header
+            && let Ok(header) = CString::new(header.as_str())
+        {
+            ffi::t30_set_tx_page_header_info(t30, header.as_ptr());
+        }
+        ffi::t30_set_ecm_capability(t30, c_int::from(config.ecm));
+        ffi::t30_set_supported_modems(t30, config.fastest.mask());
+        if sending {
+            ffi::t30_set_tx_file(t30, file.as_ptr(), -1, -1);
+        } else {
+            ffi::t30_set_rx_file(t30, file.as_ptr(), -1);
+        }
+        ffi::t30_set_phase_b_handler(t30, on_phase_b, user_data);
+        ffi::t30_set_phase_d_handler(t30, on_phase_d, user_data);
+        ffi::t30_set_phase_e_handler(t30, on_phase_e, user_data);
+    }
+}
+
+/// The C string of a file path.
+fn c_path(path: &Path) -> Result<CString, SpandspError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| SpandspError::Path(path.display().to_string()))?;
+    CString::new(text).map_err(|_| SpandspError::Path(text.to_string()))
+}
+
 impl T38Terminal {
     /// A terminal that sends `tiff` (all its pages).
     pub fn sender(config: &TerminalConfig, tiff: &Path) -> Result<T38Terminal, SpandspError> {
@@ -203,17 +251,7 @@ impl T38Terminal {
         tiff: &Path,
         sending: bool,
     ) -> Result<T38Terminal, SpandspError> {
-        let path = tiff
-            .to_str()
-            .ok_or_else(|| SpandspError::Path(tiff.display().to_string()))?;
-        let file = CString::new(path).map_err(|_| SpandspError::Path(path.to_string()))?;
-        let ident: String = config
-            .ident
-            .chars()
-            .filter(|c| c.is_ascii())
-            .take(20)
-            .collect();
-        let ident = CString::new(ident).unwrap_or_default();
+        let file = c_path(tiff)?;
         let mut shared = Box::new(Shared {
             sending,
             ..Shared::default()
@@ -235,7 +273,7 @@ impl T38Terminal {
             shared,
             _file: file,
         };
-        // SAFETY: raw is a live terminal; the strings are copied by spandsp.
+        // SAFETY: raw is a live terminal.
         unsafe {
             let t30 = ffi::t38_terminal_get_t30_state(raw.as_ptr());
             let core = ffi::t38_terminal_get_t38_core_state(raw.as_ptr());
@@ -256,22 +294,7 @@ impl T38Terminal {
             ] {
                 ffi::t38_set_redundancy_control(core, category, 1);
             }
-            ffi::t30_set_tx_ident(t30, ident.as_ptr());
-            if let Some(header) = &config.header
-                && let Ok(header) = CString::new(header.as_str())
-            {
-                ffi::t30_set_tx_page_header_info(t30, header.as_ptr());
-            }
-            ffi::t30_set_ecm_capability(t30, c_int::from(config.ecm));
-            ffi::t30_set_supported_modems(t30, config.fastest.mask());
-            if sending {
-                ffi::t30_set_tx_file(t30, terminal._file.as_ptr(), -1, -1);
-            } else {
-                ffi::t30_set_rx_file(t30, terminal._file.as_ptr(), -1);
-            }
-            ffi::t30_set_phase_b_handler(t30, on_phase_b, user_data);
-            ffi::t30_set_phase_d_handler(t30, on_phase_d, user_data);
-            ffi::t30_set_phase_e_handler(t30, on_phase_e, user_data);
+            configure_t30(t30, config, sending, &terminal._file, user_data);
         }
         Ok(terminal)
     }
@@ -308,6 +331,97 @@ impl Drop for T38Terminal {
         // SAFETY: raw was made by t38_terminal_init and is freed once; `shared` outlives it.
         unsafe {
             ffi::t38_terminal_free(self.raw.as_ptr());
+        }
+    }
+}
+
+/// A fax over audio (G.711 pass-through): libspandsp's V.17/V.29/V.27ter modems and T.30, fed
+/// and drained 16-bit linear samples at 8 kHz.
+pub struct AudioTerminal {
+    raw: NonNull<ffi::fax_state_t>,
+    shared: Box<Shared>,
+    _file: CString,
+}
+
+// As for T38Terminal: no thread affinity, one user at a time through `&mut self`.
+unsafe impl Send for AudioTerminal {}
+
+impl AudioTerminal {
+    /// A terminal that sends `tiff` (all its pages).
+    pub fn sender(config: &TerminalConfig, tiff: &Path) -> Result<AudioTerminal, SpandspError> {
+        AudioTerminal::new(config, tiff, true)
+    }
+
+    /// A terminal that receives into `tiff`.
+    pub fn receiver(config: &TerminalConfig, tiff: &Path) -> Result<AudioTerminal, SpandspError> {
+        AudioTerminal::new(config, tiff, false)
+    }
+
+    fn new(
+        config: &TerminalConfig,
+        tiff: &Path,
+        sending: bool,
+    ) -> Result<AudioTerminal, SpandspError> {
+        let file = c_path(tiff)?;
+        let mut shared = Box::new(Shared {
+            sending,
+            ..Shared::default()
+        });
+        let user_data = &mut *shared as *mut Shared as *mut c_void;
+        // SAFETY: a null state asks spandsp to allocate one.
+        let raw = unsafe { ffi::fax_init(std::ptr::null_mut(), c_int::from(config.calling)) };
+        let raw = NonNull::new(raw).ok_or(SpandspError::Init)?;
+        let terminal = AudioTerminal {
+            raw,
+            shared,
+            _file: file,
+        };
+        // SAFETY: raw is live; the file and shared state live as long as the terminal.
+        unsafe {
+            // silence rather than nothing between signals: RTP keeps flowing
+            ffi::fax_set_transmit_on_idle(raw.as_ptr(), 1);
+            let t30 = ffi::fax_get_t30_state(raw.as_ptr());
+            configure_t30(t30, config, sending, &terminal._file, user_data);
+        }
+        Ok(terminal)
+    }
+
+    /// Hands over received audio.
+    pub fn receive_audio(&mut self, samples: &[i16]) {
+        let mut buffer = samples.to_vec(); // spandsp's prototype takes a mutable pointer
+        // SAFETY: raw is live; the buffer is valid for the call.
+        unsafe {
+            ffi::fax_rx(
+                self.raw.as_ptr(),
+                buffer.as_mut_ptr(),
+                buffer.len() as c_int,
+            );
+        }
+    }
+
+    /// Fills `out` with audio to send (silence when there is nothing to say).
+    pub fn transmit_audio(&mut self, out: &mut [i16]) {
+        // SAFETY: raw is live; out is valid for its length.
+        let n = unsafe { ffi::fax_tx(self.raw.as_ptr(), out.as_mut_ptr(), out.len() as c_int) };
+        let n = (n.max(0) as usize).min(out.len());
+        out[n..].fill(0);
+    }
+
+    /// Whether the fax is over (phase E has passed).
+    pub fn done(&self) -> bool {
+        self.shared.progress.completion.is_some()
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.shared.progress
+    }
+}
+
+impl Drop for AudioTerminal {
+    fn drop(&mut self) {
+        // SAFETY: raw was made by fax_init and is freed once; `shared` outlives it.
+        unsafe {
+            ffi::fax_free(self.raw.as_ptr());
         }
     }
 }
