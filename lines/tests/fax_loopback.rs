@@ -199,12 +199,15 @@ fn when_nothing_gets_through_the_sender_fails_and_counts_no_page() {
     );
 }
 
-/// Runs one fax as audio, each direction through `codec` (encode, decode), 20 ms at a time.
+/// A G.711 law: encode, decode.
+type Codec = (fn(i16) -> u8, fn(u8) -> i16);
+
+/// Runs one fax as audio, each direction through `codec`, 20 ms at a time.
 fn fax_audio(
     sent: &Path,
     received: &Path,
     ecm: bool,
-    codec: (fn(i16) -> u8, fn(u8) -> i16),
+    codec: Codec,
 ) -> (AudioTerminal, AudioTerminal) {
     let config = |calling, ident: &str| TerminalConfig {
         calling,
