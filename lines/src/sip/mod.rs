@@ -2,8 +2,9 @@
 //! descriptions and their offer/answer rules), `udptl` (the T.38 transport with redundancy) and
 //! `spandsp` (the T.30 engine, libspandsp's T.38 terminal behind a safe layer), and `outcome`
 //! (SIP status, Q.850 cause and T.30 code to one RFC 3463 code), `message` (SIP messages read
-//! and written), `digest` (trunk authentication) and `g711` (μ-law and A-law, for faxes as
-//! audio). The SIP transactions and dialogs, and the line that puts them together, follow.
+//! and written), `digest` (trunk authentication), `g711` (μ-law and A-law, for faxes as
+//! audio) and `transaction` (RFC 3261 §17 retransmission and timeout machines). Dialogs, the
+//! user agent on its sockets, and the line that puts them together follow.
 
 pub mod digest;
 pub mod g711;
@@ -11,4 +12,5 @@ pub mod message;
 pub mod outcome;
 pub mod sdp;
 pub mod spandsp;
+pub mod transaction;
 pub mod udptl;
