@@ -3,13 +3,14 @@
 //! `spandsp` (the T.30 engine, libspandsp's T.38 terminal behind a safe layer), and `outcome`
 //! (SIP status, Q.850 cause and T.30 code to one RFC 3463 code), `message` (SIP messages read
 //! and written), `digest` (trunk authentication), `g711` (μ-law and A-law, for faxes as
-//! audio), `transaction` (RFC 3261 §17 retransmission and timeout machines) and `dialog` (the
-//! requests of a call). The user agent on its sockets, and the line that puts them together,
-//! follow.
+//! audio), `transaction` (RFC 3261 §17 retransmission and timeout machines), `dialog` (the
+//! requests of a call) and `media` (a T.38 session in real time on a UDP socket). The user
+//! agent on its SIP socket, and the line that puts them together, follow.
 
 pub mod dialog;
 pub mod digest;
 pub mod g711;
+pub mod media;
 pub mod message;
 pub mod outcome;
 pub mod sdp;

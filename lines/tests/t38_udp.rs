@@ -1,0 +1,124 @@
+//! T.38 over real UDP sockets on 127.0.0.1, in real time: a libspandsp terminal sends a one-page
+//! TIFF-F to another through faxhub's media session (UDPTL, redundancy 3), directly and through
+//! a relay that drops 5% of the datagrams each way. The page must arrive pixel for pixel, and the
+//! sender must count it as confirmed.
+
+use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+use faxhub_lines::sip::media::{SessionEnd, UdptlConfig, run_t38};
+use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+
+fn one_page(path: &Path) {
+    let width = 1728u32;
+    let rows = 300u32;
+    let pixels = (0..width * rows)
+        .map(|i| (i / width / 30) % 2 == 0 && (i % width) > 200 && (i % width) < 1500)
+        .collect();
+    let page = FaxPage::from_bitmap(
+        &Bitmap {
+            width,
+            length: rows,
+            pixels,
+        },
+        196,
+    )
+    .unwrap();
+    std::fs::write(path, tiff_f::write(&[page])).unwrap();
+}
+
+/// The page data of a TIFF as libtiff decodes it (uncompressed, MSB first, one strip a page).
+fn pixels(tiff: &Path) -> Vec<u8> {
+    let raw = tiff.with_extension("raw.tif");
+    let ok = std::process::Command::new("tiffcp")
+        .args(["-c", "none", "-f", "msb2lsb", "-r", "100000"])
+        .arg(tiff)
+        .arg(&raw)
+        .status()
+        .expect("tiffcp (libtiff-tools) must be installed")
+        .success();
+    assert!(ok);
+    let bytes = std::fs::read(&raw).unwrap();
+    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
+    faxhub_queue::tiff::first_strips(&bytes, &pages)
+        .unwrap()
+        .concat()
+}
+
+/// Forwards datagrams between `a` (behind `ra`) and `b` (behind `rb`), dropping `loss` of them.
+async fn relay(ra: UdpSocket, rb: UdpSocket, a: SocketAddr, b: SocketAddr, loss: f64) {
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut drop = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 10_000) as f64 / 10_000.0 < loss
+    };
+    let (mut ba, mut bb) = ([0u8; 2048], [0u8; 2048]);
+    loop {
+        tokio::select! {
+            Ok((n, _)) = ra.recv_from(&mut ba) => if !drop() { let _ = rb.send_to(&ba[..n], b).await; },
+            Ok((n, _)) = rb.recv_from(&mut bb) => if !drop() { let _ = ra.send_to(&bb[..n], a).await; },
+        }
+    }
+}
+
+async fn fax_over_udp(loss: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (sent, received) = (dir.path().join("sent.tif"), dir.path().join("received.tif"));
+    one_page(&sent);
+    let bind = || UdpSocket::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    // each side is told (as SDP would) where the other is: directly, or the relay's near side
+    let (a_peer, b_peer) = if loss > 0.0 {
+        let (ra, rb) = (bind().await.unwrap(), bind().await.unwrap());
+        let (ra_addr, rb_addr) = (ra.local_addr().unwrap(), rb.local_addr().unwrap());
+        tokio::spawn(relay(ra, rb, a_addr, b_addr, loss));
+        (ra_addr, rb_addr)
+    } else {
+        (b_addr, a_addr)
+    };
+    let config = UdptlConfig {
+        redundancy: 3,
+        max_datagram: 400,
+    };
+    let terminal = |calling, ident: &str| TerminalConfig {
+        calling,
+        ident: ident.into(),
+        ..TerminalConfig::default()
+    };
+    let mut tx = T38Terminal::sender(&terminal(true, "faxhub tx"), &sent).unwrap();
+    let mut rx = T38Terminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
+    let limit = Duration::from_secs(120);
+    let receiving = tokio::spawn(async move {
+        let end = run_t38(&mut rx, &b, b_peer, config, limit).await.unwrap();
+        (end, rx.progress().clone())
+    });
+    let end = run_t38(&mut tx, &a, a_peer, config, limit).await.unwrap();
+    let (rx_end, rx_progress) = receiving.await.unwrap();
+    let t = tx.progress();
+    assert_eq!(end, SessionEnd::Finished, "{t:?}");
+    assert_eq!(rx_end, SessionEnd::Finished, "{rx_progress:?}");
+    assert_eq!(t.completion.as_ref().map(|c| c.0), Some(0), "{t:?}");
+    assert_eq!(t.pages, 1);
+    assert_eq!(t.remote_ident.as_deref(), Some("faxhub rx"));
+    assert_eq!(rx_progress.pages, 1);
+    assert_eq!(
+        pixels(&sent),
+        pixels(&received),
+        "the page arrived pixel for pixel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fax_over_udp_in_real_time() {
+    fax_over_udp(0.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_percent_loss_each_way_with_redundancy_3() {
+    fax_over_udp(0.05).await;
+}
