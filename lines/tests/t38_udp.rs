@@ -15,7 +15,7 @@ fn one_page(path: &Path) {
     let width = 1728u32;
     let rows = 300u32;
     let pixels = (0..width * rows)
-        .map(|i| (i / width / 30) % 2 == 0 && (i % width) > 200 && (i % width) < 1500)
+        .map(|i| (i / width / 30).is_multiple_of(2) && (i % width) > 200 && (i % width) < 1500)
         .collect();
     let page = FaxPage::from_bitmap(
         &Bitmap {
