@@ -350,3 +350,38 @@ fn parse_start(line: &str) -> Result<StartLine, SipError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Where an inbound call's dialled number (DID) is read from (`did_from`): the Request-URI, the
+/// To header, or the number the call was first meant for when a PBX forwarded it (the first
+/// Diversion entry, RFC 5806, else the first History-Info entry, RFC 7044) — the old ISDN
+/// "called party number" against "redirecting number".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DidFrom {
+    RequestUri,
+    To,
+    Diversion,
+}
+
+/// The dialled number of an INVITE, as `from` says to read it; a forwarded-call source falls back
+/// to the Request-URI when the call was not forwarded.
+pub fn dialled_number(invite: &Message, from: DidFrom) -> Option<String> {
+    let request_uri = || match &invite.start {
+        StartLine::Request { uri, .. } => uri_user(uri).map(str::to_string),
+        StartLine::Response { .. } => None,
+    };
+    match from {
+        DidFrom::RequestUri => request_uri(),
+        DidFrom::To => invite
+            .header("To")
+            .and_then(|to| uri_user(uri_of(to)))
+            .map(str::to_string),
+        DidFrom::Diversion => invite
+            .values("Diversion")
+            .next()
+            .or_else(|| invite.values("History-Info").next())
+            .and_then(|v| uri_user(uri_of(v)))
+            .map(str::to_string)
+            .or_else(request_uri),
+    }
+}

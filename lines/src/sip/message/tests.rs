@@ -131,3 +131,36 @@ fn uri_users() {
     assert_eq!(uri_of("\"Fax, Inc\" <sip:1@h>;tag=9"), "sip:1@h");
     assert_eq!(uri_of("sip:1@h;tag=9"), "sip:1@h");
 }
+
+#[test]
+fn the_dialled_number_from_each_place() {
+    let (m, _) = Message::parse(INVITE.as_bytes()).unwrap();
+    assert_eq!(
+        dialled_number(&m, DidFrom::RequestUri).as_deref(),
+        Some("+33169293999")
+    );
+    assert_eq!(
+        dialled_number(&m, DidFrom::To).as_deref(),
+        Some("+33169293999")
+    );
+    assert_eq!(
+        dialled_number(&m, DidFrom::Diversion).as_deref(),
+        Some("0169293900"),
+        "the first Diversion: the number first dialled"
+    );
+    let history = INVITE
+        .replace("Diversion:", "History-Info:")
+        .replace("0169293900", "0169293905");
+    let (h, _) = Message::parse(history.as_bytes()).unwrap();
+    assert_eq!(
+        dialled_number(&h, DidFrom::Diversion).as_deref(),
+        Some("0169293905")
+    );
+    let plain = INVITE.replace("Diversion:", "X-Note:");
+    let (p, _) = Message::parse(plain.as_bytes()).unwrap();
+    assert_eq!(
+        dialled_number(&p, DidFrom::Diversion).as_deref(),
+        Some("+33169293999"),
+        "not forwarded: the Request-URI"
+    );
+}
