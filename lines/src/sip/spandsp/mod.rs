@@ -108,6 +108,18 @@ pub struct T38Terminal {
 // threads as long as one uses it at a time, which `&mut self` on every call ensures.
 unsafe impl Send for T38Terminal {}
 
+impl Shared {
+    /// A new state for a terminal, and the pointer spandsp's callbacks get to it.
+    fn boxed(sending: bool) -> (Box<Shared>, *mut c_void) {
+        let mut shared = Box::new(Shared {
+            sending,
+            ..Shared::default()
+        });
+        let user_data = &mut *shared as *mut Shared as *mut c_void;
+        (shared, user_data)
+    }
+}
+
 unsafe extern "C" fn on_tx_packet(
     _core: *mut ffi::t38_core_state_t,
     user_data: *mut c_void,
@@ -252,11 +264,7 @@ impl T38Terminal {
         sending: bool,
     ) -> Result<T38Terminal, SpandspError> {
         let file = c_path(tiff)?;
-        let mut shared = Box::new(Shared {
-            sending,
-            ..Shared::default()
-        });
-        let user_data = &mut *shared as *mut Shared as *mut c_void;
+        let (shared, user_data) = Shared::boxed(sending);
         // SAFETY: a null state asks spandsp to allocate one; the handler and user data stay
         // valid for the terminal's life (freed in Drop before `shared`).
         let raw = unsafe {
@@ -363,11 +371,7 @@ impl AudioTerminal {
         sending: bool,
     ) -> Result<AudioTerminal, SpandspError> {
         let file = c_path(tiff)?;
-        let mut shared = Box::new(Shared {
-            sending,
-            ..Shared::default()
-        });
-        let user_data = &mut *shared as *mut Shared as *mut c_void;
+        let (shared, user_data) = Shared::boxed(sending);
         // SAFETY: a null state asks spandsp to allocate one.
         let raw = unsafe { ffi::fax_init(std::ptr::null_mut(), c_int::from(config.calling)) };
         let raw = NonNull::new(raw).ok_or(SpandspError::Init)?;
