@@ -129,8 +129,17 @@ impl Farm {
         let started = futures_util::future::join_all((0..missing).map(|_| async {
             let mut instance = self.start().await?;
             for (input, output) in &primers {
-                if !matches!(self.run(&mut instance, input, output).await, Outcome::Converted) {
-                    tracing::debug!(primer = %input.display(), "a LibreOffice primer did not convert");
+                match self.run(&mut instance, input, output).await {
+                    Outcome::Converted => {}
+                    Outcome::Refused(why) => {
+                        tracing::debug!(primer = %input.display(), why, "a LibreOffice primer did not convert");
+                    }
+                    // never keep an instance a primer broke: a fresh one, unprimed
+                    Outcome::Crashed | Outcome::TimedOut => {
+                        tracing::warn!(primer = %input.display(), "a LibreOffice primer broke its instance; replaced");
+                        drop(instance);
+                        return self.start().await;
+                    }
                 }
             }
             Ok::<Instance, ConvertError>(instance)
