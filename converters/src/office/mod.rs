@@ -3,10 +3,10 @@
 //! Each instance is `worker.py` (Debian's python3-uno) driving one `soffice` with a private
 //! profile, both in their own process group. A document goes to an idle instance (or a new one,
 //! up to `size`); the reply must come within `timeout`, or the whole group is killed and the
-//! document fails with a timeout. An instance that dies is replaced and the document tried once
-//! more on a fresh one; a document that kills two instances gets one cold `soffice --convert-to`
-//! (some documents crash only a warm instance) and otherwise fails with that reason, so that no
-//! document stalls the farm. Instances are started lazily and kept warm; `warm_up` starts them
+//! document fails with a timeout. An instance that dies (or fails to write the PDF) is replaced
+//! and the document tried once more on a fresh one; a document that kills two instances gets one
+//! cold `soffice --convert-to` (some documents crash only a warm instance) and otherwise fails
+//! with that reason, so that no document stalls the farm. Instances are started lazily and kept warm; `warm_up` starts them
 //! ahead of the first document.
 
 use crate::ConvertError;
@@ -189,6 +189,12 @@ impl Farm {
                 Outcome::Converted => {
                     self.idle.lock().await.push(instance);
                     return Ok(());
+                }
+                // writing the PDF failed: a fault of the instance more than of the document
+                // (seen under load); a fresh one tries again, then the cold process
+                Outcome::Refused(why) if why.contains("impl_store") => {
+                    drop(instance);
+                    tracing::warn!(part = %name, why, "LibreOffice could not write the PDF; instance replaced");
                 }
                 Outcome::Refused(why) => {
                     self.idle.lock().await.push(instance);
