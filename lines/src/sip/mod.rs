@@ -4,7 +4,8 @@
 //! (SIP status, Q.850 cause and T.30 code to one RFC 3463 code), `message` (SIP messages read
 //! and written), `digest` (trunk authentication), `g711` (μ-law and A-law, for faxes as
 //! audio), `transaction` (RFC 3261 §17 retransmission and timeout machines), `dialog` (the
-//! requests of a call) and `media` (a T.38 session in real time on a UDP socket). The user
+//! requests of a call), `rtp` (G.711 audio packets, reordered, losses as silence) and `media`
+//! (a T.38 session in real time on a UDP socket). The user
 //! agent on its SIP socket, and the line that puts them together, follow.
 
 pub mod dialog;
@@ -13,6 +14,7 @@ pub mod g711;
 pub mod media;
 pub mod message;
 pub mod outcome;
+pub mod rtp;
 pub mod sdp;
 pub mod spandsp;
 pub mod transaction;
