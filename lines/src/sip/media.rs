@@ -1,10 +1,14 @@
-//! A T.38 media session on a real UDP socket: a `T38Terminal` driven in real time (its clock
-//! moved on every 20 ms by the time that really passed), its IFP packets sent as UDPTL with
-//! redundancy to the far end, and the far end's datagrams handed back in order. The far end's
-//! address is the one SDP gave, replaced by the source of the first datagram received (latching,
-//! for peers behind NAT).
+//! Media sessions on a real UDP socket, in real time. T.38: a `T38Terminal`'s clock moved on
+//! every 20 ms by the time that really passed, its IFP packets sent as UDPTL with redundancy,
+//! the far end's handed back in order. G.711: an `AudioTerminal`'s 160 samples every 20 ms
+//! encoded and sent as RTP, the far end's frames reordered (losses as silence), decoded and fed
+//! to it. The far end's address is the one SDP gave, replaced by the source of the first
+//! datagram received (latching, for peers behind NAT).
 
-use super::spandsp::T38Terminal;
+use super::g711;
+use super::rtp;
+use super::sdp::AudioCodec;
+use super::spandsp::{AudioTerminal, T38Terminal};
 use super::udptl;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -80,6 +84,67 @@ pub async fn run_t38(
                         }
                     }
                     Err(e) => tracing::debug!(error = %e, %from, "an unreadable UDPTL datagram was ignored"),
+                }
+            }
+        }
+    }
+}
+
+/// How one side sends and receives G.711 RTP.
+#[derive(Debug, Clone, Copy)]
+pub struct RtpConfig {
+    pub codec: AudioCodec,
+    pub ssrc: u32,
+    /// Frames held back to put packets in order.
+    pub jitter_frames: usize,
+}
+
+/// Runs `terminal` over G.711 RTP until its fax ends or `limit` passes.
+pub async fn run_audio(
+    terminal: &mut AudioTerminal,
+    socket: &UdpSocket,
+    mut peer: SocketAddr,
+    config: RtpConfig,
+    limit: Duration,
+) -> std::io::Result<SessionEnd> {
+    let (encode, decode, silence): (fn(i16) -> u8, fn(u8) -> i16, u8) = match config.codec {
+        AudioCodec::Pcmu => (g711::linear_to_ulaw, g711::ulaw_to_linear, 0xff),
+        AudioCodec::Pcma => (g711::linear_to_alaw, g711::alaw_to_linear, 0xd5),
+    };
+    let pt = config.codec.payload_type();
+    let mut sender = rtp::Sender::new(pt, config.ssrc, 0, 0);
+    let mut receiver = rtp::Receiver::new(pt, config.jitter_frames, silence);
+    let mut latched = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut samples = [0i16; rtp::FRAME];
+    let mut buf = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            now = tick.tick() => {
+                for frame in receiver.pop() {
+                    let linear: Vec<i16> = frame.iter().map(|&b| decode(b)).collect();
+                    terminal.receive_audio(&linear);
+                }
+                terminal.transmit_audio(&mut samples);
+                let payload: Vec<u8> = samples.iter().map(|&s| encode(s)).collect();
+                socket.send_to(&sender.packet(&payload), peer).await?;
+                if terminal.done() {
+                    return Ok(SessionEnd::Finished);
+                }
+                if now - started >= limit {
+                    return Ok(SessionEnd::TimedOut);
+                }
+            }
+            received = socket.recv_from(&mut buf) => {
+                let (n, from) = received?;
+                if !latched {
+                    peer = from;
+                    latched = true;
+                }
+                if let Err(e) = receiver.push(&buf[..n]) {
+                    tracing::debug!(error = %e, %from, "an unreadable RTP datagram was ignored");
                 }
             }
         }

@@ -1,11 +1,13 @@
-//! T.38 over real UDP sockets on 127.0.0.1, in real time: a libspandsp terminal sends a one-page
-//! TIFF-F to another through faxhub's media session (UDPTL, redundancy 3), directly and through
-//! a relay that drops 5% of the datagrams each way. The page must arrive pixel for pixel, and the
-//! sender must count it as confirmed.
+//! Faxes over real UDP sockets on 127.0.0.1, in real time: a libspandsp terminal sends a
+//! one-page TIFF-F to another through faxhub's media sessions: T.38 (UDPTL, redundancy 3),
+//! directly and through a relay that drops 5% of the datagrams each way, and G.711 over RTP
+//! (μ-law and A-law). The page must arrive pixel for pixel, and the sender must count it as
+//! confirmed.
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
-use faxhub_lines::sip::media::{SessionEnd, UdptlConfig, run_t38};
-use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
+use faxhub_lines::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
+use faxhub_lines::sip::sdp::AudioCodec;
+use faxhub_lines::sip::spandsp::{AudioTerminal, T38Terminal, TerminalConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -121,4 +123,53 @@ async fn a_fax_over_udp_in_real_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_percent_loss_each_way_with_redundancy_3() {
     fax_over_udp(0.05).await;
+}
+
+async fn fax_over_rtp(codec: AudioCodec) {
+    let dir = tempfile::tempdir().unwrap();
+    let (sent, received) = (dir.path().join("sent.tif"), dir.path().join("received.tif"));
+    one_page(&sent);
+    let bind = || UdpSocket::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let terminal = |calling, ident: &str| TerminalConfig {
+        calling,
+        ident: ident.into(),
+        ..TerminalConfig::default()
+    };
+    let rtp = move |ssrc| RtpConfig {
+        codec,
+        ssrc,
+        jitter_frames: 3,
+    };
+    let mut tx = AudioTerminal::sender(&terminal(true, "faxhub tx"), &sent).unwrap();
+    let mut rx = AudioTerminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
+    let limit = Duration::from_secs(120);
+    let receiving = tokio::spawn(async move {
+        let end = run_audio(&mut rx, &b, a_addr, rtp(2), limit).await.unwrap();
+        (end, rx.progress().clone())
+    });
+    let end = run_audio(&mut tx, &a, b_addr, rtp(1), limit).await.unwrap();
+    let (rx_end, rx_progress) = receiving.await.unwrap();
+    let t = tx.progress();
+    assert_eq!(end, SessionEnd::Finished, "{t:?}");
+    assert_eq!(rx_end, SessionEnd::Finished, "{rx_progress:?}");
+    assert_eq!(t.completion.as_ref().map(|c| c.0), Some(0), "{t:?}");
+    assert_eq!((t.pages, rx_progress.pages), (1, 1));
+    assert_eq!(t.remote_ident.as_deref(), Some("faxhub rx"));
+    assert_eq!(
+        pixels(&sent),
+        pixels(&received),
+        "the page arrived pixel for pixel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fax_over_g711_ulaw_rtp_in_real_time() {
+    fax_over_rtp(AudioCodec::Pcmu).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fax_over_g711_alaw_rtp_in_real_time() {
+    fax_over_rtp(AudioCodec::Pcma).await;
 }
