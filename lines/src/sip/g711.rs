@@ -1,6 +1,28 @@
 //! G.711 (ITU-T): 16-bit linear samples to and from μ-law (PCMU, payload type 0) and A-law
 //! (PCMA, payload type 8), for faxes carried as audio. Pure.
 
+/// One G.711 law: its encoder, its decoder, and the code of silence.
+#[derive(Debug, Clone, Copy)]
+pub struct Law {
+    pub encode: fn(i16) -> u8,
+    pub decode: fn(u8) -> i16,
+    pub silence: u8,
+}
+
+/// μ-law (PCMU).
+pub const ULAW: Law = Law {
+    encode: linear_to_ulaw,
+    decode: ulaw_to_linear,
+    silence: 0xff,
+};
+
+/// A-law (PCMA).
+pub const ALAW: Law = Law {
+    encode: linear_to_alaw,
+    decode: alaw_to_linear,
+    silence: 0xd5,
+};
+
 const BIAS: i32 = 0x84;
 const CLIP: i32 = 32_635;
 

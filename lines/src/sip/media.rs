@@ -107,13 +107,13 @@ pub async fn run_audio(
     config: RtpConfig,
     limit: Duration,
 ) -> std::io::Result<SessionEnd> {
-    let (encode, decode, silence): (fn(i16) -> u8, fn(u8) -> i16, u8) = match config.codec {
-        AudioCodec::Pcmu => (g711::linear_to_ulaw, g711::ulaw_to_linear, 0xff),
-        AudioCodec::Pcma => (g711::linear_to_alaw, g711::alaw_to_linear, 0xd5),
+    let law = match config.codec {
+        AudioCodec::Pcmu => g711::ULAW,
+        AudioCodec::Pcma => g711::ALAW,
     };
     let pt = config.codec.payload_type();
     let mut sender = rtp::Sender::new(pt, config.ssrc, 0, 0);
-    let mut receiver = rtp::Receiver::new(pt, config.jitter_frames, silence);
+    let mut receiver = rtp::Receiver::new(pt, config.jitter_frames, law.silence);
     let mut latched = false;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -124,11 +124,11 @@ pub async fn run_audio(
         tokio::select! {
             now = tick.tick() => {
                 for frame in receiver.pop() {
-                    let linear: Vec<i16> = frame.iter().map(|&b| decode(b)).collect();
+                    let linear: Vec<i16> = frame.iter().map(|&b| (law.decode)(b)).collect();
                     terminal.receive_audio(&linear);
                 }
                 terminal.transmit_audio(&mut samples);
-                let payload: Vec<u8> = samples.iter().map(|&s| encode(s)).collect();
+                let payload: Vec<u8> = samples.iter().map(|&s| (law.encode)(s)).collect();
                 socket.send_to(&sender.packet(&payload), peer).await?;
                 if terminal.done() {
                     return Ok(SessionEnd::Finished);
