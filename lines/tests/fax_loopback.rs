@@ -233,7 +233,7 @@ fn fax_audio(
     (tx, rx)
 }
 
-/// One fax as audio through `codec`, checked like the T.38 ones.
+/// One fax as audio through `law`, checked like the T.38 ones.
 fn check_audio(ecm: bool, law: g711::Law) {
     let dir = tempfile::tempdir().unwrap();
     let sent = two_pages(dir.path());
