@@ -2,8 +2,8 @@
 //! every 20 ms by the time that really passed, its IFP packets sent as UDPTL with redundancy,
 //! the far end's handed back in order. G.711: an `AudioTerminal`'s 160 samples every 20 ms
 //! encoded and sent as RTP, the far end's frames reordered (losses as silence), decoded and fed
-//! to it. The far end's address is the one SDP gave, replaced by the source of the first
-//! datagram received (latching, for peers behind NAT).
+//! to it. Both run in one loop (`run`); the far end's address is the one SDP gave, replaced by
+//! the source of the first datagram received (latching, for peers behind NAT).
 
 use super::g711;
 use super::rtp;
@@ -24,6 +24,15 @@ pub struct UdptlConfig {
     pub max_datagram: usize,
 }
 
+/// How one side sends and receives G.711 RTP.
+#[derive(Debug, Clone, Copy)]
+pub struct RtpConfig {
+    pub codec: AudioCodec,
+    pub ssrc: u32,
+    /// Frames held back to put packets in order.
+    pub jitter_frames: usize,
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {
@@ -33,36 +42,136 @@ pub enum SessionEnd {
     TimedOut,
 }
 
-/// Runs `terminal` until its fax ends or `limit` passes.
+/// What a media session does every 20 ms and with each datagram.
+trait Engine {
+    /// `elapsed` passed since the last tick: the datagrams to send, and whether the fax is over.
+    fn tick(&mut self, elapsed: Duration) -> (Vec<Vec<u8>>, bool);
+    fn datagram(&mut self, bytes: &[u8], from: SocketAddr);
+}
+
+struct T38Engine<'a> {
+    terminal: &'a mut T38Terminal,
+    sender: udptl::Sender,
+    receiver: udptl::Receiver,
+}
+
+impl Engine for T38Engine<'_> {
+    fn tick(&mut self, elapsed: Duration) -> (Vec<Vec<u8>>, bool) {
+        // the samples that really passed (8 kHz), so a late tick does not slow T.30 down
+        let samples = (elapsed.as_micros() * 8 / 1000) as u32;
+        let done = self.terminal.tick(samples.max(1));
+        let mut out = Vec::new();
+        for ifp in self.terminal.take_outgoing() {
+            match self.sender.packet(&ifp) {
+                Ok(datagram) => out.push(datagram),
+                Err(e) => {
+                    tracing::warn!(error = %e, "an IFP packet too long for UDPTL was dropped")
+                }
+            }
+        }
+        (out, done)
+    }
+
+    fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        match self.receiver.receive(bytes) {
+            Ok(ifps) => {
+                for (seq, ifp) in ifps {
+                    self.terminal.receive_ifp(&ifp, seq);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, %from, "an unreadable UDPTL datagram was ignored")
+            }
+        }
+    }
+}
+
+struct AudioEngine<'a> {
+    terminal: &'a mut AudioTerminal,
+    law: g711::Law,
+    sender: rtp::Sender,
+    receiver: rtp::Receiver,
+}
+
+impl Engine for AudioEngine<'_> {
+    fn tick(&mut self, _elapsed: Duration) -> (Vec<Vec<u8>>, bool) {
+        for frame in self.receiver.pop() {
+            let linear: Vec<i16> = frame.iter().map(|&b| (self.law.decode)(b)).collect();
+            self.terminal.receive_audio(&linear);
+        }
+        let mut samples = [0i16; rtp::FRAME];
+        self.terminal.transmit_audio(&mut samples);
+        let payload: Vec<u8> = samples.iter().map(|&s| (self.law.encode)(s)).collect();
+        (vec![self.sender.packet(&payload)], self.terminal.done())
+    }
+
+    fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        if let Err(e) = self.receiver.push(bytes) {
+            tracing::debug!(error = %e, %from, "an unreadable RTP datagram was ignored");
+        }
+    }
+}
+
+/// Runs `terminal` over UDPTL until its fax ends or `limit` passes.
 pub async fn run_t38(
     terminal: &mut T38Terminal,
     socket: &UdpSocket,
-    mut peer: SocketAddr,
+    peer: SocketAddr,
     config: UdptlConfig,
     limit: Duration,
 ) -> std::io::Result<SessionEnd> {
-    let mut sender = udptl::Sender::new(config.redundancy, config.max_datagram);
-    let mut receiver = udptl::Receiver::new();
+    let engine = T38Engine {
+        terminal,
+        sender: udptl::Sender::new(config.redundancy, config.max_datagram),
+        receiver: udptl::Receiver::new(),
+    };
+    // a late tick is made up by the samples it counts
+    run(engine, socket, peer, limit, MissedTickBehavior::Delay).await
+}
+
+/// Runs `terminal` over G.711 RTP until its fax ends or `limit` passes.
+pub async fn run_audio(
+    terminal: &mut AudioTerminal,
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    config: RtpConfig,
+    limit: Duration,
+) -> std::io::Result<SessionEnd> {
+    let law = match config.codec {
+        AudioCodec::Pcmu => g711::ULAW,
+        AudioCodec::Pcma => g711::ALAW,
+    };
+    let pt = config.codec.payload_type();
+    let engine = AudioEngine {
+        terminal,
+        law,
+        sender: rtp::Sender::new(pt, config.ssrc, 0, 0),
+        receiver: rtp::Receiver::new(pt, config.jitter_frames, law.silence),
+    };
+    // every frame must go out: a late tick is made up by ticking again at once
+    run(engine, socket, peer, limit, MissedTickBehavior::Burst).await
+}
+
+async fn run(
+    mut engine: impl Engine,
+    socket: &UdpSocket,
+    mut peer: SocketAddr,
+    limit: Duration,
+    missed: MissedTickBehavior,
+) -> std::io::Result<SessionEnd> {
     let mut latched = false;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick.set_missed_tick_behavior(missed);
     let started = Instant::now();
     let mut last = started;
     let mut buf = vec![0u8; 2048];
     loop {
         tokio::select! {
             now = tick.tick() => {
-                // the samples that really passed (8 kHz), so a late tick does not slow T.30 down
-                let samples = ((now - last).as_micros() * 8 / 1000) as u32;
+                let (datagrams, done) = engine.tick(now - last);
                 last = now;
-                let done = terminal.tick(samples.max(1));
-                for ifp in terminal.take_outgoing() {
-                    match sender.packet(&ifp) {
-                        Ok(datagram) => {
-                            socket.send_to(&datagram, peer).await?;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "an IFP packet too long for UDPTL was dropped"),
-                    }
+                for d in datagrams {
+                    socket.send_to(&d, peer).await?;
                 }
                 if done {
                     return Ok(SessionEnd::Finished);
@@ -77,75 +186,7 @@ pub async fn run_t38(
                     peer = from;
                     latched = true;
                 }
-                match receiver.receive(&buf[..n]) {
-                    Ok(ifps) => {
-                        for (seq, ifp) in ifps {
-                            terminal.receive_ifp(&ifp, seq);
-                        }
-                    }
-                    Err(e) => tracing::debug!(error = %e, %from, "an unreadable UDPTL datagram was ignored"),
-                }
-            }
-        }
-    }
-}
-
-/// How one side sends and receives G.711 RTP.
-#[derive(Debug, Clone, Copy)]
-pub struct RtpConfig {
-    pub codec: AudioCodec,
-    pub ssrc: u32,
-    /// Frames held back to put packets in order.
-    pub jitter_frames: usize,
-}
-
-/// Runs `terminal` over G.711 RTP until its fax ends or `limit` passes.
-pub async fn run_audio(
-    terminal: &mut AudioTerminal,
-    socket: &UdpSocket,
-    mut peer: SocketAddr,
-    config: RtpConfig,
-    limit: Duration,
-) -> std::io::Result<SessionEnd> {
-    let law = match config.codec {
-        AudioCodec::Pcmu => g711::ULAW,
-        AudioCodec::Pcma => g711::ALAW,
-    };
-    let pt = config.codec.payload_type();
-    let mut sender = rtp::Sender::new(pt, config.ssrc, 0, 0);
-    let mut receiver = rtp::Receiver::new(pt, config.jitter_frames, law.silence);
-    let mut latched = false;
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut samples = [0i16; rtp::FRAME];
-    let mut buf = vec![0u8; 2048];
-    loop {
-        tokio::select! {
-            now = tick.tick() => {
-                for frame in receiver.pop() {
-                    let linear: Vec<i16> = frame.iter().map(|&b| (law.decode)(b)).collect();
-                    terminal.receive_audio(&linear);
-                }
-                terminal.transmit_audio(&mut samples);
-                let payload: Vec<u8> = samples.iter().map(|&s| (law.encode)(s)).collect();
-                socket.send_to(&sender.packet(&payload), peer).await?;
-                if terminal.done() {
-                    return Ok(SessionEnd::Finished);
-                }
-                if now - started >= limit {
-                    return Ok(SessionEnd::TimedOut);
-                }
-            }
-            received = socket.recv_from(&mut buf) => {
-                let (n, from) = received?;
-                if !latched {
-                    peer = from;
-                    latched = true;
-                }
-                if let Err(e) = receiver.push(&buf[..n]) {
-                    tracing::debug!(error = %e, %from, "an unreadable RTP datagram was ignored");
-                }
+                engine.datagram(&buf[..n], from);
             }
         }
     }
