@@ -422,14 +422,15 @@ async fn convert_job(
     let mut own = Vec::new();
     let mut installs = Vec::new();
     if set.cover.is_some() {
-        for a in addressees {
-            let dir = scratch.path().join(format!("rcpt{}", a.idx));
-            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-            let to = faxhub_converters::Addressee {
+        let to: Vec<faxhub_converters::Addressee> = addressees
+            .iter()
+            .map(|a| faxhub_converters::Addressee {
                 name: a.display_name.clone(),
                 number: a.number.clone(),
-            };
-            let mine = converter.with_cover(&set, &to, &dir).await?;
+            })
+            .collect();
+        let sets = converter.with_covers(&set, &to, scratch.path()).await?;
+        for (a, mine) in addressees.iter().zip(sets) {
             let rels = Spool::page_set_rels(&format!("{job}-{}", a.idx));
             own.push(RecipientPages {
                 idx: a.idx,

@@ -221,17 +221,18 @@ impl Converter {
         Ok(set)
     }
 
-    /// One recipient's page set: its cover page, then the job's pages (not rendered again), in
-    /// `workdir`. `set` must have cover fields (the job asked for cover pages).
-    pub async fn with_cover(
+    /// Each recipient's page set: its cover page, then the job's pages (not rendered again), in
+    /// `workdir/rcpt<i>` for the i-th of `to`. The template and the job's pages are read once.
+    /// `set` must have cover fields (the job asked for cover pages).
+    pub async fn with_covers(
         &self,
         set: &PageSet,
-        to: &Addressee,
+        to: &[Addressee],
         workdir: &Path,
-    ) -> Result<PageSet, ConvertError> {
+    ) -> Result<Vec<PageSet>, ConvertError> {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let fields = set.cover.clone().unwrap_or_default();
-        let (template, images) =
+        let template =
             self.config
                 .cover
                 .load_template()
@@ -240,19 +241,42 @@ impl Converter {
                     detail,
                 })?;
         let pages = FaxPage::from_tiff(&tokio::fs::read(&set.g4).await.map_err(io)?)?;
-        // the count on the cover includes the cover itself: one page, unless the text overflows
+        let mut out = Vec::with_capacity(to.len());
+        for (i, addressee) in to.iter().enumerate() {
+            let dir = workdir.join(format!("rcpt{i}"));
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            out.push(
+                self.with_cover(set, &fields, &template, &pages, addressee, &dir)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// One recipient's cover, laid out until its page count (which includes itself) settles,
+    /// then the job's `pages`.
+    async fn with_cover(
+        &self,
+        set: &PageSet,
+        fields: &CoverFields,
+        (template, images): &(String, Option<PathBuf>),
+        pages: &[FaxPage],
+        to: &Addressee,
+        workdir: &Path,
+    ) -> Result<PageSet, ConvertError> {
+        // one page, unless the text overflows
         let mut cover_pages = 1;
         for _ in 0..2 {
             let total = set.pages + cover_pages;
-            let mut html = cover::fill(&template, &self.config.cover, &fields, to, total);
-            if let Some(dir) = &images {
+            let mut html = cover::fill(template, &self.config.cover, fields, to, total);
+            if let Some(dir) = images {
                 html = cover::with_base(&html, dir);
             }
             let doc = Document::new(COVER.into(), Kind::Html, html.into_bytes());
             let pdf = self.office_to_pdf(&[doc], workdir).await?;
             let cover = self.render(&pdf, 0, &set.options, workdir).await?;
             if cover.len() as u32 == cover_pages {
-                let all: Vec<FaxPage> = cover.into_iter().chain(pages).collect();
+                let all: Vec<FaxPage> = cover.into_iter().chain(pages.iter().cloned()).collect();
                 return self.finish(&all, set.options, workdir).await;
             }
             cover_pages = cover.len() as u32;

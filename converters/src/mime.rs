@@ -333,6 +333,13 @@ impl Walk {
                 detail: format!("forwarded messages are nested more than {MAX_DEPTH} deep"),
             });
         }
+        // images the HTML body shows (a logo in a signature) are part of the body, not pages
+        let shown = match message.html_part(0) {
+            Some(p) if p.is_content_type("text", "html") => {
+                html::referenced_cids(p.text_contents().unwrap_or(""))
+            }
+            _ => HashSet::new(),
+        };
         let body = message
             .body_text(0)
             .map(|b| b.into_owned())
@@ -343,7 +350,7 @@ impl Walk {
                 self.text(name.to_string(), &format!("{header}\n{body}"));
             }
             None => {
-                let html = html_body(message);
+                let html = html_body(message, &shown);
                 // an HTML body showing only a picture (a scan pasted into the mail) is not empty
                 let visible = !without_signature(&body).trim().is_empty()
                     || html.as_ref().is_some_and(|h| !h.resources().is_empty());
@@ -359,13 +366,6 @@ impl Walk {
                 }
             }
         }
-        // Images the HTML body shows (a logo in a signature) are part of the body, not pages.
-        let shown = match message.html_part(0) {
-            Some(p) if p.is_content_type("text", "html") => {
-                html::referenced_cids(p.text_contents().unwrap_or(""))
-            }
-            _ => HashSet::new(),
-        };
         for (i, part) in message.attachments().enumerate() {
             let name = part
                 .attachment_name()
@@ -567,14 +567,14 @@ fn forwarded_header(message: &Message<'_>) -> String {
 /// What the message's own text is called in notes and errors.
 const BODY: &str = "message text";
 
-/// The message's HTML body, if it has one, as a printable document with the images it shows.
-fn html_body(message: &Message<'_>) -> Option<Document> {
+/// The message's HTML body, if it has one, as a printable document with the images it shows
+/// (`wanted`: the Content-IDs it refers to).
+fn html_body(message: &Message<'_>, wanted: &HashSet<String>) -> Option<Document> {
     let part = message.html_part(0)?;
     if !part.is_content_type("text", "html") {
         return None; // mail-parser's HTML rendering of a plain text body
     }
     let html = part.text_contents()?;
-    let wanted = html::referenced_cids(html);
     let mut names = HashMap::new();
     let mut files = Vec::new();
     for p in &message.parts {
