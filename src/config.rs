@@ -1,10 +1,13 @@
 //! The configuration: one TOML file, one typed tree, unknown keys rejected with their name.
 //! With no file, the embedded defaults: data under `./var`, SMTP on 127.0.0.1:2525 for
-//! `fax.localhost`, one `file` line. `Config::load` parses and `validate` checks everything that
-//! can be checked before start-up, so `faxhub check-config` and `faxhub serve` agree.
+//! `fax.localhost`, one `loopback` line (faxes sent to faxhub's own SIP listener on
+//! 127.0.0.1:5060 and received into the inbox). `Config::load` parses and `validate` checks
+//! everything that can be checked before start-up, so `faxhub check-config` and `faxhub serve`
+//! agree.
 
 use faxhub_connectors::smtp::SmtpConfig;
 use faxhub_converters::ConvertConfig;
+use faxhub_lines::sip::config::SipConfig;
 use faxhub_lines::{LineConfig, LineKind};
 use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
 use faxhub_queue::retry::RetryPolicy;
@@ -30,6 +33,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub convert: ConvertConfig,
     pub scheduler: SchedulerConfig,
+    /// The SIP user agent; started when this table is present or a line calls through it.
+    pub sip: Option<SipConfig>,
     pub lines: Vec<LineConfig>,
     pub log: LogConfig,
 }
@@ -43,12 +48,10 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             convert: ConvertConfig::default(),
             scheduler: SchedulerConfig::default(),
+            sip: None,
             lines: vec![LineConfig {
-                name: "file".into(),
-                kind: LineKind::File,
-                channels: 1,
-                script: Vec::new(),
-                call_duration: None,
+                channels: 4,
+                ..LineConfig::new("loopback", LineKind::Loopback)
             }],
             log: LogConfig::default(),
         }
@@ -190,7 +193,10 @@ impl Config {
                     line.name
                 )));
             }
-            faxhub_lines::Line::new(line, PathBuf::new()).map_err(|e| invalid(e.to_string()))?;
+            line.validate().map_err(|e| invalid(e.to_string()))?;
+        }
+        if let Some(sip) = self.sip_agent() {
+            sip.validate().map_err(invalid)?;
         }
         if self.retry.max_tries == 0 || self.retry.max_dials == 0 {
             return Err(invalid(
@@ -205,6 +211,19 @@ impl Config {
             trusted,
             listen,
         })
+    }
+
+    /// The SIP user agent's settings, if it runs: when `[sip]` is given or a line needs it.
+    pub fn sip_agent(&self) -> Option<SipConfig> {
+        match &self.sip {
+            Some(sip) => Some(sip.clone()),
+            None if self.lines.iter().any(LineConfig::uses_sip) => Some(SipConfig::default()),
+            None => None,
+        }
+    }
+
+    pub fn inbox_dir(&self) -> PathBuf {
+        self.data_dir.join("inbox")
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -232,7 +251,12 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.smtp.listen, vec!["127.0.0.1:2525"]);
         assert_eq!(c.smtp.fax_domains, vec!["fax.localhost"]);
-        assert_eq!(c.lines[0].kind, LineKind::File);
+        assert_eq!(c.lines[0].kind, LineKind::Loopback);
+        assert_eq!(
+            c.sip_agent().unwrap().listen.to_string(),
+            "127.0.0.1:5060",
+            "the loopback line needs the user agent"
+        );
     }
 
     #[test]
@@ -307,5 +331,33 @@ mod tests {
                 .contains("used twice")
         );
         assert!(parse("[[lines]]\nname = \"a\"\nkind = \"modem\"\n").is_err());
+        for (text, words) in [
+            (
+                "[[lines]]\nname = \"t\"\nkind = \"sip\"\n",
+                "needs [lines.sip] proxy",
+            ),
+            (
+                "[[lines]]\nname = \"t\"\nkind = \"sip\"\n[lines.sip]\nproxy = \"pbx\"\nregister = true\n",
+                "register needs username and password",
+            ),
+            (
+                "[[lines]]\nname = \"t\"\nkind = \"loopback\"\n[lines.fax]\nmax_speed = 33600\n",
+                "33600 is not 14400, 9600 or 4800",
+            ),
+            ("[sip]\nmedia_ports = \"57000-56000\"\n", "sip.media_ports"),
+            ("[sip]\ndscp_media = 64\n", "0 to 63"),
+            (
+                "[sip.inbound.fax]\nident = \"a fax ident longer than twenty\"\n",
+                "20 characters",
+            ),
+        ] {
+            let err = parse(text).unwrap().validate().err().unwrap().to_string();
+            assert!(err.contains(words), "{text}: {err}");
+        }
+        assert!(
+            parse("[[lines]]\nname = \"t\"\nkind = \"sip\"\n[lines.sip]\nproxi = \"x\"\n")
+                .unwrap_err()
+                .contains("proxi")
+        );
     }
 }

@@ -10,6 +10,8 @@ use crate::scheduler::Scheduler;
 use faxhub_connectors::smtp::{self, Shared, tls};
 use faxhub_converters::Converter;
 use faxhub_lines::Line;
+use faxhub_lines::inbox::Inbox;
+use faxhub_lines::sip::agent::Agent;
 use faxhub_queue::intake::Intake;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::Store;
@@ -41,10 +43,18 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
 
     let wake = Arc::new(Notify::new());
     let intake = Intake::start(spool.clone(), store.clone(), wake.clone());
+    let agent = match config.sip_agent() {
+        Some(sip) => Some(
+            Agent::start(sip, Inbox::new(config.inbox_dir()))
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?,
+        ),
+        None => None,
+    };
     let lines = config
         .lines
         .iter()
-        .map(|l| Line::new(l, config.outbox_dir()).map(Arc::new))
+        .map(|l| Line::new(l, config.outbox_dir(), agent.as_ref()).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let workers = config.convert.worker_count();

@@ -3,11 +3,13 @@
 //! A `Line` takes a `SendRequest` (a number, the dial string, the TIFF-F page set) and returns a
 //! `LineOutcome` with one RFC 3463 code, the failure class for the retry policy, the reason in
 //! words, and the pages the far end confirmed. A line never decides retries and never touches the
-//! job store: the scheduler does both. Backends now: `file` (writes each transmission to the
-//! outbox) and `test` (`file` plus scripted outcomes per number, for retry tests). SIP/T.38 comes
-//! with its own issue.
+//! job store: the scheduler does both. Backends: `sip` (a call over a SIP trunk, T.38 or G.711,
+//! through the user agent), `loopback` (a call to faxhub's own SIP listener: real faxes with no
+//! carrier), `file` (writes each transmission to the outbox) and `test` (`file` plus scripted
+//! outcomes per number, for retry tests).
 
 mod file;
+pub mod inbox;
 pub mod sip;
 mod test_line;
 
@@ -18,7 +20,10 @@ use faxhub_queue::FaxNumber;
 use faxhub_queue::retry::FailureClass;
 use faxhub_queue::status::EnhancedStatus;
 use serde::{Deserialize, Serialize};
+use sip::agent::Agent;
+use sip::line::SipLine;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The `[[lines]]` entries of the configuration.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -34,6 +39,51 @@ pub struct LineConfig {
     /// `test` lines only: how long a call lasts (e.g. "2s"), to make calls overlap in tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_duration: Option<String>,
+    /// `sip` lines: the trunk (`[lines.sip]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip: Option<sip::config::TrunkConfig>,
+    /// `sip` and `loopback` lines: how faxes are sent (`[lines.fax]`).
+    #[serde(default)]
+    pub fax: sip::config::FaxOptions,
+}
+
+impl LineConfig {
+    /// A line of `kind` with every option at its default.
+    pub fn new(name: &str, kind: LineKind) -> LineConfig {
+        LineConfig {
+            name: name.into(),
+            kind,
+            channels: default_channels(),
+            script: Vec::new(),
+            call_duration: None,
+            sip: None,
+            fax: sip::config::FaxOptions::default(),
+        }
+    }
+
+    /// Whether this line calls through the SIP user agent.
+    pub fn uses_sip(&self) -> bool {
+        matches!(self.kind, LineKind::Sip | LineKind::Loopback)
+    }
+
+    /// What can be checked before start-up.
+    pub fn validate(&self) -> Result<(), LineError> {
+        let bad = |why: String| LineError::Config {
+            line: self.name.clone(),
+            why,
+        };
+        if self.kind != LineKind::Test && (!self.script.is_empty() || self.call_duration.is_some())
+        {
+            return Err(bad("script and call_duration are for test lines".into()));
+        }
+        match (self.kind, &self.sip) {
+            (LineKind::Sip, None) => return Err(bad("a sip line needs [lines.sip] proxy".into())),
+            (LineKind::Sip, Some(trunk)) => trunk.validate("lines.sip").map_err(bad)?,
+            (_, Some(_)) => return Err(bad("[lines.sip] is for sip lines".into())),
+            _ => {}
+        }
+        self.fax.validate("lines.fax").map_err(bad)
+    }
 }
 
 fn default_channels() -> u32 {
@@ -45,6 +95,8 @@ fn default_channels() -> u32 {
 pub enum LineKind {
     File,
     Test,
+    Sip,
+    Loopback,
 }
 
 /// One transmission to make.
@@ -90,20 +142,33 @@ pub enum LineError {
 pub enum Line {
     File(FileLine),
     Test(TestLine),
+    Sip(SipLine),
 }
 
 impl Line {
-    pub fn new(config: &LineConfig, outbox: PathBuf) -> Result<Line, LineError> {
+    /// The line `config` describes; `sip` and `loopback` lines call through `agent`.
+    pub fn new(
+        config: &LineConfig,
+        outbox: PathBuf,
+        agent: Option<&Arc<Agent>>,
+    ) -> Result<Line, LineError> {
+        config.validate()?;
         let file = FileLine::new(config.name.clone(), outbox);
         match config.kind {
-            LineKind::File if !config.script.is_empty() || config.call_duration.is_some() => {
-                Err(LineError::Config {
-                    line: config.name.clone(),
-                    why: "script and call_duration are for test lines".into(),
-                })
-            }
             LineKind::File => Ok(Line::File(file)),
             LineKind::Test => Ok(Line::Test(TestLine::new(file, config)?)),
+            LineKind::Sip | LineKind::Loopback => {
+                let agent = agent.ok_or_else(|| LineError::Config {
+                    line: config.name.clone(),
+                    why: "the SIP user agent is not running".into(),
+                })?;
+                Ok(Line::Sip(SipLine::new(
+                    config.name.clone(),
+                    agent.clone(),
+                    config.sip.clone(),
+                    config.fax.clone(),
+                )))
+            }
         }
     }
 
@@ -111,6 +176,7 @@ impl Line {
         match self {
             Line::File(l) => l.name(),
             Line::Test(l) => l.name(),
+            Line::Sip(l) => l.name(),
         }
     }
 
@@ -118,6 +184,7 @@ impl Line {
         match self {
             Line::File(l) => l.send(request).await,
             Line::Test(l) => l.send(request).await,
+            Line::Sip(l) => l.send(request).await,
         }
     }
 }

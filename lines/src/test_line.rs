@@ -183,11 +183,8 @@ mod tests {
 
     fn line(script: Vec<ScriptEntry>, outbox: &std::path::Path) -> TestLine {
         let config = LineConfig {
-            name: "t".into(),
-            kind: LineKind::Test,
-            channels: 1,
             script,
-            call_duration: None,
+            ..LineConfig::new("t", LineKind::Test)
         };
         TestLine::new(FileLine::new("t".into(), outbox.to_path_buf()), &config).unwrap()
     }
@@ -250,14 +247,11 @@ mod tests {
     #[test]
     fn rejects_bad_scripts() {
         let config = LineConfig {
-            name: "t".into(),
-            kind: LineKind::Test,
-            channels: 1,
             script: vec![ScriptEntry {
                 numbers: "+33*".into(),
                 outcomes: vec!["explode".into()],
             }],
-            call_duration: None,
+            ..LineConfig::new("t", LineKind::Test)
         };
         let err = TestLine::new(FileLine::new("t".into(), "/nonexistent".into()), &config)
             .err()

@@ -36,8 +36,14 @@ impl Faxhub {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("faxhub.toml");
+        // the file line unless the test names its own (the default loopback line makes calls)
+        let lines = if rest.contains("[[lines]]") {
+            ""
+        } else {
+            "[[lines]]\nname = \"file\"\nkind = \"file\"\n"
+        };
         let text = format!(
-            "data_dir = \"{}\"\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n",
+            "data_dir = \"{}\"\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n{lines}",
             dir.path().join("var").display()
         );
         std::fs::write(&config, text).unwrap();

@@ -8,9 +8,12 @@
 //! (a T.38 session in real time on a UDP socket). The user
 //! agent on its SIP socket, and the line that puts them together, follow.
 
+pub mod agent;
+pub mod config;
 pub mod dialog;
 pub mod digest;
 pub mod g711;
+pub mod line;
 pub mod media;
 pub mod message;
 pub mod outcome;

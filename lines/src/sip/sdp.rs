@@ -427,7 +427,8 @@ impl T38Params {
 }
 
 /// G.711 and RFC 4733 events, as offered and answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum AudioCodec {
     /// μ-law, static payload type 0.
     Pcmu,

@@ -81,7 +81,10 @@ impl Client {
             (ClientState::Calling | ClientState::Proceeding, 100..=199) => {
                 self.state = ClientState::Proceeding;
                 if self.invite {
-                    self.next_send = None; // Timer A stops; B keeps running until a final
+                    // Timer A and Timer B stop: a ringing call waits for its answer as long as
+                    // the UA core lets it (§17.1.1.2; the core CANCELs when it gives up)
+                    self.next_send = None;
+                    self.deadline = u64::MAX;
                 } else if !self.reliable {
                     self.next_send = Some(now + T2);
                     self.interval = T2;

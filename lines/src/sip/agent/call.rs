@@ -1,0 +1,319 @@
+//! A call's share of the user agent (`Leg`): the messages of its Call-ID, its dialog, its
+//! client transactions (`transact`: retransmitted per RFC 3261 §17.1 until the final response,
+//! the ACK of an error sent by the transaction), our 2xx to an INVITE retransmitted until its
+//! ACK (§13.3.1.4), an INVITE that comes again answered again, and requests that arrive while
+//! we wait for something else (`stray`): BYE ends the call, OPTIONS and INFO get 200, a second
+//! offer while ours is pending gets 491 (glare), CANCEL of an answered call changes nothing.
+
+use super::{ALLOW, Agent, Incoming, USER_AGENT};
+use crate::sip::dialog::{Dialog, ack_for_error};
+use crate::sip::message::{Message, StartLine};
+use crate::sip::transaction::{Action, Client, T1, T2};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub(super) struct Leg {
+    pub agent: Arc<Agent>,
+    rx: mpsc::UnboundedReceiver<Incoming>,
+    /// Our tags it is registered under with the agent.
+    tags: Vec<String>,
+    pub call_id: String,
+    /// Where our requests go.
+    pub peer: SocketAddr,
+    pub dialog: Dialog,
+    /// The far end sent BYE.
+    pub hung_up: bool,
+    /// Our last response to an INVITE (its CSeq number, the message, where it went), sent
+    /// again if that INVITE comes again; with its resend schedule while a 2xx awaits its ACK.
+    last_invite_answer: Option<(u32, Message, SocketAddr)>,
+    resend: Option<Resend>,
+    /// Our ACK for the far end's last 2xx, sent again if that 2xx comes again.
+    last_ack: Option<Message>,
+}
+
+struct Resend {
+    next: Instant,
+    interval: Duration,
+    until: Instant,
+}
+
+/// Why a client transaction ended without a final response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoAnswer {
+    /// Timer B or F: nothing came back (408 for the core).
+    Timeout,
+    /// The caller's own deadline passed first.
+    GaveUp,
+}
+
+impl Leg {
+    /// A call whose messages come through `rx`, registered under our `tags`.
+    pub fn new(
+        agent: Arc<Agent>,
+        (rx, tags): (mpsc::UnboundedReceiver<Incoming>, Vec<String>),
+        peer: SocketAddr,
+        dialog: Dialog,
+    ) -> Leg {
+        Leg {
+            tags,
+            agent,
+            rx,
+            call_id: dialog.call_id.clone(),
+            peer,
+            dialog,
+            hung_up: false,
+            last_invite_answer: None,
+            resend: None,
+            last_ack: None,
+        }
+    }
+
+    pub async fn send(&self, message: &Message) {
+        self.agent.send(message, self.peer).await;
+    }
+
+    /// The next message for this call, retransmitting our pending 2xx meanwhile (and taking in
+    /// its ACK); `None` when `deadline` passes or the agent is gone.
+    pub async fn next(&mut self, deadline: Option<Instant>) -> Option<Incoming> {
+        loop {
+            let wake = [deadline, self.resend.as_ref().map(|r| r.next)]
+                .into_iter()
+                .flatten()
+                .min();
+            let incoming = tokio::select! {
+                m = self.rx.recv() => m,
+                _ = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        return None;
+                    }
+                    self.resend_due(now).await;
+                    continue;
+                }
+            };
+            let incoming = incoming?;
+            if incoming.message.method() == Some("ACK") {
+                if self.acknowledges(&incoming.message) {
+                    self.resend = None;
+                }
+                continue;
+            }
+            if self.is_invite_again(&incoming.message) {
+                if let Some((_, answer, to)) = &self.last_invite_answer {
+                    self.agent.send(answer, *to).await;
+                }
+                continue;
+            }
+            return Some(incoming);
+        }
+    }
+
+    async fn resend_due(&mut self, now: Instant) {
+        let Some(resend) = &mut self.resend else {
+            return;
+        };
+        if now >= resend.until {
+            tracing::warn!(call_id = %self.call_id, "our 2xx was never acknowledged");
+            self.resend = None;
+            return;
+        }
+        if now >= resend.next {
+            resend.interval = (resend.interval * 2).min(Duration::from_millis(T2));
+            resend.next = now + resend.interval;
+            if let Some((_, answer, to)) = &self.last_invite_answer {
+                self.agent.send(answer, *to).await;
+            }
+        }
+    }
+
+    fn acknowledges(&self, ack: &Message) -> bool {
+        match (&self.last_invite_answer, ack.cseq()) {
+            (Some((cseq, _, _)), Some((n, _))) => *cseq == n,
+            _ => false,
+        }
+    }
+
+    fn is_invite_again(&self, m: &Message) -> bool {
+        m.method() == Some("INVITE")
+            && matches!((&self.last_invite_answer, m.cseq()), (Some((cseq, _, _)), Some((n, _))) if *cseq == n)
+    }
+
+    /// Answers `request` in this dialog with `code`, and `sdp` as its body if given.
+    pub async fn reply(&mut self, request: &Incoming, code: u16, reason: &str, sdp: Option<&str>) {
+        let mut response = self.dialog.response(&request.message, code, reason);
+        response.add("User-Agent", USER_AGENT);
+        if request.message.method() == Some("INVITE") || code == 405 {
+            response.add("Allow", ALLOW);
+        }
+        if let Some(sdp) = sdp {
+            response.add("Content-Type", "application/sdp");
+            response.body = sdp.as_bytes().to_vec();
+        }
+        self.agent.send(&response, request.from).await;
+        if request.message.method() == Some("INVITE") && code >= 200 {
+            let cseq = request.message.cseq().map_or(0, |(n, _)| n);
+            self.last_invite_answer = Some((cseq, response, request.from));
+            let t1 = Duration::from_millis(T1);
+            let now = Instant::now();
+            // a 2xx is resent until its ACK (§13.3.1.4); an error's ACK ends nothing we wait on
+            self.resend = (code < 300).then(|| Resend {
+                next: now + t1,
+                interval: t1,
+                until: now + 64 * t1,
+            });
+        }
+    }
+
+    /// Sends `request` as a client transaction and returns its final response. Requests that
+    /// arrive meanwhile are answered by `stray`; provisional responses are logged.
+    pub async fn transact(
+        &mut self,
+        request: Message,
+        give_up: Option<Instant>,
+    ) -> Result<Message, NoAnswer> {
+        let invite = request.method() == Some("INVITE");
+        let Some((cseq, method)) = request.cseq().map(|(n, m)| (n, m.to_string())) else {
+            return Err(NoAnswer::Timeout);
+        };
+        let started = Instant::now();
+        let elapsed = |now: Instant| (now - started).as_millis() as u64;
+        let (mut client, actions) = Client::start(request.render(), invite, false, 0);
+        self.perform(actions).await;
+        loop {
+            let timer = client
+                .next_timer()
+                .filter(|&t| t < 86_400_000)
+                .map(|t| started + Duration::from_millis(t));
+            let wake = [timer, give_up].into_iter().flatten().min();
+            let Some(incoming) = self.next(wake).await else {
+                let now = Instant::now();
+                if give_up.is_some_and(|g| now >= g) {
+                    return Err(NoAnswer::GaveUp);
+                }
+                for action in client.on_timer(elapsed(now)) {
+                    match action {
+                        Action::Send(bytes) => self.send_bytes(&bytes).await,
+                        Action::Timeout => return Err(NoAnswer::Timeout),
+                        _ => {}
+                    }
+                }
+                continue;
+            };
+            let message = &incoming.message;
+            let ours = matches!(message.cseq(), Some((n, m)) if n == cseq && m == method);
+            match (&message.start, ours) {
+                (StartLine::Response { code, .. }, true) => {
+                    let code = *code;
+                    let ack = (invite && code >= 300)
+                        .then(|| ack_for_error(&request, message).map(|a| a.render()))
+                        .flatten();
+                    let mut final_response = false;
+                    for action in client.on_response(code, ack, elapsed(Instant::now())) {
+                        match action {
+                            Action::Send(bytes) => self.send_bytes(&bytes).await,
+                            Action::Response(c) if c >= 200 => final_response = true,
+                            Action::Response(c) => {
+                                tracing::debug!(call_id = %self.call_id, code = c, "provisional")
+                            }
+                            _ => {}
+                        }
+                    }
+                    if final_response {
+                        return Ok(incoming.message);
+                    }
+                }
+                (StartLine::Response { .. }, false) => {} // an old transaction's
+                (StartLine::Request { .. }, _) => self.stray(incoming).await,
+            }
+        }
+    }
+
+    async fn perform(&self, actions: Vec<Action>) {
+        for action in actions {
+            if let Action::Send(bytes) = action {
+                self.send_bytes(&bytes).await;
+            }
+        }
+    }
+
+    async fn send_bytes(&self, bytes: &[u8]) {
+        if let Err(e) = self.agent.socket.send_to(bytes, self.peer).await {
+            tracing::warn!(error = %e, to = %self.peer, "a SIP message could not be sent");
+        }
+    }
+
+    /// A request that came while we wait for something else.
+    pub async fn stray(&mut self, incoming: Incoming) {
+        match incoming.message.method().unwrap_or("") {
+            "BYE" => {
+                self.reply(&incoming, 200, "OK", None).await;
+                self.hung_up = true;
+            }
+            "OPTIONS" | "INFO" | "CANCEL" => self.reply(&incoming, 200, "OK", None).await,
+            "UPDATE" if incoming.message.body.is_empty() => {
+                self.reply(&incoming, 200, "OK", None).await
+            }
+            "INVITE" | "UPDATE" => self.reply(&incoming, 491, "Request Pending", None).await,
+            _ => self.reply(&incoming, 501, "Not Implemented", None).await,
+        }
+    }
+
+    /// Acknowledges the 2xx to our INVITE (end to end, §13.2.2.4).
+    pub async fn acknowledge(&mut self, ok: &Message) {
+        self.dialog.confirm(ok);
+        let ack = self.dialog.request("ACK", b"", &super::random_id());
+        self.send(&ack).await;
+        self.last_ack = Some(ack);
+    }
+
+    /// A response that came outside any transaction: a 2xx to our INVITE again means our ACK
+    /// was lost.
+    pub async fn acknowledge_again(&mut self, response: &Incoming) {
+        let again = matches!(response.message.code(), Some(200..=299))
+            && matches!(response.message.cseq(), Some((n, "INVITE")) if n == self.dialog.invite_cseq);
+        if again && let Some(ack) = &self.last_ack {
+            self.send(ack).await;
+        }
+    }
+
+    /// Waits (answering what comes) until the far end has acknowledged our 2xx, so that a new
+    /// INVITE of ours does not overlap its INVITE transaction (§14.1).
+    pub async fn wait_for_ack(&mut self, deadline: Instant) {
+        while self.resend.is_some() && !self.hung_up {
+            let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
+            if let Some(incoming) = self.next(Some(step)).await {
+                self.stray(incoming).await;
+            } else if Instant::now() >= deadline {
+                return;
+            }
+        }
+    }
+
+    /// Ends the call from our side: BYE, and its answer awaited (briefly).
+    pub async fn hang_up(&mut self) {
+        if self.hung_up {
+            return;
+        }
+        let bye = self.dialog.request("BYE", b"", &super::random_id());
+        let _ = self
+            .transact(bye, Some(Instant::now() + Duration::from_secs(8)))
+            .await;
+        self.hung_up = true;
+    }
+}
+
+impl Drop for Leg {
+    fn drop(&mut self) {
+        self.agent.forget(&self.call_id, &self.tags);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

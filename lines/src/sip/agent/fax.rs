@@ -1,0 +1,426 @@
+//! The media phase of a call, the same whichever side called: the fax runs on the medium agreed
+//! (G.711 audio or T.38) while the call's other requests are answered without disturbing it: a
+//! session refresh (re-INVITE or UPDATE, with or without an offer, RFC 4028) gets our current
+//! description back; the far end's T.38 offer on an audio call switches the fax to T.38 (a new
+//! port, a new T.30 terminal); an offer to go back to audio during T.38 gets 488; BYE ends the
+//! call. With `t38 = "ours"` faxhub sends the T.38 re-INVITE itself once the call is set up,
+//! stays on audio when it is refused (488/415/606), and after glare (491) waits the RFC 3261
+//! §14.1 time (2.1–4 s for the caller, up to 2 s for the callee) before trying once more.
+//! The T.30 engine's progress is what the call reports: pages count when the receiver confirmed
+//! them, and a far end that hangs up after confirming the last page has received the fax.
+
+use super::call::Leg;
+use super::{Incoming, random_id};
+use crate::sip::config::{FaxOptions, T38Mode};
+use crate::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
+use crate::sip::sdp::{self, AudioCodec, Media, Origin, Sdp, T38Params};
+use crate::sip::spandsp::{AudioTerminal, Progress, SpandspError, T38Terminal};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// spandsp's T30_ERR_CALLDROPPED: the call ended before the fax did.
+pub(super) const CALL_DROPPED: i32 = 49;
+/// spandsp's T30_ERR_FILEERROR: the TIFF could not be opened (read or written).
+const ENGINE_FAILED: i32 = 41;
+
+/// Where the fax flows.
+pub(super) enum Medium {
+    Audio {
+        socket: UdpSocket,
+        peer: SocketAddr,
+        codec: AudioCodec,
+    },
+    T38 {
+        socket: UdpSocket,
+        peer: SocketAddr,
+        theirs: T38Params,
+        ours: T38Params,
+    },
+}
+
+impl Medium {
+    pub fn is_t38(&self) -> bool {
+        matches!(self, Medium::T38 { .. })
+    }
+
+    /// Our `m=` section for it.
+    pub fn media(&self) -> Media {
+        match self {
+            Medium::Audio { socket, codec, .. } => {
+                sdp::audio_media(port(socket), &[*codec], Some(sdp::TELEPHONE_EVENT_PT))
+            }
+            Medium::T38 { socket, ours, .. } => ours.media(port(socket)),
+        }
+    }
+}
+
+fn port(socket: &UdpSocket) -> u16 {
+    socket.local_addr().map_or(0, |a| a.port())
+}
+
+/// Which way the pages go.
+#[derive(Clone, Debug)]
+pub(super) enum Direction {
+    Send { tiff: PathBuf, pages: u32 },
+    Receive { tiff: PathBuf },
+}
+
+/// How the fax went.
+#[derive(Debug, Clone)]
+pub(super) struct FaxResult {
+    pub progress: Progress,
+    /// The T.30 completion code: spandsp's, or CALL_DROPPED when the call ended first.
+    pub t30: i32,
+    pub t38: bool,
+}
+
+/// Our side of the offer/answer exchange: the origin, whose version goes up with each change.
+pub(super) struct Describer {
+    origin: Origin,
+}
+
+impl Describer {
+    pub fn new(address: IpAddr) -> Describer {
+        Describer {
+            origin: Origin {
+                username: "faxhub".into(),
+                session_id: rand::random::<u32>().into(),
+                version: rand::random::<u16>().into(),
+                address,
+            },
+        }
+    }
+
+    /// Our description with `media`; `changed` moves the version on (a new offer or answer).
+    pub fn describe(&mut self, media: Vec<Media>, changed: bool) -> String {
+        if changed {
+            self.origin.version += 1;
+        }
+        Sdp {
+            origin: self.origin.clone(),
+            session_name: "faxhub".into(),
+            connection: Some(self.origin.address),
+            media,
+        }
+        .render()
+    }
+}
+
+/// The far end's media address for `media` of `sdp`.
+pub(super) fn peer_of(sdp: &Sdp, media: &Media) -> Option<SocketAddr> {
+    Some(SocketAddr::new(sdp.address_of(media)?, media.port))
+}
+
+/// The parameters faxhub offers and answers T.38 with.
+pub(super) fn our_t38(options: &FaxOptions) -> T38Params {
+    T38Params {
+        max_bit_rate: options.max_speed,
+        ..T38Params::default()
+    }
+}
+
+pub(super) struct Session<'a> {
+    pub leg: &'a mut Leg,
+    pub options: &'a FaxOptions,
+    pub direction: Direction,
+    pub describer: Describer,
+    pub calling: bool,
+}
+
+enum Step {
+    Continue,
+    HungUp,
+    Switch(Medium),
+}
+
+enum Round {
+    Ended(std::io::Result<SessionEnd>),
+    HungUp,
+    Switch(Medium),
+    AgentGone,
+}
+
+impl Session<'_> {
+    /// Runs the fax on `medium` (switching as the far end asks) until it ends, the far end hangs
+    /// up or `deadline` passes.
+    pub async fn run(&mut self, mut medium: Medium, deadline: Instant) -> FaxResult {
+        if !medium.is_t38()
+            && self.options.t38 == T38Mode::Ours
+            && let Some(t38) = self.switch_to_t38(&medium, deadline).await
+        {
+            medium = t38;
+        }
+        let mut switches = 0;
+        loop {
+            let limit = deadline.saturating_duration_since(Instant::now());
+            let t38 = medium.is_t38();
+            let started = match self.round(&medium, limit).await {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::warn!(call_id = %self.leg.call_id, error = %e, "the T.30 engine could not start");
+                    return FaxResult {
+                        progress: Progress::default(),
+                        t30: ENGINE_FAILED,
+                        t38,
+                    };
+                }
+            };
+            let (round, progress) = started;
+            match round {
+                Round::Switch(next) if switches < 3 => {
+                    switches += 1;
+                    tracing::info!(call_id = %self.leg.call_id, "the far end switched the fax to T.38");
+                    medium = next;
+                }
+                Round::Ended(Err(e)) => {
+                    tracing::warn!(call_id = %self.leg.call_id, error = %e, "media socket failed");
+                    return self.result(progress, t38);
+                }
+                _ => return self.result(progress, t38),
+            }
+        }
+    }
+
+    fn result(&self, progress: Progress, t38: bool) -> FaxResult {
+        let t30 = match (&progress.completion, &self.direction) {
+            (Some((code, _)), _) => *code,
+            // hung up after the receiver confirmed every page: the fax went through
+            (None, Direction::Send { pages, .. }) if progress.pages >= *pages => 0,
+            (None, _) => CALL_DROPPED,
+        };
+        FaxResult { progress, t30, t38 }
+    }
+
+    /// One T.30 terminal on `medium`, until the fax ends or something changes the call.
+    async fn round(
+        &mut self,
+        medium: &Medium,
+        limit: Duration,
+    ) -> Result<(Round, Progress), SpandspError> {
+        let mut config = self.options.terminal(self.calling);
+        let (path, sending) = match &self.direction {
+            Direction::Send { tiff, .. } => (tiff.clone(), true),
+            Direction::Receive { tiff } => (tiff.clone(), false),
+        };
+        match medium {
+            Medium::T38 {
+                socket,
+                peer,
+                theirs,
+                ours,
+            } => {
+                config.t38_version = theirs.version.min(ours.version);
+                let mut terminal = if sending {
+                    T38Terminal::sender(&config, &path)?
+                } else {
+                    T38Terminal::receiver(&config, &path)?
+                };
+                let udptl = UdptlConfig {
+                    redundancy: self.options.redundancy,
+                    max_datagram: T38Params::datagram_limit(theirs, ours) as usize,
+                };
+                let round = self
+                    .service(run_t38(&mut terminal, socket, *peer, udptl, limit), medium)
+                    .await;
+                Ok((round, terminal.progress().clone()))
+            }
+            Medium::Audio {
+                socket,
+                peer,
+                codec,
+            } => {
+                let mut terminal = if sending {
+                    AudioTerminal::sender(&config, &path)?
+                } else {
+                    AudioTerminal::receiver(&config, &path)?
+                };
+                let rtp = RtpConfig {
+                    codec: *codec,
+                    ssrc: rand::random(),
+                    jitter_frames: 3,
+                };
+                let round = self
+                    .service(run_audio(&mut terminal, socket, *peer, rtp, limit), medium)
+                    .await;
+                Ok((round, terminal.progress().clone()))
+            }
+        }
+    }
+
+    /// Runs `media` while answering the call's requests.
+    async fn service(
+        &mut self,
+        media: impl std::future::Future<Output = std::io::Result<SessionEnd>>,
+        medium: &Medium,
+    ) -> Round {
+        tokio::pin!(media);
+        loop {
+            tokio::select! {
+                end = &mut media => return Round::Ended(end),
+                incoming = self.leg.next(None) => {
+                    let Some(incoming) = incoming else { return Round::AgentGone };
+                    match self.in_session(incoming, medium).await {
+                        Step::Continue => {}
+                        Step::HungUp => return Round::HungUp,
+                        Step::Switch(next) => return Round::Switch(next),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request during the fax.
+    async fn in_session(&mut self, incoming: Incoming, medium: &Medium) -> Step {
+        let method = incoming.message.method().unwrap_or("").to_string();
+        match method.as_str() {
+            "BYE" => {
+                self.leg.reply(&incoming, 200, "OK", None).await;
+                self.leg.hung_up = true;
+                Step::HungUp
+            }
+            "INVITE" | "UPDATE" if incoming.message.body.is_empty() => {
+                // a refresh asking for our offer: the same description again
+                let sdp = self.describer.describe(vec![medium.media()], false);
+                self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
+                Step::Continue
+            }
+            "INVITE" | "UPDATE" => self.offer(incoming, medium).await,
+            "" => {
+                self.leg.acknowledge_again(&incoming).await;
+                Step::Continue
+            }
+            _ => {
+                self.leg.stray(incoming).await;
+                if self.leg.hung_up {
+                    Step::HungUp
+                } else {
+                    Step::Continue
+                }
+            }
+        }
+    }
+
+    /// The far end's new offer during the fax.
+    async fn offer(&mut self, incoming: Incoming, medium: &Medium) -> Step {
+        let text = String::from_utf8_lossy(&incoming.message.body).to_string();
+        let Ok(offer) = Sdp::parse(&text) else {
+            self.leg.reply(&incoming, 400, "Bad SDP", None).await;
+            return Step::Continue;
+        };
+        let t38 = offer.t38().filter(|m| m.port != 0);
+        match (t38, medium) {
+            (Some(_), Medium::Audio { .. }) if self.options.t38 == T38Mode::Off => {
+                self.leg
+                    .reply(&incoming, 488, "Not Acceptable Here", None)
+                    .await;
+                Step::Continue
+            }
+            (Some(m), Medium::Audio { .. }) => match self.answer_t38(&offer, m) {
+                Ok((next, sdp)) => {
+                    self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
+                    Step::Switch(next)
+                }
+                Err(code) => {
+                    self.leg
+                        .reply(&incoming, code, "Not Acceptable Here", None)
+                        .await;
+                    Step::Continue
+                }
+            },
+            (Some(_), Medium::T38 { .. }) | (None, Medium::Audio { .. })
+                if offer.audio().is_some() || t38.is_some() =>
+            {
+                // a refresh of what we have: unchanged
+                let sdp = self.describer.describe(vec![medium.media()], false);
+                self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
+                Step::Continue
+            }
+            _ => {
+                // back to audio in the middle of a T.38 fax, or nothing we know
+                self.leg
+                    .reply(&incoming, 488, "Not Acceptable Here", None)
+                    .await;
+                Step::Continue
+            }
+        }
+    }
+
+    /// Our answer to a T.38 offer: a new media port, the parameters agreed.
+    pub fn answer_t38(&mut self, offer: &Sdp, media: &Media) -> Result<(Medium, String), u16> {
+        let theirs = T38Params::from_media(media).map_err(|_| 488u16)?;
+        let peer = peer_of(offer, media).ok_or(488u16)?;
+        let socket = self.leg.agent.media_socket().map_err(|e| {
+            tracing::warn!(error = %e, "no media port for T.38");
+            503u16
+        })?;
+        let ours = T38Params::answer(&theirs, &our_t38(self.options));
+        let medium = Medium::T38 {
+            socket,
+            peer,
+            theirs,
+            ours,
+        };
+        let sdp = self.describer.describe(vec![medium.media()], true);
+        Ok((medium, sdp))
+    }
+
+    /// Our re-INVITE to T.38 from `audio`; `None` to stay on audio.
+    async fn switch_to_t38(&mut self, audio: &Medium, deadline: Instant) -> Option<Medium> {
+        for attempt in 0..2 {
+            self.leg.wait_for_ack(deadline).await;
+            let socket = self.leg.agent.media_socket().ok()?;
+            let ours = our_t38(self.options);
+            let media = ours.media(port(&socket));
+            let sdp = self.describer.describe(vec![media], true);
+            let reinvite = self
+                .leg
+                .dialog
+                .request("INVITE", sdp.as_bytes(), &random_id());
+            let response = self.leg.transact(reinvite, Some(deadline)).await.ok()?;
+            let code = response.code().unwrap_or(500);
+            if (200..300).contains(&code) {
+                self.leg.acknowledge(&response).await;
+                let answer = Sdp::parse(&String::from_utf8_lossy(&response.body)).ok();
+                let t38 = answer
+                    .as_ref()
+                    .and_then(|a| a.t38().filter(|m| m.port != 0).map(|m| (a, m)));
+                if let Some((answer, m)) = t38
+                    && let (Ok(theirs), Some(peer)) = (T38Params::from_media(m), peer_of(answer, m))
+                {
+                    return Some(Medium::T38 {
+                        socket,
+                        peer,
+                        theirs,
+                        ours,
+                    });
+                }
+                tracing::info!(call_id = %self.leg.call_id, "the far end kept audio: the fax goes as G.711");
+                // our description is audio again (the version moves on once more)
+                let _ = self.describer.describe(vec![audio.media()], true);
+                return None;
+            }
+            if code != 491 || attempt == 1 {
+                tracing::info!(call_id = %self.leg.call_id, code, "T.38 refused: the fax goes as G.711");
+                return None;
+            }
+            // glare: wait, answering the far end's own offer if it comes
+            let wait = if self.calling {
+                Duration::from_millis(2_100 + rand::random::<u64>() % 1_900)
+            } else {
+                Duration::from_millis(rand::random::<u64>() % 2_000)
+            };
+            let until = Instant::now() + wait;
+            while let Some(incoming) = self.leg.next(Some(until)).await {
+                match self.in_session(incoming, audio).await {
+                    Step::Switch(next) => return Some(next),
+                    Step::HungUp => return None,
+                    Step::Continue => {}
+                }
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,210 @@
+//! A call faxhub answers: the dialled number read as `did_from` says (404 if it is not one of
+//! `[sip.inbound] numbers`), a free inbound channel (486 otherwise), then 200 with our answer to
+//! the offer: T.38 if offered (and not `t38 = "off"`), else the first G.711 codec we share (488 if
+//! none); every other offered stream refused with port 0, as RFC 3264 wants. The fax is received
+//! into the inbox (`fax::Session`), switching to T.38 when the caller asks; the call ends with
+//! the caller's BYE, or ours a few seconds after the fax did. Every reception is recorded, with
+//! its caller, number, remote ident, pages and quality, also when nothing arrived.
+
+use super::call::Leg;
+use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
+use super::{Agent, Incoming, USER_AGENT, random_id};
+use crate::inbox::Received;
+use crate::sip::config::T38Mode;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{Message, dialled_number, uri_of, uri_user};
+use crate::sip::sdp::{self, Media, Sdp, T38Params};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long faxhub waits for the caller's BYE once the fax is over, before sending its own.
+const LINGER: Duration = Duration::from_secs(4);
+
+pub(super) fn start(agent: Arc<Agent>, incoming: Incoming, call_id: String) {
+    // registered now, with no tag too, so that the INVITE's retransmissions (and a CANCEL)
+    // reach this call, not a new one
+    let tag = random_id();
+    let rx = agent.register(&call_id, &[&tag, ""]);
+    let tags = vec![tag, String::new()];
+    tokio::spawn(async move {
+        answer(agent.clone(), incoming, (rx, tags.clone())).await;
+        agent.forget(&call_id, &tags);
+    });
+}
+
+/// A refusal before any dialog exists.
+async fn refuse(agent: &Agent, incoming: &Incoming, code: u16, reason: &str) {
+    let mut r = Message::response_to(&incoming.message, code, reason);
+    if let Some(to) = incoming.message.header("To") {
+        r.set("To", format!("{to};tag={}", random_id()));
+    }
+    r.add("User-Agent", USER_AGENT);
+    agent.send(&r, incoming.from).await;
+}
+
+async fn answer(
+    agent: Arc<Agent>,
+    invite: Incoming,
+    registration: (mpsc::UnboundedReceiver<Incoming>, Vec<String>),
+) {
+    let config = agent.config.inbound.clone();
+    let did = dialled_number(&invite.message, config.did_from).unwrap_or_default();
+    let caller = invite
+        .message
+        .header("From")
+        .and_then(|f| uri_user(uri_of(f)))
+        .map(str::to_string);
+    if did.is_empty() || !config.answers(&did) {
+        tracing::info!(%did, ?caller, "inbound call to a number faxhub does not answer: 404");
+        return refuse(&agent, &invite, 404, "Not Found").await;
+    }
+    let Some(_slot) = agent.inbound_slot() else {
+        tracing::info!(%did, ?caller, "inbound call while every inbound channel is taken: 486");
+        return refuse(&agent, &invite, 486, "Busy Here").await;
+    };
+    let local = agent.local_for(invite.from, "faxhub");
+    let Some(dialog) = Dialog::accept(&local, &invite.message, &registration.1[0]) else {
+        return refuse(&agent, &invite, 400, "Bad Request").await;
+    };
+    let mut leg = Leg::new(agent.clone(), registration, invite.from, dialog);
+    let Ok(offer) = Sdp::parse(&String::from_utf8_lossy(&invite.message.body)) else {
+        // an INVITE without an offer (delayed offer) is not supported yet
+        leg.reply(&invite, 488, "Not Acceptable Here", None).await;
+        return;
+    };
+    let mut describer = Describer::new(agent.advertised_ip(invite.from));
+    let Some((medium, answer_media)) = choose(&agent, &offer, &config.fax) else {
+        tracing::info!(%did, ?caller, "inbound call with no media faxhub takes: 488");
+        leg.reply(&invite, 488, "Not Acceptable Here", None).await;
+        return;
+    };
+    let id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S"),
+        &random_id()[..8]
+    );
+    let tiff = match agent.inbox.partial_path(&id) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "the inbox cannot be written: 503");
+            leg.reply(&invite, 503, "Service Unavailable", None).await;
+            return;
+        }
+    };
+    let sdp = describer.describe(answer_media, true);
+    leg.reply(&invite, 200, "OK", Some(&sdp)).await;
+    let started = Instant::now();
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    tracing::info!(%did, ?caller, t38 = medium.is_t38(), "inbound fax call answered");
+    let mut session = Session {
+        leg: &mut leg,
+        options: &config.fax,
+        direction: Direction::Receive { tiff },
+        describer,
+        calling: false,
+    };
+    let FaxResult { progress, t30, t38 } = session.run(medium, started + config.max_duration).await;
+    // the caller hangs up first, usually; if not, we do
+    let until = Instant::now() + LINGER;
+    while !leg.hung_up {
+        match leg.next(Some(until)).await {
+            Some(incoming) => leg.stray(incoming).await,
+            None => break,
+        }
+    }
+    leg.hang_up().await;
+    let complete = t30 == 0 && progress.pages > 0;
+    let result = if complete {
+        "received".to_string()
+    } else {
+        let outcome = crate::sip::outcome::outcome(&crate::sip::outcome::CallEnd::Fax {
+            t30,
+            confirmed: progress.pages,
+            total: progress.pages + 1,
+        });
+        outcome.reason
+    };
+    let received = Received {
+        id,
+        received_at,
+        caller,
+        did,
+        remote_ident: progress.remote_ident.clone(),
+        pages: progress.pages,
+        bad_rows: progress.bad_rows,
+        bit_rate: progress.bit_rate,
+        ecm: progress.ecm,
+        transport: if t38 { "t38" } else { "g711" }.into(),
+        duration_seconds: started.elapsed().as_secs_f64(),
+        complete,
+        result,
+        tiff: None,
+    };
+    let (pages, who) = (received.pages, received.remote_ident.clone());
+    match agent.inbox.store(received) {
+        Ok(path) => {
+            tracing::info!(pages, remote_ident = ?who, complete, record = %path.display(), "fax received")
+        }
+        Err(e) => tracing::error!(error = %e, "a received fax could not be recorded"),
+    }
+}
+
+/// The medium for `offer` and our answer's `m=` lines (one per offered line, in order).
+fn choose(
+    agent: &Agent,
+    offer: &Sdp,
+    options: &crate::sip::config::FaxOptions,
+) -> Option<(Medium, Vec<Media>)> {
+    let t38 = offer
+        .media
+        .iter()
+        .position(|m| m.is_t38() && m.port != 0)
+        .filter(|_| options.t38 != T38Mode::Off);
+    let (index, medium) = match t38 {
+        Some(i) => {
+            let m = &offer.media[i];
+            let theirs = T38Params::from_media(m).ok()?;
+            let medium = Medium::T38 {
+                socket: agent.media_socket().ok()?,
+                peer: peer_of(offer, m)?,
+                ours: T38Params::answer(&theirs, &our_t38(options)),
+                theirs,
+            };
+            (i, medium)
+        }
+        None => {
+            let i = offer
+                .media
+                .iter()
+                .position(|m| m.is_audio() && m.port != 0)?;
+            let m = &offer.media[i];
+            let choice = sdp::choose_audio(m, &options.codecs)?;
+            let medium = Medium::Audio {
+                socket: agent.media_socket().ok()?,
+                peer: peer_of(offer, m)?,
+                codec: choice.codec,
+            };
+            (i, medium)
+        }
+    };
+    let lines = offer
+        .media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if i == index {
+                medium.media()
+            } else {
+                Media {
+                    port: 0,
+                    attributes: Vec::new(),
+                    connection: None,
+                    ..m.clone()
+                }
+            }
+        })
+        .collect();
+    Some((medium, lines))
+}

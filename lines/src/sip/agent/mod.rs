@@ -1,0 +1,255 @@
+//! The SIP user agent: one UDP socket for every call faxhub makes and answers. A receiving task
+//! reads each datagram, and hands it to the task of its call (`Leg`) by Call-ID and our tag (the
+//! To tag of a request, the From tag of a response: a loopback call has both its ends here,
+//! under one Call-ID); a request without a To tag (an INVITE again, CANCEL) goes to the call
+//! answering it. An INVITE for no known call starts an inbound call (`inbound`), if its dialled number is answered and a channel
+//! is free (404 and 486 otherwise); OPTIONS is answered (200, keep-alives and monitoring);
+//! anything else for no known call gets 481. Outbound calls (`outbound::call`) register their
+//! Call-ID before their INVITE leaves. Responses go to where the request came from (RFC 3581
+//! rport), requests to the trunk's proxy or the peer's Contact. The media phase, the same for
+//! both directions, is `fax`.
+
+mod call;
+mod fax;
+mod inbound;
+pub mod net;
+mod outbound;
+
+pub use outbound::{CallReport, Dial};
+
+use super::config::SipConfig;
+use super::dialog::Local;
+use super::message::{Message, StartLine, param};
+use crate::inbox::Inbox;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// A call's messages are those with its Call-ID and our tag ("" for requests without a To tag).
+type Key = (String, String);
+
+/// Which call a message is for.
+fn key_of(message: &Message) -> Option<Key> {
+    let (header, _) = match message.start {
+        StartLine::Request { .. } => ("To", ()),
+        StartLine::Response { .. } => ("From", ()),
+    };
+    let tag = message
+        .header(header)
+        .and_then(|v| param(v, "tag"))
+        .unwrap_or("");
+    Some((message.header("Call-ID")?.to_string(), tag.to_string()))
+}
+
+/// A SIP message that arrived, and where from.
+#[derive(Debug)]
+pub struct Incoming {
+    pub message: Message,
+    pub from: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("SIP: cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("SIP: {0}")]
+    Config(String),
+}
+
+pub struct Agent {
+    socket: UdpSocket,
+    local: SocketAddr,
+    config: SipConfig,
+    ports: net::PortPool,
+    calls: Mutex<HashMap<Key, mpsc::UnboundedSender<Incoming>>>,
+    inbox: Inbox,
+    inbound_calls: AtomicU32,
+}
+
+/// What `Allow` lists in faxhub's requests and responses.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE";
+pub const USER_AGENT: &str = concat!("faxhub/", env!("CARGO_PKG_VERSION"));
+
+/// A fresh random identifier (Call-ID, tag, branch), 64 bits in hex.
+pub fn random_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl Agent {
+    /// Binds the SIP socket and starts answering on it.
+    pub async fn start(config: SipConfig, inbox: Inbox) -> Result<Arc<Agent>, AgentError> {
+        config.validate().map_err(AgentError::Config)?;
+        let range = config.media_port_range().map_err(AgentError::Config)?;
+        let socket =
+            net::bind_udp(config.listen, config.dscp_sip).map_err(|source| AgentError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let local = socket.local_addr().map_err(|source| AgentError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let agent = Arc::new(Agent {
+            socket,
+            local,
+            config,
+            ports: net::PortPool::new(range),
+            calls: Mutex::new(HashMap::new()),
+            inbox,
+            inbound_calls: AtomicU32::new(0),
+        });
+        tokio::spawn(receive(Arc::downgrade(&agent)));
+        tracing::info!(listen = %local, "SIP user agent listening (UDP)");
+        Ok(agent)
+    }
+
+    /// The address the SIP socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Our IP as `peer` sees it: the configured external address, the bound one, or the source
+    /// address of the route to `peer` when bound to every address.
+    fn advertised_ip(&self, peer: SocketAddr) -> IpAddr {
+        match self.config.external_address {
+            Some(ip) => ip,
+            None if self.local.ip().is_unspecified() => net::source_for(peer),
+            None => self.local.ip(),
+        }
+    }
+
+    /// Our Via, address and Contact towards `peer`; `user` is our From user.
+    fn local_for(&self, peer: SocketAddr, user: &str) -> Local {
+        let host = match self.advertised_ip(peer) {
+            IpAddr::V4(v4) => format!("{v4}:{}", self.local.port()),
+            IpAddr::V6(v6) => format!("[{v6}]:{}", self.local.port()),
+        };
+        Local {
+            via: format!("SIP/2.0/UDP {host};rport"),
+            address: format!("<sip:{user}@{host}>"),
+            contact: format!("sip:faxhub@{host}"),
+        }
+    }
+
+    /// A media socket from the port range, on the SIP socket's address.
+    fn media_socket(&self) -> std::io::Result<UdpSocket> {
+        self.ports.bind(self.local.ip(), self.config.dscp_media)
+    }
+
+    async fn send(&self, message: &Message, to: SocketAddr) {
+        if let Err(e) = self.socket.send_to(&message.render(), to).await {
+            tracing::warn!(error = %e, %to, "a SIP message could not be sent");
+        }
+    }
+
+    /// Takes the messages of call `call_id` for our `tags` from now on.
+    fn register(&self, call_id: &str, tags: &[&str]) -> mpsc::UnboundedReceiver<Incoming> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut calls = self.calls();
+        for tag in tags {
+            calls.insert((call_id.to_string(), tag.to_string()), tx.clone());
+        }
+        rx
+    }
+
+    fn forget(&self, call_id: &str, tags: &[String]) {
+        let mut calls = self.calls();
+        for tag in tags {
+            calls.remove(&(call_id.to_string(), tag.clone()));
+        }
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<Key, mpsc::UnboundedSender<Incoming>>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A datagram that arrived: to its call, or answered here.
+    async fn dispatch(self: &Arc<Self>, incoming: Incoming) {
+        let Some(key) = key_of(&incoming.message) else {
+            return;
+        };
+        let sender = self.calls().get(&key).cloned();
+        if let Some(sender) = sender {
+            if let Err(lost) = sender.send(incoming) {
+                self.calls().remove(&key);
+                drop(lost);
+            }
+            return;
+        }
+        let method = match &incoming.message.start {
+            StartLine::Request { method, .. } => method.clone(),
+            StartLine::Response { .. } => return, // for a call that is over
+        };
+        let answer = |code, reason| {
+            let mut r = Message::response_to(&incoming.message, code, reason);
+            r.add("Allow", ALLOW).add("User-Agent", USER_AGENT);
+            r
+        };
+        match method.as_str() {
+            "INVITE" if key.1.is_empty() => inbound::start(self.clone(), incoming, key.0),
+            "OPTIONS" => {
+                let mut ok = answer(200, "OK");
+                ok.add("Accept", "application/sdp");
+                self.send(&ok, incoming.from).await;
+            }
+            "ACK" => {}
+            _ => {
+                let r = answer(481, "Call/Transaction Does Not Exist");
+                self.send(&r, incoming.from).await;
+            }
+        }
+    }
+
+    /// Inbound calls in progress, and whether another may start.
+    fn inbound_slot(self: &Arc<Self>) -> Option<InboundSlot> {
+        let limit = self.config.inbound.channels;
+        let taken = self
+            .inbound_calls
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
+        taken.ok().map(|_| InboundSlot(self.clone()))
+    }
+}
+
+/// One inbound channel, given back when dropped.
+struct InboundSlot(Arc<Agent>);
+
+impl Drop for InboundSlot {
+    fn drop(&mut self) {
+        self.0.inbound_calls.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads the SIP socket until the agent is gone.
+async fn receive(agent: std::sync::Weak<Agent>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Some(strong) = agent.upgrade() else {
+            return;
+        };
+        let received = tokio::select! {
+            r = strong.socket.recv_from(&mut buf) => r,
+            // let go of the agent now and then, so that dropping it ends this task
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+        };
+        match received {
+            Ok((n, from)) => match Message::parse(&buf[..n]) {
+                Ok((message, _)) => strong.dispatch(Incoming { message, from }).await,
+                Err(e) => {
+                    tracing::debug!(error = %e, %from, "an unreadable SIP datagram was ignored")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP socket");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

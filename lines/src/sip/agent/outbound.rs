@@ -1,0 +1,292 @@
+//! A call faxhub makes: INVITE to the trunk's proxy with an audio offer (PCMA/PCMU and
+//! telephone-event) or, with `t38_only`, a T.38 one (audio offered instead if that is refused
+//! with 488/415/606); a 401/407 challenge answered once with the trunk's credentials (again if
+//! the nonce was stale); CANCEL when it rings longer than `ring_timeout`; on 2xx, ACK and the
+//! fax (`fax::Session`), then BYE. The report carries how the call ended (`CallEnd`, which the
+//! outcome table turns into one RFC 3463 code) and the T.30 engine's progress.
+
+use super::call::{Leg, NoAnswer};
+use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
+use super::{Agent, USER_AGENT, random_id};
+use crate::sip::config::FaxOptions;
+use crate::sip::dialog::{Dialog, ack_for_error, branch};
+use crate::sip::digest::Challenge;
+use crate::sip::message::{Message, StartLine};
+use crate::sip::outcome::CallEnd;
+use crate::sip::sdp::{self, Sdp};
+use crate::sip::spandsp::Progress;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A call to make.
+#[derive(Clone, Debug)]
+pub struct Dial {
+    /// The number, as the Request-URI's user part.
+    pub number: String,
+    /// Where the INVITE goes (the trunk's proxy).
+    pub proxy: SocketAddr,
+    /// The Request-URI's host.
+    pub domain: String,
+    pub from_user: String,
+    /// Username and password for digest challenges.
+    pub credentials: Option<(String, String)>,
+    pub fax: FaxOptions,
+    pub tiff: PathBuf,
+    pub pages: u32,
+    pub ring_timeout: Duration,
+    pub max_duration: Duration,
+}
+
+/// How a call went.
+#[derive(Clone, Debug)]
+pub struct CallReport {
+    pub end: CallEnd,
+    pub progress: Progress,
+    /// Whether the fax went as T.38 (else G.711 audio).
+    pub t38: bool,
+    /// From the answer to the end, if it was answered.
+    pub connected: Option<Duration>,
+}
+
+impl CallReport {
+    fn not_connected(sip: u16, q850: Option<u8>) -> CallReport {
+        CallReport {
+            end: CallEnd::NotConnected { sip, q850 },
+            progress: Progress::default(),
+            t38: false,
+            connected: None,
+        }
+    }
+}
+
+impl Agent {
+    /// Makes the call and sends the fax.
+    pub async fn call(self: &Arc<Self>, dial: &Dial) -> CallReport {
+        let call_id = format!("{}@faxhub", random_id());
+        let tag = random_id();
+        let rx = self.register(&call_id, &[&tag]);
+        let local = self.local_for(dial.proxy, &dial.from_user);
+        let uri = format!("sip:{}@{}", dial.number, dial.domain);
+        let mut describer = Describer::new(self.advertised_ip(dial.proxy));
+        let mut t38_offer = dial.fax.t38_only;
+        let (mut offer, mut socket) = match self.offer(&mut describer, &dial.fax, t38_offer) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "no media port for a call");
+                return CallReport::not_connected(503, None);
+            }
+        };
+        let (dialog, mut invite) = Dialog::invite(
+            &local,
+            &uri,
+            offer.as_bytes(),
+            (&call_id, &tag, &random_id()),
+        );
+        invite.add("User-Agent", USER_AGENT);
+        let mut leg = Leg::new(self.clone(), (rx, vec![tag]), dial.proxy, dialog);
+        let mut challenged = 0;
+        let answered = loop {
+            let give_up = Instant::now() + dial.ring_timeout;
+            let response = match leg.transact(invite.clone(), Some(give_up)).await {
+                Ok(r) => r,
+                Err(NoAnswer::Timeout) => return CallReport::not_connected(408, None),
+                Err(NoAnswer::GaveUp) => {
+                    cancel(&mut leg, &invite).await;
+                    return CallReport::not_connected(487, None);
+                }
+            };
+            let code = response.code().unwrap_or(500);
+            let retry = match code {
+                200..=299 => break response,
+                401 | 407 if challenged < 2 => {
+                    challenged += 1;
+                    authorize(&mut invite, &response, dial, challenged).is_some()
+                }
+                488 | 415 | 606 if t38_offer => {
+                    tracing::info!(%call_id, code, "a T.38-only INVITE was refused: offering audio");
+                    t38_offer = false;
+                    match self.offer(&mut describer, &dial.fax, false) {
+                        Ok((o, s)) => {
+                            (offer, socket) = (o, s);
+                            invite.body = offer.as_bytes().to_vec();
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+                _ => false,
+            };
+            if !retry {
+                return CallReport::not_connected(code, response.q850_cause());
+            }
+            next_attempt(&mut invite, &mut leg.dialog);
+        };
+        let connected_at = Instant::now();
+        leg.acknowledge(&answered).await;
+        let answer = Sdp::parse(&String::from_utf8_lossy(&answered.body)).ok();
+        let Some(medium) = answer
+            .as_ref()
+            .and_then(|a| medium_of(a, socket, &dial.fax, t38_offer))
+        else {
+            tracing::warn!(%call_id, "the answer had no media faxhub can use");
+            leg.hang_up().await;
+            return CallReport::not_connected(488, None);
+        };
+        let mut session = Session {
+            leg: &mut leg,
+            options: &dial.fax,
+            direction: Direction::Send {
+                tiff: dial.tiff.clone(),
+                pages: dial.pages,
+            },
+            describer,
+            calling: true,
+        };
+        let FaxResult { progress, t30, t38 } =
+            session.run(medium, connected_at + dial.max_duration).await;
+        leg.hang_up().await;
+        CallReport {
+            end: CallEnd::Fax {
+                t30,
+                confirmed: progress.pages,
+                total: dial.pages,
+            },
+            progress,
+            t38,
+            connected: Some(connected_at.elapsed()),
+        }
+    }
+
+    /// Our first offer (T.38 or audio) and the media socket it names.
+    fn offer(
+        &self,
+        describer: &mut Describer,
+        options: &FaxOptions,
+        t38: bool,
+    ) -> std::io::Result<(String, tokio::net::UdpSocket)> {
+        let socket = self.media_socket()?;
+        let port = socket.local_addr()?.port();
+        let media = if t38 {
+            our_t38(options).media(port)
+        } else {
+            sdp::audio_media(port, &options.codecs, Some(sdp::TELEPHONE_EVENT_PT))
+        };
+        Ok((describer.describe(vec![media], true), socket))
+    }
+}
+
+/// The medium the far end's answer agreed on.
+fn medium_of(
+    answer: &Sdp,
+    socket: tokio::net::UdpSocket,
+    options: &FaxOptions,
+    t38_offered: bool,
+) -> Option<Medium> {
+    if t38_offered {
+        let m = answer.t38().filter(|m| m.port != 0)?;
+        return Some(Medium::T38 {
+            socket,
+            peer: peer_of(answer, m)?,
+            theirs: crate::sip::sdp::T38Params::from_media(m).ok()?,
+            ours: our_t38(options),
+        });
+    }
+    let m = answer.audio().filter(|m| m.port != 0)?;
+    let choice = sdp::choose_audio(m, &options.codecs)?;
+    Some(Medium::Audio {
+        socket,
+        peer: peer_of(answer, m)?,
+        codec: choice.codec,
+    })
+}
+
+/// Adds our credentials for the challenge in `response`; `None` if we have none or cannot
+/// answer it.
+fn authorize(invite: &mut Message, response: &Message, dial: &Dial, count: u32) -> Option<()> {
+    let (username, password) = dial.credentials.as_ref()?;
+    let (challenge_header, answer_header) = if response.code() == Some(407) {
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    } else {
+        ("WWW-Authenticate", "Authorization")
+    };
+    let challenge = response
+        .values(challenge_header)
+        .find_map(Challenge::parse)?;
+    if count > 1 && !challenge.stale {
+        return None; // the same credentials refused twice: they are wrong
+    }
+    let StartLine::Request { uri, .. } = &invite.start else {
+        return None;
+    };
+    let value = challenge.answer(username, password, "INVITE", uri, &random_id(), 1);
+    invite.set(answer_header, value);
+    Some(())
+}
+
+/// The same INVITE sent again (after a challenge or a refused offer): next CSeq, new branch.
+fn next_attempt(invite: &mut Message, dialog: &mut Dialog) {
+    dialog.local_cseq += 1;
+    dialog.invite_cseq = dialog.local_cseq;
+    invite.set("CSeq", format!("{} INVITE", dialog.local_cseq));
+    if let Some(via) = invite.header("Via").map(str::to_string) {
+        let base = via.split(";branch=").next().unwrap_or(&via).to_string();
+        invite.set("Via", format!("{base};branch={}", branch(&random_id())));
+    }
+}
+
+/// CANCELs the ringing `invite` and waits for its end (487, or a 2xx that crossed the CANCEL:
+/// then ACK and BYE).
+async fn cancel(leg: &mut Leg, invite: &Message) {
+    let StartLine::Request { uri, .. } = &invite.start else {
+        return;
+    };
+    let mut cancel = Message::request("CANCEL", uri);
+    for name in ["Via", "From", "To", "Call-ID"] {
+        if let Some(v) = invite.header(name) {
+            cancel.add(name, v);
+        }
+    }
+    let cseq = invite.cseq().map_or(1, |(n, _)| n);
+    cancel
+        .add("CSeq", format!("{cseq} CANCEL"))
+        .add("Max-Forwards", "70");
+    let until = Instant::now() + Duration::from_secs(32);
+    let mut resend_at = Instant::now();
+    let mut answered = false;
+    loop {
+        if !answered && Instant::now() >= resend_at {
+            leg.send(&cancel).await;
+            resend_at = Instant::now() + Duration::from_millis(500);
+        }
+        let wake = if answered {
+            until
+        } else {
+            resend_at.min(until)
+        };
+        let Some(incoming) = leg.next(Some(wake)).await else {
+            if Instant::now() >= until {
+                return;
+            }
+            continue;
+        };
+        match (incoming.message.code(), incoming.message.cseq()) {
+            (Some(_), Some((_, "CANCEL"))) => answered = true,
+            (Some(code), Some((_, "INVITE"))) if code >= 300 => {
+                if let Some(ack) = ack_for_error(invite, &incoming.message) {
+                    leg.send(&ack).await;
+                }
+                return;
+            }
+            (Some(200..=299), Some((_, "INVITE"))) => {
+                leg.acknowledge(&incoming.message).await;
+                leg.hang_up().await;
+                return;
+            }
+            (Some(_), _) => {}
+            (None, _) => leg.stray(incoming).await,
+        }
+    }
+}

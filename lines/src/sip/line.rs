@@ -1,0 +1,134 @@
+//! The `sip` and `loopback` lines: each transmission is a call through the user agent, to the
+//! trunk's proxy (`sip`) or to faxhub's own SIP listener on 127.0.0.1 (`loopback`, where the
+//! inbound side answers and files the fax in the inbox: a real T.38 fax end to end with no
+//! carrier). The call's end goes through the outcome table; a fax that went through says to
+//! whom, how fast and over what.
+
+use super::agent::{Agent, CallReport, Dial};
+use super::config::{FaxOptions, MAX_CALL, RING_TIMEOUT, TrunkConfig};
+use super::outcome::outcome;
+use crate::{LineOutcome, SendRequest};
+use faxhub_queue::retry::FailureClass;
+use faxhub_queue::status::EnhancedStatus;
+use std::sync::Arc;
+
+pub struct SipLine {
+    name: String,
+    agent: Arc<Agent>,
+    /// None: loopback, to the agent itself.
+    trunk: Option<TrunkConfig>,
+    fax: FaxOptions,
+}
+
+impl SipLine {
+    pub fn new(
+        name: String,
+        agent: Arc<Agent>,
+        trunk: Option<TrunkConfig>,
+        fax: FaxOptions,
+    ) -> SipLine {
+        SipLine {
+            name,
+            agent,
+            trunk,
+            fax,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn dial(&self, request: &SendRequest) -> Result<Dial, String> {
+        let (proxy, domain, from_user, credentials, ring_timeout, max_duration) = match &self.trunk
+        {
+            None => {
+                let proxy = self.agent.local_addr();
+                (
+                    proxy,
+                    proxy.ip().to_string(),
+                    "faxhub".to_string(),
+                    None,
+                    RING_TIMEOUT,
+                    MAX_CALL,
+                )
+            }
+            Some(t) => {
+                let proxy = super::agent::net::resolve(&t.proxy)
+                    .await
+                    .map_err(|e| format!("the trunk {} cannot be reached: {e}", t.proxy))?;
+                let host = t
+                    .proxy
+                    .rsplit_once(':')
+                    .filter(|(h, p)| !h.ends_with(':') && p.parse::<u16>().is_ok())
+                    .map_or(t.proxy.as_str(), |(h, _)| h);
+                let credentials = t.username.clone().zip(t.password.clone());
+                (
+                    proxy,
+                    t.domain.clone().unwrap_or_else(|| host.to_string()),
+                    t.from_user
+                        .clone()
+                        .or_else(|| t.username.clone())
+                        .unwrap_or_else(|| "faxhub".into()),
+                    credentials,
+                    t.ring_timeout,
+                    t.max_duration,
+                )
+            }
+        };
+        Ok(Dial {
+            number: request.dial_string.clone(),
+            proxy,
+            domain,
+            from_user,
+            credentials,
+            fax: self.fax.clone(),
+            tiff: request.tiff.clone(),
+            pages: request.pages,
+            ring_timeout,
+            max_duration,
+        })
+    }
+
+    pub async fn send(&self, request: &SendRequest) -> LineOutcome {
+        let dial = match self.dial(request).await {
+            Ok(d) => d,
+            Err(reason) => {
+                return LineOutcome {
+                    status: EnhancedStatus::NETWORK,
+                    class: FailureClass::Dial,
+                    reason,
+                    pages_sent: 0,
+                };
+            }
+        };
+        let report = self.agent.call(&dial).await;
+        describe(&report, outcome(&report.end))
+    }
+}
+
+/// The outcome's reason with what the call showed: the far end's ident, speed, ECM, medium.
+fn describe(report: &CallReport, mut line: LineOutcome) -> LineOutcome {
+    let Some(connected) = report.connected else {
+        return line;
+    };
+    let p = &report.progress;
+    let mut details = Vec::new();
+    if let Some(ident) = p.remote_ident.as_deref().filter(|i| !i.trim().is_empty()) {
+        details.push(format!("to \"{}\"", ident.trim()));
+    }
+    if p.bit_rate > 0 {
+        details.push(format!(
+            "at {} bit/s{}",
+            p.bit_rate,
+            if p.ecm { " with ECM" } else { "" }
+        ));
+    }
+    details.push(format!(
+        "over {} in {} s",
+        if report.t38 { "T.38" } else { "G.711" },
+        connected.as_secs()
+    ));
+    line.reason = format!("{} {}", line.reason, details.join(" "));
+    line
+}

@@ -1,0 +1,175 @@
+//! Calls through the SIP user agent on 127.0.0.1, in real time: the agent calls its own
+//! listener (as the `loopback` line does), its inbound side answers and files the fax in the
+//! inbox. Each way of setting up the media is tried: T.38 by our re-INVITE, by the far end's,
+//! in the first INVITE, and G.711 when T.38 is off; the page must arrive pixel for pixel and be
+//! counted as confirmed. Numbers the inbound side does not answer get 404.
+
+use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+use faxhub_lines::inbox::Inbox;
+use faxhub_lines::sip::agent::{Agent, CallReport, Dial};
+use faxhub_lines::sip::config::{FaxOptions, SipConfig, T38Mode};
+use faxhub_lines::sip::outcome::CallEnd;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn one_page(path: &Path) {
+    let width = 1728u32;
+    let rows = 200u32;
+    let pixels = (0..width * rows)
+        .map(|i| ((i / width) / 20 + (i % width) / 64).is_multiple_of(2))
+        .collect();
+    let page = FaxPage::from_bitmap(
+        &Bitmap {
+            width,
+            length: rows,
+            pixels,
+        },
+        196,
+    )
+    .unwrap();
+    std::fs::write(path, tiff_f::write(&[page])).unwrap();
+}
+
+/// The page data of a TIFF as libtiff decodes it.
+fn pixels(tiff: &Path) -> Vec<u8> {
+    let raw = tiff.with_extension("raw.tif");
+    let ok = std::process::Command::new("tiffcp")
+        .args(["-c", "none", "-f", "msb2lsb", "-r", "100000"])
+        .arg(tiff)
+        .arg(&raw)
+        .status()
+        .expect("tiffcp (libtiff-tools) must be installed")
+        .success();
+    assert!(ok);
+    let bytes = std::fs::read(&raw).unwrap();
+    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
+    faxhub_queue::tiff::first_strips(&bytes, &pages)
+        .unwrap()
+        .concat()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    agent: Arc<Agent>,
+    inbox: Inbox,
+}
+
+async fn agent(inbound: FaxOptions, numbers: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::new(dir.path().join("inbox"));
+    let mut config = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..SipConfig::default()
+    };
+    config.inbound.fax = inbound;
+    config.inbound.numbers = numbers.iter().map(|n| n.to_string()).collect();
+    let agent = Agent::start(config, inbox.clone()).await.unwrap();
+    Setup { dir, agent, inbox }
+}
+
+async fn call(setup: &Setup, number: &str, fax: FaxOptions) -> CallReport {
+    let tiff = setup.dir.path().join("sent.tif");
+    one_page(&tiff);
+    let dial = Dial {
+        number: number.into(),
+        proxy: setup.agent.local_addr(),
+        domain: "127.0.0.1".into(),
+        from_user: "0169293999".into(),
+        credentials: None,
+        fax,
+        tiff,
+        pages: 1,
+        ring_timeout: Duration::from_secs(10),
+        max_duration: Duration::from_secs(120),
+    };
+    setup.agent.call(&dial).await
+}
+
+/// The call sent the page, and the inbox holds it, pixel for pixel.
+async fn assert_delivered(setup: &Setup, report: &CallReport, t38: bool) {
+    assert_eq!(
+        report.end,
+        CallEnd::Fax {
+            t30: 0,
+            confirmed: 1,
+            total: 1
+        },
+        "{report:?}"
+    );
+    assert_eq!(report.t38, t38, "{report:?}");
+    assert_eq!(report.progress.remote_ident.as_deref(), Some("INBOUND"));
+    // the callee files the fax when its side of the call is over
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = setup.inbox.list().unwrap();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 1, "one fax in the inbox");
+    let r = &received[0];
+    assert!(r.complete, "{r:?}");
+    assert_eq!((r.pages, r.did.as_str()), (1, "0142000000"));
+    assert_eq!(r.caller.as_deref(), Some("0169293999"));
+    assert_eq!(r.remote_ident.as_deref(), Some("OUTBOUND"));
+    assert_eq!(r.transport, if t38 { "t38" } else { "g711" });
+    let got = setup.inbox.dir().join(r.tiff.as_ref().unwrap());
+    assert_eq!(pixels(&got), pixels(&setup.dir.path().join("sent.tif")));
+}
+
+fn options(t38: T38Mode, ident: &str) -> FaxOptions {
+    FaxOptions {
+        t38,
+        ident: ident.into(),
+        ..FaxOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_by_our_reinvite() {
+    let setup = agent(options(T38Mode::Theirs, "INBOUND"), &["*"]).await;
+    let report = call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND")).await;
+    assert_delivered(&setup, &report, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_by_the_far_ends_reinvite() {
+    let setup = agent(options(T38Mode::Ours, "INBOUND"), &["0142*"]).await;
+    let report = call(&setup, "0142000000", options(T38Mode::Theirs, "OUTBOUND")).await;
+    assert_delivered(&setup, &report, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_in_the_first_invite() {
+    let setup = agent(options(T38Mode::Theirs, "INBOUND"), &["0142000000"]).await;
+    let fax = FaxOptions {
+        t38_only: true,
+        ..options(T38Mode::Ours, "OUTBOUND")
+    };
+    let report = call(&setup, "0142000000", fax).await;
+    assert_delivered(&setup, &report, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g711_when_t38_is_off() {
+    let setup = agent(options(T38Mode::Off, "INBOUND"), &["*"]).await;
+    let report = call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND")).await;
+    // our re-INVITE was refused with 488: the fax went as audio
+    assert_delivered(&setup, &report, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_not_answered_gets_404() {
+    let setup = agent(options(T38Mode::Theirs, "INBOUND"), &["0142*"]).await;
+    let report = call(&setup, "0999", options(T38Mode::Ours, "OUTBOUND")).await;
+    assert_eq!(
+        report.end,
+        CallEnd::NotConnected {
+            sip: 404,
+            q850: None
+        }
+    );
+    assert!(setup.inbox.list().unwrap().is_empty());
+}
