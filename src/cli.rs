@@ -1,5 +1,5 @@
 //! The command line, modelled on Postfix and HylaFAX: `serve`, `queue` (mailq/faxstat),
-//! `send` (sendfax), `check-config` (postfix check).
+//! `send` (sendfax), `inbox` (faxstat -r), `check-config` (postfix check).
 
 use crate::Failure;
 use crate::config::Config;
@@ -32,6 +32,12 @@ pub enum Command {
         /// Files to convert
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// List the faxes received (data_dir/inbox/)
+    Inbox {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Check a configuration file and exit
     CheckConfig {
@@ -110,6 +116,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(args) => {
             let (config, checked) = load(path)?;
             crate::send::run(&config, &checked, args).await
+        }
+        Command::Inbox { json } => {
+            let (config, _) = load(path)?;
+            crate::inbox_cmd::run(&config, json)
         }
         Command::Convert { out, files } => {
             let (config, _) = load(path)?;

@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod convert_cmd;
+mod inbox_cmd;
 mod logging;
 mod queue_cmd;
 mod recovery;

@@ -95,7 +95,13 @@ struct AudioEngine<'a> {
 
 impl Engine for AudioEngine<'_> {
     fn tick(&mut self, _elapsed: Duration) -> (Vec<Vec<u8>>, bool) {
-        for frame in self.receiver.pop() {
+        let frames = self.receiver.pop();
+        if frames.is_empty() {
+            // nothing from the far end (not yet, or never): silence, so that T.30's timers,
+            // which count received samples, still run
+            self.terminal.receive_audio(&[0; rtp::FRAME]);
+        }
+        for frame in frames {
             let linear: Vec<i16> = frame.iter().map(|&b| (self.law.decode)(b)).collect();
             self.terminal.receive_audio(&linear);
         }
