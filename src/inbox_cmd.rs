@@ -22,8 +22,8 @@ pub fn run(config: &Config, json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<20} {:<20} {:<14} {:>5}  {:<8} {}",
-        "ID", "RECEIVED", "FROM", "TO", "PAGES", "VIA", "RESULT"
+        "{:<24} {:<20} {:<20} {:<14} {:>5}  {:<8} RESULT",
+        "ID", "RECEIVED", "FROM", "TO", "PAGES", "VIA"
     );
     for r in &received {
         println!("{}", line(r));
