@@ -5,11 +5,13 @@
 # converts Office documents; Postfix plays the
 # upstream MTA in end-to-end tests and gives smtp-source for the benchmark; swaks sends test mail;
 # Tesseract reads fax pages back in the legibility and cover page tests; libspandsp (LGPL, linked
-# dynamically from Debian's package) is the T.30 engine of the SIP/T.38 line.
+# dynamically from Debian's package) is the T.30 engine of the SIP/T.38 line; SIPp (sip-tester)
+# plays far ends that are busy, absent or not fax machines; tshark judges our SIP, SDP, T.38
+# and RTP on the wire.
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,10 @@
 //! listener (as the `loopback` line does), its inbound side answers and files the fax in the
 //! inbox. Each way of setting up the media is tried: T.38 by our re-INVITE, by the far end's,
 //! in the first INVITE, and G.711 when T.38 is off; the page must arrive pixel for pixel and be
-//! counted as confirmed. Numbers the inbound side does not answer get 404.
+//! counted as confirmed. Numbers the inbound side does not answer get 404. tshark, capturing on
+//! the loopback interface, is the independent judge of the wire format: it must decode the SIP,
+//! SDP, T.38 (UDPTL) and RTP of a T.38 call and a G.711 call with no malformed packet and no
+//! warning.
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::inbox::Inbox;
@@ -56,10 +59,15 @@ struct Setup {
 }
 
 async fn agent(inbound: FaxOptions, numbers: &[&str]) -> Setup {
+    agent_with(inbound, numbers, SipConfig::default().media_ports).await
+}
+
+async fn agent_with(inbound: FaxOptions, numbers: &[&str], media_ports: String) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let inbox = Inbox::new(dir.path().join("inbox"));
     let mut config = SipConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        media_ports,
         ..SipConfig::default()
     };
     config.inbound.fax = inbound;
@@ -172,4 +180,114 @@ async fn a_number_not_answered_gets_404() {
         }
     );
     assert!(setup.inbox.list().unwrap().is_empty());
+}
+
+/// A capture that ends with the test, whatever happens.
+struct Capture(std::process::Child);
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// tshark's count of the packets of `capture` matching `filter`, SIP decoded on `sip_port`.
+fn tshark_count(capture: &Path, sip_port: u16, filter: &str) -> usize {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args(["-d", &format!("udp.port=={sip_port},sip"), "-Y", filter])
+        .output()
+        .expect("tshark must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tshark_decodes_every_packet_of_a_t38_and_a_g711_call() {
+    // a media range of its own, so that the capture holds this test's calls only
+    let setup = agent_with(
+        options(T38Mode::Theirs, "INBOUND"),
+        &["*"],
+        "47000-47200".into(),
+    )
+    .await;
+    let sip_port = setup.agent.local_addr().port();
+    let capture = setup.dir.path().join("calls.pcapng");
+    let mut tshark = Capture(
+        std::process::Command::new("tshark")
+            .args(["-i", "lo", "-q", "-f"])
+            .arg(format!("udp port {sip_port} or udp portrange 47000-47200"))
+            .arg("-w")
+            .arg(&capture)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tshark must be installed"),
+    );
+    // capturing once it says so
+    let mut stderr = std::io::BufReader::new(tshark.0.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("Capturing on") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "tshark cannot capture on lo: {said}");
+        said.push_str(&line);
+    }
+    // dumpcap says so a moment before its filter is in place
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t38 = options(T38Mode::Ours, "OUTBOUND");
+    let g711 = options(T38Mode::Off, "OUTBOUND");
+    let (a, b) = tokio::join!(
+        call(&setup, "0142000001", t38),
+        call(&setup, "0142000002", g711)
+    );
+    assert_eq!(
+        a.end,
+        CallEnd::Fax {
+            t30: 0,
+            confirmed: 1,
+            total: 1
+        },
+        "{a:?}"
+    );
+    assert_eq!(
+        b.end,
+        CallEnd::Fax {
+            t30: 0,
+            confirmed: 1,
+            total: 1
+        },
+        "{b:?}"
+    );
+    assert!(a.t38 && !b.t38);
+    tokio::time::sleep(Duration::from_secs(5)).await; // the callee's BYE, if it sends it
+    let _ = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(tshark.0.id().to_string())
+        .status();
+    tshark.0.wait().unwrap();
+    let count = |filter| tshark_count(&capture, sip_port, filter);
+    let (sip, sdp, t38, rtp) = (count("sip"), count("sdp"), count("t38"), count("rtp"));
+    // two INVITE/200/ACK/BYE/200, and the re-INVITE, its 200 and ACK
+    assert!(sip >= 13, "{sip} SIP messages");
+    assert_eq!(
+        count("sip.Method == \"INVITE\""),
+        3,
+        "two calls, one re-INVITE"
+    );
+    assert_eq!(count("sip.Method == \"BYE\""), 2);
+    assert!(sdp >= 6, "{sdp} SDP bodies");
+    assert!(t38 > 50, "{t38} T.38 packets");
+    assert!(rtp > 500, "{rtp} RTP packets");
+    assert_eq!(count("_ws.malformed"), 0, "malformed packets");
+    assert_eq!(
+        count("_ws.expert.severity >= 6291456"),
+        0,
+        "tshark warnings or errors"
+    );
 }

@@ -86,8 +86,13 @@ impl Engine for T38Engine<'_> {
     }
 }
 
+/// Ticks with no audio from the far end after which its stream counts as stopped (200 ms).
+const STALLED_TICKS: u32 = 10;
+
 struct AudioEngine<'a> {
     terminal: &'a mut AudioTerminal,
+    /// Ticks in a row with no frame to play.
+    quiet_ticks: u32,
     law: g711::Law,
     sender: rtp::Sender,
     receiver: rtp::Receiver,
@@ -97,9 +102,15 @@ impl Engine for AudioEngine<'_> {
     fn tick(&mut self, _elapsed: Duration) -> (Vec<Vec<u8>>, bool) {
         let frames = self.receiver.pop();
         if frames.is_empty() {
-            // nothing from the far end (not yet, or never): silence, so that T.30's timers,
-            // which count received samples, still run
-            self.terminal.receive_audio(&[0; rtp::FRAME]);
+            self.quiet_ticks += 1;
+            // nothing from the far end (not yet, or not for a while): silence, so that T.30's
+            // timers, which count received samples, still run; a frame merely late is waited for
+            // (silence in the middle of a modem signal would break it)
+            if !self.receiver.started() || self.quiet_ticks > STALLED_TICKS {
+                self.terminal.receive_audio(&[0; rtp::FRAME]);
+            }
+        } else {
+            self.quiet_ticks = 0;
         }
         for frame in frames {
             let linear: Vec<i16> = frame.iter().map(|&b| (self.law.decode)(b)).collect();
@@ -150,6 +161,7 @@ pub async fn run_audio(
     let pt = config.codec.payload_type();
     let engine = AudioEngine {
         terminal,
+        quiet_ticks: 0,
         law,
         sender: rtp::Sender::new(pt, config.ssrc, 0, 0),
         receiver: rtp::Receiver::new(pt, config.jitter_frames, law.silence),

@@ -149,6 +149,11 @@ impl Receiver {
         Ok(())
     }
 
+    /// Whether any packet of the stream has arrived.
+    pub fn started(&self) -> bool {
+        self.next.is_some()
+    }
+
     /// The frames ready to play: in order, once `depth` frames are waiting or the next one is
     /// there; a frame still missing when the buffer is full is replaced by silence.
     pub fn pop(&mut self) -> Vec<Vec<u8>> {
