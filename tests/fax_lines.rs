@@ -6,7 +6,8 @@
 //!   (486: deferred with 4.4.1 and dialled again), a number that does not exist (404 with Q.850
 //!   cause 1: failed with 5.1.1), a telephone that answers and never sends fax tones (4.4.2 once
 //!   T.30's timer for identifying the far end has run out: T0, 60 s in spandsp for a caller;
-//!   T1, 35 s, for an answerer).
+//!   T1, 35 s, for an answerer); a registrar and a proxy that challenge faxhub and check its
+//!   digest answers themselves.
 
 mod common;
 
@@ -168,6 +169,20 @@ impl Sipp {
     }
 }
 
+impl Sipp {
+    /// Whether SIPp ended with every call of its scenario successful, within `timeout`.
+    fn succeeded(&mut self, timeout: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
 impl Drop for Sipp {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -203,7 +218,7 @@ fn busy_is_deferred_with_4_4_1_and_dialled_again() {
     let sipp = Sipp::start("busy", 2);
     let hub = sip_line_hub(&sipp, "");
     let id = send_text(&hub);
-    let deferred = hub.wait_job(&id, WAIT, |j| j["recipients"][0]["attempts"] == 1);
+    let deferred = hub.wait_job(&id, WAIT, |j| j["recipients"][0]["status"] == "deferred");
     let r = &deferred["recipients"][0];
     assert_eq!(r["status_code"], "4.4.1", "{r:#}");
     assert!(r["reason"].as_str().unwrap().contains("busy"), "{r:#}");
@@ -257,5 +272,59 @@ fn a_telephone_that_never_sends_fax_tones_gives_4_4_2_after_the_t30_timer() {
     assert!(
         (55..=70).contains(&seconds),
         "spandsp's caller gives up after T0, 60 s: the call lasted {seconds} s"
+    );
+}
+
+#[test]
+fn a_trunk_registers_answering_the_digest_challenge() {
+    let mut sipp = Sipp::start("register", 1);
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "[sip]\nlisten = \"127.0.0.1:{}\"\n\
+             [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
+             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nusername = \"fax\"\npassword = \"secret\"\n\
+             register = true\nkeepalive = \"0s\"\n",
+            free_port(),
+            sipp.port
+        ),
+    );
+    assert!(
+        sipp.succeeded(Duration::from_secs(20)),
+        "SIPp's registrar did not accept faxhub's REGISTER\n{}",
+        hub.log()
+    );
+    let log = hub.log();
+    assert!(
+        log.contains("registered with the trunk") && log.contains("expires=60"),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_invite_challenge_is_answered_with_the_trunks_credentials() {
+    let mut sipp = Sipp::start("invite-auth", 1);
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "{}[sip]\nlisten = \"127.0.0.1:{}\"\n\
+             [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
+             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nusername = \"fax\"\npassword = \"secret\"\n\
+             keepalive = \"0s\"\n",
+            retry_and_poll(),
+            free_port(),
+            sipp.port
+        ),
+    );
+    let id = send_text(&hub);
+    let job = hub.wait_job(&id, WAIT, |j| j["recipients"][0]["status"] == "deferred");
+    assert_eq!(
+        job["recipients"][0]["status_code"], "4.4.1",
+        "busy once past the challenge: {job:#}"
+    );
+    assert!(
+        sipp.succeeded(Duration::from_secs(20)),
+        "SIPp's proxy refused faxhub's digest answer\n{}",
+        hub.log()
     );
 }

@@ -162,6 +162,9 @@ impl Line {
                     line: config.name.clone(),
                     why: "the SIP user agent is not running".into(),
                 })?;
+                if let Some(trunk) = &config.sip {
+                    agent.keep_trunk(config.name.clone(), trunk.clone());
+                }
                 Ok(Line::Sip(SipLine::new(
                     config.name.clone(),
                     agent.clone(),

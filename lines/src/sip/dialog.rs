@@ -84,6 +84,25 @@ impl Dialog {
         (dialog, m)
     }
 
+    /// The state for requests outside any call (REGISTER, OPTIONS): From `local.address` with
+    /// our tag, To `to`, sent to `target`; `request` numbers them from 1.
+    pub fn outside(local: &Local, to: &str, target: &str, ids: (&str, &str)) -> Dialog {
+        let (call_id, tag) = ids;
+        Dialog {
+            call_id: call_id.to_string(),
+            local_tag: tag.to_string(),
+            remote_tag: None,
+            local_address: format!("{};tag={tag}", local.address),
+            remote_address: format!("<{to}>"),
+            remote_target: target.to_string(),
+            route: Vec::new(),
+            local_cseq: 0,
+            invite_cseq: 0,
+            via: local.via.clone(),
+            contact: local.contact.clone(),
+        }
+    }
+
     /// The dialog an INVITE we received starts, with our tag; its responses are made with
     /// `response`.
     pub fn accept(local: &Local, invite: &Message, tag: &str) -> Option<Dialog> {

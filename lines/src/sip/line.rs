@@ -57,11 +57,7 @@ impl SipLine {
                 let proxy = super::agent::net::resolve(&t.proxy)
                     .await
                     .map_err(|e| format!("the trunk {} cannot be reached: {e}", t.proxy))?;
-                let host = t
-                    .proxy
-                    .rsplit_once(':')
-                    .filter(|(h, p)| !h.ends_with(':') && p.parse::<u16>().is_ok())
-                    .map_or(t.proxy.as_str(), |(h, _)| h);
+                let host = proxy_host(&t.proxy);
                 let credentials = t.username.clone().zip(t.password.clone());
                 (
                     proxy,
@@ -105,6 +101,14 @@ impl SipLine {
         let report = self.agent.call(&dial).await;
         describe(&report, outcome(&report.end))
     }
+}
+
+/// The host of a trunk's `proxy` ("host" or "host:port").
+pub fn proxy_host(proxy: &str) -> &str {
+    proxy
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+        .map_or(proxy, |(h, _)| h)
 }
 
 /// The outcome's reason with what the call showed: the far end's ident, speed, ECM, medium.

@@ -166,9 +166,27 @@ impl Message {
     }
 
     /// Replaces every line of header `name` with one value.
+    /// Replaces header `name` where it first stands (so that Via stays on top), or adds it.
     pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.add(name, value)
+        let value = value.into();
+        match self
+            .headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(i) => {
+                self.headers[i].1 = value;
+                let mut seen = false;
+                self.headers.retain(|(n, _)| {
+                    let same = n.eq_ignore_ascii_case(name);
+                    let keep = !same || !seen;
+                    seen |= same;
+                    keep
+                });
+                self
+            }
+            None => self.add(name, value),
+        }
     }
 
     pub fn method(&self) -> Option<&str> {

@@ -7,6 +7,7 @@
 
 use super::{ALLOW, Agent, Incoming, USER_AGENT};
 use crate::sip::dialog::{Dialog, ack_for_error};
+use crate::sip::digest::Challenge;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::transaction::{Action, Client, T1, T2};
 use std::net::SocketAddr;
@@ -315,5 +316,96 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Adds `credentials` for the digest challenge in `response` (401 or 407) to `request`;
+/// `None` if the challenge cannot be answered, or if the same credentials were refused already
+/// (`count` > 1) and the nonce was not merely stale.
+pub(super) fn authorize(
+    request: &mut Message,
+    response: &Message,
+    (username, password): &(String, String),
+    count: u32,
+) -> Option<()> {
+    let (challenge_header, answer_header) = if response.code() == Some(407) {
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    } else {
+        ("WWW-Authenticate", "Authorization")
+    };
+    let challenge = response
+        .values(challenge_header)
+        .find_map(Challenge::parse)?;
+    if count > 1 && !challenge.stale {
+        return None;
+    }
+    let StartLine::Request { method, uri } = &request.start else {
+        return None;
+    };
+    let value = challenge.answer(username, password, method, uri, &super::random_id(), 1);
+    request.set(answer_header, value);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(code: u16, header: &str, stale: bool) -> Message {
+        let mut r = Message::response_to(&Message::request("INVITE", "sip:1@pbx"), code, "Auth");
+        let stale = if stale { ", stale=true" } else { "" };
+        r.add(header, format!("Digest realm=\"pbx\", nonce=\"n1\"{stale}"));
+        r
+    }
+
+    fn invite() -> Message {
+        let mut m = Message::request("INVITE", "sip:0169293999@pbx");
+        m.add("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+            .add("CSeq", "2 INVITE");
+        m
+    }
+
+    #[test]
+    fn a_proxy_challenge_is_answered_in_proxy_authorization() {
+        let creds = ("fax".to_string(), "secret".to_string());
+        let mut m = invite();
+        authorize(
+            &mut m,
+            &challenge(407, "Proxy-Authenticate", false),
+            &creds,
+            1,
+        )
+        .unwrap();
+        let answer = m.header("Proxy-Authorization").unwrap();
+        assert!(answer.contains("uri=\"sip:0169293999@pbx\""), "{answer}");
+        assert!(m.header("Authorization").is_none());
+        assert_eq!(m.headers[0].0, "Via", "Via stays on top");
+        let mut m = invite();
+        authorize(
+            &mut m,
+            &challenge(401, "WWW-Authenticate", false),
+            &creds,
+            1,
+        )
+        .unwrap();
+        assert!(m.header("Authorization").is_some());
+    }
+
+    #[test]
+    fn refused_credentials_are_not_sent_again_unless_the_nonce_was_stale() {
+        let creds = ("fax".to_string(), "wrong".to_string());
+        let mut m = invite();
+        let again = challenge(407, "Proxy-Authenticate", false);
+        assert!(authorize(&mut m, &again, &creds, 2).is_none());
+        let stale = challenge(407, "Proxy-Authenticate", true);
+        assert!(authorize(&mut m, &stale, &creds, 2).is_some());
+        let other = challenge(401, "WWW-Authenticate", false);
+        let mut m = invite();
+        let other_scheme = {
+            let mut r = other.clone();
+            r.set("WWW-Authenticate", "Basic realm=\"pbx\"");
+            r
+        };
+        assert!(authorize(&mut m, &other_scheme, &creds, 1).is_none());
     }
 }

@@ -14,6 +14,7 @@ mod fax;
 mod inbound;
 pub mod net;
 mod outbound;
+mod register;
 
 pub use outbound::{CallReport, Dial};
 

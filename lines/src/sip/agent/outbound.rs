@@ -5,12 +5,11 @@
 //! fax (`fax::Session`), then BYE. The report carries how the call ended (`CallEnd`, which the
 //! outcome table turns into one RFC 3463 code) and the T.30 engine's progress.
 
-use super::call::{Leg, NoAnswer};
+use super::call::{Leg, NoAnswer, authorize};
 use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
 use super::{Agent, USER_AGENT, random_id};
 use crate::sip::config::FaxOptions;
 use crate::sip::dialog::{Dialog, ack_for_error, branch};
-use crate::sip::digest::Challenge;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::outcome::CallEnd;
 use crate::sip::sdp::{self, Sdp};
@@ -103,7 +102,10 @@ impl Agent {
                 200..=299 => break response,
                 401 | 407 if challenged < 2 => {
                     challenged += 1;
-                    authorize(&mut invite, &response, dial, challenged).is_some()
+                    dial.credentials
+                        .as_ref()
+                        .and_then(|c| authorize(&mut invite, &response, c, challenged))
+                        .is_some()
                 }
                 488 | 415 | 606 if t38_offer => {
                     tracing::info!(%call_id, code, "a T.38-only INVITE was refused: offering audio");
@@ -201,29 +203,6 @@ fn medium_of(
         peer: peer_of(answer, m)?,
         codec: choice.codec,
     })
-}
-
-/// Adds our credentials for the challenge in `response`; `None` if we have none or cannot
-/// answer it.
-fn authorize(invite: &mut Message, response: &Message, dial: &Dial, count: u32) -> Option<()> {
-    let (username, password) = dial.credentials.as_ref()?;
-    let (challenge_header, answer_header) = if response.code() == Some(407) {
-        ("Proxy-Authenticate", "Proxy-Authorization")
-    } else {
-        ("WWW-Authenticate", "Authorization")
-    };
-    let challenge = response
-        .values(challenge_header)
-        .find_map(Challenge::parse)?;
-    if count > 1 && !challenge.stale {
-        return None; // the same credentials refused twice: they are wrong
-    }
-    let StartLine::Request { uri, .. } = &invite.start else {
-        return None;
-    };
-    let value = challenge.answer(username, password, "INVITE", uri, &random_id(), 1);
-    invite.set(answer_header, value);
-    Some(())
 }
 
 /// The same INVITE sent again (after a challenge or a refused offer): next CSeq, new branch.
