@@ -70,6 +70,9 @@ pub enum QueueAction {
     Release { id: String, number: Option<String> },
     /// Send again now: deferred, failed or cancelled numbers are queued with fresh counters
     Retry { id: String, number: Option<String> },
+    /// Follow a job as it happens (dialling, connected, pages confirmed) until it is finished;
+    /// exit 1 if a number did not get the fax
+    Watch { id: String },
 }
 
 #[derive(Args, Debug)]
@@ -86,6 +89,10 @@ pub struct SendArgs {
     /// Files to fax (PDF or text)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Follow the job until it is finished, as `queue watch` does (exit 1 if a number did not
+    /// get the fax)
+    #[arg(long)]
+    pub wait: bool,
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {

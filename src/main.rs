@@ -12,6 +12,7 @@ mod recovery;
 mod scheduler;
 mod send;
 mod serve;
+mod watch;
 
 use clap::Parser;
 use std::process::ExitCode;

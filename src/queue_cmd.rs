@@ -21,6 +21,7 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
             }
             Some(
                 QueueAction::Show { id }
+                | QueueAction::Watch { id }
                 | QueueAction::Cancel { id, .. }
                 | QueueAction::Hold { id, .. },
             )
@@ -35,6 +36,7 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
     match args.action {
         None => list(&store, args.json, args.all).await,
         Some(QueueAction::Show { id }) => show(&store, &parse_id(&id)?, args.json).await,
+        Some(QueueAction::Watch { id }) => crate::watch::follow(&store, &parse_id(&id)?).await,
         Some(QueueAction::Cancel { id, number }) => {
             act(&store, checked, &id, number, OperatorAction::Cancel).await
         }

@@ -10,7 +10,7 @@
 
 use crate::config::SchedulerConfig;
 use faxhub_converters::{ConvertError, Converter};
-use faxhub_lines::{Line, LineOutcome, SendRequest};
+use faxhub_lines::{CallProgress, Line, LineOutcome, SendRequest};
 use faxhub_queue::dialplan::{DialPlan, FaxNumber};
 use faxhub_queue::job::{JobId, now_ms};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
@@ -52,6 +52,12 @@ enum Event {
         line: String,
         started_at_ms: i64,
         outcome: LineOutcome,
+    },
+    /// A call in progress moved on (connected, a page confirmed).
+    Progress {
+        job: JobId,
+        idx: i64,
+        progress: CallProgress,
     },
 }
 
@@ -246,6 +252,7 @@ impl Scheduler {
                 tiff: self.spool.path(&rcpt.pages_path),
                 pages: rcpt.pages as u32,
                 attempt,
+                progress: None,
             };
             let line = slot.line.clone();
             let events = events.clone();
@@ -263,6 +270,12 @@ impl Scheduler {
     ) {
         match event {
             Event::Converted { job, result } => self.record_conversion(job, result).await,
+            Event::Progress { job, idx, progress } => {
+                let json = serde_json::to_string(&progress).unwrap_or_default();
+                if let Err(e) = self.store.set_progress(&job, idx, &json).await {
+                    tracing::warn!(job = %job, error = %e, "could not record a call's progress");
+                }
+            }
             Event::Sent {
                 due,
                 line,
@@ -394,7 +407,23 @@ async fn call(
     started_at_ms: i64,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let outcome = line.send(&request).await;
+    // the line publishes what the call does; the owner of the store records it
+    let (published, mut watched) = tokio::sync::watch::channel(CallProgress::default());
+    let request = SendRequest {
+        progress: Some(Arc::new(published)),
+        ..request
+    };
+    let sending = line.send(&request);
+    tokio::pin!(sending);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut sending => break outcome,
+            Ok(()) = watched.changed() => {
+                let progress = watched.borrow_and_update().clone();
+                let _ = events.send(Event::Progress { job: due.job_id.clone(), idx: due.idx, progress });
+            }
+        }
+    };
     drop(permit);
     let _ = events.send(Event::Sent {
         due,

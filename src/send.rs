@@ -1,7 +1,8 @@
 //! `faxhub send --to NUMBER… [--from ADDR] [--subject S] FILE…`: builds a MIME message with the
 //! files attached and queues it through the same durable intake as SMTP (works with or without a
 //! running daemon, which picks the job up within its poll interval). Bad numbers and unreadable
-//! files are refused before anything is queued, with a one-line message and exit code 2.
+//! files are refused before anything is queued, with a one-line message and exit code 2. With
+//! `--wait` it then follows the job until it is finished (`watch`).
 
 use crate::Failure;
 use crate::cli::SendArgs;
@@ -64,7 +65,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
     let (store, spool) = crate::serve::open_queue(config).await?;
-    let intake = Intake::start(spool, store, Arc::new(tokio::sync::Notify::new()));
+    let intake = Intake::start(spool, store.clone(), Arc::new(tokio::sync::Notify::new()));
     let submission = Submission {
         origin: Origin::Cli,
         return_path: from.clone(),
@@ -79,6 +80,9 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     println!("{id}");
+    if args.wait {
+        return crate::watch::follow(&store, &id).await;
+    }
     Ok(())
 }
 

@@ -20,9 +20,10 @@ use std::time::Duration;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 const WAIT: Duration = Duration::from_secs(180);
 
+/// Quick retries, and one LibreOffice instance a hub: these tests run side by side.
 fn retry_and_poll() -> &'static str {
     "[retry]\nschedule = [\"1s\"]\nmax_dials = 2\nmax_tries = 1\ngive_up_after = \"1h\"\n\
-     [scheduler]\npoll_interval = \"200ms\"\n"
+     [scheduler]\npoll_interval = \"200ms\"\n[convert]\noffice_instances = 1\n"
 }
 
 /// A hub whose only line is `loopback`, with `t38` as its mode.
@@ -160,12 +161,25 @@ impl Sipp {
             ))
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-m", &calls.to_string(), "-nostdin"])
+            // ports of its own: SIPp instances run side by side (control 8888, media 6000)
+            .args([
+                "-cp",
+                &free_port().to_string(),
+                "-mp",
+                &free_port().to_string(),
+            ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("sipp (Debian's sip-tester) must be installed");
         std::thread::sleep(Duration::from_millis(300));
-        Sipp { child, port }
+        let mut sipp = Sipp { child, port };
+        if sipp.child.try_wait().unwrap().is_some() {
+            let mut why = String::new();
+            std::io::Read::read_to_string(sipp.child.stderr.as_mut().unwrap(), &mut why).unwrap();
+            panic!("SIPp did not start: {why}");
+        }
+        sipp
     }
 }
 
@@ -190,13 +204,15 @@ impl Drop for Sipp {
     }
 }
 
+/// A hub whose only line is a trunk to `sipp` (no OPTIONS keep-alive: SIPp's scenarios take
+/// INVITEs only).
 fn sip_line_hub(sipp: &Sipp, fax: &str) -> Faxhub {
     Faxhub::start(
         "",
         &format!(
             "{}[sip]\nlisten = \"127.0.0.1:{}\"\n\
              [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
-             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nring_timeout = \"20s\"\n\
+             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nring_timeout = \"20s\"\nkeepalive = \"0s\"\n\
              [lines.fax]\n{fax}\n",
             retry_and_poll(),
             free_port(),
@@ -228,6 +244,11 @@ fn busy_is_deferred_with_4_4_1_and_dialled_again() {
     assert_eq!(r["status"], "failed", "max_dials = 2");
     assert_eq!(r["attempt_log"][1]["status_code"], "4.4.1");
     assert_eq!(r["pages_sent"], 0);
+    // following a job that did not go through: its end, and exit status 1
+    let watch = hub.cli(&["queue", "watch", &id]);
+    let said = String::from_utf8_lossy(&watch.stdout);
+    assert_eq!(watch.status.code(), Some(1), "{said}");
+    assert!(said.contains("+33169293999: failed: 4.4.1"), "{said}");
 }
 
 #[test]
@@ -327,4 +348,47 @@ fn an_invite_challenge_is_answered_with_the_trunks_credentials() {
         "SIPp's proxy refused faxhub's digest answer\n{}",
         hub.log()
     );
+}
+
+#[test]
+fn send_wait_follows_a_fax_as_it_happens() {
+    let hub = loopback_hub("ours");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "send",
+            "--wait",
+            "--to",
+            "0142000000",
+            "--from",
+            "alice@example.com",
+        ])
+        .arg(format!("{CORPUS}/pdf/pypdf/crazyones.pdf"))
+        .arg("-c")
+        .arg(&hub.config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // piped: one line a step, in the order they happened
+    // (converting may take less than one look at the store: not asked for)
+    let steps = [
+        "1 page(s)",
+        "+33142000000: dialling (attempt 1, line loopback)",
+        "+33142000000: connected over T.38",
+        "+33142000000: sending to",
+        "+33142000000: page 1 of 1 confirmed",
+        "+33142000000: done: 2.0.0",
+    ];
+    let mut at = 0;
+    for step in steps {
+        let found = said[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("{step:?} missing after byte {at}:\n{said}"));
+        at += found + step.len();
+    }
+    assert!(!said.contains('\r'), "no progress bar when piped");
 }

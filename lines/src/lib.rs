@@ -80,6 +80,10 @@ impl LineConfig {
             (LineKind::Sip, None) => return Err(bad("a sip line needs [lines.sip] proxy".into())),
             (LineKind::Sip, Some(trunk)) => trunk.validate("lines.sip").map_err(bad)?,
             (_, Some(_)) => return Err(bad("[lines.sip] is for sip lines".into())),
+            (LineKind::Test, None) => {
+                // its script is checked by making the line
+                TestLine::new(FileLine::new(self.name.clone(), PathBuf::new()), self)?;
+            }
             _ => {}
         }
         self.fax.validate("lines.fax").map_err(bad)
@@ -109,7 +113,31 @@ pub struct SendRequest {
     pub pages: u32,
     /// 1 for the first attempt to this recipient.
     pub attempt: u32,
+    /// Where the call's progress goes, if anyone follows it.
+    pub progress: Option<ProgressSender>,
 }
+
+/// What a call has done so far, for those who follow it (`faxhub queue watch`): published by
+/// the line as it happens, stored by the scheduler while the call lasts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallProgress {
+    /// "dialling", "connected" (the far end answered), "sending" (the fax machines agreed).
+    pub stage: String,
+    /// "t38" or "g711", once connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// The receiving machine's ident (CSI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_ident: Option<String>,
+    pub bit_rate: u32,
+    pub ecm: bool,
+    /// Pages the receiver confirmed, of `pages`.
+    pub pages_confirmed: u32,
+    pub pages: u32,
+}
+
+/// Where a line publishes a call's progress.
+pub type ProgressSender = Arc<tokio::sync::watch::Sender<CallProgress>>;
 
 /// What happened on the line.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -220,6 +220,7 @@ mod tests {
             tiff: dir.path().join("missing.tif"),
             pages: 3,
             attempt: 1,
+            progress: None,
         };
         let first = l.send(&request).await;
         assert_eq!(

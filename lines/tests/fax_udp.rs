@@ -7,7 +7,7 @@
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
 use faxhub_lines::sip::sdp::AudioCodec;
-use faxhub_lines::sip::spandsp::{AudioTerminal, T38Terminal, TerminalConfig};
+use faxhub_lines::sip::spandsp::{AudioTerminal, Progress, T38Terminal, TerminalConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -96,12 +96,22 @@ async fn fax_over_udp(loss: f64) {
     let mut rx = T38Terminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
     let limit = Duration::from_secs(120);
     let receiving = tokio::spawn(async move {
-        let end = run_t38(&mut rx, &b, b_peer, config, limit).await.unwrap();
+        let end = run_t38(&mut rx, &b, b_peer, config, limit, None)
+            .await
+            .unwrap();
         (end, rx.progress().clone())
     });
-    let end = run_t38(&mut tx, &a, a_peer, config, limit).await.unwrap();
+    let (published, watched) = tokio::sync::watch::channel(Progress::default());
+    let end = run_t38(&mut tx, &a, a_peer, config, limit, Some(&published))
+        .await
+        .unwrap();
     let (rx_end, rx_progress) = receiving.await.unwrap();
     let t = tx.progress();
+    assert_eq!(
+        *watched.borrow(),
+        *t,
+        "the progress was published as it went"
+    );
     assert_eq!(end, SessionEnd::Finished, "{t:?}");
     assert_eq!(rx_end, SessionEnd::Finished, "{rx_progress:?}");
     assert_eq!(t.completion.as_ref().map(|c| c.0), Some(0), "{t:?}");
@@ -146,10 +156,14 @@ async fn fax_over_rtp(codec: AudioCodec) {
     let mut rx = AudioTerminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
     let limit = Duration::from_secs(120);
     let receiving = tokio::spawn(async move {
-        let end = run_audio(&mut rx, &b, a_addr, rtp(2), limit).await.unwrap();
+        let end = run_audio(&mut rx, &b, a_addr, rtp(2), limit, None)
+            .await
+            .unwrap();
         (end, rx.progress().clone())
     });
-    let end = run_audio(&mut tx, &a, b_addr, rtp(1), limit).await.unwrap();
+    let end = run_audio(&mut tx, &a, b_addr, rtp(1), limit, None)
+        .await
+        .unwrap();
     let (rx_end, rx_progress) = receiving.await.unwrap();
     let t = tx.progress();
     assert_eq!(end, SessionEnd::Finished, "{t:?}");

@@ -90,6 +90,7 @@ async fn call(setup: &Setup, number: &str, fax: FaxOptions) -> CallReport {
         pages: 1,
         ring_timeout: Duration::from_secs(10),
         max_duration: Duration::from_secs(120),
+        progress: None,
     };
     setup.agent.call(&dial).await
 }

@@ -83,6 +83,7 @@ impl SipLine {
             pages: request.pages,
             ring_timeout,
             max_duration,
+            progress: request.progress.clone(),
         })
     }
 

@@ -8,11 +8,12 @@
 use super::g711;
 use super::rtp;
 use super::sdp::AudioCodec;
-use super::spandsp::{AudioTerminal, T38Terminal};
+use super::spandsp::{AudioTerminal, Progress, T38Terminal};
 use super::udptl;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// How one side sends UDPTL.
@@ -47,6 +48,7 @@ trait Engine {
     /// `elapsed` passed since the last tick: the datagrams to send, and whether the fax is over.
     fn tick(&mut self, elapsed: Duration) -> (Vec<Vec<u8>>, bool);
     fn datagram(&mut self, bytes: &[u8], from: SocketAddr);
+    fn progress(&self) -> &Progress;
 }
 
 struct T38Engine<'a> {
@@ -83,6 +85,10 @@ impl Engine for T38Engine<'_> {
                 tracing::debug!(error = %e, %from, "an unreadable UDPTL datagram was ignored")
             }
         }
+    }
+
+    fn progress(&self) -> &Progress {
+        self.terminal.progress()
     }
 }
 
@@ -127,15 +133,21 @@ impl Engine for AudioEngine<'_> {
             tracing::debug!(error = %e, %from, "an unreadable RTP datagram was ignored");
         }
     }
+
+    fn progress(&self) -> &Progress {
+        self.terminal.progress()
+    }
 }
 
-/// Runs `terminal` over UDPTL until its fax ends or `limit` passes.
+/// Runs `terminal` over UDPTL until its fax ends or `limit` passes; its progress is published
+/// on `progress` as it changes.
 pub async fn run_t38(
     terminal: &mut T38Terminal,
     socket: &UdpSocket,
     peer: SocketAddr,
     config: UdptlConfig,
     limit: Duration,
+    progress: Option<&watch::Sender<Progress>>,
 ) -> std::io::Result<SessionEnd> {
     let engine = T38Engine {
         terminal,
@@ -143,16 +155,26 @@ pub async fn run_t38(
         receiver: udptl::Receiver::new(),
     };
     // a late tick is made up by the samples it counts
-    run(engine, socket, peer, limit, MissedTickBehavior::Delay).await
+    run(
+        engine,
+        socket,
+        peer,
+        limit,
+        MissedTickBehavior::Delay,
+        progress,
+    )
+    .await
 }
 
-/// Runs `terminal` over G.711 RTP until its fax ends or `limit` passes.
+/// Runs `terminal` over G.711 RTP until its fax ends or `limit` passes; its progress is
+/// published on `progress` as it changes.
 pub async fn run_audio(
     terminal: &mut AudioTerminal,
     socket: &UdpSocket,
     peer: SocketAddr,
     config: RtpConfig,
     limit: Duration,
+    progress: Option<&watch::Sender<Progress>>,
 ) -> std::io::Result<SessionEnd> {
     let law = match config.codec {
         AudioCodec::Pcmu => g711::ULAW,
@@ -167,7 +189,15 @@ pub async fn run_audio(
         receiver: rtp::Receiver::new(pt, config.jitter_frames, law.silence),
     };
     // every frame must go out: a late tick is made up by ticking again at once
-    run(engine, socket, peer, limit, MissedTickBehavior::Burst).await
+    run(
+        engine,
+        socket,
+        peer,
+        limit,
+        MissedTickBehavior::Burst,
+        progress,
+    )
+    .await
 }
 
 async fn run(
@@ -176,6 +206,7 @@ async fn run(
     mut peer: SocketAddr,
     limit: Duration,
     missed: MissedTickBehavior,
+    progress: Option<&watch::Sender<Progress>>,
 ) -> std::io::Result<SessionEnd> {
     let mut latched = false;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -188,6 +219,15 @@ async fn run(
             now = tick.tick() => {
                 let (datagrams, done) = engine.tick(now - last);
                 last = now;
+                if let Some(tx) = progress {
+                    tx.send_if_modified(|p| {
+                        let changed = p != engine.progress();
+                        if changed {
+                            *p = engine.progress().clone();
+                        }
+                        changed
+                    });
+                }
                 for d in datagrams {
                     socket.send_to(&d, peer).await?;
                 }

@@ -218,7 +218,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE recipients SET status = ?, tries = tries + 1, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ? \
+                "UPDATE recipients SET status = ?, tries = tries + 1, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ?, progress = NULL \
                  WHERE job_id = ? AND idx = ?",
             )
             .bind(RecipientStatus::Deferred.as_str())
@@ -430,7 +430,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
-            "UPDATE recipients SET status = 'sending', updated_at = ? \
+            "UPDATE recipients SET status = 'sending', updated_at = ?, progress = NULL \
              WHERE job_id = ? AND idx = ? AND (status = 'queued' OR status = 'deferred')",
         )
         .bind(now_ms)
@@ -463,6 +463,25 @@ impl Store {
         Ok(true)
     }
 
+    /// What the call in progress to recipient `idx` of `job` has done so far (JSON), while it
+    /// is `sending`; shown by `queue show` and followed by `queue watch`.
+    pub async fn set_progress(
+        &self,
+        job: &JobId,
+        idx: i64,
+        progress: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE recipients SET progress = ? WHERE job_id = ? AND idx = ? AND status = 'sending'",
+        )
+        .bind(progress)
+        .bind(job.as_str())
+        .bind(idx)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Closes an attempt and moves the recipient to its new state, in one transaction. A cancel
     /// requested during the call applies now unless the fax went through.
     pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
@@ -493,7 +512,7 @@ impl Store {
         .await?;
         sqlx::query(
             "UPDATE recipients SET status = ?, tries = ?, dials = ?, pages_sent = ?, status_code = ?, reason = ?, \
-             next_attempt_at = ?, cancel_requested = 0, updated_at = ? WHERE job_id = ? AND idx = ?",
+             next_attempt_at = ?, cancel_requested = 0, updated_at = ?, progress = NULL WHERE job_id = ? AND idx = ?",
         )
         .bind(status.as_str())
         .bind(end.tries as i64)

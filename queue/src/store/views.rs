@@ -43,6 +43,9 @@ pub struct RecipientView {
     pub next_attempt_at: Option<String>,
     pub notify: Option<String>,
     pub orcpt: Option<String>,
+    /// What the call in progress has done so far (while `sending`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<AttemptView>,
 }
@@ -141,7 +144,7 @@ async fn load_recipients(
     filter: Filter<'_>,
 ) -> Result<RecipientsByJob, StoreError> {
     let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages, r.pages_sent, \
-               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, \
+               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, r.progress, \
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
                FROM recipients r";
     let rows = match filter {
@@ -176,6 +179,9 @@ async fn load_recipients(
                 .map(rfc3339),
             notify: row.try_get("notify")?,
             orcpt: row.try_get("orcpt")?,
+            progress: row
+                .try_get::<Option<String>, _>("progress")?
+                .and_then(|p| serde_json::from_str(&p).ok()),
             attempt_log: Vec::new(),
         };
         out.entry(row.try_get("job_id")?)

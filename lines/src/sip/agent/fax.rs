@@ -11,6 +11,7 @@
 
 use super::call::Leg;
 use super::{Incoming, random_id};
+use crate::ProgressSender;
 use crate::sip::config::{FaxOptions, T38Mode};
 use crate::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
 use crate::sip::sdp::{self, AudioCodec, Media, Origin, Sdp, T38Params};
@@ -19,6 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// spandsp's T30_ERR_CALLDROPPED: the call ended before the fax did.
@@ -128,6 +130,8 @@ pub(super) struct Session<'a> {
     pub direction: Direction,
     pub describer: Describer,
     pub calling: bool,
+    /// Where the call's progress is published, if anyone follows it.
+    pub report: Option<ProgressSender>,
 }
 
 enum Step {
@@ -205,6 +209,8 @@ impl Session<'_> {
             Direction::Send { tiff, .. } => (tiff.clone(), true),
             Direction::Receive { tiff } => (tiff.clone(), false),
         };
+        let (published, mut watched) = watch::channel(Progress::default());
+        self.publish(&Progress::default(), medium.is_t38());
         match medium {
             Medium::T38 {
                 socket,
@@ -222,9 +228,8 @@ impl Session<'_> {
                     redundancy: self.options.redundancy,
                     max_datagram: T38Params::datagram_limit(theirs, ours) as usize,
                 };
-                let round = self
-                    .service(run_t38(&mut terminal, socket, *peer, udptl, limit), medium)
-                    .await;
+                let media = run_t38(&mut terminal, socket, *peer, udptl, limit, Some(&published));
+                let round = self.service(media, medium, &mut watched).await;
                 Ok((round, terminal.progress().clone()))
             }
             Medium::Audio {
@@ -242,24 +247,47 @@ impl Session<'_> {
                     ssrc: rand::random(),
                     jitter_frames: 3,
                 };
-                let round = self
-                    .service(run_audio(&mut terminal, socket, *peer, rtp, limit), medium)
-                    .await;
+                let media = run_audio(&mut terminal, socket, *peer, rtp, limit, Some(&published));
+                let round = self.service(media, medium, &mut watched).await;
                 Ok((round, terminal.progress().clone()))
             }
         }
     }
 
-    /// Runs `media` while answering the call's requests.
+    /// What the T.30 engine has done, for those who follow the call.
+    fn publish(&self, p: &Progress, t38: bool) {
+        if let Some(report) = &self.report {
+            report.send_modify(|c| {
+                c.stage = if p.bit_rate > 0 {
+                    "sending"
+                } else {
+                    "connected"
+                }
+                .into();
+                c.transport = Some(if t38 { "t38" } else { "g711" }.into());
+                c.remote_ident = p.remote_ident.clone();
+                c.bit_rate = p.bit_rate;
+                c.ecm = p.ecm;
+                c.pages_confirmed = p.pages;
+            });
+        }
+    }
+
+    /// Runs `media` while answering the call's requests and publishing its progress.
     async fn service(
         &mut self,
         media: impl std::future::Future<Output = std::io::Result<SessionEnd>>,
         medium: &Medium,
+        watched: &mut watch::Receiver<Progress>,
     ) -> Round {
         tokio::pin!(media);
         loop {
             tokio::select! {
                 end = &mut media => return Round::Ended(end),
+                Ok(()) = watched.changed() => {
+                    let p = watched.borrow_and_update().clone();
+                    self.publish(&p, medium.is_t38());
+                }
                 incoming = self.leg.next(None) => {
                     let Some(incoming) = incoming else { return Round::AgentGone };
                     match self.in_session(incoming, medium).await {

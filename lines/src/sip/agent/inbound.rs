@@ -104,6 +104,7 @@ async fn answer(
         direction: Direction::Receive { tiff },
         describer,
         calling: false,
+        report: None,
     };
     let FaxResult { progress, t30, t38 } = session.run(medium, started + config.max_duration).await;
     // the caller hangs up first, usually; if not, we do

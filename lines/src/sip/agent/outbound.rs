@@ -8,6 +8,7 @@
 use super::call::{Leg, NoAnswer, authorize};
 use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
 use super::{Agent, USER_AGENT, random_id};
+use crate::ProgressSender;
 use crate::sip::config::FaxOptions;
 use crate::sip::dialog::{Dialog, ack_for_error, branch};
 use crate::sip::message::{Message, StartLine};
@@ -37,6 +38,8 @@ pub struct Dial {
     pub pages: u32,
     pub ring_timeout: Duration,
     pub max_duration: Duration,
+    /// Where the call's progress is published, if anyone follows it.
+    pub progress: Option<ProgressSender>,
 }
 
 /// How a call went.
@@ -64,6 +67,12 @@ impl CallReport {
 impl Agent {
     /// Makes the call and sends the fax.
     pub async fn call(self: &Arc<Self>, dial: &Dial) -> CallReport {
+        if let Some(report) = &dial.progress {
+            report.send_modify(|c| {
+                c.stage = "dialling".into();
+                c.pages = dial.pages;
+            });
+        }
         let call_id = format!("{}@faxhub", random_id());
         let tag = random_id();
         let rx = self.register(&call_id, &[&tag]);
@@ -146,6 +155,7 @@ impl Agent {
             },
             describer,
             calling: true,
+            report: dial.progress.clone(),
         };
         let FaxResult { progress, t30, t38 } =
             session.run(medium, connected_at + dial.max_duration).await;
