@@ -5,7 +5,7 @@
 //! counted as confirmed. Numbers the inbound side does not answer get 404. tshark, capturing on
 //! the loopback interface, is the independent judge of the wire format: it must decode the SIP,
 //! SDP, T.38 (UDPTL) and RTP of a T.38 call and a G.711 call with no malformed packet and no
-//! warning.
+//! warning, and find them marked with the configured DSCP (CS3 for SIP, EF for media).
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::inbox::Inbox;
@@ -286,6 +286,14 @@ async fn tshark_decodes_every_packet_of_a_t38_and_a_g711_call() {
     assert!(t38 > 50, "{t38} T.38 packets");
     assert!(rtp > 500, "{rtp} RTP packets");
     assert_eq!(count("_ws.malformed"), 0, "malformed packets");
+    // DSCP as configured (the defaults): CS3 for SIP, EF for media
+    assert_eq!(count("sip && ip.dsfield.dscp != 24"), 0, "SIP marked CS3");
+    assert_eq!(
+        count("(t38 || rtp) && ip.dsfield.dscp != 46"),
+        0,
+        "media marked EF"
+    );
+    assert!(count("t38 && ip.dsfield.dscp == 46") > 50);
     assert_eq!(
         count("_ws.expert.severity >= 6291456"),
         0,
