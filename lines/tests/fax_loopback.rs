@@ -9,7 +9,7 @@
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::sip::g711;
 use faxhub_lines::sip::outcome::{CallEnd, outcome};
-use faxhub_lines::sip::spandsp::{AudioTerminal, Progress, T38Terminal, TerminalConfig};
+use faxhub_lines::sip::spandsp::{AudioTerminal, Coding, Progress, T38Terminal, TerminalConfig};
 use faxhub_lines::sip::udptl;
 use std::path::Path;
 use std::process::Command;
@@ -66,11 +66,13 @@ fn random(seed: u64) -> impl FnMut() -> f64 {
 
 /// Runs one fax from `sent` into `received`, dropping `loss` of the datagrams each way.
 fn fax(sent: &Path, received: &Path, loss: f64, ecm: bool) -> (T38Terminal, T38Terminal) {
+    let coding = if ecm { Coding::Mmr } else { Coding::Mh };
     let mut tx = T38Terminal::sender(
         &TerminalConfig {
             calling: true,
             ident: "faxhub test".into(),
             ecm,
+            coding,
             ..TerminalConfig::default()
         },
         sent,
@@ -147,6 +149,9 @@ fn check_result(t: &Progress, r: &Progress, ecm: bool, sent: &Path, received: &P
     assert_eq!(t.remote_ident.as_deref(), Some("+33 1 69 29 39 99"));
     assert_eq!(r.remote_ident.as_deref(), Some("faxhub test"));
     assert_eq!(t.ecm, ecm);
+    // MMR needs ECM; without ECM the sender here offers MH only
+    let coding = if ecm { Coding::Mmr } else { Coding::Mh };
+    assert_eq!((t.coding, r.coding), (Some(coding), Some(coding)), "{t:?}");
     assert!(t.bit_rate >= 9600, "{t:?}");
     assert_eq!(
         pixels(sent, dir),
@@ -210,6 +215,7 @@ fn fax_audio(
         calling,
         ident: ident.into(),
         ecm,
+        coding: if ecm { Coding::Mmr } else { Coding::Mh },
         ..TerminalConfig::default()
     };
     let mut tx = AudioTerminal::sender(&config(true, "faxhub test"), sent).unwrap();

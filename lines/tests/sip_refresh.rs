@@ -176,7 +176,10 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
         .unwrap();
     let (updated, _) = receive(&far, "200").await;
     assert_eq!(updated.cseq().unwrap().1, "UPDATE");
-    assert!(!receiving.is_finished(), "both refreshes came while the fax was going");
+    assert!(
+        !receiving.is_finished(),
+        "both refreshes came while the fax was going"
+    );
 
     let (end, progress) = receiving.await.unwrap();
     assert_eq!(end, SessionEnd::Finished, "{progress:?}");

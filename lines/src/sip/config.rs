@@ -6,7 +6,7 @@
 
 use super::message::DidFrom;
 use super::sdp::AudioCodec;
-use super::spandsp::{Modem, TerminalConfig};
+use super::spandsp::{Coding, Modem, TerminalConfig};
 use faxhub_queue::units::serde_duration;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
@@ -141,6 +141,8 @@ pub struct FaxOptions {
     pub ecm: bool,
     /// The fastest modem: 14400 (V.17), 9600 (V.29) or 4800 (V.27ter).
     pub max_speed: u32,
+    /// The best page coding: "mmr" (T.6, with ECM), "mr" or "mh".
+    pub coding: Coding,
     pub t38: T38Mode,
     /// Offer T.38 alone in the first INVITE (many carriers refuse it: then audio is offered).
     pub t38_only: bool,
@@ -157,6 +159,7 @@ impl Default for FaxOptions {
             header: None,
             ecm: true,
             max_speed: 14_400,
+            coding: Coding::Mmr,
             t38: T38Mode::Ours,
             t38_only: false,
             redundancy: 3,
@@ -204,6 +207,7 @@ impl FaxOptions {
             header: self.header.clone(),
             ecm: self.ecm,
             fastest: self.modem().unwrap_or(Modem::V17),
+            coding: self.coding,
             t38_version: 0,
         }
     }

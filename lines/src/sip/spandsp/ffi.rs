@@ -60,6 +60,10 @@ pub type t30_phase_e_handler_t =
 
 // t30.h enums
 pub const T30_SUPPORT_V27TER: c_int = 0x01;
+/// T30_SUPPORT_T4_1D_COMPRESSION (MH), _T4_2D_ (MR), _T6_ (MMR): spandsp 0.0.6 values.
+pub const T30_SUPPORT_T4_1D_COMPRESSION: c_int = 2;
+pub const T30_SUPPORT_T4_2D_COMPRESSION: c_int = 4;
+pub const T30_SUPPORT_T6_COMPRESSION: c_int = 8;
 pub const T30_SUPPORT_V29: c_int = 0x02;
 pub const T30_SUPPORT_V17: c_int = 0x04;
 // t38_core.h enums
@@ -114,6 +118,7 @@ unsafe extern "C" {
     pub fn t30_set_tx_page_header_info(s: *mut t30_state_t, info: *const c_char) -> c_int;
     pub fn t30_set_ecm_capability(s: *mut t30_state_t, enabled: c_int) -> c_int;
     pub fn t30_set_supported_modems(s: *mut t30_state_t, supported_modems: c_int) -> c_int;
+    pub fn t30_set_supported_compressions(s: *mut t30_state_t, supported: c_int) -> c_int;
     pub fn t30_set_phase_b_handler(
         s: *mut t30_state_t,
         handler: t30_phase_b_handler_t,

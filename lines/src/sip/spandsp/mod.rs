@@ -47,6 +47,30 @@ impl Modem {
     }
 }
 
+/// The best page coding to offer: MMR (T.6, needs ECM), MR (T.4 2-D) or MH (T.4 1-D). The
+/// sender re-codes each page for what the receiver takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Coding {
+    Mmr,
+    Mr,
+    Mh,
+}
+
+impl Coding {
+    fn mask(self) -> c_int {
+        match self {
+            Coding::Mmr => {
+                ffi::T30_SUPPORT_T6_COMPRESSION
+                    | ffi::T30_SUPPORT_T4_2D_COMPRESSION
+                    | ffi::T30_SUPPORT_T4_1D_COMPRESSION
+            }
+            Coding::Mr => ffi::T30_SUPPORT_T4_2D_COMPRESSION | ffi::T30_SUPPORT_T4_1D_COMPRESSION,
+            Coding::Mh => ffi::T30_SUPPORT_T4_1D_COMPRESSION,
+        }
+    }
+}
+
 /// How one side of a fax is set up.
 #[derive(Debug, Clone)]
 pub struct TerminalConfig {
@@ -59,6 +83,7 @@ pub struct TerminalConfig {
     pub header: Option<String>,
     pub ecm: bool,
     pub fastest: Modem,
+    pub coding: Coding,
     pub t38_version: u8,
 }
 
@@ -70,6 +95,7 @@ impl Default for TerminalConfig {
             header: None,
             ecm: true,
             fastest: Modem::V17,
+            coding: Coding::Mmr,
             t38_version: 0,
         }
     }
@@ -84,6 +110,8 @@ pub struct Progress {
     pub pages: u32,
     pub bit_rate: u32,
     pub ecm: bool,
+    /// The page coding the machines agreed on.
+    pub coding: Option<Coding>,
     /// Bad rows in the last page received.
     pub bad_rows: u32,
     /// spandsp's completion code (`t30_err_e`, 0 = OK) and its words, once phase E has passed.
@@ -156,6 +184,13 @@ unsafe fn record_stats(t30: *mut ffi::t30_state_t, user_data: *mut c_void) {
     p.bit_rate = stats.bit_rate.max(0) as u32;
     p.ecm = stats.error_correcting_mode != 0;
     p.bad_rows = stats.bad_rows.max(0) as u32;
+    // T4_COMPRESSION_ITU_T4_1D, _T4_2D, _T6 (spandsp 0.0.6)
+    p.coding = match stats.encoding {
+        1 => Some(Coding::Mh),
+        2 => Some(Coding::Mr),
+        3 => Some(Coding::Mmr),
+        _ => p.coding,
+    };
 }
 
 unsafe extern "C" fn on_phase_b(
@@ -228,6 +263,7 @@ unsafe fn configure_t30(
         }
         ffi::t30_set_ecm_capability(t30, c_int::from(config.ecm));
         ffi::t30_set_supported_modems(t30, config.fastest.mask());
+        ffi::t30_set_supported_compressions(t30, config.coding.mask());
         if sending {
             ffi::t30_set_tx_file(t30, file.as_ptr(), -1, -1);
         } else {
