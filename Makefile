@@ -24,6 +24,7 @@ release:
 bench: deps release
 	python3 bench/ingest/run.py
 	python3 bench/convert/run.py
+	python3 bench/lines/run.py
 
 check: fmt clippy test
 

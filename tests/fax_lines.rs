@@ -152,8 +152,14 @@ struct Sipp {
 
 impl Sipp {
     fn start(scenario: &str, calls: u32) -> Sipp {
+        Sipp::start_over(scenario, calls, "u1")
+    }
+
+    /// SIPp on `transport`: "u1" (UDP) or "t1" (TCP, one connection).
+    fn start_over(scenario: &str, calls: u32, transport: &str) -> Sipp {
         let port = free_port();
         let child = Command::new("sipp")
+            .args(["-t", transport])
             .arg("-sf")
             .arg(format!(
                 "{}/tests/sipp/{scenario}.xml",
@@ -207,12 +213,16 @@ impl Drop for Sipp {
 /// A hub whose only line is a trunk to `sipp` (no OPTIONS keep-alive: SIPp's scenarios take
 /// INVITEs only).
 fn sip_line_hub(sipp: &Sipp, fax: &str) -> Faxhub {
+    sip_trunk_hub(sipp, "ring_timeout = \"20s\"", fax)
+}
+
+fn sip_trunk_hub(sipp: &Sipp, trunk: &str, fax: &str) -> Faxhub {
     Faxhub::start(
         "",
         &format!(
             "{}[sip]\nlisten = \"127.0.0.1:{}\"\n\
              [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
-             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nring_timeout = \"20s\"\nkeepalive = \"0s\"\n\
+             [lines.sip]\nproxy = \"127.0.0.1:{}\"\nkeepalive = \"0s\"\n{trunk}\n\
              [lines.fax]\n{fax}\n",
             retry_and_poll(),
             free_port(),
@@ -249,6 +259,44 @@ fn busy_is_deferred_with_4_4_1_and_dialled_again() {
     let said = String::from_utf8_lossy(&watch.stdout);
     assert_eq!(watch.status.code(), Some(1), "{said}");
     assert!(said.contains("+33169293999: failed: 4.4.1"), "{said}");
+}
+
+#[test]
+fn a_call_that_rings_too_long_is_cancelled_and_retried_as_no_answer() {
+    let mut sipp = Sipp::start("ringing", 1);
+    let hub = sip_trunk_hub(&sipp, "ring_timeout = \"2s\"", "");
+    let id = send_text(&hub);
+    let job = hub.wait_job(&id, WAIT, |j| j["recipients"][0]["status"] == "deferred");
+    let r = &job["recipients"][0];
+    assert_eq!(r["status_code"], "4.4.1", "{r:#}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer (SIP 487)"),
+        "{r:#}"
+    );
+    assert!(
+        sipp.succeeded(Duration::from_secs(10)),
+        "SIPp saw no proper CANCEL\n{}",
+        hub.log()
+    );
+}
+
+#[test]
+fn a_trunk_over_tcp() {
+    // SIPp listens on TCP only: the 486 can only come back over TCP
+    let sipp = Sipp::start_over("busy", 1, "t1");
+    let hub = sip_trunk_hub(&sipp, "transport = \"tcp\"", "");
+    let id = send_text(&hub);
+    let job = hub.wait_job(&id, WAIT, |j| j["recipients"][0]["status"] == "deferred");
+    assert_eq!(job["recipients"][0]["status_code"], "4.4.1", "{job:#}");
+    assert!(
+        job["recipients"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SIP 486")
+    );
 }
 
 #[test]

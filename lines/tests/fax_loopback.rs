@@ -9,8 +9,8 @@
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::sip::g711;
 use faxhub_lines::sip::outcome::{CallEnd, outcome};
+use faxhub_lines::sip::simulate;
 use faxhub_lines::sip::spandsp::{AudioTerminal, Coding, Progress, T38Terminal, TerminalConfig};
-use faxhub_lines::sip::udptl;
 use std::path::Path;
 use std::process::Command;
 
@@ -53,17 +53,6 @@ fn pixels(tiff: &Path, scratch: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A xorshift sequence in [0, 1), for reproducible loss.
-fn random(seed: u64) -> impl FnMut() -> f64 {
-    let mut x = seed;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 10_000) as f64 / 10_000.0
-    }
-}
-
 /// Runs one fax from `sent` into `received`, dropping `loss` of the datagrams each way.
 fn fax(sent: &Path, received: &Path, loss: f64, ecm: bool) -> (T38Terminal, T38Terminal) {
     let coding = if ecm { Coding::Mmr } else { Coding::Mh };
@@ -88,33 +77,7 @@ fn fax(sent: &Path, received: &Path, loss: f64, ecm: bool) -> (T38Terminal, T38T
         received,
     )
     .unwrap();
-    let (mut a_out, mut b_out) = (udptl::Sender::new(3, 400), udptl::Sender::new(3, 400));
-    let (mut a_in, mut b_in) = (udptl::Receiver::new(), udptl::Receiver::new());
-    let mut drop = random(0xfa11_0ff5);
-    // ten simulated minutes in 20 ms steps, at most
-    for _ in 0..30_000 {
-        let tx_done = tx.tick(160);
-        let rx_done = rx.tick(160);
-        for ifp in tx.take_outgoing() {
-            let datagram = a_out.packet(&ifp).unwrap();
-            if drop() >= loss {
-                for (seq, ifp) in b_in.receive(&datagram).unwrap() {
-                    rx.receive_ifp(&ifp, seq);
-                }
-            }
-        }
-        for ifp in rx.take_outgoing() {
-            let datagram = b_out.packet(&ifp).unwrap();
-            if drop() >= loss {
-                for (seq, ifp) in a_in.receive(&datagram).unwrap() {
-                    tx.receive_ifp(&ifp, seq);
-                }
-            }
-        }
-        if tx_done && rx_done {
-            break;
-        }
-    }
+    simulate::back_to_back(&mut tx, &mut rx, loss);
     (tx, rx)
 }
 

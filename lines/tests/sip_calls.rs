@@ -2,14 +2,15 @@
 //! listener (as the `loopback` line does), its inbound side answers and files the fax in the
 //! inbox. Each way of setting up the media is tried: T.38 by our re-INVITE, by the far end's,
 //! in the first INVITE, and G.711 when T.38 is off; the page must arrive pixel for pixel and be
-//! counted as confirmed. Numbers the inbound side does not answer get 404. tshark, capturing on
+//! counted as confirmed, with SIP over UDP and over TCP. Numbers the inbound side does not
+//! answer get 404, calls beyond its channels 486. tshark, capturing on
 //! the loopback interface, is the independent judge of the wire format: it must decode the SIP,
 //! SDP, T.38 (UDPTL) and RTP of a T.38 call and a G.711 call with no malformed packet and no
 //! warning, and find them marked with the configured DSCP (CS3 for SIP, EF for media).
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::inbox::Inbox;
-use faxhub_lines::sip::agent::{Agent, CallReport, Dial};
+use faxhub_lines::sip::agent::{Agent, CallReport, Dial, Transport};
 use faxhub_lines::sip::config::{FaxOptions, SipConfig, T38Mode};
 use faxhub_lines::sip::outcome::CallEnd;
 use std::path::Path;
@@ -73,15 +74,26 @@ async fn agent_with(inbound: FaxOptions, numbers: &[&str], media_ports: String) 
     config.inbound.fax = inbound;
     config.inbound.numbers = numbers.iter().map(|n| n.to_string()).collect();
     let agent = Agent::start(config, inbox.clone()).await.unwrap();
+    // the page every call sends, written once (calls may run side by side)
+    one_page(&dir.path().join("sent.tif"));
     Setup { dir, agent, inbox }
 }
 
 async fn call(setup: &Setup, number: &str, fax: FaxOptions) -> CallReport {
+    call_over(setup, number, fax, Transport::Udp).await
+}
+
+async fn call_over(
+    setup: &Setup,
+    number: &str,
+    fax: FaxOptions,
+    transport: Transport,
+) -> CallReport {
     let tiff = setup.dir.path().join("sent.tif");
-    one_page(&tiff);
     let dial = Dial {
         number: number.into(),
         proxy: setup.agent.local_addr(),
+        transport,
         domain: "127.0.0.1".into(),
         from_user: "0169293999".into(),
         credentials: None,
@@ -167,6 +179,14 @@ async fn g711_when_t38_is_off() {
     let report = call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND")).await;
     // our re-INVITE was refused with 488: the fax went as audio
     assert_delivered(&setup, &report, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t38_with_sip_over_tcp() {
+    let setup = agent(options(T38Mode::Theirs, "INBOUND"), &["*"]).await;
+    let fax = options(T38Mode::Ours, "OUTBOUND");
+    let report = call_over(&setup, "0142000000", fax, Transport::Tcp).await;
+    assert_delivered(&setup, &report, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,5 +318,40 @@ async fn tshark_decodes_every_packet_of_a_t38_and_a_g711_call() {
         count("_ws.expert.severity >= 6291456"),
         0,
         "tshark warnings or errors"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_beyond_the_inbound_channels_gets_486() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::new(dir.path().join("inbox"));
+    let mut config = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..SipConfig::default()
+    };
+    config.inbound.channels = 1;
+    config.inbound.fax = options(T38Mode::Theirs, "INBOUND");
+    let agent = Agent::start(config, inbox.clone()).await.unwrap();
+    one_page(&dir.path().join("sent.tif"));
+    let setup = Setup { dir, agent, inbox };
+    let (a, b) = tokio::join!(
+        call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND")),
+        call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND"))
+    );
+    let ends = [a.end.clone(), b.end.clone()];
+    assert!(
+        ends.contains(&CallEnd::NotConnected {
+            sip: 486,
+            q850: None
+        }),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&CallEnd::Fax {
+            t30: 0,
+            confirmed: 1,
+            total: 1
+        }),
+        "{ends:?}"
     );
 }

@@ -6,7 +6,7 @@
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::inbox::Inbox;
-use faxhub_lines::sip::agent::{Agent, Dial};
+use faxhub_lines::sip::agent::{Agent, Dial, Transport};
 use faxhub_lines::sip::config::{FaxOptions, SipConfig};
 use faxhub_lines::sip::dialog::{Dialog, Local};
 use faxhub_lines::sip::media::{SessionEnd, UdptlConfig, run_t38};
@@ -67,6 +67,7 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let dial = Dial {
         number: "0142000000".into(),
         proxy: far.local_addr().unwrap(),
+        transport: Transport::Udp,
         domain: "127.0.0.1".into(),
         from_user: "0169293999".into(),
         credentials: None,

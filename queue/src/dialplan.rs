@@ -291,7 +291,8 @@ impl DialPlan {
     }
 }
 
-fn valid_pattern(p: &str) -> bool {
+/// Whether `p` is a number pattern: `+` and digits, `X` for any digit, an optional trailing `*`.
+pub fn valid_pattern(p: &str) -> bool {
     let Some(rest) = p.strip_prefix('+') else {
         return false;
     };

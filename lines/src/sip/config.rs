@@ -4,9 +4,11 @@
 //! for a call (`[lines.fax]`, `[sip.inbound.fax]`). Defaults are what `make run` needs: a
 //! listener on 127.0.0.1, every number answered, T.38 with G.711 fallback.
 
+use super::agent::Transport;
 use super::message::DidFrom;
 use super::sdp::AudioCodec;
 use super::spandsp::{Coding, Modem, TerminalConfig};
+use faxhub_queue::dialplan::{pattern_matches, valid_pattern};
 use faxhub_queue::units::serde_duration;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
@@ -16,8 +18,9 @@ use std::time::Duration;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
-    /// The SIP socket (UDP).
+    /// The SIP address: UDP, and TCP on the same port unless `tcp = false`.
     pub listen: SocketAddr,
+    pub tcp: bool,
     /// The address written in Via, Contact and SDP when faxhub is behind NAT (default: the
     /// listen address, or the address used to reach the peer when listening on 0.0.0.0).
     pub external_address: Option<IpAddr>,
@@ -33,6 +36,7 @@ impl Default for SipConfig {
     fn default() -> Self {
         SipConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp: true,
             external_address: None,
             media_ports: "56000-57000".into(),
             dscp_sip: 24,
@@ -150,6 +154,21 @@ pub struct FaxOptions {
     pub redundancy: usize,
     /// Audio codecs, in preference order, for G.711 calls.
     pub codecs: Vec<AudioCodec>,
+    /// Other options for some numbers (`[[lines.fax.destinations]]`), the first match wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<Destination>,
+}
+
+/// Options for some numbers: a far machine that needs ECM off, a slower modem, MH, or no T.38.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// E.164 patterns: `X` any digit, a trailing `*` any continuation ("+3314*").
+    pub numbers: Vec<String>,
+    pub ecm: Option<bool>,
+    pub max_speed: Option<u32>,
+    pub coding: Option<Coding>,
+    pub t38: Option<T38Mode>,
 }
 
 impl Default for FaxOptions {
@@ -164,6 +183,7 @@ impl Default for FaxOptions {
             t38_only: false,
             redundancy: 3,
             codecs: vec![AudioCodec::Pcma, AudioCodec::Pcmu],
+            destinations: Vec::new(),
         }
     }
 }
@@ -187,7 +207,39 @@ impl FaxOptions {
         if self.redundancy > 8 {
             return Err(format!("{at}.redundancy = {}: at most 8", self.redundancy));
         }
+        for d in &self.destinations {
+            if let Some(bad) = d.numbers.iter().find(|p| !valid_pattern(p)) {
+                return Err(format!(
+                    "{at}.destinations: {bad:?} is not a number pattern like \"+3314*\""
+                ));
+            }
+            self.for_number_in(d).validate(at)?;
+        }
         Ok(())
+    }
+
+    /// The options for calls to `number` (E.164): the first destination that matches it
+    /// changes what it names.
+    pub fn for_number(&self, number: &str) -> FaxOptions {
+        match self
+            .destinations
+            .iter()
+            .find(|d| d.numbers.iter().any(|p| pattern_matches(p, number)))
+        {
+            Some(d) => self.for_number_in(d),
+            None => self.clone(),
+        }
+    }
+
+    fn for_number_in(&self, d: &Destination) -> FaxOptions {
+        FaxOptions {
+            ecm: d.ecm.unwrap_or(self.ecm),
+            max_speed: d.max_speed.unwrap_or(self.max_speed),
+            coding: d.coding.unwrap_or(self.coding),
+            t38: d.t38.unwrap_or(self.t38),
+            destinations: Vec::new(),
+            ..self.clone()
+        }
     }
 
     fn modem(&self) -> Result<Modem, String> {
@@ -220,6 +272,8 @@ pub struct TrunkConfig {
     /// The IP-PBX or carrier: "host" or "host:port" (5060 by default); every request is sent
     /// there (it is the outbound proxy).
     pub proxy: String,
+    /// "udp" or "tcp".
+    pub transport: Transport,
     /// The domain of the Request-URI and To (default: the proxy's host).
     pub domain: Option<String>,
     /// The user part of From: the calling number the trunk expects.
@@ -246,6 +300,7 @@ impl Default for TrunkConfig {
     fn default() -> Self {
         TrunkConfig {
             proxy: String::new(),
+            transport: Transport::Udp,
             domain: None,
             from_user: None,
             username: None,
@@ -278,3 +333,40 @@ impl TrunkConfig {
 pub const RING_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_CALL: Duration = Duration::from_secs(30 * 60);
 pub const REGISTER_EXPIRES: Duration = Duration::from_secs(3600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_destination_changes_only_what_it_names() {
+        let options: FaxOptions = toml::from_str(
+            "ident = \"ACME\"\n[[destinations]]\nnumbers = [\"+3314*\"]\necm = false\nmax_speed = 9600\n\
+             [[destinations]]\nnumbers = [\"+33142000000\", \"+4930*\"]\nt38 = \"off\"\n",
+        )
+        .unwrap();
+        options.validate("lines.fax").unwrap();
+        let paris = options.for_number("+33142000000");
+        assert_eq!(
+            (paris.ecm, paris.max_speed, paris.t38),
+            (false, 9600, T38Mode::Ours),
+            "the first match"
+        );
+        assert_eq!(paris.ident, "ACME");
+        let berlin = options.for_number("+4930123456");
+        assert_eq!(
+            (berlin.ecm, berlin.max_speed, berlin.t38),
+            (true, 14_400, T38Mode::Off)
+        );
+        assert_eq!(
+            options.for_number("+33169293999"),
+            options,
+            "no match: unchanged"
+        );
+        let bad: FaxOptions = toml::from_str("[[destinations]]\nnumbers = [\"0142*\"]\n").unwrap();
+        assert!(bad.validate("lines.fax").unwrap_err().contains("\"0142*\""));
+        let slow: FaxOptions =
+            toml::from_str("[[destinations]]\nnumbers = [\"+33*\"]\nmax_speed = 2400\n").unwrap();
+        assert!(slow.validate("lines.fax").unwrap_err().contains("2400"));
+    }
+}

@@ -4,7 +4,7 @@
 //! carrier). The call's end goes through the outcome table; a fax that went through says to
 //! whom, how fast and over what.
 
-use super::agent::{Agent, CallReport, Dial};
+use super::agent::{Agent, CallReport, Dial, Transport};
 use super::config::{FaxOptions, MAX_CALL, RING_TIMEOUT, TrunkConfig};
 use super::outcome::outcome;
 use crate::{LineOutcome, SendRequest};
@@ -40,51 +40,38 @@ impl SipLine {
     }
 
     async fn dial(&self, request: &SendRequest) -> Result<Dial, String> {
-        let (proxy, domain, from_user, credentials, ring_timeout, max_duration) = match &self.trunk
-        {
-            None => {
-                let proxy = self.agent.local_addr();
-                (
-                    proxy,
-                    proxy.ip().to_string(),
-                    "faxhub".to_string(),
-                    None,
-                    RING_TIMEOUT,
-                    MAX_CALL,
-                )
-            }
-            Some(t) => {
-                let proxy = super::agent::net::resolve(&t.proxy)
-                    .await
-                    .map_err(|e| format!("the trunk {} cannot be reached: {e}", t.proxy))?;
-                let host = proxy_host(&t.proxy);
-                let credentials = t.username.clone().zip(t.password.clone());
-                (
-                    proxy,
-                    t.domain.clone().unwrap_or_else(|| host.to_string()),
-                    t.from_user
-                        .clone()
-                        .or_else(|| t.username.clone())
-                        .unwrap_or_else(|| "faxhub".into()),
-                    credentials,
-                    t.ring_timeout,
-                    t.max_duration,
-                )
-            }
-        };
-        Ok(Dial {
+        let loopback = self.agent.local_addr();
+        let mut dial = Dial {
             number: request.dial_string.clone(),
-            proxy,
-            domain,
-            from_user,
-            credentials,
-            fax: self.fax.clone(),
+            proxy: loopback,
+            transport: Transport::Udp,
+            domain: loopback.ip().to_string(),
+            from_user: "faxhub".into(),
+            credentials: None,
+            fax: self.fax.for_number(request.number.as_str()),
             tiff: request.tiff.clone(),
             pages: request.pages,
-            ring_timeout,
-            max_duration,
+            ring_timeout: RING_TIMEOUT,
+            max_duration: MAX_CALL,
             progress: request.progress.clone(),
-        })
+        };
+        if let Some(t) = &self.trunk {
+            dial.proxy = super::agent::net::resolve(&t.proxy)
+                .await
+                .map_err(|e| format!("the trunk {} cannot be reached: {e}", t.proxy))?;
+            dial.transport = t.transport;
+            dial.domain = t
+                .domain
+                .clone()
+                .unwrap_or_else(|| proxy_host(&t.proxy).to_string());
+            if let Some(user) = t.from_user.clone().or_else(|| t.username.clone()) {
+                dial.from_user = user;
+            }
+            dial.credentials = t.username.clone().zip(t.password.clone());
+            dial.ring_timeout = t.ring_timeout;
+            dial.max_duration = t.max_duration;
+        }
+        Ok(dial)
     }
 
     pub async fn send(&self, request: &SendRequest) -> LineOutcome {

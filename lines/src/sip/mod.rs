@@ -19,6 +19,7 @@ pub mod message;
 pub mod outcome;
 pub mod rtp;
 pub mod sdp;
+pub mod simulate;
 pub mod spandsp;
 pub mod transaction;
 pub mod udptl;

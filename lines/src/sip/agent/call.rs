@@ -5,7 +5,7 @@
 //! we wait for something else (`stray`): BYE ends the call, OPTIONS and INFO get 200, a second
 //! offer while ours is pending gets 491 (glare), CANCEL of an answered call changes nothing.
 
-use super::{ALLOW, Agent, Incoming, USER_AGENT};
+use super::{ALLOW, Agent, Incoming, Transport, USER_AGENT};
 use crate::sip::dialog::{Dialog, ack_for_error};
 use crate::sip::digest::Challenge;
 use crate::sip::message::{Message, StartLine};
@@ -22,14 +22,15 @@ pub(super) struct Leg {
     /// Our tags it is registered under with the agent.
     tags: Vec<String>,
     pub call_id: String,
-    /// Where our requests go.
+    /// Where our requests go, and how.
     pub peer: SocketAddr,
+    pub transport: Transport,
     pub dialog: Dialog,
     /// The far end sent BYE.
     pub hung_up: bool,
     /// Our last response to an INVITE (its CSeq number, the message, where it went), sent
     /// again if that INVITE comes again; with its resend schedule while a 2xx awaits its ACK.
-    last_invite_answer: Option<(u32, Message, SocketAddr)>,
+    last_invite_answer: Option<(u32, Message, SocketAddr, Transport)>,
     resend: Option<Resend>,
     /// Our ACK for the far end's last 2xx, sent again if that 2xx comes again.
     last_ack: Option<Message>,
@@ -55,11 +56,12 @@ impl Leg {
     pub fn new(
         agent: Arc<Agent>,
         (rx, tags): (mpsc::UnboundedReceiver<Incoming>, Vec<String>),
-        peer: SocketAddr,
+        (peer, transport): (SocketAddr, Transport),
         dialog: Dialog,
     ) -> Leg {
         Leg {
             tags,
+            transport,
             agent,
             rx,
             call_id: dialog.call_id.clone(),
@@ -73,7 +75,7 @@ impl Leg {
     }
 
     pub async fn send(&self, message: &Message) {
-        self.agent.send(message, self.peer).await;
+        self.agent.send(message, self.peer, self.transport).await;
     }
 
     /// The next message for this call, retransmitting our pending 2xx meanwhile (and taking in
@@ -103,8 +105,8 @@ impl Leg {
                 continue;
             }
             if self.is_invite_again(&incoming.message) {
-                if let Some((_, answer, to)) = &self.last_invite_answer {
-                    self.agent.send(answer, *to).await;
+                if let Some((_, answer, to, transport)) = &self.last_invite_answer {
+                    self.agent.send(answer, *to, *transport).await;
                 }
                 continue;
             }
@@ -124,22 +126,22 @@ impl Leg {
         if now >= resend.next {
             resend.interval = (resend.interval * 2).min(Duration::from_millis(T2));
             resend.next = now + resend.interval;
-            if let Some((_, answer, to)) = &self.last_invite_answer {
-                self.agent.send(answer, *to).await;
+            if let Some((_, answer, to, transport)) = &self.last_invite_answer {
+                self.agent.send(answer, *to, *transport).await;
             }
         }
     }
 
     fn acknowledges(&self, ack: &Message) -> bool {
         match (&self.last_invite_answer, ack.cseq()) {
-            (Some((cseq, _, _)), Some((n, _))) => *cseq == n,
+            (Some((cseq, ..)), Some((n, _))) => *cseq == n,
             _ => false,
         }
     }
 
     fn is_invite_again(&self, m: &Message) -> bool {
         m.method() == Some("INVITE")
-            && matches!((&self.last_invite_answer, m.cseq()), (Some((cseq, _, _)), Some((n, _))) if *cseq == n)
+            && matches!((&self.last_invite_answer, m.cseq()), (Some((cseq, ..)), Some((n, _))) if *cseq == n)
     }
 
     /// Answers `request` in this dialog with `code`, and `sdp` as its body if given.
@@ -153,10 +155,12 @@ impl Leg {
             response.add("Content-Type", "application/sdp");
             response.body = sdp.as_bytes().to_vec();
         }
-        self.agent.send(&response, request.from).await;
+        self.agent
+            .send(&response, request.from, request.transport)
+            .await;
         if request.message.method() == Some("INVITE") && code >= 200 {
             let cseq = request.message.cseq().map_or(0, |(n, _)| n);
-            self.last_invite_answer = Some((cseq, response, request.from));
+            self.last_invite_answer = Some((cseq, response, request.from, request.transport));
             let t1 = Duration::from_millis(T1);
             let now = Instant::now();
             // a 2xx is resent until its ACK (§13.3.1.4); an error's ACK ends nothing we wait on
@@ -181,7 +185,8 @@ impl Leg {
         };
         let started = Instant::now();
         let elapsed = |now: Instant| (now - started).as_millis() as u64;
-        let (mut client, actions) = Client::start(request.render(), invite, false, 0);
+        let reliable = self.transport == Transport::Tcp;
+        let (mut client, actions) = Client::start(request.render(), invite, reliable, 0);
         self.perform(actions).await;
         loop {
             let timer = client
@@ -241,9 +246,9 @@ impl Leg {
     }
 
     async fn send_bytes(&self, bytes: &[u8]) {
-        if let Err(e) = self.agent.socket.send_to(bytes, self.peer).await {
-            tracing::warn!(error = %e, to = %self.peer, "a SIP message could not be sent");
-        }
+        self.agent
+            .send_bytes(bytes, self.peer, self.transport)
+            .await;
     }
 
     /// A request that came while we wait for something else.

@@ -35,13 +35,13 @@ pub(super) fn start(agent: Arc<Agent>, incoming: Incoming, call_id: String) {
 }
 
 /// A refusal before any dialog exists.
-async fn refuse(agent: &Agent, incoming: &Incoming, code: u16, reason: &str) {
+async fn refuse(agent: &Arc<Agent>, incoming: &Incoming, code: u16, reason: &str) {
     let mut r = Message::response_to(&incoming.message, code, reason);
     if let Some(to) = incoming.message.header("To") {
         r.set("To", format!("{to};tag={}", random_id()));
     }
     r.add("User-Agent", USER_AGENT);
-    agent.send(&r, incoming.from).await;
+    agent.send(&r, incoming.from, incoming.transport).await;
 }
 
 async fn answer(
@@ -64,11 +64,16 @@ async fn answer(
         tracing::info!(%did, ?caller, "inbound call while every inbound channel is taken: 486");
         return refuse(&agent, &invite, 486, "Busy Here").await;
     };
-    let local = agent.local_for(invite.from, "faxhub");
+    let local = agent.local_for(invite.from, "faxhub", invite.transport);
     let Some(dialog) = Dialog::accept(&local, &invite.message, &registration.1[0]) else {
         return refuse(&agent, &invite, 400, "Bad Request").await;
     };
-    let mut leg = Leg::new(agent.clone(), registration, invite.from, dialog);
+    let mut leg = Leg::new(
+        agent.clone(),
+        registration,
+        (invite.from, invite.transport),
+        dialog,
+    );
     let Ok(offer) = Sdp::parse(&String::from_utf8_lossy(&invite.message.body)) else {
         // an INVITE without an offer (delayed offer) is not supported yet
         leg.reply(&invite, 488, "Not Acceptable Here", None).await;

@@ -15,8 +15,10 @@ mod inbound;
 pub mod net;
 mod outbound;
 mod register;
+pub mod stream;
 
 pub use outbound::{CallReport, Dial};
+pub use stream::Transport;
 
 use super::config::SipConfig;
 use super::dialog::Local;
@@ -50,6 +52,8 @@ fn key_of(message: &Message) -> Option<Key> {
 pub struct Incoming {
     pub message: Message,
     pub from: SocketAddr,
+    /// Over what it came (and its answer goes).
+    pub transport: Transport,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,7 @@ pub struct Agent {
     calls: Mutex<HashMap<Key, mpsc::UnboundedSender<Incoming>>>,
     inbox: Inbox,
     inbound_calls: AtomicU32,
+    streams: stream::Connections,
 }
 
 /// What `Allow` lists in faxhub's requests and responses.
@@ -104,9 +109,20 @@ impl Agent {
             calls: Mutex::new(HashMap::new()),
             inbox,
             inbound_calls: AtomicU32::new(0),
+            streams: stream::Connections::default(),
         });
         tokio::spawn(receive(Arc::downgrade(&agent)));
-        tracing::info!(listen = %local, "SIP user agent listening (UDP)");
+        if agent.config.tcp {
+            // the same address and port as UDP
+            let listener = tokio::net::TcpListener::bind(local)
+                .await
+                .map_err(|source| AgentError::Listen {
+                    addr: local,
+                    source,
+                })?;
+            tokio::spawn(stream::accept(Arc::downgrade(&agent), listener));
+        }
+        tracing::info!(listen = %local, tcp = agent.config.tcp, "SIP user agent listening (UDP)");
         Ok(agent)
     }
 
@@ -125,16 +141,20 @@ impl Agent {
         }
     }
 
-    /// Our Via, address and Contact towards `peer`; `user` is our From user.
-    fn local_for(&self, peer: SocketAddr, user: &str) -> Local {
+    /// Our Via, address and Contact towards `peer` over `transport`; `user` is our From user.
+    fn local_for(&self, peer: SocketAddr, user: &str, transport: Transport) -> Local {
         let host = match self.advertised_ip(peer) {
             IpAddr::V4(v4) => format!("{v4}:{}", self.local.port()),
             IpAddr::V6(v6) => format!("[{v6}]:{}", self.local.port()),
         };
+        let contact_transport = match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
         Local {
-            via: format!("SIP/2.0/UDP {host};rport"),
+            via: format!("SIP/2.0/{} {host};rport", transport.via_name()),
             address: format!("<sip:{user}@{host}>"),
-            contact: format!("sip:faxhub@{host}"),
+            contact: format!("sip:faxhub@{host}{contact_transport}"),
         }
     }
 
@@ -143,9 +163,18 @@ impl Agent {
         self.ports.bind(self.local.ip(), self.config.dscp_media)
     }
 
-    async fn send(&self, message: &Message, to: SocketAddr) {
-        if let Err(e) = self.socket.send_to(&message.render(), to).await {
-            tracing::warn!(error = %e, %to, "a SIP message could not be sent");
+    async fn send(self: &Arc<Self>, message: &Message, to: SocketAddr, transport: Transport) {
+        self.send_bytes(&message.render(), to, transport).await;
+    }
+
+    async fn send_bytes(self: &Arc<Self>, bytes: &[u8], to: SocketAddr, transport: Transport) {
+        match transport {
+            Transport::Udp => {
+                if let Err(e) = self.socket.send_to(bytes, to).await {
+                    tracing::warn!(error = %e, %to, "a SIP message could not be sent");
+                }
+            }
+            Transport::Tcp => self.send_stream(bytes, to).await,
         }
     }
 
@@ -197,12 +226,12 @@ impl Agent {
             "OPTIONS" => {
                 let mut ok = answer(200, "OK");
                 ok.add("Accept", "application/sdp");
-                self.send(&ok, incoming.from).await;
+                self.send(&ok, incoming.from, incoming.transport).await;
             }
             "ACK" => {}
             _ => {
                 let r = answer(481, "Call/Transaction Does Not Exist");
-                self.send(&r, incoming.from).await;
+                self.send(&r, incoming.from, incoming.transport).await;
             }
         }
     }
@@ -242,7 +271,16 @@ async fn receive(agent: std::sync::Weak<Agent>) {
         };
         match received {
             Ok((n, from)) => match Message::parse(&buf[..n]) {
-                Ok((message, _)) => strong.dispatch(Incoming { message, from }).await,
+                Ok((message, _)) => {
+                    let transport = Transport::Udp;
+                    strong
+                        .dispatch(Incoming {
+                            message,
+                            from,
+                            transport,
+                        })
+                        .await
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, %from, "an unreadable SIP datagram was ignored")
                 }

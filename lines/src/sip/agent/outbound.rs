@@ -7,7 +7,7 @@
 
 use super::call::{Leg, NoAnswer, authorize};
 use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
-use super::{Agent, USER_AGENT, random_id};
+use super::{Agent, Transport, USER_AGENT, random_id};
 use crate::ProgressSender;
 use crate::sip::config::FaxOptions;
 use crate::sip::dialog::{Dialog, ack_for_error, branch};
@@ -26,8 +26,9 @@ use tokio::time::Instant;
 pub struct Dial {
     /// The number, as the Request-URI's user part.
     pub number: String,
-    /// Where the INVITE goes (the trunk's proxy).
+    /// Where the INVITE goes (the trunk's proxy), and over what.
     pub proxy: SocketAddr,
+    pub transport: Transport,
     /// The Request-URI's host.
     pub domain: String,
     pub from_user: String,
@@ -76,7 +77,7 @@ impl Agent {
         let call_id = format!("{}@faxhub", random_id());
         let tag = random_id();
         let rx = self.register(&call_id, &[&tag]);
-        let local = self.local_for(dial.proxy, &dial.from_user);
+        let local = self.local_for(dial.proxy, &dial.from_user, dial.transport);
         let uri = format!("sip:{}@{}", dial.number, dial.domain);
         let mut describer = Describer::new(self.advertised_ip(dial.proxy));
         let mut t38_offer = dial.fax.t38_only;
@@ -94,7 +95,12 @@ impl Agent {
             (&call_id, &tag, &random_id()),
         );
         invite.add("User-Agent", USER_AGENT);
-        let mut leg = Leg::new(self.clone(), (rx, vec![tag]), dial.proxy, dialog);
+        let mut leg = Leg::new(
+            self.clone(),
+            (rx, vec![tag]),
+            (dial.proxy, dial.transport),
+            dialog,
+        );
         let mut challenged = 0;
         let answered = loop {
             let give_up = Instant::now() + dial.ring_timeout;

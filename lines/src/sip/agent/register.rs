@@ -45,7 +45,7 @@ async fn upkeep(agent: Arc<Agent>, line: String, trunk: TrunkConfig) {
         .clone()
         .or_else(|| trunk.from_user.clone())
         .unwrap_or_else(|| "faxhub".into());
-    let ours = agent.local_for(proxy, &user);
+    let ours = agent.local_for(proxy, &user, trunk.transport);
     let aor = format!("sip:{user}@{domain}");
     let local = Local {
         address: format!("<{aor}>"),
@@ -57,7 +57,12 @@ async fn upkeep(agent: Arc<Agent>, line: String, trunk: TrunkConfig) {
     let (call_id, tag) = (format!("{}@faxhub", random_id()), random_id());
     let rx = agent.register(&call_id, &[&tag]);
     let dialog = Dialog::outside(&local, &aor, &format!("sip:{domain}"), (&call_id, &tag));
-    let mut leg = Leg::new(agent.clone(), (rx, vec![tag]), proxy, dialog);
+    let mut leg = Leg::new(
+        agent.clone(),
+        (rx, vec![tag]),
+        (proxy, trunk.transport),
+        dialog,
+    );
     let credentials = trunk.username.clone().zip(trunk.password.clone());
     let now = Instant::now();
     let mut next_register = trunk.register.then_some(now);
