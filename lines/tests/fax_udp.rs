@@ -1,13 +1,14 @@
 //! Faxes over real UDP sockets on 127.0.0.1, in real time: a libspandsp terminal sends a
 //! one-page TIFF-F to another through faxhub's media sessions: T.38 (UDPTL, redundancy 3),
 //! directly and through a relay that drops 5% of the datagrams each way, and G.711 over RTP
-//! (μ-law and A-law). The page must arrive pixel for pixel, and the sender must count it as
-//! confirmed.
+//! (μ-law and A-law); the lossy relay also with FEC instead of redundancy. The page must arrive
+//! pixel for pixel, and the sender must count it as confirmed.
 
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
 use faxhub_lines::sip::sdp::AudioCodec;
 use faxhub_lines::sip::spandsp::{AudioTerminal, Progress, T38Terminal, TerminalConfig};
+use faxhub_lines::sip::udptl::Protection;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -67,7 +68,7 @@ async fn relay(ra: UdpSocket, rb: UdpSocket, a: SocketAddr, b: SocketAddr, loss:
     }
 }
 
-async fn fax_over_udp(loss: f64) {
+async fn fax_over_udp(loss: f64, protection: Protection) {
     let dir = tempfile::tempdir().unwrap();
     let (sent, received) = (dir.path().join("sent.tif"), dir.path().join("received.tif"));
     one_page(&sent);
@@ -84,7 +85,7 @@ async fn fax_over_udp(loss: f64) {
         (b_addr, a_addr)
     };
     let config = UdptlConfig {
-        redundancy: 3,
+        protection,
         max_datagram: 400,
     };
     let terminal = |calling, ident: &str| TerminalConfig {
@@ -127,12 +128,24 @@ async fn fax_over_udp(loss: f64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fax_over_udp_in_real_time() {
-    fax_over_udp(0.0).await;
+    fax_over_udp(0.0, Protection::Redundancy(3)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_percent_loss_each_way_with_redundancy_3() {
-    fax_over_udp(0.05).await;
+    fax_over_udp(0.05, Protection::Redundancy(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_percent_loss_each_way_with_fec() {
+    fax_over_udp(
+        0.05,
+        Protection::Fec {
+            span: 3,
+            entries: 3,
+        },
+    )
+    .await;
 }
 
 async fn fax_over_rtp(codec: AudioCodec) {

@@ -128,7 +128,7 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let mut rx = T38Terminal::receiver(&terminal, &received).unwrap();
     let receiving = tokio::spawn(async move {
         let udptl = UdptlConfig {
-            redundancy: 3,
+            protection: faxhub_lines::sip::udptl::Protection::Redundancy(3),
             max_datagram: 400,
         };
         let end = run_t38(

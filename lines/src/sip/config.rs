@@ -133,6 +133,14 @@ pub enum T38Mode {
     Off,
 }
 
+/// T38FaxUdpEC as configured.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UdptlEc {
+    Redundancy,
+    Fec,
+}
+
 /// How a fax call is made: T.38, audio codecs, T.30 options.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -150,6 +158,9 @@ pub struct FaxOptions {
     pub t38: T38Mode,
     /// Offer T.38 alone in the first INVITE (many carriers refuse it: then audio is offered).
     pub t38_only: bool,
+    /// How UDPTL protects T.38 packets: "redundancy" (the usual) or "fec" (offered; used when
+    /// the far end agrees, else redundancy).
+    pub error_correction: UdptlEc,
     /// Earlier T.38 packets repeated in each UDPTL datagram.
     pub redundancy: usize,
     /// Audio codecs, in preference order, for G.711 calls.
@@ -181,6 +192,7 @@ impl Default for FaxOptions {
             coding: Coding::Mmr,
             t38: T38Mode::Ours,
             t38_only: false,
+            error_correction: UdptlEc::Redundancy,
             redundancy: 3,
             codecs: vec![AudioCodec::Pcma, AudioCodec::Pcmu],
             destinations: Vec::new(),

@@ -19,8 +19,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 /// How one side sends UDPTL.
 #[derive(Debug, Clone, Copy)]
 pub struct UdptlConfig {
-    /// Earlier IFPs repeated in each packet.
-    pub redundancy: usize,
+    /// Redundancy (earlier IFPs repeated in each packet) or FEC.
+    pub protection: udptl::Protection,
     /// The largest datagram the far end takes.
     pub max_datagram: usize,
 }
@@ -151,7 +151,7 @@ pub async fn run_t38(
 ) -> std::io::Result<SessionEnd> {
     let engine = T38Engine {
         terminal,
-        sender: udptl::Sender::new(config.redundancy, config.max_datagram),
+        sender: udptl::Sender::with(config.protection, config.max_datagram),
         receiver: udptl::Receiver::new(),
     };
     // a late tick is made up by the samples it counts

@@ -7,11 +7,14 @@
 //! type, newest first: seq−1, seq−2, …), or `0x80` and FEC information (the span as a one-octet
 //! integer, a count, then each parity packet as an open type).
 //!
-//! `Sender` numbers packets and repeats the last `depth` IFPs in each, fitting the far end's
-//! datagram limit by dropping the oldest copies first. `Receiver` hands IFPs on in order with
+//! `Sender` numbers packets and protects them one of two ways, fitting the far end's datagram
+//! limit by leaving out the last protection first: redundancy repeats the last `depth` IFPs in
+//! each packet; FEC (`t38UDPFEC`) adds `entries` parity blocks, block m of packet n being the
+//! XOR of the IFPs of packets n+m−k·entries for k = 1…span (shorter ones padded with zeros), so
+//! that any one of them lost can be rebuilt from the others (the scheme spandsp and Asterisk
+//! use, winding up over the first span·entries packets). `Receiver` hands IFPs on in order with
 //! their sequence numbers, taking the ones a lost datagram carried from the redundancy of the
-//! next, and drops duplicates and stale packets. FEC packets are read (their primary is used)
-//! but not used for recovery; faxhub offers and answers redundancy. Pure: no sockets here.
+//! next or rebuilding them from FEC, and drops duplicates and stale packets. Pure: no sockets.
 
 use std::collections::VecDeque;
 
@@ -144,12 +147,24 @@ impl Packet {
     }
 }
 
-/// Numbers outgoing IFPs and wraps each with copies of the previous ones.
+/// How a sender protects its packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// The previous `depth` IFPs repeated in each packet.
+    Redundancy(usize),
+    /// `entries` parity blocks, each over `span` earlier packets.
+    Fec { span: u8, entries: usize },
+}
+
+/// Numbers outgoing IFPs and protects them.
 #[derive(Debug)]
 pub struct Sender {
     next_seq: u16,
-    depth: usize,
+    /// Packets sent so far (for FEC's wind-up), saturating.
+    sent: usize,
+    protection: Protection,
     max_datagram: usize,
+    /// Earlier IFPs, newest first.
     history: VecDeque<Vec<u8>>,
 }
 
@@ -157,42 +172,109 @@ impl Sender {
     /// `depth` previous IFPs in each packet; no packet longer than `max_datagram` bytes when the
     /// primary alone allows it.
     pub fn new(depth: usize, max_datagram: usize) -> Sender {
+        Sender::with(Protection::Redundancy(depth), max_datagram)
+    }
+
+    pub fn with(protection: Protection, max_datagram: usize) -> Sender {
+        let keep = match protection {
+            Protection::Redundancy(depth) => depth,
+            Protection::Fec { span, entries } => usize::from(span) * entries,
+        };
         Sender {
             next_seq: 0,
-            depth,
+            sent: 0,
+            protection,
             max_datagram,
-            history: VecDeque::with_capacity(depth + 1),
+            history: VecDeque::with_capacity(keep + 1),
         }
     }
 
     /// The datagram carrying `ifp`.
     pub fn packet(&mut self, ifp: &[u8]) -> Result<Vec<u8>, UdptlError> {
-        let mut copies: Vec<Vec<u8>> = self.history.iter().cloned().collect();
+        let (mut recovery, keep) = match self.protection {
+            Protection::Redundancy(depth) => (
+                Recovery::Redundancy(self.history.iter().take(depth).cloned().collect()),
+                depth,
+            ),
+            Protection::Fec { span, entries } => {
+                (self.parity(span, entries), usize::from(span) * entries)
+            }
+        };
         let bytes = loop {
             let p = Packet {
                 seq: self.next_seq,
                 primary: ifp.to_vec(),
-                recovery: Recovery::Redundancy(copies.clone()),
+                recovery: recovery.clone(),
             };
             let bytes = p.encode()?;
-            if bytes.len() <= self.max_datagram || copies.is_empty() {
+            let blocks = match &mut recovery {
+                Recovery::Redundancy(b) => b,
+                Recovery::Fec { parity, .. } => parity,
+            };
+            if bytes.len() <= self.max_datagram || blocks.is_empty() {
                 break bytes;
             }
-            copies.pop(); // the oldest copy goes first
+            blocks.pop(); // the oldest copy, or the last parity block, goes first
         };
         self.next_seq = self.next_seq.wrapping_add(1);
+        self.sent = self.sent.saturating_add(1);
         self.history.push_front(ifp.to_vec());
-        self.history.truncate(self.depth);
+        self.history.truncate(keep);
         Ok(bytes)
+    }
+
+    /// The FEC blocks of the next packet: block m covers the packets m−k·entries back from it
+    /// (k = 1…span), fewer while the first span·entries packets go out.
+    fn parity(&self, span: u8, entries: usize) -> Recovery {
+        let span_n = usize::from(span);
+        let (span, entries) = if self.sent < span_n * entries {
+            (
+                if self.sent < span_n { 0 } else { span },
+                self.sent / span_n.max(1),
+            )
+        } else {
+            (span, entries)
+        };
+        let parity = (0..entries)
+            .map(|m| {
+                let mut block: Vec<u8> = Vec::new();
+                for k in 1..=usize::from(span) {
+                    // packet n+m−k·entries is history[k·entries − m − 1]
+                    if let Some(ifp) = self.history.get(k * entries - m - 1) {
+                        xor_into(&mut block, ifp);
+                    }
+                }
+                block
+            })
+            .collect();
+        Recovery::Fec { span, parity }
     }
 }
 
-/// Puts received IFPs back in order, recovering lost ones from the redundancy that follows.
+/// `block` ^= `ifp`, the shorter padded with zeros.
+fn xor_into(block: &mut Vec<u8>, ifp: &[u8]) {
+    if block.len() < ifp.len() {
+        block.resize(ifp.len(), 0);
+    }
+    for (b, i) in block.iter_mut().zip(ifp) {
+        *b ^= i;
+    }
+}
+
+/// Puts received IFPs back in order, recovering lost ones from the redundancy or FEC that
+/// follows.
 #[derive(Debug, Default)]
 pub struct Receiver {
     /// The sequence number expected next (none before the first packet).
     expected: Option<u16>,
+    /// Recent IFPs by sequence number (FEC rebuilds from them), and recent FEC blocks: the
+    /// sequence number of the packet that carried them, span, entries, blocks.
+    recent: std::collections::BTreeMap<u16, Vec<u8>>,
+    parity: VecDeque<(u16, u8, Vec<Vec<u8>>)>,
 }
+
+/// How many recent packets FEC may look back over.
+const FEC_WINDOW: u16 = 64;
 
 /// How far back a packet may be and still be new rather than stale (half the sequence space).
 const WINDOW: u16 = 0x8000;
@@ -213,23 +295,117 @@ impl Receiver {
             return Ok(Vec::new()); // a duplicate or a late packet
         }
         let mut out = Vec::new();
-        if let Recovery::Redundancy(copies) = &p.recovery {
-            // lost packets expected..seq: the copy of seq−k is copies[k−1]
-            for k in (1..=ahead).rev() {
-                if let Some(copy) = copies.get(usize::from(k) - 1) {
-                    out.push((p.seq.wrapping_sub(k), copy.clone()));
+        match &p.recovery {
+            Recovery::Redundancy(copies) => {
+                // lost packets expected..seq: the copy of seq−k is copies[k−1]
+                for k in (1..=ahead).rev() {
+                    if let Some(copy) = copies.get(usize::from(k) - 1) {
+                        out.push((p.seq.wrapping_sub(k), copy.clone()));
+                    }
+                }
+            }
+            Recovery::Fec { span, parity } => {
+                self.remember(p.seq, &p.primary);
+                self.parity.push_back((p.seq, *span, parity.clone()));
+                while self.parity.len() > usize::from(FEC_WINDOW) {
+                    self.parity.pop_front();
+                }
+                for k in (1..=ahead).rev() {
+                    let lost = p.seq.wrapping_sub(k);
+                    if let Some(ifp) = self.rebuild(lost) {
+                        self.remember(lost, &ifp);
+                        out.push((lost, ifp));
+                    }
                 }
             }
         }
         out.push((p.seq, p.primary));
         self.expected = Some(p.seq.wrapping_add(1));
+        let newest = p.seq;
+        self.recent
+            .retain(|&s, _| newest.wrapping_sub(s) <= FEC_WINDOW);
         Ok(out)
+    }
+
+    fn remember(&mut self, seq: u16, ifp: &[u8]) {
+        self.recent.insert(seq, ifp.to_vec());
+    }
+
+    /// Packet `lost` rebuilt from a parity block that covers it and packets all received.
+    fn rebuild(&self, lost: u16) -> Option<Vec<u8>> {
+        for (carrier, span, blocks) in self.parity.iter().rev() {
+            let entries = blocks.len();
+            for (m, block) in blocks.iter().enumerate() {
+                let covered: Vec<u16> = (1..=usize::from(*span))
+                    .map(|k| {
+                        carrier
+                            .wrapping_add(m as u16)
+                            .wrapping_sub((k * entries) as u16)
+                    })
+                    .collect();
+                if !covered.contains(&lost) {
+                    continue;
+                }
+                let mut rebuilt = block.clone();
+                let all_others = covered.iter().filter(|&&s| s != lost).all(|s| {
+                    self.recent.get(s).is_some_and(|ifp| {
+                        xor_into(&mut rebuilt, ifp);
+                        true
+                    })
+                });
+                if all_others {
+                    return Some(rebuilt);
+                }
+            }
+        }
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fec_winds_up_then_rebuilds_any_one_lost_packet_of_a_span() {
+        let mut tx = Sender::with(
+            Protection::Fec {
+                span: 3,
+                entries: 3,
+            },
+            400,
+        );
+        let ifps: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 1 + usize::from(i % 5)]).collect();
+        let packets: Vec<Vec<u8>> = ifps.iter().map(|i| tx.packet(i).unwrap()).collect();
+        // wind-up: no parity at first, then one block of span 3, up to three
+        let shape = |n: usize| match Packet::decode(&packets[n]).unwrap().recovery {
+            Recovery::Fec { span, parity } => (span, parity.len()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(shape(0), (0, 0));
+        assert_eq!(shape(3), (3, 1));
+        assert_eq!(shape(9), (3, 3));
+        // every fourth packet lost (one of each span at most): all rebuilt, in order
+        let mut rx = Receiver::new();
+        let mut got = Vec::new();
+        for (n, p) in packets.iter().enumerate() {
+            if n % 4 == 2 && n > 12 {
+                continue;
+            }
+            got.extend(rx.receive(p).unwrap());
+        }
+        let expected: Vec<(u16, Vec<u8>)> = ifps
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (n as u16, i.clone()))
+            .collect();
+        // a rebuilt packet is as long as its longest neighbour: compare the IFP's own bytes
+        assert_eq!(got.len(), expected.len());
+        for ((gs, gi), (es, ei)) in got.iter().zip(&expected) {
+            assert_eq!(gs, es);
+            assert_eq!(&gi[..ei.len()], &ei[..], "packet {es}");
+        }
+    }
 
     #[test]
     fn wire_format_of_a_simple_packet() {

@@ -12,10 +12,12 @@
 use super::call::Leg;
 use super::{Incoming, random_id};
 use crate::ProgressSender;
+use crate::sip::config::UdptlEc;
 use crate::sip::config::{FaxOptions, T38Mode};
 use crate::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
-use crate::sip::sdp::{self, AudioCodec, Media, Origin, Sdp, T38Params};
+use crate::sip::sdp::{self, AudioCodec, ErrorCorrection, Media, Origin, Sdp, T38Params};
 use crate::sip::spandsp::{AudioTerminal, Progress, SpandspError, T38Terminal};
+use crate::sip::udptl::Protection;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -120,7 +122,29 @@ pub(super) fn peer_of(sdp: &Sdp, media: &Media) -> Option<SocketAddr> {
 pub(super) fn our_t38(options: &FaxOptions) -> T38Params {
     T38Params {
         max_bit_rate: options.max_speed,
+        error_correction: match options.error_correction {
+            UdptlEc::Redundancy => ErrorCorrection::Redundancy,
+            UdptlEc::Fec => ErrorCorrection::Fec,
+        },
         ..T38Params::default()
+    }
+}
+
+/// FEC's span and blocks per packet when FEC is agreed (what spandsp and Asterisk use).
+const FEC_SPAN: u8 = 3;
+const FEC_ENTRIES: usize = 3;
+
+/// How our UDPTL packets are protected: FEC when both sides said so (the answer follows the
+/// offer's rules, so both ends agree), no protection when either side wants none, else
+/// redundancy `options.redundancy` deep.
+fn protection(theirs: &T38Params, ours: &T38Params, options: &FaxOptions) -> Protection {
+    match (theirs.error_correction, ours.error_correction) {
+        (ErrorCorrection::None, _) | (_, ErrorCorrection::None) => Protection::Redundancy(0),
+        (ErrorCorrection::Fec, ErrorCorrection::Fec) => Protection::Fec {
+            span: FEC_SPAN,
+            entries: FEC_ENTRIES,
+        },
+        _ => Protection::Redundancy(options.redundancy),
     }
 }
 
@@ -225,7 +249,7 @@ impl Session<'_> {
                     T38Terminal::receiver(&config, &path)?
                 };
                 let udptl = UdptlConfig {
-                    redundancy: self.options.redundancy,
+                    protection: protection(theirs, ours, self.options),
                     max_datagram: T38Params::datagram_limit(theirs, ours) as usize,
                 };
                 let media = run_t38(&mut terminal, socket, *peer, udptl, limit, Some(&published));
@@ -450,5 +474,48 @@ impl Session<'_> {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udptl_protection_follows_what_both_sides_said() {
+        let with = |ec| T38Params {
+            error_correction: ec,
+            ..T38Params::default()
+        };
+        let options = FaxOptions {
+            redundancy: 4,
+            ..FaxOptions::default()
+        };
+        let fec = with(ErrorCorrection::Fec);
+        let red = with(ErrorCorrection::Redundancy);
+        let none = with(ErrorCorrection::None);
+        assert_eq!(
+            protection(&fec, &fec, &options),
+            Protection::Fec {
+                span: 3,
+                entries: 3
+            }
+        );
+        assert_eq!(protection(&fec, &red, &options), Protection::Redundancy(4));
+        assert_eq!(protection(&red, &none, &options), Protection::Redundancy(0));
+        let fec_options = FaxOptions {
+            error_correction: UdptlEc::Fec,
+            ..FaxOptions::default()
+        };
+        assert_eq!(our_t38(&fec_options).error_correction, ErrorCorrection::Fec);
+        // an answer to a FEC offer, from a side that does FEC: FEC on both ends
+        let answer = T38Params::answer(&fec, &our_t38(&fec_options));
+        assert_eq!(
+            protection(&fec, &answer, &fec_options),
+            Protection::Fec {
+                span: 3,
+                entries: 3
+            }
+        );
     }
 }
