@@ -157,8 +157,18 @@ impl Sipp {
 
     /// SIPp on `transport`: "u1" (UDP) or "t1" (TCP, one connection).
     fn start_over(scenario: &str, calls: u32, transport: &str) -> Sipp {
+        Sipp::spawn(scenario, calls, transport, None)
+    }
+
+    /// SIPp calling `target` with `scenario`.
+    fn call(scenario: &str, target: &str) -> Sipp {
+        Sipp::spawn(scenario, 1, "u1", Some(target))
+    }
+
+    fn spawn(scenario: &str, calls: u32, transport: &str, target: Option<&str>) -> Sipp {
         let port = free_port();
         let child = Command::new("sipp")
+            .args(target)
             .args(["-t", transport])
             .arg("-sf")
             .arg(format!(
@@ -439,4 +449,38 @@ fn send_wait_follows_a_fax_as_it_happens() {
         at += found + step.len();
     }
     assert!(!said.contains('\r'), "no progress bar when piped");
+}
+
+#[test]
+fn an_invite_without_an_offer_gets_ours_and_the_ack_brings_the_answer() {
+    let sip = free_port();
+    let hub = Faxhub::start("", &format!("[sip]\nlisten = \"127.0.0.1:{sip}\"\n"));
+    let mut sipp = Sipp::call("delayed-offer", &format!("127.0.0.1:{sip}"));
+    assert!(
+        sipp.succeeded(Duration::from_secs(20)),
+        "SIPp's delayed-offer call did not go as expected\n{}",
+        hub.log()
+    );
+    // the call was set up on SIPp's answer (G.711), then hung up before any fax: recorded so
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        let out = hub.cli(&["inbox", "--json"]);
+        received = serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap();
+        if !received.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(received.len(), 1, "{}", hub.log());
+    let r = &received[0];
+    assert_eq!(
+        (r["did"].as_str(), r["caller"].as_str()),
+        (Some("0142000000"), Some("0169293999"))
+    );
+    assert_eq!(r["transport"], "g711");
+    assert_eq!(
+        (r["pages"].as_u64(), r["complete"].as_bool()),
+        (Some(0), Some(false)),
+        "{r:#}"
+    );
 }

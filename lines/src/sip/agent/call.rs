@@ -34,6 +34,8 @@ pub(super) struct Leg {
     resend: Option<Resend>,
     /// Our ACK for the far end's last 2xx, sent again if that 2xx comes again.
     last_ack: Option<Message>,
+    /// The far end's ACK for our 2xx (it carries the answer to an offer we made in the 2xx).
+    acked: Option<Message>,
 }
 
 struct Resend {
@@ -71,6 +73,7 @@ impl Leg {
             last_invite_answer: None,
             resend: None,
             last_ack: None,
+            acked: None,
         }
     }
 
@@ -101,6 +104,7 @@ impl Leg {
             if incoming.message.method() == Some("ACK") {
                 if self.acknowledges(&incoming.message) {
                     self.resend = None;
+                    self.acked = Some(incoming.message);
                 }
                 continue;
             }
@@ -296,6 +300,11 @@ impl Leg {
                 return;
             }
         }
+    }
+
+    /// The far end's ACK for our 2xx, once it came.
+    pub fn take_ack(&mut self) -> Option<Message> {
+        self.acked.take()
     }
 
     /// Ends the call from our side: BYE, and its answer awaited (briefly).

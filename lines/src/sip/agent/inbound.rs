@@ -1,7 +1,8 @@
 //! A call faxhub answers: the dialled number read as `did_from` says (404 if it is not one of
 //! `[sip.inbound] numbers`), a free inbound channel (486 otherwise), then 200 with our answer to
 //! the offer: T.38 if offered (and not `t38 = "off"`), else the first G.711 codec we share (488 if
-//! none); every other offered stream refused with port 0, as RFC 3264 wants. The fax is received
+//! none); every other offered stream refused with port 0, as RFC 3264 wants. An INVITE without
+//! an offer gets our audio offer in the 200, and the ACK brings the answer. The fax is received
 //! into the inbox (`fax::Session`), switching to T.38 when the caller asks; the call ends with
 //! the caller's BYE, or ours a few seconds after the fax did. Every reception is recorded, with
 //! its caller, number, remote ident, pages and quality, also when nothing arrived.
@@ -14,6 +15,7 @@ use crate::sip::config::T38Mode;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, dialled_number, uri_of, uri_user};
 use crate::sip::sdp::{self, Media, Sdp, T38Params};
+use crate::sip::transaction::TIMEOUT;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -74,17 +76,7 @@ async fn answer(
         (invite.from, invite.transport),
         dialog,
     );
-    let Ok(offer) = Sdp::parse(&String::from_utf8_lossy(&invite.message.body)) else {
-        // an INVITE without an offer (delayed offer) is not supported yet
-        leg.reply(&invite, 488, "Not Acceptable Here", None).await;
-        return;
-    };
     let mut describer = Describer::new(agent.advertised_ip(invite.from));
-    let Some((medium, answer_media)) = choose(&agent, &offer, &config.fax) else {
-        tracing::info!(%did, ?caller, "inbound call with no media faxhub takes: 488");
-        leg.reply(&invite, 488, "Not Acceptable Here", None).await;
-        return;
-    };
     let id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%d%H%M%S"),
@@ -98,8 +90,29 @@ async fn answer(
             return;
         }
     };
-    let sdp = describer.describe(answer_media, true);
-    leg.reply(&invite, 200, "OK", Some(&sdp)).await;
+    let medium = if invite.message.body.is_empty() {
+        match delayed_offer(&mut leg, &invite, &mut describer, &config.fax).await {
+            Some(m) => m,
+            None => {
+                tracing::info!(%did, ?caller, "the ACK to our offer brought no audio faxhub takes: hanging up");
+                leg.hang_up().await;
+                return;
+            }
+        }
+    } else {
+        let Ok(offer) = Sdp::parse(&String::from_utf8_lossy(&invite.message.body)) else {
+            leg.reply(&invite, 400, "Bad SDP", None).await;
+            return;
+        };
+        let Some((medium, answer_media)) = choose(&agent, &offer, &config.fax) else {
+            tracing::info!(%did, ?caller, "inbound call with no media faxhub takes: 488");
+            leg.reply(&invite, 488, "Not Acceptable Here", None).await;
+            return;
+        };
+        let sdp = describer.describe(answer_media, true);
+        leg.reply(&invite, 200, "OK", Some(&sdp)).await;
+        medium
+    };
     let started = Instant::now();
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     tracing::info!(%did, ?caller, t38 = medium.is_t38(), "inbound fax call answered");
@@ -155,6 +168,32 @@ async fn answer(
         }
         Err(e) => tracing::error!(error = %e, "a received fax could not be recorded"),
     }
+}
+
+/// An INVITE without an offer (delayed offer, Cisco CUCM's default): our audio offer goes in
+/// the 200, the caller's answer comes in its ACK. `None` if the ACK brings no audio we offered.
+async fn delayed_offer(
+    leg: &mut Leg,
+    invite: &Incoming,
+    describer: &mut Describer,
+    options: &crate::sip::config::FaxOptions,
+) -> Option<Medium> {
+    let socket = leg.agent.media_socket().ok()?;
+    let port = socket.local_addr().ok()?.port();
+    let media = sdp::audio_media(port, &options.codecs, Some(sdp::TELEPHONE_EVENT_PT));
+    let offer = describer.describe(vec![media], true);
+    leg.reply(invite, 200, "OK", Some(&offer)).await;
+    leg.wait_for_ack(Instant::now() + Duration::from_millis(TIMEOUT))
+        .await;
+    let ack = leg.take_ack()?;
+    let answer = Sdp::parse(&String::from_utf8_lossy(&ack.body)).ok()?;
+    let m = answer.audio().filter(|m| m.port != 0)?;
+    let codec = sdp::choose_audio(m, &options.codecs)?.codec;
+    Some(Medium::Audio {
+        socket,
+        peer: peer_of(&answer, m)?,
+        codec,
+    })
 }
 
 /// The medium for `offer` and our answer's `m=` lines (one per offered line, in order).

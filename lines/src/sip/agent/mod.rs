@@ -292,3 +292,36 @@ async fn receive(agent: std::sync::Weak<Agent>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn behind_nat_the_external_address_is_what_the_peer_sees() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SipConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            external_address: Some("203.0.113.10".parse().unwrap()),
+            ..SipConfig::default()
+        };
+        let agent = Agent::start(config, Inbox::new(dir.path().to_path_buf()))
+            .await
+            .unwrap();
+        let port = agent.local_addr().port();
+        let peer: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+        let udp = agent.local_for(peer, "0169293999", Transport::Udp);
+        assert_eq!(udp.via, format!("SIP/2.0/UDP 203.0.113.10:{port};rport"));
+        assert_eq!(udp.address, format!("<sip:0169293999@203.0.113.10:{port}>"));
+        let tcp = agent.local_for(peer, "fax", Transport::Tcp);
+        assert_eq!(
+            tcp.contact,
+            format!("sip:faxhub@203.0.113.10:{port};transport=tcp")
+        );
+        assert_eq!(
+            agent.advertised_ip(peer).to_string(),
+            "203.0.113.10",
+            "and in SDP"
+        );
+    }
+}
