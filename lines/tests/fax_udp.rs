@@ -4,51 +4,15 @@
 //! (μ-law and A-law); the lossy relay also with FEC instead of redundancy. The page must arrive
 //! pixel for pixel, and the sender must count it as confirmed.
 
-use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+mod common;
+
 use faxhub_lines::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
 use faxhub_lines::sip::sdp::AudioCodec;
 use faxhub_lines::sip::spandsp::{AudioTerminal, Progress, T38Terminal, TerminalConfig};
 use faxhub_lines::sip::udptl::Protection;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-
-fn one_page(path: &Path) {
-    let width = 1728u32;
-    let rows = 300u32;
-    let pixels = (0..width * rows)
-        .map(|i| (i / width / 30).is_multiple_of(2) && (i % width) > 200 && (i % width) < 1500)
-        .collect();
-    let page = FaxPage::from_bitmap(
-        &Bitmap {
-            width,
-            length: rows,
-            pixels,
-        },
-        196,
-    )
-    .unwrap();
-    std::fs::write(path, tiff_f::write(&[page])).unwrap();
-}
-
-/// The page data of a TIFF as libtiff decodes it (uncompressed, MSB first, one strip a page).
-fn pixels(tiff: &Path) -> Vec<u8> {
-    let raw = tiff.with_extension("raw.tif");
-    let ok = std::process::Command::new("tiffcp")
-        .args(["-c", "none", "-f", "msb2lsb", "-r", "100000"])
-        .arg(tiff)
-        .arg(&raw)
-        .status()
-        .expect("tiffcp (libtiff-tools) must be installed")
-        .success();
-    assert!(ok);
-    let bytes = std::fs::read(&raw).unwrap();
-    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
-    faxhub_queue::tiff::first_strips(&bytes, &pages)
-        .unwrap()
-        .concat()
-}
 
 /// Forwards datagrams between `a` (behind `ra`) and `b` (behind `rb`), dropping `loss` of them.
 async fn relay(ra: UdpSocket, rb: UdpSocket, a: SocketAddr, b: SocketAddr, loss: f64) {
@@ -71,7 +35,7 @@ async fn relay(ra: UdpSocket, rb: UdpSocket, a: SocketAddr, b: SocketAddr, loss:
 async fn fax_over_udp(loss: f64, protection: Protection) {
     let dir = tempfile::tempdir().unwrap();
     let (sent, received) = (dir.path().join("sent.tif"), dir.path().join("received.tif"));
-    one_page(&sent);
+    common::one_page(&sent, 300);
     let bind = || UdpSocket::bind("127.0.0.1:0");
     let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
     let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -120,8 +84,8 @@ async fn fax_over_udp(loss: f64, protection: Protection) {
     assert_eq!(t.remote_ident.as_deref(), Some("faxhub rx"));
     assert_eq!(rx_progress.pages, 1);
     assert_eq!(
-        pixels(&sent),
-        pixels(&received),
+        common::pixels(&sent),
+        common::pixels(&received),
         "the page arrived pixel for pixel"
     );
 }
@@ -151,7 +115,7 @@ async fn five_percent_loss_each_way_with_fec() {
 async fn fax_over_rtp(codec: AudioCodec) {
     let dir = tempfile::tempdir().unwrap();
     let (sent, received) = (dir.path().join("sent.tif"), dir.path().join("received.tif"));
-    one_page(&sent);
+    common::one_page(&sent, 300);
     let bind = || UdpSocket::bind("127.0.0.1:0");
     let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
     let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -185,8 +149,8 @@ async fn fax_over_rtp(codec: AudioCodec) {
     assert_eq!((t.pages, rx_progress.pages), (1, 1));
     assert_eq!(t.remote_ident.as_deref(), Some("faxhub rx"));
     assert_eq!(
-        pixels(&sent),
-        pixels(&received),
+        common::pixels(&sent),
+        common::pixels(&received),
         "the page arrived pixel for pixel"
     );
 }

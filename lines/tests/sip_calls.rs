@@ -8,7 +8,8 @@
 //! SDP, T.38 (UDPTL) and RTP of a T.38 call and a G.711 call with no malformed packet and no
 //! warning, and find them marked with the configured DSCP (CS3 for SIP, EF for media).
 
-use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+mod common;
+
 use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::{Agent, CallReport, Dial, Transport};
 use faxhub_lines::sip::config::{FaxOptions, SipConfig, T38Mode};
@@ -16,42 +17,6 @@ use faxhub_lines::sip::outcome::CallEnd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn one_page(path: &Path) {
-    let width = 1728u32;
-    let rows = 200u32;
-    let pixels = (0..width * rows)
-        .map(|i| ((i / width) / 20 + (i % width) / 64).is_multiple_of(2))
-        .collect();
-    let page = FaxPage::from_bitmap(
-        &Bitmap {
-            width,
-            length: rows,
-            pixels,
-        },
-        196,
-    )
-    .unwrap();
-    std::fs::write(path, tiff_f::write(&[page])).unwrap();
-}
-
-/// The page data of a TIFF as libtiff decodes it.
-fn pixels(tiff: &Path) -> Vec<u8> {
-    let raw = tiff.with_extension("raw.tif");
-    let ok = std::process::Command::new("tiffcp")
-        .args(["-c", "none", "-f", "msb2lsb", "-r", "100000"])
-        .arg(tiff)
-        .arg(&raw)
-        .status()
-        .expect("tiffcp (libtiff-tools) must be installed")
-        .success();
-    assert!(ok);
-    let bytes = std::fs::read(&raw).unwrap();
-    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
-    faxhub_queue::tiff::first_strips(&bytes, &pages)
-        .unwrap()
-        .concat()
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -75,7 +40,7 @@ async fn agent_with(inbound: FaxOptions, numbers: &[&str], media_ports: String) 
     config.inbound.numbers = numbers.iter().map(|n| n.to_string()).collect();
     let agent = Agent::start(config, inbox.clone()).await.unwrap();
     // the page every call sends, written once (calls may run side by side)
-    one_page(&dir.path().join("sent.tif"));
+    common::one_page(&dir.path().join("sent.tif"), 200);
     Setup { dir, agent, inbox }
 }
 
@@ -137,7 +102,10 @@ async fn assert_delivered(setup: &Setup, report: &CallReport, t38: bool) {
     assert_eq!(r.remote_ident.as_deref(), Some("OUTBOUND"));
     assert_eq!(r.transport, if t38 { "t38" } else { "g711" });
     let got = setup.inbox.dir().join(r.tiff.as_ref().unwrap());
-    assert_eq!(pixels(&got), pixels(&setup.dir.path().join("sent.tif")));
+    assert_eq!(
+        common::pixels(&got),
+        common::pixels(&setup.dir.path().join("sent.tif"))
+    );
 }
 
 fn options(t38: T38Mode, ident: &str) -> FaxOptions {
@@ -332,7 +300,7 @@ async fn a_call_beyond_the_inbound_channels_gets_486() {
     config.inbound.channels = 1;
     config.inbound.fax = options(T38Mode::Theirs, "INBOUND");
     let agent = Agent::start(config, inbox.clone()).await.unwrap();
-    one_page(&dir.path().join("sent.tif"));
+    common::one_page(&dir.path().join("sent.tif"), 200);
     let setup = Setup { dir, agent, inbox };
     let (a, b) = tokio::join!(
         call(&setup, "0142000000", options(T38Mode::Ours, "OUTBOUND")),

@@ -54,8 +54,8 @@ fn carry(
     }
 }
 
-/// xorshift64: a reproducible draw in [0, 1).
-fn random(seed: u64) -> impl FnMut() -> f64 {
+/// xorshift64: a reproducible draw in [0, 1) (also the UDPTL tests' loss).
+pub(crate) fn random(seed: u64) -> impl FnMut() -> f64 {
     let mut x = seed;
     move || {
         x ^= x << 13;

@@ -465,22 +465,11 @@ mod tests {
         );
     }
 
-    /// A deterministic pseudo-random sequence (xorshift), for reproducible loss.
-    fn lossy(seed: u64) -> impl FnMut() -> f64 {
-        let mut x = seed;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 10_000) as f64 / 10_000.0
-        }
-    }
-
     #[test]
     fn with_redundancy_3_five_percent_loss_loses_nothing() {
         let mut sender = Sender::new(3, 400);
         let mut receiver = Receiver::new();
-        let mut random = lossy(0x5eed_fa11);
+        let mut random = crate::sip::simulate::random(0x5eed_fa11);
         let sent: Vec<Vec<u8>> = (0..5000u32).map(|i| i.to_be_bytes().to_vec()).collect();
         let mut got = Vec::new();
         let mut dropped = 0;
