@@ -148,10 +148,10 @@ fn recipient_steps(before: Option<&RecipientView>, now: &RecipientView) -> Vec<S
             .as_deref()
             .map(str::trim)
             .filter(|i| !i.is_empty())
-            .map(|i| format!(" \"{i}\""))
+            .map(|i| format!(" to \"{i}\""))
             .unwrap_or_default();
         out.push(format!(
-            "{n}: sending to{ident} at {} bit/s{}",
+            "{n}: sending{ident} at {} bit/s{}",
             p.bit_rate,
             if p.ecm { ", ECM" } else { "" }
         ));

@@ -437,7 +437,7 @@ fn send_wait_follows_a_fax_as_it_happens() {
         "1 page(s)",
         "+33142000000: dialling (attempt 1, line loopback)",
         "+33142000000: connected over T.38",
-        "+33142000000: sending to",
+        "+33142000000: sending at 14400 bit/s",
         "+33142000000: page 1 of 1 confirmed",
         "+33142000000: done: 2.0.0",
     ];
