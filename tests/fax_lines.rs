@@ -28,13 +28,18 @@ fn retry_and_poll() -> &'static str {
 
 /// A hub whose only line is `loopback`, with `t38` as its mode.
 fn loopback_hub(t38: &str) -> Faxhub {
+    loopback_hub_with(&format!("t38 = \"{t38}\""))
+}
+
+/// A hub whose only line is `loopback`, with `fax` in its `[lines.fax]`.
+fn loopback_hub_with(fax: &str) -> Faxhub {
     let sip = free_port();
     Faxhub::start(
         "",
         &format!(
             "{}[sip]\nlisten = \"127.0.0.1:{sip}\"\n\
              [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
-             [lines.fax]\nident = \"FAXHUB E2E\"\nt38 = \"{t38}\"\n",
+             [lines.fax]\nident = \"FAXHUB E2E\"\n{fax}\n",
             retry_and_poll()
         ),
     )
@@ -483,4 +488,37 @@ fn an_invite_without_an_offer_gets_ours_and_the_ack_brings_the_answer() {
         (Some(0), Some(false)),
         "{r:#}"
     );
+}
+
+#[test]
+fn the_page_header_line_is_printed_on_each_page_sent() {
+    let hub = loopback_hub_with("header = \"ACME Corp +33 1 69 29 39 99\"");
+    let id = queued_id(&hub.smtp().send_mail(
+        "alice@example.com",
+        &["0142000000@fax.localhost"],
+        &corpus_mail(&["pdf/pypdf/crazyones.pdf"]),
+    ));
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    let inbox: Vec<Value> = serde_json::from_slice(&hub.cli(&["inbox", "--json"]).stdout).unwrap();
+    let got = hub
+        .data_dir()
+        .join("inbox")
+        .join(inbox[0]["tiff"].as_str().unwrap());
+    // read by Tesseract from the page as it arrived (uncompressed first)
+    let plain = got.with_extension("plain.tif");
+    let ok = Command::new("tiffcp")
+        .args(["-c", "none"])
+        .arg(&got)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let text = ocr(&plain);
+    let top = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert!(
+        top.contains("ACME Corp") && top.contains("+33 1 69 29 39 99"),
+        "the first line read is the header (date, name and number): {top:?}\n{text}"
+    );
+    assert!(text.contains("Crazy Ones"), "and the page below it: {text}");
 }
