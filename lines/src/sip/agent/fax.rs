@@ -328,11 +328,6 @@ impl Session<'_> {
     async fn in_session(&mut self, incoming: Incoming, medium: &Medium) -> Step {
         let method = incoming.message.method().unwrap_or("").to_string();
         match method.as_str() {
-            "BYE" => {
-                self.leg.reply(&incoming, 200, "OK", None).await;
-                self.leg.hung_up = true;
-                Step::HungUp
-            }
             "INVITE" | "UPDATE" if incoming.message.body.is_empty() => {
                 // a refresh asking for our offer: the same description again
                 let sdp = self.describer.describe(vec![medium.media()], false);
@@ -345,6 +340,7 @@ impl Session<'_> {
                 Step::Continue
             }
             _ => {
+                // BYE (the call ends), OPTIONS, INFO, CANCEL: as at any other time
                 self.leg.stray(incoming).await;
                 if self.leg.hung_up {
                     Step::HungUp
