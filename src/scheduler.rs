@@ -52,6 +52,8 @@ enum Event {
         line: String,
         started_at_ms: i64,
         outcome: LineOutcome,
+        /// What the call did, as the line last published it.
+        call: CallProgress,
     },
     /// A call in progress moved on (connected, a page confirmed).
     Progress {
@@ -281,10 +283,12 @@ impl Scheduler {
                 line,
                 started_at_ms,
                 outcome,
+                call,
             } => {
                 *in_flight -= 1;
                 busy_numbers.remove(&due.number);
-                self.record_attempt(due, line, started_at_ms, outcome).await;
+                self.record_attempt(due, line, started_at_ms, outcome, call)
+                    .await;
             }
         }
     }
@@ -326,6 +330,7 @@ impl Scheduler {
         line: String,
         started_at_ms: i64,
         outcome: LineOutcome,
+        call: CallProgress,
     ) {
         let now = now_ms();
         let result = AttemptResult {
@@ -364,6 +369,9 @@ impl Scheduler {
             tries: counters.tries,
             dials: counters.dials,
             next_attempt_at_ms: next,
+            call: (!call.stage.is_empty())
+                .then(|| serde_json::to_string(&call).ok())
+                .flatten(),
         };
         match self.store.end_attempt(&end).await {
             Ok(status) => tracing::info!(
@@ -425,11 +433,13 @@ async fn call(
         }
     };
     drop(permit);
+    let call = watched.borrow().clone();
     let _ = events.send(Event::Sent {
         due,
         line: line.name().to_string(),
         started_at_ms,
         outcome,
+        call,
     });
 }
 

@@ -11,6 +11,7 @@ pub mod dialplan;
 pub mod dsn;
 pub mod intake;
 pub mod job;
+pub mod report;
 pub mod retry;
 pub mod spool;
 pub mod state;

@@ -6,9 +6,13 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+mod outbox;
+mod reports;
 mod sqlite;
 mod views;
 
+pub use outbox::{MailKind, NewMail, OutMail};
+pub use reports::{Mark, ReportCandidate, ReportSource};
 pub use views::{AttemptView, JobView, RecipientView};
 
 use crate::dialplan::FaxNumber;
@@ -104,6 +108,8 @@ pub struct AttemptEnd {
     pub tries: u32,
     pub dials: u32,
     pub next_attempt_at_ms: Option<i64>,
+    /// What the call did (the line's last progress, JSON), if it got that far.
+    pub call: Option<String>,
 }
 
 /// What an operator action did to one recipient.
@@ -499,13 +505,14 @@ impl Store {
             (end.new_status, end.next_attempt_at_ms)
         };
         sqlx::query(
-            "UPDATE attempts SET ended_at = ?, status_code = ?, reason = ?, pages_sent = ? \
+            "UPDATE attempts SET ended_at = ?, status_code = ?, reason = ?, pages_sent = ?, call = ? \
              WHERE job_id = ? AND rcpt_idx = ? AND ended_at IS NULL",
         )
         .bind(end.ended_at_ms)
         .bind(end.status.to_string())
         .bind(&end.reason)
         .bind(end.pages_sent)
+        .bind(&end.call)
         .bind(end.job_id.as_str())
         .bind(end.idx)
         .execute(&mut *tx)
@@ -571,11 +578,13 @@ impl Store {
                     let reset = action == OperatorAction::Retry;
                     sqlx::query(
                         "UPDATE recipients SET status = ?, next_attempt_at = NULL, updated_at = ?, \
-                         tries = CASE WHEN ? THEN 0 ELSE tries END, dials = CASE WHEN ? THEN 0 ELSE dials END \
+                         tries = CASE WHEN ? THEN 0 ELSE tries END, dials = CASE WHEN ? THEN 0 ELSE dials END, \
+                         reported = CASE WHEN ? THEN NULL ELSE reported END \
                          WHERE job_id = ? AND idx = ?",
                     )
                     .bind(new.as_str())
                     .bind(now_ms)
+                    .bind(reset)
                     .bind(reset)
                     .bind(reset)
                     .bind(id.as_str())

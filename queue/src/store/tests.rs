@@ -48,6 +48,7 @@ fn end(
         tries: 0,
         dials: 1,
         next_attempt_at_ms: (new_status == RecipientStatus::Deferred).then_some(at + 1000),
+        call: Some(r#"{"remote_ident":"+33 1 69 29 39 99"}"#.into()),
     }
 }
 
@@ -260,4 +261,103 @@ async fn a_recipient_with_a_cover_has_its_own_page_set() {
         .unwrap();
     let purged = store.purge_finished(10_000).await.unwrap();
     assert!(purged.contains(&"pages/x-1.tif".to_string()), "{purged:?}");
+}
+
+#[tokio::test]
+async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
+    use crate::report::Reported;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let j = job(1_000, &["+33169293999", "+33169293998"]);
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    // nothing is final, and nothing waited long enough for a delay report
+    assert!(store.report_candidates(0, 10).await.unwrap().is_empty());
+    // both have waited: both are candidates for a delay report
+    let waited = store.report_candidates(1_000, 10).await.unwrap();
+    assert_eq!(waited.len(), 2);
+    assert_eq!(waited[0].reported, Reported::Nothing);
+    assert!(!waited[0].null_sender);
+    assert_eq!(waited[0].notify, Notify::parse("SUCCESS"));
+
+    let mail = NewMail {
+        id: "R1".into(),
+        kind: MailKind::Delayed,
+        job_id: Some(j.id.clone()),
+        mail_from: String::new(),
+        rcpt_to: "a@example.com".into(),
+        path: "mail/R1.eml".into(),
+        created_at_ms: 2_000,
+    };
+    let mark = |idx, reported| Mark {
+        job_id: j.id.clone(),
+        idx,
+        reported,
+    };
+    store
+        .mark_reported(
+            &[mark(0, Reported::Delay), mark(1, Reported::Delay)],
+            Some(&mail),
+        )
+        .await
+        .unwrap();
+    assert!(store.report_candidates(1_000, 10).await.unwrap().is_empty());
+    // the same mail twice is refused by the database: a report is queued once
+    assert!(store.mark_reported(&[], Some(&mail)).await.is_err());
+    assert!(!store.queue_mail(&mail).await.unwrap());
+
+    // the mail goes out: due, deferred, due again later, sent, never due again
+    let due = store.mail_due(2_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].mail_from, "");
+    assert_eq!(due[0].kind, MailKind::Delayed);
+    store
+        .mail_not_sent("R1", Some(5_000), "relay down")
+        .await
+        .unwrap();
+    assert!(store.mail_due(4_999, 10).await.unwrap().is_empty());
+    assert_eq!(store.next_mail_due().await.unwrap(), Some(5_000));
+    assert_eq!(store.mail_due(5_000, 10).await.unwrap()[0].tries, 1);
+    store.mail_sent("R1", 5_001).await.unwrap();
+    assert!(store.mail_due(i64::MAX, 10).await.unwrap().is_empty());
+    assert_eq!(store.next_mail_due().await.unwrap(), None);
+    assert_eq!(store.mail_paths().await.unwrap(), vec!["mail/R1.eml"]);
+
+    // once final, a recipient is a candidate until marked final, then never again
+    let due = store.due_recipients(3_000, 10).await.unwrap();
+    assert!(due.is_empty(), "not converted yet");
+    store
+        .conversion_failed(&j.id, EnhancedStatus::CONVERSION_FAILED, "bad", 3_000)
+        .await
+        .unwrap();
+    let finals = store.report_candidates(0, 10).await.unwrap();
+    assert_eq!(finals.len(), 2);
+    assert_eq!(finals[0].status, RecipientStatus::Failed);
+    assert_eq!(finals[0].reported, Reported::Delay);
+    store
+        .mark_reported(&[mark(0, Reported::Final), mark(1, Reported::Final)], None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .report_candidates(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // and a final mark is not undone by a late delay mark
+    store
+        .mark_reported(&[mark(0, Reported::Delay)], None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .report_candidates(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // purge: sent mail past the retention goes, with its path
+    assert_eq!(store.purge_mail(2_001).await.unwrap(), vec!["mail/R1.eml"]);
+    assert!(store.mail_paths().await.unwrap().is_empty());
 }

@@ -59,6 +59,9 @@ pub struct AttemptView {
     pub status_code: Option<String>,
     pub reason: Option<String>,
     pub pages_sent: i64,
+    /// What the call did: the far end's ident, speed, ECM, transport (as `progress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<serde_json::Value>,
 }
 
 const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at";
@@ -73,7 +76,7 @@ pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<Job
     };
     let mut recipients = load_recipients(pool, Filter::Job(id)).await?;
     let attempts = sqlx::query(
-        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent FROM attempts WHERE job_id = ? ORDER BY rcpt_idx, n",
+        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent, call FROM attempts WHERE job_id = ? ORDER BY rcpt_idx, n",
     )
     .bind(id.as_str())
     .fetch_all(pool)
@@ -90,6 +93,9 @@ pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<Job
                 status_code: a.try_get("status_code")?,
                 reason: a.try_get("reason")?,
                 pages_sent: a.try_get("pages_sent")?,
+                call: a
+                    .try_get::<Option<String>, _>("call")?
+                    .and_then(|c| serde_json::from_str(&c).ok()),
             });
         }
     }

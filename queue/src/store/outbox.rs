@@ -1,0 +1,216 @@
+//! The outbox: mail faxhub sends (receipts to senders, received faxes to their owners). A row
+//! is queued in the transaction that decides the mail (with its message already synced in the
+//! spool), taken by the postman while due, and ends `sent` (after the relay's 250 or the
+//! Maildir rename) or `failed` (a permanent refusal, or too long undeliverable), never deleted
+//! before the retention.
+
+use super::{Store, StoreError};
+use crate::job::JobId;
+use sqlx::{Row, Sqlite, Transaction};
+
+/// What a mail is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    /// Reports, by their action.
+    Delivered,
+    Failed,
+    Delayed,
+    /// A received fax, to the owner of the number dialled.
+    Fax,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Delivered => "delivered",
+            MailKind::Failed => "failed",
+            MailKind::Delayed => "delayed",
+            MailKind::Fax => "fax",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailKind> {
+        [
+            MailKind::Delivered,
+            MailKind::Failed,
+            MailKind::Delayed,
+            MailKind::Fax,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A mail to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMail {
+    pub id: String,
+    pub kind: MailKind,
+    pub job_id: Option<JobId>,
+    /// `""` for the null return path.
+    pub mail_from: String,
+    pub rcpt_to: String,
+    /// The message, relative to the spool.
+    pub path: String,
+    pub created_at_ms: i64,
+}
+
+/// A queued mail due for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMail {
+    pub id: String,
+    pub kind: MailKind,
+    pub mail_from: String,
+    pub rcpt_to: String,
+    pub path: String,
+    pub created_at_ms: i64,
+    pub tries: u32,
+}
+
+pub(super) async fn insert_mail(
+    tx: &mut Transaction<'static, Sqlite>,
+    mail: &NewMail,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (id, kind, job_id, mail_from, rcpt_to, path, created_at, state, next_attempt_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+    )
+    .bind(&mail.id)
+    .bind(mail.kind.as_str())
+    .bind(mail.job_id.as_ref().map(|j| j.as_str().to_string()))
+    .bind(&mail.mail_from)
+    .bind(&mail.rcpt_to)
+    .bind(&mail.path)
+    .bind(mail.created_at_ms)
+    .bind(mail.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Queues a mail on its own (a received fax). False if a mail with this id exists already.
+    pub async fn queue_mail(&self, mail: &NewMail) -> Result<bool, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let exists = sqlx::query("SELECT 1 FROM outbox WHERE id = ?")
+            .bind(&mail.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if exists {
+            return Ok(false);
+        }
+        insert_mail(&mut tx, mail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ids of every mail of `kind` (sent or not).
+    pub async fn mail_ids(&self, kind: MailKind) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM outbox WHERE kind = ?")
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Queued mail due by `now_ms`, oldest first.
+    pub async fn mail_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutMail>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, mail_from, rcpt_to, path, created_at, tries FROM outbox \
+             WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(OutMail {
+                    id: row.try_get("id")?,
+                    kind: MailKind::parse(&kind).ok_or(StoreError::Corrupt {
+                        column: "outbox.kind",
+                        value: kind,
+                    })?,
+                    mail_from: row.try_get("mail_from")?,
+                    rcpt_to: row.try_get("rcpt_to")?,
+                    path: row.try_get("path")?,
+                    created_at_ms: row.try_get("created_at")?,
+                    tries: row.try_get::<i64, _>("tries")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// The earliest time a queued mail is due, if any.
+    pub async fn next_mail_due(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE state = 'queued'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
+    }
+
+    /// The mail was delivered.
+    pub async fn mail_sent(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET state = 'sent', tries = tries + 1, sent_at = ?, last_error = NULL WHERE id = ?")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Delivery failed for now: try again at `next_ms`, or, with `None`, never (failed).
+    pub async fn mail_not_sent(
+        &self,
+        id: &str,
+        next_ms: Option<i64>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'queued' END, \
+             next_attempt_at = COALESCE(?, next_attempt_at), tries = tries + 1, last_error = ? WHERE id = ?",
+        )
+        .bind(next_ms)
+        .bind(next_ms)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Spool paths of every mail in the outbox.
+    pub async fn mail_paths(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT path FROM outbox")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("path").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Deletes mail sent or failed before `before_ms` and returns their spool paths.
+    pub async fn purge_mail(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let rows =
+            sqlx::query("SELECT path FROM outbox WHERE state <> 'queued' AND created_at < ?")
+                .bind(before_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        let paths = rows
+            .iter()
+            .map(|r| r.try_get("path").map_err(StoreError::from))
+            .collect::<Result<Vec<String>, _>>()?;
+        sqlx::query("DELETE FROM outbox WHERE state <> 'queued' AND created_at < ?")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(paths)
+    }
+}

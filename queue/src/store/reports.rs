@@ -1,0 +1,135 @@
+//! The store's side of receipts: which recipients may be due a report, what a report is made
+//! from, and marking recipients reported (with the report queued in the same transaction, so a
+//! report is queued once: never lost, never twice).
+
+use super::outbox::{NewMail, insert_mail};
+use super::{Store, StoreError};
+use crate::job::{JobId, Notify};
+use crate::report::Reported;
+use crate::state::RecipientStatus;
+use sqlx::Row;
+
+/// A recipient whose report may be due (the policy decides).
+#[derive(Clone, Debug)]
+pub struct ReportCandidate {
+    pub job_id: JobId,
+    pub idx: i64,
+    pub status: RecipientStatus,
+    pub notify: Option<Notify>,
+    pub reported: Reported,
+    pub null_sender: bool,
+    pub received_at_ms: i64,
+    pub attempts: u32,
+}
+
+/// A recipient's new report state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub job_id: JobId,
+    pub idx: i64,
+    pub reported: Reported,
+}
+
+/// What a report on a job is made from, besides its view: the spool files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportSource {
+    pub message_path: String,
+    /// The job's page set (TIFF; its PDF and thumbnail are companions), once converted.
+    pub pages_path: Option<String>,
+    pub from_header: Option<String>,
+    pub received_at_ms: i64,
+}
+
+impl Store {
+    /// Recipients not finally reported that are final, or have waited since before
+    /// `delayed_before_ms` without any report, oldest first.
+    pub async fn report_candidates(
+        &self,
+        delayed_before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReportCandidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.job_id, r.idx, r.status, r.notify, r.reported, r.tries + r.dials AS attempts, \
+             j.return_path, j.received_at FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             WHERE (r.reported IS NULL OR r.reported <> 'final') AND \
+             (r.status IN ('done', 'failed', 'cancelled') OR \
+              (r.reported IS NULL AND r.status IN ('deferred', 'queued') AND j.received_at <= ?)) \
+             ORDER BY j.received_at, r.job_id, r.idx LIMIT ?",
+        )
+        .bind(delayed_before_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status_text: String = row.try_get("status")?;
+                let status = RecipientStatus::parse(&status_text).ok_or(StoreError::Corrupt {
+                    column: "recipients.status",
+                    value: status_text,
+                })?;
+                let reported_text: Option<String> = row.try_get("reported")?;
+                let reported =
+                    Reported::parse(reported_text.as_deref()).ok_or(StoreError::Corrupt {
+                        column: "recipients.reported",
+                        value: reported_text.clone().unwrap_or_default(),
+                    })?;
+                let notify: Option<String> = row.try_get("notify")?;
+                Ok(ReportCandidate {
+                    job_id: JobId::from_stored(row.try_get("job_id")?),
+                    idx: row.try_get("idx")?,
+                    status,
+                    notify: notify.as_deref().and_then(Notify::parse),
+                    reported,
+                    null_sender: row.try_get::<String, _>("return_path")?.is_empty(),
+                    received_at_ms: row.try_get("received_at")?,
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// The spool files and headers a report on `job` is made from.
+    pub async fn report_source(&self, job: &JobId) -> Result<Option<ReportSource>, StoreError> {
+        let row = sqlx::query(
+            "SELECT message_path, pages_path, from_header, received_at FROM jobs WHERE id = ?",
+        )
+        .bind(job.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(ReportSource {
+                message_path: row.try_get("message_path")?,
+                pages_path: row.try_get("pages_path")?,
+                from_header: row.try_get("from_header")?,
+                received_at_ms: row.try_get("received_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks recipients reported, queueing `mail` (the report) in the same transaction when
+    /// there is one. A recipient already marked final is left alone.
+    pub async fn mark_reported(
+        &self,
+        marks: &[Mark],
+        mail: Option<&NewMail>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        if let Some(mail) = mail {
+            insert_mail(&mut tx, mail).await?;
+        }
+        for m in marks {
+            sqlx::query(
+                "UPDATE recipients SET reported = ? WHERE job_id = ? AND idx = ? \
+                 AND (reported IS NULL OR reported <> 'final')",
+            )
+            .bind(m.reported.as_str())
+            .bind(m.job_id.as_str())
+            .bind(m.idx)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
