@@ -1,6 +1,9 @@
-//! faxhub's mail side. Now: the SMTP listener that accepts mail for the fax domains. Later: the
-//! receipt sender and the other transport agents (Exchange drop directory, GroupWise API gateway,
-//! Domino over IMAP, hot folder). Every connector hands messages to `faxhub_queue::intake`, the one
-//! durable path, and acknowledges only after it returns.
+//! faxhub's mail side: the SMTP listener that accepts mail for the fax domains, the delivery
+//! reports (`receipt`) and received faxes (`fax_mail`) faxhub writes, and the relay that takes
+//! faxhub's own mail out (`relay`: SMTP with STARTTLS and AUTH, or a Maildir). Later: the other
+//! transport agents (Exchange drop directory, GroupWise API gateway, Domino over IMAP, hot
+//! folder). Every connector hands messages to `faxhub_queue::intake`, the one durable path, and
+//! acknowledges only after it returns.
 
+pub mod receipt;
 pub mod smtp;
