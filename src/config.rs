@@ -5,6 +5,8 @@
 //! everything that can be checked before start-up, so `faxhub check-config` and `faxhub serve`
 //! agree.
 
+use crate::receipts::ReceiptsConfig;
+use faxhub_connectors::relay::RelayConfig;
 use faxhub_connectors::smtp::SmtpConfig;
 use faxhub_converters::ConvertConfig;
 use faxhub_lines::sip::config::SipConfig;
@@ -36,6 +38,10 @@ pub struct Config {
     /// The SIP user agent; started when this table is present or a line calls through it.
     pub sip: Option<SipConfig>,
     pub lines: Vec<LineConfig>,
+    /// Delivery reports, and how faxhub's outgoing mail is retried.
+    pub receipts: ReceiptsConfig,
+    /// The SMTP relay faxhub's mail goes out through; without it, a Maildir under data_dir.
+    pub relay: Option<RelayConfig>,
     pub log: LogConfig,
 }
 
@@ -53,6 +59,8 @@ impl Default for Config {
                 channels: 4,
                 ..LineConfig::new("loopback", LineKind::Loopback)
             }],
+            receipts: ReceiptsConfig::default(),
+            relay: None,
             log: LogConfig::default(),
         }
     }
@@ -206,6 +214,10 @@ impl Config {
         if self.convert.max_pages == 0 {
             return Err(invalid("convert.max_pages must be at least 1".into()));
         }
+        self.receipts.policy().map_err(invalid)?;
+        if let Some(relay) = &self.relay {
+            faxhub_connectors::relay::SmtpRelay::new(relay).map_err(invalid)?;
+        }
         Ok(Checked {
             dialplan,
             trusted,
@@ -231,6 +243,10 @@ impl Config {
     }
     pub fn spool_dir(&self) -> PathBuf {
         self.data_dir.join("spool")
+    }
+    /// Where faxhub's mail goes when no relay is configured.
+    pub fn maildir(&self) -> PathBuf {
+        self.data_dir.join("Maildir")
     }
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")

@@ -1,10 +1,11 @@
 //! Start-up recovery, before any listener accepts: attempts left `sending` by a crash become
 //! interrupted attempts (retried per policy, and counted), conversions left half-done start
 //! again, partial spool writes are removed, and spool files no job refers to are quarantined
-//! (a crash between rename and commit: the client got no 250 and sends again). Logs what it did.
+//! (a crash between rename and commit: the client got no 250 and sends again; a report not
+//! queued is made again). Logs what it did.
 
 use faxhub_queue::job::now_ms;
-use faxhub_queue::spool::{MSG_DIR, PAGES_DIR, Spool};
+use faxhub_queue::spool::{MAIL_DIR, MSG_DIR, PAGES_DIR, Spool};
 use faxhub_queue::store::Store;
 use std::collections::HashSet;
 
@@ -31,8 +32,9 @@ pub async fn recover(store: &Store, spool: &Spool) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .iter()
         .flat_map(|p| Spool::companions(p))
+        .chain(store.mail_paths().await.map_err(|e| e.to_string())?)
         .collect();
-    for dir in [MSG_DIR, PAGES_DIR] {
+    for dir in [MSG_DIR, PAGES_DIR, MAIL_DIR] {
         for rel in spool.list(dir).map_err(|e| e.to_string())? {
             if !known.contains(&rel) {
                 let moved = spool

@@ -40,6 +40,8 @@ pub struct Scheduler {
     pub policy: RetryPolicy,
     pub config: SchedulerConfig,
     pub wake: Arc<Notify>,
+    /// Told when an outcome is recorded (the reporter).
+    pub recorded: Arc<Notify>,
 }
 
 enum Event {
@@ -271,7 +273,10 @@ impl Scheduler {
         in_flight: &mut usize,
     ) {
         match event {
-            Event::Converted { job, result } => self.record_conversion(job, result).await,
+            Event::Converted { job, result } => {
+                self.record_conversion(job, result).await;
+                self.recorded.notify_one();
+            }
             Event::Progress { job, idx, progress } => {
                 let json = serde_json::to_string(&progress).unwrap_or_default();
                 if let Err(e) = self.store.set_progress(&job, idx, &json).await {
@@ -289,6 +294,7 @@ impl Scheduler {
                 busy_numbers.remove(&due.number);
                 self.record_attempt(due, line, started_at_ms, outcome, call)
                     .await;
+                self.recorded.notify_one();
             }
         }
     }

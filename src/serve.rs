@@ -6,7 +6,10 @@
 
 use crate::Failure;
 use crate::config::{Checked, Config};
+use crate::postman::Postman;
+use crate::receipts::Reporter;
 use crate::scheduler::Scheduler;
+use faxhub_connectors::relay::Relay;
 use faxhub_connectors::smtp::{self, Shared, tls};
 use faxhub_converters::Converter;
 use faxhub_lines::Line;
@@ -69,6 +72,33 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
             }
         }
     });
+    let recorded = Arc::new(Notify::new());
+    let postman_wake = Arc::new(Notify::new());
+    let policy = config.receipts.policy().map_err(Failure::Usage)?;
+    let reporter = Reporter {
+        store: store.clone(),
+        spool: spool.clone(),
+        config: config.receipts.clone(),
+        policy,
+        hostname: hostname.clone(),
+        from: config
+            .receipts
+            .from
+            .clone()
+            .unwrap_or_else(|| format!("MAILER-DAEMON@{hostname}")),
+        retry_window: config.retry.give_up_after,
+        wake: recorded.clone(),
+        postman: postman_wake.clone(),
+    };
+    let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
+    let postman = Postman {
+        store: store.clone(),
+        spool: spool.clone(),
+        relay,
+        config: config.receipts.clone(),
+        retention: config.scheduler.retention,
+        wake: postman_wake,
+    };
     let scheduler = Scheduler {
         store: store.clone(),
         spool: spool.clone(),
@@ -80,6 +110,7 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         policy: config.retry.clone(),
         config: config.scheduler.clone(),
         wake,
+        recorded,
     };
     let shared = Arc::new(Shared {
         config: config.smtp.clone(),
@@ -92,6 +123,8 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let scheduler_task = tokio::spawn(scheduler.run(stop_rx.clone()));
+    let reporter_task = tokio::spawn(reporter.run(stop_rx.clone()));
+    let postman_task = tokio::spawn(postman.run(stop_rx.clone()));
     let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
     tracing::info!(
         listen = ?config.smtp.listen,
@@ -106,6 +139,8 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = smtp_task.await;
     let _ = scheduler_task.await;
+    let _ = reporter_task.await;
+    let _ = postman_task.await;
     tracing::info!("faxhub stopped");
     Ok(())
 }

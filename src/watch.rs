@@ -215,6 +215,7 @@ mod tests {
                 status_code: None,
                 reason: None,
                 pages_sent: 0,
+                call: None,
             }],
         }
     }

@@ -6,4 +6,5 @@
 //! acknowledges only after it returns.
 
 pub mod receipt;
+pub mod relay;
 pub mod smtp;

@@ -21,6 +21,8 @@ pub struct Spool {
 
 pub const MSG_DIR: &str = "msg";
 pub const PAGES_DIR: &str = "pages";
+/// Mail faxhub sends (receipts, received faxes), as the outbox refers to it.
+pub const MAIL_DIR: &str = "mail";
 const TMP_DIR: &str = "tmp";
 const QUARANTINE_DIR: &str = "quarantine";
 /// Tries at removing a scratch directory left by a crash.
@@ -29,7 +31,7 @@ const CLEAN_ATTEMPTS: usize = 10;
 impl Spool {
     /// Opens (creating if needed) the spool under `root`.
     pub fn open(root: &Path) -> io::Result<Spool> {
-        for dir in [TMP_DIR, MSG_DIR, PAGES_DIR, QUARANTINE_DIR] {
+        for dir in [TMP_DIR, MSG_DIR, PAGES_DIR, MAIL_DIR, QUARANTINE_DIR] {
             fs::create_dir_all(root.join(dir))?;
         }
         Ok(Spool {
@@ -48,6 +50,10 @@ impl Spool {
 
     pub fn message_rel(id: &str) -> String {
         format!("{MSG_DIR}/{id}.eml")
+    }
+
+    pub fn mail_rel(id: &str) -> String {
+        format!("{MAIL_DIR}/{id}.eml")
     }
 
     pub fn pages_rel(id: &str) -> String {

@@ -217,7 +217,10 @@ impl Receipt {
         let (content_type, body) = if self.return_full {
             ("message/rfc822", self.original.clone())
         } else {
-            ("text/rfc822-headers", header_section(&self.original).to_vec())
+            (
+                "text/rfc822-headers",
+                header_section(&self.original).to_vec(),
+            )
         };
         let encoding = if body.is_ascii() { "7bit" } else { "8bit" };
         MimePart::new(

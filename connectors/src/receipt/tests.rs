@@ -175,7 +175,10 @@ fn a_delay_report_says_until_when_and_ret_full_returns_the_whole_message() {
         "{rcpt:#}"
     );
     assert_eq!(r["returned"]["type"], "message/rfc822");
-    assert_eq!(r["returned"]["headers"]["From"], "Alice <alice@example.com>");
+    assert_eq!(
+        r["returned"]["headers"]["From"],
+        "Alice <alice@example.com>"
+    );
     assert!(r["images"].as_array().unwrap().is_empty());
     assert!(r["attachments"].as_array().unwrap().is_empty());
 }
@@ -192,7 +195,11 @@ fn the_human_text_matches_the_golden_files() {
                 receipt.subject(),
                 human::text(&receipt)
             );
-            let file = golden.join(format!("receipt-{}-{}.txt", language.tag(), action.as_str()));
+            let file = golden.join(format!(
+                "receipt-{}-{}.txt",
+                language.tag(),
+                action.as_str()
+            ));
             if update {
                 std::fs::create_dir_all(&golden).unwrap();
                 std::fs::write(&file, &got).unwrap();
@@ -222,7 +229,10 @@ fn subjects_and_helpers() {
         original_message_id(b"Subject: x\r\nMessage-Id:\r\n <a@b>\r\n\r\nbody"),
         Some("<a@b>".into())
     );
-    assert_eq!(original_message_id(b"Subject: x\r\n\r\nMessage-ID: <a@b>"), None);
+    assert_eq!(
+        original_message_id(b"Subject: x\r\n\r\nMessage-ID: <a@b>"),
+        None
+    );
     assert_eq!(header_section(b"A: 1\nB: 2\n\nbody"), b"A: 1\nB: 2\n");
     assert_eq!(human::text(&r).matches("Destinataire").count(), 5);
 }

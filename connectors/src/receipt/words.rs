@@ -81,8 +81,12 @@ static EN: Words = Words {
     },
     closing: |a| match a {
         Action::Delivered => "",
-        Action::Failed => "faxhub will not try again. Check the number, or send the fax again later.",
-        Action::Delayed => "faxhub keeps trying; you will get another report when the fax is delivered or fails. There is nothing you need to do.",
+        Action::Failed => {
+            "faxhub will not try again. Check the number, or send the fax again later."
+        }
+        Action::Delayed => {
+            "faxhub keeps trying; you will get another report when the fax is delivered or fails. There is nothing you need to do."
+        }
     },
     recipient: "Recipient",
     result: "Result",
@@ -122,8 +126,12 @@ static FR: Words = Words {
     },
     closing: |a| match a {
         Action::Delivered => "",
-        Action::Failed => "faxhub n'essaiera plus. Vérifiez le numéro ou renvoyez le fax plus tard.",
-        Action::Delayed => "faxhub continue d'essayer ; vous recevrez un autre avis quand le fax sera remis ou aura échoué. Vous n'avez rien à faire.",
+        Action::Failed => {
+            "faxhub n'essaiera plus. Vérifiez le numéro ou renvoyez le fax plus tard."
+        }
+        Action::Delayed => {
+            "faxhub continue d'essayer ; vous recevrez un autre avis quand le fax sera remis ou aura échoué. Vous n'avez rien à faire."
+        }
     },
     recipient: "Destinataire",
     result: "Résultat",
@@ -163,8 +171,12 @@ static DE: Words = Words {
     },
     closing: |a| match a {
         Action::Delivered => "",
-        Action::Failed => "faxhub versucht es nicht weiter. Prüfen Sie die Nummer oder senden Sie das Fax später erneut.",
-        Action::Delayed => "faxhub versucht es weiter; Sie erhalten eine weitere Nachricht, wenn das Fax zugestellt ist oder fehlschlägt. Sie müssen nichts tun.",
+        Action::Failed => {
+            "faxhub versucht es nicht weiter. Prüfen Sie die Nummer oder senden Sie das Fax später erneut."
+        }
+        Action::Delayed => {
+            "faxhub versucht es weiter; Sie erhalten eine weitere Nachricht, wenn das Fax zugestellt ist oder fehlschlägt. Sie müssen nichts tun."
+        }
     },
     recipient: "Empfänger",
     result: "Ergebnis",
@@ -217,25 +229,158 @@ type Phrase = ((u8, u16, u16), [&'static str; 3]);
 
 static STATUS_WORDS: &[Phrase] = &[
     ((2, 0, 0), ["delivered", "remis", "zugestellt"]),
-    ((2, 6, 4), ["delivered, after converting with some loss of quality", "remis, après une conversion avec perte de qualité", "zugestellt, nach einer Umwandlung mit Qualitätsverlust"]),
-    ((4, 0, 0), ["a temporary failure", "un échec temporaire", "ein vorübergehender Fehler"]),
-    ((4, 2, 2), ["the receiving fax machine was not ready (out of paper or memory)", "le télécopieur distant n'était pas prêt (plus de papier ou de mémoire)", "das Empfangsgerät war nicht bereit (kein Papier oder Speicher)"]),
-    ((4, 3, 0), ["a temporary problem on the fax server", "un problème temporaire sur le serveur de fax", "ein vorübergehendes Problem auf dem Faxserver"]),
-    ((4, 4, 0), ["a network problem", "un problème de réseau", "ein Netzwerkproblem"]),
-    ((4, 4, 1), ["the line was busy or did not answer", "la ligne était occupée ou ne répondait pas", "die Leitung war besetzt oder hat nicht geantwortet"]),
-    ((4, 4, 2), ["the connection to the fax machine failed or was cut", "la liaison avec le télécopieur a échoué ou a été coupée", "die Verbindung zum Faxgerät ist fehlgeschlagen oder abgebrochen"]),
-    ((4, 4, 5), ["the telephone network was congested", "le réseau téléphonique était saturé", "das Telefonnetz war überlastet"]),
-    ((4, 4, 7), ["the fax could not be sent in the time allowed", "le fax n'a pas pu être envoyé dans le délai prévu", "das Fax konnte nicht in der vorgesehenen Zeit gesendet werden"]),
-    ((5, 0, 0), ["a permanent failure", "un échec définitif", "ein dauerhafter Fehler"]),
-    ((5, 1, 1), ["the number does not exist", "le numéro n'existe pas", "die Nummer existiert nicht"]),
-    ((5, 1, 3), ["the number is not a valid fax number", "le numéro n'est pas un numéro de fax valide", "die Nummer ist keine gültige Faxnummer"]),
-    ((5, 3, 4), ["the document is too large or has too many pages", "le document est trop volumineux ou a trop de pages", "das Dokument ist zu groß oder hat zu viele Seiten"]),
-    ((5, 4, 2), ["the number answered, but not with a fax machine", "le numéro a répondu, mais pas avec un télécopieur", "unter der Nummer hat kein Faxgerät geantwortet"]),
-    ((5, 6, 0), ["the document could not be made into fax pages", "le document n'a pas pu être mis en pages de fax", "das Dokument konnte nicht in Faxseiten umgewandelt werden"]),
-    ((5, 6, 1), ["the receiving fax machine cannot take these pages", "le télécopieur distant ne peut pas recevoir ces pages", "das Empfangsgerät kann diese Seiten nicht annehmen"]),
-    ((5, 6, 3), ["an attachment is of a type that cannot be faxed", "une pièce jointe est d'un type qui ne peut pas être faxé", "ein Anhang hat einen Typ, der nicht gefaxt werden kann"]),
-    ((5, 6, 5), ["an attachment could not be converted", "une pièce jointe n'a pas pu être convertie", "ein Anhang konnte nicht umgewandelt werden"]),
-    ((5, 7, 1), ["sending to this number is not allowed", "l'envoi vers ce numéro n'est pas autorisé", "das Senden an diese Nummer ist nicht erlaubt"]),
+    (
+        (2, 6, 4),
+        [
+            "delivered, after converting with some loss of quality",
+            "remis, après une conversion avec perte de qualité",
+            "zugestellt, nach einer Umwandlung mit Qualitätsverlust",
+        ],
+    ),
+    (
+        (4, 0, 0),
+        [
+            "a temporary failure",
+            "un échec temporaire",
+            "ein vorübergehender Fehler",
+        ],
+    ),
+    (
+        (4, 2, 2),
+        [
+            "the receiving fax machine was not ready (out of paper or memory)",
+            "le télécopieur distant n'était pas prêt (plus de papier ou de mémoire)",
+            "das Empfangsgerät war nicht bereit (kein Papier oder Speicher)",
+        ],
+    ),
+    (
+        (4, 3, 0),
+        [
+            "a temporary problem on the fax server",
+            "un problème temporaire sur le serveur de fax",
+            "ein vorübergehendes Problem auf dem Faxserver",
+        ],
+    ),
+    (
+        (4, 4, 0),
+        [
+            "a network problem",
+            "un problème de réseau",
+            "ein Netzwerkproblem",
+        ],
+    ),
+    (
+        (4, 4, 1),
+        [
+            "the line was busy or did not answer",
+            "la ligne était occupée ou ne répondait pas",
+            "die Leitung war besetzt oder hat nicht geantwortet",
+        ],
+    ),
+    (
+        (4, 4, 2),
+        [
+            "the connection to the fax machine failed or was cut",
+            "la liaison avec le télécopieur a échoué ou a été coupée",
+            "die Verbindung zum Faxgerät ist fehlgeschlagen oder abgebrochen",
+        ],
+    ),
+    (
+        (4, 4, 5),
+        [
+            "the telephone network was congested",
+            "le réseau téléphonique était saturé",
+            "das Telefonnetz war überlastet",
+        ],
+    ),
+    (
+        (4, 4, 7),
+        [
+            "the fax could not be sent in the time allowed",
+            "le fax n'a pas pu être envoyé dans le délai prévu",
+            "das Fax konnte nicht in der vorgesehenen Zeit gesendet werden",
+        ],
+    ),
+    (
+        (5, 0, 0),
+        [
+            "a permanent failure",
+            "un échec définitif",
+            "ein dauerhafter Fehler",
+        ],
+    ),
+    (
+        (5, 1, 1),
+        [
+            "the number does not exist",
+            "le numéro n'existe pas",
+            "die Nummer existiert nicht",
+        ],
+    ),
+    (
+        (5, 1, 3),
+        [
+            "the number is not a valid fax number",
+            "le numéro n'est pas un numéro de fax valide",
+            "die Nummer ist keine gültige Faxnummer",
+        ],
+    ),
+    (
+        (5, 3, 4),
+        [
+            "the document is too large or has too many pages",
+            "le document est trop volumineux ou a trop de pages",
+            "das Dokument ist zu groß oder hat zu viele Seiten",
+        ],
+    ),
+    (
+        (5, 4, 2),
+        [
+            "the number answered, but not with a fax machine",
+            "le numéro a répondu, mais pas avec un télécopieur",
+            "unter der Nummer hat kein Faxgerät geantwortet",
+        ],
+    ),
+    (
+        (5, 6, 0),
+        [
+            "the document could not be made into fax pages",
+            "le document n'a pas pu être mis en pages de fax",
+            "das Dokument konnte nicht in Faxseiten umgewandelt werden",
+        ],
+    ),
+    (
+        (5, 6, 1),
+        [
+            "the receiving fax machine cannot take these pages",
+            "le télécopieur distant ne peut pas recevoir ces pages",
+            "das Empfangsgerät kann diese Seiten nicht annehmen",
+        ],
+    ),
+    (
+        (5, 6, 3),
+        [
+            "an attachment is of a type that cannot be faxed",
+            "une pièce jointe est d'un type qui ne peut pas être faxé",
+            "ein Anhang hat einen Typ, der nicht gefaxt werden kann",
+        ],
+    ),
+    (
+        (5, 6, 5),
+        [
+            "an attachment could not be converted",
+            "une pièce jointe n'a pas pu être convertie",
+            "ein Anhang konnte nicht umgewandelt werden",
+        ],
+    ),
+    (
+        (5, 7, 1),
+        [
+            "sending to this number is not allowed",
+            "l'envoi vers ce numéro n'est pas autorisé",
+            "das Senden an diese Nummer ist nicht erlaubt",
+        ],
+    ),
 ];
 
 #[cfg(test)]

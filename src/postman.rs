@@ -1,0 +1,149 @@
+//! The postman: the one owner of the outbox. It takes due mail (reports, received faxes) in
+//! batches, hands each batch to the relay (one SMTP connection, or the Maildir), and records
+//! each result: sent; deferred with a doubling wait while the relay is down or answers 4xx;
+//! failed on a 5xx or once `give_up_after` has passed (logged as an error: the mail is kept in
+//! the spool until the retention). A mail is marked sent right after the relay's 250, so one is
+//! sent twice only if faxhub dies between the two (as with any MTA).
+
+use crate::receipts::ReceiptsConfig;
+use faxhub_connectors::relay::{Envelope, Relay};
+use faxhub_queue::job::now_ms;
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::{OutMail, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Mail per connection.
+const BATCH: i64 = 50;
+/// How often the postman looks without being woken (mail queued by another process).
+const POLL: Duration = Duration::from_secs(5);
+/// How often sent mail past the retention is purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+pub struct Postman {
+    pub store: Store,
+    pub spool: Spool,
+    pub relay: Relay,
+    pub config: ReceiptsConfig,
+    /// How long sent mail is kept.
+    pub retention: Duration,
+    pub wake: Arc<Notify>,
+}
+
+impl Postman {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(relay = %self.relay.describe(), "postman started");
+        let mut next_purge = tokio::time::Instant::now();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += PURGE_EVERY;
+                self.purge().await;
+            }
+            loop {
+                match self.round().await {
+                    Ok(n) if n as i64 >= BATCH => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "postman: could not read the outbox");
+                        break;
+                    }
+                }
+            }
+            let sleep = match self.store.next_mail_due().await {
+                Ok(Some(at)) => {
+                    Duration::from_millis((at - now_ms()).clamp(0, POLL.as_millis() as i64) as u64)
+                }
+                _ => POLL,
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Delivers one batch of due mail; returns how many it tried.
+    async fn round(&self) -> Result<usize, String> {
+        let due = self
+            .store
+            .mail_due(now_ms(), BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut envelopes = Vec::with_capacity(due.len());
+        let mut ready = Vec::with_capacity(due.len());
+        for mail in &due {
+            match tokio::fs::read(self.spool.path(&mail.path)).await {
+                Ok(message) => {
+                    envelopes.push(Envelope {
+                        mail_from: mail.mail_from.clone(),
+                        rcpt_to: mail.rcpt_to.clone(),
+                        message,
+                    });
+                    ready.push(mail);
+                }
+                Err(e) => {
+                    let why = format!("the message {} cannot be read: {e}", mail.path);
+                    self.record(mail, Err((true, why))).await;
+                }
+            }
+        }
+        let results = self.relay.deliver(&envelopes).await;
+        for (mail, result) in ready.into_iter().zip(results) {
+            self.record(mail, result.map_err(|e| (e.permanent, e.why)))
+                .await;
+        }
+        Ok(due.len())
+    }
+
+    async fn record(&self, mail: &OutMail, result: Result<(), (bool, String)>) {
+        let now = now_ms();
+        let stored = match &result {
+            Ok(()) => {
+                tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, relay = %self.relay.describe(), "mail sent");
+                self.store.mail_sent(&mail.id, now).await
+            }
+            Err((permanent, why)) => {
+                let next = if *permanent {
+                    None
+                } else {
+                    self.config.next_try(mail.created_at_ms, mail.tries, now)
+                };
+                match next {
+                    Some(at) => {
+                        tracing::warn!(mail = %mail.id, to = %mail.rcpt_to, error = %why, retry_in_s = (at - now) / 1000, "mail deferred")
+                    }
+                    None => {
+                        tracing::error!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, error = %why, path = %mail.path, "mail failed: it will not be sent")
+                    }
+                }
+                self.store.mail_not_sent(&mail.id, next, why).await
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(mail = %mail.id, error = %e, "could not record a mail's delivery");
+        }
+    }
+
+    async fn purge(&self) {
+        let before = now_ms() - self.retention.as_millis() as i64;
+        match self.store.purge_mail(before).await {
+            Ok(paths) => {
+                for p in &paths {
+                    let _ = tokio::fs::remove_file(self.spool.path(p)).await;
+                }
+                if !paths.is_empty() {
+                    tracing::info!(mails = paths.len(), "purged mail past its retention");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not purge old mail"),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A report from what the store and spool hold of a job: the job's view (recipients, their
+//! attempts and what each call did), the original message, the page set's PDF or TIFF and its
+//! thumbnail.
+
+use super::config::{Attach, ReceiptsConfig};
+use chrono::{DateTime, FixedOffset, Local, TimeZone};
+use faxhub_connectors::receipt::{Attachment, Outcome, Receipt};
+use faxhub_queue::EnhancedStatus;
+use faxhub_queue::dsn::Action;
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::{JobView, RecipientView, ReportSource};
+use std::time::Duration;
+
+/// What a report is made of, besides the job.
+pub struct Settings<'a> {
+    pub config: &'a ReceiptsConfig,
+    pub hostname: &'a str,
+    pub from: &'a str,
+    /// How long recipients are retried after arrival (`retry.give_up_after`).
+    pub retry_window: Duration,
+}
+
+pub fn local(ms: i64) -> DateTime<FixedOffset> {
+    Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+fn parse(t: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Local).fixed_offset())
+}
+
+/// The outcome of `r` as a report tells it.
+pub fn outcome(
+    r: &RecipientView,
+    action: Action,
+    job_pages: Option<i64>,
+    retry_until: DateTime<FixedOffset>,
+) -> Outcome {
+    let last = r.attempt_log.last();
+    let call = last.and_then(|a| a.call.as_ref());
+    let text = |key: &str| {
+        call.and_then(|c| c.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let duration = last.and_then(|a| {
+        let start = parse(&a.started_at)?;
+        let end = parse(a.ended_at.as_deref()?)?;
+        (end - start).to_std().ok()
+    });
+    let status = r
+        .status_code
+        .as_deref()
+        .and_then(|s| s.parse::<EnhancedStatus>().ok())
+        .unwrap_or(match action {
+            Action::Delivered => EnhancedStatus::OK,
+            _ => EnhancedStatus::SYSTEM_TRANSIENT,
+        });
+    Outcome {
+        name: r.display_name.clone(),
+        number: r.number.clone(),
+        address: r.address.clone(),
+        orcpt: r.orcpt.clone(),
+        action,
+        status,
+        reason: r.reason.clone().unwrap_or_default(),
+        pages_sent: r.pages_sent.max(0) as u32,
+        pages: r.own_pages.or(job_pages).unwrap_or(0).max(0) as u32,
+        attempts: r.attempt_log.len() as u32,
+        last_attempt: last.and_then(|a| parse(a.ended_at.as_deref().unwrap_or(&a.started_at))),
+        duration,
+        remote_ident: text("remote_ident"),
+        bit_rate: call
+            .and_then(|c| c.get("bit_rate"))
+            .and_then(|v| v.as_u64())
+            .map(|v| v as u32)
+            .filter(|b| *b > 0),
+        ecm: call
+            .filter(|_| text("transport").is_some())
+            .and_then(|c| c.get("ecm"))
+            .and_then(|v| v.as_bool()),
+        next_attempt: r.next_attempt_at.as_deref().and_then(parse),
+        retry_until: Some(retry_until),
+    }
+}
+
+/// The report on `recipients` of `job` (all of one action), made at `now_ms`. Reads the spool
+/// (blocking).
+pub fn receipt(
+    s: &Settings<'_>,
+    spool: &Spool,
+    job: &JobView,
+    source: &ReportSource,
+    recipients: &[(&RecipientView, Action)],
+    now_ms: i64,
+) -> Result<Receipt, String> {
+    let original = std::fs::read(spool.path(&source.message_path))
+        .map_err(|e| format!("reading {}: {e}", source.message_path))?;
+    let retry_until = local(source.received_at_ms + s.retry_window.as_millis() as i64);
+    let outcomes = recipients
+        .iter()
+        .map(|(r, action)| outcome(r, *action, job.pages, retry_until))
+        .collect();
+    // the pages: only once converted; a report on a failed conversion has none
+    let companions = source.pages_path.as_deref().map(Spool::companions);
+    let file = |i: usize| {
+        companions
+            .as_ref()
+            .and_then(|c| c.get(i))
+            .and_then(|rel| std::fs::read(spool.path(rel)).ok())
+    };
+    let attachment = match s.config.attach {
+        Attach::Pdf => file(1).map(|data| Attachment {
+            filename: format!("fax-{}.pdf", job.id),
+            content_type: "application/pdf".into(),
+            data,
+        }),
+        Attach::Tiff => file(0).map(|data| Attachment {
+            filename: format!("fax-{}.tif", job.id),
+            content_type: "image/tiff".into(),
+            data,
+        }),
+        Attach::None => None,
+    };
+    Ok(Receipt {
+        language: s.config.language,
+        reporting_mta: s.hostname.to_string(),
+        from: (s.config.from_name.clone(), s.from.to_string()),
+        to: job.sender.clone(),
+        job_id: job.id.clone(),
+        subject: job.subject.clone(),
+        env_id: job.env_id.clone(),
+        arrived: local(source.received_at_ms),
+        now: local(now_ms),
+        outcomes,
+        original,
+        return_full: job.ret.as_deref() == Some("FULL"),
+        thumbnail: if s.config.thumbnail { file(2) } else { None },
+        attachment,
+    })
+}

@@ -1,0 +1,193 @@
+//! The reporter: turns recipients' outcomes into delivery reports in the outbox.
+//!
+//! Woken by the scheduler when it records an outcome (and every few seconds, for delays and the
+//! CLI's changes), it asks the store for recipients that may be due a report, lets the policy
+//! (`faxhub_queue::report`, pure) decide, and for each mail and action builds one report,
+//! writes it to the spool (synced) and queues it in the transaction that marks its recipients
+//! reported: a report is queued once, and a crash before the commit makes it again. A recipient
+//! that gets no report (NOTIFY, null return path) is marked all the same, and logged.
+
+mod build;
+pub mod config;
+
+use crate::receipts::build::Settings;
+use faxhub_queue::dsn::Action;
+use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::report::{Due, ReportInput, ReportPolicy};
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+pub use config::ReceiptsConfig;
+
+/// Recipients looked at per pass.
+const BATCH: i64 = 256;
+/// How often the reporter looks without being woken (delay reports, the CLI's changes).
+const POLL: Duration = Duration::from_secs(5);
+
+pub struct Reporter {
+    pub store: Store,
+    pub spool: Spool,
+    pub config: ReceiptsConfig,
+    pub policy: ReportPolicy,
+    pub hostname: String,
+    pub from: String,
+    pub retry_window: Duration,
+    /// Notified by the scheduler when an outcome is recorded.
+    pub wake: Arc<Notify>,
+    /// Notified when a report is queued.
+    pub postman: Arc<Notify>,
+}
+
+impl Reporter {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            loop {
+                match self.pass().await {
+                    Ok(n) if n as i64 >= BATCH => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "receipts: could not make reports; trying again later");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One look at the store; returns how many recipients it saw.
+    async fn pass(&self) -> Result<usize, String> {
+        let now = now_ms();
+        let delayed_before = now - self.policy.delay_after.as_millis() as i64;
+        let candidates = self
+            .store
+            .report_candidates(delayed_before, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        let seen = candidates.len();
+        let mut by_job: BTreeMap<String, Vec<ReportCandidate>> = BTreeMap::new();
+        for c in candidates {
+            by_job.entry(c.job_id.to_string()).or_default().push(c);
+        }
+        for (_, recipients) in by_job {
+            self.report_job(&recipients, now).await?;
+        }
+        Ok(seen)
+    }
+
+    async fn report_job(&self, recipients: &[ReportCandidate], now: i64) -> Result<(), String> {
+        let job_id = recipients[0].job_id.clone();
+        let mut reports: BTreeMap<Action, Vec<&ReportCandidate>> = BTreeMap::new();
+        let mut closed = Vec::new();
+        for c in recipients {
+            let input = ReportInput {
+                status: c.status,
+                notify: c.notify,
+                reported: c.reported,
+                null_sender: c.null_sender,
+                received_at_ms: c.received_at_ms,
+                attempts: c.attempts,
+            };
+            let due = self.policy.due(&input, now);
+            match due {
+                Due::Wait => {}
+                Due::Report(action) => reports.entry(action).or_default().push(c),
+                Due::Close(why) => {
+                    tracing::info!(job = %job_id, rcpt_idx = c.idx, status = c.status.as_str(), why = why.as_str(), "no report");
+                    closed.push(mark(c, due));
+                }
+            }
+        }
+        if !closed.is_empty() {
+            self.store
+                .mark_reported(&closed, None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        for (action, rcpts) in reports {
+            self.queue_report(&job_id, action, &rcpts, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Builds the report on `rcpts` of `job`, writes it and queues it with their marks.
+    async fn queue_report(
+        &self,
+        job_id: &JobId,
+        action: Action,
+        rcpts: &[&ReportCandidate],
+        now: i64,
+    ) -> Result<(), String> {
+        let err = |e: faxhub_queue::store::StoreError| e.to_string();
+        let (Some(job), Some(source)) = (
+            self.store.job(job_id).await.map_err(err)?,
+            self.store.report_source(job_id).await.map_err(err)?,
+        ) else {
+            return Ok(()); // purged meanwhile
+        };
+        let id = format!("{job_id}-{}-{now}", action.as_str());
+        let rel = Spool::mail_rel(&id);
+        let marks: Vec<Mark> = rcpts.iter().map(|c| mark(c, Due::Report(action))).collect();
+        let settings = Settings {
+            config: &self.config,
+            hostname: &self.hostname,
+            from: &self.from,
+            retry_window: self.retry_window,
+        };
+        let chosen: Vec<_> = rcpts
+            .iter()
+            .filter_map(|c| job.recipients.get(c.idx as usize).map(|r| (r, action)))
+            .collect();
+        let receipt = build::receipt(&settings, &self.spool, &job, &source, &chosen, now)?;
+        let subject = receipt.subject();
+        let message = receipt.build();
+        let spool = self.spool.clone();
+        let written = rel.clone();
+        tokio::task::spawn_blocking(move || spool.write_durable(&written, &message))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("writing {rel}: {e}"))?;
+        let mail = NewMail {
+            id: id.clone(),
+            kind: match action {
+                Action::Delivered => MailKind::Delivered,
+                Action::Failed => MailKind::Failed,
+                Action::Delayed => MailKind::Delayed,
+            },
+            job_id: Some(job_id.clone()),
+            mail_from: String::new(),
+            rcpt_to: job.sender.clone(),
+            path: rel,
+            created_at_ms: now,
+        };
+        self.store
+            .mark_reported(&marks, Some(&mail))
+            .await
+            .map_err(err)?;
+        let numbers: Vec<&str> = chosen.iter().map(|(r, _)| r.number.as_str()).collect();
+        tracing::info!(job = %job_id, mail = %id, action = action.as_str(), to = %job.sender, rcpts = ?numbers, subject = %subject, "report queued");
+        self.postman.notify_one();
+        Ok(())
+    }
+}
+
+fn mark(c: &ReportCandidate, due: Due) -> Mark {
+    Mark {
+        job_id: c.job_id.clone(),
+        idx: c.idx,
+        reported: due
+            .marks(c.status)
+            .expect("invariant: only reports and closes are marked"),
+    }
+}
