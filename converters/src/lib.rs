@@ -22,6 +22,7 @@ mod office;
 mod options;
 pub mod preview;
 mod raster;
+pub mod received;
 mod text;
 pub mod tiff_f;
 mod tnef;

@@ -9,28 +9,70 @@ use lopdf::{Dictionary, Document, Object, Stream, dictionary};
 /// Width of the page-1 thumbnail, in pixels.
 pub const THUMBNAIL_WIDTH: u32 = 216;
 
+/// A page of CCITT-coded image data as a PDF can hold it (`/CCITTFaxDecode`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CcittImage {
+    pub width: u32,
+    pub length: u32,
+    pub x_dpi: u32,
+    pub y_dpi: u32,
+    /// PDF's K: -1 G4 (T.6), 0 G3 one-dimensional, 1 G3 two-dimensional (T.4).
+    pub k: i64,
+    /// Each coded line ends on a byte boundary (TIFF's T4Options fill bits).
+    pub byte_aligned: bool,
+    /// The image is shown inverted: the TIFF's photometric is BlackIsZero, so what CCITT
+    /// codes as white runs is black on paper.
+    pub inverted: bool,
+    /// The coded data, most significant bit first.
+    pub data: Vec<u8>,
+}
+
+impl CcittImage {
+    pub fn g4(page: &FaxPage) -> CcittImage {
+        CcittImage {
+            width: page.width,
+            length: page.length,
+            x_dpi: X_DPI,
+            y_dpi: page.y_dpi,
+            k: -1,
+            byte_aligned: false,
+            inverted: false,
+            data: page.g4.clone(),
+        }
+    }
+}
+
 /// A PDF with one page per fax page, each the size of the paper it was made for.
 pub fn pdf(pages: &[FaxPage]) -> Result<Vec<u8>, ConvertError> {
+    pdf_of(&pages.iter().map(CcittImage::g4).collect::<Vec<_>>())
+}
+
+/// A PDF with one page per image, each the size its resolution gives it.
+pub fn pdf_of(pages: &[CcittImage]) -> Result<Vec<u8>, ConvertError> {
     let mut doc = Document::with_version("1.4");
     let pages_id = doc.new_object_id();
     let mut kids = Vec::with_capacity(pages.len());
     for page in pages {
-        let image = Stream::new(
-            dictionary! {
-                "Type" => "XObject",
-                "Subtype" => "Image",
-                "Width" => page.width as i64,
-                "Height" => page.length as i64,
-                "ColorSpace" => "DeviceGray",
-                "BitsPerComponent" => 1,
-                "Filter" => "CCITTFaxDecode",
-                "DecodeParms" => dictionary! { "K" => -1, "Columns" => page.width as i64, "Rows" => page.length as i64 },
-            },
-            page.g4.clone(),
-        )
-        .with_compression(false);
+        let mut parms = dictionary! { "K" => page.k, "Columns" => page.width as i64, "Rows" => page.length as i64 };
+        if page.byte_aligned {
+            parms.set("EncodedByteAlign", true);
+        }
+        let mut dict = dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Image",
+            "Width" => page.width as i64,
+            "Height" => page.length as i64,
+            "ColorSpace" => "DeviceGray",
+            "BitsPerComponent" => 1,
+            "Filter" => "CCITTFaxDecode",
+            "DecodeParms" => parms,
+        };
+        if page.inverted {
+            dict.set("Decode", vec![1.into(), 0.into()]);
+        }
+        let image = Stream::new(dict, page.data.clone()).with_compression(false);
         let image_id = doc.add_object(image);
-        let width_pt = f64::from(page.width) * 72.0 / f64::from(X_DPI);
+        let width_pt = f64::from(page.width) * 72.0 / f64::from(page.x_dpi);
         let height_pt = f64::from(page.length) * 72.0 / f64::from(page.y_dpi);
         let content = format!("q {width_pt:.3} 0 0 {height_pt:.3} 0 0 cm /P Do Q");
         let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));

@@ -119,20 +119,10 @@ fn decode_tiff(name: &str, bytes: &[u8]) -> Result<Vec<Frame>, ConvertError> {
         check_size(name, w, h)?;
         let color = decoder.colortype().map_err(|e| damaged(name, e))?;
         let data = decoder.read_image().map_err(|e| damaged(name, e))?;
-        let white_is_zero = fact.photometric == Some(0);
+        // The decoder turns WhiteIsZero data round itself: what it gives is BlackIsZero.
         let gray = match (color, data) {
-            (tiff::ColorType::Gray(1), DecodingResult::U8(buf)) => {
-                unpack_bits(&buf, w, h, white_is_zero)
-            }
-            (tiff::ColorType::Gray(8), DecodingResult::U8(buf)) => GrayImage::from_raw(
-                w,
-                h,
-                if white_is_zero {
-                    buf.iter().map(|v| 255 - v).collect()
-                } else {
-                    buf
-                },
-            ),
+            (tiff::ColorType::Gray(1), DecodingResult::U8(buf)) => unpack_bits(&buf, w, h),
+            (tiff::ColorType::Gray(8), DecodingResult::U8(buf)) => GrayImage::from_raw(w, h, buf),
             (tiff::ColorType::Gray(16), DecodingResult::U16(buf)) => {
                 GrayImage::from_raw(w, h, buf.iter().map(|v| (v >> 8) as u8).collect())
             }
@@ -165,15 +155,15 @@ fn decode_tiff(name: &str, bytes: &[u8]) -> Result<Vec<Frame>, ConvertError> {
     Ok(out)
 }
 
-/// 1-bit rows (each padded to a byte) to 8-bit grey.
-fn unpack_bits(buf: &[u8], w: u32, h: u32, white_is_zero: bool) -> Option<GrayImage> {
+/// 1-bit BlackIsZero rows (each padded to a byte) to 8-bit grey.
+fn unpack_bits(buf: &[u8], w: u32, h: u32) -> Option<GrayImage> {
     let stride = w.div_ceil(8) as usize;
     if buf.len() < stride * h as usize {
         return None;
     }
     Some(GrayImage::from_fn(w, h, |x, y| {
         let bit = buf[y as usize * stride + (x / 8) as usize] >> (7 - (x % 8)) & 1;
-        let black = (bit == 1) == white_is_zero;
+        let black = bit == 0;
         image::Luma([if black { 0 } else { 255 }])
     }))
 }
@@ -311,6 +301,63 @@ mod tests {
             .find(|y| page.pixels[y * 1728..(y + 1) * 1728].iter().any(|b| *b))
             .unwrap();
         assert!(last_row_with_ink > 2000, "{last_row_with_ink}");
+    }
+
+    /// Share of black pixels on a page.
+    fn black_share(page: &Bitmap) -> f64 {
+        page.pixels.iter().filter(|b| **b).count() as f64 / page.pixels.len() as f64
+    }
+
+    #[test]
+    fn bilevel_tiffs_keep_black_on_white_whatever_their_photometric() {
+        // the same mostly white drawing, G4 min-is-white, and uncompressed min-is-black
+        let corpus =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/tiff");
+        let white =
+            std::fs::read(corpus.join("twelvemonkeys/58-plexustiff-binary-ccitt-group4.tif"))
+                .unwrap();
+        let page = &pages("scan.tif", &white, Paper::A4, 196, 200).unwrap()[0];
+        let share = black_share(page);
+        assert!((0.02..0.25).contains(&share), "min-is-white: {share}");
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("w.tif"), dir.path().join("b.tif"));
+        std::fs::write(&src, &white).unwrap();
+        // libtiff's tiffcp writes it uncompressed; then made min-is-black by hand (the
+        // photometric tag says 1 and every data bit is turned round): the same picture
+        let status = std::process::Command::new("tiffcp")
+            .args(["-c", "none"])
+            .arg(&src)
+            .arg(&dst)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut plain = std::fs::read(&dst).unwrap();
+        let again = black_share(&pages("scan.tif", &plain, Paper::A4, 196, 200).unwrap()[0]);
+        assert!((again - share).abs() < 0.001, "{again} vs {share}");
+        assert_eq!(&plain[..2], b"II");
+        let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as usize;
+        let u32_at =
+            |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let ifd = u32_at(&plain, 4);
+        let (mut offset, mut count) = (0, 0);
+        for e in 0..u16_at(&plain, ifd) {
+            let at = ifd + 2 + 12 * e;
+            match u16_at(&plain, at) {
+                262 => plain[at + 8] = 1,
+                273 => offset = u32_at(&plain, at + 8),
+                279 => count = u32_at(&plain, at + 8),
+                _ => {}
+            }
+        }
+        assert!(count > 0);
+        for b in &mut plain[offset..offset + count] {
+            *b = !*b;
+        }
+        let black = black_share(&pages("scan.tif", &plain, Paper::A4, 196, 200).unwrap()[0]);
+        assert!(
+            (black - share).abs() < 0.001,
+            "min-is-black: {black} vs {share}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod tag {
     pub const STRIP_BYTE_COUNTS: u16 = 279;
     pub const X_RESOLUTION: u16 = 282;
     pub const Y_RESOLUTION: u16 = 283;
+    pub const T4_OPTIONS: u16 = 292;
     pub const RESOLUTION_UNIT: u16 = 296;
     pub const PAGE_NUMBER: u16 = 297;
 }
@@ -28,6 +29,8 @@ pub struct PageInfo {
     pub compression: u32,
     pub photometric: Option<u32>,
     pub fill_order: Option<u32>,
+    /// T4Options (G3): bit 0 two-dimensional coding, bit 2 fill bits before EOL.
+    pub t4_options: Option<u32>,
     pub x_resolution: Option<f64>,
     pub y_resolution: Option<f64>,
     pub resolution_unit: Option<u32>,
@@ -159,6 +162,7 @@ pub fn read_pages(data: &[u8]) -> Result<Vec<PageInfo>, TiffError> {
                 tag::COMPRESSION => page.compression = scalar()?,
                 tag::PHOTOMETRIC => page.photometric = Some(scalar()?),
                 tag::FILL_ORDER => page.fill_order = Some(scalar()?),
+                tag::T4_OPTIONS => page.t4_options = Some(scalar()?),
                 tag::STRIP_OFFSETS => {
                     page.strips = n;
                     let offset = first_of_array(&r, kind, n, value_at)?;
