@@ -28,7 +28,7 @@ fn libtiff_blacks(bytes: &[u8], dir: &Path) -> Vec<usize> {
     recode(&plain)
         .unwrap()
         .iter()
-        .map(|p| blacks_of_g4(p))
+        .map(blacks_of_g4)
         .collect()
 }
 
@@ -94,7 +94,7 @@ fn ghostscript_blacks(pdf: &[u8], (x, y): (u32, u32), dir: &Path) -> Vec<usize> 
             .chunks(stride)
             .map(|r| {
                 let full: u32 = r[..w / 8].iter().map(|b| b.count_ones()).sum();
-                let tail = if w % 8 == 0 {
+                let tail = if w.is_multiple_of(8) {
                     0
                 } else {
                     (r[w / 8] >> (8 - w % 8)).count_ones()
