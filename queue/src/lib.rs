@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod dialplan;
+pub mod did;
 pub mod dsn;
 pub mod intake;
 pub mod job;

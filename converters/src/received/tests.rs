@@ -25,11 +25,7 @@ fn libtiff_blacks(bytes: &[u8], dir: &Path) -> Vec<usize> {
         .unwrap();
     assert!(status.success());
     let plain = std::fs::read(&output).unwrap();
-    recode(&plain)
-        .unwrap()
-        .iter()
-        .map(blacks_of_g4)
-        .collect()
+    recode(&plain).unwrap().iter().map(blacks_of_g4).collect()
 }
 
 fn blacks_of_g4(page: &FaxPage) -> usize {
