@@ -5,6 +5,7 @@
 //! everything that can be checked before start-up, so `faxhub check-config` and `faxhub serve`
 //! agree.
 
+use crate::inbound::InboundConfig;
 use crate::receipts::ReceiptsConfig;
 use faxhub_connectors::relay::RelayConfig;
 use faxhub_connectors::smtp::SmtpConfig;
@@ -42,6 +43,8 @@ pub struct Config {
     pub receipts: ReceiptsConfig,
     /// The SMTP relay faxhub's mail goes out through; without it, a Maildir under data_dir.
     pub relay: Option<RelayConfig>,
+    /// Received faxes: which mailbox gets the faxes dialled to which number.
+    pub inbound: InboundConfig,
     pub log: LogConfig,
 }
 
@@ -61,6 +64,7 @@ impl Default for Config {
             }],
             receipts: ReceiptsConfig::default(),
             relay: None,
+            inbound: InboundConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -215,6 +219,7 @@ impl Config {
             return Err(invalid("convert.max_pages must be at least 1".into()));
         }
         self.receipts.policy().map_err(invalid)?;
+        self.inbound.routes().map_err(invalid)?;
         if let Some(relay) = &self.relay {
             faxhub_connectors::relay::SmtpRelay::new(relay).map_err(invalid)?;
         }

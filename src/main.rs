@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod convert_cmd;
+mod inbound;
 mod inbox_cmd;
 mod logging;
 mod postman;

@@ -6,6 +6,7 @@
 
 use crate::Failure;
 use crate::config::{Checked, Config};
+use crate::inbound::Mailer;
 use crate::postman::Postman;
 use crate::receipts::Reporter;
 use crate::scheduler::Scheduler;
@@ -46,9 +47,10 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
 
     let wake = Arc::new(Notify::new());
     let intake = Intake::start(spool.clone(), store.clone(), wake.clone());
+    let inbox = Inbox::new(config.inbox_dir());
     let agent = match config.sip_agent() {
         Some(sip) => Some(
-            Agent::start(sip, Inbox::new(config.inbox_dir()))
+            Agent::start(sip, inbox.clone())
                 .await
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         ),
@@ -90,6 +92,17 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         wake: recorded.clone(),
         postman: postman_wake.clone(),
     };
+    let mailer = Mailer {
+        store: store.clone(),
+        spool: spool.clone(),
+        inbox,
+        routes: config.inbound.routes().map_err(Failure::Usage)?,
+        language: config.inbound.language.unwrap_or(config.receipts.language),
+        config: config.inbound.clone(),
+        dialplan: checked.dialplan.clone(),
+        hostname: hostname.clone(),
+        postman: postman_wake.clone(),
+    };
     let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
     let postman = Postman {
         store: store.clone(),
@@ -125,6 +138,7 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let scheduler_task = tokio::spawn(scheduler.run(stop_rx.clone()));
     let reporter_task = tokio::spawn(reporter.run(stop_rx.clone()));
     let postman_task = tokio::spawn(postman.run(stop_rx.clone()));
+    let mailer_task = tokio::spawn(mailer.run(stop_rx.clone()));
     let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
     tracing::info!(
         listen = ?config.smtp.listen,
@@ -141,6 +155,7 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let _ = scheduler_task.await;
     let _ = reporter_task.await;
     let _ = postman_task.await;
+    let _ = mailer_task.await;
     tracing::info!("faxhub stopped");
     Ok(())
 }

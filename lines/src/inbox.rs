@@ -1,5 +1,6 @@
-//! Received faxes, until the receipts issue mails them: each one is `<id>.tif` (the pages, as
-//! received) and `<id>.json` (who called, which number, what arrived) in `<data_dir>/inbox/`.
+//! Received faxes: each one is `<id>.tif` (the pages, as received) and `<id>.json` (who called,
+//! which number, what arrived) in `<data_dir>/inbox/`; the daemon is told of each one and mails
+//! it to the owner of the number dialled.
 //! The TIFF is written by the T.30 engine under a temporary name and renamed in place; the
 //! record is written to a temporary file, synced and renamed, then the directory synced: a
 //! record that exists is complete, and a reception that failed is recorded too (no TIFF).
@@ -8,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// One received fax (or failed reception).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -40,11 +43,53 @@ pub struct Received {
 #[derive(Clone, Debug)]
 pub struct Inbox {
     dir: PathBuf,
+    /// Told each time a reception is recorded (the daemon mails it).
+    arrived: Arc<Notify>,
 }
 
 impl Inbox {
     pub fn new(dir: PathBuf) -> Inbox {
-        Inbox { dir }
+        Inbox {
+            dir,
+            arrived: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified each time a reception is recorded.
+    pub fn arrivals(&self) -> Arc<Notify> {
+        self.arrived.clone()
+    }
+
+    /// The ids of the recorded receptions (names only, nothing read).
+    pub fn ids(&self) -> io::Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().to_string();
+            if let Some(id) = name
+                .strip_suffix(".json")
+                .filter(|_| !name.starts_with('.'))
+            {
+                ids.push(id.to_string());
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// One recorded reception.
+    pub fn read(&self, id: &str) -> io::Result<Received> {
+        let path = self.dir.join(format!("{id}.json"));
+        serde_json::from_slice(&fs::read(&path)?).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -76,32 +121,17 @@ impl Inbox {
         f.sync_all()?;
         fs::rename(&tmp, &record)?;
         File::open(&self.dir)?.sync_all()?;
+        self.arrived.notify_one();
         Ok(record)
     }
 
     /// Every recorded reception, oldest first.
     pub fn list(&self) -> io::Result<Vec<Received>> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with('.') || !name.ends_with(".json") {
-                continue;
-            }
-            let bytes = fs::read(&path)?;
-            let received: Received = serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            })?;
-            out.push(received);
-        }
+        let mut out = self
+            .ids()?
+            .iter()
+            .map(|id| self.read(id))
+            .collect::<io::Result<Vec<_>>>()?;
         out.sort_by(|a, b| (&a.received_at, &a.id).cmp(&(&b.received_at, &b.id)));
         Ok(out)
     }

@@ -309,4 +309,4 @@ fn original_message_id(message: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
