@@ -59,7 +59,9 @@ pub(crate) async fn render(
         })?;
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
-    // Ghostscript can exit 0 after printing an error for a broken PDF and rendering nothing.
+    // Ghostscript can exit 0 after printing an error for a broken PDF and rendering nothing, and
+    // with other inputs it renders their pages and skips the broken one: either is a failure
+    // (the caller finds the part to blame), never a fax with a document silently left out.
     let produced = tokio::fs::metadata(out)
         .await
         .map(|m| m.len() > 0)
@@ -67,6 +69,7 @@ pub(crate) async fn render(
     if !output.status.success()
         || !produced
         || text.contains("Error:") && text.contains("Unrecoverable")
+        || text.contains("No pages will be processed")
     {
         return Err(ConvertError::ToolFailed {
             tool: GS.into(),

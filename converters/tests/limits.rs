@@ -91,3 +91,22 @@ async fn an_office_package_that_unpacks_to_gigabytes_is_refused_unopened() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_attachment_beside_a_good_body_fails_the_job_by_its_name() {
+    // Ghostscript renders the body's page and skips the broken PDF with exit status 0: the job
+    // must fail naming the attachment, not go out without it
+    let work = tempfile::tempdir().unwrap();
+    let mail = b"From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+See the attachment\r\n--b\r\nContent-Type: application/pdf; name=\"broken.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"broken.pdf\"\r\n\r\n%PDF-1.4 this is not a PDF at all\r\n--b--\r\n";
+    let path = work.path().join("mail.eml");
+    std::fs::write(&path, mail).unwrap();
+    let err = converter(Duration::from_secs(60))
+        .convert(&path, work.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("broken.pdf: "), "{err}");
+    assert!(err.status().to_string().starts_with("5.6."), "{err}");
+}
