@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::dovecot::Dovecot;
 use common::mail::{self, golden, normalise};
 use common::postfix::Postfix;
 use common::*;
@@ -95,6 +96,7 @@ fn attachment_bytes(path: &std::path::Path) -> Vec<u8> {
 fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_postfix() {
     let dir = tempfile::tempdir().unwrap();
     let ((ca, _, _), tls) = Postfix::tls(dir.path());
+    let dovecot = Dovecot::start("receipts-e2e", "faxhub", "s3cret pass");
     let postfix_port = free_port();
     let sip = free_port();
     let hub = Faxhub::start(
@@ -102,6 +104,7 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
         &format!(
             "{QUICK}[receipts]\nlanguage = \"en\"\n\
              [relay]\nhost = \"localhost\"\nport = {postfix_port}\ntls = \"starttls\"\nca_file = \"{}\"\n\
+             username = \"faxhub\"\npassword = \"s3cret pass\"\n\
              [inbound]\ncatch_all = \"nobody@example.com\"\n\
              [[inbound.routes]]\nnumbers = [\"+33142000100-+33142000199\"]\nto = \"sales@example.com\"\n\
              [sip]\nlisten = \"127.0.0.1:{sip}\"\n\
@@ -115,9 +118,10 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
         "receipts-e2e",
         postfix_port,
         &format!(
-            "relay_domains = fax.example\ntransport_maps = inline:{{fax.example=smtp:[127.0.0.1]:{}}}\n{}{tls}",
+            "relay_domains = fax.example\ntransport_maps = inline:{{fax.example=smtp:[127.0.0.1]:{}}}\n{}{tls}{}",
             hub.port,
-            Postfix::maildirs("receipts-e2e", &["alice", "sales"])
+            Postfix::maildirs("receipts-e2e", &["alice", "sales"]),
+            dovecot.postfix_sasl()
         ),
     );
     let pdf = make_pdf(dir.path(), 1);
@@ -200,11 +204,16 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
         "receipt-e2e-delivered.txt",
         &normalise(report["text"].as_str().unwrap(), &job),
     );
-    // both mails went to Postfix over TLS, and Postfix put them in the mailboxes
+    // both mails went to Postfix over TLS, logged in, and Postfix put them in the mailboxes
     let log = postfix.log();
     assert!(
         log.contains("TLS connection established from localhost"),
         "{log}"
+    );
+    assert!(
+        log.contains("sasl_method=PLAIN, sasl_username=faxhub"),
+        "{log}\n{}",
+        dovecot.log()
     );
     assert_eq!(
         log.matches("status=sent (delivered to maildir)").count(),

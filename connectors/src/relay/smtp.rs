@@ -114,10 +114,12 @@ impl SmtpRelay {
             },
         };
         connected.unwrap_or_else(|e| {
-            let e = classify(
-                &format!("relay {}:{}", self.config.host, self.config.port),
-                e,
-            );
+            // a refusal before any mail (greeting, EHLO, STARTTLS, AUTH) is the relay's state or
+            // faxhub's configuration, not the mail's: it is tried again
+            let e = DeliveryError::transient(format!(
+                "relay {}:{}: {e}",
+                self.config.host, self.config.port
+            ));
             mails.iter().map(|_| Err(e.clone())).collect()
         })
     }
@@ -145,12 +147,8 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
         match sent {
             Ok(()) => results.push(Ok(())),
             Err(e) => {
-                let reply = matches!(
-                    e,
-                    mail_send::Error::UnexpectedReply(_)
-                        | mail_send::Error::AuthenticationFailed(_)
-                );
-                let e = classify("relay", e);
+                let reply = matches!(e, mail_send::Error::UnexpectedReply(_));
+                let e = classify(e);
                 if !reply || client.rset().await.is_err() {
                     broken = Some(DeliveryError::transient(format!(
                         "connection lost after: {}",
@@ -165,16 +163,15 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
     results
 }
 
-fn classify(context: &str, e: mail_send::Error) -> DeliveryError {
+/// A failed mail: for good when the relay answered it with 5xx, else for now.
+fn classify(e: mail_send::Error) -> DeliveryError {
     let permanent = match &e {
-        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
-            r.code() >= 500
-        }
+        mail_send::Error::UnexpectedReply(r) => r.code() >= 500,
         _ => false,
     };
     DeliveryError {
         permanent,
-        why: format!("{context}: {e}"),
+        why: format!("relay: {e}"),
     }
 }
 
