@@ -25,6 +25,7 @@ bench: deps release
 	python3 bench/ingest/run.py
 	python3 bench/convert/run.py
 	python3 bench/lines/run.py
+	python3 bench/receipts/run.py
 
 check: fmt clippy test
 

@@ -111,11 +111,17 @@ fn field(out: &mut String, name: &str, value: &str) {
     out.push_str("\r\n");
 }
 
-/// A field value on one line: line breaks and other control characters become spaces.
+/// A field value on one line, in ASCII: line breaks and other control characters become
+/// spaces, other characters `?`.
 fn one_line(value: &str) -> String {
     value
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            c if c.is_control() => ' ',
+            // message/delivery-status is 7-bit (RFC 3464 §2.1.1): no 8-bit text in it
+            c if !c.is_ascii() => '?',
+            c => c,
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -209,6 +215,14 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             "3 dns; fax.example.com delayed failed 4.4.1 0"
+        );
+    }
+
+    #[test]
+    fn field_values_are_one_ascii_line() {
+        assert_eq!(
+            one_line(" occupée\r\nX-Injected: 1 "),
+            "occup?e  X-Injected: 1"
         );
     }
 }
