@@ -54,6 +54,8 @@ impl EnhancedStatus {
     pub const NETWORK: EnhancedStatus = EnhancedStatus::new(4, 4, 0);
     /// 5.6.1: media not supported (the far machine cannot take these pages).
     pub const MEDIA_UNSUPPORTED: EnhancedStatus = EnhancedStatus::new(5, 6, 1);
+    /// 5.0.0: other or undefined permanent status (an operator cancelled the fax).
+    pub const CANCELLED: EnhancedStatus = EnhancedStatus::new(5, 0, 0);
     /// 4.3.0: other or undefined mail system status (local trouble, retry).
     pub const SYSTEM_TRANSIENT: EnhancedStatus = EnhancedStatus::new(4, 3, 0);
 

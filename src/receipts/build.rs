@@ -5,10 +5,10 @@
 use super::config::{Attach, ReceiptsConfig};
 use chrono::{DateTime, FixedOffset, Local, TimeZone};
 use faxhub_connectors::receipt::{Attachment, Outcome, Receipt};
-use faxhub_queue::EnhancedStatus;
 use faxhub_queue::dsn::Action;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{JobView, RecipientView, ReportSource};
+use faxhub_queue::{EnhancedStatus, RecipientStatus};
 use std::time::Duration;
 
 /// What a report is made of, besides the job.
@@ -53,14 +53,28 @@ pub fn outcome(
         let end = parse(a.ended_at.as_deref()?)?;
         (end - start).to_std().ok()
     });
-    let status = r
+    let recorded = r
         .status_code
         .as_deref()
-        .and_then(|s| s.parse::<EnhancedStatus>().ok())
-        .unwrap_or(match action {
-            Action::Delivered => EnhancedStatus::OK,
-            _ => EnhancedStatus::SYSTEM_TRANSIENT,
-        });
+        .and_then(|s| s.parse::<EnhancedStatus>().ok());
+    // an operator's cancel ends the fax for good, whatever the last attempt said
+    let (status, reason) = match (r.status, recorded) {
+        (RecipientStatus::Cancelled, _) => (
+            EnhancedStatus::CANCELLED,
+            match r.reason.as_deref().filter(|s| !s.is_empty()) {
+                Some(last) => format!("cancelled by an operator (last attempt: {last})"),
+                None => "cancelled by an operator".to_string(),
+            },
+        ),
+        (_, Some(code)) => (code, r.reason.clone().unwrap_or_default()),
+        (_, None) => (
+            match action {
+                Action::Delivered => EnhancedStatus::OK,
+                _ => EnhancedStatus::SYSTEM_TRANSIENT,
+            },
+            r.reason.clone().unwrap_or_default(),
+        ),
+    };
     Outcome {
         name: r.display_name.clone(),
         number: r.number.clone(),
@@ -68,7 +82,7 @@ pub fn outcome(
         orcpt: r.orcpt.clone(),
         action,
         status,
-        reason: r.reason.clone().unwrap_or_default(),
+        reason,
         pages_sent: r.pages_sent.max(0) as u32,
         pages: r.own_pages.or(job_pages).unwrap_or(0).max(0) as u32,
         attempts: r.attempt_log.len() as u32,
@@ -143,4 +157,89 @@ pub fn receipt(
         thumbnail: if s.config.thumbnail { file(2) } else { None },
         attachment,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faxhub_queue::store::AttemptView;
+
+    fn recipient(
+        status: RecipientStatus,
+        code: Option<&str>,
+        reason: Option<&str>,
+    ) -> RecipientView {
+        RecipientView {
+            number: "+33169293999".into(),
+            address: "0169293999@fax.example.com".into(),
+            display_name: Some("Jane".into()),
+            status,
+            attempts: 1,
+            tries: 0,
+            dials: 1,
+            own_pages: None,
+            pages_sent: 2,
+            status_code: code.map(str::to_string),
+            reason: reason.map(str::to_string),
+            next_attempt_at: None,
+            notify: None,
+            orcpt: None,
+            progress: None,
+            attempt_log: vec![AttemptView {
+                n: 1,
+                line: "loopback".into(),
+                started_at: "2026-11-27T10:00:00.000Z".into(),
+                ended_at: Some("2026-11-27T10:01:12.000Z".into()),
+                status_code: code.map(str::to_string),
+                reason: reason.map(str::to_string),
+                pages_sent: 2,
+                call: Some(serde_json::json!({
+                    "stage": "sending", "transport": "t38", "remote_ident": "+33 1 69",
+                    "bit_rate": 14400, "ecm": true, "pages_confirmed": 2, "pages": 2
+                })),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_outcome_takes_the_last_call_and_its_times() {
+        let o = outcome(
+            &recipient(RecipientStatus::Done, Some("2.0.0"), Some("sent")),
+            Action::Delivered,
+            Some(2),
+            local(0),
+        );
+        assert_eq!(o.status, EnhancedStatus::OK);
+        assert_eq!(o.remote_ident.as_deref(), Some("+33 1 69"));
+        assert_eq!((o.bit_rate, o.ecm), (Some(14400), Some(true)));
+        assert_eq!(o.duration, Some(Duration::from_secs(72)));
+        assert_eq!((o.pages_sent, o.pages, o.attempts), (2, 2, 1));
+        assert_eq!(o.name.as_deref(), Some("Jane"));
+    }
+
+    #[test]
+    fn a_cancelled_fax_is_reported_failed_for_good_with_the_last_reason() {
+        let o = outcome(
+            &recipient(
+                RecipientStatus::Cancelled,
+                Some("4.4.1"),
+                Some("the line was busy"),
+            ),
+            Action::Failed,
+            Some(2),
+            local(0),
+        );
+        assert_eq!(o.status, EnhancedStatus::CANCELLED);
+        assert_eq!(
+            o.reason,
+            "cancelled by an operator (last attempt: the line was busy)"
+        );
+        let never_tried = outcome(
+            &recipient(RecipientStatus::Cancelled, None, None),
+            Action::Failed,
+            Some(2),
+            local(0),
+        );
+        assert_eq!(never_tried.reason, "cancelled by an operator");
+    }
 }
