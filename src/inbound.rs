@@ -165,11 +165,9 @@ impl Mailer {
         let subject = mail.subject();
         let message = mail.build();
         let rel = Spool::mail_rel(mail_id);
-        let spool = self.spool.clone();
-        let written = rel.clone();
-        tokio::task::spawn_blocking(move || spool.write_durable(&written, &message))
+        self.spool
+            .write_durable_async(&rel, message)
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| format!("writing {rel}: {e}"))?;
         let queued = self
             .store

@@ -19,20 +19,9 @@ const WAIT: Duration = Duration::from_secs(180);
 const QUICK: &str = "[retry]\nschedule = [\"1s\"]\nmax_dials = 6\nmax_tries = 1\ngive_up_after = \"1h\"\n\
      [scheduler]\npoll_interval = \"200ms\"\n[convert]\noffice_instances = 1\n";
 
-/// EHLO, then MAIL and RCPT lines as given (with their DSN parameters), then DATA.
+/// One mail, with the MAIL and RCPT arguments as given (DSN parameters).
 fn submit(port: u16, mail_from: &str, rcpts: &[&str], message: &[u8]) -> (u16, String) {
-    let mut smtp = Smtp::connect(port);
-    assert_eq!(smtp.cmd("EHLO client.test").0, 250);
-    let r = smtp.cmd(&format!("MAIL FROM:{mail_from}"));
-    assert_eq!(r.0, 250, "{r:?}");
-    for rcpt in rcpts {
-        let r = smtp.cmd(&format!("RCPT TO:{rcpt}"));
-        assert_eq!(r.0, 250, "{rcpt}: {r:?}");
-    }
-    assert_eq!(smtp.cmd("DATA").0, 354);
-    smtp.send(message);
-    smtp.send(b"\r\n.\r\n");
-    smtp.read_reply()
+    Smtp::connect(port).transaction(mail_from, rcpts, message)
 }
 
 fn status_block(report: &Value) -> &Value {

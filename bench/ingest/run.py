@@ -54,8 +54,10 @@ def allow_config_dir(conf):
     open(main_cf, "w").write("\n".join(lines) + "\n")
 
 
-def start_postfix(run):
-    d = f"{BASE}/postfix-bench-{run}"
+def postfix_instance(name, main_extra):
+    """A private Postfix under BASE/postfix-<name>, listening on a free port, with `main_extra`
+    appended to its main.cf. Returns its directory, port and a function that stops it."""
+    d = f"{BASE}/postfix-{name}"
     conf = f"{d}/conf"
     subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
     shutil.rmtree(d, ignore_errors=True)
@@ -77,14 +79,20 @@ inet_protocols = ipv4
 myhostname = postfix.bench
 mydestination =
 mynetworks = 127.0.0.0/8
-relay_domains = fax.localhost
-smtpd_client_restrictions = check_client_access static:HOLD
 maillog_file = {d}/maillog
 maillog_file_prefixes = {BASE}
+{main_extra}
 """)
     subprocess.run(["script", "-qc", f"postfix -c {conf} start", "/dev/null"], check=True, capture_output=True)
     wait_port(port, "postfix")
-    return port, lambda: subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
+    return d, port, lambda: subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
+
+
+def start_postfix(run):
+    # every message is put on hold after cleanup: queue file fsynced, nothing delivered
+    _, port, stop = postfix_instance(f"bench-{run}", "relay_domains = fax.localhost\n"
+                                     "smtpd_client_restrictions = check_client_access static:HOLD")
+    return port, stop
 
 
 def start_faxhub(run):

@@ -23,7 +23,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "target", "release", "faxhub")
 BASE = "/var/tmp/faxhub-tests"
 sys.path.insert(0, os.path.join(ROOT, "bench", "ingest"))
-from run import allow_config_dir, free_port, wait_port  # noqa: E402
+from run import free_port, postfix_instance, wait_port  # noqa: E402
 
 
 def three_page_pdf(path):
@@ -106,40 +106,16 @@ def start_faxhub():
 
 
 def start_postfix():
-    d = f"{BASE}/postfix-bench-receipts"
-    conf = f"{d}/conf"
-    subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
-    shutil.rmtree(d, ignore_errors=True)
-    for sub in ("conf", "queue", "data", "mail"):
-        os.makedirs(f"{d}/{sub}")
-    shutil.chown(f"{d}/data", "postfix", "postfix")
-    shutil.chown(f"{d}/mail", "nobody", "nogroup")
-    allow_config_dir(conf)
-    port = free_port()
-    master = open("/etc/postfix/master.cf.proto").read().splitlines()
-    master = [f"127.0.0.1:{port} inet n - n - - smtpd" if l.startswith("smtp      inet") else l for l in master]
-    open(f"{conf}/master.cf", "w").write("\n".join(master) + "\n")
-    open(f"{conf}/main.cf", "w").write(f"""compatibility_level = 3.6
-queue_directory = {d}/queue
-data_directory = {d}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = postfix.bench
-mydestination =
-mynetworks = 127.0.0.0/8
-virtual_mailbox_domains = fax.localhost
-virtual_mailbox_base = {d}/mail
+    mail = f"{BASE}/postfix-bench-receipts-mail"
+    shutil.rmtree(mail, ignore_errors=True)
+    os.makedirs(mail)
+    shutil.chown(mail, "nobody", "nogroup")
+    _, port, stop = postfix_instance("bench-receipts", f"""virtual_mailbox_domains = fax.localhost
+virtual_mailbox_base = {mail}
 virtual_mailbox_maps = inline:{{0169293999@fax.localhost=inbox/}}
 virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-maillog_file = {d}/maillog
-maillog_file_prefixes = {BASE}
-""")
-    subprocess.run(["script", "-qc", f"postfix -c {conf} start", "/dev/null"], check=True, capture_output=True)
-    wait_port(port, "postfix")
-    return port, f"{d}/mail/inbox", lambda: subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True)
+virtual_gid_maps = static:65534""")
+    return port, f"{mail}/inbox", stop
 
 
 def latencies(port, maildir, pdf, n, label):

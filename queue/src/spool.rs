@@ -99,6 +99,15 @@ impl Spool {
         Ok(dest)
     }
 
+    /// `write_durable` off the async threads.
+    pub async fn write_durable_async(&self, relative: &str, bytes: Vec<u8>) -> io::Result<PathBuf> {
+        let spool = self.clone();
+        let relative = relative.to_string();
+        tokio::task::spawn_blocking(move || spool.write_durable(&relative, &bytes))
+            .await
+            .map_err(io::Error::other)?
+    }
+
     /// Writes and fsyncs the file and renames it into place, but leaves the directory entry to a
     /// later `sync_dir` (one directory fsync can then cover many files: group commit).
     pub fn write_synced(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {

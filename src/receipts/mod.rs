@@ -13,7 +13,7 @@ pub mod config;
 use crate::receipts::build::Settings;
 use faxhub_queue::dsn::Action;
 use faxhub_queue::job::{JobId, now_ms};
-use faxhub_queue::report::{Due, ReportInput, ReportPolicy};
+use faxhub_queue::report::{Due, ReportPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
 use std::collections::BTreeMap;
@@ -91,20 +91,12 @@ impl Reporter {
         let mut reports: BTreeMap<Action, Vec<&ReportCandidate>> = BTreeMap::new();
         let mut closed = Vec::new();
         for c in recipients {
-            let input = ReportInput {
-                status: c.status,
-                notify: c.notify,
-                reported: c.reported,
-                null_sender: c.null_sender,
-                received_at_ms: c.received_at_ms,
-                attempts: c.attempts,
-            };
-            let due = self.policy.due(&input, now);
+            let due = self.policy.due(&c.input, now);
             match due {
                 Due::Wait => {}
                 Due::Report(action) => reports.entry(action).or_default().push(c),
                 Due::Close(why) => {
-                    tracing::info!(job = %job_id, rcpt_idx = c.idx, status = c.status.as_str(), why = why.as_str(), "no report");
+                    tracing::info!(job = %job_id, rcpt_idx = c.idx, status = c.input.status.as_str(), why = why.as_str(), "no report");
                     closed.push(mark(c, due));
                 }
             }
@@ -152,11 +144,9 @@ impl Reporter {
         let receipt = build::receipt(&settings, &self.spool, &job, &source, &chosen, now)?;
         let subject = receipt.subject();
         let message = receipt.build();
-        let spool = self.spool.clone();
-        let written = rel.clone();
-        tokio::task::spawn_blocking(move || spool.write_durable(&written, &message))
+        self.spool
+            .write_durable_async(&rel, message)
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| format!("writing {rel}: {e}"))?;
         let mail = NewMail {
             id: id.clone(),
@@ -187,7 +177,7 @@ fn mark(c: &ReportCandidate, due: Due) -> Mark {
         job_id: c.job_id.clone(),
         idx: c.idx,
         reported: due
-            .marks(c.status)
+            .marks(c.input.status)
             .expect("invariant: only reports and closes are marked"),
     }
 }

@@ -249,10 +249,23 @@ impl Smtp {
 
     /// EHLO, MAIL, RCPTs (all must be accepted), DATA: returns the final reply.
     pub fn send_mail(&mut self, from: &str, to: &[&str], message: &[u8]) -> (u16, String) {
+        let to: Vec<String> = to.iter().map(|t| format!("<{t}>")).collect();
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        self.transaction(&format!("<{from}>"), &to, message)
+    }
+
+    /// The same with the MAIL and RCPT arguments as given (`<a@b> RET=HDRS`, `<n@fax> NOTIFY=…`).
+    pub fn transaction(
+        &mut self,
+        mail_from: &str,
+        rcpts: &[&str],
+        message: &[u8],
+    ) -> (u16, String) {
         assert_eq!(self.cmd("EHLO client.test").0, 250);
-        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>")).0, 250);
-        for rcpt in to {
-            let r = self.cmd(&format!("RCPT TO:<{rcpt}>"));
+        let r = self.cmd(&format!("MAIL FROM:{mail_from}"));
+        assert_eq!(r.0, 250, "MAIL {mail_from}: {r:?}");
+        for rcpt in rcpts {
+            let r = self.cmd(&format!("RCPT TO:{rcpt}"));
             assert_eq!(r.0, 250, "RCPT {rcpt}: {r:?}");
         }
         assert_eq!(self.cmd("DATA").0, 354);

@@ -5,21 +5,16 @@
 use super::outbox::{NewMail, insert_mail};
 use super::{Store, StoreError};
 use crate::job::{JobId, Notify};
-use crate::report::Reported;
+use crate::report::{ReportInput, Reported};
 use crate::state::RecipientStatus;
 use sqlx::Row;
 
-/// A recipient whose report may be due (the policy decides).
+/// A recipient whose report may be due (the policy decides on `input`).
 #[derive(Clone, Debug)]
 pub struct ReportCandidate {
     pub job_id: JobId,
     pub idx: i64,
-    pub status: RecipientStatus,
-    pub notify: Option<Notify>,
-    pub reported: Reported,
-    pub null_sender: bool,
-    pub received_at_ms: i64,
-    pub attempts: u32,
+    pub input: ReportInput,
 }
 
 /// A recipient's new report state.
@@ -77,12 +72,14 @@ impl Store {
                 Ok(ReportCandidate {
                     job_id: JobId::from_stored(row.try_get("job_id")?),
                     idx: row.try_get("idx")?,
-                    status,
-                    notify: notify.as_deref().and_then(Notify::parse),
-                    reported,
-                    null_sender: row.try_get::<String, _>("return_path")?.is_empty(),
-                    received_at_ms: row.try_get("received_at")?,
-                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    input: ReportInput {
+                        status,
+                        notify: notify.as_deref().and_then(Notify::parse),
+                        reported,
+                        null_sender: row.try_get::<String, _>("return_path")?.is_empty(),
+                        received_at_ms: row.try_get("received_at")?,
+                        attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    },
                 })
             })
             .collect()

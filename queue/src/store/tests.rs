@@ -275,9 +275,9 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     // both have waited: both are candidates for a delay report
     let waited = store.report_candidates(1_000, 10).await.unwrap();
     assert_eq!(waited.len(), 2);
-    assert_eq!(waited[0].reported, Reported::Nothing);
-    assert!(!waited[0].null_sender);
-    assert_eq!(waited[0].notify, Notify::parse("SUCCESS"));
+    assert_eq!(waited[0].input.reported, Reported::Nothing);
+    assert!(!waited[0].input.null_sender);
+    assert_eq!(waited[0].input.notify, Notify::parse("SUCCESS"));
 
     let mail = NewMail {
         id: "R1".into(),
@@ -331,8 +331,8 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
         .unwrap();
     let finals = store.report_candidates(0, 10).await.unwrap();
     assert_eq!(finals.len(), 2);
-    assert_eq!(finals[0].status, RecipientStatus::Failed);
-    assert_eq!(finals[0].reported, Reported::Delay);
+    assert_eq!(finals[0].input.status, RecipientStatus::Failed);
+    assert_eq!(finals[0].input.reported, Reported::Delay);
     store
         .mark_reported(&[mark(0, Reported::Final), mark(1, Reported::Final)], None)
         .await
