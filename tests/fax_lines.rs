@@ -33,11 +33,12 @@ fn loopback_hub(t38: &str) -> Faxhub {
 
 /// A hub whose only line is `loopback`, with `fax` in its `[lines.fax]`.
 fn loopback_hub_with(fax: &str) -> Faxhub {
-    let sip = free_port();
+    // any free port (the loopback line calls the agent where it is bound), UDP only: no race
+    // with other tests for a port picked beforehand
     Faxhub::start(
         "",
         &format!(
-            "{}[sip]\nlisten = \"127.0.0.1:{sip}\"\n\
+            "{}[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
              [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
              [lines.fax]\nident = \"FAXHUB E2E\"\n{fax}\n",
             retry_and_poll()

@@ -87,7 +87,6 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
     let ((ca, _, _), tls) = Postfix::tls(dir.path());
     let dovecot = Dovecot::start("receipts-e2e", "faxhub", "s3cret pass");
     let postfix_port = free_port();
-    let sip = free_port();
     let hub = Faxhub::start(
         "fax_domains = [\"fax.example\"]",
         &format!(
@@ -96,7 +95,7 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
              username = \"faxhub\"\npassword = \"s3cret pass\"\n\
              [inbound]\ncatch_all = \"nobody@example.com\"\n\
              [[inbound.routes]]\nnumbers = [\"+33142000100-+33142000199\"]\nto = \"sales@example.com\"\n\
-             [sip]\nlisten = \"127.0.0.1:{sip}\"\n\
+             [sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
              [sip.inbound.fax]\nident = \"+33 1 42 00 01 55\"\n\
              [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\n\
              [lines.fax]\nident = \"FAXHUB E2E\"\n",

@@ -75,8 +75,11 @@ impl Faxhub {
             .spawn()
             .unwrap();
         self.child = Some(child);
+        // Started means all of it: the SMTP port accepts from the moment it is bound, before the
+        // SIP agent and the rest start (and the process may still fail then).
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        let started = self.log().matches("faxhub started").count() + 1;
+        while self.log().matches("faxhub started").count() < started {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "faxhub did not start: {}",
@@ -87,6 +90,7 @@ impl Faxhub {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        assert!(TcpStream::connect(("127.0.0.1", self.port)).is_ok());
     }
 
     pub fn log(&self) -> String {
