@@ -96,9 +96,19 @@ impl Postman {
             }
         }
         let results = self.relay.deliver(&envelopes).await;
+        // the mail sent are recorded together, in one transaction
+        let mut sent = Vec::new();
         for (mail, result) in ready.into_iter().zip(results) {
-            self.record(mail, result.map_err(|e| (e.permanent, e.why)))
-                .await;
+            match result {
+                Ok(()) => {
+                    tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, relay = %self.relay.describe(), "mail sent");
+                    sent.push(mail.id.clone());
+                }
+                Err(e) => self.record(mail, Err((e.permanent, e.why))).await,
+            }
+        }
+        if let Err(e) = self.store.mails_sent(&sent, now_ms()).await {
+            tracing::error!(mails = ?sent, error = %e, "could not record mail sent: it will be sent again");
         }
         Ok(due.len())
     }
@@ -107,8 +117,9 @@ impl Postman {
         let now = now_ms();
         let stored = match &result {
             Ok(()) => {
-                tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, relay = %self.relay.describe(), "mail sent");
-                self.store.mail_sent(&mail.id, now).await
+                self.store
+                    .mails_sent(std::slice::from_ref(&mail.id), now)
+                    .await
             }
             Err((permanent, why)) => {
                 let next = if *permanent {

@@ -4,7 +4,8 @@
 //! CLI's changes), it asks the store for recipients that may be due a report, lets the policy
 //! (`faxhub_queue::report`, pure) decide, and for each mail and action builds one report,
 //! writes it to the spool (synced) and queues it in the transaction that marks its recipients
-//! reported: a report is queued once, and a crash before the commit makes it again. A recipient
+//! reported (one transaction for all a pass decided): a report is queued once, and a crash
+//! before the commit makes it again. A recipient
 //! that gets no report (NOTIFY, null return path) is marked all the same, and logged.
 
 mod build;
@@ -14,7 +15,7 @@ use crate::receipts::build::Settings;
 use faxhub_queue::dsn::Action;
 use faxhub_queue::job::{JobId, now_ms};
 use faxhub_queue::report::{Due, ReportPolicy};
-use faxhub_queue::spool::Spool;
+use faxhub_queue::spool::{MAIL_DIR, Spool};
 use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,7 +67,9 @@ impl Reporter {
         }
     }
 
-    /// One look at the store; returns how many recipients it saw.
+    /// One look at the store; returns how many recipients it saw. Everything decided in a pass
+    /// is committed together (group commit): the messages written and synced with one sync of
+    /// their directory, then the reports queued and the recipients marked in one transaction.
     async fn pass(&self) -> Result<usize, String> {
         let now = now_ms();
         let delayed_before = now - self.policy.delay_after.as_millis() as i64;
@@ -80,16 +83,50 @@ impl Reporter {
         for c in candidates {
             by_job.entry(c.job_id.to_string()).or_default().push(c);
         }
+        let mut batch = Batch::default();
         for (_, recipients) in by_job {
-            self.report_job(&recipients, now).await?;
+            self.report_job(&recipients, now, &mut batch).await?;
+        }
+        if batch.marks.is_empty() {
+            return Ok(seen);
+        }
+        let files = std::mem::take(&mut batch.files);
+        if !files.is_empty() {
+            let spool = self.spool.clone();
+            tokio::task::spawn_blocking(move || {
+                for (rel, message) in &files {
+                    spool
+                        .write_synced(rel, message)
+                        .map_err(|e| format!("writing {rel}: {e}"))?;
+                }
+                spool
+                    .sync_dir(MAIL_DIR)
+                    .map_err(|e| format!("syncing {MAIL_DIR}: {e}"))
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+        }
+        self.store
+            .mark_reported(&batch.marks, &batch.mails)
+            .await
+            .map_err(|e| e.to_string())?;
+        for line in &batch.queued {
+            tracing::info!(job = %line.job, mail = %line.mail, action = line.action, to = %line.to, rcpts = ?line.numbers, subject = %line.subject, "report queued");
+        }
+        if !batch.mails.is_empty() {
+            self.postman.notify_one();
         }
         Ok(seen)
     }
 
-    async fn report_job(&self, recipients: &[ReportCandidate], now: i64) -> Result<(), String> {
+    async fn report_job(
+        &self,
+        recipients: &[ReportCandidate],
+        now: i64,
+        batch: &mut Batch,
+    ) -> Result<(), String> {
         let job_id = recipients[0].job_id.clone();
         let mut reports: BTreeMap<Action, Vec<&ReportCandidate>> = BTreeMap::new();
-        let mut closed = Vec::new();
         for c in recipients {
             let due = self.policy.due(&c.input, now);
             match due {
@@ -97,29 +134,25 @@ impl Reporter {
                 Due::Report(action) => reports.entry(action).or_default().push(c),
                 Due::Close(why) => {
                     tracing::info!(job = %job_id, rcpt_idx = c.idx, status = c.input.status.as_str(), why = why.as_str(), "no report");
-                    closed.push(mark(c, due));
+                    batch.marks.push(mark(c, due));
                 }
             }
         }
-        if !closed.is_empty() {
-            self.store
-                .mark_reported(&closed, None)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
         for (action, rcpts) in reports {
-            self.queue_report(&job_id, action, &rcpts, now).await?;
+            self.make_report(&job_id, action, &rcpts, now, batch)
+                .await?;
         }
         Ok(())
     }
 
-    /// Builds the report on `rcpts` of `job`, writes it and queues it with their marks.
-    async fn queue_report(
+    /// Builds the report on `rcpts` of `job` into `batch`, with their marks.
+    async fn make_report(
         &self,
         job_id: &JobId,
         action: Action,
         rcpts: &[&ReportCandidate],
         now: i64,
+        batch: &mut Batch,
     ) -> Result<(), String> {
         let err = |e: faxhub_queue::store::StoreError| e.to_string();
         let (Some(job), Some(source)) = (
@@ -130,7 +163,6 @@ impl Reporter {
         };
         let id = format!("{job_id}-{}-{now}", action.as_str());
         let rel = Spool::mail_rel(&id);
-        let marks: Vec<Mark> = rcpts.iter().map(|c| mark(c, Due::Report(action))).collect();
         let settings = Settings {
             config: &self.config,
             hostname: &self.hostname,
@@ -142,14 +174,20 @@ impl Reporter {
             .filter_map(|c| job.recipients.get(c.idx as usize).map(|r| (r, action)))
             .collect();
         let receipt = build::receipt(&settings, &self.spool, &job, &source, &chosen, now)?;
-        let subject = receipt.subject();
-        let message = receipt.build();
-        self.spool
-            .write_durable_async(&rel, message)
-            .await
-            .map_err(|e| format!("writing {rel}: {e}"))?;
-        let mail = NewMail {
-            id: id.clone(),
+        batch.queued.push(Queued {
+            job: job_id.to_string(),
+            mail: id.clone(),
+            action: action.as_str(),
+            to: job.sender.clone(),
+            numbers: chosen.iter().map(|(r, _)| r.number.clone()).collect(),
+            subject: receipt.subject(),
+        });
+        batch.files.push((rel.clone(), receipt.build()));
+        batch
+            .marks
+            .extend(rcpts.iter().map(|c| mark(c, Due::Report(action))));
+        batch.mails.push(NewMail {
+            id,
             kind: match action {
                 Action::Delivered => MailKind::Delivered,
                 Action::Failed => MailKind::Failed,
@@ -160,16 +198,29 @@ impl Reporter {
             rcpt_to: job.sender.clone(),
             path: rel,
             created_at_ms: now,
-        };
-        self.store
-            .mark_reported(&marks, Some(&mail))
-            .await
-            .map_err(err)?;
-        let numbers: Vec<&str> = chosen.iter().map(|(r, _)| r.number.as_str()).collect();
-        tracing::info!(job = %job_id, mail = %id, action = action.as_str(), to = %job.sender, rcpts = ?numbers, subject = %subject, "report queued");
-        self.postman.notify_one();
+        });
         Ok(())
     }
+}
+
+/// What one pass decided, committed together.
+#[derive(Default)]
+struct Batch {
+    marks: Vec<Mark>,
+    mails: Vec<NewMail>,
+    /// (spool path, message) of each report.
+    files: Vec<(String, Vec<u8>)>,
+    queued: Vec<Queued>,
+}
+
+/// A report queued, for the log.
+struct Queued {
+    job: String,
+    mail: String,
+    action: &'static str,
+    to: String,
+    numbers: Vec<String>,
+    subject: String,
 }
 
 fn mark(c: &ReportCandidate, due: Due) -> Mark {

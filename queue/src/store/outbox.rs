@@ -154,13 +154,20 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 
-    /// The mail was delivered.
-    pub async fn mail_sent(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'sent', tries = tries + 1, sent_at = ?, last_error = NULL WHERE id = ?")
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// The mails were delivered (one transaction).
+    pub async fn mails_sent(&self, ids: &[String], now_ms: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_transaction().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET state = 'sent', tries = tries + 1, sent_at = ?, last_error = NULL WHERE id = ?")
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

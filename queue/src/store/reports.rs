@@ -104,15 +104,11 @@ impl Store {
         .transpose()
     }
 
-    /// Marks recipients reported, queueing `mail` (the report) in the same transaction when
-    /// there is one. A recipient already marked final is left alone.
-    pub async fn mark_reported(
-        &self,
-        marks: &[Mark],
-        mail: Option<&NewMail>,
-    ) -> Result<(), StoreError> {
+    /// Marks recipients reported, queueing `mails` (their reports) in the same transaction. A
+    /// recipient already marked final is left alone.
+    pub async fn mark_reported(&self, marks: &[Mark], mails: &[NewMail]) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        if let Some(mail) = mail {
+        for mail in mails {
             insert_mail(&mut tx, mail).await?;
         }
         for m in marks {

@@ -296,13 +296,18 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     store
         .mark_reported(
             &[mark(0, Reported::Delay), mark(1, Reported::Delay)],
-            Some(&mail),
+            std::slice::from_ref(&mail),
         )
         .await
         .unwrap();
     assert!(store.report_candidates(1_000, 10).await.unwrap().is_empty());
     // the same mail twice is refused by the database: a report is queued once
-    assert!(store.mark_reported(&[], Some(&mail)).await.is_err());
+    assert!(
+        store
+            .mark_reported(&[], std::slice::from_ref(&mail))
+            .await
+            .is_err()
+    );
     assert!(!store.queue_mail(&mail).await.unwrap());
 
     // the mail goes out: due, deferred, due again later, sent, never due again
@@ -317,7 +322,7 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     assert!(store.mail_due(4_999, 10).await.unwrap().is_empty());
     assert_eq!(store.next_mail_due().await.unwrap(), Some(5_000));
     assert_eq!(store.mail_due(5_000, 10).await.unwrap()[0].tries, 1);
-    store.mail_sent("R1", 5_001).await.unwrap();
+    store.mails_sent(&["R1".into()], 5_001).await.unwrap();
     assert!(store.mail_due(i64::MAX, 10).await.unwrap().is_empty());
     assert_eq!(store.next_mail_due().await.unwrap(), None);
     assert_eq!(store.mail_paths().await.unwrap(), vec!["mail/R1.eml"]);
@@ -334,7 +339,7 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     assert_eq!(finals[0].input.status, RecipientStatus::Failed);
     assert_eq!(finals[0].input.reported, Reported::Delay);
     store
-        .mark_reported(&[mark(0, Reported::Final), mark(1, Reported::Final)], None)
+        .mark_reported(&[mark(0, Reported::Final), mark(1, Reported::Final)], &[])
         .await
         .unwrap();
     assert!(
@@ -346,7 +351,7 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     );
     // and a final mark is not undone by a late delay mark
     store
-        .mark_reported(&[mark(0, Reported::Delay)], None)
+        .mark_reported(&[mark(0, Reported::Delay)], &[])
         .await
         .unwrap();
     assert!(
