@@ -91,7 +91,7 @@ impl Postman {
                 }
                 Err(e) => {
                     let why = format!("the message {} cannot be read: {e}", mail.path);
-                    self.record(mail, Err((true, why))).await;
+                    self.not_sent(mail, true, &why).await;
                 }
             }
         }
@@ -104,7 +104,7 @@ impl Postman {
                     tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, relay = %self.relay.describe(), "mail sent");
                     sent.push(mail.id.clone());
                 }
-                Err(e) => self.record(mail, Err((e.permanent, e.why))).await,
+                Err(e) => self.not_sent(mail, e.permanent, &e.why).await,
             }
         }
         if let Err(e) = self.store.mails_sent(&sent, now_ms()).await {
@@ -113,32 +113,24 @@ impl Postman {
         Ok(due.len())
     }
 
-    async fn record(&self, mail: &OutMail, result: Result<(), (bool, String)>) {
+    /// Records a failed delivery: deferred with a doubling wait, or failed for good (a 5xx, or
+    /// too old).
+    async fn not_sent(&self, mail: &OutMail, permanent: bool, why: &str) {
         let now = now_ms();
-        let stored = match &result {
-            Ok(()) => {
-                self.store
-                    .mails_sent(std::slice::from_ref(&mail.id), now)
-                    .await
-            }
-            Err((permanent, why)) => {
-                let next = if *permanent {
-                    None
-                } else {
-                    self.config.next_try(mail.created_at_ms, mail.tries, now)
-                };
-                match next {
-                    Some(at) => {
-                        tracing::warn!(mail = %mail.id, to = %mail.rcpt_to, error = %why, retry_in_s = (at - now) / 1000, "mail deferred")
-                    }
-                    None => {
-                        tracing::error!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, error = %why, path = %mail.path, "mail failed: it will not be sent")
-                    }
-                }
-                self.store.mail_not_sent(&mail.id, next, why).await
-            }
+        let next = if permanent {
+            None
+        } else {
+            self.config.next_try(mail.created_at_ms, mail.tries, now)
         };
-        if let Err(e) = stored {
+        match next {
+            Some(at) => {
+                tracing::warn!(mail = %mail.id, to = %mail.rcpt_to, error = %why, retry_in_s = (at - now) / 1000, "mail deferred")
+            }
+            None => {
+                tracing::error!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, error = %why, path = %mail.path, "mail failed: it will not be sent")
+            }
+        }
+        if let Err(e) = self.store.mail_not_sent(&mail.id, next, why).await {
             tracing::error!(mail = %mail.id, error = %e, "could not record a mail's delivery");
         }
     }
