@@ -190,9 +190,11 @@ impl Farm {
                     self.idle.lock().await.push(instance);
                     return Ok(());
                 }
-                // writing the PDF failed: a fault of the instance more than of the document
-                // (seen under load); a fresh one tries again, then the cold process
-                Outcome::Refused(why) if why.contains("impl_store") => {
+                // writing the PDF failed, or an internal UNO error naming LibreOffice's own
+                // source ("illegal object given! at …/crefl.cxx:363"): a fault of the instance
+                // more than of the document (seen under load, rarely); a fresh one tries again,
+                // then the cold process
+                Outcome::Refused(why) if instance_fault(&why) => {
                     drop(instance);
                     tracing::warn!(part = %name, why, "LibreOffice could not write the PDF; instance replaced");
                 }
@@ -351,4 +353,25 @@ fn error_text(line: &str) -> String {
         .and_then(|rest| rest.rsplit_once('"'))
         .map(|(t, _)| t.to_string())
         .unwrap_or_else(|| line.to_string())
+}
+
+/// Whether a refusal is the instance's fault rather than the document's: the PDF could not be
+/// written, or an internal error names a LibreOffice source file (`… at ./stoc/…/crefl.cxx:363`).
+fn instance_fault(why: &str) -> bool {
+    why.contains("impl_store") || why.contains(".cxx:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instance_fault;
+
+    #[test]
+    fn internal_uno_errors_blame_the_instance_and_format_errors_the_document() {
+        assert!(instance_fault(
+            "illegal object given! at ./stoc/source/corereflection/crefl.cxx:363"
+        ));
+        assert!(instance_fault("SfxBaseModel::impl_store <file:///x.pdf> failed: 0xc10"));
+        assert!(!instance_fault("the file could not be opened"));
+        assert!(!instance_fault("loadComponentFromURL returned no document"));
+    }
 }
