@@ -10,6 +10,7 @@ use faxhub_connectors::receipt::Language;
 use faxhub_lines::inbox::{Inbox, Received};
 use faxhub_queue::dialplan::DialPlan;
 use faxhub_queue::did::{DidRoutes, Route};
+use faxhub_queue::job::Route as MailRoute;
 use faxhub_queue::job::now_ms;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{MailKind, NewMail, Store};
@@ -36,6 +37,9 @@ pub struct InboundConfig {
     pub from_name: String,
     /// Also mail receptions that brought no page (a caller who hung up).
     pub mail_failed: bool,
+    /// How the mails leave: "relay" (the SMTP relay, or the Maildir), "exchange" (the Replay
+    /// directory of `[exchange]`) or "groupwise" (`API_IN` of `[groupwise]`).
+    pub via: MailRoute,
     pub routes: Vec<RouteConfig>,
 }
 
@@ -63,6 +67,7 @@ impl Default for InboundConfig {
             from: None,
             from_name: "Fax".into(),
             mail_failed: false,
+            via: MailRoute::Relay,
             routes: Vec::new(),
         }
     }
@@ -179,6 +184,7 @@ impl Mailer {
                 rcpt_to: to.clone(),
                 path: rel,
                 created_at_ms: now_ms(),
+                route: self.config.via,
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -28,6 +28,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
                 subaddress: None,
                 notify: None,
                 orcpt: None,
+                refused: None,
             });
         }
     }
@@ -74,6 +75,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         env_id: None,
         ret: None,
         recipients,
+        source: None,
     };
     let id = intake
         .accept(submission, message)

@@ -10,6 +10,7 @@ use crate::inbound::Mailer;
 use crate::postman::Postman;
 use crate::receipts::Reporter;
 use crate::scheduler::Scheduler;
+use faxhub_connectors::addressing::Addressing;
 use faxhub_connectors::relay::Relay;
 use faxhub_connectors::smtp::{self, Shared, tls};
 use faxhub_converters::Converter;
@@ -125,11 +126,16 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         wake,
         recorded,
     };
+    let addressing = Addressing {
+        fax_domains: config.smtp.fax_domains.clone(),
+        imcea_domains: config.smtp.imcea_domains.clone(),
+        dialplan: checked.dialplan.clone(),
+    };
     let shared = Arc::new(Shared {
         config: config.smtp.clone(),
         hostname: hostname.clone(),
         trusted: checked.trusted,
-        dialplan: checked.dialplan,
+        addressing,
         intake,
         tls: acceptor,
     });

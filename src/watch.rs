@@ -234,6 +234,7 @@ mod tests {
             env_id: None,
             ret: None,
             finished_at: None,
+            source: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! folder). Every connector hands messages to `faxhub_queue::intake`, the one durable path, and
 //! acknowledges only after it returns.
 
+pub mod addressing;
 pub mod fax_mail;
 pub mod receipt;
 pub mod relay;

@@ -31,6 +31,8 @@ pub struct Submission {
     pub env_id: Option<String>,
     pub ret: Option<Ret>,
     pub recipients: Vec<NewRecipient>,
+    /// The agent's item the message was made from (unique among jobs), if any.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,7 @@ type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
 #[derive(Clone)]
 pub struct Intake {
     spool: Spool,
+    store: Store,
     committer: mpsc::Sender<Pending>,
 }
 
@@ -55,15 +58,24 @@ impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
     pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_loop(spool.clone(), store, rx, wake));
+        tokio::spawn(commit_loop(spool.clone(), store.clone(), rx, wake));
         Intake {
             spool,
+            store,
             committer: tx,
         }
     }
 
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// The job already made from the agent's item `source`, if any.
+    pub async fn committed(&self, source: &str) -> Result<Option<JobId>, IntakeError> {
+        self.store
+            .job_by_source(source)
+            .await
+            .map_err(|e| IntakeError::Store(e.to_string()))
     }
 
     /// Makes `message` a durable job; returns its id once committed.
@@ -93,6 +105,7 @@ impl Intake {
             message_path: rel.clone(),
             size,
             recipients: submission.recipients,
+            source: submission.source,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {

@@ -59,21 +59,77 @@ impl fmt::Display for JobId {
 pub enum Origin {
     Smtp,
     Cli,
+    /// An Exchange Foreign connector's Drop directory.
+    Exchange,
+    /// The GroupWise API gateway's `API_OUT`.
+    GroupWise,
+    /// A mail file read over IMAP (Domino's gateway mail file).
+    Imap,
+    /// A scan-to-folder hot folder.
+    HotFolder,
 }
 
 impl Origin {
+    const ALL: [Origin; 6] = [
+        Origin::Smtp,
+        Origin::Cli,
+        Origin::Exchange,
+        Origin::GroupWise,
+        Origin::Imap,
+        Origin::HotFolder,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Origin::Smtp => "smtp",
             Origin::Cli => "cli",
+            Origin::Exchange => "exchange",
+            Origin::GroupWise => "groupwise",
+            Origin::Imap => "imap",
+            Origin::HotFolder => "hotfolder",
         }
     }
     pub fn parse(s: &str) -> Option<Origin> {
-        match s {
-            "smtp" => Some(Origin::Smtp),
-            "cli" => Some(Origin::Cli),
-            _ => None,
+        Origin::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// How receipts on a job from here go back: through the agent the mail came from.
+    pub fn route(self) -> Route {
+        match self {
+            Origin::Exchange => Route::Exchange,
+            Origin::GroupWise => Route::GroupWise,
+            // IMAP cannot submit mail: Domino takes its receipts over SMTP; a hot folder's
+            // receipts are mailed to the scan's owner.
+            Origin::Smtp | Origin::Cli | Origin::Imap | Origin::HotFolder => Route::Relay,
         }
+    }
+}
+
+/// How a mail faxhub sends leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// The SMTP relay (or the Maildir when none is configured).
+    #[default]
+    Relay,
+    /// Exchange's Replay directory.
+    Exchange,
+    /// GroupWise's `API_IN`.
+    GroupWise,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Relay => "relay",
+            Route::Exchange => "exchange",
+            Route::GroupWise => "groupwise",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Route> {
+        [Route::Relay, Route::Exchange, Route::GroupWise]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 

@@ -23,6 +23,6 @@ pub mod units;
 
 pub use address::{FaxAddress, parse_fax_local_part};
 pub use dialplan::{DialPlan, DialPlanError, FaxNumber};
-pub use job::{JobId, Notify, Origin, Ret};
+pub use job::{JobId, Notify, Origin, Ret, Route};
 pub use state::{ConversionState, JobPhase, RecipientStatus};
 pub use status::EnhancedStatus;

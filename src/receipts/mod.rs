@@ -13,7 +13,7 @@ pub mod config;
 
 use crate::receipts::build::Settings;
 use faxhub_queue::dsn::Action;
-use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::job::{JobId, Origin, Route, now_ms};
 use faxhub_queue::report::{Due, ReportPolicy};
 use faxhub_queue::spool::{MAIL_DIR, Spool};
 use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
@@ -198,6 +198,7 @@ impl Reporter {
             rcpt_to: job.sender.clone(),
             path: rel,
             created_at_ms: now,
+            route: Origin::parse(&job.origin).map_or(Route::Relay, Origin::route),
         });
         Ok(())
     }

@@ -65,6 +65,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         env_id: tx.env_id,
         ret: tx.ret,
         recipients: tx.recipients,
+        source: None,
     };
     describe(&message, &mut submission);
     let rcpts = submission.recipients.len();

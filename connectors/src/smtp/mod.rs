@@ -21,7 +21,7 @@ pub mod tls;
 
 pub use config::{AuthConfig, SmtpConfig, TlsConfig};
 
-use faxhub_queue::DialPlan;
+use crate::addressing::Addressing;
 use faxhub_queue::intake::Intake;
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -35,7 +35,7 @@ pub struct Shared {
     pub config: SmtpConfig,
     pub hostname: String,
     pub trusted: Vec<IpNet>,
-    pub dialplan: DialPlan,
+    pub addressing: Addressing,
     pub intake: Intake,
     pub tls: TlsAcceptor,
 }

@@ -12,10 +12,9 @@ use super::address::{decode_xtext, parse_path_and_params};
 use super::mail::strip_keyword;
 use super::reply::Reply;
 use super::session::Session;
-use faxhub_queue::address::{is_imcea, parse_fax_local_part};
-use faxhub_queue::dialplan::DialPlanError;
+use crate::addressing::Refusal;
+use faxhub_queue::Notify;
 use faxhub_queue::store::NewRecipient;
-use faxhub_queue::{Notify, dialplan::FaxNumber};
 
 pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
     let shared = session.shared.clone();
@@ -31,24 +30,6 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
             return Reply::new(553, "5.1.3", format!("Bad recipient address syntax: {why}"));
         }
     };
-    let config = &shared.config;
-    let fax_domain = config
-        .fax_domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(&path.domain));
-    let imcea_domain = config
-        .imcea_domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(&path.domain))
-        && is_imcea(&path.local);
-    if path.raw.is_empty() || !(fax_domain || imcea_domain) {
-        tracing::info!(client = %session.peer, to = %path.raw, "smtp RCPT refused: not a fax domain");
-        return Reply::new(
-            550,
-            "5.7.1",
-            format!("<{}>: Relay access denied: not a fax domain", path.raw),
-        );
-    }
     let mut notify = None;
     let mut orcpt = None;
     for (key, value) in params {
@@ -67,33 +48,38 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
             _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
         }
     }
-    let parsed = match parse_fax_local_part(&path.local) {
-        Ok(p) => p,
-        Err(e) => return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw)),
-    };
-    let number: FaxNumber = match shared.dialplan.parse(&parsed.number) {
-        Ok(n) => n,
-        Err(e @ DialPlanError::Malformed { .. }) => {
-            return Reply::new(553, "5.1.3", format!("<{}>: {e}", path.raw));
+    let recipient = match shared
+        .addressing
+        .recipient(&path.raw, &path.local, &path.domain)
+    {
+        Ok(r) => r,
+        Err(refusal @ Refusal::NotFax(_)) => {
+            tracing::info!(client = %session.peer, to = %path.raw, "smtp RCPT refused: not a fax domain");
+            return Reply::new(
+                550,
+                refusal.code(),
+                format!("<{}>: Relay access denied: not a fax domain", path.raw),
+            );
         }
-        Err(e) => {
-            tracing::info!(client = %session.peer, to = %path.raw, reason = %e, "smtp RCPT refused by dial plan");
-            return Reply::new(550, "5.7.1", format!("<{}>: {e}", path.raw));
+        Err(refusal @ Refusal::Malformed { .. }) => {
+            return Reply::new(553, refusal.code(), refusal.to_string());
+        }
+        Err(refusal @ Refusal::Denied { .. }) => {
+            tracing::info!(client = %session.peer, to = %path.raw, reason = %refusal, "smtp RCPT refused by dial plan");
+            return Reply::new(550, refusal.code(), refusal.to_string());
         }
     };
+    let number = recipient.number.clone();
     if tx.recipients.iter().any(|r| r.number == number) {
         return Reply::new(250, "2.1.5", format!("Ok: {number} is already a recipient"));
     }
-    if tx.recipients.len() >= config.max_recipients as usize {
+    if tx.recipients.len() >= shared.config.max_recipients as usize {
         return Reply::new(452, "4.5.3", "Too many recipients");
     }
     tx.recipients.push(NewRecipient {
-        number: number.clone(),
-        address: path.raw,
-        display_name: parsed.display_name,
-        subaddress: parsed.subaddress,
         notify,
         orcpt,
+        ..recipient
     });
     Reply::new(250, "2.1.5", format!("Ok: fax to {number}"))
 }

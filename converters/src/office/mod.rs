@@ -370,7 +370,9 @@ mod tests {
         assert!(instance_fault(
             "illegal object given! at ./stoc/source/corereflection/crefl.cxx:363"
         ));
-        assert!(instance_fault("SfxBaseModel::impl_store <file:///x.pdf> failed: 0xc10"));
+        assert!(instance_fault(
+            "SfxBaseModel::impl_store <file:///x.pdf> failed: 0xc10"
+        ));
         assert!(!instance_fault("the file could not be opened"));
         assert!(!instance_fault("loadComponentFromURL returned no document"));
     }

@@ -51,6 +51,8 @@ pub struct NewJob {
     pub message_path: String,
     pub size: u64,
     pub recipients: Vec<NewRecipient>,
+    /// The agent's item the job was made from (unique), if it came through an agent.
+    pub source: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -61,6 +63,9 @@ pub struct NewRecipient {
     pub subaddress: Option<String>,
     pub notify: Option<Notify>,
     pub orcpt: Option<String>,
+    /// Why this recipient cannot be sent to, known at intake (an agent's item names a number
+    /// the dial plan refuses): it is recorded failed with this status and reason, and reported.
+    pub refused: Option<(EnhancedStatus, String)>,
 }
 
 /// A recipient due for an attempt, with what the scheduler needs to send it.
@@ -152,7 +157,7 @@ impl Store {
         let mut tx = self.write_transaction().await?;
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion) ",
+                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion, source) ",
             );
             q.push_values(chunk, |mut row, job| {
                 row.push_bind(job.id.as_str())
@@ -165,7 +170,8 @@ impl Store {
                     .push_bind(job.ret.map(Ret::as_str))
                     .push_bind(&job.message_path)
                     .push_bind(job.size as i64)
-                    .push_bind(ConversionState::Pending.as_str());
+                    .push_bind(ConversionState::Pending.as_str())
+                    .push_bind(&job.source);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -180,7 +186,7 @@ impl Store {
             .collect();
         for chunk in recipients.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) ",
+                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, status_code, reason, updated_at) ",
             );
             q.push_values(chunk, |mut row, (job, idx, r)| {
                 row.push_bind(job.id.as_str())
@@ -191,13 +197,31 @@ impl Store {
                     .push_bind(&r.subaddress)
                     .push_bind(r.notify.map(|n| n.to_string()))
                     .push_bind(&r.orcpt)
-                    .push_bind(RecipientStatus::Queued.as_str())
+                    .push_bind(match r.refused {
+                        Some(_) => RecipientStatus::Failed.as_str(),
+                        None => RecipientStatus::Queued.as_str(),
+                    })
+                    .push_bind(r.refused.as_ref().map(|(status, _)| status.to_string()))
+                    .push_bind(r.refused.as_ref().map(|(_, why)| why.as_str()))
                     .push_bind(job.received_at_ms);
             });
             q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The job made from the agent's item `source`, if there is one (it was committed and the
+    /// item not yet removed when faxhub stopped).
+    pub async fn job_by_source(&self, source: &str) -> Result<Option<JobId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM jobs WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>("id"))
+            .transpose()?
+            .map(JobId::from_stored))
     }
 
     /// Crash recovery, run before any listener accepts: attempts left `sending` become

@@ -5,7 +5,7 @@
 //! before the retention.
 
 use super::{Store, StoreError};
-use crate::job::JobId;
+use crate::job::{JobId, Route};
 use sqlx::{Row, Sqlite, Transaction};
 
 /// What a mail is.
@@ -53,6 +53,7 @@ pub struct NewMail {
     /// The message, relative to the spool.
     pub path: String,
     pub created_at_ms: i64,
+    pub route: Route,
 }
 
 /// A queued mail due for delivery.
@@ -65,6 +66,7 @@ pub struct OutMail {
     pub path: String,
     pub created_at_ms: i64,
     pub tries: u32,
+    pub route: Route,
 }
 
 pub(super) async fn insert_mail(
@@ -72,8 +74,8 @@ pub(super) async fn insert_mail(
     mail: &NewMail,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO outbox (id, kind, job_id, mail_from, rcpt_to, path, created_at, state, next_attempt_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+        "INSERT INTO outbox (id, kind, job_id, mail_from, rcpt_to, path, created_at, state, next_attempt_at, route) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
     )
     .bind(&mail.id)
     .bind(mail.kind.as_str())
@@ -83,6 +85,7 @@ pub(super) async fn insert_mail(
     .bind(&mail.path)
     .bind(mail.created_at_ms)
     .bind(mail.created_at_ms)
+    .bind(mail.route.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -119,7 +122,7 @@ impl Store {
     /// Queued mail due by `now_ms`, oldest first.
     pub async fn mail_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, mail_from, rcpt_to, path, created_at, tries FROM outbox \
+            "SELECT id, kind, mail_from, rcpt_to, path, created_at, tries, route FROM outbox \
              WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
         )
         .bind(now_ms)
@@ -140,6 +143,13 @@ impl Store {
                     path: row.try_get("path")?,
                     created_at_ms: row.try_get("created_at")?,
                     tries: row.try_get::<i64, _>("tries")? as u32,
+                    route: {
+                        let route: String = row.try_get("route")?;
+                        Route::parse(&route).ok_or(StoreError::Corrupt {
+                            column: "outbox.route",
+                            value: route,
+                        })?
+                    },
                 })
             })
             .collect()

@@ -24,8 +24,10 @@ fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
                 subaddress: None,
                 notify: Notify::parse("SUCCESS"),
                 orcpt: None,
+                refused: None,
             })
             .collect(),
+        source: None,
     }
 }
 
@@ -287,6 +289,7 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
         rcpt_to: "a@example.com".into(),
         path: "mail/R1.eml".into(),
         created_at_ms: 2_000,
+        route: crate::job::Route::Exchange,
     };
     let mark = |idx, reported| Mark {
         job_id: j.id.clone(),
@@ -365,4 +368,58 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     // purge: sent mail past the retention goes, with its path
     assert_eq!(store.purge_mail(2_001).await.unwrap(), vec!["mail/R1.eml"]);
     assert!(store.mail_paths().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_agents_item_makes_one_job_and_is_found_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let mut j = job(1_000, &["+33169293999"]);
+    j.origin = Origin::Exchange;
+    j.source = Some("exchange:abc.eml:42:7".into());
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    assert_eq!(
+        store.job_by_source("exchange:abc.eml:42:7").await.unwrap(),
+        Some(j.id.clone())
+    );
+    assert_eq!(store.job_by_source("exchange:other").await.unwrap(), None);
+    // the same item again (taken again after a crash) is refused by the store itself
+    let mut again = job(1_001, &["+33169293999"]);
+    again.source = j.source.clone();
+    assert!(store.insert_jobs(&[again]).await.is_err());
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(view.origin, "exchange");
+    assert_eq!(view.source.as_deref(), Some("exchange:abc.eml:42:7"));
+    // jobs without an item (SMTP) do not collide
+    store
+        .insert_jobs(&[job(1_002, &["+33169293999"]), job(1_003, &["+33169293999"])])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let mut j = job(1_000, &["+33169293999", "+33899123456"]);
+    j.recipients[1].refused = Some((
+        EnhancedStatus::NOT_AUTHORIZED,
+        "+33899123456 is denied by dial plan rule +3389*".into(),
+    ));
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(view.recipients[0].status, RecipientStatus::Queued);
+    assert_eq!(view.recipients[1].status, RecipientStatus::Failed);
+    assert_eq!(view.recipients[1].status_code.as_deref(), Some("5.7.1"));
+    assert!(
+        view.recipients[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("+3389*")
+    );
+    // a final recipient is a report candidate at once
+    let candidates = store.report_candidates(0, 10).await.unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].idx, 1);
 }

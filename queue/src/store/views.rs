@@ -23,6 +23,10 @@ pub struct JobView {
     pub env_id: Option<String>,
     pub ret: Option<String>,
     pub finished_at: Option<String>,
+    /// The agent's item the job was made from (`exchange:…`, `groupwise:…`, `imap:…`,
+    /// `hotfolder:…`); absent for SMTP and the CLI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -64,7 +68,7 @@ pub struct AttemptView {
     pub call: Option<serde_json::Value>,
 }
 
-const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at";
+const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source";
 
 pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<JobView>, StoreError> {
     let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
@@ -217,5 +221,6 @@ fn job_view(row: &SqliteRow, recipients: Vec<RecipientView>) -> Result<JobView, 
         env_id: row.try_get("env_id")?,
         ret: row.try_get("ret")?,
         finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(rfc3339),
+        source: row.try_get("source")?,
     })
 }
