@@ -7,6 +7,7 @@
 
 use crate::inbound::InboundConfig;
 use crate::receipts::ReceiptsConfig;
+use faxhub_connectors::agents::hotfolder::HotFolderConfig;
 use faxhub_connectors::relay::RelayConfig;
 use faxhub_connectors::smtp::SmtpConfig;
 use faxhub_converters::ConvertConfig;
@@ -45,6 +46,8 @@ pub struct Config {
     pub relay: Option<RelayConfig>,
     /// Received faxes: which mailbox gets the faxes dialled to which number.
     pub inbound: InboundConfig,
+    /// Scan-to-folder hot folders (`[[hotfolder]]`).
+    pub hotfolder: Vec<HotFolderConfig>,
     pub log: LogConfig,
 }
 
@@ -65,6 +68,7 @@ impl Default for Config {
             receipts: ReceiptsConfig::default(),
             relay: None,
             inbound: InboundConfig::default(),
+            hotfolder: Vec::new(),
             log: LogConfig::default(),
         }
     }
@@ -223,6 +227,7 @@ impl Config {
         if let Some(relay) = &self.relay {
             faxhub_connectors::relay::SmtpRelay::new(relay).map_err(invalid)?;
         }
+        crate::agents::validate(self).map_err(invalid)?;
         Ok(Checked {
             dialplan,
             trusted,

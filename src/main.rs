@@ -2,6 +2,7 @@
 //! configuration and runs one command. Exit codes: 0 success, 1 runtime failure, 2 usage or
 //! configuration error, always with a one-line message naming the problem.
 
+mod agents;
 mod cli;
 mod config;
 mod convert_cmd;

@@ -135,8 +135,8 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         config: config.smtp.clone(),
         hostname: hostname.clone(),
         trusted: checked.trusted,
-        addressing,
-        intake,
+        addressing: addressing.clone(),
+        intake: intake.clone(),
         tls: acceptor,
     });
 
@@ -145,6 +145,8 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let reporter_task = tokio::spawn(reporter.run(stop_rx.clone()));
     let postman_task = tokio::spawn(postman.run(stop_rx.clone()));
     let mailer_task = tokio::spawn(mailer.run(stop_rx.clone()));
+    let agent_tasks = crate::agents::start(&config, &intake, &addressing, &hostname, &stop_rx)
+        .map_err(Failure::Runtime)?;
     let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
     tracing::info!(
         listen = ?config.smtp.listen,
@@ -162,6 +164,9 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let _ = reporter_task.await;
     let _ = postman_task.await;
     let _ = mailer_task.await;
+    for task in agent_tasks {
+        let _ = task.await;
+    }
     tracing::info!("faxhub stopped");
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! Pure: no I/O.
 
 use faxhub_queue::address::{is_imcea, parse_fax_local_part};
-use faxhub_queue::dialplan::{DialPlan, DialPlanError};
+use faxhub_queue::dialplan::{DialPlan, DialPlanError, FaxNumber};
 use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::store::NewRecipient;
 
@@ -31,7 +31,11 @@ pub enum Refusal {
     #[error("<{address}>: {why}")]
     Malformed { address: String, why: String },
     #[error("<{address}>: {why}")]
-    Denied { address: String, why: String },
+    Denied {
+        address: String,
+        number: FaxNumber,
+        why: String,
+    },
 }
 
 impl Refusal {
@@ -73,9 +77,13 @@ impl Addressing {
         let number = match self.dialplan.parse(&parsed.number) {
             Ok(n) => n,
             Err(e @ DialPlanError::Malformed { .. }) => return Err(malformed(e.to_string())),
-            Err(e) => {
+            Err(
+                ref e @ (DialPlanError::Denied { ref number, .. }
+                | DialPlanError::NotAllowed { ref number }),
+            ) => {
                 return Err(Refusal::Denied {
                     address: raw.to_string(),
+                    number: number.clone(),
                     why: e.to_string(),
                 });
             }
@@ -87,7 +95,6 @@ impl Addressing {
             subaddress: parsed.subaddress,
             notify: None,
             orcpt: None,
-            refused: None,
         })
     }
 
@@ -152,7 +159,6 @@ mod tests {
         ] {
             let r = a.recipient_of(address).unwrap();
             assert_eq!(r.number.as_str(), number, "{address}");
-            assert!(r.refused.is_none());
         }
     }
 

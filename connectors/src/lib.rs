@@ -6,6 +6,8 @@
 //! acknowledges only after it returns.
 
 pub mod addressing;
+pub mod agents;
+pub mod compose;
 pub mod fax_mail;
 pub mod receipt;
 pub mod relay;

@@ -12,7 +12,7 @@
 
 use crate::job::{JobId, Origin, Ret, now_ms};
 use crate::spool::Spool;
-use crate::store::{NewJob, NewRecipient, Store};
+use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
 use tokio::sync::{Notify as Wakeup, mpsc, oneshot};
 
@@ -33,6 +33,8 @@ pub struct Submission {
     pub recipients: Vec<NewRecipient>,
     /// The agent's item the message was made from (unique among jobs), if any.
     pub source: Option<String>,
+    /// Addresses of the item refused at intake (reported as failed).
+    pub refused: Vec<RefusedRecipient>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,7 @@ impl Intake {
             size,
             recipients: submission.recipients,
             source: submission.source,
+            refused: submission.refused,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {

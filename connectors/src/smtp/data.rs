@@ -66,6 +66,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         ret: tx.ret,
         recipients: tx.recipients,
         source: None,
+        refused: Vec::new(),
     };
     describe(&message, &mut submission);
     let rcpts = submission.recipients.len();

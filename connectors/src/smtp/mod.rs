@@ -7,7 +7,7 @@
 //! `session.rs` owns the loop and its state. Never relays: an address outside the fax domains is
 //! refused at RCPT. Nothing is kept in memory across a crash except what has not been answered.
 
-mod address;
+pub(crate) mod address;
 mod auth;
 mod config;
 mod data;

@@ -53,6 +53,8 @@ pub struct NewJob {
     pub recipients: Vec<NewRecipient>,
     /// The agent's item the job was made from (unique), if it came through an agent.
     pub source: Option<String>,
+    /// Addresses refused at intake; they follow `recipients` (their indexes continue).
+    pub refused: Vec<RefusedRecipient>,
 }
 
 #[derive(Clone, Debug)]
@@ -63,9 +65,21 @@ pub struct NewRecipient {
     pub subaddress: Option<String>,
     pub notify: Option<Notify>,
     pub orcpt: Option<String>,
-    /// Why this recipient cannot be sent to, known at intake (an agent's item names a number
-    /// the dial plan refuses): it is recorded failed with this status and reason, and reported.
-    pub refused: Option<(EnhancedStatus, String)>,
+}
+
+/// An address an agent's item names that cannot be sent to (the mail system accepted it before
+/// faxhub could refuse it, as SMTP would at RCPT): recorded as a failed recipient with its
+/// status and reason, so that the sender's report names it.
+#[derive(Clone, Debug)]
+pub struct RefusedRecipient {
+    pub address: String,
+    /// The number, when the address named one (refused by the dial plan).
+    pub number: Option<FaxNumber>,
+    pub display_name: Option<String>,
+    pub notify: Option<Notify>,
+    pub orcpt: Option<String>,
+    pub status: EnhancedStatus,
+    pub reason: String,
 }
 
 /// A recipient due for an attempt, with what the scheduler needs to send it.
@@ -186,7 +200,7 @@ impl Store {
             .collect();
         for chunk in recipients.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, status_code, reason, updated_at) ",
+                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) ",
             );
             q.push_values(chunk, |mut row, (job, idx, r)| {
                 row.push_bind(job.id.as_str())
@@ -197,15 +211,31 @@ impl Store {
                     .push_bind(&r.subaddress)
                     .push_bind(r.notify.map(|n| n.to_string()))
                     .push_bind(&r.orcpt)
-                    .push_bind(match r.refused {
-                        Some(_) => RecipientStatus::Failed.as_str(),
-                        None => RecipientStatus::Queued.as_str(),
-                    })
-                    .push_bind(r.refused.as_ref().map(|(status, _)| status.to_string()))
-                    .push_bind(r.refused.as_ref().map(|(_, why)| why.as_str()))
+                    .push_bind(RecipientStatus::Queued.as_str())
                     .push_bind(job.received_at_ms);
             });
             q.build().execute(&mut *tx).await?;
+        }
+        for job in jobs {
+            for (n, r) in job.refused.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO recipients (job_id, idx, number, address, display_name, notify, orcpt, status, status_code, reason, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(job.id.as_str())
+                .bind((job.recipients.len() + n) as i64)
+                .bind(r.number.as_ref().map_or("", FaxNumber::as_str))
+                .bind(&r.address)
+                .bind(&r.display_name)
+                .bind(r.notify.map(|n| n.to_string()))
+                .bind(&r.orcpt)
+                .bind(RecipientStatus::Failed.as_str())
+                .bind(r.status.to_string())
+                .bind(&r.reason)
+                .bind(job.received_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

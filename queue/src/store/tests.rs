@@ -24,10 +24,10 @@ fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
                 subaddress: None,
                 notify: Notify::parse("SUCCESS"),
                 orcpt: None,
-                refused: None,
             })
             .collect(),
         source: None,
+        refused: Vec::new(),
     }
 }
 
@@ -401,11 +401,27 @@ async fn an_agents_item_makes_one_job_and_is_found_again() {
 async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db")).await.unwrap();
-    let mut j = job(1_000, &["+33169293999", "+33899123456"]);
-    j.recipients[1].refused = Some((
-        EnhancedStatus::NOT_AUTHORIZED,
-        "+33899123456 is denied by dial plan rule +3389*".into(),
-    ));
+    let mut j = job(1_000, &["+33169293999"]);
+    j.refused = vec![
+        RefusedRecipient {
+            address: "0899123456@fax".into(),
+            number: FaxNumber::from_e164("+33899123456"),
+            display_name: None,
+            notify: None,
+            orcpt: None,
+            status: EnhancedStatus::NOT_AUTHORIZED,
+            reason: "+33899123456 is denied by dial plan rule +3389*".into(),
+        },
+        RefusedRecipient {
+            address: "hello@fax".into(),
+            number: None,
+            display_name: None,
+            notify: None,
+            orcpt: None,
+            status: EnhancedStatus::BAD_NUMBER,
+            reason: "\"hello\" is not a fax number".into(),
+        },
+    ];
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
     let view = store.job(&j.id).await.unwrap().unwrap();
     assert_eq!(view.recipients[0].status, RecipientStatus::Queued);
@@ -418,8 +434,11 @@ async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due()
             .unwrap()
             .contains("+3389*")
     );
-    // a final recipient is a report candidate at once
+    assert_eq!(view.recipients[2].number, "");
+    assert_eq!(view.recipients[2].status_code.as_deref(), Some("5.1.3"));
+    // a final recipient is a report candidate at once; the queued one is never refused
     let candidates = store.report_candidates(0, 10).await.unwrap();
-    assert_eq!(candidates.len(), 1);
-    assert_eq!(candidates[0].idx, 1);
+    assert_eq!(candidates.iter().map(|c| c.idx).collect::<Vec<_>>(), [1, 2]);
+    let due = store.due_recipients(i64::MAX, 10).await.unwrap();
+    assert!(due.iter().all(|d| d.idx == 0), "{due:?}");
 }

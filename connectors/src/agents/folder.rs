@@ -1,0 +1,110 @@
+//! Files in a polled folder: which are ready to take (regular, not hidden, not being written:
+//! unchanged for `settle`), their source key, and their removal.
+//!
+//! A file's key is its name, size, modification time (ns) and inode: the same file seen again
+//! after a crash has the same key; a new file dropped later under the same name has another.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A file ready to take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub name: String,
+    /// `<agent>:<name>:<size>:<mtime ns>:<inode>`.
+    pub key: String,
+}
+
+/// The files of `dir` that `wanted(name)` accepts, unchanged for `settle` (a scanner or Exchange
+/// still writing one is left for the next pass), oldest first. Names starting with `.` or
+/// ending `.tmp` are never taken (files being written under a temporary name).
+pub fn ready_files(
+    agent: &str,
+    dir: &Path,
+    settle: Duration,
+    now: SystemTime,
+    wanted: impl Fn(&str) -> bool,
+) -> std::io::Result<Vec<Entry>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.to_ascii_lowercase().ends_with(".tmp") || !wanted(&name) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue; // removed meanwhile
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified()?;
+        if now.duration_since(modified).unwrap_or_default() < settle {
+            continue;
+        }
+        let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        found.push((
+            modified,
+            Entry {
+                path: entry.path(),
+                key: format!("{agent}:{name}:{}:{mtime_ns}:{}", meta.len(), meta.ino()),
+                name,
+            },
+        ));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    Ok(found.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Removes the files; ones already gone are fine. The item's own file goes last, so that one
+/// removed halfway is still found (and its key recognised) on the next pass.
+pub fn remove_all(paths: &[&Path]) -> std::io::Result<()> {
+    for path in paths {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_settled_visible_files_are_ready_and_their_key_changes_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.pdf", "a.pdf", ".hidden.pdf", "c.pdf.tmp", "note.txt"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.pdf")).unwrap();
+        let wanted = |n: &str| n.ends_with(".pdf");
+        let now = SystemTime::now();
+        let later = now + Duration::from_secs(10);
+        // just written: not settled yet
+        assert!(
+            ready_files("hot", dir.path(), Duration::from_secs(2), now, wanted)
+                .unwrap()
+                .is_empty()
+        );
+        let ready = ready_files("hot", dir.path(), Duration::from_secs(2), later, wanted).unwrap();
+        let names: Vec<_> = ready.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.pdf", "b.pdf"]);
+        assert!(ready[0].key.starts_with("hot:a.pdf:5:"), "{}", ready[0].key);
+        // the same file keeps its key; rewritten, it gets another
+        let again = ready_files("hot", dir.path(), Duration::ZERO, later, wanted).unwrap();
+        assert_eq!(again[0].key, ready[0].key);
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::remove_file(&ready[0].path).unwrap();
+        std::fs::write(dir.path().join("a.pdf"), "a.pdf").unwrap();
+        let rewritten = ready_files("hot", dir.path(), Duration::ZERO, later, wanted).unwrap();
+        let a = rewritten.iter().find(|e| e.name == "a.pdf").unwrap();
+        assert_ne!(a.key, ready[0].key);
+        remove_all(&[&a.path, &a.path]).unwrap();
+        assert!(!a.path.exists());
+    }
+}

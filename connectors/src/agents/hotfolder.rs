@@ -1,0 +1,408 @@
+//! Hot folder for scan-to-folder devices: a PDF, TIFF, JPEG or PNG dropped in the folder is
+//! faxed.
+//!
+//! - The number comes from the file name, `<number>_anything.pdf` (or `<number>.pdf`), or from
+//!   a sidecar `<stem>.json` (or `<file>.json`): `{"number": "0169293999"}` or
+//!   `{"number": ["…", "…"]}`, with optional `"sender"` (the fax's From:), `"notify"` (who gets
+//!   the receipts) and `"subject"`. Unknown keys are refused, naming the key.
+//! - Receipts go to the sidecar's `notify`, else the folder's `owner` (by the relay); with
+//!   neither, no receipt.
+//! - A file is taken once unchanged for `settle` (a device still writing is left alone); its
+//!   sidecar, if any, must be settled too. The job is committed, then the sidecar and the file
+//!   are removed (see `agents` for the crash rule).
+//! - Quarantined with a reason: a file with no number (name or sidecar), a sidecar that does not
+//!   parse, a file that is not a scan, a sidecar left without its document for `orphan_after`.
+//!   A number the dial plan refuses is not a bad item: the owner gets a failure report naming it.
+
+use super::{Quarantine, Taken, folder, recipients, take};
+use crate::addressing::Addressing;
+use crate::compose::Draft;
+use faxhub_queue::Origin;
+use faxhub_queue::intake::{Intake, Submission};
+use faxhub_queue::units::serde_duration;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+const SCANS: [&str; 6] = ["pdf", "tif", "tiff", "jpg", "jpeg", "png"];
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HotFolderConfig {
+    pub path: PathBuf,
+    /// Who gets the receipts of scans with no sidecar naming someone (and their From:).
+    pub owner: Option<String>,
+    #[serde(with = "serde_duration")]
+    pub poll: Duration,
+    /// A file is taken once unchanged this long.
+    #[serde(with = "serde_duration")]
+    pub settle: Duration,
+    /// A sidecar with no document this long is quarantined.
+    #[serde(with = "serde_duration")]
+    pub orphan_after: Duration,
+    /// Default: `<path>/quarantine`.
+    pub quarantine: Option<PathBuf>,
+}
+
+impl Default for HotFolderConfig {
+    fn default() -> Self {
+        HotFolderConfig {
+            path: PathBuf::new(),
+            owner: None,
+            poll: Duration::from_secs(2),
+            settle: Duration::from_secs(2),
+            orphan_after: Duration::from_secs(300),
+            quarantine: None,
+        }
+    }
+}
+
+impl HotFolderConfig {
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.quarantine
+            .clone()
+            .unwrap_or_else(|| self.path.join("quarantine"))
+    }
+}
+
+/// The sidecar `.json` of a scan.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sidecar {
+    pub number: Numbers,
+    pub sender: Option<String>,
+    pub notify: Option<String>,
+    pub subject: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Numbers {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for Numbers {
+    fn default() -> Self {
+        Numbers::Many(Vec::new())
+    }
+}
+
+impl Numbers {
+    fn list(&self) -> Vec<String> {
+        match self {
+            Numbers::One(n) => vec![n.clone()],
+            Numbers::Many(v) => v.clone(),
+        }
+    }
+}
+
+pub struct HotFolder {
+    pub config: HotFolderConfig,
+    pub intake: Intake,
+    pub addressing: Addressing,
+    pub host: String,
+}
+
+impl HotFolder {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let quarantine = Quarantine::new(self.config.quarantine_dir());
+        tracing::info!(agent = "hotfolder", path = %self.config.path.display(), "agent started");
+        loop {
+            if let Err(e) = self.pass(&quarantine).await {
+                tracing::error!(agent = "hotfolder", path = %self.config.path.display(), error = %e, "cannot read the hot folder");
+            }
+            if !super::pause(self.config.poll, &mut shutdown).await {
+                break;
+            }
+        }
+    }
+
+    /// Takes every ready file once.
+    pub async fn pass(&self, quarantine: &Quarantine) -> std::io::Result<()> {
+        let now = SystemTime::now();
+        let files = folder::ready_files(
+            "hotfolder",
+            &self.config.path,
+            self.config.settle,
+            now,
+            |_| true,
+        )?;
+        for entry in &files {
+            let ext = extension(&entry.name);
+            if ext == "json" {
+                if document_of(&entry.path).is_none() {
+                    let age = std::fs::metadata(&entry.path)
+                        .and_then(|m| m.modified())
+                        .map(|m| now.duration_since(m).unwrap_or_default())
+                        .unwrap_or_default();
+                    if age >= self.config.orphan_after {
+                        self.quarantine(
+                            quarantine,
+                            &[&entry.path],
+                            "a sidecar without its document",
+                        );
+                    }
+                }
+                continue;
+            }
+            if !SCANS.contains(&ext.as_str()) {
+                self.quarantine(
+                    quarantine,
+                    &[&entry.path],
+                    "not a scan: faxhub takes PDF, TIFF, JPEG and PNG files here",
+                );
+                continue;
+            }
+            let sidecar = sidecar_of(&entry.path);
+            if let Some(s) = &sidecar
+                && !files.iter().any(|f| &f.path == s)
+            {
+                continue; // its sidecar is still being written
+            }
+            self.take_one(quarantine, entry, sidecar.as_deref()).await;
+        }
+        Ok(())
+    }
+
+    async fn take_one(
+        &self,
+        quarantine: &Quarantine,
+        entry: &folder::Entry,
+        sidecar: Option<&Path>,
+    ) {
+        let made = self.make(entry, sidecar).await;
+        let mut paths: Vec<&Path> = Vec::new();
+        if let Some(s) = sidecar {
+            paths.push(s);
+        }
+        paths.push(&entry.path);
+        match take(&self.intake, &entry.key, made).await {
+            Ok(Taken::Queued(id)) => {
+                tracing::info!(agent = "hotfolder", job = %id, file = %entry.name, "queued");
+                self.remove(&paths);
+            }
+            Ok(Taken::Already(id)) => {
+                tracing::info!(agent = "hotfolder", job = %id, file = %entry.name, "already queued before a restart; removing the file");
+                self.remove(&paths);
+            }
+            Ok(Taken::Bad(why)) => {
+                // the document first, so that the folder is named after it
+                paths.reverse();
+                self.quarantine(quarantine, &paths, &why);
+            }
+            Err(e) => {
+                tracing::error!(agent = "hotfolder", file = %entry.name, error = %e, "not queued; trying again later");
+            }
+        }
+    }
+
+    /// The scan as a message, or why it cannot be one.
+    async fn make(
+        &self,
+        entry: &folder::Entry,
+        sidecar: Option<&Path>,
+    ) -> Result<(Submission, Vec<u8>), String> {
+        let side: Sidecar = match sidecar {
+            Some(path) => {
+                let text = tokio::fs::read(path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                serde_json::from_slice(&text).map_err(|e| {
+                    format!(
+                        "the sidecar {} is not valid: {e}",
+                        path.file_name().unwrap_or_default().to_string_lossy()
+                    )
+                })?
+            }
+            None => Sidecar::default(),
+        };
+        let mut numbers = side.number.list();
+        if numbers.is_empty() {
+            match number_in_name(&entry.name) {
+                Some(n) => numbers.push(n),
+                None => {
+                    return Err(format!(
+                        "no fax number for {}: name the file <number>_anything.{} or drop a sidecar {}.json with {{\"number\": \"…\"}}",
+                        entry.name,
+                        extension(&entry.name),
+                        stem(&entry.name)
+                    ));
+                }
+            }
+        }
+        let domain = self
+            .addressing
+            .fax_domains
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let addresses: Vec<String> = numbers
+            .iter()
+            .map(|n| format!("{}@{domain}", n.trim()))
+            .collect();
+        let (ok, refused) = recipients(&self.addressing, addresses.iter().map(String::as_str));
+        if sidecar.is_none() && ok.is_empty() && refused.iter().all(|r| r.number.is_none()) {
+            return Err(format!(
+                "no fax number in the file name {}: name it <number>_anything.{} or drop a sidecar .json",
+                entry.name,
+                extension(&entry.name)
+            ));
+        }
+        let bytes = tokio::fs::read(&entry.path)
+            .await
+            .map_err(|e| format!("{}: {e}", entry.path.display()))?;
+        let notify = side.notify.clone().or_else(|| self.config.owner.clone());
+        let from = side
+            .sender
+            .clone()
+            .or_else(|| self.config.owner.clone())
+            .unwrap_or_else(|| format!("hotfolder@{}", self.host));
+        let subject = side.subject.clone().unwrap_or_else(|| entry.name.clone());
+        let message = Draft {
+            from: from.clone(),
+            to: addresses,
+            subject: subject.clone(),
+            host: self.host.clone(),
+            files: vec![(entry.name.clone(), bytes)],
+            headers: vec![(
+                "X-Faxhub-Source".into(),
+                format!("hotfolder {}", self.config.path.join(&entry.name).display()),
+            )],
+            ..Draft::default()
+        }
+        .build();
+        let submission = Submission {
+            origin: Origin::HotFolder,
+            return_path: notify.unwrap_or_default(),
+            from_header: Some(from),
+            subject: Some(subject),
+            env_id: None,
+            ret: None,
+            recipients: ok,
+            source: None,
+            refused,
+        };
+        Ok((submission, message))
+    }
+
+    fn remove(&self, paths: &[&Path]) {
+        if let Err(e) = folder::remove_all(paths) {
+            tracing::error!(agent = "hotfolder", files = ?paths, error = %e, "queued, but cannot remove the file: it will be recognised and not sent twice");
+        }
+    }
+
+    fn quarantine(&self, quarantine: &Quarantine, paths: &[&Path], why: &str) {
+        match quarantine.put("hotfolder", paths, why) {
+            Ok(folder) => {
+                tracing::warn!(agent = "hotfolder", files = ?paths, reason = %why, quarantine = %folder.display(), "quarantined")
+            }
+            Err(e) => {
+                tracing::error!(agent = "hotfolder", files = ?paths, reason = %why, error = %e, "cannot quarantine; left in place")
+            }
+        }
+    }
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(s, _)| s)
+}
+
+/// `<number>_anything.pdf` or `<number>.pdf`: the number, if the name starts with one.
+fn number_in_name(name: &str) -> Option<String> {
+    let head = stem(name).split('_').next()?.trim();
+    let digits = head.chars().filter(char::is_ascii_digit).count();
+    let plausible = digits >= 3
+        && head
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | ' ' | '(' | ')'));
+    plausible.then(|| head.to_string())
+}
+
+/// The sidecar of a document, if one exists: `<stem>.json` or `<name>.json`.
+fn sidecar_of(document: &Path) -> Option<PathBuf> {
+    let name = document.file_name()?.to_string_lossy().into_owned();
+    [format!("{}.json", stem(&name)), format!("{name}.json")]
+        .into_iter()
+        .map(|n| document.with_file_name(n))
+        .find(|p| p.is_file())
+}
+
+/// The document a sidecar belongs to, if it exists.
+fn document_of(sidecar: &Path) -> Option<PathBuf> {
+    let name = sidecar.file_name()?.to_string_lossy().into_owned();
+    let base = stem(&name).to_string();
+    let dir = sidecar.parent()?;
+    if SCANS.contains(&extension(&base).as_str()) && dir.join(&base).is_file() {
+        return Some(dir.join(base));
+    }
+    SCANS
+        .iter()
+        .flat_map(|e| {
+            [
+                format!("{base}.{e}"),
+                format!("{base}.{}", e.to_ascii_uppercase()),
+            ]
+        })
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_number_comes_from_the_head_of_the_file_name() {
+        assert_eq!(
+            number_in_name("0169293999_devis.pdf").as_deref(),
+            Some("0169293999")
+        );
+        assert_eq!(
+            number_in_name("+33169293999.tif").as_deref(),
+            Some("+33169293999")
+        );
+        assert_eq!(
+            number_in_name("01 69 29 39 99_x.pdf").as_deref(),
+            Some("01 69 29 39 99")
+        );
+        assert_eq!(number_in_name("scan_0001.pdf"), None);
+        assert_eq!(number_in_name("Scan2026-11-27.pdf"), None);
+        assert_eq!(number_in_name("12.pdf"), None);
+    }
+
+    #[test]
+    fn sidecars_are_found_both_ways_and_parse_one_or_many_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("scan.PDF");
+        std::fs::write(&doc, b"%PDF").unwrap();
+        assert_eq!(sidecar_of(&doc), None);
+        std::fs::write(dir.path().join("scan.json"), b"{}").unwrap();
+        assert_eq!(sidecar_of(&doc), Some(dir.path().join("scan.json")));
+        assert_eq!(
+            document_of(&dir.path().join("scan.json")),
+            Some(doc.clone())
+        );
+        let other = dir.path().join("b.tif");
+        std::fs::write(&other, b"II*\0").unwrap();
+        std::fs::write(dir.path().join("b.tif.json"), b"{}").unwrap();
+        assert_eq!(sidecar_of(&other), Some(dir.path().join("b.tif.json")));
+        assert_eq!(document_of(&dir.path().join("b.tif.json")), Some(other));
+        assert_eq!(document_of(&dir.path().join("c.json")), None);
+
+        let one: Sidecar =
+            serde_json::from_str(r#"{"number": "0169293999", "notify": "a@b"}"#).unwrap();
+        assert_eq!(one.number.list(), ["0169293999"]);
+        let many: Sidecar = serde_json::from_str(r#"{"number": ["1", "2"]}"#).unwrap();
+        assert_eq!(many.number.list(), ["1", "2"]);
+        let bad = serde_json::from_str::<Sidecar>(r#"{"numbr": "1"}"#).unwrap_err();
+        assert!(bad.to_string().contains("numbr"), "{bad}");
+    }
+}

@@ -1,0 +1,111 @@
+//! Transport agents beside SMTP: the Exchange Foreign connector's Drop directory, the GroupWise
+//! API gateway, a mail file read over IMAP (Domino's gateway mail file), scan-to-folder hot
+//! folders.
+//!
+//! Every agent follows one contract, `take`:
+//! - an item (a file, a message) is made into a submission and handed to the intake; it is
+//!   removed (or flagged) at its source only after the job is committed;
+//! - every item has a source key (`exchange:<file>:<size>:<mtime>:<inode>`, `imap:…;UID=…`),
+//!   stored with its job and unique: an item taken again after a crash between the commit and
+//!   its removal is recognised and only removed, so kill -9 at any moment loses nothing and
+//!   queues nothing twice;
+//! - an item that cannot become a job goes to quarantine with a reason file, never deleted;
+//! - addresses that cannot be faxed in an item the mail system already accepted become failed
+//!   recipients with their reason (as SMTP would refuse them at RCPT), so the report names them.
+//!
+//! Receipts go back through the agent the mail came from: `Origin::route` picks the outlet, and
+//! `exchange::Replay` / `groupwise::ApiIn` write into Exchange and GroupWise.
+
+pub mod exchange;
+mod folder;
+pub mod groupwise;
+pub mod hotfolder;
+pub mod imap;
+mod quarantine;
+
+pub use folder::{Entry, ready_files, remove_all};
+pub use quarantine::Quarantine;
+
+use crate::addressing::{Addressing, Refusal};
+use faxhub_queue::intake::{Intake, IntakeError, Submission};
+use faxhub_queue::job::JobId;
+use faxhub_queue::store::{NewRecipient, RefusedRecipient};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What became of an item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Committed now as this job: remove it at its source.
+    Queued(JobId),
+    /// Committed before (faxhub stopped before removing it): remove it at its source.
+    Already(JobId),
+    /// It cannot become a job: quarantine it with this reason.
+    Bad(String),
+}
+
+/// The one path from an agent's item to a job. `made` is the item parsed (or why it cannot be);
+/// an intake error leaves the item where it is, to be taken again.
+pub async fn take(
+    intake: &Intake,
+    source: &str,
+    made: Result<(Submission, Vec<u8>), String>,
+) -> Result<Taken, IntakeError> {
+    if let Some(id) = intake.committed(source).await? {
+        return Ok(Taken::Already(id));
+    }
+    let (mut submission, message) = match made {
+        Ok(m) => m,
+        Err(why) => return Ok(Taken::Bad(why)),
+    };
+    submission.source = Some(source.to_string());
+    intake.accept(submission, message).await.map(Taken::Queued)
+}
+
+/// Recipients from addresses: the fax numbers, and the addresses refused with their reason.
+/// Twice the same number is one recipient.
+pub fn recipients<'a>(
+    addressing: &Addressing,
+    addresses: impl IntoIterator<Item = &'a str>,
+) -> (Vec<NewRecipient>, Vec<RefusedRecipient>) {
+    let mut ok: Vec<NewRecipient> = Vec::new();
+    let mut refused = Vec::new();
+    for address in addresses {
+        match addressing.recipient_of(address) {
+            Ok(r) if ok.iter().any(|o| o.number == r.number) => {}
+            Ok(r) => ok.push(r),
+            Err(e) => refused.push(refused_recipient(address, &e)),
+        }
+    }
+    (ok, refused)
+}
+
+/// A refused address as a failed recipient.
+pub fn refused_recipient(address: &str, refusal: &Refusal) -> RefusedRecipient {
+    RefusedRecipient {
+        address: crate::addressing::strip_angles(address).to_string(),
+        number: match refusal {
+            Refusal::Denied { number, .. } => Some(number.clone()),
+            _ => None,
+        },
+        display_name: None,
+        notify: None,
+        orcpt: None,
+        status: refusal.status(),
+        reason: refusal.to_string(),
+    }
+}
+
+/// Waits `poll`, or less when shutting down; false once faxhub stops.
+pub async fn pause(poll: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(poll) => !*shutdown.borrow(),
+        _ = shutdown.changed() => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

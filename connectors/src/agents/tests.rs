@@ -1,0 +1,165 @@
+//! The agents against a real intake (spool and SQLite store in a temporary directory): items
+//! become jobs, the crash window between commit and removal queues nothing twice, bad items go
+//! to quarantine.
+
+use super::hotfolder::{HotFolder, HotFolderConfig};
+use super::*;
+use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+
+pub(super) async fn intake(dir: &Path) -> (Intake, Store) {
+    let spool = Spool::open(&dir.join("spool")).unwrap();
+    let store = Store::open(&dir.join("db")).await.unwrap();
+    let intake = Intake::start(spool, store.clone(), Arc::new(tokio::sync::Notify::new()));
+    (intake, store)
+}
+
+pub(super) fn addressing() -> Addressing {
+    Addressing {
+        fax_domains: vec!["fax.example.com".into()],
+        imcea_domains: vec![],
+        dialplan: DialPlan::new(DialPlanConfig::default()).unwrap(),
+    }
+}
+
+fn hot_folder(dir: &Path, intake: Intake) -> HotFolder {
+    HotFolder {
+        config: HotFolderConfig {
+            path: dir.join("scans"),
+            owner: Some("owner@example.com".into()),
+            settle: Duration::ZERO,
+            orphan_after: Duration::ZERO,
+            ..HotFolderConfig::default()
+        },
+        intake,
+        addressing: addressing(),
+        host: "faxhub.test".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (intake, store) = intake(dir.path()).await;
+    let hot = hot_folder(dir.path(), intake.clone());
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let file = scans.join("0169293999_devis.pdf");
+    std::fs::write(&file, b"%PDF-1.4 scan").unwrap();
+
+    // faxhub dies right after the commit: the job exists, the file is still there
+    let entry = ready_files(
+        "hotfolder",
+        &scans,
+        Duration::ZERO,
+        std::time::SystemTime::now(),
+        |_| true,
+    )
+    .unwrap()
+    .remove(0);
+    let made = Ok((
+        Submission {
+            origin: faxhub_queue::Origin::HotFolder,
+            return_path: "owner@example.com".into(),
+            from_header: None,
+            subject: None,
+            env_id: None,
+            ret: None,
+            recipients: recipients(&addressing(), ["0169293999@fax.example.com"]).0,
+            source: None,
+            refused: vec![],
+        },
+        b"message".to_vec(),
+    ));
+    let Taken::Queued(first) = take(&intake, &entry.key, made).await.unwrap() else {
+        panic!("not queued");
+    };
+    assert!(file.exists());
+
+    // the next pass recognises it: removed, not queued again
+    let quarantine = Quarantine::new(dir.path().join("q"));
+    hot.pass(&quarantine).await.unwrap();
+    assert!(!file.exists());
+    let jobs = store.jobs(true).await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].id, first.to_string());
+    assert_eq!(jobs[0].origin, "hotfolder");
+
+    // the same name dropped again later is a new scan, a new job
+    std::fs::write(&file, b"%PDF-1.4 scan").unwrap();
+    hot.pass(&quarantine).await.unwrap();
+    assert!(!file.exists());
+    assert_eq!(store.jobs(true).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (intake, store) = intake(dir.path()).await;
+    let hot = hot_folder(dir.path(), intake);
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(scans.join(name), bytes).unwrap();
+    write("scan.pdf", b"%PDF-1.4 a");
+    write(
+        "scan.json",
+        br#"{"number": ["0169293998", "0899123456"], "notify": "alice@example.com", "sender": "Alice <alice@example.com>", "subject": "Devis"}"#,
+    );
+    write("report.pdf", b"%PDF-1.4 b");
+    write("photo.gif", b"GIF89a");
+    write("broken.pdf", b"%PDF-1.4 c");
+    write("broken.json", b"{\"number\": ");
+    write("lonely.json", br#"{"number": "0169293999"}"#);
+    let quarantine = Quarantine::new(dir.path().join("q"));
+    hot.pass(&quarantine).await.unwrap();
+
+    let jobs = store.jobs(true).await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job.sender, "alice@example.com");
+    assert_eq!(job.subject.as_deref(), Some("Devis"));
+    assert_eq!(job.recipients.len(), 2);
+    assert_eq!(job.recipients[0].number, "+33169293998");
+    assert_eq!(job.recipients[1].status.as_str(), "failed");
+    assert!(
+        job.recipients[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("premium rate")
+    );
+
+    let mut reasons: Vec<(String, String)> = std::fs::read_dir(dir.path().join("q"))
+        .unwrap()
+        .map(|e| {
+            let folder = e.unwrap().path();
+            let mut files: Vec<String> = std::fs::read_dir(&folder)
+                .unwrap()
+                .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "reason.txt")
+                .collect();
+            files.sort();
+            let reason = std::fs::read_to_string(folder.join("reason.txt")).unwrap();
+            (files.join(","), reason.lines().next().unwrap().to_string())
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons[0].0, "broken.json,broken.pdf");
+    assert!(
+        reasons[0].1.contains("sidecar broken.json is not valid"),
+        "{:?}",
+        reasons[0]
+    );
+    assert_eq!(reasons[1].0, "lonely.json");
+    assert!(reasons[1].1.contains("without its document"));
+    assert_eq!(reasons[2].0, "photo.gif");
+    assert!(reasons[2].1.contains("not a scan"));
+    assert_eq!(reasons[3].0, "report.pdf");
+    assert!(reasons[3].1.contains("no fax number"), "{:?}", reasons[3]);
+    let left: Vec<_> = std::fs::read_dir(&scans).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
