@@ -3,6 +3,9 @@
 
 use crate::config::Config;
 use faxhub_connectors::addressing::Addressing;
+use faxhub_connectors::agents::Quarantine;
+use faxhub_connectors::agents::exchange::{DropDirectory, Replay};
+use faxhub_connectors::agents::groupwise::{API_OUT, ATT_OUT, ApiIn, ApiOut};
 use faxhub_connectors::agents::hotfolder::HotFolder;
 use faxhub_queue::intake::Intake;
 use tokio::sync::watch;
@@ -10,6 +13,26 @@ use tokio::task::JoinHandle;
 
 /// What can be checked before start-up.
 pub fn validate(config: &Config) -> Result<(), String> {
+    if let Some(x) = &config.exchange
+        && x.drop.as_os_str().is_empty()
+    {
+        return Err("exchange.drop: the Drop directory is needed".into());
+    }
+    if let Some(g) = &config.groupwise
+        && g.dir.as_os_str().is_empty()
+    {
+        return Err("groupwise.dir: the API gateway's directory is needed".into());
+    }
+    use faxhub_queue::Route;
+    match config.inbound.via {
+        Route::Exchange if replay(config).is_none() => {
+            return Err("inbound.via = \"exchange\" needs [exchange] replay".into());
+        }
+        Route::GroupWise if api_in(config).is_none() => {
+            return Err("inbound.via = \"groupwise\" needs [groupwise]".into());
+        }
+        _ => {}
+    }
     for (i, hot) in config.hotfolder.iter().enumerate() {
         if hot.path.as_os_str().is_empty() {
             return Err(format!("hotfolder.{i}: path is needed"));
@@ -33,6 +56,44 @@ pub fn start(
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
+    if let Some(x) = &config.exchange {
+        std::fs::create_dir_all(&x.drop)
+            .map_err(|e| format!("exchange drop {}: {e}", x.drop.display()))?;
+        let agent = DropDirectory {
+            config: x.clone(),
+            quarantine: Quarantine::new(
+                x.quarantine
+                    .clone()
+                    .unwrap_or_else(|| config.quarantine_dir("exchange")),
+            ),
+            intake: intake.clone(),
+            addressing: addressing.clone(),
+            host: host.to_string(),
+        };
+        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+    }
+    if let Some(g) = &config.groupwise {
+        for sub in [API_OUT, ATT_OUT] {
+            std::fs::create_dir_all(g.dir.join(sub))
+                .map_err(|e| format!("groupwise {}: {e}", g.dir.join(sub).display()))?;
+        }
+        let mut gw_addressing = addressing.clone();
+        gw_addressing
+            .fax_domains
+            .extend(g.fax_domains.iter().cloned());
+        let agent = ApiOut {
+            config: g.clone(),
+            quarantine: Quarantine::new(
+                g.quarantine
+                    .clone()
+                    .unwrap_or_else(|| config.quarantine_dir("groupwise")),
+            ),
+            intake: intake.clone(),
+            addressing: gw_addressing,
+            host: host.to_string(),
+        };
+        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+    }
     for hot in &config.hotfolder {
         std::fs::create_dir_all(&hot.path)
             .map_err(|e| format!("hotfolder {}: {e}", hot.path.display()))?;
@@ -45,4 +106,15 @@ pub fn start(
         tasks.push(tokio::spawn(agent.run(shutdown.clone())));
     }
     Ok(tasks)
+}
+
+/// Exchange's Replay directory, when configured.
+pub fn replay(config: &Config) -> Option<Replay> {
+    let dir = config.exchange.as_ref()?.replay.clone()?;
+    Some(Replay::new(dir))
+}
+
+/// GroupWise's API_IN, when the gateway is configured.
+pub fn api_in(config: &Config) -> Option<ApiIn> {
+    Some(ApiIn::new(config.groupwise.as_ref()?.dir.clone()))
 }

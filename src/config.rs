@@ -7,7 +7,10 @@
 
 use crate::inbound::InboundConfig;
 use crate::receipts::ReceiptsConfig;
+use faxhub_connectors::agents::exchange::ExchangeConfig;
+use faxhub_connectors::agents::groupwise::GroupWiseConfig;
 use faxhub_connectors::agents::hotfolder::HotFolderConfig;
+use faxhub_connectors::agents::imap::ImapConfig;
 use faxhub_connectors::relay::RelayConfig;
 use faxhub_connectors::smtp::SmtpConfig;
 use faxhub_converters::ConvertConfig;
@@ -46,6 +49,12 @@ pub struct Config {
     pub relay: Option<RelayConfig>,
     /// Received faxes: which mailbox gets the faxes dialled to which number.
     pub inbound: InboundConfig,
+    /// The Exchange Foreign connector's Drop directory (and Replay directory for receipts).
+    pub exchange: Option<ExchangeConfig>,
+    /// The GroupWise API gateway's directories.
+    pub groupwise: Option<GroupWiseConfig>,
+    /// A mail file read over IMAP (Domino's gateway mail file).
+    pub imap: Option<ImapConfig>,
     /// Scan-to-folder hot folders (`[[hotfolder]]`).
     pub hotfolder: Vec<HotFolderConfig>,
     pub log: LogConfig,
@@ -68,6 +77,9 @@ impl Default for Config {
             receipts: ReceiptsConfig::default(),
             relay: None,
             inbound: InboundConfig::default(),
+            exchange: None,
+            groupwise: None,
+            imap: None,
             hotfolder: Vec::new(),
             log: LogConfig::default(),
         }
@@ -257,6 +269,10 @@ impl Config {
     /// Where faxhub's mail goes when no relay is configured.
     pub fn maildir(&self) -> PathBuf {
         self.data_dir.join("Maildir")
+    }
+    /// Where an agent puts what it cannot take, unless configured otherwise.
+    pub fn quarantine_dir(&self, agent: &str) -> PathBuf {
+        self.data_dir.join("quarantine").join(agent)
     }
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")

@@ -1,13 +1,14 @@
 //! The postman: the one owner of the outbox. It takes due mail (reports, received faxes) in
-//! batches, hands each batch to the relay (one SMTP connection, or the Maildir), and records
+//! batches, hands each batch to the outlet of its route (the relay: one SMTP connection, or the
+//! Maildir; Exchange's Replay directory; GroupWise's API_IN), and records
 //! each result: sent; deferred with a doubling wait while the relay is down or answers 4xx;
 //! failed on a 5xx or once `give_up_after` has passed (logged as an error: the mail is kept in
 //! the spool until the retention). A mail is marked sent right after the relay's 250, so one is
 //! sent twice only if faxhub dies between the two (as with any MTA).
 
 use crate::receipts::ReceiptsConfig;
-use faxhub_connectors::relay::{Envelope, Relay};
-use faxhub_queue::job::now_ms;
+use faxhub_connectors::relay::{Envelope, Outlets};
+use faxhub_queue::job::{Route, now_ms};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{OutMail, Store};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 pub struct Postman {
     pub store: Store,
     pub spool: Spool,
-    pub relay: Relay,
+    pub outlets: Outlets,
     pub config: ReceiptsConfig,
     /// How long sent mail is kept.
     pub retention: Duration,
@@ -33,7 +34,7 @@ pub struct Postman {
 
 impl Postman {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(relay = %self.relay.describe(), "postman started");
+        tracing::info!(relay = %self.outlets.describe(Route::Relay), "postman started");
         let mut next_purge = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
@@ -77,17 +78,20 @@ impl Postman {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut envelopes = Vec::with_capacity(due.len());
-        let mut ready = Vec::with_capacity(due.len());
+        // by route, in the order they came
+        let mut groups: Vec<(Route, Vec<(&OutMail, Envelope)>)> = Vec::new();
         for mail in &due {
             match tokio::fs::read(self.spool.path(&mail.path)).await {
                 Ok(message) => {
-                    envelopes.push(Envelope {
+                    let envelope = Envelope {
                         mail_from: mail.mail_from.clone(),
                         rcpt_to: mail.rcpt_to.clone(),
                         message,
-                    });
-                    ready.push(mail);
+                    };
+                    match groups.iter_mut().find(|(r, _)| *r == mail.route) {
+                        Some((_, group)) => group.push((mail, envelope)),
+                        None => groups.push((mail.route, vec![(mail, envelope)])),
+                    }
                 }
                 Err(e) => {
                     let why = format!("the message {} cannot be read: {e}", mail.path);
@@ -95,16 +99,20 @@ impl Postman {
                 }
             }
         }
-        let results = self.relay.deliver(&envelopes).await;
         // the mail sent are recorded together, in one transaction
         let mut sent = Vec::new();
-        for (mail, result) in ready.into_iter().zip(results) {
-            match result {
-                Ok(()) => {
-                    tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, relay = %self.relay.describe(), "mail sent");
-                    sent.push(mail.id.clone());
+        for (route, group) in groups {
+            let envelopes: Vec<Envelope> = group.iter().map(|(_, e)| e.clone()).collect();
+            let results = self.outlets.deliver(route, &envelopes).await;
+            let outlet = self.outlets.describe(route);
+            for ((mail, _), result) in group.into_iter().zip(results) {
+                match result {
+                    Ok(()) => {
+                        tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, via = %outlet, "mail sent");
+                        sent.push(mail.id.clone());
+                    }
+                    Err(e) => self.not_sent(mail, e.permanent, &e.why).await,
                 }
-                Err(e) => self.not_sent(mail, e.permanent, &e.why).await,
             }
         }
         if let Err(e) = self.store.mails_sent(&sent, now_ms()).await {

@@ -11,7 +11,7 @@ use crate::postman::Postman;
 use crate::receipts::Reporter;
 use crate::scheduler::Scheduler;
 use faxhub_connectors::addressing::Addressing;
-use faxhub_connectors::relay::Relay;
+use faxhub_connectors::relay::{Outlets, Relay};
 use faxhub_connectors::smtp::{self, Shared, tls};
 use faxhub_converters::Converter;
 use faxhub_lines::Line;
@@ -108,7 +108,11 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
     let postman = Postman {
         store: store.clone(),
         spool: spool.clone(),
-        relay,
+        outlets: Outlets {
+            relay,
+            exchange: crate::agents::replay(&config),
+            groupwise: crate::agents::api_in(&config),
+        },
         config: config.receipts.clone(),
         retention: config.scheduler.retention,
         wake: postman_wake,

@@ -2,17 +2,14 @@
 //! `tmp/`, synced, and renamed into `new/` (then the directory synced), as a local delivery
 //! agent does, with `Return-Path:` and `Delivered-To:` on top.
 
+use super::publish::{publish, unique_name};
 use super::{DeliveryError, Envelope};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Maildir {
     dir: PathBuf,
 }
-
-static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 impl Maildir {
     pub fn new(dir: PathBuf) -> Maildir {
@@ -38,27 +35,16 @@ fn write(dir: &Path, mail: &Envelope) -> std::io::Result<()> {
     for sub in ["tmp", "new", "cur"] {
         fs::create_dir_all(dir.join(sub))?;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let name = format!(
-        "{}.M{}P{}Q{}.faxhub",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp = dir.join("tmp").join(&name);
-    let mut f = File::create(&tmp)?;
-    write!(
-        f,
+    let name = format!("{}.faxhub", unique_name());
+    let envelope = format!(
         "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
         mail.mail_from, mail.rcpt_to
+    );
+    publish(
+        &dir.join("tmp").join(&name),
+        &dir.join("new").join(&name),
+        &[envelope.as_bytes(), &mail.message],
     )?;
-    f.write_all(&mail.message)?;
-    f.sync_all()?;
-    fs::rename(&tmp, dir.join("new").join(&name))?;
-    File::open(dir.join("new"))?.sync_all()?;
     Ok(())
 }
 

@@ -8,11 +8,13 @@
 //! one connection.
 
 mod maildir;
+pub mod publish;
 mod smtp;
 
 pub use maildir::Maildir;
 pub use smtp::{RelayConfig, RelayTls, SmtpRelay};
 
+use faxhub_queue::Route;
 use std::path::PathBuf;
 
 /// One mail to deliver.
@@ -76,6 +78,49 @@ impl Relay {
         match self {
             Relay::Smtp(s) => s.describe(),
             Relay::Maildir(m) => format!("maildir {}", m.dir().display()),
+        }
+    }
+}
+
+/// Every way out, by route: the relay, and the agents that take mail back into the mail
+/// system they brought it from.
+pub struct Outlets {
+    pub relay: Relay,
+    pub exchange: Option<crate::agents::exchange::Replay>,
+    pub groupwise: Option<crate::agents::groupwise::ApiIn>,
+}
+
+impl Outlets {
+    /// Delivers `mails` by `route`; one result per mail. A route whose outlet is not configured
+    /// (an Exchange job, and no Replay directory) goes by the relay.
+    pub async fn deliver(
+        &self,
+        route: Route,
+        mails: &[Envelope],
+    ) -> Vec<Result<(), DeliveryError>> {
+        let mut results = Vec::with_capacity(mails.len());
+        match (route, &self.exchange, &self.groupwise) {
+            (Route::Exchange, Some(replay), _) => {
+                for mail in mails {
+                    results.push(replay.deliver(mail).await);
+                }
+            }
+            (Route::GroupWise, _, Some(api_in)) => {
+                for mail in mails {
+                    results.push(api_in.deliver(mail).await);
+                }
+            }
+            _ => return self.relay.deliver(mails).await,
+        }
+        results
+    }
+
+    /// What the log calls the outlet of `route`.
+    pub fn describe(&self, route: Route) -> String {
+        match (route, &self.exchange, &self.groupwise) {
+            (Route::Exchange, Some(r), _) => format!("exchange replay {}", r.dir().display()),
+            (Route::GroupWise, _, Some(g)) => format!("groupwise {}", g.dir().display()),
+            _ => self.relay.describe(),
         }
     }
 }

@@ -170,7 +170,7 @@ fn with_trace_header(session: &Session, body: Vec<u8>) -> Vec<u8> {
 }
 
 /// Takes From:, Subject: and the recipients' display names from the headers.
-fn describe(message: &[u8], submission: &mut Submission) {
+pub(crate) fn describe(message: &[u8], submission: &mut Submission) {
     let Some(parsed) = MessageParser::default().parse_headers(message) else {
         return;
     };

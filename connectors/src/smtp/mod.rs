@@ -10,7 +10,7 @@
 pub(crate) mod address;
 mod auth;
 mod config;
-mod data;
+pub(crate) mod data;
 mod ehlo;
 mod io;
 mod mail;
