@@ -196,19 +196,298 @@ fn kill_9_while_the_hot_folder_is_taken_loses_no_scan_and_faxes_none_twice() {
     let scans = work.path().join("scans");
     std::fs::create_dir_all(&scans).unwrap();
     let pdf = make_pdf(work.path(), 1);
-    let numbers: Vec<String> = (10..22).map(|n| format!("+331692939{n}")).collect();
-    for n in &numbers {
-        drop_file(&scans, &format!("{n}_scan.pdf"), &pdf);
+    let config = hot_folder_config(&scans);
+    kill_9_midway("hotfolder", &config, 12, |number| {
+        drop_file(&scans, &format!("{number}_scan.pdf"), &pdf);
+    });
+    assert_eq!(std::fs::read_dir(&scans).unwrap().count(), 0);
+}
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+
+/// An Exchange Drop directory file: the X- envelope, then a message with a DOCX attached.
+fn drop_file_eml(receivers: &[&str], subject: &str) -> Vec<u8> {
+    let docx = std::fs::read(format!("{CORPUS}/office/unstructured/simple.docx")).unwrap();
+    let mut out = String::from("X-Sender: <alice@contoso.com> RET=HDRS ENVID=ENV42\r\n");
+    for r in receivers {
+        // ORCPT is xtext (RFC 3461 §4): '+' and '=' are written +2B and +3D
+        let xtext = r.replace('+', "+2B").replace('=', "+3D");
+        out.push_str(&format!(
+            "X-Receiver: <{r}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;{xtext}\r\n"
+        ));
     }
-    let mut hub = Faxhub::start("", &hot_folder_config(&scans));
+    out.push_str("X-CreatedBy: MSExchange15\r\nX-EndOfInjectedXHeaders: 0\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend(message_with_attachment(
+        subject,
+        "Please find the quote attached.",
+        "simple.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &docx,
+    ));
+    bytes
+}
+
+/// The files Exchange would pick up from the Replay directory.
+fn replay_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn exchange_config(work: &Path) -> String {
+    format!(
+        "{QUICK}[exchange]\ndrop = \"{}\"\nreplay = \"{}\"\npoll = \"100ms\"\nsettle = \"200ms\"\nquarantine = \"{}\"\n",
+        work.join("Drop").display(),
+        work.join("Replay").display(),
+        work.join("quarantine").display()
+    )
+}
+
+#[test]
+fn an_exchange_drop_file_is_faxed_to_each_receiver_and_reported_into_replay() {
+    let work = tempfile::tempdir().unwrap();
+    let drop = work.path().join("Drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::create_dir_all(work.path().join("Replay")).unwrap();
+    drop_file(
+        &drop,
+        "msg1.eml",
+        &drop_file_eml(
+            &[
+                "0169293999@fax.localhost",
+                "FAX=+33169293998@fax.localhost",
+                "0169293997@fax.localhost",
+            ],
+            "Quote for three",
+        ),
+    );
+    drop_file(&drop, "junk.eml", b"Subject: no envelope\r\n\r\nhello\r\n");
+    let hub = Faxhub::start("", &exchange_config(work.path()));
+
+    let jobs = wait_jobs_finished(&hub, "exchange", 1);
+    let job = &jobs[0];
+    assert_eq!(job["sender"], "alice@contoso.com");
+    assert_eq!(job["env_id"], "ENV42");
+    assert_eq!(job["subject"], "Quote for three");
+    let numbers: Vec<&str> = job["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["+33169293999", "+33169293998", "+33169293997"]);
+    assert!(
+        job["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "done"),
+        "{job:#}"
+    );
+    assert_eq!(hub.outbox().len(), 3);
+
+    // the receipts come back through Exchange's Replay directory, X-envelope first
+    let start = Instant::now();
+    let mut reported: Vec<String> = Vec::new();
+    while reported.len() < 3 {
+        assert!(
+            start.elapsed() < WAIT,
+            "replay: {reported:?}\n{}",
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        reported.clear();
+        for file in replay_files(&work.path().join("Replay")) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                text.starts_with("X-Sender: <>\r\nX-Receiver: <alice@contoso.com>\r\n"),
+                "{text}"
+            );
+            let report = mail::read(&file);
+            assert_eq!(report["content_type"], "multipart/report", "{report:#}");
+            assert_eq!(report["status"][0]["Original-Envelope-Id"], "ENV42");
+            for block in report["status"].as_array().unwrap().iter().skip(1) {
+                assert_eq!(block["Action"], "delivered", "{report:#}");
+                let original = block["Original-Recipient"].as_str();
+                reported.push(original.unwrap_or_else(|| panic!("{report:#}")).to_string());
+            }
+        }
+    }
+    reported.sort();
+    assert_eq!(
+        reported,
+        [
+            "rfc822;0169293997@fax.localhost",
+            "rfc822;0169293999@fax.localhost",
+            "rfc822;FAX=+33169293998@fax.localhost"
+        ]
+    );
+    // no Replay file is ever seen half written: none but .eml
+    let others: Vec<_> = std::fs::read_dir(work.path().join("Replay"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "eml"))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+
+    wait_emptied(&drop, &[], &hub);
+    let q = quarantined(&work.path().join("quarantine"));
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].0, "junk.eml");
+    assert!(q[0].1.starts_with("no X-Sender line"), "{q:?}");
+}
+
+/// Drops `n` items with `make(number)`, kills faxhub mid-way, restarts it, and checks that each
+/// number became exactly one job.
+fn kill_9_midway(origin: &str, config: &str, n: usize, drop_item: impl Fn(&str)) {
+    let numbers: Vec<String> = (10..10 + n).map(|i| format!("+331692939{i}")).collect();
+    for number in &numbers {
+        drop_item(number);
+    }
+    let mut hub = Faxhub::start("", config);
     kill_after(&mut hub, "queued", 2);
     hub.launch();
-    wait_emptied(&scans, &[], &hub);
-    let jobs = jobs_from(&hub, "hotfolder");
-    let mut got: Vec<String> = jobs
-        .iter()
-        .map(|j| j["recipients"][0]["number"].as_str().unwrap().to_string())
-        .collect();
-    got.sort();
-    assert_eq!(got, numbers, "{}", hub.log());
+    let start = Instant::now();
+    loop {
+        let jobs = jobs_from(&hub, origin);
+        let mut got: Vec<String> = jobs
+            .iter()
+            .map(|j| j["recipients"][0]["number"].as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        if got.len() >= numbers.len() {
+            assert_eq!(got, numbers, "{}", hub.log());
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "{got:?}\n{}", hub.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn kill_9_while_the_drop_directory_is_taken_loses_no_message_and_faxes_none_twice() {
+    let work = tempfile::tempdir().unwrap();
+    let drop = work.path().join("Drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let config = exchange_config(work.path());
+    kill_9_midway("exchange", &config, 12, |number| {
+        let eml = format!(
+            "X-Sender: <alice@contoso.com>\r\nX-Receiver: <{number}@fax.localhost>\r\n\r\nFrom: alice@contoso.com\r\nSubject: {number}\r\n\r\nhello\r\n"
+        );
+        drop_file(&drop, &format!("{number}.eml"), eml.as_bytes());
+    });
+    assert_eq!(std::fs::read_dir(&drop).unwrap().count(), 0);
+}
+
+/// A GroupWise keyword file with its body and one attachment in ATT_OUT.
+fn groupwise_item(api: &Path, name: &str, to: &str, attachment: &[u8]) {
+    std::fs::write(
+        api.join("ATT_OUT").join(format!("{name}.txt")),
+        "Voici le devis.",
+    )
+    .unwrap();
+    std::fs::write(api.join("ATT_OUT").join(format!("{name}.pdf")), attachment).unwrap();
+    let file = format!(
+        "WPC-API= 1.2;\r\nHeader-Char= T50;\r\nMsg-Type= Mail;\r\nMsg-Id= {name}.CORP.PO1;\r\n\
+         From=\r\n    WPD= CORP;\r\n    WPPO= PO1;\r\n    WPU= jdoe;\r\n    CDBA= CORP.PO1.jdoe;\r\n;\r\n\
+         From-Text= John Doe;\r\nTo-Text= {to};\r\nSubject= Devis {name};\r\nMsg-File= {name}.txt;\r\n\
+         Attach-File=\r\n    Current-File= {name}.pdf;\r\n    Original-File= devis.pdf;\r\n;\r\n-END-\r\n"
+    );
+    drop_file(
+        &api.join("API_OUT"),
+        &format!("{name}.api"),
+        file.as_bytes(),
+    );
+}
+
+fn groupwise_config(api: &Path) -> String {
+    format!(
+        "{QUICK}[groupwise]\ndir = \"{}\"\nfax_domains = [\"FAX\"]\npoll = \"100ms\"\nsettle = \"200ms\"\n",
+        api.display()
+    )
+}
+
+fn groupwise_dirs(work: &Path) -> std::path::PathBuf {
+    let api = work.join("WPGATE/API");
+    for sub in ["API_OUT", "ATT_OUT"] {
+        std::fs::create_dir_all(api.join(sub)).unwrap();
+    }
+    api
+}
+
+#[test]
+fn a_groupwise_message_is_faxed_and_its_status_returns_to_api_in() {
+    let work = tempfile::tempdir().unwrap();
+    let api = groupwise_dirs(work.path());
+    let pdf = make_pdf(work.path(), 2);
+    groupwise_item(&api, "m1", "0169293999@FAX", &pdf);
+    let hub = Faxhub::start("", &groupwise_config(&api));
+
+    let jobs = wait_jobs_finished(&hub, "groupwise", 1);
+    let job = &jobs[0];
+    assert_eq!(job["sender"], "CORP.PO1.jdoe");
+    assert_eq!(job["env_id"], "m1.CORP.PO1");
+    assert_eq!(job["recipients"][0]["number"], "+33169293999");
+    assert_eq!(job["recipients"][0]["status"], "done");
+    // the body page and the two pages of the attachment
+    assert_eq!(job["pages"], 3, "{job:#}");
+    assert_eq!(hub.outbox().len(), 1);
+    wait_emptied(&api.join("API_OUT"), &[], &hub);
+    wait_emptied(&api.join("ATT_OUT"), &[], &hub);
+
+    // a status tied to the Msg-Id, and a mail with the pages, in API_IN
+    let start = Instant::now();
+    let (status, mail) = loop {
+        let files: Vec<String> = std::fs::read_dir(api.join("API_IN"))
+            .map(|rd| {
+                rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let status = files
+            .iter()
+            .find(|f| f.contains("Msg-Type= Status;"))
+            .cloned();
+        let mail = files
+            .iter()
+            .find(|f| f.contains("Msg-Type= Mail;"))
+            .cloned();
+        if let (Some(s), Some(m)) = (status, mail) {
+            break (s, m);
+        }
+        assert!(start.elapsed() < WAIT, "API_IN: {files:?}\n{}", hub.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.contains("Orig-Msg-ID= m1.CORP.PO1;"), "{status}");
+    assert!(status.contains("Action= Delivered;"), "{status}");
+    assert!(status.contains("CDBA= CORP.PO1.jdoe;"), "{status}");
+    assert!(mail.contains("Subject= Fax delivered: Devis m1"), "{mail}");
+    let current = mail
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Current-File= "))
+        .map(|v| v.trim_end_matches(';').to_string())
+        .collect::<Vec<_>>();
+    assert!(!current.is_empty(), "{mail}");
+    let pdf_back = std::fs::read(api.join("ATT_IN").join(&current[0])).unwrap();
+    assert!(pdf_back.starts_with(b"%PDF"), "the receipt's pages as PDF");
+}
+
+#[test]
+fn kill_9_while_api_out_is_taken_loses_no_message_and_faxes_none_twice() {
+    let work = tempfile::tempdir().unwrap();
+    let api = groupwise_dirs(work.path());
+    let config = groupwise_config(&api);
+    kill_9_midway("groupwise", &config, 12, |number| {
+        let name = format!("n{}", &number[1..]);
+        groupwise_item(&api, &name, &format!("{number}@FAX"), b"%PDF-1.4 tiny");
+    });
+    assert_eq!(std::fs::read_dir(api.join("API_OUT")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(api.join("ATT_OUT")).unwrap().count(), 0);
 }
