@@ -7,6 +7,7 @@ use faxhub_connectors::agents::Quarantine;
 use faxhub_connectors::agents::exchange::{DropDirectory, Replay};
 use faxhub_connectors::agents::groupwise::{API_OUT, ATT_OUT, ApiIn, ApiOut};
 use faxhub_connectors::agents::hotfolder::HotFolder;
+use faxhub_connectors::agents::imap::MailFile;
 use faxhub_queue::intake::Intake;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,6 +23,9 @@ pub fn validate(config: &Config) -> Result<(), String> {
         && g.dir.as_os_str().is_empty()
     {
         return Err("groupwise.dir: the API gateway's directory is needed".into());
+    }
+    if let Some(imap) = &config.imap {
+        imap.validate()?;
     }
     use faxhub_queue::Route;
     match config.inbound.via {
@@ -90,6 +94,24 @@ pub fn start(
             ),
             intake: intake.clone(),
             addressing: gw_addressing,
+            host: host.to_string(),
+        };
+        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+    }
+    if let Some(imap) = &config.imap {
+        let mut imap_addressing = addressing.clone();
+        imap_addressing
+            .fax_domains
+            .extend(imap.fax_domains.iter().cloned());
+        let agent = MailFile {
+            config: imap.clone(),
+            quarantine: Quarantine::new(
+                imap.quarantine
+                    .clone()
+                    .unwrap_or_else(|| config.quarantine_dir("imap")),
+            ),
+            intake: intake.clone(),
+            addressing: imap_addressing,
             host: host.to_string(),
         };
         tasks.push(tokio::spawn(agent.run(shutdown.clone())));

@@ -491,3 +491,112 @@ fn kill_9_while_api_out_is_taken_loses_no_message_and_faxes_none_twice() {
     assert_eq!(std::fs::read_dir(api.join("API_OUT")).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(api.join("ATT_OUT")).unwrap().count(), 0);
 }
+
+fn imap_config(port: u16, poll: &str) -> String {
+    format!(
+        "{QUICK}[imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nusername = \"faxgw\"\npassword = \"s3cret\"\n\
+         fax_domains = [\"FAX\"]\npoll = \"{poll}\"\ntimeout = \"10s\"\n"
+    )
+}
+
+/// A mail as Domino's router leaves it in the gateway mail file: a PDF attached.
+fn domino_mail(to: &str, subject: &str, pdf: &[u8]) -> Vec<u8> {
+    let mut m = b"Return-Path: <jdoe@acme.example>\r\n".to_vec();
+    let message = message_with_attachment(
+        subject,
+        "Voir le document joint.",
+        "devis.pdf",
+        "application/pdf",
+        pdf,
+    );
+    m.extend(
+        String::from_utf8(message)
+            .unwrap()
+            .replace("To: Bob <0169293999@fax.localhost>", &format!("To: {to}"))
+            .into_bytes(),
+    );
+    m
+}
+
+#[test]
+fn a_message_in_the_mail_file_is_faxed_taken_out_and_reported_to_its_sender() {
+    let port = free_port();
+    let dovecot = common::dovecot::Dovecot::start_imap("agents-imap", "faxgw", "s3cret", port);
+    let work = tempfile::tempdir().unwrap();
+    let pdf = make_pdf(work.path(), 1);
+    let with_pdf = |to: &str, subject: &str| domino_mail(to, subject, &pdf);
+    dovecot.save(
+        "faxgw",
+        &with_pdf("Sales <0169293999@FAX>, Bob <bob@acme.example>", "Devis"),
+    );
+    dovecot.save("faxgw", &with_pdf("Bob <bob@acme.example>", "Not a fax"));
+    // a long poll: the next message must come through IDLE
+    let hub = Faxhub::start("", &imap_config(port, "60s"));
+
+    let jobs = wait_jobs_finished(&hub, "imap", 1);
+    let job = &jobs[0];
+    assert_eq!(job["sender"], "jdoe@acme.example");
+    assert_eq!(job["subject"], "Devis");
+    assert_eq!(job["recipients"].as_array().unwrap().len(), 1, "{job:#}");
+    assert_eq!(job["recipients"][0]["number"], "+33169293999");
+    assert_eq!(job["recipients"][0]["status"], "done");
+    assert!(
+        job["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("imap:faxgw@127.0.0.1/INBOX;UIDVALIDITY=")
+    );
+    assert_eq!(hub.outbox().len(), 1);
+
+    // the receipt goes to the sender by the relay (here faxhub's Maildir)
+    let maildir = hub.data_dir().join("Maildir");
+    let mails = mail::wait_for(&maildir, 1, WAIT, || hub.log());
+    assert_eq!(mails[0]["headers"]["To"], "jdoe@acme.example");
+    assert_eq!(mails[0]["status"][1]["Action"], "delivered");
+
+    // both messages left the mailbox: one as a job, one into quarantine with why
+    let start = Instant::now();
+    while dovecot.count("faxgw") > 0 {
+        assert!(start.elapsed() < WAIT, "mailbox not emptied: {}", hub.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let q = quarantined(&hub.data_dir().join("quarantine/imap"));
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert!(
+        q[0].0.starts_with("uid-") && q[0].0.ends_with(".eml"),
+        "{q:?}"
+    );
+    assert!(q[0].1.contains("no fax address"), "{q:?}");
+
+    // new mail while faxhub waits in IDLE is taken at once, long before the 60 s poll
+    let saved = Instant::now();
+    dovecot.save("faxgw", &with_pdf("0169293998@FAX", "Second"));
+    let start = Instant::now();
+    while jobs_from(&hub, "imap").len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "IDLE did not wake: {}",
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saved.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn kill_9_while_the_mail_file_is_taken_loses_no_message_and_faxes_none_twice() {
+    let port = free_port();
+    let dovecot = common::dovecot::Dovecot::start_imap("agents-imap-kill", "faxgw", "s3cret", port);
+    let config = imap_config(port, "1s");
+    kill_9_midway("imap", &config, 12, |number| {
+        dovecot.save(
+            "faxgw",
+            &domino_mail(&format!("{number}@FAX"), number, b"%PDF-1.4 x"),
+        );
+    });
+    let start = Instant::now();
+    while dovecot.count("faxgw") > 0 {
+        assert!(start.elapsed() < WAIT, "mailbox not emptied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,5 +1,6 @@
-//! A private Dovecot that only checks passwords (its auth service), for Postfix's SASL: the
-//! relay faxhub logs in to. Config, socket, log and password file under
+//! A private Dovecot: one that only checks passwords (its auth service), for Postfix's SASL (the
+//! relay faxhub logs in to); or an IMAP server whose mailbox an agent reads. Config, socket,
+//! log, password file and mail under
 //! `/var/tmp/faxhub-tests/dovecot-<name>/`; stopped when dropped.
 
 use std::path::PathBuf;
@@ -13,11 +14,36 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts it with one user; its auth socket is `socket()`.
     pub fn start(name: &str, user: &str, password: &str) -> Dovecot {
+        let dir = PathBuf::from(format!("/var/tmp/faxhub-tests/dovecot-{name}"));
+        let d = dir.display();
+        Dovecot::launch(
+            &dir,
+            user,
+            password,
+            &format!(
+                "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
+                 auth_mechanisms = plain login\ndisable_plaintext_auth = no\nssl = no\n\
+                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home=/nonexistent\n}}\n\
+                 service auth {{\n  unix_listener {d}/auth {{\n    mode = 0666\n  }}\n}}\n"
+            ),
+            |dovecot| dovecot.socket().exists(),
+        )
+    }
+
+    /// Writes `conf` in a fresh `dir` (mail under `dir/mail`, owned by the mail user), starts
+    /// Dovecot and waits until `ready`.
+    fn launch(
+        dir: &std::path::Path,
+        user: &str,
+        password: &str,
+        conf_text: &str,
+        ready: impl Fn(&Dovecot) -> bool,
+    ) -> Dovecot {
         assert!(
             std::path::Path::new("/usr/sbin/dovecot").exists(),
             "Dovecot must be installed for this test: run `make test`, which installs it"
         );
-        let dir = PathBuf::from(format!("/var/tmp/faxhub-tests/dovecot-{name}"));
         let conf = dir.join("dovecot.conf");
         let _ = Command::new("dovecot")
             .arg("-c")
@@ -26,22 +52,15 @@ impl Dovecot {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("run")).unwrap();
+        std::fs::create_dir_all(dir.join("mail")).unwrap();
+        std::os::unix::fs::chown(dir.join("mail"), Some(65534), Some(65534)).unwrap();
         std::fs::write(dir.join("users"), format!("{user}:{{PLAIN}}{password}\n")).unwrap();
-        let d = dir.display();
-        std::fs::write(
-            &conf,
-            format!(
-                "protocols =\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
-                 auth_mechanisms = plain login\ndisable_plaintext_auth = no\nssl = no\n\
-                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
-                 userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home=/nonexistent\n}}\n\
-                 service auth {{\n  unix_listener {d}/auth {{\n    mode = 0666\n  }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let dovecot = Dovecot { dir };
+        std::fs::write(&conf, conf_text).unwrap();
+        let dovecot = Dovecot {
+            dir: dir.to_path_buf(),
+        };
         // it goes to the background: its output goes to its log, not to pipes it would hold
         let status = Command::new("dovecot")
             .arg("-c")
@@ -53,15 +72,79 @@ impl Dovecot {
             .unwrap();
         assert!(status.success(), "dovecot: {}", dovecot.log());
         let start = Instant::now();
-        while !dovecot.socket().exists() {
+        while !ready(&dovecot) {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "dovecot's auth socket did not appear: {}",
+                "dovecot did not start: {}",
                 dovecot.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         dovecot
+    }
+
+    /// Starts it as an IMAP server on 127.0.0.1:`port` (plain, on loopback) with one user whose
+    /// mail is a Maildir; messages go in with `save`.
+    pub fn start_imap(name: &str, user: &str, password: &str, port: u16) -> Dovecot {
+        let dir = PathBuf::from(format!("/var/tmp/faxhub-tests/dovecot-{name}"));
+        let d = dir.display();
+        Dovecot::launch(
+            &dir,
+            user,
+            password,
+            &format!(
+                "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
+                 auth_mechanisms = plain login\ndisable_plaintext_auth = no\nssl = no\n\
+                 mail_location = maildir:{d}/mail/%u\n\
+                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/mail/%u\n}}\n\
+                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
+                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+                 service auth {{\n  unix_listener {d}/auth {{\n    mode = 0666\n  }}\n}}\n"
+            ),
+            |dovecot| {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && dovecot.socket().exists()
+            },
+        )
+    }
+
+    /// Delivers `message` into the user's mailbox, as Dovecot's own tools do.
+    pub fn save(&self, user: &str, message: &[u8]) {
+        use std::io::Write;
+        let mut child = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["save", "-u", user, "-m", "INBOX"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(message).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "doveadm save: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    /// How many messages the user's INBOX holds.
+    pub fn count(&self, user: &str) -> usize {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["search", "-u", user, "mailbox", "INBOX", "ALL"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "doveadm search: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).lines().count()
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -12,7 +12,7 @@ pub mod publish;
 mod smtp;
 
 pub use maildir::Maildir;
-pub use smtp::{RelayConfig, RelayTls, SmtpRelay};
+pub use smtp::{RelayConfig, RelayTls, SmtpRelay, tls_connector};
 
 use faxhub_queue::Route;
 use std::path::PathBuf;

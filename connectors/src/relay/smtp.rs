@@ -9,7 +9,7 @@ use mail_send::smtp::message::Parameters;
 use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
 use serde::{Deserialize, Serialize};
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -77,7 +77,7 @@ impl SmtpRelay {
         if config.username.is_some() != config.password.is_some() {
             return Err("relay: give both username and password, or neither".into());
         }
-        let connector = connector(config.ca_file.as_ref())?;
+        let connector = tls_connector(config.ca_file.as_deref(), "relay.ca_file")?;
         let mut builder =
             SmtpClientBuilder::new_with_tls_connector(config.host.clone(), config.port, connector)
                 .implicit_tls(config.tls == RelayTls::Implicit)
@@ -175,32 +175,28 @@ fn classify(e: mail_send::Error) -> DeliveryError {
     }
 }
 
-/// rustls with the ring provider, trusting `ca_file` or the system's CAs.
-fn connector(ca_file: Option<&PathBuf>) -> Result<TlsConnector, String> {
-    let path = ca_file
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE));
+/// rustls with the ring provider, trusting `ca_file` or the system's CAs; errors name the
+/// setting `key` (`relay.ca_file`).
+pub fn tls_connector(ca_file: Option<&Path>, key: &str) -> Result<TlsConnector, String> {
+    let path = ca_file.map_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE), Path::to_path_buf);
     let mut roots = rustls::RootCertStore::empty();
     match std::fs::File::open(&path) {
         Ok(f) => {
             for cert in rustls_pemfile::certs(&mut BufReader::new(f)) {
-                let cert = cert.map_err(|e| format!("relay.ca_file {}: {e}", path.display()))?;
+                let cert = cert.map_err(|e| format!("{key} {}: {e}", path.display()))?;
                 roots
                     .add(cert)
-                    .map_err(|e| format!("relay.ca_file {}: {e}", path.display()))?;
+                    .map_err(|e| format!("{key} {}: {e}", path.display()))?;
             }
         }
         // without a system bundle, TLS to the relay fails (and says why) until one is given
         Err(e) if ca_file.is_some() => {
-            return Err(format!("relay.ca_file {}: {e}", path.display()));
+            return Err(format!("{key} {}: {e}", path.display()));
         }
         Err(_) => {}
     }
     if ca_file.is_some() && roots.is_empty() {
-        return Err(format!(
-            "relay.ca_file {}: no certificate in it",
-            path.display()
-        ));
+        return Err(format!("{key} {}: no certificate in it", path.display()));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
