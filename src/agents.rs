@@ -61,6 +61,12 @@ pub fn start(
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
     if let Some(x) = &config.exchange {
+        if let Some(replay) = &x.replay
+            && !replay.is_dir()
+        {
+            // Exchange's own directory: not made here, so that a wrong path shows
+            tracing::warn!(replay = %replay.display(), "the Exchange Replay directory does not exist: receipts wait until it does");
+        }
         std::fs::create_dir_all(&x.drop)
             .map_err(|e| format!("exchange drop {}: {e}", x.drop.display()))?;
         let agent = DropDirectory {

@@ -75,14 +75,15 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<16}  {:<24}  {:<14}  {:>5}  SENDER / SUBJECT",
-        "JOB", "RECEIVED", "PHASE", "PAGES"
+        "{:<16}  {:<24}  {:<9}  {:<14}  {:>5}  SENDER / SUBJECT",
+        "JOB", "RECEIVED", "ORIGIN", "PHASE", "PAGES"
     );
     for job in &jobs {
         println!(
-            "{:<16}  {:<24}  {:<14}  {:>5}  {} / {}",
+            "{:<16}  {:<24}  {:<9}  {:<14}  {:>5}  {} / {}",
             job.id,
             job.received_at,
+            job.origin,
             job.phase.as_str(),
             job.pages
                 .map(|p| p.to_string())
@@ -97,7 +98,12 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
         for r in &job.recipients {
             println!(
                 "    {:<16}  {:<9}  {}",
-                r.number,
+                // an address refused at intake has no number
+                if r.number.is_empty() {
+                    &r.address
+                } else {
+                    &r.number
+                },
                 r.status.as_str(),
                 recipient_detail(r)
             );
@@ -141,6 +147,9 @@ async fn show(store: &Store, id: &JobId, as_json: bool) -> Result<(), Failure> {
 fn print_job(job: &JobView) {
     println!("job:         {}", job.id);
     println!("origin:      {}", job.origin);
+    if let Some(source) = &job.source {
+        println!("source:      {source}");
+    }
     println!(
         "sender:      {}",
         if job.sender.is_empty() {

@@ -600,3 +600,71 @@ fn kill_9_while_the_mail_file_is_taken_loses_no_message_and_faxes_none_twice() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_fax_received_for_an_exchange_mailbox_goes_into_replay_with_the_receipt() {
+    let work = tempfile::tempdir().unwrap();
+    let drop = work.path().join("Drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let config = format!(
+        "{}[inbound]\nvia = \"exchange\"\ncatch_all = \"fax@contoso.com\"\n\
+         [[inbound.routes]]\nnumbers = [\"+33142000100-+33142000199\"]\nto = \"sales@contoso.com\"\n\
+         [sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
+         [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\n",
+        exchange_config(work.path())
+    );
+    let hub = Faxhub::start("", &config);
+    // faxed to one of the site's own numbers over the loopback line: sent, then received
+    std::fs::create_dir_all(work.path().join("Replay")).unwrap();
+    let eml = "X-Sender: <alice@contoso.com>\r\nX-Receiver: <0142000155@fax.localhost>\r\n\
+               From: Alice <alice@contoso.com>\r\nSubject: Loop\r\n\r\nOne page to ourselves.\r\n";
+    drop_file(&drop, "loop.eml", eml.as_bytes());
+    let jobs = wait_jobs_finished(&hub, "exchange", 1);
+    assert_eq!(jobs[0]["recipients"][0]["status"], "done", "{:#}", jobs[0]);
+    let text = String::from_utf8(hub.cli(&["queue", "--all"]).stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(jobs[0]["id"].as_str().unwrap()))
+        .unwrap();
+    assert!(
+        line.contains(" exchange "),
+        "the origin in the listing: {line}"
+    );
+
+    let start = Instant::now();
+    let (fax, receipt) = loop {
+        let files: Vec<String> = replay_files(&work.path().join("Replay"))
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        let fax = files
+            .iter()
+            .find(|f| f.contains("X-Receiver: <sales@contoso.com>"))
+            .cloned();
+        let receipt = files
+            .iter()
+            .find(|f| f.contains("X-Receiver: <alice@contoso.com>"))
+            .cloned();
+        if let (Some(f), Some(r)) = (fax, receipt) {
+            break (f, r);
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "Replay: {}\n{}",
+            files.len(),
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        fax.starts_with("X-Sender: <>\r\nX-Receiver: <sales@contoso.com>\r\n"),
+        "{fax}"
+    );
+    assert!(fax.contains("application/pdf"), "the received fax as PDF");
+    assert!(receipt.starts_with("X-Sender: <>\r\n"), "{receipt}");
+    assert!(receipt.contains("multipart/report"), "{receipt}");
+    assert!(
+        receipt.contains("Subject: Fax delivered: Loop"),
+        "{receipt}"
+    );
+}

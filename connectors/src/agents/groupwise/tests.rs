@@ -165,3 +165,46 @@ Action: delivered\r\nStatus: 2.0.0\r\n\r\n\
         0
     );
 }
+
+#[tokio::test]
+async fn a_received_fax_goes_into_api_in_as_a_mail_with_its_pdf_and_no_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let api_in = ApiIn::new(dir.path().to_path_buf());
+    let fax = crate::compose::Draft {
+        from: "Fax <fax@faxhub.test>".into(),
+        to: vec!["CORP.PO1.sales".into()],
+        subject: "Fax from +33 1 69 29 39 99 (2 pages)".into(),
+        host: "faxhub.test".into(),
+        text: Some("A fax came in for +33142000155.".into()),
+        files: vec![("fax.pdf".into(), b"%PDF-1.4 received".to_vec())],
+        ..crate::compose::Draft::default()
+    }
+    .build();
+    api_in
+        .deliver(&Envelope {
+            mail_from: String::new(),
+            rcpt_to: "CORP.PO1.sales".into(),
+            message: fax,
+        })
+        .await
+        .unwrap();
+    let apis: Vec<PathBuf> = std::fs::read_dir(dir.path().join(API_IN))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(apis.len(), 1, "a mail, no status: {apis:?}");
+    let mail = KeywordFile::parse(&std::fs::read_to_string(&apis[0]).unwrap()).unwrap();
+    assert_eq!(mail.text("From-Text"), Some("Fax <fax@faxhub.test>"));
+    assert_eq!(
+        field(mail.blocks("To").next().unwrap(), "CDBA"),
+        Some("CORP.PO1.sales")
+    );
+    let att = mail.blocks("Attach-File").next().unwrap();
+    let pdf = std::fs::read(
+        dir.path()
+            .join(ATT_IN)
+            .join(field(att, "Current-File").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(pdf, b"%PDF-1.4 received");
+}
