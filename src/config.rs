@@ -309,6 +309,59 @@ mod tests {
     }
 
     #[test]
+    fn the_example_agent_sections_parse_once_uncommented_and_are_checked() {
+        // the agent tables of the example, uncommented: they must be valid as written
+        let example = include_str!("../faxhub.example.toml");
+        let start = example.find("# [exchange]").unwrap();
+        let end = example.find("[log]").unwrap();
+        let agents: String = example[start..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            // the example's CA file does not exist here (validate reads it)
+            .filter(|l| !l.starts_with("ca_file"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse(&agents).unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.exchange.as_ref().unwrap().drop.to_str(),
+            Some("/mnt/exchange/Drop")
+        );
+        assert_eq!(c.groupwise.as_ref().unwrap().fax_domains, ["FAX"]);
+        assert_eq!(c.imap.as_ref().unwrap().host, "domino.example.com");
+        assert_eq!(
+            c.hotfolder[0].owner.as_deref(),
+            Some("reception@example.com")
+        );
+
+        let unknown = parse("[exchange]\ndrop = \"/d\"\ndrop_dir = \"/x\"\n").unwrap_err();
+        assert!(unknown.to_string().contains("drop_dir"), "{unknown}");
+        let no_replay = parse("[inbound]\nvia = \"exchange\"\n[exchange]\ndrop = \"/d\"\n")
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(no_replay.contains("[exchange] replay"), "{no_replay}");
+        let no_host = parse("[imap]\nusername = \"u\"\n")
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap();
+        assert!(no_host.to_string().contains("imap: host"), "{no_host}");
+        let no_path = parse("[[hotfolder]]\nowner = \"a@b\"\n")
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap();
+        assert!(
+            no_path.to_string().contains("hotfolder.0: path"),
+            "{no_path}"
+        );
+    }
+
+    #[test]
     fn a_cover_template_is_checked_with_the_config() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cover.html");
