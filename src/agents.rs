@@ -127,6 +127,7 @@ pub fn start(
             .map_err(|e| format!("hotfolder {}: {e}", hot.path.display()))?;
         let agent = HotFolder {
             config: hot.clone(),
+            quarantine: Quarantine::new(hot.quarantine_dir()),
             intake: intake.clone(),
             addressing: addressing.clone(),
             host: host.to_string(),

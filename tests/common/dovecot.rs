@@ -45,13 +45,7 @@ impl Dovecot {
             "Dovecot must be installed for this test: run `make test`, which installs it"
         );
         let conf = dir.join("dovecot.conf");
-        let _ = Command::new("dovecot")
-            .arg("-c")
-            .arg(&conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        stop(&conf); // one a previous run left
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("run")).unwrap();
         std::fs::create_dir_all(dir.join("mail")).unwrap();
@@ -166,12 +160,16 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new("dovecot")
-            .arg("-c")
-            .arg(self.dir.join("dovecot.conf"))
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        stop(&self.dir.join("dovecot.conf"));
     }
+}
+
+fn stop(conf: &std::path::Path) {
+    let _ = Command::new("dovecot")
+        .arg("-c")
+        .arg(conf)
+        .arg("stop")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }

@@ -14,7 +14,7 @@
 //! under a `.tmp` name, then renamed to `.eml` (Exchange picks up `.eml` only). A receipt's
 //! X-Sender is `<>`, the null reverse path of every delivery report.
 
-use super::{Quarantine, Taken, folder, refused_recipient, take};
+use super::{Pass, Quarantine, finish, folder, refused_recipient, take};
 use crate::addressing::Addressing;
 use crate::relay::publish::{publish, unique_name};
 use crate::relay::{DeliveryError, Envelope};
@@ -65,17 +65,16 @@ pub struct DropDirectory {
     pub host: String,
 }
 
+impl Pass for DropDirectory {
+    fn pass(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        DropDirectory::pass(self)
+    }
+}
+
 impl DropDirectory {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(agent = "exchange", drop = %self.config.drop.display(), "agent started");
-        loop {
-            if let Err(e) = self.pass().await {
-                tracing::error!(agent = "exchange", drop = %self.config.drop.display(), error = %e, "cannot read the Drop directory");
-            }
-            if !super::pause(self.config.poll, &mut shutdown).await {
-                break;
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let dir = self.config.drop.clone();
+        super::every("exchange", &dir, self.config.poll, shutdown, &self).await
     }
 
     /// Takes every settled `.eml` file once.
@@ -95,37 +94,16 @@ impl DropDirectory {
                     continue;
                 }
             };
-            match take(&self.intake, &entry.key, made).await {
-                Ok(Taken::Queued(id)) => {
-                    tracing::info!(agent = "exchange", job = %id, file = %entry.name, "queued");
-                    self.remove(&entry.path);
-                }
-                Ok(Taken::Already(id)) => {
-                    tracing::info!(agent = "exchange", job = %id, file = %entry.name, "already queued before a restart; removing the file");
-                    self.remove(&entry.path);
-                }
-                Ok(Taken::Bad(why)) => {
-                    match self.quarantine.put("exchange", &[&entry.path], &why) {
-                        Ok(folder) => {
-                            tracing::warn!(agent = "exchange", file = %entry.name, reason = %why, quarantine = %folder.display(), "quarantined")
-                        }
-                        Err(e) => {
-                            tracing::error!(agent = "exchange", file = %entry.name, reason = %why, error = %e, "cannot quarantine; left in place")
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(agent = "exchange", file = %entry.name, error = %e, "not queued; trying again later");
-                }
-            }
+            let outcome = take(&self.intake, &entry.key, made).await;
+            finish(
+                "exchange",
+                &entry.name,
+                outcome,
+                &[&entry.path],
+                &self.quarantine,
+            );
         }
         Ok(())
-    }
-
-    fn remove(&self, path: &Path) {
-        if let Err(e) = folder::remove_all(&[path]) {
-            tracing::error!(agent = "exchange", file = %path.display(), error = %e, "queued, but cannot remove the file: it will be recognised and not sent twice");
-        }
     }
 
     /// A Drop directory file as a submission and the message to spool.

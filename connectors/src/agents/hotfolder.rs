@@ -14,7 +14,7 @@
 //!   parse, a file that is not a scan, a sidecar left without its document for `orphan_after`.
 //!   A number the dial plan refuses is not a bad item: the owner gets a failure report naming it.
 
-use super::{Quarantine, Taken, folder, recipients, take};
+use super::{Pass, Quarantine, Taken, finish, folder, recipients, take};
 use crate::addressing::Addressing;
 use crate::compose::Draft;
 use faxhub_queue::Origin;
@@ -100,27 +100,27 @@ impl Numbers {
 
 pub struct HotFolder {
     pub config: HotFolderConfig,
+    pub quarantine: Quarantine,
     pub intake: Intake,
     pub addressing: Addressing,
     pub host: String,
 }
 
+impl Pass for HotFolder {
+    fn pass(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        HotFolder::pass(self)
+    }
+}
+
 impl HotFolder {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let quarantine = Quarantine::new(self.config.quarantine_dir());
-        tracing::info!(agent = "hotfolder", path = %self.config.path.display(), "agent started");
-        loop {
-            if let Err(e) = self.pass(&quarantine).await {
-                tracing::error!(agent = "hotfolder", path = %self.config.path.display(), error = %e, "cannot read the hot folder");
-            }
-            if !super::pause(self.config.poll, &mut shutdown).await {
-                break;
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let dir = self.config.path.clone();
+        super::every("hotfolder", &dir, self.config.poll, shutdown, &self).await
     }
 
     /// Takes every ready file once.
-    pub async fn pass(&self, quarantine: &Quarantine) -> std::io::Result<()> {
+    pub async fn pass(&self) -> std::io::Result<()> {
+        let quarantine = &self.quarantine;
         let now = SystemTime::now();
         let files = folder::ready_files(
             "hotfolder",
@@ -138,20 +138,20 @@ impl HotFolder {
                         .map(|m| now.duration_since(m).unwrap_or_default())
                         .unwrap_or_default();
                     if age >= self.config.orphan_after {
-                        self.quarantine(
-                            quarantine,
-                            &[&entry.path],
-                            "a sidecar without its document",
-                        );
+                        let bad = Ok(Taken::Bad("a sidecar without its document".into()));
+                        finish("hotfolder", &entry.name, bad, &[&entry.path], quarantine);
                     }
                 }
                 continue;
             }
             if !SCANS.contains(&ext.as_str()) {
-                self.quarantine(
-                    quarantine,
+                let why = "not a scan: faxhub takes PDF, TIFF, JPEG and PNG files here";
+                finish(
+                    "hotfolder",
+                    &entry.name,
+                    Ok(Taken::Bad(why.into())),
                     &[&entry.path],
-                    "not a scan: faxhub takes PDF, TIFF, JPEG and PNG files here",
+                    quarantine,
                 );
                 continue;
             }
@@ -161,41 +161,17 @@ impl HotFolder {
             {
                 continue; // its sidecar is still being written
             }
-            self.take_one(quarantine, entry, sidecar.as_deref()).await;
+            self.take_one(entry, sidecar.as_deref()).await;
         }
         Ok(())
     }
 
-    async fn take_one(
-        &self,
-        quarantine: &Quarantine,
-        entry: &folder::Entry,
-        sidecar: Option<&Path>,
-    ) {
+    async fn take_one(&self, entry: &folder::Entry, sidecar: Option<&Path>) {
         let made = self.make(entry, sidecar).await;
-        let mut paths: Vec<&Path> = Vec::new();
-        if let Some(s) = sidecar {
-            paths.push(s);
-        }
-        paths.push(&entry.path);
-        match take(&self.intake, &entry.key, made).await {
-            Ok(Taken::Queued(id)) => {
-                tracing::info!(agent = "hotfolder", job = %id, file = %entry.name, "queued");
-                self.remove(&paths);
-            }
-            Ok(Taken::Already(id)) => {
-                tracing::info!(agent = "hotfolder", job = %id, file = %entry.name, "already queued before a restart; removing the file");
-                self.remove(&paths);
-            }
-            Ok(Taken::Bad(why)) => {
-                // the document first, so that the folder is named after it
-                paths.reverse();
-                self.quarantine(quarantine, &paths, &why);
-            }
-            Err(e) => {
-                tracing::error!(agent = "hotfolder", file = %entry.name, error = %e, "not queued; trying again later");
-            }
-        }
+        let mut files: Vec<&Path> = vec![&entry.path];
+        files.extend(sidecar);
+        let outcome = take(&self.intake, &entry.key, made).await;
+        finish("hotfolder", &entry.name, outcome, &files, &self.quarantine);
     }
 
     /// The scan as a message, or why it cannot be one.
@@ -285,23 +261,6 @@ impl HotFolder {
             refused,
         };
         Ok((submission, message))
-    }
-
-    fn remove(&self, paths: &[&Path]) {
-        if let Err(e) = folder::remove_all(paths) {
-            tracing::error!(agent = "hotfolder", files = ?paths, error = %e, "queued, but cannot remove the file: it will be recognised and not sent twice");
-        }
-    }
-
-    fn quarantine(&self, quarantine: &Quarantine, paths: &[&Path], why: &str) {
-        match quarantine.put("hotfolder", paths, why) {
-            Ok(folder) => {
-                tracing::warn!(agent = "hotfolder", files = ?paths, reason = %why, quarantine = %folder.display(), "quarantined")
-            }
-            Err(e) => {
-                tracing::error!(agent = "hotfolder", files = ?paths, reason = %why, error = %e, "cannot quarantine; left in place")
-            }
-        }
     }
 }
 

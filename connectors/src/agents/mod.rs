@@ -30,6 +30,7 @@ use crate::addressing::{Addressing, Refusal};
 use faxhub_queue::intake::{Intake, IntakeError, Submission};
 use faxhub_queue::job::JobId;
 use faxhub_queue::store::{NewRecipient, RefusedRecipient};
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -60,6 +61,72 @@ pub async fn take(
     };
     submission.source = Some(source.to_string());
     intake.accept(submission, message).await.map(Taken::Queued)
+}
+
+/// Ends an item's turn by what `take` said: committed (now or before a restart), its files
+/// are removed, companions first and the item's own file (`files[0]`) last, so that one
+/// removed halfway is still found and recognised; bad, they go to quarantine with the reason;
+/// an intake error leaves them for the next pass. Logs each case.
+pub fn finish(
+    agent: &str,
+    item: &str,
+    outcome: Result<Taken, IntakeError>,
+    files: &[&Path],
+    quarantine: &Quarantine,
+) {
+    let remove = || {
+        let mut order: Vec<&Path> = files.iter().skip(1).copied().collect();
+        order.extend(files.first());
+        if let Err(e) = remove_all(&order) {
+            tracing::error!(agent, item, error = %e, "queued, but cannot remove it: it will be recognised and not sent twice");
+        }
+    };
+    match outcome {
+        Ok(Taken::Queued(id)) => {
+            tracing::info!(agent, job = %id, item, "queued");
+            remove();
+        }
+        Ok(Taken::Already(id)) => {
+            tracing::info!(agent, job = %id, item, "already queued before a restart; removing it");
+            remove();
+        }
+        Ok(Taken::Bad(why)) => match quarantine.put(agent, files, &why) {
+            Ok(folder) => {
+                tracing::warn!(agent, item, reason = %why, quarantine = %folder.display(), "quarantined")
+            }
+            Err(e) => {
+                tracing::error!(agent, item, reason = %why, error = %e, "cannot quarantine; left in place")
+            }
+        },
+        Err(e) => {
+            tracing::error!(agent, item, error = %e, "not queued; trying again later");
+        }
+    }
+}
+
+/// An agent's round over its source: every item ready is taken once.
+pub trait Pass: Sync {
+    fn pass(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Runs `agent.pass()` every `poll` until shutdown; a failed pass is logged (`what` names the
+/// source).
+pub async fn every(
+    name: &str,
+    what: &Path,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    agent: &impl Pass,
+) {
+    tracing::info!(agent = name, source = %what.display(), "agent started");
+    loop {
+        if let Err(e) = agent.pass().await {
+            tracing::error!(agent = name, source = %what.display(), error = %e, "cannot read the source");
+        }
+        if !pause(poll, &mut shutdown).await {
+            break;
+        }
+    }
 }
 
 /// Recipients from addresses: the fax numbers, and the addresses refused with their reason.

@@ -25,6 +25,26 @@ pub(super) fn addressing() -> Addressing {
     }
 }
 
+/// The quarantined items under `dir`: (their files, the first line of the reason), sorted.
+pub(super) fn quarantined(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let folder = e.unwrap().path();
+            let mut files: Vec<String> = std::fs::read_dir(&folder)
+                .unwrap()
+                .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "reason.txt")
+                .collect();
+            files.sort();
+            let reason = std::fs::read_to_string(folder.join("reason.txt")).unwrap();
+            (files.join(","), reason.lines().next().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn hot_folder(dir: &Path, intake: Intake) -> HotFolder {
     HotFolder {
         config: HotFolderConfig {
@@ -34,6 +54,7 @@ fn hot_folder(dir: &Path, intake: Intake) -> HotFolder {
             orphan_after: Duration::ZERO,
             ..HotFolderConfig::default()
         },
+        quarantine: Quarantine::new(dir.join("q")),
         intake,
         addressing: addressing(),
         host: "faxhub.test".into(),
@@ -80,8 +101,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
     assert!(file.exists());
 
     // the next pass recognises it: removed, not queued again
-    let quarantine = Quarantine::new(dir.path().join("q"));
-    hot.pass(&quarantine).await.unwrap();
+    hot.pass().await.unwrap();
     assert!(!file.exists());
     let jobs = store.jobs(true).await.unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -90,7 +110,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
 
     // the same name dropped again later is a new scan, a new job
     std::fs::write(&file, b"%PDF-1.4 scan").unwrap();
-    hot.pass(&quarantine).await.unwrap();
+    hot.pass().await.unwrap();
     assert!(!file.exists());
     assert_eq!(store.jobs(true).await.unwrap().len(), 2);
 }
@@ -113,8 +133,7 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     write("broken.pdf", b"%PDF-1.4 c");
     write("broken.json", b"{\"number\": ");
     write("lonely.json", br#"{"number": "0169293999"}"#);
-    let quarantine = Quarantine::new(dir.path().join("q"));
-    hot.pass(&quarantine).await.unwrap();
+    hot.pass().await.unwrap();
 
     let jobs = store.jobs(true).await.unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -132,21 +151,7 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
             .contains("premium rate")
     );
 
-    let mut reasons: Vec<(String, String)> = std::fs::read_dir(dir.path().join("q"))
-        .unwrap()
-        .map(|e| {
-            let folder = e.unwrap().path();
-            let mut files: Vec<String> = std::fs::read_dir(&folder)
-                .unwrap()
-                .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "reason.txt")
-                .collect();
-            files.sort();
-            let reason = std::fs::read_to_string(folder.join("reason.txt")).unwrap();
-            (files.join(","), reason.lines().next().unwrap().to_string())
-        })
-        .collect();
-    reasons.sort();
+    let reasons = quarantined(&dir.path().join("q"));
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert_eq!(reasons[0].0, "broken.json,broken.pdf");
     assert!(

@@ -18,7 +18,7 @@ pub mod keyword;
 
 pub use api_in::ApiIn;
 
-use super::{Quarantine, Taken, folder, recipients, take};
+use super::{Pass, Quarantine, finish, folder, recipients, take};
 use crate::addressing::Addressing;
 use crate::compose::Draft;
 use faxhub_queue::Origin;
@@ -79,17 +79,16 @@ struct Item {
     companions: Vec<PathBuf>,
 }
 
+impl Pass for ApiOut {
+    fn pass(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        ApiOut::pass(self)
+    }
+}
+
 impl ApiOut {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(agent = "groupwise", dir = %self.config.dir.display(), "agent started");
-        loop {
-            if let Err(e) = self.pass().await {
-                tracing::error!(agent = "groupwise", dir = %self.config.dir.display(), error = %e, "cannot read API_OUT");
-            }
-            if !super::pause(self.config.poll, &mut shutdown).await {
-                break;
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let dir = self.config.dir.join(API_OUT);
+        super::every("groupwise", &dir, self.config.poll, shutdown, &self).await
     }
 
     /// Takes every settled file of API_OUT once.
@@ -110,40 +109,12 @@ impl ApiOut {
                     continue;
                 }
             };
-            let mut paths: Vec<&Path> = item.companions.iter().map(PathBuf::as_path).collect();
-            paths.push(&entry.path);
-            match take(&self.intake, &entry.key, item.made).await {
-                Ok(Taken::Queued(id)) => {
-                    tracing::info!(agent = "groupwise", job = %id, file = %entry.name, "queued");
-                    self.remove(&paths);
-                }
-                Ok(Taken::Already(id)) => {
-                    tracing::info!(agent = "groupwise", job = %id, file = %entry.name, "already queued before a restart; removing the file");
-                    self.remove(&paths);
-                }
-                Ok(Taken::Bad(why)) => {
-                    paths.rotate_right(1); // the keyword file first: the folder is named after it
-                    match self.quarantine.put("groupwise", &paths, &why) {
-                        Ok(folder) => {
-                            tracing::warn!(agent = "groupwise", file = %entry.name, reason = %why, quarantine = %folder.display(), "quarantined")
-                        }
-                        Err(e) => {
-                            tracing::error!(agent = "groupwise", file = %entry.name, reason = %why, error = %e, "cannot quarantine; left in place")
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(agent = "groupwise", file = %entry.name, error = %e, "not queued; trying again later");
-                }
-            }
+            let mut files: Vec<&Path> = vec![&entry.path];
+            files.extend(item.companions.iter().map(PathBuf::as_path));
+            let outcome = take(&self.intake, &entry.key, item.made).await;
+            finish("groupwise", &entry.name, outcome, &files, &self.quarantine);
         }
         Ok(())
-    }
-
-    fn remove(&self, paths: &[&Path]) {
-        if let Err(e) = folder::remove_all(paths) {
-            tracing::error!(agent = "groupwise", files = ?paths, error = %e, "queued, but cannot remove the files: they will be recognised and not sent twice");
-        }
     }
 
     fn read(&self, bytes: &[u8]) -> Item {

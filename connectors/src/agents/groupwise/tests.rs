@@ -80,21 +80,7 @@ async fn a_keyword_file_and_its_attachments_become_one_job() {
     assert_eq!(att.contents(), b"%PDF-1.4 x");
     // taken files are gone; the bad ones are quarantined with what they named
     assert_eq!(std::fs::read_dir(api.join(API_OUT)).unwrap().count(), 0);
-    let mut reasons: Vec<(String, String)> = std::fs::read_dir(dir.path().join("q"))
-        .unwrap()
-        .map(|e| {
-            let folder = e.unwrap().path();
-            let mut files: Vec<String> = std::fs::read_dir(&folder)
-                .unwrap()
-                .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "reason.txt")
-                .collect();
-            files.sort();
-            let reason = std::fs::read_to_string(folder.join("reason.txt")).unwrap();
-            (files.join(","), reason.lines().next().unwrap().to_string())
-        })
-        .collect();
-    reasons.sort();
+    let reasons = super::super::tests::quarantined(&dir.path().join("q"));
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons[0].0, "junk.api");
     assert!(
