@@ -492,9 +492,10 @@ fn kill_9_while_api_out_is_taken_loses_no_message_and_faxes_none_twice() {
     assert_eq!(std::fs::read_dir(api.join("ATT_OUT")).unwrap().count(), 0);
 }
 
-fn imap_config(port: u16, poll: &str) -> String {
+/// `tls` is `tls = "none"`, or `tls = "implicit"` with the `ca_file` line.
+fn imap_config(port: u16, poll: &str, tls: &str) -> String {
     format!(
-        "{QUICK}[imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nusername = \"faxgw\"\npassword = \"s3cret\"\n\
+        "{QUICK}[imap]\nhost = \"localhost\"\nport = {port}\n{tls}\nusername = \"faxgw\"\npassword = \"s3cret\"\n\
          fax_domains = [\"FAX\"]\npoll = \"{poll}\"\ntimeout = \"10s\"\n"
     )
 }
@@ -520,9 +521,17 @@ fn domino_mail(to: &str, subject: &str, pdf: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_message_in_the_mail_file_is_faxed_taken_out_and_reported_to_its_sender() {
-    let port = free_port();
-    let dovecot = common::dovecot::Dovecot::start_imap("agents-imap", "faxgw", "s3cret", port);
+    // over TLS, the server's certificate checked against a test CA
     let work = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = common::postfix::Postfix::tls(work.path());
+    let port = free_port();
+    let dovecot = common::dovecot::Dovecot::start_imap(
+        "agents-imap",
+        "faxgw",
+        "s3cret",
+        port,
+        Some((&cert, &key)),
+    );
     let pdf = make_pdf(work.path(), 1);
     let with_pdf = |to: &str, subject: &str| domino_mail(to, subject, &pdf);
     dovecot.save(
@@ -531,7 +540,8 @@ fn a_message_in_the_mail_file_is_faxed_taken_out_and_reported_to_its_sender() {
     );
     dovecot.save("faxgw", &with_pdf("Bob <bob@acme.example>", "Not a fax"));
     // a long poll: the next message must come through IDLE
-    let hub = Faxhub::start("", &imap_config(port, "60s"));
+    let tls = format!("tls = \"implicit\"\nca_file = \"{}\"", ca.display());
+    let hub = Faxhub::start("", &imap_config(port, "60s", &tls));
 
     let jobs = wait_jobs_finished(&hub, "imap", 1);
     let job = &jobs[0];
@@ -544,7 +554,7 @@ fn a_message_in_the_mail_file_is_faxed_taken_out_and_reported_to_its_sender() {
         job["source"]
             .as_str()
             .unwrap()
-            .starts_with("imap:faxgw@127.0.0.1/INBOX;UIDVALIDITY=")
+            .starts_with("imap:faxgw@localhost/INBOX;UIDVALIDITY=")
     );
     assert_eq!(hub.outbox().len(), 1);
 
@@ -586,8 +596,9 @@ fn a_message_in_the_mail_file_is_faxed_taken_out_and_reported_to_its_sender() {
 #[test]
 fn kill_9_while_the_mail_file_is_taken_loses_no_message_and_faxes_none_twice() {
     let port = free_port();
-    let dovecot = common::dovecot::Dovecot::start_imap("agents-imap-kill", "faxgw", "s3cret", port);
-    let config = imap_config(port, "1s");
+    let dovecot =
+        common::dovecot::Dovecot::start_imap("agents-imap-kill", "faxgw", "s3cret", port, None);
+    let config = imap_config(port, "1s", "tls = \"none\"");
     kill_9_midway("imap", &config, 12, |number| {
         dovecot.save(
             "faxgw",

@@ -77,23 +77,42 @@ impl Dovecot {
         dovecot
     }
 
-    /// Starts it as an IMAP server on 127.0.0.1:`port` (plain, on loopback) with one user whose
-    /// mail is a Maildir; messages go in with `save`.
-    pub fn start_imap(name: &str, user: &str, password: &str, port: u16) -> Dovecot {
+    /// Starts it as an IMAP server on 127.0.0.1:`port` with one user whose mail is a Maildir;
+    /// messages go in with `save`. With `tls` (certificate and key PEM files), IMAP over TLS
+    /// from the first byte (imaps) and nothing in clear; without, plain IMAP on loopback.
+    pub fn start_imap(
+        name: &str,
+        user: &str,
+        password: &str,
+        port: u16,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Dovecot {
         let dir = PathBuf::from(format!("/var/tmp/faxhub-tests/dovecot-{name}"));
         let d = dir.display();
+        let (ssl, imap_port, imaps_port) = match tls {
+            Some((cert, key)) => (
+                format!(
+                    "ssl = required\nssl_cert = <{}\nssl_key = <{}\nssl_dh = </usr/share/dovecot/dh.pem\n",
+                    cert.display(),
+                    key.display()
+                ),
+                0,
+                port,
+            ),
+            None => ("ssl = no\n".to_string(), port, 0),
+        };
         Dovecot::launch(
             &dir,
             user,
             password,
             &format!(
                 "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
-                 auth_mechanisms = plain login\ndisable_plaintext_auth = no\nssl = no\n\
+                 auth_mechanisms = plain login\ndisable_plaintext_auth = no\n{ssl}\
                  mail_location = maildir:{d}/mail/%u\n\
                  passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
                  userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/mail/%u\n}}\n\
-                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
-                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n\
+                 inet_listener imaps {{\n    address = 127.0.0.1\n    port = {imaps_port}\n  }}\n}}\n\
                  service auth {{\n  unix_listener {d}/auth {{\n    mode = 0666\n  }}\n}}\n"
             ),
             |dovecot| {

@@ -81,13 +81,24 @@ mod tests {
         for name in ["b.pdf", "a.pdf", ".hidden.pdf", "c.pdf.tmp", "note.txt"] {
             std::fs::write(dir.path().join(name), name).unwrap();
         }
+        // oldest first: a.pdf was modified before b.pdf
+        let set = |name: &str, secs_ago: u64| {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap();
+            f.set_modified(SystemTime::now() - Duration::from_secs(secs_ago))
+                .unwrap();
+        };
+        set("a.pdf", 2);
+        set("b.pdf", 1);
         std::fs::create_dir(dir.path().join("sub.pdf")).unwrap();
         let wanted = |n: &str| n.ends_with(".pdf");
         let now = SystemTime::now();
         let later = now + Duration::from_secs(10);
         // just written: not settled yet
         assert!(
-            ready_files("hot", dir.path(), Duration::from_secs(2), now, wanted)
+            ready_files("hot", dir.path(), Duration::from_secs(5), now, wanted)
                 .unwrap()
                 .is_empty()
         );
