@@ -124,15 +124,18 @@ fn scans_in_the_hot_folder_are_faxed_and_their_receipts_mailed_to_the_owner() {
     let work = tempfile::tempdir().unwrap();
     let scans = work.path().join("scans");
     std::fs::create_dir_all(&scans).unwrap();
-    let pdf = make_pdf(work.path(), 1);
-    drop_file(&scans, "0169293999_devis.pdf", &pdf);
+    // real scans: a scanned paper page (PDF) and a 300 dpi 1-bit TIFF
+    let scanned_pdf =
+        std::fs::read(format!("{CORPUS}/pdf/unstructured/a1977-backus-p21.pdf")).unwrap();
+    let scanned_tif = std::fs::read(format!("{CORPUS}/tiff/tesseract/eurotext.tif")).unwrap();
+    drop_file(&scans, "0169293999_devis.pdf", &scanned_pdf);
     drop_file(
         &scans,
         "scan.json",
         br#"{"number": ["01 69 29 39 98", "0899123456"], "notify": "alice@example.com", "sender": "Alice Martin <alice@example.com>", "subject": "Devis 2026"}"#,
     );
-    drop_file(&scans, "scan.pdf", &pdf);
-    drop_file(&scans, "report.pdf", &pdf);
+    drop_file(&scans, "scan.tif", &scanned_tif);
+    drop_file(&scans, "report.pdf", &scanned_pdf);
     drop_file(&scans, "photo.gif", b"GIF89a");
     let hub = Faxhub::start("", &hot_folder_config(&scans));
 
@@ -149,9 +152,11 @@ fn scans_in_the_hot_folder_are_faxed_and_their_receipts_mailed_to_the_owner() {
         .find(|j| j["subject"] == "0169293999_devis.pdf")
         .unwrap();
     assert_eq!(devis["sender"], "scans@example.com");
+    assert_eq!(devis["pages"], 1, "{devis:#}");
     assert_eq!(devis["recipients"][0]["status"], "done");
     let alice = jobs.iter().find(|j| j["subject"] == "Devis 2026").unwrap();
     assert_eq!(alice["sender"], "alice@example.com");
+    assert_eq!(alice["pages"], 1, "{alice:#}");
     assert_eq!(alice["recipients"][0]["number"], "+33169293998");
     assert_eq!(alice["recipients"][0]["status"], "done");
     assert_eq!(alice["recipients"][1]["status"], "failed");
@@ -678,4 +683,44 @@ fn a_fax_received_for_an_exchange_mailbox_goes_into_replay_with_the_receipt() {
         receipt.contains("Subject: Fax delivered: Loop"),
         "{receipt}"
     );
+}
+
+#[test]
+fn with_after_seen_and_no_idle_a_message_is_marked_seen_polled_and_faxed_once() {
+    let port = free_port();
+    let dovecot =
+        common::dovecot::Dovecot::start_imap("agents-imap-seen", "faxgw", "s3cret", port, None);
+    dovecot.save(
+        "faxgw",
+        &domino_mail("0169293999@FAX", "Seen", b"%PDF-1.4 x"),
+    );
+    let config = format!(
+        "{}after = \"seen\"\nidle = false\n",
+        imap_config(port, "300ms", "tls = \"none\"")
+    );
+    let hub = Faxhub::start("", &config);
+    let start = Instant::now();
+    while dovecot.flags("faxgw") != ["\\Seen"] {
+        assert!(
+            start.elapsed() < WAIT,
+            "{:?}\n{}",
+            dovecot.flags("faxgw"),
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // many polls later: still there, still one job
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(dovecot.count("faxgw"), 1);
+    assert_eq!(jobs_from(&hub, "imap").len(), 1, "{}", hub.log());
+    // a new message is found by polling
+    dovecot.save(
+        "faxgw",
+        &domino_mail("0169293998@FAX", "Second", b"%PDF-1.4 x"),
+    );
+    let start = Instant::now();
+    while jobs_from(&hub, "imap").len() < 2 {
+        assert!(start.elapsed() < WAIT, "{}", hub.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -160,6 +160,26 @@ impl Dovecot {
         String::from_utf8_lossy(&out.stdout).lines().count()
     }
 
+    /// The flags of each message of the user's INBOX, one line a message.
+    pub fn flags(&self, user: &str) -> Vec<String> {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["fetch", "-u", user, "flags", "mailbox", "INBOX", "ALL"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "doveadm fetch: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("flags:"))
+            .map(|f| f.trim().to_string())
+            .collect()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.join("auth")
     }
