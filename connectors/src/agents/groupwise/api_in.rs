@@ -97,7 +97,7 @@ fn parse(message: &[u8]) -> Option<Parsed> {
 }
 
 /// (Original-Envelope-Id, GroupWise action) from a `message/delivery-status` body.
-fn delivery_status(text: &str) -> Option<(String, String)> {
+pub(super) fn delivery_status(text: &str) -> Option<(String, String)> {
     let value = |name: &str| {
         text.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;

@@ -194,3 +194,23 @@ async fn a_received_fax_goes_into_api_in_as_a_mail_with_its_pdf_and_no_status() 
     .unwrap();
     assert_eq!(pdf, b"%PDF-1.4 received");
 }
+
+#[test]
+fn every_report_action_has_its_groupwise_status() {
+    let status = |action: &str| {
+        super::api_in::delivery_status(&format!(
+            "Reporting-MTA: dns; h\r\nOriginal-Envelope-Id: M1\r\n\r\nFinal-Recipient: rfc822; 1@FAX\r\nAction: {action}\r\n"
+        ))
+    };
+    assert_eq!(status("delivered"), Some(("M1".into(), "Delivered".into())));
+    assert_eq!(
+        status("failed"),
+        Some(("M1".into(), "Undeliverable".into()))
+    );
+    assert_eq!(status("delayed"), Some(("M1".into(), "Delayed".into())));
+    // no envelope id (a mail not from GroupWise): no status to tie
+    assert_eq!(
+        super::api_in::delivery_status("Final-Recipient: rfc822; 1@FAX\r\nAction: failed\r\n"),
+        None
+    );
+}
