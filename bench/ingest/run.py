@@ -101,7 +101,10 @@ def start_faxhub(run):
     os.makedirs(d)
     port = free_port()
     config = f"{d}/faxhub.toml"
-    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n')
+    # the file line, as documented above: the embedded default (loopback) would make real T.38
+    # calls to itself during the run and measure spandsp rather than the intake
+    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
+                            '[[lines]]\nname = "file"\nkind = "file"\n')
     log = open(f"{d}/faxhub.log", "w")
     proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
     wait_port(port, "faxhub")
