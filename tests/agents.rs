@@ -281,12 +281,7 @@ fn an_exchange_drop_file_is_faxed_to_each_receiver_and_reported_into_replay() {
     assert_eq!(job["sender"], "alice@contoso.com");
     assert_eq!(job["env_id"], "ENV42");
     assert_eq!(job["subject"], "Quote for three");
-    let numbers: Vec<&str> = job["recipients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["number"].as_str().unwrap())
-        .collect();
+    let numbers = numbers(job);
     assert_eq!(numbers, ["+33169293999", "+33169293998", "+33169293997"]);
     assert!(
         job["recipients"]

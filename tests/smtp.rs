@@ -126,12 +126,7 @@ fn recipient_forms_normalise_to_e164_and_bad_ones_are_refused() {
     s.send(b"Subject: forms\r\nTo: \"Fax Dept\" <0169293999@fax.localhost>\r\n\r\nhello\r\n.\r\n");
     let id = queued_id(&s.read_reply());
     let job = hub.show(&id);
-    let numbers: Vec<&str> = job["recipients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["number"].as_str().unwrap())
-        .collect();
+    let numbers = numbers(&job);
     assert_eq!(
         numbers,
         [

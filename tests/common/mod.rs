@@ -285,6 +285,16 @@ pub fn queued_id(reply: &(u16, String)) -> String {
     reply.1.rsplit(' ').next().unwrap().to_string()
 }
 
+/// The numbers of a job's recipients, in order (from `queue show --json`).
+pub fn numbers(job: &Value) -> Vec<String> {
+    job["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A text-only message.
 pub fn text_message(subject: &str, body: &str) -> Vec<u8> {
     format!("From: Alice <alice@example.com>\r\nTo: 0169293999@fax.localhost\r\nSubject: {subject}\r\n\r\n{body}").into_bytes()
