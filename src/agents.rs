@@ -9,6 +9,7 @@ use faxhub_connectors::agents::groupwise::{API_OUT, ATT_OUT, ApiIn, ApiOut};
 use faxhub_connectors::agents::hotfolder::HotFolder;
 use faxhub_connectors::agents::imap::MailFile;
 use faxhub_queue::intake::Intake;
+use std::path::PathBuf;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -71,11 +72,7 @@ pub fn start(
             .map_err(|e| format!("exchange drop {}: {e}", x.drop.display()))?;
         let agent = DropDirectory {
             config: x.clone(),
-            quarantine: Quarantine::new(
-                x.quarantine
-                    .clone()
-                    .unwrap_or_else(|| config.quarantine_dir("exchange")),
-            ),
+            quarantine: quarantine(config, x.quarantine.as_ref(), "exchange"),
             intake: intake.clone(),
             addressing: addressing.clone(),
             host: host.to_string(),
@@ -87,37 +84,21 @@ pub fn start(
             std::fs::create_dir_all(g.dir.join(sub))
                 .map_err(|e| format!("groupwise {}: {e}", g.dir.join(sub).display()))?;
         }
-        let mut gw_addressing = addressing.clone();
-        gw_addressing
-            .fax_domains
-            .extend(g.fax_domains.iter().cloned());
         let agent = ApiOut {
             config: g.clone(),
-            quarantine: Quarantine::new(
-                g.quarantine
-                    .clone()
-                    .unwrap_or_else(|| config.quarantine_dir("groupwise")),
-            ),
+            quarantine: quarantine(config, g.quarantine.as_ref(), "groupwise"),
             intake: intake.clone(),
-            addressing: gw_addressing,
+            addressing: with_domains(addressing, &g.fax_domains),
             host: host.to_string(),
         };
         tasks.push(tokio::spawn(agent.run(shutdown.clone())));
     }
     if let Some(imap) = &config.imap {
-        let mut imap_addressing = addressing.clone();
-        imap_addressing
-            .fax_domains
-            .extend(imap.fax_domains.iter().cloned());
         let agent = MailFile {
             config: imap.clone(),
-            quarantine: Quarantine::new(
-                imap.quarantine
-                    .clone()
-                    .unwrap_or_else(|| config.quarantine_dir("imap")),
-            ),
+            quarantine: quarantine(config, imap.quarantine.as_ref(), "imap"),
             intake: intake.clone(),
-            addressing: imap_addressing,
+            addressing: with_domains(addressing, &imap.fax_domains),
             host: host.to_string(),
         };
         tasks.push(tokio::spawn(agent.run(shutdown.clone())));
@@ -135,6 +116,22 @@ pub fn start(
         tasks.push(tokio::spawn(agent.run(shutdown.clone())));
     }
     Ok(tasks)
+}
+
+/// An agent's quarantine: the configured folder, or `data_dir/quarantine/<agent>`.
+fn quarantine(config: &Config, configured: Option<&PathBuf>, agent: &str) -> Quarantine {
+    Quarantine::new(
+        configured
+            .cloned()
+            .unwrap_or_else(|| config.quarantine_dir(agent)),
+    )
+}
+
+/// The addressing with an agent's own fax domains added (a gateway's foreign domain).
+fn with_domains(addressing: &Addressing, extra: &[String]) -> Addressing {
+    let mut a = addressing.clone();
+    a.fax_domains.extend(extra.iter().cloned());
+    a
 }
 
 /// Exchange's Replay directory, when configured.

@@ -95,24 +95,31 @@ def start_postfix(run):
     return port, stop
 
 
-def start_faxhub(run):
-    d = f"{BASE}/faxhub-bench-{run}"
+def faxhub_instance(name):
+    """faxhub from target/release under BASE/faxhub-<name>, on a free port, with the file line
+    (the embedded default, loopback, would make real T.38 calls to itself during a run and
+    measure spandsp). Returns its directory, port and a function that stops it."""
+    d = f"{BASE}/faxhub-{name}"
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     port = free_port()
     config = f"{d}/faxhub.toml"
-    # the file line, as documented above: the embedded default (loopback) would make real T.38
-    # calls to itself during the run and measure spandsp rather than the intake
     open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
                             '[[lines]]\nname = "file"\nkind = "file"\n')
     log = open(f"{d}/faxhub.log", "w")
-    proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log,
+                            env={**os.environ, "RUST_LOG": "warn"})
     wait_port(port, "faxhub")
 
     def stop():
         proc.terminate()
         proc.wait()
 
+    return d, port, stop
+
+
+def start_faxhub(run):
+    _, port, stop = faxhub_instance(f"bench-{run}")
     return port, stop
 
 

@@ -17,13 +17,13 @@ Median and p95 of each, and the ratios of the medians.
 Usage: bench/receipts/run.py [--mails N]
 Needs root (Postfix), Ghostscript, and target/release/faxhub (make bench builds it).
 """
-import argparse, os, shutil, smtplib, socket, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, smtplib, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "target", "release", "faxhub")
 BASE = "/var/tmp/faxhub-tests"
 sys.path.insert(0, os.path.join(ROOT, "bench", "ingest"))
-from run import free_port, postfix_instance, wait_port  # noqa: E402
+from run import faxhub_instance, postfix_instance  # noqa: E402
 
 
 def three_page_pdf(path):
@@ -86,22 +86,7 @@ def wait_in_maildir(maildir, token, seen, timeout=120):
 
 
 def start_faxhub():
-    d = f"{BASE}/faxhub-bench-receipts"
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    port = free_port()
-    config = f"{d}/faxhub.toml"
-    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
-                            '[[lines]]\nname = "file"\nkind = "file"\n')
-    log = open(f"{d}/faxhub.log", "w")
-    proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log,
-                            env={**os.environ, "RUST_LOG": "warn"})
-    wait_port(port, "faxhub")
-
-    def stop():
-        proc.terminate()
-        proc.wait()
-
+    d, port, stop = faxhub_instance("bench-receipts")
     return port, f"{d}/var/Maildir", stop
 
 

@@ -27,21 +27,8 @@ impl Quarantine {
             .and_then(|f| f.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "item".into());
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let mut folder = self.dir.join(format!("{stamp}-{name}"));
-        let mut n = 1;
-        while folder.exists() {
-            n += 1;
-            folder = self.dir.join(format!("{stamp}-{name}-{n}"));
-        }
-        std::fs::create_dir_all(&folder)?;
         let sources: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        let reason = format!(
-            "{why}\n\nagent: {agent}\nfrom: {}\nat: {}\n",
-            sources.join(", "),
-            chrono::Utc::now().to_rfc3339()
-        );
-        write_synced(&folder.join("reason.txt"), reason.as_bytes())?;
+        let folder = self.folder(agent, &name, &sources.join(", "), why)?;
         for file in files {
             let Some(file_name) = file.file_name() else {
                 continue;
@@ -52,8 +39,8 @@ impl Quarantine {
         Ok(folder)
     }
 
-    /// Writes a copy of `bytes` as the item `name` (an item with no file of its own: an IMAP
-    /// message), with the reason.
+    /// Writes `bytes` as the item `name` (an item with no file of its own: an IMAP message taken
+    /// from `from`), with the reason.
     pub fn put_bytes(
         &self,
         agent: &str,
@@ -62,12 +49,27 @@ impl Quarantine {
         from: &str,
         why: &str,
     ) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(&self.dir)?;
-        let staged = self.dir.join(format!(".{name}.part"));
-        write_synced(&staged, bytes)?;
-        let folder = self.put(agent, &[&staged], &format!("{why}\n(item: {from})"))?;
-        std::fs::rename(folder.join(format!(".{name}.part")), folder.join(name))?;
+        let folder = self.folder(agent, name, from, why)?;
+        write_synced(&folder.join(name), bytes)?;
         sync_dir(&folder)?;
+        Ok(folder)
+    }
+
+    /// A new folder for the item `name`, holding its reason (synced) and nothing else yet.
+    fn folder(&self, agent: &str, name: &str, from: &str, why: &str) -> std::io::Result<PathBuf> {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let mut folder = self.dir.join(format!("{stamp}-{name}"));
+        let mut n = 1;
+        while folder.exists() {
+            n += 1;
+            folder = self.dir.join(format!("{stamp}-{name}-{n}"));
+        }
+        std::fs::create_dir_all(&folder)?;
+        let reason = format!(
+            "{why}\n\nagent: {agent}\nfrom: {from}\nat: {}\n",
+            chrono::Utc::now().to_rfc3339()
+        );
+        write_synced(&folder.join("reason.txt"), reason.as_bytes())?;
         Ok(folder)
     }
 }
@@ -133,6 +135,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(std::fs::read(copy.join("uid-7.eml")).unwrap(), b"msg");
-        assert!(!copy.join(".uid-7.eml.part").exists());
+        let reason = std::fs::read_to_string(copy.join("reason.txt")).unwrap();
+        assert!(reason.contains("from: imap://h/INBOX;UID=7"), "{reason}");
     }
 }
