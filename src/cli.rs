@@ -105,12 +105,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::CheckConfig { file } => {
             let path = file.or(path);
-            load(path.clone())?;
-            match path {
+            let (config, _) = load(path.clone())?;
+            match &path {
                 Some(p) => println!("{}: configuration is valid", p.display()),
                 None => println!("embedded default configuration is valid"),
             }
-            Ok(())
+            crate::convert_cmd::check_sandbox(&config, path.as_deref()).await
         }
         Command::Serve => {
             let (config, checked) = load(path)?;

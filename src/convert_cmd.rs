@@ -71,3 +71,25 @@ pub async fn run(config: &Config, out: &Path, files: &[PathBuf]) -> Result<(), F
     }
     Ok(())
 }
+
+/// `check-config`'s word on the converters' sandbox: how it runs them, or why it can't (exit 1).
+pub async fn check_sandbox(config: &Config, file: Option<&Path>) -> Result<(), Failure> {
+    let scratch = tempfile::Builder::new()
+        .prefix("faxhub-check-")
+        .tempdir()
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let converter =
+        Converter::new(config.convert.clone()).with_scratch(scratch.path().to_path_buf());
+    let db = config.db_path();
+    let mut outside = vec![db.as_path()];
+    outside.extend(file);
+    match converter.check_sandbox(&outside).await {
+        Ok(how) => {
+            println!("converters' sandbox: {how}: works");
+            Ok(())
+        }
+        Err(e) => Err(Failure::Runtime(format!(
+            "converters' sandbox: {e} (install bubblewrap, or write [convert.sandbox] mode = \"off\")"
+        ))),
+    }
+}

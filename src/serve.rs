@@ -65,6 +65,22 @@ pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let workers = config.convert.worker_count();
     let converter = Arc::new(Converter::new(config.convert.clone()).with_scratch(spool.tmp_dir()));
+    // No conversion runs outside the sandbox unless the administrator turned it off.
+    let db = config.db_path();
+    match converter.check_sandbox(&[db.as_path()]).await {
+        Ok(how) => tracing::info!(sandbox = %how, "converters sandboxed"),
+        Err(e) => {
+            return Err(Failure::Runtime(format!(
+                "{e}; install bubblewrap, or write [convert.sandbox] mode = \"off\" to convert \
+                 documents unsandboxed"
+            )));
+        }
+    }
+    if config.convert.sandbox.mode == faxhub_converters::SandboxMode::Off {
+        tracing::warn!(
+            "converters run unsandboxed ([convert.sandbox] mode = \"off\"): a document can make them read this server's files and reach the network"
+        );
+    }
     // LibreOffice takes seconds to start: warm the farm now, in the background.
     let warming = converter.clone();
     tokio::spawn(async move {

@@ -44,10 +44,12 @@ pub struct CoverConfig {
 }
 
 impl CoverConfig {
-    /// The template's text and the directory its relative images are taken from.
-    pub fn load_template(&self) -> Result<(String, Option<PathBuf>), String> {
+    /// The template's text and the images it shows by relative name (`src="logo.png"`), read
+    /// from the template's directory: LibreOffice is given copies of those files beside the
+    /// page, never the directory (which may hold the configuration).
+    pub fn load_template(&self) -> Result<Template, String> {
         match &self.template {
-            None => Ok((DEFAULT_TEMPLATE.to_string(), None)),
+            None => Ok((DEFAULT_TEMPLATE.to_string(), Vec::new())),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cover template {}: {e}", path.display()))?;
@@ -60,10 +62,58 @@ impl CoverConfig {
                         PLACEHOLDERS.join(", ")
                     ));
                 }
-                Ok((text, path.parent().map(Path::to_path_buf)))
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let mut images = Vec::new();
+                for name in relative_images(&text) {
+                    let file = dir.join(&name);
+                    // a regular file, never a link to elsewhere
+                    let meta = std::fs::symlink_metadata(&file)
+                        .map_err(|e| format!("cover template image {}: {e}", file.display()))?;
+                    if !meta.is_file() || meta.len() > MAX_IMAGE_BYTES {
+                        return Err(format!(
+                            "cover template image {}: not a regular file of at most {} MB",
+                            file.display(),
+                            MAX_IMAGE_BYTES >> 20
+                        ));
+                    }
+                    let bytes = std::fs::read(&file)
+                        .map_err(|e| format!("cover template image {}: {e}", file.display()))?;
+                    images.push((name, bytes));
+                }
+                Ok((text, images))
             }
         }
     }
+}
+
+/// A template's text and its images (file name, bytes).
+pub type Template = (String, Vec<(String, Vec<u8>)>);
+
+/// A cover template's image may be this large.
+const MAX_IMAGE_BYTES: u64 = 10 << 20;
+
+/// The plain file names a template's `src="…"` attributes give (no directory, no scheme).
+fn relative_images(html: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (k, _) in html.match_indices("src=") {
+        let rest = &html[k + 4..];
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(end) = rest[1..].find(quote) else {
+            continue;
+        };
+        let name = &rest[1..1 + end];
+        let plain = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains(['/', '\\', ':', '?', '#'])
+            && !name.starts_with('.');
+        if plain && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 /// What the cover says about the message (its sender, subject, date and text).
@@ -144,18 +194,6 @@ pub fn fill(
     out
 }
 
-/// `html` with a `<base>` so that relative images resolve in the template's directory.
-pub fn with_base(html: &str, dir: &Path) -> String {
-    let base = format!(
-        "<base href=\"file://{}/\">",
-        escape(&dir.display().to_string())
-    );
-    match html.find("<head>") {
-        Some(k) => format!("{}{base}{}", &html[..k + 6], &html[k + 6..]),
-        None => format!("{base}{html}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,11 +247,28 @@ mod tests {
     }
 
     #[test]
-    fn a_base_is_added_for_the_templates_images() {
-        let html = with_base(
-            "<html><head><title>t</title></head></html>",
-            Path::new("/etc/faxhub"),
-        );
-        assert!(html.contains("<head><base href=\"file:///etc/faxhub/\"><title>"));
+    fn a_template_shows_only_plain_file_names_beside_it() {
+        let html = r#"<img src="logo.png"><img src='sig.jpg'><img src="/etc/passwd">
+            <img src="../secret.png"><img src="file:///etc/shadow"><img src="http://x/y.png">
+            <img src=".hidden.png"><img src="logo.png">"#;
+        assert_eq!(relative_images(html), ["logo.png", "sig.jpg"]);
+    }
+
+    #[test]
+    fn a_templates_images_are_read_and_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("logo.png"), b"png").unwrap();
+        let template = dir.path().join("cover.html");
+        std::fs::write(&template, r#"<img src="logo.png">"#).unwrap();
+        let config = CoverConfig {
+            template: Some(template.clone()),
+            ..CoverConfig::default()
+        };
+        let (_, images) = config.load_template().unwrap();
+        assert_eq!(images, [("logo.png".to_string(), b"png".to_vec())]);
+        std::fs::remove_file(dir.path().join("logo.png")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("logo.png")).unwrap();
+        let err = config.load_template().unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

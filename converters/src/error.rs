@@ -28,6 +28,8 @@ pub enum ConvertError {
     ToolFailed { tool: String, detail: String },
     #[error("{tool} is not installed on the fax server")]
     ToolMissing { tool: String },
+    #[error("the fax server's document sandbox does not work: {0}")]
+    Sandbox(String),
     #[error("the converted pages are not valid fax pages: {0}")]
     NotClassF(String),
     #[error("the fax server could not read or write its work files: {0}")]
@@ -46,7 +48,9 @@ impl ConvertError {
             | ConvertError::ToolFailed { .. }
             | ConvertError::NotClassF(_) => EnhancedStatus::CONVERSION_FAILED,
             ConvertError::TooManyPages { .. } => EnhancedStatus::TOO_BIG,
-            ConvertError::ToolMissing { .. } | ConvertError::Io(_) => EnhancedStatus::new(5, 3, 0),
+            ConvertError::ToolMissing { .. } | ConvertError::Sandbox(_) | ConvertError::Io(_) => {
+                EnhancedStatus::new(5, 3, 0)
+            }
         }
     }
 

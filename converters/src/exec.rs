@@ -1,20 +1,18 @@
 //! The one way faxhub runs an external program.
 //!
-//! argv only (never a shell string); stdin closed; a lower CPU priority (nice 10); its own process
-//! group, working directory and
-//! `TMPDIR` (a private scratch directory); a hard timeout after which the whole process group is
+//! argv only (never a shell string); stdin closed; inside the converters' sandbox (`sandbox`: no
+//! network, only the system's files and the work directory, memory and CPU ceilings, nice 10, an
+//! unprivileged user); its own process group, working directory and `TMPDIR` (a private scratch
+//! directory, the only one it may write); a hard timeout after which the whole process group is
 //! killed; stdout and stderr read concurrently and capped so a chatty tool can neither block nor
 //! exhaust memory. Fails with `ExecError` naming the tool.
 
+use crate::sandbox::Sandbox;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
-
-/// External tools run at this lower CPU priority.
-const TOOL_NICENESS: libc::c_int = 10;
 /// Bytes kept of each of stdout and stderr.
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
@@ -38,8 +36,10 @@ pub enum ExecError {
     },
 }
 
-/// Runs `program args…` in `workdir` with a hard `timeout`.
+/// Runs `program args…` in `workdir` (the one directory it may write) inside `sandbox` with a
+/// hard `timeout`.
 pub async fn run<I, S>(
+    sandbox: &Sandbox,
     program: &str,
     args: I,
     workdir: &Path,
@@ -49,24 +49,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut command = Command::new(program);
-    // SAFETY: the closure runs in the child between fork and exec and only calls nice(2), which
-    // is async-signal-safe. Conversion is batch work: it must not slow down SMTP intake.
-    unsafe {
-        command.pre_exec(|| {
-            libc::nice(TOOL_NICENESS);
-            Ok(())
+    if !crate::sandbox::installed(program) {
+        return Err(ExecError::NotFound {
+            tool: program.to_string(),
         });
     }
-    let mut child = command
-        .args(args)
-        .current_dir(workdir)
-        .env("TMPDIR", workdir)
+    sandbox.hand_over(workdir).map_err(|source| ExecError::Io {
+        tool: program.to_string(),
+        source,
+    })?;
+    let mut child = sandbox
+        .command(program, args, workdir, &[])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
         .spawn()
         .map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => ExecError::NotFound {
@@ -143,6 +139,7 @@ mod tests {
     async fn runs_and_captures() {
         let dir = tempfile::tempdir().unwrap();
         let out = run(
+            &Sandbox::default(),
             "sh",
             ["-c", "echo hello; echo oops >&2; exit 3"],
             dir.path(),
@@ -161,6 +158,7 @@ mod tests {
         let start = Instant::now();
         // The grandchild would keep the pipes open for 30 s if it were not killed with its group.
         let err = run(
+            &Sandbox::default(),
             "sh",
             ["-c", "sleep 30 & sleep 30"],
             dir.path(),
@@ -180,6 +178,7 @@ mod tests {
     async fn caps_output_and_reports_missing_tools() {
         let dir = tempfile::tempdir().unwrap();
         let out = run(
+            &Sandbox::default(),
             "sh",
             ["-c", "head -c 1000000 /dev/zero"],
             dir.path(),
@@ -189,6 +188,7 @@ mod tests {
         .unwrap();
         assert_eq!(out.stdout.len(), OUTPUT_CAP);
         let err = run(
+            &Sandbox::default(),
             "no-such-tool-faxhub",
             ["x"],
             dir.path(),
@@ -198,6 +198,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ExecError::NotFound { .. }));
         let stdin_closed = run(
+            &Sandbox::default(),
             "cat",
             Vec::<&str>::new(),
             dir.path(),

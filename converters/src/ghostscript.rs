@@ -14,6 +14,7 @@ const DOCUMENT: &str = "the document";
 
 /// Renders `inputs` in order into one multi-page TIFF at `out`.
 pub(crate) async fn render(
+    sandbox: &crate::Sandbox,
     inputs: &[&Path],
     out: &Path,
     config: &ConvertConfig,
@@ -43,7 +44,7 @@ pub(crate) async fn render(
     args.push(format!("-sPAPERSIZE={}", options.paper.gs_name()));
     args.push(format!("-sOutputFile={}", out.display()));
     args.extend(inputs.iter().map(|p| p.display().to_string()));
-    let output = exec::run(GS, &args, workdir, config.tool_timeout)
+    let output = exec::run(sandbox, GS, &args, workdir, config.tool_timeout)
         .await
         .map_err(|e| match e {
             ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },

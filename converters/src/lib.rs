@@ -23,6 +23,7 @@ mod options;
 pub mod preview;
 mod raster;
 pub mod received;
+pub mod sandbox;
 mod text;
 pub mod tiff_f;
 mod tnef;
@@ -30,6 +31,7 @@ mod tnef;
 pub use cover::{Addressee, CoverConfig, CoverFields};
 pub use error::ConvertError;
 pub use options::{Options, Paper, Resolution};
+pub use sandbox::{Sandbox, SandboxConfig, SandboxMode};
 
 use mime::{Document, Kind};
 use tiff_f::FaxPage;
@@ -87,6 +89,8 @@ pub struct ConvertConfig {
     pub office_timeout: Duration,
     /// Cover pages (`[convert.cover]`).
     pub cover: CoverConfig,
+    /// The converters' sandbox (`[convert.sandbox]`).
+    pub sandbox: SandboxConfig,
 }
 
 impl Default for ConvertConfig {
@@ -103,6 +107,7 @@ impl Default for ConvertConfig {
             office_instances: 0,
             office_timeout: DEFAULT_OFFICE_TIMEOUT,
             cover: CoverConfig::default(),
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -165,6 +170,8 @@ pub struct Converter {
     /// Where the LibreOffice farm keeps its profiles (a daemon gives its spool's tmp/, which
     /// start-up recovery empties after a crash).
     scratch: PathBuf,
+    /// Made on the first external program (its support files live under `scratch`).
+    sandbox: tokio::sync::OnceCell<std::sync::Arc<Sandbox>>,
     /// Started on the first Office document (or by `warm_up`).
     farm: tokio::sync::OnceCell<office::Farm>,
 }
@@ -182,6 +189,7 @@ impl Converter {
         Converter {
             config,
             scratch: std::env::temp_dir(),
+            sandbox: tokio::sync::OnceCell::new(),
             farm: tokio::sync::OnceCell::new(),
         }
     }
@@ -260,7 +268,7 @@ impl Converter {
         &self,
         set: &PageSet,
         fields: &CoverFields,
-        (template, images): &(String, Option<PathBuf>),
+        (template, images): &cover::Template,
         pages: &[FaxPage],
         to: &Addressee,
         workdir: &Path,
@@ -269,11 +277,9 @@ impl Converter {
         let mut cover_pages = 1;
         for _ in 0..2 {
             let total = set.pages + cover_pages;
-            let mut html = cover::fill(template, &self.config.cover, fields, to, total);
-            if let Some(dir) = images {
-                html = cover::with_base(&html, dir);
-            }
-            let doc = Document::new(COVER.into(), Kind::Html, html.into_bytes());
+            let html = cover::fill(template, &self.config.cover, fields, to, total);
+            let doc = Document::new(COVER.into(), Kind::Html, html.into_bytes())
+                .with_resources(images.clone());
             let pdf = self.office_to_pdf(&[doc], workdir).await?;
             let cover = self.render(&pdf, 0, &set.options, workdir).await?;
             if cover.len() as u32 == cover_pages {
@@ -311,6 +317,33 @@ impl Converter {
         self.farm().await?.warm_up().await
     }
 
+    /// The sandbox every external program runs in, made and probed once: when it does not work
+    /// (and `[convert.sandbox] mode` is not `off`), nothing is converted.
+    pub async fn sandbox(&self) -> Result<&std::sync::Arc<Sandbox>, ConvertError> {
+        self.sandbox
+            .get_or_try_init(|| async {
+                let sandbox = Sandbox::new(&self.config.sandbox, &self.scratch)
+                    .map_err(|e| ConvertError::Sandbox(e.to_string()))?;
+                sandbox
+                    .probe(&self.scratch, &[])
+                    .await
+                    .map_err(ConvertError::Sandbox)?;
+                Ok(std::sync::Arc::new(sandbox))
+            })
+            .await
+    }
+
+    /// Whether the sandbox works here, `outside` (the configuration, `data_dir`) hidden from
+    /// it: how it runs the converters, or why it can't.
+    pub async fn check_sandbox(&self, outside: &[&Path]) -> Result<String, ConvertError> {
+        let sandbox = self.sandbox().await?;
+        sandbox
+            .probe(&self.scratch, outside)
+            .await
+            .map_err(ConvertError::Sandbox)?;
+        Ok(sandbox.describe())
+    }
+
     async fn farm(&self) -> Result<&office::Farm, ConvertError> {
         let size = match self.config.office_instances {
             0 => std::thread::available_parallelism()
@@ -318,9 +351,15 @@ impl Converter {
                 .unwrap_or(1),
             n => n,
         };
+        let sandbox = self.sandbox().await?;
         self.farm
             .get_or_try_init(|| async {
-                office::Farm::new(size, self.config.office_timeout, &self.scratch)
+                office::Farm::new(
+                    size,
+                    self.config.office_timeout,
+                    &self.scratch,
+                    sandbox.clone(),
+                )
             })
             .await
     }
@@ -335,10 +374,13 @@ impl Converter {
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         for (i, doc) in documents.iter().enumerate() {
             let input = match doc.kind() {
+                // in a directory of its own: LibreOffice is shown that directory alone
                 Kind::Office => {
                     limits::check_package(doc.name(), doc.bytes())?;
-                    workdir.join(format!(
-                        "office{i}.{}",
+                    let dir = workdir.join(format!("office{i}"));
+                    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+                    dir.join(format!(
+                        "document.{}",
                         office_extension(doc.name(), doc.bytes())
                     ))
                 }
@@ -503,7 +545,15 @@ impl Converter {
     ) -> Result<PathBuf, ConvertError> {
         let out = path.with_extension("decrypted.pdf");
         let args = [OsStr::new("--decrypt"), path.as_os_str(), out.as_os_str()];
-        match exec::run(QPDF, args, workdir, self.config.tool_timeout).await {
+        match exec::run(
+            self.sandbox().await?,
+            QPDF,
+            args,
+            workdir,
+            self.config.tool_timeout,
+        )
+        .await
+        {
             // 0: done; 3: done with warnings
             Ok(o) if matches!(o.status.code(), Some(0 | 3)) => Ok(out),
             Ok(o) if String::from_utf8_lossy(&o.stderr).contains("password") => {
@@ -539,12 +589,18 @@ impl Converter {
             tiff.as_os_str(),
             g3.as_os_str(),
         ];
-        let out = exec::run(TIFFCP, args, workdir, self.config.tool_timeout)
-            .await
-            .map_err(|e| ConvertError::ToolFailed {
-                tool: TIFFCP.into(),
-                detail: e.to_string(),
-            })?;
+        let out = exec::run(
+            self.sandbox().await?,
+            TIFFCP,
+            args,
+            workdir,
+            self.config.tool_timeout,
+        )
+        .await
+        .map_err(|e| ConvertError::ToolFailed {
+            tool: TIFFCP.into(),
+            detail: e.to_string(),
+        })?;
         if !out.status.success() {
             return Err(ConvertError::ToolFailed {
                 tool: TIFFCP.into(),
@@ -575,12 +631,18 @@ impl Converter {
             .await
             .map_err(|e| ConvertError::Io(e.to_string()))?;
         let args = [OsStr::new("-o"), pdf.as_os_str(), tif.as_os_str()];
-        let out = exec::run(TIFF2PDF, args, workdir, self.config.tool_timeout)
-            .await
-            .map_err(|e| ConvertError::ToolFailed {
-                tool: TIFF2PDF.into(),
-                detail: e.to_string(),
-            })?;
+        let out = exec::run(
+            self.sandbox().await?,
+            TIFF2PDF,
+            args,
+            workdir,
+            self.config.tool_timeout,
+        )
+        .await
+        .map_err(|e| ConvertError::ToolFailed {
+            tool: TIFF2PDF.into(),
+            detail: e.to_string(),
+        })?;
         if !out.status.success() {
             let detail = String::from_utf8_lossy(&out.stderr)
                 .lines()
@@ -620,14 +682,22 @@ impl Converter {
         }
         let out = workdir.join(format!("gs{first}.tif"));
         let paths: Vec<&Path> = inputs.iter().map(|(_, p)| p.as_path()).collect();
-        if let Err(whole) = ghostscript::render(&paths, &out, &self.config, options, workdir).await
+        let sandbox = self.sandbox().await?;
+        if let Err(whole) =
+            ghostscript::render(sandbox, &paths, &out, &self.config, options, workdir).await
         {
             // Find the part to blame, so that the user is told which attachment failed.
             for (name, path) in &inputs {
                 let probe = workdir.join("probe.tif");
-                if let Err(e) =
-                    ghostscript::render(&[path.as_path()], &probe, &self.config, options, workdir)
-                        .await
+                if let Err(e) = ghostscript::render(
+                    sandbox,
+                    &[path.as_path()],
+                    &probe,
+                    &self.config,
+                    options,
+                    workdir,
+                )
+                .await
                 {
                     return Err(e.for_part(name));
                 }

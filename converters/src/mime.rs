@@ -69,6 +69,11 @@ impl Document {
     pub fn resources(&self) -> &[(String, Vec<u8>)] {
         &self.resources
     }
+    /// The same document with the files it refers to by name.
+    pub fn with_resources(mut self, files: Vec<(String, Vec<u8>)>) -> Document {
+        self.resources = files;
+        self
+    }
 }
 
 /// PostScript (rendered by Ghostscript under -dSAFER, like PDF), with or without the DOS EPS

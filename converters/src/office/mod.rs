@@ -1,7 +1,11 @@
 //! The LibreOffice farm: warm headless instances that turn Office documents into PDF.
 //!
 //! Each instance is `worker.py` (Debian's python3-uno) driving one `soffice` with a private
-//! profile, both in their own process group. A document goes to an idle instance (or a new one,
+//! profile, both in their own process group, inside the converters' sandbox (`sandbox`): the
+//! instance sees the system's files, `worker.py` and its own directory (`i<n>/`: its profile and
+//! `io/`), nothing else. A document's directory (the document and the files it refers to) is
+//! copied into `io/doc/`, the PDF comes back as `io/out.pdf`, and `io/` is emptied before the
+//! next document, so an instance never sees another job's files. A document goes to an idle instance (or a new one,
 //! up to `size`); the reply must come within `timeout`, or the whole group is killed and the
 //! document fails with a timeout. An instance that dies (or fails to write the PDF) is replaced
 //! and the document tried once more on a fresh one; a document that kills two instances gets one
@@ -10,16 +14,19 @@
 //! ahead of the first document.
 
 use crate::ConvertError;
+use crate::sandbox::Sandbox;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::{Mutex, Semaphore};
 
 const WORKER: &str = include_str!("worker.py");
+/// The profile settings every instance starts with (macros, links, linked graphics, recalc).
+const HARDENING: &str = include_str!("hardening.xcu");
 /// Debian's Python, which has the uno module (not whatever python3 comes first on PATH).
 const PYTHON: &str = "/usr/bin/python3";
 const SOFFICE: &str = "soffice";
@@ -74,22 +81,33 @@ pub struct Farm {
     size: usize,
     timeout: Duration,
     dir: tempfile::TempDir,
+    sandbox: Arc<Sandbox>,
     idle: Mutex<Vec<Instance>>,
     slots: Arc<Semaphore>,
     started: AtomicUsize,
+    /// Homes (`i<k>/`) no live instance uses: a replaced instance takes over a free one's
+    /// profile (made once: the slow part of a start), never a live instance's.
+    free_homes: Arc<std::sync::Mutex<Vec<usize>>>,
 }
 
 struct Instance {
     child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
-    _profile: PathBuf,
+    /// Its home's number, given back to `free_homes` when it is dropped.
+    home_number: usize,
+    free_homes: Arc<std::sync::Mutex<Vec<usize>>>,
+    /// Its directory: `profile/` and `io/`.
+    home: PathBuf,
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
         if let Some(pid) = self.child.id() {
             crate::exec::kill_group(pid);
+        }
+        if let Ok(mut free) = self.free_homes.lock() {
+            free.push(self.home_number);
         }
     }
 }
@@ -103,20 +121,32 @@ enum Outcome {
 
 impl Farm {
     /// A farm of `size` instances whose profiles live in a new directory under `scratch`.
-    pub fn new(size: usize, timeout: Duration, scratch: &Path) -> Result<Farm, ConvertError> {
+    pub fn new(
+        size: usize,
+        timeout: Duration,
+        scratch: &Path,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<Farm, ConvertError> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let dir = tempfile::Builder::new()
             .prefix("office-")
             .tempdir_in(scratch)
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
-        std::fs::write(dir.path().join("worker.py"), WORKER)
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
+            .map_err(io)?;
+        // the sandbox user reads worker.py and the primers, and writes only its own i<n>/
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+        let worker = dir.path().join("worker.py");
+        std::fs::write(&worker, WORKER).map_err(io)?;
+        std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
         Ok(Farm {
             size: size.max(1),
             timeout,
             dir,
+            sandbox,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(size.max(1))),
             started: AtomicUsize::new(0),
+            free_homes: Arc::new(std::sync::Mutex::new(Vec::new())),
         })
     }
 
@@ -152,22 +182,23 @@ impl Farm {
         Ok(())
     }
 
-    /// The primer documents, written into the farm's directory: (input, output) pairs.
+    /// The primer documents, each in a directory of its own under the farm's: (input, output)
+    /// pairs.
     async fn write_primers(&self) -> Result<Vec<(PathBuf, PathBuf)>, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let mut out = Vec::new();
-        for (name, body) in PRIMERS {
-            let input = self.dir.path().join(name);
-            tokio::fs::write(&input, body)
-                .await
-                .map_err(|e| ConvertError::Io(e.to_string()))?;
-            let output = input.with_extension("pdf");
-            out.push((input, output));
+        for (k, (name, body)) in PRIMERS.iter().enumerate() {
+            let dir = self.dir.path().join(format!("primer{k}"));
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            let input = dir.join(name);
+            tokio::fs::write(&input, body).await.map_err(io)?;
+            out.push((input.clone(), input.with_extension("pdf")));
         }
         Ok(out)
     }
 
-    /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument, RTF or `.html` file) to the PDF
-    /// `output`.
+    /// Converts `input` (a Word, Excel, PowerPoint, OpenDocument, RTF or `.html` file, alone in
+    /// its directory but for the files it refers to) to the PDF `output`.
     pub async fn to_pdf(
         &self,
         name: &str,
@@ -238,14 +269,24 @@ impl Farm {
         })
     }
 
-    /// One-shot `soffice --convert-to pdf` with a profile of its own.
+    /// One-shot `soffice --convert-to pdf` with a fresh profile, in the sandbox like the rest.
     async fn cold(&self, input: &Path, output: &Path) -> Result<(), ConvertError> {
-        let outdir = output.parent().unwrap_or(self.dir.path());
-        let profile = self.dir.path().join("profile-cold");
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        let home = self.dir.path().join(format!("cold{n}"));
+        let doc = stage(input, &home).await?;
+        harden(&home.join("profile"))
+            .await
+            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        let outdir = home.join("io");
         let mut args: Vec<std::ffi::OsString> = vec![
             "--headless".into(),
             "--norestore".into(),
-            format!("-env:UserInstallation=file://{}", profile.display()).into(),
+            format!(
+                "-env:UserInstallation=file://{}",
+                home.join("profile").display()
+            )
+            .into(),
         ];
         if input.extension().is_some_and(|e| e == "html") {
             args.push("--infilter=HTML (StarWriter)".into());
@@ -255,28 +296,50 @@ impl Farm {
             "pdf".into(),
             "--outdir".into(),
             outdir.as_os_str().into(),
-            input.as_os_str().into(),
+            doc.as_os_str().into(),
         ]);
-        let out = crate::exec::run(SOFFICE, args, outdir, self.timeout)
-            .await
-            .map_err(|e| ConvertError::ToolFailed {
-                tool: SOFFICE.into(),
-                detail: e.to_string(),
-            })?;
-        let produced = outdir.join(input.with_extension("pdf").file_name().unwrap_or_default());
-        if !out.status.success() || !produced.exists() {
-            return Err(ConvertError::ToolFailed {
+        let result = crate::exec::run(&self.sandbox, SOFFICE, args, &home, self.timeout).await;
+        let produced = outdir.join(doc.with_extension("pdf").file_name().unwrap_or_default());
+        let moved = match &result {
+            Ok(out) if out.status.success() && produced.exists() => {
+                move_file(&produced, output).await.map_err(io)
+            }
+            Ok(out) => Err(ConvertError::ToolFailed {
                 tool: SOFFICE.into(),
                 detail: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
-        }
-        if produced != output {
-            std::fs::rename(&produced, output).map_err(|e| ConvertError::Io(e.to_string()))?;
-        }
-        Ok(())
+            }),
+            Err(e) => Err(ConvertError::ToolFailed {
+                tool: SOFFICE.into(),
+                detail: e.to_string(),
+            }),
+        };
+        let _ = tokio::fs::remove_dir_all(&home).await;
+        moved
     }
 
+    /// Has `instance` convert `input` (copied into its `io/doc/`) into `output`.
     async fn run(&self, instance: &mut Instance, input: &Path, output: &Path) -> Outcome {
+        let doc = match stage(input, &instance.home).await {
+            Ok(doc) => doc,
+            Err(e) => return Outcome::Refused(e.to_string()),
+        };
+        if let Err(e) = self.sandbox.hand_over(&instance.home.join("io")) {
+            return Outcome::Refused(format!("impl_store: {e}"));
+        }
+        let pdf = instance.home.join("io").join("out.pdf");
+        let outcome = self.ask(instance, &doc, &pdf).await;
+        let outcome = match outcome {
+            Outcome::Converted => match move_file(&pdf, output).await {
+                Ok(()) => Outcome::Converted,
+                Err(e) => Outcome::Refused(format!("impl_store: {e}")),
+            },
+            other => other,
+        };
+        let _ = tokio::fs::remove_dir_all(instance.home.join("io")).await;
+        outcome
+    }
+
+    async fn ask(&self, instance: &mut Instance, input: &Path, output: &Path) -> Outcome {
         let request = serde_json_line(input, output);
         if instance.stdin.write_all(request.as_bytes()).await.is_err()
             || instance.stdin.flush().await.is_err()
@@ -292,22 +355,30 @@ impl Farm {
     }
 
     async fn start(&self) -> Result<Instance, ConvertError> {
+        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         let n = self.started.fetch_add(1, Ordering::Relaxed);
-        let profile = self.dir.path().join(format!("profile-{}", n % self.size));
+        let free = self.free_homes.lock().ok().and_then(|mut f| f.pop());
+        let home_number = free.unwrap_or(n);
+        let home = self.dir.path().join(format!("i{home_number}"));
+        let _ = tokio::fs::remove_dir_all(home.join("io")).await;
+        harden(&home.join("profile")).await.map_err(io)?;
+        self.sandbox.hand_over(&home).map_err(io)?;
         let pipe = format!("faxhub-{}-{n}", std::process::id());
-        let mut command = Command::new(PYTHON);
+        let worker = self.dir.path().join("worker.py");
+        let mut command = self.sandbox.command(
+            PYTHON,
+            [
+                worker.as_os_str(),
+                home.join("profile").as_os_str(),
+                pipe.as_ref(),
+            ],
+            &home,
+            &[&worker],
+        );
         command
-            .arg(self.dir.path().join("worker.py"))
-            .arg(&profile)
-            .arg(&pipe)
-            .current_dir(self.dir.path())
-            .env("TMPDIR", self.dir.path())
-            .env("HOME", self.dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stderr(Stdio::null());
         let mut child = command.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ConvertError::ToolMissing {
                 tool: "python3 (for LibreOffice)".into(),
@@ -321,7 +392,9 @@ impl Farm {
             child,
             stdin,
             stdout,
-            _profile: profile,
+            home,
+            home_number,
+            free_homes: self.free_homes.clone(),
         };
         match tokio::time::timeout(START_TIMEOUT, instance.stdout.next_line()).await {
             Ok(Ok(Some(line))) if line.contains("\"ready\": true") => Ok(instance),
@@ -330,6 +403,46 @@ impl Farm {
             }),
         }
     }
+}
+
+/// Copies the regular files of `input`'s directory (the document and what it refers to; links
+/// and subdirectories left out) into `home/io/doc/`, a fresh directory. Returns the document's
+/// path there.
+async fn stage(input: &Path, home: &Path) -> Result<PathBuf, ConvertError> {
+    let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+    let from = input.parent().unwrap_or(Path::new("."));
+    let to = home.join("io").join("doc");
+    let _ = tokio::fs::remove_dir_all(home.join("io")).await;
+    tokio::fs::create_dir_all(&to).await.map_err(io)?;
+    let mut entries = tokio::fs::read_dir(from).await.map_err(io)?;
+    while let Some(entry) = entries.next_entry().await.map_err(io)? {
+        if entry.file_type().await.map_err(io)?.is_file() {
+            tokio::fs::copy(entry.path(), to.join(entry.file_name()))
+                .await
+                .map_err(io)?;
+        }
+    }
+    Ok(to.join(input.file_name().unwrap_or_default()))
+}
+
+/// Makes `profile` with the hardened settings, unless LibreOffice already made it.
+async fn harden(profile: &Path) -> std::io::Result<()> {
+    let user = profile.join("user");
+    let settings = user.join("registrymodifications.xcu");
+    if tokio::fs::try_exists(&settings).await? {
+        return Ok(());
+    }
+    tokio::fs::create_dir_all(&user).await?;
+    tokio::fs::write(&settings, HARDENING).await
+}
+
+/// Moves a file, across file systems too.
+async fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    if tokio::fs::rename(from, to).await.is_err() {
+        tokio::fs::copy(from, to).await?;
+        tokio::fs::remove_file(from).await?;
+    }
+    Ok(())
 }
 
 /// The request line, with the paths JSON-escaped.

@@ -8,7 +8,10 @@
 #   worker -> {"ok": true, "pages": N} | {"error": "why"}
 # If soffice dies, the worker exits (status 3): faxhub then kills the group and starts another.
 # When stdin closes (faxhub stopped, or was killed), the worker kills its whole process group.
-# Documents are loaded hidden, read-only, with macros never run and links never updated.
+# Documents are loaded hidden, read-only, with macros never run and links never updated. The
+# profile is hardened before soffice first reads it (HARDENING): macros disabled, linked
+# graphics from documents blocked, links (Writer, Calc) never updated, spreadsheet formulas
+# never recalculated on load (so INDIRECT or WEBSERVICE cannot fetch anything while loading).
 # HTML (a mail body made printable by faxhub) is laid out by Writer.
 # Spreadsheets are printed one page wide (as many pages down as needed), so no column is split
 # onto extra pages.

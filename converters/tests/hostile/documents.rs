@@ -1,0 +1,125 @@
+//! The hostile documents, made here: each links the canary (`Link::File`, a `file://` URL or a
+//! plain path) or the listener's URL (`Link::Url`) the way one format allows.
+
+use std::io::Write;
+use std::path::Path;
+
+pub enum Link {
+    File,
+    Url,
+}
+
+pub struct Case {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub link: Link,
+}
+
+/// Every case, for the canary at `canary` and the listener at `url`.
+pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
+    let file_url = format!("file://{}", canary.display());
+    let mut out = Vec::new();
+    for (link, target) in [(Link::File, file_url.as_str()), (Link::Url, url)] {
+        let tag = match link {
+            Link::File => "file",
+            Link::Url => "url",
+        };
+        out.push(Case {
+            name: format!("docx-external-image-{tag}.docx"),
+            bytes: docx_linking(target),
+            link: clone(&link),
+        });
+        out.push(Case {
+            name: format!("fodt-linked-image-{tag}.fodt"),
+            bytes: fodt_linking(target).into_bytes(),
+            link: clone(&link),
+        });
+        out.push(Case {
+            name: format!("odt-linked-image-{tag}.odt"),
+            bytes: odt_linking(target),
+            link: clone(&link),
+        });
+    }
+    out.push(Case {
+        name: "rtf-includepicture.rtf".into(),
+        bytes: rtf_including(&canary.display().to_string()).into_bytes(),
+        link: Link::File,
+    });
+    out
+}
+
+fn clone(link: &Link) -> Link {
+    match link {
+        Link::File => Link::File,
+        Link::Url => Link::Url,
+    }
+}
+
+/// A ZIP package of stored (uncompressed) parts, in order.
+fn package(parts: &[(&str, &str)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, body) in parts {
+        zip.start_file(*name, stored).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// A Word document whose picture is an external relationship (`TargetMode="External"`).
+fn docx_linking(target: &str) -> Vec<u8> {
+    let content_types = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
+    let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#;
+    let doc_rels = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdImg" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="{target}" TargetMode="External"/></Relationships>"#
+    );
+    let document = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><w:body><w:p><w:r><w:t>Quarterly report</w:t></w:r></w:p><w:p><w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="5760000" cy="5760000"/><wp:docPr id="1" name="Picture 1"/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="Picture 1"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:link="rIdImg"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="5760000" cy="5760000"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p></w:body></w:document>"#;
+    package(&[
+        ("[Content_Types].xml", content_types),
+        ("_rels/.rels", rels),
+        ("word/_rels/document.xml.rels", &doc_rels),
+        ("word/document.xml", document),
+    ])
+}
+
+const ODF_NAMESPACES: &str = r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:xlink="http://www.w3.org/1999/xlink""#;
+
+fn odf_body(target: &str) -> String {
+    format!(
+        r#"<office:body><office:text><text:p>Quarterly report</text:p><text:p><draw:frame draw:name="p" text:anchor-type="as-char" svg:width="16cm" svg:height="16cm"><draw:image xlink:href="{target}" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p></office:text></office:body>"#
+    )
+}
+
+/// A flat OpenDocument text whose image is linked (`draw:image xlink:href`).
+fn fodt_linking(target: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document {ODF_NAMESPACES} office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.text">{}</office:document>"#,
+        odf_body(target)
+    )
+}
+
+/// The same as a zipped OpenDocument text.
+fn odt_linking(target: &str) -> Vec<u8> {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES} office:version="1.2">{}</office:document-content>"#,
+        odf_body(target)
+    );
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    package(&[
+        ("mimetype", "application/vnd.oasis.opendocument.text"),
+        ("content.xml", &content),
+        ("META-INF/manifest.xml", manifest),
+    ])
+}
+
+/// An RTF whose field includes a picture by path, linked and not stored (`\d`).
+fn rtf_including(path: &str) -> String {
+    format!(
+        r#"{{\rtf1\ansi Quarterly report\par {{\field{{\*\fldinst INCLUDEPICTURE "{path}" \\d \\* MERGEFORMAT}}{{\fldrslt }}}}\par}}"#
+    )
+}

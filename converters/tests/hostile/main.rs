@@ -1,0 +1,166 @@
+//! Hostile documents: Office, OpenDocument and RTF files that link a file of the server (a canary
+//! image, solid black, in a directory the converters must never see) or a URL of a listener this
+//! test starts. Each is first converted by a plain `soffice --convert-to pdf` (the control: the
+//! canary must show on its page, or the listener must be reached, else the case is no real
+//! attack), then by faxhub's converter: no canary on the fax page, no connection at the listener.
+
+mod documents;
+
+use documents::Link;
+use faxhub_converters::{ConvertConfig, Converter};
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The canary covers most of a page: a page showing it is more than this share black.
+const SHOWN: f64 = 0.25;
+
+/// A solid black PNG, 600×600, in a directory of the test's own (not under any work directory).
+fn canary(dir: &Path) -> PathBuf {
+    let path = dir.join("canary.png");
+    let black = image::GrayImage::from_pixel(600, 600, image::Luma([0u8]));
+    black.save(&path).expect("canary image");
+    path
+}
+
+/// A listener that counts connections (and answers each with the canary).
+fn listener(png: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in socket.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let head = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
+                png.len()
+            );
+            use std::io::Write;
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&png);
+        }
+    });
+    (port, count)
+}
+
+/// The share of black pixels on page 1 of a PDF (Ghostscript at 30 dpi, grey).
+fn black_share(pdf: &Path) -> f64 {
+    let pgm = pdf.with_extension("pgm");
+    let status = std::process::Command::new("gs")
+        .args([
+            "-q",
+            "-dSAFER",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=pgmraw",
+            "-r30",
+        ])
+        .args(["-dFirstPage=1", "-dLastPage=1"])
+        .arg(format!("-sOutputFile={}", pgm.display()))
+        .arg(pdf)
+        .status()
+        .expect("gs");
+    assert!(status.success(), "gs rendered {}", pdf.display());
+    let bytes = std::fs::read(&pgm).unwrap();
+    // P5\n<w> <h>\n255\n<pixels>
+    let mut fields = 0;
+    let mut at = 0;
+    while fields < 4 {
+        while bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        while !bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields += 1;
+    }
+    let pixels = &bytes[at + 1..];
+    pixels.iter().filter(|&&p| p < 128).count() as f64 / pixels.len() as f64
+}
+
+/// The control: LibreOffice as anyone would run it, no sandbox, a profile of its own.
+fn plain_soffice(input: &Path, out: &Path) -> PathBuf {
+    let profile = out.join("profile");
+    let status = std::process::Command::new("soffice")
+        .arg("--headless")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.display()
+        ))
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(out)
+        .arg(input)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("soffice");
+    assert!(status.success(), "soffice converted {}", input.display());
+    out.join(input.with_extension("pdf").file_name().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn linked_files_and_urls_never_reach_a_fax_page_nor_the_network() {
+    let secrets = tempfile::tempdir().unwrap();
+    let canary = canary(secrets.path());
+    let (port, connections) = listener(std::fs::read(&canary).unwrap());
+    let url = format!("http://127.0.0.1:{port}/canary.png");
+    let scratch = tempfile::tempdir().unwrap();
+    let converter = Converter::new(ConvertConfig {
+        office_instances: 1,
+        ..ConvertConfig::default()
+    })
+    .with_scratch(scratch.path().to_path_buf());
+    let mut failures = Vec::new();
+    for case in documents::cases(&canary, &url) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join(&case.name);
+        std::fs::write(&input, &case.bytes).unwrap();
+        // the control
+        let before = connections.load(Ordering::SeqCst);
+        let pdf = plain_soffice(&input, dir.path());
+        let reached = connections.load(Ordering::SeqCst) > before;
+        let shown = black_share(&pdf);
+        match case.link {
+            Link::File => assert!(
+                shown > SHOWN,
+                "control: plain soffice shows the canary of {} ({shown:.2} black)",
+                case.name
+            ),
+            Link::Url => assert!(
+                reached,
+                "control: plain soffice fetched {url} for {}",
+                case.name
+            ),
+        }
+        // faxhub
+        let before = connections.load(Ordering::SeqCst);
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        match converter.convert_file(&case.name, &case.bytes, &work).await {
+            Ok(set) => {
+                let share = black_share(&set.pdf);
+                if share > SHOWN {
+                    failures.push(format!(
+                        "{}: the canary is on the fax page ({share:.2} black)",
+                        case.name
+                    ));
+                }
+            }
+            // refusing the document is safe too, as long as it says why
+            Err(e) => assert!(e.to_string().contains(&case.name), "{}: {e}", case.name),
+        }
+        if connections.load(Ordering::SeqCst) > before {
+            failures.push(format!("{}: faxhub's converter reached {url}", case.name));
+        }
+        eprintln!("{}: control {shown:.2} black, reached {reached}", case.name);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
