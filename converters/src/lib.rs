@@ -709,15 +709,17 @@ impl Converter {
     }
 }
 
-/// The file's extension, which LibreOffice uses to pick its import filter (`rtf` for RTF
-/// content, else `bin` if none).
+/// The extension an Office document is given for LibreOffice, which picks its import filter by
+/// it: `rtf` for RTF content, the name's own if it is an Office extension, else `bin` (LibreOffice
+/// then goes by the content). Never the name's `.html`, `.svg` or `.xml`: an OLE2 file named
+/// `.html` would be read by the HTML filter, past the sanitiser.
 fn office_extension(name: &str, bytes: &[u8]) -> String {
     if bytes.starts_with(b"{\\rtf") {
         return "rtf".into();
     }
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
-        .filter(|e| e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .filter(|e| mime::OFFICE_EXTENSIONS.contains(&e.as_str()))
         .unwrap_or_else(|| "bin".into())
 }
 
@@ -773,4 +775,25 @@ pub fn check_class_f(bytes: &[u8]) -> Result<u32, ConvertError> {
         }
     }
     Ok(pages.len() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::office_extension;
+
+    #[test]
+    fn libreoffice_is_never_told_an_office_file_is_html() {
+        let ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1<html><img src=file:///etc/x>";
+        for (name, bytes, want) in [
+            ("report.html", &ole[..], "bin"),
+            ("report.HTM", &ole[..], "bin"),
+            ("drawing.svg", &ole[..], "bin"),
+            ("report.doc", &ole[..], "doc"),
+            ("Report.DOCX", b"PK\x03\x04", "docx"),
+            ("letter.html", b"{\\rtf1 x}", "rtf"),
+            ("no-extension", b"PK\x03\x04", "bin"),
+        ] {
+            assert_eq!(office_extension(name, bytes), want, "{name}");
+        }
+    }
 }

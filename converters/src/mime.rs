@@ -145,7 +145,7 @@ fn utf16_to_utf8(raw: &[u8]) -> Option<String> {
 }
 
 /// Extensions LibreOffice is asked to open (the content must also look like an office file).
-const OFFICE_EXTENSIONS: &[&str] = &[
+pub(crate) const OFFICE_EXTENSIONS: &[&str] = &[
     "doc", "docx", "docm", "dot", "dotx", "xls", "xlsx", "xlsm", "xlsb", "xlt", "ppt", "pptx",
     "pptm", "pps", "ppsx", "odt", "ods", "odp", "odg", "ott", "ots", "rtf",
 ];

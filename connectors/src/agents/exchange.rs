@@ -87,8 +87,9 @@ impl DropDirectory {
             |name| name.to_ascii_lowercase().ends_with(".eml"),
         )?;
         for entry in &files {
-            let made = match tokio::fs::read(&entry.path).await {
-                Ok(bytes) => self.make(&bytes),
+            let made = match folder::take_bytes(entry).await {
+                Ok(Ok(bytes)) => self.make(&bytes),
+                Ok(Err(why)) => Err(why),
                 Err(e) => {
                     tracing::warn!(agent = "exchange", file = %entry.name, error = %e, "cannot read; trying again later");
                     continue;

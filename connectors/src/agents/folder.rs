@@ -1,5 +1,8 @@
 //! Files in a polled folder: which are ready to take (regular, not hidden, not being written:
-//! unchanged for `settle`), their source key, and their removal.
+//! unchanged for `settle`), their source key, and their removal. A symbolic link, device, FIFO
+//! or socket is never followed nor read: it comes back with `refused` set, for the agent to
+//! quarantine; every read of a file an agent takes goes through `read_regular` (opened with
+//! `O_NOFOLLOW`, checked to be a regular file on the open descriptor, bounded in size).
 //!
 //! A file's key is its name, size, modification time (ns) and inode: the same file seen again
 //! after a crash has the same key; a new file dropped later under the same name has another.
@@ -15,6 +18,97 @@ pub struct Entry {
     pub name: String,
     /// `<agent>:<name>:<size>:<mtime ns>:<inode>`.
     pub key: String,
+    /// Why the entry must not be read (a link, device, FIFO or socket), to be quarantined.
+    pub refused: Option<String>,
+}
+
+/// Files an agent reads are at most this large (a Drop file, an API file, a scan).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Why a file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file itself is the problem (a link, a device, too large): quarantine it.
+    #[error("{0}")]
+    Refused(String),
+    /// Reading failed (permissions, a disk error): try again later.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The bytes of the regular file at `path`, never through a link, nor from a device or FIFO
+/// (opened non-blocking, checked on the open descriptor), at most `MAX_FILE_BYTES`.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ReadError::Refused(
+                "a symbolic link, which faxhub never follows nor reads".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ReadError::Refused(unsafe_kind(&meta)));
+    }
+    let too_large = || ReadError::Refused(format!("larger than {} MB", MAX_FILE_BYTES >> 20));
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// `read_regular` off the async threads.
+pub async fn read_regular_async(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || read_regular(&path))
+        .await
+        .map_err(|e| ReadError::Io(std::io::Error::other(e)))?
+}
+
+/// An entry's bytes as an item: `Ok(Ok(bytes))`, `Ok(Err(why))` to quarantine it (refused by
+/// `ready_files` or on reading), `Err` to try again later.
+pub async fn take_bytes(entry: &Entry) -> std::io::Result<Result<Vec<u8>, String>> {
+    if let Some(why) = &entry.refused {
+        return Ok(Err(format!("{}: {why}", entry.name)));
+    }
+    match read_regular_async(&entry.path).await {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(ReadError::Refused(why)) => Ok(Err(format!("{}: {why}", entry.name))),
+        Err(ReadError::Io(e)) => Err(e),
+    }
+}
+
+/// What a file that is not regular is, in words.
+fn unsafe_kind(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    };
+    format!("{what}, which faxhub never follows nor reads")
 }
 
 /// The files of `dir` that `wanted(name)` accepts, unchanged for `settle` (a scanner or Exchange
@@ -34,12 +128,14 @@ pub fn ready_files(
         if name.starts_with('.') || name.to_ascii_lowercase().ends_with(".tmp") || !wanted(&name) {
             continue;
         }
+        // DirEntry::metadata does not follow links
         let Ok(meta) = entry.metadata() else {
             continue; // removed meanwhile
         };
-        if !meta.is_file() {
+        if meta.is_dir() {
             continue;
         }
+        let refused = (!meta.is_file()).then(|| unsafe_kind(&meta));
         let modified = meta.modified()?;
         if now.duration_since(modified).unwrap_or_default() < settle {
             continue;
@@ -51,6 +147,7 @@ pub fn ready_files(
                 path: entry.path(),
                 key: format!("{agent}:{name}:{}:{mtime_ns}:{}", meta.len(), meta.ino()),
                 name,
+                refused,
             },
         ));
     }

@@ -130,6 +130,15 @@ impl HotFolder {
             |_| true,
         )?;
         for entry in &files {
+            // taken along with its document earlier in this pass (a sidecar)
+            if std::fs::symlink_metadata(&entry.path).is_err() {
+                continue;
+            }
+            if let Some(why) = &entry.refused {
+                let bad = Ok(Taken::Bad(format!("{}: {why}", entry.name)));
+                finish("hotfolder", &entry.name, bad, &[&entry.path], quarantine);
+                continue;
+            }
             let ext = extension(&entry.name);
             if ext == "json" {
                 if document_of(&entry.path).is_none() {
@@ -182,7 +191,7 @@ impl HotFolder {
     ) -> Result<(Submission, Vec<u8>), String> {
         let side: Sidecar = match sidecar {
             Some(path) => {
-                let text = tokio::fs::read(path)
+                let text = folder::read_regular_async(path)
                     .await
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 serde_json::from_slice(&text).map_err(|e| {
@@ -226,7 +235,7 @@ impl HotFolder {
                 extension(&entry.name)
             ));
         }
-        let bytes = tokio::fs::read(&entry.path)
+        let bytes = folder::read_regular_async(&entry.path)
             .await
             .map_err(|e| format!("{}: {e}", entry.path.display()))?;
         let notify = side.notify.clone().or_else(|| self.config.owner.clone());

@@ -90,7 +90,11 @@ fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) if e.raw_os_error() == Some(18) => {
-            // EXDEV: another file system
+            // EXDEV: another file system. A link, FIFO or device is never copied (that would
+            // read what it points to, or block): it is removed, its reason says what it was.
+            if !std::fs::symlink_metadata(from)?.is_file() {
+                return std::fs::remove_file(from);
+            }
             std::fs::copy(from, to)?;
             std::fs::File::open(to)?.sync_all()?;
             std::fs::remove_file(from)

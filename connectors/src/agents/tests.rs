@@ -168,3 +168,43 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     let left: Vec<_> = std::fs::read_dir(&scans).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn links_fifos_and_devices_in_the_hot_folder_are_never_read_and_go_to_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (intake, store) = intake(dir.path()).await;
+    let hot = hot_folder(dir.path(), intake);
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let secret = dir.path().join("secret.pdf");
+    std::fs::write(&secret, b"%PDF-1.4 SERVER-SECRET").unwrap();
+    // the control: the same bytes as a regular file become a job
+    std::fs::copy(&secret, scans.join("0169293996_copy.pdf")).unwrap();
+    std::os::unix::fs::symlink(&secret, scans.join("0169293999_link.pdf")).unwrap();
+    let fifo = std::ffi::CString::new(scans.join("0169293997_fifo.pdf").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", scans.join("0169293995_zero.pdf")).unwrap();
+    // a regular scan whose sidecar is a link to a file elsewhere
+    std::fs::write(scans.join("scan.pdf"), b"%PDF-1.4 scan").unwrap();
+    std::fs::write(dir.path().join("side.json"), br#"{"number": "0169293994"}"#).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("side.json"), scans.join("scan.json")).unwrap();
+    hot.pass().await.unwrap();
+
+    let jobs = store.jobs(true).await.unwrap();
+    assert_eq!(jobs.len(), 1, "only the control: {jobs:?}");
+    assert_eq!(jobs[0].recipients[0].number, "+33169293996");
+    assert_eq!(std::fs::read(&secret).unwrap(), b"%PDF-1.4 SERVER-SECRET");
+    let reasons = quarantined(&dir.path().join("q"));
+    let why = |name: &str| {
+        reasons
+            .iter()
+            .find(|(files, _)| files.split(',').any(|f| f == name))
+            .map(|(_, why)| why.clone())
+            .unwrap_or_else(|| panic!("{name} not quarantined: {reasons:?}"))
+    };
+    assert!(why("0169293999_link.pdf").contains("symbolic link"));
+    assert!(why("0169293995_zero.pdf").contains("symbolic link"));
+    assert!(why("0169293997_fifo.pdf").contains("FIFO"));
+    assert!(why("scan.json").contains("symbolic link"), "{reasons:?}");
+}

@@ -13,6 +13,8 @@ pub struct Case {
     pub name: String,
     pub bytes: Vec<u8>,
     pub link: Link,
+    /// The import filter the control forces, as faxhub's worker once did for `.html` files.
+    pub infilter: Option<&'static str>,
 }
 
 /// Every case, for the canary at `canary` and the listener at `url`.
@@ -28,22 +30,32 @@ pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
             name: format!("docx-external-image-{tag}.docx"),
             bytes: docx_linking(target),
             link: clone(&link),
+            infilter: None,
         });
         out.push(Case {
             name: format!("fodt-linked-image-{tag}.fodt"),
             bytes: fodt_linking(target).into_bytes(),
             link: clone(&link),
+            infilter: None,
         });
         out.push(Case {
             name: format!("odt-linked-image-{tag}.odt"),
             bytes: odt_linking(target),
             link: clone(&link),
+            infilter: None,
+        });
+        out.push(Case {
+            name: format!("ole-magic-html-{tag}.html"),
+            bytes: html_behind_ole_magic(target),
+            link: clone(&link),
+            infilter: Some("HTML (StarWriter)"),
         });
     }
     out.push(Case {
         name: "rtf-includepicture.rtf".into(),
         bytes: rtf_including(&canary.display().to_string()).into_bytes(),
         link: Link::File,
+        infilter: None,
     });
     out
 }
@@ -115,6 +127,19 @@ fn odt_linking(target: &str) -> Vec<u8> {
         ("content.xml", &content),
         ("META-INF/manifest.xml", manifest),
     ])
+}
+
+/// HTML behind the OLE2 magic, named `.html`: classed as an Office file by its magic, it must
+/// still never be read by LibreOffice's HTML filter unsanitised.
+fn html_behind_ole_magic(target: &str) -> Vec<u8> {
+    let mut bytes = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".to_vec();
+    bytes.extend(
+        format!(
+            r#"<html><body><p>Quarterly report</p><img src="{target}" width="640" height="640"></body></html>"#
+        )
+        .bytes(),
+    );
+    bytes
 }
 
 /// An RTF whose field includes a picture by path, linked and not stored (`\d`).

@@ -87,7 +87,7 @@ fn black_share(pdf: &Path) -> f64 {
 }
 
 /// The control: LibreOffice as anyone would run it, no sandbox, a profile of its own.
-fn plain_soffice(input: &Path, out: &Path) -> PathBuf {
+fn plain_soffice(input: &Path, out: &Path, infilter: Option<&str>) -> PathBuf {
     let profile = out.join("profile");
     let status = std::process::Command::new("soffice")
         .arg("--headless")
@@ -95,6 +95,7 @@ fn plain_soffice(input: &Path, out: &Path) -> PathBuf {
             "-env:UserInstallation=file://{}",
             profile.display()
         ))
+        .args(infilter.map(|f| format!("--infilter={f}")))
         .args(["--convert-to", "pdf", "--outdir"])
         .arg(out)
         .arg(input)
@@ -125,7 +126,7 @@ async fn linked_files_and_urls_never_reach_a_fax_page_nor_the_network() {
         std::fs::write(&input, &case.bytes).unwrap();
         // the control
         let before = connections.load(Ordering::SeqCst);
-        let pdf = plain_soffice(&input, dir.path());
+        let pdf = plain_soffice(&input, dir.path(), case.infilter);
         let reached = connections.load(Ordering::SeqCst) > before;
         let shown = black_share(&pdf);
         match case.link {

@@ -102,8 +102,12 @@ impl ApiOut {
             |_| true,
         )?;
         for entry in &files {
-            let item = match tokio::fs::read(&entry.path).await {
-                Ok(bytes) => self.read(&bytes),
+            let item = match folder::take_bytes(entry).await {
+                Ok(Ok(bytes)) => self.read(&bytes),
+                Ok(Err(why)) => Item {
+                    made: Err(why),
+                    companions: Vec::new(),
+                },
                 Err(e) => {
                     tracing::warn!(agent = "groupwise", file = %entry.name, error = %e, "cannot read; trying again later");
                     continue;
@@ -181,7 +185,7 @@ impl ApiOut {
         let mut files = Vec::new();
         for (current, original) in named {
             let path = att_out.join(safe_name(current));
-            let bytes = std::fs::read(&path)
+            let bytes = folder::read_regular(&path)
                 .map_err(|e| format!("the file {current} it names in ATT_OUT: {e}"))?;
             match original {
                 None => text = Some(String::from_utf8_lossy(&bytes).into_owned()),

@@ -214,3 +214,63 @@ fn every_report_action_has_its_groupwise_status() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_symlink_in_att_out_or_api_out_is_never_followed_and_goes_to_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (intake, store) = super::super::tests::intake(dir.path()).await;
+    let gw = gateway(dir.path(), intake);
+    let api = dir.path().join("API");
+    for sub in [API_OUT, ATT_OUT] {
+        std::fs::create_dir_all(api.join(sub)).unwrap();
+    }
+    let secret = dir.path().join("secret.pdf");
+    std::fs::write(&secret, "%PDF-1.4 SERVER-SECRET").unwrap();
+    let att = api.join(ATT_OUT);
+    std::fs::write(att.join("0001.txt"), "Bonjour").unwrap();
+    // the control: the same bytes as a regular file are faxed
+    std::fs::copy(&secret, att.join("0002.bin")).unwrap();
+    std::fs::write(api.join(API_OUT).join("control.api"), FILE).unwrap();
+    gw.pass().await.unwrap();
+    assert_eq!(store.jobs(true).await.unwrap().len(), 1, "control queued");
+
+    // the attack: the attachment, then the keyword file itself, as links
+    std::fs::write(att.join("0001.txt"), "Bonjour").unwrap();
+    std::os::unix::fs::symlink(&secret, att.join("0002.bin")).unwrap();
+    std::fs::write(api.join(API_OUT).join("link-att.api"), FILE).unwrap();
+    gw.pass().await.unwrap();
+    std::os::unix::fs::symlink(
+        api.join("elsewhere.api"),
+        api.join(API_OUT).join("link.api"),
+    )
+    .unwrap();
+    std::fs::write(api.join("elsewhere.api"), FILE).unwrap();
+    gw.pass().await.unwrap();
+
+    assert_eq!(
+        store.jobs(true).await.unwrap().len(),
+        1,
+        "nothing more queued"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "%PDF-1.4 SERVER-SECRET",
+        "the target is untouched"
+    );
+    let reasons = super::super::tests::quarantined(&dir.path().join("q"));
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|(files, why)| files.contains("link-att.api")
+                && why.contains("0002.bin")
+                && why.contains("symbolic link")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(files, why)| files == "link.api" && why.contains("symbolic link")),
+        "{reasons:?}"
+    );
+}
