@@ -110,11 +110,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 Some(p) => println!("{}: configuration is valid", p.display()),
                 None => println!("embedded default configuration is valid"),
             }
+            if let Some(warning) = path.as_deref().and_then(Config::exposed_secret) {
+                println!("warning: {warning}");
+            }
             crate::convert_cmd::check_sandbox(&config, path.as_deref()).await
         }
         Command::Serve => {
-            let (config, checked) = load(path)?;
-            crate::serve::serve(config, checked).await
+            let (config, checked) = load(path.clone())?;
+            let exposed = path.as_deref().and_then(Config::exposed_secret);
+            crate::serve::serve(config, checked, exposed).await
         }
         Command::Queue(args) => {
             let (config, checked) = load(path)?;

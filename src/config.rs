@@ -160,6 +160,25 @@ impl Config {
         Ok(config)
     }
 
+    /// A warning when the file at `path` holds a password (a `password = …` line, in any
+    /// section) and every user of the machine may read it.
+    pub fn exposed_secret(path: &Path) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        let text = std::fs::read_to_string(path).ok()?;
+        let holds_password = text.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("password") && l["password".len()..].trim_start().starts_with('=')
+        });
+        (holds_password && mode & 0o004 != 0).then(|| {
+            format!(
+                "{} holds a password and every user of this machine can read it (mode {:o}): chmod o-rwx it",
+                path.display(),
+                mode & 0o777
+            )
+        })
+    }
+
     pub fn validate(&self) -> Result<Checked, ConfigError> {
         let invalid = |s: String| ConfigError::Invalid(s);
         let dialplan = DialPlan::new(self.dialplan.clone()).map_err(|e| invalid(e.to_string()))?;

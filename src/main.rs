@@ -36,7 +36,15 @@ impl From<config::ConfigError> for Failure {
     }
 }
 
+/// Files faxhub makes are its user's and group's alone: the store, the spool, Maildir,
+/// quarantine and inbox come out 0640 (directories 0750); keys are written 0600 by their maker.
+const UMASK: libc::mode_t = 0o027;
+
 fn main() -> ExitCode {
+    // SAFETY: umask(2) only sets the process's file mode creation mask.
+    unsafe {
+        libc::umask(UMASK);
+    }
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

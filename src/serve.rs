@@ -24,8 +24,16 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-pub async fn serve(config: Config, checked: Checked) -> Result<(), Failure> {
+/// Runs the daemon; `exposed` is a warning about the configuration file's mode, logged once.
+pub async fn serve(
+    config: Config,
+    checked: Checked,
+    exposed: Option<String>,
+) -> Result<(), Failure> {
     crate::logging::init(&config.log);
+    if let Some(warning) = exposed {
+        tracing::warn!("{warning}");
+    }
     let mut signals = StopSignals::install()?;
     let runtime = |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
     std::fs::create_dir_all(&config.data_dir)

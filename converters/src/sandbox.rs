@@ -33,6 +33,7 @@ use tokio::process::Command;
 
 /// bubblewrap, from Debian's package of that name.
 pub const BWRAP: &str = "bwrap";
+const NOT_INSTALLED: &str = "bubblewrap (bwrap) is not installed (Debian: apt install bubblewrap)";
 /// util-linux's setpriv, which drops to the sandbox user inside the namespaces.
 const SETPRIV: &str = "/usr/bin/setpriv";
 /// External tools run at this lower CPU priority.
@@ -123,6 +124,8 @@ pub struct Account {
 #[derive(Debug)]
 pub struct Sandbox {
     config: SandboxConfig,
+    /// bwrap as found in faxhub's own `PATH` when the sandbox was made.
+    bwrap: Option<PathBuf>,
     /// The user to drop to (faxhub runs as root), else `None`.
     drop_to: Option<Account>,
     /// `passwd` and `group` shown inside.
@@ -179,6 +182,7 @@ impl Sandbox {
         std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))?;
         Ok(Sandbox {
             config: config.clone(),
+            bwrap: find_in_path(BWRAP),
             drop_to,
             etc,
             _dir: Some(dir),
@@ -225,7 +229,9 @@ impl Sandbox {
                 c
             }
             SandboxMode::Bwrap => {
-                let mut c = Command::new(BWRAP);
+                // a name alone would be looked up in the PATH given to the child; without bwrap
+                // the probe fails first and nothing is run
+                let mut c = Command::new(self.bwrap.as_deref().unwrap_or(Path::new(BWRAP)));
                 c.args(self.bwrap_args(workdir, read_only));
                 if self.drop_to.is_some() {
                     c.args(self.setpriv_args());
@@ -354,6 +360,9 @@ impl Sandbox {
         if self.config.mode == SandboxMode::Off {
             return Ok(());
         }
+        if self.bwrap.is_none() {
+            return Err(NOT_INSTALLED.into());
+        }
         let dir = tempfile::Builder::new()
             .prefix("probe-")
             .tempdir_in(scratch)
@@ -376,10 +385,7 @@ impl Sandbox {
             .output()
             .await
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "bubblewrap (bwrap) is not installed (Debian: apt install bubblewrap)"
-                        .to_string()
-                }
+                std::io::ErrorKind::NotFound => NOT_INSTALLED.to_string(),
                 _ => format!("bwrap could not start: {e}"),
             })?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -433,6 +439,7 @@ impl Default for Sandbox {
                 mode: SandboxMode::Off,
                 ..SandboxConfig::default()
             },
+            bwrap: None,
             drop_to: None,
             etc: PathBuf::new(),
             _dir: None,
@@ -510,6 +517,14 @@ pub fn installed(program: &str) -> bool {
             .split(':')
             .any(|dir| Path::new(dir).join(program).is_file()),
     }
+}
+
+/// `program`'s path in faxhub's own `PATH`.
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// The uid and gid of `user`, from the system's user database.

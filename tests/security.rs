@@ -1,0 +1,147 @@
+//! End to end, what issue 13 asks of the daemon itself: data at rest readable by faxhub's user
+//! and group only, a configuration holding a password flagged when others can read it, and no
+//! conversion without the sandbox unless the administrator turned it off.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Every file and directory under `root` that others may reach and read, write or enter (what
+/// lies in a directory others cannot enter is not theirs to reach, e.g. the sandbox's support
+/// files, world-readable for the sandbox user, in the spool's 0750 tmp/).
+fn open_to_others(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o007 != 0 {
+                out.push(format!("{} {:o}", entry.path().display(), mode));
+            }
+            if meta.is_dir() && mode & 0o001 != 0 {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_leaves_nothing_readable_by_others() {
+    let hub = Faxhub::start("", "");
+    let mut smtp = hub.smtp();
+    let reply = smtp.send_mail(
+        "alice@example.com",
+        &["0169293999@fax.localhost"],
+        &text_message("Modes", "Nothing here is for other users."),
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let job = hub.wait_finished(&queued_id(&reply), WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job}");
+    // the receipt is in the Maildir by now or soon: wait for it, then look at everything
+    let maildir = hub.data_dir().join("Maildir/new");
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read_dir(&maildir).map_or(0, |d| d.count()) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no receipt in {maildir:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let open = open_to_others(&hub.data_dir());
+    assert!(open.is_empty(), "readable by others: {open:#?}");
+    let db = std::fs::metadata(hub.data_dir().join("faxhub.db")).unwrap();
+    assert_eq!(db.permissions().mode() & 0o777, 0o640);
+}
+
+#[test]
+fn check_config_flags_a_password_others_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("faxhub.toml");
+    std::fs::write(
+        &path,
+        "[relay]\nhost = \"mail.example.com\"\nusername = \"fax\"\npassword = \"s3cret\"\n",
+    )
+    .unwrap();
+    let check = || {
+        let out = Command::new(BIN)
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let said = check();
+    assert!(
+        said.contains("warning:") && said.contains("holds a password") && said.contains("644"),
+        "{said}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(!check().contains("warning:"));
+}
+
+#[test]
+fn without_bubblewrap_nothing_is_converted_unless_the_sandbox_is_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // a PATH where every tool but bwrap is found
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for entry in std::fs::read_dir("/usr/bin").unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "bwrap" {
+            let _ = std::os::unix::fs::symlink(entry.path(), bin.join(entry.file_name()));
+        }
+    }
+    let config = dir.path().join("faxhub.toml");
+    let run = |text: &str, args: &[&str]| {
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n{text}",
+                dir.path().join("var").display()
+            ),
+        )
+        .unwrap();
+        Command::new(BIN)
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .env("PATH", &bin)
+            .output()
+            .unwrap()
+    };
+    let check = run("", &["check-config"]);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        err.contains("bubblewrap") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    // serve refuses to start, before it listens
+    let port = free_port();
+    let serve = run(
+        &format!(
+            "[smtp]\nlisten = [\"127.0.0.1:{port}\"]\n[[lines]]\nname = \"file\"\nkind = \"file\"\n"
+        ),
+        &["serve"],
+    );
+    assert_eq!(serve.status.code(), Some(1), "{serve:?}");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("sandbox"));
+    // the administrator's explicit choice
+    let off = run("[convert.sandbox]\nmode = \"off\"\n", &["check-config"]);
+    assert!(off.status.success(), "{off:?}");
+    assert!(String::from_utf8_lossy(&off.stdout).contains("unsandboxed"));
+}
