@@ -145,3 +145,34 @@ fn without_bubblewrap_nothing_is_converted_unless_the_sandbox_is_turned_off() {
     assert!(off.status.success(), "{off:?}");
     assert!(String::from_utf8_lossy(&off.stdout).contains("unsandboxed"));
 }
+
+#[test]
+fn toll_fraud_destinations_are_refused_on_smtp_and_the_cli() {
+    let hub = Faxhub::start("", "");
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("doc.pdf");
+    std::fs::write(&pdf, make_pdf(dir.path(), 1)).unwrap();
+    for (number, label) in [
+        ("+19005550100", "premium rate (NANP)"),
+        ("+449098790000", "premium rate (United Kingdom)"),
+        ("+881612345678", "satellite"),
+    ] {
+        let mut smtp = hub.smtp();
+        smtp.cmd("EHLO client.example.com");
+        smtp.cmd("MAIL FROM:<alice@example.com>");
+        let (code, text) = smtp.cmd(&format!("RCPT TO:<{number}@fax.localhost>"));
+        assert_eq!(code, 550, "{number}: {text}");
+        assert!(
+            text.contains("5.7.1") && text.contains(label),
+            "{number}: {text}"
+        );
+        let cli = hub.cli(&["send", "--to", number, pdf.to_str().unwrap()]);
+        assert_eq!(cli.status.code(), Some(2), "{number}");
+        let err = String::from_utf8_lossy(&cli.stderr);
+        assert!(err.contains(label), "{number}: {err}");
+    }
+    assert!(hub.queue(true).is_empty(), "nothing queued");
+    // the control: an ordinary number abroad is taken
+    let cli = hub.cli(&["send", "--to", "+442079460018", pdf.to_str().unwrap()]);
+    assert!(cli.status.success(), "{cli:?}");
+}

@@ -79,7 +79,9 @@ impl Addressing {
             Err(e @ DialPlanError::Malformed { .. }) => return Err(malformed(e.to_string())),
             Err(
                 ref e @ (DialPlanError::Denied { ref number, .. }
-                | DialPlanError::NotAllowed { ref number }),
+                | DialPlanError::NotAllowed { ref number }
+                | DialPlanError::NotNational { ref number }
+                | DialPlanError::CountryNotAllowed { ref number }),
             ) => {
                 return Err(Refusal::Denied {
                     address: raw.to_string(),

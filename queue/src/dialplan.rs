@@ -75,6 +75,13 @@ pub struct DialPlanConfig {
     pub allow: Vec<String>,
     /// Numbers matching one of these are refused. `None` means the country's defaults.
     pub deny: Option<Vec<String>>,
+    /// Refuse toll fraud's usual destinations abroad (`INTERNATIONAL_DENIES`), whatever `deny`.
+    pub toll_fraud: bool,
+    /// Numbers outside the site's own country may be dialled.
+    pub international: bool,
+    /// If not empty, only these country calling codes (digits, e.g. `"33"`, `"41"`) may be
+    /// dialled; the site's own always may.
+    pub countries: Vec<String>,
 }
 
 impl Default for DialPlanConfig {
@@ -86,6 +93,9 @@ impl Default for DialPlanConfig {
             outside_line_prefix: String::new(),
             allow: Vec::new(),
             deny: None,
+            toll_fraud: true,
+            international: true,
+            countries: Vec::new(),
         }
     }
 }
@@ -115,6 +125,10 @@ pub enum DialPlanError {
     Denied { number: FaxNumber, rule: Rule },
     #[error("{number} is not in the dial plan's allow list")]
     NotAllowed { number: FaxNumber },
+    #[error("{number} is abroad, and this fax server dials only numbers in its own country")]
+    NotNational { number: FaxNumber },
+    #[error("{number} is in a country this fax server does not dial")]
+    CountryNotAllowed { number: FaxNumber },
 }
 
 /// A validated dial plan.
@@ -167,10 +181,23 @@ impl DialPlan {
             .iter()
             .map(check)
             .collect::<Result<Vec<_>, _>>()?;
-        let deny = match &config.deny {
+        let mut deny = match &config.deny {
             Some(list) => list.iter().map(check).collect::<Result<Vec<_>, _>>()?,
             None => default_denies(&config.country_code),
         };
+        if config.toll_fraud {
+            deny.extend(international_denies(&config.country_code));
+        }
+        if let Some(bad) = config
+            .countries
+            .iter()
+            .find(|c| c.is_empty() || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(DialPlanConfigError::NotDigits {
+                key: "countries",
+                value: bad.clone(),
+            });
+        }
         Ok(DialPlan {
             config,
             allow,
@@ -246,7 +273,7 @@ impl DialPlan {
             .ok_or_else(|| malformed("it is not a valid E.164 number"))
     }
 
-    /// Checks a normalised number against the deny and allow rules.
+    /// Checks a normalised number against the deny and allow rules, then the countries.
     pub fn check(&self, number: &FaxNumber) -> Result<(), DialPlanError> {
         if let Some(rule) = self
             .deny
@@ -265,6 +292,24 @@ impl DialPlan {
                 .any(|r| pattern_matches(&r.pattern, number.as_str()))
         {
             return Err(DialPlanError::NotAllowed {
+                number: number.clone(),
+            });
+        }
+        let cfg = &self.config;
+        let national = number.digits().starts_with(cfg.country_code.as_str());
+        if !national && !cfg.international {
+            return Err(DialPlanError::NotNational {
+                number: number.clone(),
+            });
+        }
+        if !national
+            && !cfg.countries.is_empty()
+            && !cfg
+                .countries
+                .iter()
+                .any(|c| number.digits().starts_with(c.as_str()))
+        {
+            return Err(DialPlanError::CountryNotAllowed {
                 number: number.clone(),
             });
         }
@@ -366,6 +411,62 @@ const DEFAULT_DENIES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
 ];
+
+/// Toll fraud's usual destinations, refused by default from every site (`toll_fraud`): the
+/// codes ITU-T E.164 assigns to satellite systems, international networks, shared-cost,
+/// premium-rate and personal-numbering services, and the premium and revenue-sharing ranges of
+/// common countries dialled from abroad. A site's own country is left to its domestic table.
+pub const INTERNATIONAL_DENIES: &[(&str, &str)] = &[
+    ("+870*", "Inmarsat satellite"),
+    ("+881*", "satellite (Global Mobile Satellite System)"),
+    ("+882*", "international networks"),
+    ("+883*", "international networks"),
+    ("+808*", "international shared cost"),
+    ("+878*", "universal personal telecommunications"),
+    ("+979*", "international premium rate"),
+    ("+991*", "international telecommunications trial"),
+    ("+888*", "disaster relief telecommunications"),
+    ("+1900*", "premium rate (NANP)"),
+    ("+1976*", "premium rate (NANP)"),
+    ("+449*", "premium rate (United Kingdom)"),
+    ("+4487*", "revenue sharing (United Kingdom)"),
+    ("+4470*", "personal numbering (United Kingdom)"),
+    ("+3381*", "surcharged rate (France)"),
+    ("+3382*", "surcharged rate (France)"),
+    ("+3389*", "premium rate (France)"),
+    ("+49900*", "premium rate (Germany)"),
+    ("+49137*", "mass calling (Germany)"),
+    ("+39899*", "premium rate (Italy)"),
+    ("+39892*", "premium rate (Italy)"),
+    ("+34803*", "premium rate (Spain)"),
+    ("+34806*", "premium rate (Spain)"),
+    ("+34807*", "premium rate (Spain)"),
+    ("+34905*", "mass calling (Spain)"),
+    ("+3290*", "premium rate (Belgium)"),
+    ("+3270*", "premium rate (Belgium)"),
+    ("+31900*", "premium rate (Netherlands)"),
+    ("+31906*", "premium rate (Netherlands)"),
+    ("+31909*", "premium rate (Netherlands)"),
+    ("+41900*", "premium rate (Switzerland)"),
+    ("+41901*", "premium rate (Switzerland)"),
+    ("+41906*", "premium rate (Switzerland)"),
+    ("+43900*", "premium rate (Austria)"),
+    ("+43930*", "premium rate (Austria)"),
+    ("+43939*", "premium rate (Austria)"),
+    ("+61190*", "premium rate (Australia)"),
+];
+
+/// `INTERNATIONAL_DENIES` but for the site's own country.
+pub fn international_denies(country_code: &str) -> Vec<Rule> {
+    INTERNATIONAL_DENIES
+        .iter()
+        .filter(|(p, _)| !p[1..].starts_with(country_code))
+        .map(|(p, l)| Rule {
+            pattern: p.to_string(),
+            label: Some(l),
+        })
+        .collect()
+}
 
 /// The deny rules a site gets when its config names none.
 pub fn default_denies(country_code: &str) -> Vec<Rule> {
@@ -517,8 +618,10 @@ mod tests {
             plan.parse("0299999999"),
             Err(DialPlanError::NotAllowed { .. })
         ));
-        // an explicit deny list replaces the defaults
-        assert!(plan.deny_rules().len() == 1);
+        // an explicit deny list replaces the country's defaults (the toll-fraud rules stay)
+        assert!(plan.deny_rules().iter().all(|r| r.pattern != "+33112"));
+        assert_eq!(plan.deny_rules()[0].pattern, "+33155*");
+        assert!(plan.deny_rules().iter().any(|r| r.pattern == "+881*"));
     }
 
     #[test]
@@ -551,5 +654,85 @@ mod tests {
         ] {
             assert_eq!(pattern_matches(p, n), m, "{p} {n}");
         }
+    }
+
+    #[test]
+    fn toll_fraud_destinations_abroad_are_refused_whatever_the_deny_list() {
+        let own_list = DialPlan::new(DialPlanConfig {
+            deny: Some(vec!["+33112".into()]),
+            ..DialPlanConfig::default()
+        })
+        .unwrap();
+        for plan in [france(), own_list] {
+            for (input, label) in [
+                ("+1 900 555 0100", "premium rate (NANP)"),
+                ("+44 909 879 0000", "premium rate (United Kingdom)"),
+                ("+881 6 1234 5678", "satellite"),
+                ("+882 16 0000 1234", "international networks"),
+                ("+979 1234 5678", "international premium rate"),
+                ("004990012345678", "premium rate (Germany)"),
+            ] {
+                match plan.parse(input) {
+                    Err(DialPlanError::Denied { rule, .. }) => {
+                        assert!(rule.label.unwrap().contains(label), "{input}: {rule}")
+                    }
+                    other => panic!("{input}: {other:?}"),
+                }
+            }
+            // ordinary numbers abroad still go
+            assert!(plan.parse("+44 20 7946 0018").is_ok());
+            assert!(plan.parse("+1 202 555 1212").is_ok());
+        }
+        // the control: with the rules off, the same numbers are dialled
+        let off = DialPlan::new(DialPlanConfig {
+            toll_fraud: false,
+            ..DialPlanConfig::default()
+        })
+        .unwrap();
+        for input in ["+1 900 555 0100", "+44 909 879 0000", "+881 6 1234 5678"] {
+            assert!(off.parse(input).is_ok(), "{input}");
+        }
+        // a British site keeps its own (domestic) table for +44
+        let uk = DialPlan::new(DialPlanConfig {
+            country_code: "44".into(),
+            ..DialPlanConfig::default()
+        })
+        .unwrap();
+        assert!(uk.deny_rules().iter().all(|r| r.pattern != "+4470*"));
+        assert!(uk.parse("+33 899 123456").is_err());
+    }
+
+    #[test]
+    fn national_only_and_a_country_list() {
+        let national = DialPlan::new(DialPlanConfig {
+            international: false,
+            ..DialPlanConfig::default()
+        })
+        .unwrap();
+        assert!(national.parse("0169293999").is_ok());
+        assert!(matches!(
+            national.parse("+4930123456"),
+            Err(DialPlanError::NotNational { .. })
+        ));
+        let listed = DialPlan::new(DialPlanConfig {
+            countries: vec!["41".into(), "32".into()],
+            ..DialPlanConfig::default()
+        })
+        .unwrap();
+        assert!(listed.parse("0169293999").is_ok());
+        assert!(listed.parse("+41 22 123 45 67").is_ok());
+        let err = listed.parse("+4930123456").unwrap_err();
+        assert!(
+            matches!(err, DialPlanError::CountryNotAllowed { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("country"), "{err}");
+        assert!(
+            DialPlan::new(DialPlanConfig {
+                countries: vec!["+41".into()],
+                ..DialPlanConfig::default()
+            })
+            .is_err()
+        );
     }
 }

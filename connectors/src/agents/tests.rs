@@ -126,7 +126,7 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     write("scan.pdf", b"%PDF-1.4 a");
     write(
         "scan.json",
-        br#"{"number": ["0169293998", "0899123456"], "notify": "alice@example.com", "sender": "Alice <alice@example.com>", "subject": "Devis"}"#,
+        br#"{"number": ["0169293998", "0899123456", "+881612345678"], "notify": "alice@example.com", "sender": "Alice <alice@example.com>", "subject": "Devis"}"#,
     );
     write("report.pdf", b"%PDF-1.4 b");
     write("photo.gif", b"GIF89a");
@@ -140,8 +140,17 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     let job = &jobs[0];
     assert_eq!(job.sender, "alice@example.com");
     assert_eq!(job.subject.as_deref(), Some("Devis"));
-    assert_eq!(job.recipients.len(), 2);
+    assert_eq!(job.recipients.len(), 3);
     assert_eq!(job.recipients[0].number, "+33169293998");
+    // toll fraud abroad, refused through the agents as at SMTP
+    assert_eq!(job.recipients[2].status.as_str(), "failed");
+    assert!(
+        job.recipients[2]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("satellite")
+    );
     assert_eq!(job.recipients[1].status.as_str(), "failed");
     assert!(
         job.recipients[1]
