@@ -24,6 +24,7 @@ release:
 bench: deps release
 	python3 bench/ingest/run.py
 	python3 bench/convert/run.py
+	python3 bench/convert/run.py --only sandbox
 	python3 bench/lines/run.py
 	python3 bench/receipts/run.py
 

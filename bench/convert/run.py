@@ -9,6 +9,11 @@
    resident sets, sampled).
 2. PDF to TIFF-F (tests/corpus/pdf): `faxhub convert` with one worker against raw
    `gs -sDEVICE=tiffg4` on each file, one after the other. Reports the time ratio (target <= 1.1).
+3. The converters' sandbox (`--only sandbox`): the running daemon's warm farm and `faxhub
+   convert` of the PDFs with `[convert.sandbox] mode = "off"` against the default (bubblewrap),
+   alternating in each run. Reports the throughput ratios (target: the sandboxed farm within 10%
+   of the unsandboxed one) and the sandbox's start-up cost per farm instance (the difference of
+   the farm's warm-up times, divided by the instances).
 
 Medians of --runs runs. Needs target/release/faxhub (make bench builds it), LibreOffice, gs.
 """
@@ -90,11 +95,13 @@ def daemon_farm(files, extra=""):
     proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log)
     mails = [office_mail(f) for f in files]
     try:
+        launched = time.perf_counter()
         deadline = time.time() + 120
         while "LibreOffice farm warm" not in open(logpath).read():
             if time.time() > deadline:
                 raise SystemExit("the farm did not warm up")
-            time.sleep(0.2)
+            time.sleep(0.05)
+        daemon_farm.warm_up = time.perf_counter() - launched
         start = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             for m in mails:
@@ -140,13 +147,52 @@ def raw_gs(files):
     shutil.rmtree(out)
 
 
+UNSANDBOXED = '[convert.sandbox]\nmode = "off"\n'
+
+
+def sandbox_cost(runs):
+    """The daemon's warm farm and `faxhub convert` of the PDFs, sandboxed and not, alternating."""
+    on, off, warm_on, warm_off, pdf_on, pdf_off = [], [], [], [], [], []
+    instances = os.cpu_count() or 1
+    configs = {}
+    for name, extra in (("on", "workers = 1\n"), ("off", "workers = 1\n" + UNSANDBOXED)):
+        f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        f.write("[convert]\n" + extra)
+        f.close()
+        configs[name] = f.name
+    for run in range(runs):
+        rate, _ = daemon_farm(OFFICE, UNSANDBOXED)
+        off.append(rate)
+        warm_off.append(daemon_farm.warm_up)
+        rate, _ = daemon_farm(OFFICE)
+        on.append(rate)
+        warm_on.append(daemon_farm.warm_up)
+        pdf_off.append(timed(lambda: faxhub_convert(PDFS, configs["off"])))
+        pdf_on.append(timed(lambda: faxhub_convert(PDFS, configs["on"])))
+        print(f"run {run + 1}: warm farm {off[-1]:.2f} docs/s unsandboxed, {on[-1]:.2f} sandboxed; "
+              f"warm-up {warm_off[-1]:.1f} s / {warm_on[-1]:.1f} s; PDFs {pdf_off[-1]:.1f} s / {pdf_on[-1]:.1f} s",
+              flush=True)
+    for f in configs.values():
+        os.unlink(f)
+    m = statistics.median
+    print(f"\nmedian of {runs} runs, {len(OFFICE)} office files, {len(PDFS)} PDFs:")
+    print(f"  warm farm: unsandboxed {m(off):.2f} docs/s, sandboxed {m(on):.2f} docs/s, "
+          f"ratio {m(on) / m(off):.2f} (target >= 0.90)")
+    print(f"  farm warm-up: unsandboxed {m(warm_off):.2f} s, sandboxed {m(warm_on):.2f} s, "
+          f"{(m(warm_on) - m(warm_off)) / instances * 1000:.0f} ms per instance ({instances} instances)")
+    print(f"  PDF -> TIFF-F (one worker, a Ghostscript run per file): unsandboxed {m(pdf_off):.1f} s, "
+          f"sandboxed {m(pdf_on):.1f} s, ratio {m(pdf_off) / m(pdf_on):.2f}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--only", choices=["office", "pdf"], help="run one of the two comparisons")
+    p.add_argument("--only", choices=["office", "pdf", "sandbox"], help="run one comparison")
     args = p.parse_args()
     if not os.path.exists(BIN):
         raise SystemExit(f"{BIN} is missing: run `make bench`")
+    if args.only == "sandbox":
+        return sandbox_cost(args.runs)
     one_worker = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     one_worker.write("[convert]\nworkers = 1\n")
     one_worker.close()
