@@ -589,18 +589,7 @@ impl Converter {
             tiff.as_os_str(),
             g3.as_os_str(),
         ];
-        let out = exec::run(
-            self.sandbox().await?,
-            TIFFCP,
-            args,
-            workdir,
-            self.config.tool_timeout,
-        )
-        .await
-        .map_err(|e| ConvertError::ToolFailed {
-            tool: TIFFCP.into(),
-            detail: e.to_string(),
-        })?;
+        let out = self.run_tool(TIFFCP, args, workdir).await?;
         if !out.status.success() {
             return Err(ConvertError::ToolFailed {
                 tool: TIFFCP.into(),
@@ -617,6 +606,31 @@ impl Converter {
             .map_err(|e| ConvertError::Io(e.to_string()))
     }
 
+    /// `tool args…` in the sandbox within `tool_timeout`; not running at all is its failure.
+    async fn run_tool<I, S>(
+        &self,
+        tool: &str,
+        args: I,
+        workdir: &Path,
+    ) -> Result<exec::Output, ConvertError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        exec::run(
+            self.sandbox().await?,
+            tool,
+            args,
+            workdir,
+            self.config.tool_timeout,
+        )
+        .await
+        .map_err(|e| ConvertError::ToolFailed {
+            tool: tool.into(),
+            detail: e.to_string(),
+        })
+    }
+
     /// A TIFF through libtiff's tiff2pdf (which keeps CCITT data as it is), then Ghostscript.
     async fn tiff_via_libtiff(
         &self,
@@ -631,18 +645,7 @@ impl Converter {
             .await
             .map_err(|e| ConvertError::Io(e.to_string()))?;
         let args = [OsStr::new("-o"), pdf.as_os_str(), tif.as_os_str()];
-        let out = exec::run(
-            self.sandbox().await?,
-            TIFF2PDF,
-            args,
-            workdir,
-            self.config.tool_timeout,
-        )
-        .await
-        .map_err(|e| ConvertError::ToolFailed {
-            tool: TIFF2PDF.into(),
-            detail: e.to_string(),
-        })?;
+        let out = self.run_tool(TIFF2PDF, args, workdir).await?;
         if !out.status.success() {
             let detail = String::from_utf8_lossy(&out.stderr)
                 .lines()

@@ -26,30 +26,26 @@ pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
             Link::File => "file",
             Link::Url => "url",
         };
-        out.push(Case {
-            name: format!("docx-external-image-{tag}.docx"),
-            bytes: docx_linking(target),
-            link: clone(&link),
-            infilter: None,
-        });
-        out.push(Case {
-            name: format!("fodt-linked-image-{tag}.fodt"),
-            bytes: fodt_linking(target).into_bytes(),
-            link: clone(&link),
-            infilter: None,
-        });
-        out.push(Case {
-            name: format!("odt-linked-image-{tag}.odt"),
-            bytes: odt_linking(target),
-            link: clone(&link),
-            infilter: None,
-        });
-        out.push(Case {
-            name: format!("ole-magic-html-{tag}.html"),
-            bytes: html_behind_ole_magic(target),
-            link: clone(&link),
-            infilter: Some("HTML (StarWriter)"),
-        });
+        let made: [(&str, Vec<u8>, Option<&'static str>); 4] = [
+            ("docx-external-image", docx_linking(target), None),
+            ("fodt-linked-image", fodt_linking(target).into_bytes(), None),
+            ("odt-linked-image", odt_linking(target), None),
+            // as faxhub's worker once read any `.html` file
+            (
+                "ole-magic-html",
+                html_behind_ole_magic(target),
+                Some("HTML (StarWriter)"),
+            ),
+        ];
+        let extensions = ["docx", "fodt", "odt", "html"];
+        for ((stem, bytes, infilter), ext) in made.into_iter().zip(extensions) {
+            out.push(Case {
+                name: format!("{stem}-{tag}.{ext}"),
+                bytes,
+                link: clone(&link),
+                infilter,
+            });
+        }
     }
     out.push(Case {
         name: "rtf-includepicture.rtf".into(),
