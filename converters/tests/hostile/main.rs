@@ -88,6 +88,11 @@ fn black_share(pdf: &Path) -> f64 {
 
 /// The control: LibreOffice as anyone would run it, no sandbox, a profile of its own.
 fn plain_soffice(input: &Path, out: &Path, infilter: Option<&str>) -> PathBuf {
+    soffice_to(input, out, infilter, "pdf")
+}
+
+/// `soffice --convert-to <to>` as anyone would run it.
+fn soffice_to(input: &Path, out: &Path, infilter: Option<&str>, to: &str) -> PathBuf {
     let profile = out.join("profile");
     let status = std::process::Command::new("soffice")
         .arg("--headless")
@@ -96,7 +101,7 @@ fn plain_soffice(input: &Path, out: &Path, infilter: Option<&str>) -> PathBuf {
             profile.display()
         ))
         .args(infilter.map(|f| format!("--infilter={f}")))
-        .args(["--convert-to", "pdf", "--outdir"])
+        .args(["--convert-to", to, "--outdir"])
         .arg(out)
         .arg(input)
         .stdout(std::process::Stdio::null())
@@ -104,7 +109,7 @@ fn plain_soffice(input: &Path, out: &Path, infilter: Option<&str>) -> PathBuf {
         .status()
         .expect("soffice");
     assert!(status.success(), "soffice converted {}", input.display());
-    out.join(input.with_extension("pdf").file_name().unwrap())
+    out.join(input.with_extension(to).file_name().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,4 +169,82 @@ async fn linked_files_and_urls_never_reach_a_fax_page_nor_the_network() {
         eprintln!("{}: control {shown:.2} black, reached {reached}", case.name);
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The text of a PDF's pages (Ghostscript's txtwrite: the control's PDF has real text).
+fn pdf_text(pdf: &Path) -> String {
+    let out = std::process::Command::new("gs")
+        .args([
+            "-q",
+            "-dSAFER",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=txtwrite",
+            "-sOutputFile=-",
+        ])
+        .arg(pdf)
+        .output()
+        .expect("gs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What Tesseract reads on page 1 of a fax page set's PDF (its pages are pictures).
+fn ocr_page1(pdf: &Path) -> String {
+    let png = pdf.with_extension("png");
+    let status = std::process::Command::new("gs")
+        .args([
+            "-q",
+            "-dSAFER",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=pnggray",
+            "-r200",
+        ])
+        .args(["-dFirstPage=1", "-dLastPage=1"])
+        .arg(format!("-sOutputFile={}", png.display()))
+        .arg(pdf)
+        .status()
+        .expect("gs");
+    assert!(status.success());
+    let out = std::process::Command::new("tesseract")
+        .arg(&png)
+        .arg("-")
+        .output()
+        .expect("tesseract (make test installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_formula_never_prints_a_spreadsheet_of_the_server() {
+    const SECRET: &str = "CANARY SECRET 4711";
+    let secrets = tempfile::tempdir().unwrap();
+    let fods = secrets.path().join("canary.fods");
+    std::fs::write(&fods, documents::flat_sheet(SECRET)).unwrap();
+    let ods = soffice_to(&fods, secrets.path(), None, "ods");
+    let bytes = documents::xlsx_indirect(&format!("file://{}", ods.display()));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("indirect.xlsx");
+    std::fs::write(&input, &bytes).unwrap();
+    // the control: a plain soffice prints the other spreadsheet's cell
+    let control = pdf_text(&plain_soffice(&input, dir.path(), None));
+    assert!(control.contains(SECRET), "control: {control}");
+    // faxhub
+    let scratch = tempfile::tempdir().unwrap();
+    let converter = Converter::new(ConvertConfig {
+        office_instances: 1,
+        ..ConvertConfig::default()
+    })
+    .with_scratch(scratch.path().to_path_buf());
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    match converter.convert_file("indirect.xlsx", &bytes, &work).await {
+        Ok(set) => {
+            let read = ocr_page1(&set.pdf);
+            assert!(
+                !read.contains("4711") && !read.contains("CANARY"),
+                "on the fax page: {read}"
+            );
+        }
+        Err(e) => assert!(e.to_string().contains("indirect.xlsx"), "{e}"),
+    }
 }
