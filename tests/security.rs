@@ -3,6 +3,10 @@
 //! conversion without the sandbox unless the administrator turned it off.
 
 mod common;
+/// The hostile documents of the converters' tests.
+#[path = "../converters/tests/hostile/documents.rs"]
+#[allow(dead_code)]
+mod documents;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
@@ -175,4 +179,117 @@ fn toll_fraud_destinations_are_refused_on_smtp_and_the_cli() {
     // the control: an ordinary number abroad is taken
     let cli = hub.cli(&["send", "--to", "+442079460018", pdf.to_str().unwrap()]);
     assert!(cli.status.success(), "{cli:?}");
+}
+
+#[test]
+fn a_spreadsheet_of_the_server_never_reaches_the_fax_nor_the_receipt() {
+    const SECRET: &str = "CANARY SECRET 4711";
+    let secrets = tempfile::tempdir().unwrap();
+    let fods = secrets.path().join("canary.fods");
+    std::fs::write(&fods, documents::flat_sheet(SECRET)).unwrap();
+    let soffice = |input: &Path, to: &str| {
+        let profile = secrets.path().join("profile");
+        let ok = Command::new("soffice")
+            .arg("--headless")
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .args(["--convert-to", to, "--outdir"])
+            .arg(secrets.path())
+            .arg(input)
+            .output()
+            .expect("soffice")
+            .status
+            .success();
+        assert!(ok, "soffice made {to} of {}", input.display());
+        secrets
+            .path()
+            .join(input.with_extension(to).file_name().unwrap())
+    };
+    let ods = soffice(&fods, "ods");
+    let xlsx = documents::xlsx_indirect(&format!("file://{}", ods.display()));
+    // the control: a plain soffice prints the server's spreadsheet
+    let input = secrets.path().join("indirect.xlsx");
+    std::fs::write(&input, &xlsx).unwrap();
+    let control = Command::new("gs")
+        .args([
+            "-q",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=txtwrite",
+            "-sOutputFile=-",
+        ])
+        .arg(soffice(&input, "pdf"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&control.stdout).contains(SECRET),
+        "control"
+    );
+
+    let hub = Faxhub::start("", "");
+    let mail = message_with_attachment(
+        "Figures",
+        "The figures are attached.",
+        "figures.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &xlsx,
+    );
+    let reply = hub
+        .smtp()
+        .send_mail("alice@example.com", &["0169293999@fax.localhost"], &mail);
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let job = hub.wait_finished(&queued_id(&reply), WAIT);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job}");
+    // the pages sent, read back
+    let sent = hub.outbox();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let read = ocr(&sent[0]);
+    assert!(
+        read.contains("figures are attached"),
+        "OCR works on the fax: {read}"
+    );
+    assert!(
+        !read.contains("4711") && !read.contains("CANARY"),
+        "faxed: {read}"
+    );
+    // the receipt's PDF, read back
+    let maildir = hub.data_dir().join("Maildir/new");
+    let deadline = std::time::Instant::now() + WAIT;
+    let receipt = loop {
+        if let Some(entry) = std::fs::read_dir(&maildir).ok().and_then(|mut d| d.next()) {
+            break std::fs::read(entry.unwrap().path()).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no receipt");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&receipt)
+        .unwrap();
+    let pdf = parsed
+        .attachments()
+        .find(|a| a.contents().starts_with(b"%PDF"))
+        .expect("the receipt carries the pages as PDF")
+        .contents()
+        .to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("receipt.pdf"), &pdf).unwrap();
+    let png = dir.path().join("receipt.png");
+    let rendered = Command::new("gs")
+        .args(["-q", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pnggray", "-r200"])
+        .arg(format!("-sOutputFile={}", png.display()))
+        .arg(dir.path().join("receipt.pdf"))
+        .status()
+        .unwrap();
+    assert!(rendered.success());
+    let read = ocr(&png);
+    assert!(
+        read.contains("figures are attached"),
+        "OCR works on the receipt: {read}"
+    );
+    assert!(
+        !read.contains("4711") && !read.contains("CANARY"),
+        "receipt: {read}"
+    );
 }
