@@ -171,7 +171,26 @@ impl Sipp {
         Sipp::spawn(scenario, 1, "u1", Some(target))
     }
 
+    /// A port picked free can be taken before SIPp binds it (by a UDP socket of a test running
+    /// beside, which a TCP probe does not see): SIPp is started again on other ports then.
     fn spawn(scenario: &str, calls: u32, transport: &str, target: Option<&str>) -> Sipp {
+        let mut why = String::new();
+        for _ in 0..5 {
+            match Sipp::try_spawn(scenario, calls, transport, target) {
+                Ok(sipp) => return sipp,
+                Err(e) if e.contains("Address already in use") => why = e,
+                Err(e) => panic!("SIPp did not start: {e}"),
+            }
+        }
+        panic!("SIPp did not start: {why}");
+    }
+
+    fn try_spawn(
+        scenario: &str,
+        calls: u32,
+        transport: &str,
+        target: Option<&str>,
+    ) -> Result<Sipp, String> {
         let port = free_port();
         let child = Command::new("sipp")
             .args(target)
@@ -199,9 +218,9 @@ impl Sipp {
         if sipp.child.try_wait().unwrap().is_some() {
             let mut why = String::new();
             std::io::Read::read_to_string(sipp.child.stderr.as_mut().unwrap(), &mut why).unwrap();
-            panic!("SIPp did not start: {why}");
+            return Err(why);
         }
-        sipp
+        Ok(sipp)
     }
 }
 
