@@ -3,7 +3,7 @@
 //! before they unpack; each error names the part and carries its status code.
 
 use faxhub_converters::{ConvertConfig, ConvertError, Converter};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn converter(timeout: Duration) -> Converter {
     Converter::new(ConvertConfig {
@@ -17,7 +17,7 @@ fn converter(timeout: Duration) -> Converter {
 async fn a_page_bomb_stops_one_page_past_the_limit() {
     let work = tempfile::tempdir().unwrap();
     let bomb = b"%!PS\n1 1 1000000 { pop showpage } for\n";
-    let started = Instant::now();
+    // stopped by the page limit, not by the 60 s time-out (which would be another error)
     let err = converter(Duration::from_secs(60))
         .convert_file("bomb.ps", bomb, work.path())
         .await
@@ -28,17 +28,11 @@ async fn a_page_bomb_stops_one_page_past_the_limit() {
         "{err}"
     );
     assert_eq!(err.status().to_string(), "5.3.4");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_document_that_never_ends_is_stopped_and_named() {
     let work = tempfile::tempdir().unwrap();
-    let started = Instant::now();
     let err = converter(Duration::from_secs(3))
         .convert_file("forever.ps", b"%!PS\n{ 1 pop } loop\n", work.path())
         .await
@@ -49,12 +43,8 @@ async fn a_document_that_never_ends_is_stopped_and_named() {
     );
     assert!(err.to_string().starts_with("forever.ps: "), "{err}");
     assert_eq!(err.status().to_string(), "5.6.5");
-    // the whole run, then the part on its own: two timeouts, not a hang
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
+    // the whole run, then the part on its own: each ended by its 3 s time-out (the Timeout
+    // error above), not a hang
 }
 
 #[tokio::test(flavor = "multi_thread")]

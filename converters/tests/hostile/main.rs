@@ -51,24 +51,25 @@ fn listener(png: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
-/// The share of black pixels on page 1 of a PDF (Ghostscript at 30 dpi, grey).
-fn black_share(pdf: &Path) -> f64 {
-    let pgm = pdf.with_extension("pgm");
+/// Page 1 of a PDF rendered by Ghostscript's `device` at `dpi`, beside it with extension `ext`.
+fn page1(pdf: &Path, device: &str, dpi: u32, ext: &str) -> PathBuf {
+    let out = pdf.with_extension(ext);
     let status = std::process::Command::new("gs")
-        .args([
-            "-q",
-            "-dSAFER",
-            "-dBATCH",
-            "-dNOPAUSE",
-            "-sDEVICE=pgmraw",
-            "-r30",
-        ])
+        .args(["-q", "-dSAFER", "-dBATCH", "-dNOPAUSE"])
+        .arg(format!("-sDEVICE={device}"))
+        .arg(format!("-r{dpi}"))
         .args(["-dFirstPage=1", "-dLastPage=1"])
-        .arg(format!("-sOutputFile={}", pgm.display()))
+        .arg(format!("-sOutputFile={}", out.display()))
         .arg(pdf)
         .status()
         .expect("gs");
     assert!(status.success(), "gs rendered {}", pdf.display());
+    out
+}
+
+/// The share of black pixels on page 1 of a PDF (Ghostscript at 30 dpi, grey).
+fn black_share(pdf: &Path) -> f64 {
+    let pgm = page1(pdf, "pgmraw", 30, "pgm");
     let bytes = std::fs::read(&pgm).unwrap();
     // P5\n<w> <h>\n255\n<pixels>
     let mut fields = 0;
@@ -190,22 +191,7 @@ fn pdf_text(pdf: &Path) -> String {
 
 /// What Tesseract reads on page 1 of a fax page set's PDF (its pages are pictures).
 fn ocr_page1(pdf: &Path) -> String {
-    let png = pdf.with_extension("png");
-    let status = std::process::Command::new("gs")
-        .args([
-            "-q",
-            "-dSAFER",
-            "-dBATCH",
-            "-dNOPAUSE",
-            "-sDEVICE=pnggray",
-            "-r200",
-        ])
-        .args(["-dFirstPage=1", "-dLastPage=1"])
-        .arg(format!("-sOutputFile={}", png.display()))
-        .arg(pdf)
-        .status()
-        .expect("gs");
-    assert!(status.success());
+    let png = page1(pdf, "pnggray", 200, "png");
     let out = std::process::Command::new("tesseract")
         .arg(&png)
         .arg("-")
