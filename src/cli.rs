@@ -110,15 +110,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 Some(p) => println!("{}: configuration is valid", p.display()),
                 None => println!("embedded default configuration is valid"),
             }
-            if let Some(warning) = path.as_deref().and_then(Config::exposed_secret) {
+            for warning in config.warnings(path.as_deref()) {
                 println!("warning: {warning}");
             }
             crate::convert_cmd::check_sandbox(&config, path.as_deref()).await
         }
         Command::Serve => {
             let (config, checked) = load(path.clone())?;
-            let exposed = path.as_deref().and_then(Config::exposed_secret);
-            crate::serve::serve(config, checked, exposed).await
+            let warnings = config.warnings(path.as_deref());
+            crate::serve::serve(config, checked, warnings).await
         }
         Command::Queue(args) => {
             let (config, checked) = load(path)?;

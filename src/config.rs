@@ -18,6 +18,7 @@ use faxhub_lines::sip::config::SipConfig;
 use faxhub_lines::{LineConfig, LineKind};
 use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
 use faxhub_queue::retry::RetryPolicy;
+use faxhub_queue::senders::{self, LocalDomains};
 use faxhub_queue::units::serde_duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ use std::time::Duration;
 pub const DEFAULT_DATA_DIR: &str = "./var";
 /// How often the scheduler looks at the store for work it was not told about (the CLI's).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The reserved example domains (RFC 2606), so that `make run` mails its example receipt with
+/// its pages; a site lists its own.
+pub const DEFAULT_LOCAL_DOMAINS: [&str; 2] = ["example.com", "localhost"];
 /// How long finished jobs stay in the store.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -35,6 +39,9 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// The site's mail domains (`.example.com`: every domain under it). Senders from trusted
+    /// networks must belong to them, and only their addresses get pages back in receipts.
+    pub local_domains: Vec<String>,
     pub smtp: SmtpConfig,
     pub dialplan: DialPlanConfig,
     pub retry: RetryPolicy,
@@ -64,6 +71,10 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            local_domains: DEFAULT_LOCAL_DOMAINS
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
             smtp: SmtpConfig::default(),
             dialplan: DialPlanConfig::default(),
             retry: RetryPolicy::default(),
@@ -139,6 +150,7 @@ pub enum ConfigError {
 /// What `validate` derives from the config.
 pub struct Checked {
     pub dialplan: DialPlan,
+    pub local: LocalDomains,
     pub trusted: Vec<IpNet>,
     pub listen: Vec<SocketAddr>,
 }
@@ -158,6 +170,21 @@ impl Config {
             why: e.to_string().replace('\n', " ").trim().to_string(),
         })?;
         Ok(config)
+    }
+
+    /// What `check-config` and start-up warn about in the file at `path` (none for the
+    /// embedded defaults): a password others can read, `local_domains` left at the example.
+    pub fn warnings(&self, path: Option<&Path>) -> Vec<String> {
+        let Some(path) = path else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Config::exposed_secret(path).into_iter().collect();
+        if self.local_domains == DEFAULT_LOCAL_DOMAINS {
+            out.push(format!(
+                "local_domains is left at its example value {DEFAULT_LOCAL_DOMAINS:?}: senders of your own domains are refused (553 5.7.1) and get no pages in receipts until you list your domains"
+            ));
+        }
+        out
     }
 
     /// A warning when the file at `path` holds a password (a `password = …` line, in any
@@ -182,6 +209,22 @@ impl Config {
     pub fn validate(&self) -> Result<Checked, ConfigError> {
         let invalid = |s: String| ConfigError::Invalid(s);
         let dialplan = DialPlan::new(self.dialplan.clone()).map_err(|e| invalid(e.to_string()))?;
+        let local = LocalDomains::new(&self.local_domains).map_err(invalid)?;
+        for (login, owned) in &self.smtp.auth.senders {
+            if !self.smtp.auth.users.contains_key(login) {
+                return Err(invalid(format!(
+                    "smtp.auth.senders: {login:?} is not a user of smtp.auth.users"
+                )));
+            }
+            // `@domain` is checked as the mailbox `x@domain`
+            if let Some(bad) = owned.iter().find(|a| {
+                senders::mailbox(&format!("x{a}")).is_none() && senders::mailbox(a).is_none()
+            }) {
+                return Err(invalid(format!(
+                    "smtp.auth.senders.{login}: {bad:?} is neither an address nor @domain"
+                )));
+            }
+        }
         let trusted = self
             .smtp
             .trusted_networks
@@ -261,6 +304,7 @@ impl Config {
         crate::agents::validate(self).map_err(invalid)?;
         Ok(Checked {
             dialplan,
+            local,
             trusted,
             listen,
         })
@@ -378,6 +422,46 @@ mod tests {
             no_path.to_string().contains("hotfolder.0: path"),
             "{no_path}"
         );
+    }
+
+    #[test]
+    fn local_domains_and_sender_login_maps_are_checked() {
+        let error = |text: &str| parse(text).unwrap().validate().err().unwrap().to_string();
+        let bad = error("local_domains = [\"example.com\", \"a@b.com\"]\n");
+        assert!(
+            bad.contains("local_domains") && bad.contains("a@b.com"),
+            "{bad}"
+        );
+        let stranger = error("[smtp.auth.senders]\nscanner = [\"@example.com\"]\n");
+        assert!(stranger.contains("\"scanner\" is not a user"), "{stranger}");
+        let users = "[smtp.auth.users]\nscanner = \"pw\"\n[smtp.auth.senders]\n";
+        let not_an_address = error(&format!("{users}scanner = [\"example.com\"]\n"));
+        assert!(
+            not_an_address.contains("smtp.auth.senders.scanner"),
+            "{not_an_address}"
+        );
+        parse(&format!(
+            "{users}scanner = [\"@example.com\", \"fax@corp.test\"]\n"
+        ))
+        .unwrap()
+        .validate()
+        .unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faxhub.toml");
+        std::fs::write(&path, "").unwrap();
+        let left = Config::load(Some(&path)).unwrap();
+        let warnings = left.warnings(Some(&path));
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("local_domains is left at its example value")),
+            "{warnings:?}"
+        );
+        assert!(Config::default().warnings(None).is_empty());
+        std::fs::write(&path, "local_domains = [\"corp.test\"]\n").unwrap();
+        let listed = Config::load(Some(&path)).unwrap();
+        assert!(listed.warnings(Some(&path)).is_empty());
     }
 
     #[test]

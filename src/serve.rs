@@ -24,14 +24,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-/// Runs the daemon; `exposed` is a warning about the configuration file's mode, logged once.
-pub async fn serve(
-    config: Config,
-    checked: Checked,
-    exposed: Option<String>,
-) -> Result<(), Failure> {
+/// Runs the daemon; `warnings` (`Config::warnings`) are logged once.
+pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> Result<(), Failure> {
     crate::logging::init(&config.log);
-    if let Some(warning) = exposed {
+    for warning in warnings {
         tracing::warn!("{warning}");
     }
     let mut signals = StopSignals::install()?;
@@ -114,6 +110,7 @@ pub async fn serve(
             .clone()
             .unwrap_or_else(|| format!("MAILER-DAEMON@{hostname}")),
         retry_window: config.retry.give_up_after,
+        local: checked.local.clone(),
         wake: recorded.clone(),
         postman: postman_wake.clone(),
     };
@@ -163,6 +160,7 @@ pub async fn serve(
         config: config.smtp.clone(),
         hostname: hostname.clone(),
         trusted: checked.trusted,
+        local: checked.local.clone(),
         addressing: addressing.clone(),
         intake: intake.clone(),
         tls: acceptor,

@@ -75,7 +75,7 @@ fn check_config_flags_a_password_others_can_read() {
     let path = dir.path().join("faxhub.toml");
     std::fs::write(
         &path,
-        "[relay]\nhost = \"mail.example.com\"\nusername = \"fax\"\npassword = \"s3cret\"\n",
+        "local_domains = [\"corp.test\"]\n[relay]\nhost = \"mail.example.com\"\nusername = \"fax\"\npassword = \"s3cret\"\n",
     )
     .unwrap();
     let check = || {

@@ -14,6 +14,7 @@ pub mod intake;
 pub mod job;
 pub mod report;
 pub mod retry;
+pub mod senders;
 pub mod spool;
 pub mod state;
 pub mod status;

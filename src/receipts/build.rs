@@ -1,11 +1,14 @@
 //! A report from what the store and spool hold of a job: the job's view (recipients, their
 //! attempts and what each call did), the original message, the page set's PDF or TIFF and its
-//! thumbnail.
+//! thumbnail. The pages and a `RET=FULL` original go only to an address of the site
+//! (`local_domains`): to any other the report tells the outcome and returns the headers.
 
 use super::config::{Attach, ReceiptsConfig};
 use chrono::{DateTime, FixedOffset, Local, TimeZone};
 use faxhub_connectors::receipt::{Attachment, Outcome, Receipt};
 use faxhub_queue::dsn::Action;
+use faxhub_queue::job::{Origin, Route};
+use faxhub_queue::senders::LocalDomains;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{JobView, RecipientView, ReportSource};
 use faxhub_queue::{EnhancedStatus, RecipientStatus};
@@ -18,6 +21,8 @@ pub struct Settings<'a> {
     pub from: &'a str,
     /// How long recipients are retried after arrival (`retry.give_up_after`).
     pub retry_window: Duration,
+    /// The addresses that may get pages and originals back.
+    pub local: &'a LocalDomains,
 }
 
 pub fn local(ms: i64) -> DateTime<FixedOffset> {
@@ -103,6 +108,19 @@ pub fn outcome(
     }
 }
 
+/// Whether the report to `job`'s sender may carry pages: an address of `local_domains`, or a
+/// GroupWise user's own address (`DOMAIN.PO.user`, no `@`) when the report goes back into
+/// GroupWise (`API_IN`), which delivers it only inside.
+fn to_site(local: &LocalDomains, job: &JobView) -> bool {
+    let groupwise_user = Origin::parse(&job.origin).map(Origin::route) == Some(Route::GroupWise)
+        && !job.sender.is_empty()
+        && job
+            .sender
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    local.contains(&job.sender) || groupwise_user
+}
+
 /// The report on `recipients` of `job` (all of one action), made at `now_ms`. Reads the spool
 /// (blocking).
 pub fn receipt(
@@ -120,8 +138,17 @@ pub fn receipt(
         .iter()
         .map(|(r, action)| outcome(r, *action, job.pages, retry_until))
         .collect();
-    // the pages: only once converted; a report on a failed conversion has none
-    let companions = source.pages_path.as_deref().map(Spool::companions);
+    // the pages: only once converted (a report on a failed conversion has none), and only to
+    // the site's own addresses
+    let to_site = to_site(s.local, job);
+    if !to_site {
+        tracing::info!(job = %job.id, to = %job.sender, "receipt without pages or original: not an address of local_domains");
+    }
+    let companions = source
+        .pages_path
+        .as_deref()
+        .filter(|_| to_site)
+        .map(Spool::companions);
     let file = |i: usize| {
         companions
             .as_ref()
@@ -153,7 +180,7 @@ pub fn receipt(
         now: local(now_ms),
         outcomes,
         original,
-        return_full: job.ret.as_deref() == Some("FULL"),
+        return_full: to_site && job.ret.as_deref() == Some("FULL"),
         thumbnail: if s.config.thumbnail { file(2) } else { None },
         attachment,
     })

@@ -15,6 +15,7 @@ use crate::receipts::build::Settings;
 use faxhub_queue::dsn::Action;
 use faxhub_queue::job::{JobId, Origin, Route, now_ms};
 use faxhub_queue::report::{Due, ReportPolicy};
+use faxhub_queue::senders::LocalDomains;
 use faxhub_queue::spool::{MAIL_DIR, Spool};
 use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct Reporter {
     pub hostname: String,
     pub from: String,
     pub retry_window: Duration,
+    /// Only these addresses get the pages (and `RET=FULL` originals).
+    pub local: LocalDomains,
     /// Notified by the scheduler when an outcome is recorded.
     pub wake: Arc<Notify>,
     /// Notified when a report is queued.
@@ -168,6 +171,7 @@ impl Reporter {
             hostname: &self.hostname,
             from: &self.from,
             retry_window: self.retry_window,
+            local: &self.local,
         };
         let chosen: Vec<_> = rcpts
             .iter()

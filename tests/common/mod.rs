@@ -35,6 +35,11 @@ pub struct Faxhub {
 impl Faxhub {
     /// Starts faxhub; `smtp_extra` goes inside `[smtp]`, `rest` after it.
     pub fn start(smtp_extra: &str, rest: &str) -> Faxhub {
+        Faxhub::start_with("", smtp_extra, rest)
+    }
+
+    /// The same with `top` (keys of the top-level table, e.g. `local_domains`) before `[smtp]`.
+    pub fn start_with(top: &str, smtp_extra: &str, rest: &str) -> Faxhub {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("faxhub.toml");
@@ -45,7 +50,7 @@ impl Faxhub {
             "[[lines]]\nname = \"file\"\nkind = \"file\"\n"
         };
         let text = format!(
-            "data_dir = \"{}\"\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n{lines}",
+            "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n{lines}",
             dir.path().join("var").display()
         );
         std::fs::write(&config, text).unwrap();

@@ -6,12 +6,14 @@
 //!   `{"number": ["…", "…"]}`, with optional `"sender"` (the fax's From:), `"notify"` (who gets
 //!   the receipts) and `"subject"`. Unknown keys are refused, naming the key.
 //! - Receipts go to the sidecar's `notify`, else the folder's `owner` (by the relay); with
-//!   neither, no receipt.
+//!   neither, no receipt. A `notify` that is not one plain mail address is quarantined; one
+//!   outside `local_domains` gets its receipts without the pages (the sidecar is anyone's to
+//!   write who can write the folder).
 //! - A file is taken once unchanged for `settle` (a device still writing is left alone); its
 //!   sidecar, if any, must be settled too. The job is committed, then the sidecar and the file
 //!   are removed (see `agents` for the crash rule).
 //! - Quarantined with a reason: a file with no number (name or sidecar), a sidecar that does not
-//!   parse, a file that is not a scan, a sidecar left without its document for `orphan_after`.
+//!   parse or whose notify is not a mail address, a file that is not a scan, a sidecar left without its document for `orphan_after`.
 //!   A number the dial plan refuses is not a bad item: the owner gets a failure report naming it.
 
 use super::{Pass, Quarantine, Taken, finish, folder, recipients, take};
@@ -19,6 +21,7 @@ use crate::addressing::Addressing;
 use crate::compose::Draft;
 use faxhub_queue::Origin;
 use faxhub_queue::intake::{Intake, Submission};
+use faxhub_queue::senders;
 use faxhub_queue::units::serde_duration;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -239,6 +242,12 @@ impl HotFolder {
             .await
             .map_err(|e| format!("{}: {e}", entry.path.display()))?;
         let notify = side.notify.clone().or_else(|| self.config.owner.clone());
+        // the receipt's address is written into the relay's RCPT command and its To:
+        if let Some(bad) = notify.as_deref().filter(|n| senders::mailbox(n).is_none()) {
+            return Err(format!(
+                "the sidecar's notify {bad:?} is not one mail address"
+            ));
+        }
         let from = side
             .sender
             .clone()

@@ -133,6 +133,12 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     write("broken.pdf", b"%PDF-1.4 c");
     write("broken.json", b"{\"number\": ");
     write("lonely.json", br#"{"number": "0169293999"}"#);
+    // a receipt address that would add a recipient to the relay's dialogue
+    write("relayed.pdf", b"%PDF-1.4 d");
+    write(
+        "relayed.json",
+        br#"{"number": "0169293999", "notify": "alice@example.com>\r\nRCPT TO:<eve@evil.test"}"#,
+    );
     hot.pass().await.unwrap();
 
     let jobs = store.jobs(true).await.unwrap();
@@ -161,7 +167,7 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     );
 
     let reasons = quarantined(&dir.path().join("q"));
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert_eq!(reasons[0].0, "broken.json,broken.pdf");
     assert!(
         reasons[0].1.contains("sidecar broken.json is not valid"),
@@ -172,8 +178,14 @@ async fn scans_with_numbers_queue_and_the_rest_go_to_quarantine_with_a_reason() 
     assert!(reasons[1].1.contains("without its document"));
     assert_eq!(reasons[2].0, "photo.gif");
     assert!(reasons[2].1.contains("not a scan"));
-    assert_eq!(reasons[3].0, "report.pdf");
-    assert!(reasons[3].1.contains("no fax number"), "{:?}", reasons[3]);
+    assert_eq!(reasons[3].0, "relayed.json,relayed.pdf");
+    assert!(
+        reasons[3].1.contains("notify") && reasons[3].1.contains("not one mail address"),
+        "{:?}",
+        reasons[3]
+    );
+    assert_eq!(reasons[4].0, "report.pdf");
+    assert!(reasons[4].1.contains("no fax number"), "{:?}", reasons[4]);
     let left: Vec<_> = std::fs::read_dir(&scans).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }

@@ -137,6 +137,18 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
             results.push(Err(e.clone()));
             continue;
         }
+        // an address that would end or change the command it is written into (a CR LF, a `>`)
+        // is never written: it fails for good
+        if let Some(bad) = [&mail.mail_from, &mail.rcpt_to]
+            .into_iter()
+            .find(|a| !envelope_safe(a))
+        {
+            results.push(Err(DeliveryError {
+                permanent: true,
+                why: format!("{bad:?} is not an address faxhub writes into an SMTP command"),
+            }));
+            continue;
+        }
         let params = Parameters::default();
         let sent = async {
             client.mail_from(&mail.mail_from, &params).await?;
@@ -161,6 +173,14 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
     }
     let _ = client.quit().await;
     results
+}
+
+/// Whether `address` can go between `<` and `>` of MAIL or RCPT as it is.
+fn envelope_safe(address: &str) -> bool {
+    address.len() <= 320
+        && !address
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '<' | '>'))
 }
 
 /// A failed mail: for good when the relay answered it with 5xx, else for now.
@@ -205,4 +225,113 @@ pub fn tls_connector(ca_file: Option<&Path>, key: &str) -> Result<TlsConnector, 
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+    use tokio::net::TcpListener;
+
+    /// A relay that takes everything and keeps the command lines it was sent.
+    async fn recording_relay() -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, mut write) = stream.into_split();
+            let mut lines = AsyncBufReader::new(read).lines();
+            let mut seen = Vec::new();
+            let mut in_data = false;
+            write.write_all(b"220 relay ESMTP\r\n").await.unwrap();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply: &[u8] = if in_data {
+                    if line != "." {
+                        continue;
+                    }
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else {
+                    seen.push(line.clone());
+                    match line.get(..4).unwrap_or("") {
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    }
+                };
+                write.write_all(reply).await.unwrap();
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    const INJECTED: &str = "alice@example.com>\r\nRCPT TO:<eve@evil.test";
+
+    fn rcpts(seen: &[String]) -> Vec<&String> {
+        seen.iter().filter(|l| l.starts_with("RCPT")).collect()
+    }
+
+    #[tokio::test]
+    async fn an_address_with_a_line_break_adds_a_recipient_through_mail_send_alone() {
+        // the control: written as it is, the address becomes a second RCPT command
+        let (port, relay) = recording_relay().await;
+        let mut client = SmtpClientBuilder::new("127.0.0.1".to_string(), port)
+            .unwrap()
+            .connect_plain()
+            .await
+            .unwrap();
+        let params = Parameters::default();
+        client.mail_from("", &params).await.unwrap();
+        let _ = client.rcpt_to(INJECTED, &params).await;
+        let _ = client.quit().await;
+        let seen = relay.await.unwrap();
+        assert!(
+            rcpts(&seen).iter().any(|l| l.contains("eve@evil.test")),
+            "{seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_relay_never_writes_an_address_that_would_change_its_command() {
+        let (port, relay) = recording_relay().await;
+        let smtp = SmtpRelay::new(&RelayConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: RelayTls::None,
+            ..RelayConfig::default()
+        })
+        .unwrap();
+        let mail = |rcpt_to: &str| Envelope {
+            mail_from: String::new(),
+            rcpt_to: rcpt_to.into(),
+            message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        };
+        let results = smtp
+            .deliver(&[mail(INJECTED), mail("bob@example.com")])
+            .await;
+        let refused = results[0].as_ref().unwrap_err();
+        assert!(refused.permanent, "{refused:?}");
+        assert!(refused.why.contains("not an address"), "{refused:?}");
+        assert_eq!(results[1], Ok(()));
+        let seen = relay.await.unwrap();
+        assert_eq!(rcpts(&seen), ["RCPT TO:<bob@example.com>"], "{seen:?}");
+        for (address, safe) in [
+            ("bob@example.com", true),
+            ("\"bob smith\"@example.com", true),
+            ("", true),
+            ("a@b>", false),
+            ("a@b\r", false),
+            ("a@b\n", false),
+            ("a\0@b", false),
+        ] {
+            assert_eq!(envelope_safe(address), safe, "{address:?}");
+        }
+    }
 }

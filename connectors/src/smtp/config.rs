@@ -78,4 +78,8 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     pub users: BTreeMap<String, String>,
+    /// The envelope senders each login may use (like Postfix's sender login maps):
+    /// `user@domain`, or `@domain` for any address there. A login not listed may use the
+    /// addresses of `local_domains`.
+    pub senders: BTreeMap<String, Vec<String>>,
 }

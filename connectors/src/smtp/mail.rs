@@ -1,10 +1,15 @@
 //! MAIL FROM: the return path and its parameters (SIZE, BODY, SMTPUTF8, RFC 3461 RET and ENVID,
-//! AUTH). Only trusted clients and authenticated users may start a transaction.
+//! AUTH). Only trusted clients and authenticated users may start a transaction, and only for a
+//! sender of the site: an authenticated login the addresses `[smtp.auth] senders` gives it (else
+//! those of `local_domains`), a trusted client those of `local_domains`. Any other sender gets
+//! `553 5.7.1`: receipts carry the fax's pages, and they go to the sender. The null sender is
+//! accepted (it gets no receipt).
 
 use super::address::{decode_xtext, parse_path_and_params};
 use super::reply::Reply;
 use super::session::{Session, Transaction};
 use faxhub_queue::Ret;
+use faxhub_queue::senders;
 
 /// RFC 3461 §4.4: ENVID is at most 100 characters.
 const ENVID_MAX: usize = 100;
@@ -27,6 +32,10 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
         Ok(parsed) => parsed,
         Err(why) => return Reply::new(553, "5.1.7", format!("Bad sender address syntax: {why}")),
     };
+    if let Some(refusal) = foreign_sender(session, &path.raw) {
+        tracing::info!(client = %session.peer, sender = %path.raw, user = ?session.authenticated, "smtp MAIL refused: {refusal}");
+        return Reply::new(553, "5.7.1", format!("Sender address rejected: {refusal}"));
+    }
     let mut tx = Transaction {
         return_path: path.raw,
         env_id: None,
@@ -63,6 +72,25 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
     }
     session.tx = Some(tx);
     Reply::new(250, "2.1.0", "Ok")
+}
+
+/// Why `sender` may not be used by this client, if it may not.
+fn foreign_sender(session: &Session, sender: &str) -> Option<String> {
+    if sender.is_empty() {
+        return None;
+    }
+    let owned = session
+        .authenticated
+        .as_ref()
+        .and_then(|login| Some((login, session.shared.config.auth.senders.get(login)?)));
+    match owned {
+        Some((_, owned)) if senders::owns(owned, sender) => None,
+        Some((login, _)) => Some(format!("<{sender}> is not an address of the login {login}")),
+        None if session.shared.local.contains(sender) => None,
+        None => Some(format!(
+            "<{sender}> is not an address of this site (local_domains)"
+        )),
+    }
 }
 
 /// Matches `FROM:` / `TO:` case-insensitively, allowing a space before the path.

@@ -5,7 +5,7 @@
 //! it is durable. One task per connection; a semaphore caps connections (`421 4.3.2` beyond).
 //! Every reply carries an RFC 2034 enhanced status code. The session is split one file per verb;
 //! `session.rs` owns the loop and its state. Never relays: an address outside the fax domains is
-//! refused at RCPT. Nothing is kept in memory across a crash except what has not been answered.
+//! refused at RCPT, and a sender outside the site at MAIL (`553 5.7.1`). Nothing is kept in memory across a crash except what has not been answered.
 
 pub(crate) mod address;
 mod auth;
@@ -23,6 +23,7 @@ pub use config::{AuthConfig, SmtpConfig, TlsConfig};
 
 use crate::addressing::Addressing;
 use faxhub_queue::intake::Intake;
+use faxhub_queue::senders::LocalDomains;
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub config: SmtpConfig,
     pub hostname: String,
     pub trusted: Vec<IpNet>,
+    /// The site's domains: a trusted client's senders must be there.
+    pub local: LocalDomains,
     pub addressing: Addressing,
     pub intake: Intake,
     pub tls: TlsAcceptor,
