@@ -30,6 +30,7 @@ mod tnef;
 
 pub use cover::{Addressee, CoverConfig, CoverFields};
 pub use error::ConvertError;
+pub use office::defuse;
 pub use options::{Options, Paper, Resolution};
 pub use sandbox::{Sandbox, SandboxConfig, SandboxMode};
 
@@ -373,10 +374,14 @@ impl Converter {
         let mut out = Vec::with_capacity(documents.len());
         let io = |e: std::io::Error| ConvertError::Io(e.to_string());
         for (i, doc) in documents.iter().enumerate() {
+            let mut bytes = std::borrow::Cow::Borrowed(doc.bytes());
             let input = match doc.kind() {
                 // in a directory of its own: LibreOffice is shown that directory alone
                 Kind::Office => {
                     limits::check_package(doc.name(), doc.bytes())?;
+                    if let Some(defused) = defuse_office(doc).await? {
+                        bytes = std::borrow::Cow::Owned(defused);
+                    }
                     let dir = workdir.join(format!("office{i}"));
                     tokio::fs::create_dir_all(&dir).await.map_err(io)?;
                     dir.join(format!(
@@ -399,7 +404,7 @@ impl Converter {
                 }
             };
             let output = workdir.join(format!("office{i}.pdf"));
-            tokio::fs::write(&input, doc.bytes()).await.map_err(io)?;
+            tokio::fs::write(&input, &bytes).await.map_err(io)?;
             self.farm()
                 .await?
                 .to_pdf(doc.name(), &input, &output)
@@ -712,13 +717,36 @@ impl Converter {
     }
 }
 
+/// An Office document with what it links taken out (`office::defuse`), off the async threads;
+/// `None` when there was nothing to take out. What was removed is logged, part by part.
+async fn defuse_office(doc: &Document) -> Result<Option<Vec<u8>>, ConvertError> {
+    let bytes = doc.bytes().to_vec();
+    let defused = tokio::task::spawn_blocking(move || office::defuse::defuse(&bytes))
+        .await
+        .map_err(|e| ConvertError::Io(format!("defusing: {e}")))?
+        .map_err(|why| ConvertError::Damaged {
+            part: doc.name().to_string(),
+            detail: why,
+        })?;
+    Ok(defused.map(|d| {
+        for what in &d.removed {
+            tracing::info!(part = %doc.name(), removed = %what, "office document: a link to outside taken out");
+        }
+        d.bytes
+    }))
+}
+
 /// The extension an Office document is given for LibreOffice, which picks its import filter by
-/// it: `rtf` for RTF content, the name's own if it is an Office extension, else `bin` (LibreOffice
+/// it: `rtf` for RTF content, `fodt`… for a flat OpenDocument file (the worker then names the
+/// flat filter), the name's own if it is an Office extension, else `bin` (LibreOffice
 /// then goes by the content). Never the name's `.html`, `.svg` or `.xml`: an OLE2 file named
 /// `.html` would be read by the HTML filter, past the sanitiser.
 fn office_extension(name: &str, bytes: &[u8]) -> String {
     if bytes.starts_with(b"{\\rtf") {
         return "rtf".into();
+    }
+    if let Some(flat) = office::defuse::flat_odf(bytes) {
+        return flat.into();
     }
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -797,6 +825,31 @@ mod tests {
             ("no-extension", b"PK\x03\x04", "bin"),
         ] {
             assert_eq!(office_extension(name, bytes), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_flat_opendocument_file_is_named_by_its_root_element_alone() {
+        let flat = |root: &str, kind: &str| {
+            format!(
+                r#"<?xml version="1.0"?><{root} xmlns:o="urn:oasis:names:tc:opendocument:xmlns:office:1.0" o:mimetype="application/vnd.oasis.opendocument.{kind}"/>"#
+            )
+        };
+        for (name, text, want) in [
+            ("report.fodt", flat("o:document", "text"), "fodt"),
+            ("sheet.xml", flat("o:document", "spreadsheet"), "fods"),
+            ("slides.html", flat("o:document", "presentation"), "fodp"),
+            // the namespace elsewhere than on the root, another root, no mimetype
+            (
+                "page.fodt",
+                format!("<html>{}</html>", flat("o:document", "text")),
+                "bin",
+            ),
+            ("page.fodt", flat("o:html", "text"), "bin"),
+            ("page.fodt", flat("o:document", "html"), "bin"),
+            ("page.fodt", "<!DOCTYPE html><html/>".to_string(), "bin"),
+        ] {
+            assert_eq!(office_extension(name, text.as_bytes()), want, "{text}");
         }
     }
 }

@@ -150,8 +150,9 @@ pub(crate) const OFFICE_EXTENSIONS: &[&str] = &[
     "pptm", "pps", "ppsx", "odt", "ods", "odp", "odg", "ott", "ots", "rtf",
 ];
 
-/// Whether a part is an office document: an OLE2 compound file (doc, xls, ppt), an RTF file, or
-/// a ZIP package with an office extension or an office media type.
+/// Whether a part is an office document: an OLE2 compound file (doc, xls, ppt), an RTF file, a
+/// flat OpenDocument file (by its root element), or a ZIP package with an office extension or an
+/// office media type.
 fn is_office(name: &str, mime: &str, bytes: &[u8]) -> bool {
     let ext = name
         .rsplit_once('.')
@@ -169,6 +170,9 @@ fn is_office(name: &str, mime: &str, bytes: &[u8]) -> bool {
     .iter()
     .any(|t| mime.contains(t));
     if bytes.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") || bytes.starts_with(b"{\\rtf") {
+        return true;
+    }
+    if crate::office::defuse::flat_odf(bytes).is_some() {
         return true;
     }
     bytes.starts_with(b"PK\x03\x04") && (office_name || office_type)

@@ -13,6 +13,8 @@
 //! with that reason, so that no document stalls the farm. Instances are started lazily and kept warm; `warm_up` starts them
 //! ahead of the first document.
 
+pub mod defuse;
+
 use crate::ConvertError;
 use crate::sandbox::Sandbox;
 use std::path::{Path, PathBuf};

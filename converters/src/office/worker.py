@@ -25,6 +25,14 @@ import time
 import uno
 from com.sun.star.beans import PropertyValue
 
+# faxhub names a flat OpenDocument file by its root element's mimetype
+FLAT_FILTERS = {
+    "fodt": "OpenDocument Text Flat XML",
+    "fods": "OpenDocument Spreadsheet Flat XML",
+    "fodp": "OpenDocument Presentation Flat XML",
+    "fodg": "OpenDocument Drawing Flat XML",
+}
+
 
 def prop(name, value):
     p = PropertyValue()
@@ -94,9 +102,13 @@ def main():
         doc = None
         try:
             props = load_props
-            if request["in"].lower().endswith((".html", ".htm")):
+            extension = request["in"].lower().rsplit(".", 1)[-1]
+            if extension in ("html", "htm"):
                 # into Writer (not Writer/Web, whose PDF export prints nothing headless)
                 props = load_props + (prop("FilterName", "HTML (StarWriter)"),)
+            elif extension in FLAT_FILTERS:
+                # a flat OpenDocument file is read by its own filter, never detected as another
+                props = load_props + (prop("FilterName", FLAT_FILTERS[extension]),)
             doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(request["in"]), "_blank", 0, props)
             if doc is None:
                 raise RuntimeError("the file could not be opened")

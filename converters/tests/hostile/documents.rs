@@ -15,10 +15,14 @@ pub struct Case {
     pub link: Link,
     /// The import filter the control forces, as faxhub's worker once did for `.html` files.
     pub infilter: Option<&'static str>,
+    /// Whether taking the links out of the document (`office::defuse`) alone stops it (the
+    /// HTML behind OLE2 magic is stopped by being kept from LibreOffice's HTML filter instead).
+    pub defused: bool,
 }
 
-/// Every case, for the canary at `canary` and the listener at `url`.
-pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
+/// Every case, for the canary image at `canary`, the canary PDF at `canary_pdf` and the
+/// listener at `url`.
+pub fn cases(canary: &Path, canary_pdf: &Path, url: &str) -> Vec<Case> {
     let file_url = format!("file://{}", canary.display());
     let mut out = Vec::new();
     for (link, target) in [(Link::File, file_url.as_str()), (Link::Url, url)] {
@@ -43,6 +47,7 @@ pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
                 name: format!("{stem}-{tag}.{ext}"),
                 bytes,
                 link: clone(&link),
+                defused: infilter.is_none(),
                 infilter,
             });
         }
@@ -52,6 +57,24 @@ pub fn cases(canary: &Path, url: &str) -> Vec<Case> {
         bytes: rtf_including(&canary.display().to_string()).into_bytes(),
         link: Link::File,
         infilter: None,
+        defused: true,
+    });
+    // a picture of the package that is an SVG linking further (a plain soffice follows a file
+    // link from an SVG; it fetches no URL from one)
+    out.push(Case {
+        name: "odt-svg-linking-file.odt".into(),
+        bytes: odt_with_svg_linking(&file_url),
+        link: Link::File,
+        infilter: None,
+        defused: true,
+    });
+    // a linked PDF is drawn as a picture
+    out.push(Case {
+        name: "odt-linked-pdf-file.odt".into(),
+        bytes: odt_linking(&format!("file://{}", canary_pdf.display())),
+        link: Link::File,
+        infilter: None,
+        defused: true,
     });
     out
 }
@@ -113,16 +136,43 @@ fn fodt_linking(target: &str) -> String {
 
 /// The same as a zipped OpenDocument text.
 fn odt_linking(target: &str) -> Vec<u8> {
+    odt(target, &[])
+}
+
+/// A zipped OpenDocument text showing the picture `picture` (a URL, or a part of `extra`).
+fn odt(picture: &str, extra: &[(&str, &str, &str)]) -> Vec<u8> {
     let content = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NAMESPACES} office:version="1.2">{}</office:document-content>"#,
-        odf_body(target)
+        odf_body(picture)
     );
-    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
-    package(&[
+    let entries: String = extra
+        .iter()
+        .map(|(name, _, media)| {
+            format!(r#"<manifest:file-entry manifest:full-path="{name}" manifest:media-type="{media}"/>"#)
+        })
+        .collect();
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>{entries}</manifest:manifest>"#
+    );
+    let mut parts = vec![
         ("mimetype", "application/vnd.oasis.opendocument.text"),
-        ("content.xml", &content),
-        ("META-INF/manifest.xml", manifest),
-    ])
+        ("content.xml", content.as_str()),
+        ("META-INF/manifest.xml", manifest.as_str()),
+    ];
+    parts.extend(extra.iter().map(|(name, body, _)| (*name, *body)));
+    package(&parts)
+}
+
+/// A zipped OpenDocument text whose picture is an SVG of its own package, and that SVG links
+/// `target` as an image.
+fn odt_with_svg_linking(target: &str) -> Vec<u8> {
+    let svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="600" height="600"><image xlink:href="{target}" x="0" y="0" width="600" height="600"/></svg>"#
+    );
+    odt(
+        "Pictures/chart.svg",
+        &[("Pictures/chart.svg", &svg, "image/svg+xml")],
+    )
 }
 
 /// HTML behind the OLE2 magic, named `.html`: classed as an Office file by its magic, it must

@@ -3,6 +3,8 @@
 //! test starts. Each is first converted by a plain `soffice --convert-to pdf` (the control: the
 //! canary must show on its page, or the listener must be reached, else the case is no real
 //! attack), then by faxhub's converter: no canary on the fax page, no connection at the listener.
+//! And each that the defuser is to stop is given to a plain soffice once defused: the defuser
+//! alone, without the sandbox and the hardened profile, must keep the canary off the page.
 
 mod documents;
 
@@ -23,6 +25,22 @@ fn canary(dir: &Path) -> PathBuf {
     let path = dir.join("canary.png");
     let black = image::GrayImage::from_pixel(600, 600, image::Luma([0u8]));
     black.save(&path).expect("canary image");
+    path
+}
+
+/// A PDF whose one page is solid black, beside the canary image.
+fn canary_pdf(dir: &Path) -> PathBuf {
+    let path = dir.join("canary.pdf");
+    let status = std::process::Command::new("gs")
+        .args(["-q", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite", "-o"])
+        .arg(&path)
+        .args([
+            "-c",
+            "<</PageSize [400 400]>> setpagedevice 0 setgray 0 0 400 400 rectfill showpage",
+        ])
+        .status()
+        .expect("gs");
+    assert!(status.success(), "gs made the canary PDF");
     path
 }
 
@@ -126,7 +144,7 @@ async fn linked_files_and_urls_never_reach_a_fax_page_nor_the_network() {
     })
     .with_scratch(scratch.path().to_path_buf());
     let mut failures = Vec::new();
-    for case in documents::cases(&canary, &url) {
+    for case in documents::cases(&canary, &canary_pdf(secrets.path()), &url) {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join(&case.name);
         std::fs::write(&input, &case.bytes).unwrap();
@@ -168,6 +186,63 @@ async fn linked_files_and_urls_never_reach_a_fax_page_nor_the_network() {
             failures.push(format!("{}: faxhub's converter reached {url}", case.name));
         }
         eprintln!("{}: control {shown:.2} black, reached {reached}", case.name);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Defence in depth: each document with its links taken out (`defuse`), given to a plain
+/// soffice (no sandbox, no hardened profile), shows no canary and fetches nothing.
+#[test]
+fn taking_the_links_out_alone_stops_each_document() {
+    let secrets = tempfile::tempdir().unwrap();
+    let canary = canary(secrets.path());
+    let (port, connections) = listener(std::fs::read(&canary).unwrap());
+    let url = format!("http://127.0.0.1:{port}/canary.png");
+    let mut failures = Vec::new();
+    for case in documents::cases(&canary, &canary_pdf(secrets.path()), &url) {
+        if !case.defused {
+            continue;
+        }
+        let defused = match faxhub_converters::defuse::defuse(&case.bytes) {
+            Ok(Some(d)) => d,
+            other => {
+                failures.push(format!("{}: nothing taken out ({other:?})", case.name));
+                continue;
+            }
+        };
+        assert!(!defused.removed.is_empty(), "{}", case.name);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join(&case.name);
+        std::fs::write(&input, &defused.bytes).unwrap();
+        let before = connections.load(Ordering::SeqCst);
+        let shown = black_share(&plain_soffice(&input, dir.path(), None));
+        if shown > SHOWN {
+            failures.push(format!(
+                "{}: the canary is shown ({shown:.2} black)",
+                case.name
+            ));
+        }
+        if connections.load(Ordering::SeqCst) > before {
+            failures.push(format!("{}: {url} was fetched", case.name));
+        }
+        eprintln!(
+            "{}: {shown:.2} black after {:?}",
+            case.name, defused.removed
+        );
+    }
+    // the formula that reads a spreadsheet of the server
+    const SECRET: &str = "CANARY SECRET 4711";
+    let fods = secrets.path().join("canary.fods");
+    std::fs::write(&fods, documents::flat_sheet(SECRET)).unwrap();
+    let ods = soffice_to(&fods, secrets.path(), None, "ods");
+    let bytes = documents::xlsx_indirect(&format!("file://{}", ods.display()));
+    let defused = faxhub_converters::defuse::defuse(&bytes).unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("indirect.xlsx");
+    std::fs::write(&input, &defused.bytes).unwrap();
+    let text = pdf_text(&plain_soffice(&input, dir.path(), None));
+    if text.contains(SECRET) {
+        failures.push(format!("indirect.xlsx: {text}"));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
