@@ -73,6 +73,8 @@ pub enum QueueAction {
     /// Follow a job as it happens (dialling, connected, pages confirmed) until it is finished;
     /// exit 1 if a number did not get the fax
     Watch { id: String },
+    /// Events counted since the store was made (e.g. sender_destination_spikes)
+    Counters,
 }
 
 #[derive(Args, Debug)]

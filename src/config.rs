@@ -17,6 +17,7 @@ use faxhub_converters::ConvertConfig;
 use faxhub_lines::sip::config::SipConfig;
 use faxhub_lines::{LineConfig, LineKind};
 use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
+use faxhub_queue::limits::SenderLimits;
 use faxhub_queue::retry::RetryPolicy;
 use faxhub_queue::senders::{self, LocalDomains};
 use faxhub_queue::units::serde_duration;
@@ -44,6 +45,8 @@ pub struct Config {
     pub local_domains: Vec<String>,
     pub smtp: SmtpConfig,
     pub dialplan: DialPlanConfig,
+    /// Per-sender limits on numbers, pages and calls a day.
+    pub limits: SenderLimits,
     pub retry: RetryPolicy,
     pub convert: ConvertConfig,
     pub scheduler: SchedulerConfig,
@@ -77,6 +80,7 @@ impl Default for Config {
                 .collect(),
             smtp: SmtpConfig::default(),
             dialplan: DialPlanConfig::default(),
+            limits: SenderLimits::default(),
             retry: RetryPolicy::default(),
             convert: ConvertConfig::default(),
             scheduler: SchedulerConfig::default(),

@@ -19,6 +19,12 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
                 println!("{}", if args.json { "[]" } else { "Queue is empty" });
                 Ok(())
             }
+            Some(QueueAction::Counters) => {
+                if args.json {
+                    println!("{{}}");
+                }
+                Ok(())
+            }
             Some(
                 QueueAction::Show { id }
                 | QueueAction::Watch { id }
@@ -35,6 +41,7 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     match args.action {
         None => list(&store, args.json, args.all).await,
+        Some(QueueAction::Counters) => counters(&store, args.json).await,
         Some(QueueAction::Show { id }) => show(&store, &parse_id(&id)?, args.json).await,
         Some(QueueAction::Watch { id }) => crate::watch::follow(&store, &parse_id(&id)?).await,
         Some(QueueAction::Cancel { id, number }) => {
@@ -50,6 +57,26 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
             act(&store, checked, &id, number, OperatorAction::Retry).await
         }
     }
+}
+
+/// Prints the store's counters: `name value` lines, or one JSON object.
+async fn counters(store: &Store, json: bool) -> Result<(), Failure> {
+    let counters = store
+        .counters()
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = counters
+            .into_iter()
+            .map(|(name, value)| (name, value.into()))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else {
+        for (name, value) in counters {
+            println!("{name} {value}");
+        }
+    }
+    Ok(())
 }
 
 fn parse_id(id: &str) -> Result<JobId, Failure> {

@@ -13,11 +13,12 @@ use faxhub_converters::{ConvertError, Converter};
 use faxhub_lines::{CallProgress, Line, LineOutcome, SendRequest};
 use faxhub_queue::dialplan::{DialPlan, FaxNumber};
 use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::limits::{DAY, SenderLimits, Usage};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::store::{Addressee, AttemptEnd, DueRecipient, RecipientPages, Store};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -37,6 +38,8 @@ pub struct Scheduler {
     pub lines: Vec<Arc<Line>>,
     pub channels: Vec<usize>,
     pub dialplan: DialPlan,
+    /// Per-sender limits: a call past the sender's calls or pages of the day fails (5.7.1).
+    pub limits: SenderLimits,
     pub policy: RetryPolicy,
     pub config: SchedulerConfig,
     pub wake: Arc<Notify>,
@@ -229,8 +232,13 @@ impl Scheduler {
             .await
             .map_err(|e| e.to_string())?;
         let mut started = 0;
+        // what each sender used today, read once per look and counted on as calls start
+        let mut usage: HashMap<String, Usage> = HashMap::new();
         for rcpt in due {
             if self.config.one_call_per_number && busy_numbers.contains(&rcpt.number) {
+                continue;
+            }
+            if !self.within_limits(&rcpt, &mut usage, now).await? {
                 continue;
             }
             let Some((slot, permit)) = free_channel(slots, next_line) else {
@@ -263,6 +271,55 @@ impl Scheduler {
             tokio::spawn(call(line, request, rcpt, permit, now, events));
         }
         Ok(started)
+    }
+
+    /// Whether the call to `rcpt` keeps its sender within its calls and pages of the day; if
+    /// not, the recipient fails for good with the limit named (and the reporter is woken).
+    async fn within_limits(
+        &self,
+        rcpt: &DueRecipient,
+        usage: &mut HashMap<String, Usage>,
+        now: i64,
+    ) -> Result<bool, String> {
+        if self.limits.calls_per_day == 0 && self.limits.pages_per_day == 0 {
+            return Ok(true);
+        }
+        if !usage.contains_key(&rcpt.sender) {
+            let used = self
+                .store
+                .sender_usage(&rcpt.sender, now - DAY.as_millis() as i64)
+                .await
+                .map_err(|e| e.to_string())?;
+            usage.insert(rcpt.sender.clone(), used);
+        }
+        let used = usage
+            .get_mut(&rcpt.sender)
+            .expect("invariant: inserted above");
+        match self.limits.admit_call(&rcpt.sender, used, rcpt.pages) {
+            Ok(()) => {
+                used.calls += 1;
+                used.pages += rcpt.pages;
+                Ok(true)
+            }
+            Err(limit) => {
+                let refused = self
+                    .store
+                    .refuse_recipient(
+                        rcpt.job_id.as_str(),
+                        rcpt.idx,
+                        limit.status(),
+                        &limit.to_string(),
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if refused {
+                    tracing::warn!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "failed", status = %limit.status(), reason = %limit, "call refused by a sender limit");
+                    self.recorded.notify_one();
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Records a worker's result; a finished call frees its number and its place in `in_flight`.

@@ -51,7 +51,12 @@ pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> R
     }
 
     let wake = Arc::new(Notify::new());
-    let intake = Intake::start(spool.clone(), store.clone(), wake.clone());
+    let intake = Intake::start(
+        spool.clone(),
+        store.clone(),
+        wake.clone(),
+        config.limits.clone(),
+    );
     let inbox = Inbox::new(config.inbox_dir());
     let agent = match config.sip_agent() {
         Some(sip) => Some(
@@ -146,6 +151,7 @@ pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> R
         lines,
         channels: config.lines.iter().map(|l| l.channels as usize).collect(),
         dialplan: checked.dialplan.clone(),
+        limits: config.limits.clone(),
         policy: config.retry.clone(),
         config: config.scheduler.clone(),
         wake,

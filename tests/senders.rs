@@ -170,3 +170,88 @@ fn pages_and_originals_go_back_only_to_the_site() {
     assert!(!alice["images"].as_array().unwrap().is_empty(), "{alice:#}");
     assert_eq!(alice["returned"]["type"], "message/rfc822", "{alice:#}");
 }
+
+#[test]
+fn a_senders_daily_limits_refuse_what_passes_them_and_a_spike_is_counted() {
+    let work = tempfile::tempdir().unwrap();
+    let hub = Faxhub::start(
+        "",
+        "[limits]\nnumbers_per_day = 2\npages_per_day = 4\ncalls_per_day = 3\nnew_numbers_per_hour = 1\n",
+    );
+    let send = |from: &str, to: &[&str], message: &[u8]| {
+        let id = queued_id(&hub.smtp().send_mail(from, to, message));
+        hub.wait_finished(&id, WAIT)
+    };
+    let text = text_message("Limits", "One page.");
+    // two numbers, two calls, two pages: within every limit; two new numbers in an hour is a
+    // spike past 1
+    let first = send(
+        "alice@example.com",
+        &["0169293991@fax.localhost", "0169293992@fax.localhost"],
+        &text,
+    );
+    assert_eq!(first["recipients"][1]["status"], "done", "{first:#}");
+    assert!(
+        hub.log().contains("more new numbers in the last hour"),
+        "{}",
+        hub.log()
+    );
+
+    // a third number: refused at RCPT, naming the limit; the numbers of the day still pass, and
+    // another sender is not held to Alice's limits
+    let mut s = hub.smtp();
+    assert_eq!(s.cmd("EHLO client.test").0, 250);
+    assert_eq!(s.cmd("MAIL FROM:<alice@example.com>").0, 250);
+    let (code, said) = s.cmd("RCPT TO:<0169293993@fax.localhost>");
+    assert_eq!((code, &said[..5]), (550, "5.7.1"), "{said}");
+    assert!(
+        said.contains("the daily limit of 2 fax numbers for <alice@example.com> is reached"),
+        "{said}"
+    );
+    assert_eq!(s.cmd("RCPT TO:<0169293991@fax.localhost>").0, 250);
+    let bob = send("bob@example.com", &["0169293993@fax.localhost"], &text);
+    assert_eq!(bob["recipients"][0]["status"], "done", "{bob:#}");
+
+    // three more pages would pass 4 pages: the call is refused before it is placed
+    let three_pages = message_with_attachment(
+        "Three pages",
+        "A body page.",
+        "two.pdf",
+        "application/pdf",
+        &make_pdf(work.path(), 2),
+    );
+    let refused = send(
+        "alice@example.com",
+        &["0169293991@fax.localhost"],
+        &three_pages,
+    );
+    let r = &refused["recipients"][0];
+    assert_eq!(
+        (&r["status"], &r["status_code"]),
+        (&"failed".into(), &"5.7.1".into()),
+        "{refused:#}"
+    );
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the daily limit of 4 pages"),
+        "{refused:#}"
+    );
+    assert_eq!(r["attempts"], 0, "no call: {refused:#}");
+
+    // one page more is within 4; then the third call of the day closes the door at RCPT
+    let third = send("alice@example.com", &["0169293992@fax.localhost"], &text);
+    assert_eq!(third["recipients"][0]["status"], "done", "{third:#}");
+    let mut s = hub.smtp();
+    assert_eq!(s.cmd("EHLO client.test").0, 250);
+    assert_eq!(s.cmd("MAIL FROM:<alice@example.com>").0, 250);
+    let (code, said) = s.cmd("RCPT TO:<0169293991@fax.localhost>");
+    assert_eq!(code, 550, "{said}");
+    assert!(said.contains("the daily limit of 3 calls"), "{said}");
+
+    let counters = hub.cli(&["queue", "counters", "--json"]);
+    assert!(counters.status.success(), "{counters:?}");
+    let counters: Value = serde_json::from_slice(&counters.stdout).unwrap();
+    assert_eq!(counters["sender_destination_spikes"], 1, "{counters}");
+}

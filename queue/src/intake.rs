@@ -9,8 +9,15 @@
 //! caller gets an error to turn into a temporary failure: nothing is acknowledged that is not
 //! durable, and nothing durable is left without a job (start-up recovery quarantines what a crash
 //! leaves between rename and commit).
+//!
+//! The per-sender limits (`limits`) are applied here for every path: a number past the sender's
+//! daily limit, or every number once its pages or calls reached theirs, becomes a refused
+//! recipient (failed, `5.7.1`, the limit named); SMTP asks `usage` first to refuse at RCPT. After
+//! the commit, a sender whose new destinations in the last hour cross `new_numbers_per_hour` is
+//! logged as a warning and counted (`sender_destination_spikes`).
 
 use crate::job::{JobId, Origin, Ret, now_ms};
+use crate::limits::{DAY, HOUR, SenderLimits, Usage};
 use crate::spool::Spool;
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
@@ -49,22 +56,101 @@ pub enum IntakeError {
 
 type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
 
+/// The counter of senders whose new destinations spiked.
+pub const SPIKES: &str = "sender_destination_spikes";
+
 #[derive(Clone)]
 pub struct Intake {
     spool: Spool,
     store: Store,
     committer: mpsc::Sender<Pending>,
+    limits: SenderLimits,
 }
 
 impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
-    pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>) -> Intake {
+    pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>, limits: SenderLimits) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(commit_loop(spool.clone(), store.clone(), rx, wake));
         Intake {
             spool,
             store,
             committer: tx,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &SenderLimits {
+        &self.limits
+    }
+
+    /// What `sender` used in the last 24 hours.
+    pub async fn usage(&self, sender: &str) -> Result<Usage, IntakeError> {
+        let since = now_ms() - DAY.as_millis() as i64;
+        self.store
+            .sender_usage(sender, since)
+            .await
+            .map_err(|e| IntakeError::Store(e.to_string()))
+    }
+
+    /// The submission with the recipients its sender's limits do not admit moved to `refused`.
+    async fn within_limits(&self, mut s: Submission) -> Result<Submission, IntakeError> {
+        if s.recipients.is_empty() {
+            return Ok(s);
+        }
+        let mut usage = self.usage(&s.return_path).await?;
+        let admitted = self.limits.admit(&s.return_path, &usage);
+        let mut kept = Vec::with_capacity(s.recipients.len());
+        for r in std::mem::take(&mut s.recipients) {
+            let number = r.number.as_str().to_string();
+            match admitted
+                .clone()
+                .and_then(|()| self.limits.admit_number(&s.return_path, &usage, &number))
+            {
+                Ok(()) => {
+                    usage.numbers.insert(number);
+                    kept.push(r);
+                }
+                Err(limit) => {
+                    tracing::warn!(from = %s.return_path, rcpt = %number, status = %limit.status(), reason = %limit, "recipient refused by a sender limit");
+                    s.refused.push(RefusedRecipient {
+                        address: r.address,
+                        number: Some(r.number),
+                        display_name: r.display_name,
+                        notify: r.notify,
+                        orcpt: r.orcpt,
+                        status: limit.status(),
+                        reason: limit.to_string(),
+                    });
+                }
+            }
+        }
+        s.recipients = kept;
+        Ok(s)
+    }
+
+    /// How many numbers `sender` faxed in the last hour that it never faxed before.
+    async fn new_numbers(&self, sender: &str, now: i64) -> Result<u64, String> {
+        self.store
+            .new_numbers(sender, now - HOUR.as_millis() as i64)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Warns (once per crossing) and counts when `sender`'s new destinations spike.
+    async fn watch_spike(&self, sender: &str, before: u64, now: i64) {
+        let after = match self.new_numbers(sender, now).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
+                return;
+            }
+        };
+        if self.limits.spike(before, after) {
+            tracing::warn!(from = %sender, new_numbers = after, limit = self.limits.new_numbers_per_hour, "a sender faxed more new numbers in the last hour than new_numbers_per_hour: a stolen mailbox or login?");
+            if let Err(e) = self.store.count(SPIKES).await {
+                tracing::warn!(error = %e, "could not count a spike");
+            }
         }
     }
 
@@ -87,6 +173,17 @@ impl Intake {
         message: Vec<u8>,
     ) -> Result<JobId, IntakeError> {
         let received_at_ms = now_ms();
+        let submission = self.within_limits(submission).await?;
+        let watching = self.limits.new_numbers_per_hour != 0 && !submission.recipients.is_empty();
+        let before = match watching {
+            true => Some(
+                self.new_numbers(&submission.return_path, received_at_ms)
+                    .await
+                    .map_err(IntakeError::Store)?,
+            ),
+            false => None,
+        };
+        let sender = submission.return_path.clone();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());
         let size = message.len() as u64;
@@ -121,6 +218,9 @@ impl Intake {
         if committed.is_err() {
             // Not acknowledged: the client will send again. Leave no orphan behind.
             let _ = std::fs::remove_file(self.spool.path(&rel));
+        }
+        if let (Ok(()), Some(before)) = (&committed, before) {
+            self.watch_spike(&sender, before, received_at_ms).await;
         }
         committed.map(|()| id)
     }

@@ -12,6 +12,7 @@ pub mod did;
 pub mod dsn;
 pub mod intake;
 pub mod job;
+pub mod limits;
 pub mod report;
 pub mod retry;
 pub mod senders;

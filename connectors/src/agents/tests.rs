@@ -13,7 +13,12 @@ use std::sync::Arc;
 pub(super) async fn intake(dir: &Path) -> (Intake, Store) {
     let spool = Spool::open(&dir.join("spool")).unwrap();
     let store = Store::open(&dir.join("db")).await.unwrap();
-    let intake = Intake::start(spool, store.clone(), Arc::new(tokio::sync::Notify::new()));
+    let intake = Intake::start(
+        spool,
+        store.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        Default::default(),
+    );
     (intake, store)
 }
 
@@ -228,4 +233,45 @@ async fn links_fifos_and_devices_in_the_hot_folder_are_never_read_and_go_to_quar
     assert!(why("0169293995_zero.pdf").contains("symbolic link"));
     assert!(why("0169293997_fifo.pdf").contains("FIFO"));
     assert!(why("scan.json").contains("symbolic link"), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn a_senders_daily_number_limit_holds_for_the_agents_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(&dir.path().join("spool")).unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    let limits = faxhub_queue::limits::SenderLimits {
+        numbers_per_day: 2,
+        ..Default::default()
+    };
+    let intake = Intake::start(
+        spool,
+        store.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        limits,
+    );
+    let hot = hot_folder(dir.path(), intake);
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    std::fs::write(scans.join("scan.pdf"), b"%PDF-1.4 a").unwrap();
+    std::fs::write(
+        scans.join("scan.json"),
+        br#"{"number": ["0169293991", "0169293992", "0169293993"], "notify": "alice@example.com"}"#,
+    )
+    .unwrap();
+    hot.pass().await.unwrap();
+    let jobs = store.jobs(true).await.unwrap();
+    let r = &jobs[0].recipients;
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert_eq!(r[2].number, "+33169293993");
+    assert_eq!(r[2].status.as_str(), "failed");
+    assert_eq!(r[2].status_code.as_deref(), Some("5.7.1"));
+    assert_eq!(
+        r[2].reason.as_deref(),
+        Some("the daily limit of 2 fax numbers for <alice@example.com> is reached")
+    );
+    assert_eq!(
+        (r[0].status.as_str(), r[1].status.as_str()),
+        ("queued", "queued")
+    );
 }

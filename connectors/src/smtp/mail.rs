@@ -41,6 +41,7 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
         env_id: None,
         ret: None,
         recipients: Vec::new(),
+        usage: None,
     };
     for (key, value) in params {
         match (key.as_str(), value.as_deref()) {

@@ -4,7 +4,10 @@
 //! - not a fax domain (or not an IMCEAFAX address at an `imcea_domains` domain): `550 5.7.1`,
 //!   never relayed;
 //! - not a number: `553 5.1.3`; refused by the dial plan: `550 5.7.1` naming the rule;
-//! - more than `max_recipients` numbers: `452 4.5.3` (the client sends the rest later).
+//! - more than `max_recipients` numbers: `452 4.5.3` (the client sends the rest later);
+//! - past one of the sender's daily limits (`[limits]`: numbers, pages, calls): `550 5.7.1`
+//!   naming the limit; the sender's usage is read once per transaction (`451 4.3.0` if the store
+//!   cannot be read).
 //!
 //! RFC 3461 NOTIFY and ORCPT are kept with the recipient. A number given twice is one recipient.
 
@@ -16,7 +19,7 @@ use crate::addressing::Refusal;
 use faxhub_queue::Notify;
 use faxhub_queue::store::NewRecipient;
 
-pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
+pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
     let shared = session.shared.clone();
     let Some(tx) = session.tx.as_mut() else {
         return Reply::bad_sequence("need MAIL command");
@@ -76,6 +79,25 @@ pub(super) fn rcpt(session: &mut Session, arg: &str) -> Reply {
     if tx.recipients.len() >= shared.config.max_recipients as usize {
         return Reply::new(452, "4.5.3", "Too many recipients");
     }
+    if tx.usage.is_none() {
+        match shared.intake.usage(&tx.return_path).await {
+            Ok(usage) => tx.usage = Some(usage),
+            Err(e) => {
+                tracing::warn!(client = %session.peer, error = %e, "smtp RCPT deferred: the sender's usage could not be read");
+                return Reply::new(451, "4.3.0", "Temporary failure, try again later");
+            }
+        }
+    }
+    let usage = tx.usage.as_mut().expect("invariant: read just above");
+    let limits = shared.intake.limits();
+    if let Err(limit) = limits
+        .admit(&tx.return_path, usage)
+        .and_then(|()| limits.admit_number(&tx.return_path, usage, number.as_str()))
+    {
+        tracing::warn!(client = %session.peer, from = %tx.return_path, rcpt = %number, reason = %limit, "smtp RCPT refused by a sender limit");
+        return Reply::new(550, "5.7.1", format!("<{}>: {limit}", path.raw));
+    }
+    usage.numbers.insert(number.as_str().to_string());
     tx.recipients.push(NewRecipient {
         notify,
         orcpt,

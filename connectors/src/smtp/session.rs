@@ -9,6 +9,7 @@ use super::io::{LineRead, read_line};
 use super::reply::{Reply, render};
 use super::{Shared, auth, data, ehlo, mail, rcpt};
 use faxhub_queue::Ret;
+use faxhub_queue::limits::Usage;
 use faxhub_queue::store::NewRecipient;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub(super) struct Transaction {
     pub env_id: Option<String>,
     pub ret: Option<Ret>,
     pub recipients: Vec<NewRecipient>,
+    /// What the sender used in the last day, read at the first RCPT (`[limits]`).
+    pub usage: Option<Usage>,
 }
 
 /// The reader half (buffered) plus the pending replies.
@@ -193,7 +196,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             "AUTH" => Some(auth::auth(session, &mut conn, arg).await),
             "MAIL" => Some(mail::mail(session, arg)),
-            "RCPT" => Some(rcpt::rcpt(session, arg)),
+            "RCPT" => Some(rcpt::rcpt(session, arg).await),
             "DATA" => match data::data(session, &mut conn, arg).await {
                 Some(reply) => Some(reply),
                 None => return End::Closed,

@@ -9,6 +9,7 @@
 mod outbox;
 mod reports;
 mod sqlite;
+mod usage;
 mod views;
 
 pub use outbox::{MailKind, NewMail, OutMail};
@@ -93,6 +94,8 @@ pub struct DueRecipient {
     pub received_at_ms: i64,
     pub pages_path: String,
     pub pages: i64,
+    /// The job's envelope sender (whose limits the call counts against).
+    pub sender: String,
 }
 
 /// A recipient's own page set (its cover page, then the job's pages).
@@ -438,7 +441,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueRecipient>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, \
+            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.return_path, \
              COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
              WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= ?)) \
@@ -465,6 +468,7 @@ impl Store {
                         .try_get::<Option<String>, _>("pages_path")?
                         .unwrap_or_default(),
                     pages: row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0),
+                    sender: row.try_get("return_path")?,
                 })
             })
             .collect()

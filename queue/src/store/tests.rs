@@ -1,6 +1,7 @@
 //! The store against a real SQLite file: the transitions the scheduler and the CLI rely on.
 
 use super::*;
+use crate::limits::Usage;
 use crate::state::JobPhase;
 
 fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
@@ -441,4 +442,90 @@ async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due()
     assert_eq!(candidates.iter().map(|c| c.idx).collect::<Vec<_>>(), [1, 2]);
     let due = store.due_recipients(i64::MAX, 10).await.unwrap();
     assert!(due.iter().all(|d| d.idx == 0), "{due:?}");
+}
+
+#[tokio::test]
+async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).await.unwrap();
+    // an old job (before the window) and a new one sharing a number; another sender's job
+    let old = job(1_000, &["+33169293999"]);
+    let mut new = job(10_000, &["+33169293999", "+33169293998"]);
+    new.refused = vec![RefusedRecipient {
+        address: "0899123456@fax".into(),
+        number: FaxNumber::from_e164("+33899123456"),
+        display_name: None,
+        notify: None,
+        orcpt: None,
+        status: EnhancedStatus::NOT_AUTHORIZED,
+        reason: "denied".into(),
+    }];
+    let mut other = job(10_001, &["+33169290000"]);
+    other.return_path = "b@example.com".into();
+    store.insert_jobs(&[old, new.clone(), other]).await.unwrap();
+    store.claim_conversions(10).await.unwrap();
+    for id in [&new.id] {
+        store
+            .conversion_done(id, 3, "pages/x.tif", &[])
+            .await
+            .unwrap();
+    }
+    let due = store.due_recipients(20_000, 10).await.unwrap();
+    let first = due
+        .iter()
+        .find(|d| d.job_id == new.id && d.idx == 0)
+        .unwrap();
+    assert_eq!(first.sender, "a@example.com");
+    assert!(store.start_attempt(first, "file", 11_000).await.unwrap());
+
+    let usage = store.sender_usage("a@example.com", 5_000).await.unwrap();
+    // the refused number does not count; the old job is outside the window
+    assert_eq!(
+        usage.numbers.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["+33169293998", "+33169293999"]
+    );
+    assert_eq!((usage.calls, usage.pages), (1, 3));
+    assert_eq!(
+        store.sender_usage("a@example.com", 12_000).await.unwrap(),
+        Usage::default()
+    );
+    // new numbers since 5 000: +33169293998 only (+33169293999 was faxed before)
+    assert_eq!(store.new_numbers("a@example.com", 5_000).await.unwrap(), 1);
+    assert_eq!(store.new_numbers("b@example.com", 5_000).await.unwrap(), 1);
+
+    // a waiting recipient refused by a limit; one no longer waiting is left alone
+    let second = due
+        .iter()
+        .find(|d| d.job_id == new.id && d.idx == 1)
+        .unwrap();
+    let limit = EnhancedStatus::new(5, 7, 1);
+    assert!(
+        store
+            .refuse_recipient(
+                new.id.as_str(),
+                second.idx,
+                limit,
+                "the daily limit",
+                12_000
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .refuse_recipient(new.id.as_str(), first.idx, limit, "x", 12_000)
+            .await
+            .unwrap()
+    );
+    let view = store.job(&new.id).await.unwrap().unwrap();
+    assert_eq!(view.recipients[1].status, RecipientStatus::Failed);
+    assert_eq!(
+        view.recipients[1].reason.as_deref(),
+        Some("the daily limit")
+    );
+    assert_eq!(view.recipients[0].status, RecipientStatus::Sending);
+
+    store.count("spikes").await.unwrap();
+    store.count("spikes").await.unwrap();
+    assert_eq!(store.counters().await.unwrap(), [("spikes".to_string(), 2)]);
 }

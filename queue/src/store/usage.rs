@@ -1,0 +1,110 @@
+//! The store's side of the per-sender limits (`crate::limits`): what a sender used in a window,
+//! how many of its numbers are new, a recipient refused by a limit, and the event counters.
+
+use super::{Store, StoreError};
+use crate::limits::Usage;
+use crate::state::RecipientStatus;
+use crate::status::EnhancedStatus;
+use sqlx::Row;
+
+/// A recipient that counts towards its sender's numbers: not refused at intake (a refusal is a
+/// failure with no call).
+const COUNTED: &str = "(r.status <> 'failed' OR r.tries + r.dials > 0)";
+
+impl Store {
+    /// What `sender` used since `since_ms`: the numbers of its jobs received since then, and the
+    /// calls placed since then with the pages they were sending.
+    pub async fn sender_usage(&self, sender: &str, since_ms: i64) -> Result<Usage, StoreError> {
+        let numbers = sqlx::query(&format!(
+            "SELECT DISTINCT r.number FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             WHERE j.return_path = ? AND j.received_at >= ? AND {COUNTED}"
+        ))
+        .bind(sender)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String, _>("number"))
+        .collect::<Result<_, _>>()?;
+        let calls = sqlx::query(
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(COALESCE(r.pages, j.pages, 0)), 0) AS pages \
+             FROM attempts a JOIN jobs j ON j.id = a.job_id \
+             JOIN recipients r ON r.job_id = a.job_id AND r.idx = a.rcpt_idx \
+             WHERE j.return_path = ? AND a.started_at >= ?",
+        )
+        .bind(sender)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Usage {
+            numbers,
+            pages: calls.try_get("pages")?,
+            calls: calls.try_get("calls")?,
+        })
+    }
+
+    /// How many numbers `sender`'s jobs received since `since_ms` name that none of its earlier
+    /// jobs (still in the store) named.
+    pub async fn new_numbers(&self, sender: &str, since_ms: i64) -> Result<u64, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(DISTINCT r.number) AS n FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             WHERE j.return_path = ? AND j.received_at >= ? AND {COUNTED} AND r.number NOT IN \
+             (SELECT r2.number FROM recipients r2 JOIN jobs j2 ON j2.id = r2.job_id \
+              WHERE j2.return_path = ? AND j2.received_at < ?)"
+        ))
+        .bind(sender)
+        .bind(since_ms)
+        .bind(sender)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
+    }
+
+    /// Fails a recipient waiting for a call (queued or deferred) for good, with the limit it
+    /// reached; false if it was no longer waiting.
+    pub async fn refuse_recipient(
+        &self,
+        job_id: &str,
+        idx: i64,
+        status: EnhancedStatus,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, \
+             updated_at = ? WHERE job_id = ? AND idx = ? AND status IN ('queued', 'deferred')",
+        )
+        .bind(RecipientStatus::Failed.as_str())
+        .bind(status.to_string())
+        .bind(reason)
+        .bind(now_ms)
+        .bind(job_id)
+        .bind(idx)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Adds one to the counter `name`.
+    pub async fn count(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO counters (name, value) VALUES (?, 1) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every counter, by name.
+    pub async fn counters(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT name, value FROM counters ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
+            .collect()
+    }
+}
