@@ -1,6 +1,7 @@
 //! End to end, what issue 13 asks of the daemon itself: data at rest readable by faxhub's user
 //! and group only, a configuration holding a password flagged when others can read it, and no
-//! conversion without the sandbox unless the administrator turned it off.
+//! conversion without the sandbox unless the administrator turned it off; hostile documents
+//! mailed to it show nothing of the server on the fax or the receipt.
 
 mod common;
 /// The hostile documents of the converters' tests.
@@ -292,4 +293,189 @@ fn a_spreadsheet_of_the_server_never_reaches_the_fax_nor_the_receipt() {
         !read.contains("4711") && !read.contains("CANARY"),
         "receipt: {read}"
     );
+}
+
+/// The largest share of black pixels on a page of a PDF (Ghostscript at 30 dpi, grey).
+fn black_share(pdf: &Path) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let rendered = Command::new("gs")
+        .args([
+            "-q",
+            "-dSAFER",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=pgmraw",
+            "-r30",
+        ])
+        .arg(format!("-sOutputFile={}/p%03d.pgm", dir.path().display()))
+        .arg(pdf)
+        .status()
+        .expect("gs");
+    assert!(rendered.success(), "gs rendered {}", pdf.display());
+    let mut most: f64 = 0.0;
+    let mut pages = 0;
+    for page in std::fs::read_dir(dir.path()).unwrap() {
+        // P5 <w> <h> 255 <pixels>: four fields, then one white-space byte
+        let bytes = std::fs::read(page.unwrap().path()).unwrap();
+        let mut at = 0;
+        for _ in 0..4 {
+            while bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            while !bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+        }
+        let pixels = &bytes[at + 1..];
+        let share = pixels.iter().filter(|&&p| p < 128).count() as f64 / pixels.len() as f64;
+        most = most.max(share);
+        pages += 1;
+    }
+    assert!(pages > 0, "no page in {}", pdf.display());
+    most
+}
+
+/// The black share above which a page shows the canary.
+const SHOWN: f64 = 0.05;
+
+/// Every hostile document of the converters' suite (whose controls show each to be a real
+/// attack on a plain soffice), mailed to the running faxhub: no canary on the page faxed nor on
+/// the receipt's PDF, no connection at the listener.
+#[test]
+fn hostile_documents_mailed_to_faxhub_show_nothing_of_the_server() {
+    let secrets = tempfile::tempdir().unwrap();
+    let canary = secrets.path().join("canary.png");
+    let canary_pdf = secrets.path().join("canary.pdf");
+    for (device, out, size) in [
+        ("pnggray", &canary, "-g600x600"),
+        ("pdfwrite", &canary_pdf, "-g400x400"),
+    ] {
+        let made = Command::new("gs")
+            .args([
+                "-q",
+                "-dBATCH",
+                "-dNOPAUSE",
+                &format!("-sDEVICE={device}"),
+                size,
+                "-o",
+            ])
+            .arg(out)
+            .args(["-c", "0 setgray 0 0 600 600 rectfill showpage"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "gs made {}", out.display());
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/canary.png", listener.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+
+    let hub = Faxhub::start("", "");
+    let mut cases = documents::cases(&canary, &canary_pdf, &url);
+    // the measure's control: the canary itself attached shows as black on both
+    cases.push(documents::Case {
+        name: "canary.png".into(),
+        bytes: std::fs::read(&canary).unwrap(),
+        link: documents::Link::File,
+        infilter: None,
+        defused: false,
+    });
+    let mut jobs = Vec::new();
+    for case in &cases {
+        let mail = message_with_attachment(
+            &case.name,
+            "Quarterly report attached.",
+            &case.name,
+            "application/octet-stream",
+            &case.bytes,
+        );
+        let reply = hub
+            .smtp()
+            .send_mail("alice@example.com", &["0169293999@fax.localhost"], &mail);
+        jobs.push((case.name.clone(), queued_id(&reply)));
+    }
+    let maildir = hub.data_dir().join("Maildir");
+    let receipts = common::mail::wait_for(&maildir, jobs.len(), WAIT, || hub.log());
+    assert_eq!(receipts.len(), jobs.len());
+    let mut failures = Vec::new();
+    let work = tempfile::tempdir().unwrap();
+    for (name, id) in &jobs {
+        let job = hub.wait_finished(id, WAIT);
+        let status = job["recipients"][0]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if status != "done" {
+            // refusing a document is safe too, as long as the reason names it
+            let reason = job["recipients"][0]["reason"].as_str().unwrap_or("");
+            assert!(reason.contains(name.as_str()), "{name}: {job:#}");
+            continue;
+        }
+        // the pages faxed (the file line's TIFF, as a PDF by libtiff's tiff2pdf)
+        let tiff = hub
+            .outbox()
+            .into_iter()
+            .find(|f| {
+                f.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(id.as_str())
+            })
+            .unwrap_or_else(|| panic!("{name}: nothing faxed"));
+        let faxed = work.path().join(format!("{id}.pdf"));
+        let converted = Command::new("tiff2pdf")
+            .arg("-o")
+            .arg(&faxed)
+            .arg(&tiff)
+            .status()
+            .expect("tiff2pdf (libtiff-tools)");
+        assert!(converted.success(), "{name}: tiff2pdf {}", tiff.display());
+        // the receipt's PDF of the same job
+        let receipt = hub
+            .data_dir()
+            .join("Maildir/new")
+            .read_dir()
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .find(|m| String::from_utf8_lossy(m).contains(&format!("fax-{id}.pdf")))
+            .unwrap_or_else(|| panic!("{name}: no receipt with the pages"));
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&receipt)
+            .unwrap();
+        let pdf = parsed
+            .attachments()
+            .find(|a| a.contents().starts_with(b"%PDF"))
+            .unwrap()
+            .contents()
+            .to_vec();
+        let receipt_pdf = work.path().join(format!("{id}-receipt.pdf"));
+        std::fs::write(&receipt_pdf, pdf).unwrap();
+        for (what, pdf) in [("fax", &faxed), ("receipt", &receipt_pdf)] {
+            let share = black_share(pdf);
+            // a page of text is under 1% black; the canary covers from 9% (attached as it is)
+            // to 40% (linked by a document) of a page
+            if name == "canary.png" {
+                assert!(
+                    share > SHOWN,
+                    "control: the canary attached is on the {what} ({share:.2})"
+                );
+            } else if share > SHOWN {
+                failures.push(format!(
+                    "{name}: the canary is on the {what} ({share:.2} black)"
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "faxhub reached {url}"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }
