@@ -265,15 +265,7 @@ fn a_spreadsheet_of_the_server_never_reaches_the_fax_nor_the_receipt() {
         assert!(std::time::Instant::now() < deadline, "no receipt");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let parsed = mail_parser::MessageParser::default()
-        .parse(&receipt)
-        .unwrap();
-    let pdf = parsed
-        .attachments()
-        .find(|a| a.contents().starts_with(b"%PDF"))
-        .expect("the receipt carries the pages as PDF")
-        .contents()
-        .to_vec();
+    let pdf = pages_of(&receipt);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("receipt.pdf"), &pdf).unwrap();
     let png = dir.path().join("receipt.png");
@@ -293,6 +285,19 @@ fn a_spreadsheet_of_the_server_never_reaches_the_fax_nor_the_receipt() {
         !read.contains("4711") && !read.contains("CANARY"),
         "receipt: {read}"
     );
+}
+
+/// The PDF of the pages a receipt carries.
+fn pages_of(receipt: &[u8]) -> Vec<u8> {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(receipt)
+        .unwrap();
+    parsed
+        .attachments()
+        .find(|a| a.contents().starts_with(b"%PDF"))
+        .expect("the receipt carries the pages as PDF")
+        .contents()
+        .to_vec()
 }
 
 /// The largest share of black pixels on a page of a PDF (Ghostscript at 30 dpi, grey).
@@ -445,15 +450,7 @@ fn hostile_documents_mailed_to_faxhub_show_nothing_of_the_server() {
             .map(|e| std::fs::read(e.unwrap().path()).unwrap())
             .find(|m| String::from_utf8_lossy(m).contains(&format!("fax-{id}.pdf")))
             .unwrap_or_else(|| panic!("{name}: no receipt with the pages"));
-        let parsed = mail_parser::MessageParser::default()
-            .parse(&receipt)
-            .unwrap();
-        let pdf = parsed
-            .attachments()
-            .find(|a| a.contents().starts_with(b"%PDF"))
-            .unwrap()
-            .contents()
-            .to_vec();
+        let pdf = pages_of(&receipt);
         let receipt_pdf = work.path().join(format!("{id}-receipt.pdf"));
         std::fs::write(&receipt_pdf, pdf).unwrap();
         for (what, pdf) in [("fax", &faxed), ("receipt", &receipt_pdf)] {
