@@ -152,7 +152,7 @@ pub async fn run_t38(
     let engine = T38Engine {
         terminal,
         sender: udptl::Sender::with(config.protection, config.max_datagram),
-        receiver: udptl::Receiver::new(),
+        receiver: udptl::Receiver::new(matches!(config.protection, udptl::Protection::Fec { .. })),
     };
     // a late tick is made up by the samples it counts
     run(

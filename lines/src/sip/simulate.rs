@@ -15,7 +15,7 @@ const LIMIT_TICKS: u32 = 30_000;
 /// the datagrams each way; returns the line time used.
 pub fn back_to_back(tx: &mut T38Terminal, rx: &mut T38Terminal, loss: f64) -> Duration {
     let (mut a_out, mut b_out) = (udptl::Sender::new(3, 400), udptl::Sender::new(3, 400));
-    let (mut a_in, mut b_in) = (udptl::Receiver::new(), udptl::Receiver::new());
+    let (mut a_in, mut b_in) = (udptl::Receiver::new(false), udptl::Receiver::new(false));
     let mut drop = random(0xfa11_0ff5);
     let mut ticks = 0;
     while ticks < LIMIT_TICKS {

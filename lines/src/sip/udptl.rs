@@ -15,6 +15,13 @@
 //! use, winding up over the first span·entries packets). `Receiver` hands IFPs on in order with
 //! their sequence numbers, taking the ones a lost datagram carried from the redundancy of the
 //! next or rebuilding them from FEC, and drops duplicates and stale packets. Pure: no sockets.
+//!
+//! Every datagram comes from someone who may be hostile, so the receiver's work per datagram is
+//! bounded by constants, never by what the datagram claims: FEC is read only when it was
+//! negotiated (`Receiver::new(fec)`), and only with a span and a block count T.38 senders use
+//! (`MAX_FEC_SPAN`, `MAX_FEC_ENTRIES`); at most `MAX_RECOVERED` lost packets are recovered per
+//! datagram; a larger jump in sequence numbers resynchronises on the new packet (the packets
+//! between are lost, as they would be to any gap that wide).
 
 use std::collections::VecDeque;
 
@@ -265,23 +272,37 @@ fn xor_into(block: &mut Vec<u8>, ifp: &[u8]) {
 /// follows.
 #[derive(Debug, Default)]
 pub struct Receiver {
+    /// Whether FEC was negotiated: without it, FEC information in a packet is ignored.
+    fec: bool,
     /// The sequence number expected next (none before the first packet).
     expected: Option<u16>,
     /// Recent IFPs by sequence number (FEC rebuilds from them), and recent FEC blocks: the
     /// sequence number of the packet that carried them, span, entries, blocks.
     recent: std::collections::BTreeMap<u16, Vec<u8>>,
     parity: VecDeque<(u16, u8, Vec<Vec<u8>>)>,
+    /// Parity blocks looked at for the last datagram (the work it cost, for the tests).
+    looked_at: usize,
 }
 
 /// How many recent packets FEC may look back over.
-const FEC_WINDOW: u16 = 64;
+const FEC_WINDOW: u16 = 32;
+/// Lost packets recovered from one datagram, at most; a larger gap resynchronises.
+pub const MAX_RECOVERED: u16 = 16;
+/// The widest FEC span and the most FEC blocks per packet read (spandsp and Asterisk send 3
+/// and 3); a packet claiming more has its FEC ignored.
+pub const MAX_FEC_SPAN: u8 = 8;
+pub const MAX_FEC_ENTRIES: usize = 8;
 
 /// How far back a packet may be and still be new rather than stale (half the sequence space).
 const WINDOW: u16 = 0x8000;
 
 impl Receiver {
-    pub fn new() -> Receiver {
-        Receiver::default()
+    /// A receiver for a session that negotiated FEC (`fec`) or not (redundancy or nothing).
+    pub fn new(fec: bool) -> Receiver {
+        Receiver {
+            fec,
+            ..Receiver::default()
+        }
     }
 
     /// The IFPs (with their sequence numbers) that `datagram` delivers, in order: those lost
@@ -289,28 +310,33 @@ impl Receiver {
     /// older than one already delivered.
     pub fn receive(&mut self, datagram: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, UdptlError> {
         let p = Packet::decode(datagram)?;
+        self.looked_at = 0;
         let expected = self.expected.unwrap_or(p.seq);
         let ahead = p.seq.wrapping_sub(expected);
         if ahead >= WINDOW {
             return Ok(Vec::new()); // a duplicate or a late packet
         }
         let mut out = Vec::new();
+        // a gap wider than what one datagram may recover: resynchronise on this packet
+        let recover = if ahead > MAX_RECOVERED { 0 } else { ahead };
         match &p.recovery {
             Recovery::Redundancy(copies) => {
                 // lost packets expected..seq: the copy of seq−k is copies[k−1]
-                for k in (1..=ahead).rev() {
+                for k in (1..=recover).rev() {
                     if let Some(copy) = copies.get(usize::from(k) - 1) {
                         out.push((p.seq.wrapping_sub(k), copy.clone()));
                     }
                 }
             }
-            Recovery::Fec { span, parity } => {
+            Recovery::Fec { span, parity }
+                if self.fec && *span <= MAX_FEC_SPAN && parity.len() <= MAX_FEC_ENTRIES =>
+            {
                 self.remember(p.seq, &p.primary);
                 self.parity.push_back((p.seq, *span, parity.clone()));
                 while self.parity.len() > usize::from(FEC_WINDOW) {
                     self.parity.pop_front();
                 }
-                for k in (1..=ahead).rev() {
+                for k in (1..=recover).rev() {
                     let lost = p.seq.wrapping_sub(k);
                     if let Some(ifp) = self.rebuild(lost) {
                         self.remember(lost, &ifp);
@@ -318,6 +344,8 @@ impl Receiver {
                     }
                 }
             }
+            // FEC not negotiated, or wider than any sender uses: the primary alone
+            Recovery::Fec { .. } => {}
         }
         out.push((p.seq, p.primary));
         self.expected = Some(p.seq.wrapping_add(1));
@@ -332,10 +360,11 @@ impl Receiver {
     }
 
     /// Packet `lost` rebuilt from a parity block that covers it and packets all received.
-    fn rebuild(&self, lost: u16) -> Option<Vec<u8>> {
+    fn rebuild(&mut self, lost: u16) -> Option<Vec<u8>> {
         for (carrier, span, blocks) in self.parity.iter().rev() {
             let entries = blocks.len();
             for (m, block) in blocks.iter().enumerate() {
+                self.looked_at += 1;
                 let covered: Vec<u16> = (1..=usize::from(*span))
                     .map(|k| {
                         carrier
@@ -386,7 +415,7 @@ mod tests {
         assert_eq!(shape(3), (3, 1));
         assert_eq!(shape(9), (3, 3));
         // every fourth packet lost (one of each span at most): all rebuilt, in order
-        let mut rx = Receiver::new();
+        let mut rx = Receiver::new(true);
         let mut got = Vec::new();
         for (n, p) in packets.iter().enumerate() {
             if n % 4 == 2 && n > 12 {
@@ -468,7 +497,7 @@ mod tests {
     #[test]
     fn with_redundancy_3_five_percent_loss_loses_nothing() {
         let mut sender = Sender::new(3, 400);
-        let mut receiver = Receiver::new();
+        let mut receiver = Receiver::new(false);
         let mut random = crate::sip::simulate::random(0x5eed_fa11);
         let sent: Vec<Vec<u8>> = (0..5000u32).map(|i| i.to_be_bytes().to_vec()).collect();
         let mut got = Vec::new();
@@ -506,10 +535,97 @@ mod tests {
         sender.next_seq = 0xffff;
         let a = sender.packet(&[1]).unwrap();
         let b = sender.packet(&[2]).unwrap();
-        let mut r = Receiver::new();
+        let mut r = Receiver::new(false);
         assert_eq!(r.receive(&a).unwrap(), vec![(0xffff, vec![1])]);
         assert_eq!(r.receive(&b).unwrap(), vec![(0, vec![2])]);
         assert!(r.receive(&b).unwrap().is_empty(), "duplicate");
         assert!(r.receive(&a).unwrap().is_empty(), "late");
+    }
+
+    /// The datagram that once cost 26 s of CPU: the FEC bit, a sequence jump of 0x7ffe and as
+    /// many parity blocks of span 255 as fit in a kilobyte.
+    fn jump_with_fec(seq: u16) -> Vec<u8> {
+        Packet {
+            seq,
+            primary: vec![0x06, 0x00],
+            recovery: Recovery::Fec {
+                span: 255,
+                parity: vec![vec![0xff]; 480],
+            },
+        }
+        .encode()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sequence_jump_with_fec_resynchronises_instead_of_rebuilding() {
+        for fec in [false, true] {
+            let mut r = Receiver::new(fec);
+            // a session going on with FEC of the usual shape
+            let mut tx = Sender::with(
+                Protection::Fec {
+                    span: 3,
+                    entries: 3,
+                },
+                400,
+            );
+            for i in 0..20u8 {
+                r.receive(&tx.packet(&[i]).unwrap()).unwrap();
+            }
+            let attack = jump_with_fec(20u16.wrapping_add(0x7ffe));
+            // what it asks for: every packet of the gap rebuilt over every block it carries
+            let Recovery::Fec { span, parity } = Packet::decode(&attack).unwrap().recovery else {
+                panic!()
+            };
+            let claimed = 0x7ffe * parity.len() * usize::from(span);
+            assert!(claimed > 1_000_000_000, "{claimed}");
+            let got = r.receive(&attack).unwrap();
+            let bound = usize::from(MAX_RECOVERED) * usize::from(FEC_WINDOW) * MAX_FEC_ENTRIES;
+            assert!(r.looked_at <= bound, "{} blocks looked at", r.looked_at);
+            // its own IFP only: nothing rebuilt over the gap, nothing from the parity claimed
+            assert_eq!(
+                got,
+                vec![(20u16.wrapping_add(0x7ffe), vec![0x06, 0x00])],
+                "fec={fec}"
+            );
+            assert!(r.parity.len() <= usize::from(FEC_WINDOW));
+        }
+    }
+
+    #[test]
+    fn fec_is_read_only_when_negotiated_and_only_as_wide_as_senders_make_it() {
+        let mut tx = Sender::with(
+            Protection::Fec {
+                span: 3,
+                entries: 3,
+            },
+            400,
+        );
+        let packets: Vec<Vec<u8>> = (0..20u8).map(|i| tx.packet(&[i, i]).unwrap()).collect();
+        let run = |fec: bool| {
+            let mut r = Receiver::new(fec);
+            let mut got = Vec::new();
+            for (n, p) in packets.iter().enumerate() {
+                if n == 14 {
+                    continue; // lost
+                }
+                got.extend(r.receive(p).unwrap());
+            }
+            got.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+        };
+        assert!(run(true).contains(&14), "rebuilt from the negotiated FEC");
+        assert!(!run(false).contains(&14), "FEC not negotiated: not read");
+        // a gap within MAX_RECOVERED is still recovered from redundancy
+        let mut red = Sender::new(16, 1400);
+        let packets: Vec<Vec<u8>> = (0..40u8).map(|i| red.packet(&[i]).unwrap()).collect();
+        let mut r = Receiver::new(false);
+        r.receive(&packets[0]).unwrap();
+        let got = r.receive(&packets[usize::from(MAX_RECOVERED) + 1]).unwrap();
+        assert_eq!(got.len(), usize::from(MAX_RECOVERED) + 1);
+        // one further is a resynchronisation
+        let mut r = Receiver::new(false);
+        r.receive(&packets[0]).unwrap();
+        let got = r.receive(&packets[usize::from(MAX_RECOVERED) + 2]).unwrap();
+        assert_eq!(got.len(), 1);
     }
 }
