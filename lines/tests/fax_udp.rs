@@ -6,7 +6,7 @@
 
 mod common;
 
-use faxhub_lines::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
+use faxhub_lines::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, run_t38};
 use faxhub_lines::sip::sdp::AudioCodec;
 use faxhub_lines::sip::spandsp::{AudioTerminal, Progress, T38Terminal, TerminalConfig};
 use faxhub_lines::sip::udptl::Protection;
@@ -61,15 +61,22 @@ async fn fax_over_udp(loss: f64, protection: Protection) {
     let mut rx = T38Terminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
     let limit = Duration::from_secs(120);
     let receiving = tokio::spawn(async move {
-        let end = run_t38(&mut rx, &b, b_peer, config, limit, None)
+        let end = run_t38(&mut rx, &b, Source::exactly(b_peer), config, limit, None)
             .await
             .unwrap();
         (end, rx.progress().clone())
     });
     let (published, watched) = tokio::sync::watch::channel(Progress::default());
-    let end = run_t38(&mut tx, &a, a_peer, config, limit, Some(&published))
-        .await
-        .unwrap();
+    let end = run_t38(
+        &mut tx,
+        &a,
+        Source::exactly(a_peer),
+        config,
+        limit,
+        Some(&published),
+    )
+    .await
+    .unwrap();
     let (rx_end, rx_progress) = receiving.await.unwrap();
     let t = tx.progress();
     assert_eq!(
@@ -133,12 +140,12 @@ async fn fax_over_rtp(codec: AudioCodec) {
     let mut rx = AudioTerminal::receiver(&terminal(false, "faxhub rx"), &received).unwrap();
     let limit = Duration::from_secs(120);
     let receiving = tokio::spawn(async move {
-        let end = run_audio(&mut rx, &b, a_addr, rtp(2), limit, None)
+        let end = run_audio(&mut rx, &b, Source::exactly(a_addr), rtp(2), limit, None)
             .await
             .unwrap();
         (end, rx.progress().clone())
     });
-    let end = run_audio(&mut tx, &a, b_addr, rtp(1), limit, None)
+    let end = run_audio(&mut tx, &a, Source::exactly(b_addr), rtp(1), limit, None)
         .await
         .unwrap();
     let (rx_end, rx_progress) = receiving.await.unwrap();

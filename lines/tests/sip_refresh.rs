@@ -9,7 +9,7 @@ use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::{Agent, Dial, Transport};
 use faxhub_lines::sip::config::{FaxOptions, SipConfig};
 use faxhub_lines::sip::dialog::{Dialog, Local};
-use faxhub_lines::sip::media::{SessionEnd, UdptlConfig, run_t38};
+use faxhub_lines::sip::media::{SessionEnd, Source, UdptlConfig, run_t38};
 use faxhub_lines::sip::message::Message;
 use faxhub_lines::sip::outcome::CallEnd;
 use faxhub_lines::sip::sdp::{Origin, Sdp, T38Params};
@@ -134,7 +134,7 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
         let end = run_t38(
             &mut rx,
             &media,
-            their_media,
+            Source::exactly(their_media),
             udptl,
             Duration::from_secs(90),
             None,

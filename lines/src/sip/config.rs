@@ -24,8 +24,12 @@ pub struct SipConfig {
     /// The address written in Via, Contact and SDP when faxhub is behind NAT (default: the
     /// listen address, or the address used to reach the peer when listening on 0.0.0.0).
     pub external_address: Option<IpAddr>,
-    /// RTP and UDPTL ports, "first-last".
+    /// RTP and UDPTL ports, "first-last" (each call's drawn at random from them).
     pub media_ports: String,
+    /// NAT latching: take the far end's media from the first datagrams' source when it is the
+    /// SDP's IP or the signalling's (for peers behind NAT that SDP names wrongly). Off: media is
+    /// taken only from the address and port the SDP named.
+    pub media_latching: bool,
     /// DSCP of SIP packets (default CS3, 24) and of media packets (default EF, 46).
     pub dscp_sip: u8,
     pub dscp_media: u8,
@@ -39,6 +43,7 @@ impl Default for SipConfig {
             tcp: true,
             external_address: None,
             media_ports: "56000-57000".into(),
+            media_latching: false,
             dscp_sip: 24,
             dscp_media: 46,
             inbound: InboundConfig::default(),

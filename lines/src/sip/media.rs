@@ -2,15 +2,18 @@
 //! every 20 ms by the time that really passed, its IFP packets sent as UDPTL with redundancy,
 //! the far end's handed back in order. G.711: an `AudioTerminal`'s 160 samples every 20 ms
 //! encoded and sent as RTP, the far end's frames reordered (losses as silence), decoded and fed
-//! to it. Both run in one loop (`run`); the far end's address is the one SDP gave, replaced by
-//! the source of the first datagram received (latching, for peers behind NAT).
+//! to it. Both run in one loop (`run`). Only the address and port SDP gave is listened to
+//! (RTP-Bleed: a third party spraying the media ports gets nothing and changes nothing); NAT
+//! latching, when configured, may move it once, within the first datagrams and only to one from
+//! the signalled IP or the signalling's. Datagrams past `MAX_DATAGRAMS_PER_SECOND` or longer
+//! than `MAX_DATAGRAM` are dropped unread, so the work a peer causes is bounded.
 
 use super::g711;
 use super::rtp;
 use super::sdp::AudioCodec;
 use super::spandsp::{AudioTerminal, Progress, T38Terminal};
 use super::udptl;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -144,7 +147,7 @@ impl Engine for AudioEngine<'_> {
 pub async fn run_t38(
     terminal: &mut T38Terminal,
     socket: &UdpSocket,
-    peer: SocketAddr,
+    source: Source,
     config: UdptlConfig,
     limit: Duration,
     progress: Option<&watch::Sender<Progress>>,
@@ -158,7 +161,7 @@ pub async fn run_t38(
     run(
         engine,
         socket,
-        peer,
+        source,
         limit,
         MissedTickBehavior::Delay,
         progress,
@@ -171,7 +174,7 @@ pub async fn run_t38(
 pub async fn run_audio(
     terminal: &mut AudioTerminal,
     socket: &UdpSocket,
-    peer: SocketAddr,
+    source: Source,
     config: RtpConfig,
     limit: Duration,
     progress: Option<&watch::Sender<Progress>>,
@@ -192,7 +195,7 @@ pub async fn run_audio(
     run(
         engine,
         socket,
-        peer,
+        source,
         limit,
         MissedTickBehavior::Burst,
         progress,
@@ -200,20 +203,106 @@ pub async fn run_audio(
     .await
 }
 
+/// Whose datagrams a media session takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The address and port the far end's SDP named.
+    pub signalled: SocketAddr,
+    /// NAT latching (`[sip] media_latching`): the first datagrams from the signalled IP or the
+    /// signalling's own IP may move the peer to their port and address, once.
+    pub latch: Option<IpAddr>,
+}
+
+impl Source {
+    /// Media from `signalled` only.
+    pub fn exactly(signalled: SocketAddr) -> Source {
+        Source {
+            signalled,
+            latch: None,
+        }
+    }
+}
+
+/// Datagrams within which a latch may happen.
+const LATCH_WINDOW: u32 = 10;
+/// Datagrams taken from the peer in one second, at most (T.38 and RTP send 50); the rest, and
+/// every datagram from anyone else, are dropped unread.
+pub const MAX_DATAGRAMS_PER_SECOND: u32 = 200;
+/// The largest datagram read (a T.38 or G.711 packet is far smaller).
+pub const MAX_DATAGRAM: usize = 1500;
+
+/// What is done with each datagram received: the source check and the rate budget.
+#[derive(Debug)]
+struct Gate {
+    source: Source,
+    peer: SocketAddr,
+    latched: bool,
+    seen: u32,
+    window_start: Instant,
+    in_window: u32,
+    /// Datagrams dropped: from elsewhere, over the budget, too long.
+    dropped: u64,
+}
+
+impl Gate {
+    fn new(source: Source, now: Instant) -> Gate {
+        Gate {
+            source,
+            peer: source.signalled,
+            latched: false,
+            seen: 0,
+            window_start: now,
+            in_window: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Whether the datagram of `len` bytes from `from` is taken (and the peer to answer).
+    fn admit(&mut self, from: SocketAddr, len: usize, now: Instant) -> bool {
+        self.seen = self.seen.saturating_add(1);
+        let from_peer = from == self.peer;
+        let latch = !from_peer
+            && !self.latched
+            && self.seen <= LATCH_WINDOW
+            && self.source.latch.is_some_and(|signalling| {
+                from.ip() == self.source.signalled.ip() || from.ip() == signalling
+            });
+        if latch {
+            tracing::info!(signalled = %self.source.signalled, to = %from, "media latched (NAT)");
+            self.peer = from;
+            self.latched = true;
+        }
+        if !(from_peer || latch) || len > MAX_DATAGRAM {
+            self.dropped += 1;
+            return false;
+        }
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.in_window = 0;
+        }
+        self.in_window += 1;
+        if self.in_window > MAX_DATAGRAMS_PER_SECOND {
+            self.dropped += 1;
+            return false;
+        }
+        true
+    }
+}
+
 async fn run(
     mut engine: impl Engine,
     socket: &UdpSocket,
-    mut peer: SocketAddr,
+    source: Source,
     limit: Duration,
     missed: MissedTickBehavior,
     progress: Option<&watch::Sender<Progress>>,
 ) -> std::io::Result<SessionEnd> {
-    let mut latched = false;
+    let mut gate = Gate::new(source, Instant::now());
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(missed);
     let started = Instant::now();
     let mut last = started;
-    let mut buf = vec![0u8; 2048];
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
         tokio::select! {
             now = tick.tick() => {
@@ -229,23 +318,102 @@ async fn run(
                     });
                 }
                 for d in datagrams {
-                    socket.send_to(&d, peer).await?;
+                    socket.send_to(&d, gate.peer).await?;
                 }
-                if done {
-                    return Ok(SessionEnd::Finished);
-                }
-                if now - started >= limit {
-                    return Ok(SessionEnd::TimedOut);
+                let end = if done {
+                    Some(SessionEnd::Finished)
+                } else if now - started >= limit {
+                    Some(SessionEnd::TimedOut)
+                } else {
+                    None
+                };
+                if let Some(end) = end {
+                    if gate.dropped > 0 {
+                        tracing::info!(dropped = gate.dropped, peer = %gate.peer, "media datagrams dropped: from another address, too long, or past the rate budget");
+                    }
+                    return Ok(end);
                 }
             }
             received = socket.recv_from(&mut buf) => {
                 let (n, from) = received?;
-                if !latched {
-                    peer = from;
-                    latched = true;
+                if gate.admit(from, n, Instant::now()) {
+                    engine.datagram(&buf[..n], from);
                 }
-                engine.datagram(&buf[..n], from);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_the_signalled_address_is_listened_to() {
+        let now = Instant::now();
+        let mut gate = Gate::new(
+            Source {
+                signalled: addr("192.0.2.10:40000"),
+                latch: None,
+            },
+            now,
+        );
+        // a third party spraying first, then from the signalled IP on another port
+        assert!(!gate.admit(addr("198.51.100.7:40000"), 20, now));
+        assert!(!gate.admit(addr("192.0.2.10:40002"), 20, now));
+        assert!(gate.admit(addr("192.0.2.10:40000"), 20, now));
+        assert_eq!(gate.peer, addr("192.0.2.10:40000"), "never moved");
+        assert!(
+            !gate.admit(addr("192.0.2.10:40000"), MAX_DATAGRAM + 1, now),
+            "too long"
+        );
+        assert_eq!(gate.dropped, 3);
+    }
+
+    #[test]
+    fn nat_latching_moves_once_early_and_only_to_the_signalled_ips() {
+        let now = Instant::now();
+        let source = Source {
+            signalled: addr("10.0.0.5:40000"),
+            latch: Some("203.0.113.9".parse().unwrap()),
+        };
+        // a stranger's datagram first moves nothing
+        let mut gate = Gate::new(source, now);
+        assert!(!gate.admit(addr("198.51.100.7:5000"), 20, now));
+        // the SIP peer's public address, another port: latched, once
+        assert!(gate.admit(addr("203.0.113.9:61000"), 20, now));
+        assert_eq!(gate.peer, addr("203.0.113.9:61000"));
+        assert!(
+            !gate.admit(addr("203.0.113.9:61002"), 20, now),
+            "latched once only"
+        );
+        // past the first datagrams, no latch at all
+        let mut late = Gate::new(source, now);
+        for _ in 0..LATCH_WINDOW {
+            late.admit(addr("10.0.0.5:40000"), 20, now);
+        }
+        assert!(!late.admit(addr("203.0.113.9:61000"), 20, now));
+        assert_eq!(late.peer, addr("10.0.0.5:40000"));
+    }
+
+    #[test]
+    fn a_flood_from_the_peer_is_cut_at_the_rate_budget() {
+        let start = Instant::now();
+        let peer = addr("192.0.2.10:40000");
+        let mut gate = Gate::new(
+            Source {
+                signalled: peer,
+                latch: None,
+            },
+            start,
+        );
+        let taken = (0..1000).filter(|_| gate.admit(peer, 20, start)).count();
+        assert_eq!(taken, MAX_DATAGRAMS_PER_SECOND as usize);
+        // the next second has its own budget
+        assert!(gate.admit(peer, 20, start + Duration::from_millis(1001)));
     }
 }

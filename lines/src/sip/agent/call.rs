@@ -36,6 +36,9 @@ pub(super) struct Leg {
     last_ack: Option<Message>,
     /// The far end's ACK for our 2xx (it carries the answer to an offer we made in the 2xx).
     acked: Option<Message>,
+    /// A request that came right after the ACK `wait_for_ack` waited for: the next `next`
+    /// returns it (a re-INVITE sent at once after the ACK is the session's to answer).
+    held: Option<Incoming>,
 }
 
 struct Resend {
@@ -74,6 +77,7 @@ impl Leg {
             resend: None,
             last_ack: None,
             acked: None,
+            held: None,
         }
     }
 
@@ -84,6 +88,9 @@ impl Leg {
     /// The next message for this call, retransmitting our pending 2xx meanwhile (and taking in
     /// its ACK); `None` when `deadline` passes or the agent is gone.
     pub async fn next(&mut self, deadline: Option<Instant>) -> Option<Incoming> {
+        if let Some(held) = self.held.take() {
+            return Some(held);
+        }
         loop {
             let wake = [deadline, self.resend.as_ref().map(|r| r.next)]
                 .into_iter()
@@ -295,6 +302,11 @@ impl Leg {
         while self.resend.is_some() && !self.hung_up {
             let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
             if let Some(incoming) = self.next(Some(step)).await {
+                if self.resend.is_none() {
+                    // the ACK came just before it: the request is for whoever waits next
+                    self.held = Some(incoming);
+                    return;
+                }
                 self.stray(incoming).await;
             } else if Instant::now() >= deadline {
                 return;

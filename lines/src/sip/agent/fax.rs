@@ -14,7 +14,7 @@ use super::{Incoming, random_id};
 use crate::ProgressSender;
 use crate::sip::config::UdptlEc;
 use crate::sip::config::{FaxOptions, T38Mode};
-use crate::sip::media::{RtpConfig, SessionEnd, UdptlConfig, run_audio, run_t38};
+use crate::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, run_t38};
 use crate::sip::sdp::{self, AudioCodec, ErrorCorrection, Media, Origin, Sdp, T38Params};
 use crate::sip::spandsp::{AudioTerminal, Progress, SpandspError, T38Terminal};
 use crate::sip::udptl::Protection;
@@ -252,7 +252,15 @@ impl Session<'_> {
                     protection: protection(theirs, ours, self.options),
                     max_datagram: T38Params::datagram_limit(theirs, ours) as usize,
                 };
-                let media = run_t38(&mut terminal, socket, *peer, udptl, limit, Some(&published));
+                let source = self.source(*peer);
+                let media = run_t38(
+                    &mut terminal,
+                    socket,
+                    source,
+                    udptl,
+                    limit,
+                    Some(&published),
+                );
                 let round = self.service(media, medium, &mut watched).await;
                 Ok((round, terminal.progress().clone()))
             }
@@ -271,10 +279,24 @@ impl Session<'_> {
                     ssrc: rand::random(),
                     jitter_frames: 3,
                 };
-                let media = run_audio(&mut terminal, socket, *peer, rtp, limit, Some(&published));
+                let source = self.source(*peer);
+                let media = run_audio(&mut terminal, socket, source, rtp, limit, Some(&published));
                 let round = self.service(media, medium, &mut watched).await;
                 Ok((round, terminal.progress().clone()))
             }
+        }
+    }
+
+    /// Whose media this call takes: the SDP's address, latched only when configured.
+    fn source(&self, signalled: SocketAddr) -> Source {
+        Source {
+            signalled,
+            latch: self
+                .leg
+                .agent
+                .config
+                .media_latching
+                .then(|| self.leg.peer.ip()),
         }
     }
 

@@ -1,8 +1,9 @@
 //! A call faxhub answers: the dialled number read as `did_from` says (404 if it is not one of
 //! `[sip.inbound] numbers`), a free inbound channel (486 otherwise), then 200 with our answer to
 //! the offer: T.38 if offered (and not `t38 = "off"`), else the first G.711 codec we share (488 if
-//! none); every other offered stream refused with port 0, as RFC 3264 wants. An INVITE without
-//! an offer gets our audio offer in the 200, and the ACK brings the answer. The fax is received
+//! none); every other offered stream refused with port 0, as RFC 3264 wants. No media flows
+//! before the caller's ACK (a 200 never acknowledged ends the call without any). An INVITE
+//! without an offer gets our audio offer in the 200, and the ACK brings the answer. The fax is received
 //! into the inbox (`fax::Session`), switching to T.38 when the caller asks; the call ends with
 //! the caller's BYE, or ours a few seconds after the fax did. Every reception is recorded, with
 //! its caller, number, remote ident, pages and quality, also when nothing arrived.
@@ -111,6 +112,15 @@ async fn answer(
         };
         let sdp = describer.describe(answer_media, true);
         leg.reply(&invite, 200, "OK", Some(&sdp)).await;
+        // no media before the call is established: an INVITE never acknowledged (a forged
+        // source address, say) must not make faxhub stream to whatever its SDP named
+        leg.wait_for_ack(Instant::now() + Duration::from_millis(TIMEOUT))
+            .await;
+        if leg.take_ack().is_none() {
+            tracing::info!(%did, ?caller, "our 200 was never acknowledged: no media sent, hanging up");
+            leg.hang_up().await;
+            return;
+        }
         medium
     };
     let started = Instant::now();

@@ -1,10 +1,10 @@
 //! Sockets for SIP and media: bound with their DSCP set (IP_TOS, or the IPv6 traffic class), and
-//! media ports taken in turn from the configured range (even ports, as RTP wants; a port in use
-//! by anything else is skipped). A port is free again when its socket is dropped.
+//! media ports drawn at random from the configured range (even ports, as RTP wants; a port in
+//! use by anything else is skipped), so that no one learns the next call's port from this one's.
+//! A port is free again when its socket is dropped.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::Mutex;
 use tokio::net::UdpSocket;
 
 /// A UDP socket bound to `addr` whose packets carry `dscp`.
@@ -22,37 +22,25 @@ pub fn bind_udp(addr: SocketAddr, dscp: u8) -> io::Result<UdpSocket> {
     UdpSocket::from_std(StdUdpSocket::from(socket))
 }
 
-/// The media port range, handed out in turn.
+/// The media port range, its ports drawn at random.
 pub struct PortPool {
     first: u16,
     last: u16,
-    next: Mutex<u16>,
 }
 
 impl PortPool {
     pub fn new((first, last): (u16, u16)) -> PortPool {
         let first = first + first % 2;
-        PortPool {
-            first,
-            last,
-            next: Mutex::new(first),
-        }
+        PortPool { first, last }
     }
 
-    /// A media socket on `ip`, on the next free even port of the range.
+    /// A media socket on `ip`, on a free even port of the range drawn at random (then the
+    /// following ones, round the range, while they are taken).
     pub fn bind(&self, ip: IpAddr, dscp: u8) -> io::Result<UdpSocket> {
         let span = u32::from(self.last - self.first) / 2 + 1;
-        for _ in 0..span {
-            let port = {
-                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-                let port = *next;
-                *next = if port + 2 > self.last {
-                    self.first
-                } else {
-                    port + 2
-                };
-                port
-            };
+        let start = rand::random::<u32>() % span;
+        for i in 0..span {
+            let port = self.first + (((start + i) % span) * 2) as u16;
             match bind_udp(SocketAddr::new(ip, port), dscp) {
                 Ok(socket) => return Ok(socket),
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
@@ -107,13 +95,30 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn ports_come_from_the_range_in_turn_and_skip_the_busy_ones() {
-        let pool = PortPool::new((41_000, 41_006));
-        let busy = bind_udp("127.0.0.1:41002".parse().unwrap(), 0).unwrap();
-        let a = pool.bind("127.0.0.1".parse().unwrap(), 46).unwrap();
-        let b = pool.bind("127.0.0.1".parse().unwrap(), 46).unwrap();
-        assert_eq!(a.local_addr().unwrap().port(), 41_000);
-        assert_eq!(b.local_addr().unwrap().port(), 41_004, "41002 was taken");
+    async fn ports_are_drawn_at_random_from_the_range_and_busy_ones_skipped() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = PortPool::new((41_001, 41_400));
+        let sockets: Vec<UdpSocket> = (0..20).map(|_| pool.bind(ip, 46).unwrap()).collect();
+        let ports: Vec<u16> = sockets
+            .iter()
+            .map(|s| s.local_addr().unwrap().port())
+            .collect();
+        assert!(
+            ports
+                .iter()
+                .all(|p| (41_002..=41_400).contains(p) && p % 2 == 0),
+            "{ports:?}"
+        );
+        // in turn, 20 calls take 20 ports in a row; drawn at random they are not
+        let in_a_row = ports.windows(2).filter(|w| w[1] == w[0] + 2).count();
+        assert!(in_a_row < 10, "{ports:?}");
+        // a range of two ports, one taken by someone else: the other one, every time
+        let pool = PortPool::new((41_500, 41_502));
+        let busy = bind_udp("127.0.0.1:41500".parse().unwrap(), 0).unwrap();
+        for _ in 0..5 {
+            let s = pool.bind(ip, 46).unwrap();
+            assert_eq!(s.local_addr().unwrap().port(), 41_502);
+        }
         drop(busy);
     }
 

@@ -1,0 +1,241 @@
+//! End to end, what issue 14 asks of the media layer against the running binary: a third party
+//! spraying the media ports during a call gets nothing and the fax completes (with NAT latching
+//! turned on, the control, it does get the call's packets); an INVITE never acknowledged makes
+//! faxhub stream nothing (with the ACK, the control, media flows).
+
+mod common;
+
+use common::*;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+/// An even port range of 40 ports, somewhere no other test uses by default.
+fn media_range() -> (u16, u16) {
+    let first = 42_000 + 2 * (rand_u16() % 2_000);
+    (first, first + 40)
+}
+
+fn rand_u16() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    (t ^ std::process::id()) as u16
+}
+
+/// A hub on the loopback line (it calls its own SIP listener) with `t38` and `latching`.
+fn hub(t38: &str, latching: bool, (first, last): (u16, u16)) -> Faxhub {
+    Faxhub::start(
+        "",
+        &format!(
+            "[retry]\nschedule = [\"1s\"]\nmax_dials = 1\nmax_tries = 1\ngive_up_after = \"1h\"\n\
+             [sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\nmedia_ports = \"{first}-{last}\"\n\
+             media_latching = {latching}\n\
+             [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
+             [lines.fax]\nt38 = \"{t38}\"\n"
+        ),
+    )
+}
+
+/// Sprays every port of `range` from one socket until told to stop; counts what comes back.
+struct Sprayer {
+    stop: Arc<AtomicBool>,
+    received: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sprayer {
+    fn start((first, last): (u16, u16)) -> Sprayer {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicUsize::new(0));
+        let (s, r) = (stop.clone(), received.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            // an RTP-looking datagram, and a UDPTL-looking one
+            let probes: [&[u8]; 2] = [
+                &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xff],
+                &[0, 0, 1, 0, 0, 0],
+            ];
+            while !s.load(Ordering::SeqCst) {
+                for port in (first..=last).step_by(2) {
+                    for probe in probes {
+                        let _ = socket.send_to(probe, ("127.0.0.1", port));
+                    }
+                }
+                while let Ok((n, _)) = socket.recv_from(&mut buf) {
+                    if n > 0 {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Sprayer {
+            stop,
+            received,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+/// Faxes one page over the loopback line of `hub` while the media range is sprayed; returns
+/// the job and what the sprayer received.
+fn fax_while_sprayed(hub: &Faxhub, range: (u16, u16)) -> (serde_json::Value, usize) {
+    let sprayer = Sprayer::start(range);
+    let reply = hub.smtp().send_mail(
+        "alice@example.com",
+        &["0142000000@fax.localhost"],
+        &text_message("Sprayed", "One page, while someone sprays the media ports."),
+    );
+    let job = hub.wait_finished(&queued_id(&reply), WAIT);
+    (job, sprayer.finish())
+}
+
+#[test]
+fn a_third_party_spraying_the_media_ports_gets_nothing_and_the_fax_completes() {
+    for t38 in ["ours", "off"] {
+        let range = media_range();
+        let hub = hub(t38, false, range);
+        let (job, received) = fax_while_sprayed(&hub, range);
+        assert_eq!(job["recipients"][0]["status"], "done", "t38={t38}: {job:#}");
+        assert_eq!(received, 0, "t38={t38}: the sprayer got the call's packets");
+    }
+}
+
+#[test]
+fn with_nat_latching_on_a_sprayer_from_the_same_address_gets_the_calls_packets() {
+    // the control of the test above: latching to the first datagram's source is the hijack
+    let range = media_range();
+    let hub = hub("off", true, range);
+    let (_, received) = fax_while_sprayed(&hub, range);
+    assert!(received > 0, "the sprayer latched nothing: {}", hub.log());
+}
+
+/// The SIP port a hub's agent listens on (logged at start).
+fn sip_port(hub: &Faxhub) -> u16 {
+    let log = hub.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("SIP user agent listening"))
+        .unwrap_or_else(|| panic!("no SIP listener: {log}"));
+    let at = line.find("listen=").unwrap() + "listen=".len();
+    let addr: SocketAddr = line[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    addr.port()
+}
+
+/// An INVITE to `to` offering PCMU at `media`, from `socket`.
+fn invite(socket: &UdpSocket, sip: u16, call_id: &str, media: u16) {
+    let local = socket.local_addr().unwrap();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {media} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let message = format!(
+        "INVITE sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=t{call_id}\r\n\
+         To: <sip:0142000000@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@{local}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    socket
+        .send_to(message.as_bytes(), ("127.0.0.1", sip))
+        .unwrap();
+}
+
+/// The 200 to our INVITE (its To header, with faxhub's tag), if it came before `deadline`.
+fn await_ok(socket: &UdpSocket, deadline: Instant) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    while Instant::now() < deadline {
+        let Ok((n, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("SIP/2.0 200") {
+            let to = text
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("to:"))
+                .unwrap()
+                .to_string();
+            return Some(to);
+        }
+    }
+    None
+}
+
+/// Datagrams `media` receives within `window`.
+fn media_received(media: &UdpSocket, window: Duration) -> usize {
+    media
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let until = Instant::now() + window;
+    let mut n = 0;
+    while Instant::now() < until {
+        if media.recv_from(&mut buf).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn an_invite_never_acknowledged_gets_no_media() {
+    let hub = hub("off", false, media_range());
+    let sip = sip_port(&hub);
+    // no ACK: nothing streamed to the address the INVITE named
+    let (signal, media) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let media_port = media.local_addr().unwrap().port();
+    invite(&signal, sip, "noack1", media_port);
+    assert!(
+        await_ok(&signal, Instant::now() + Duration::from_secs(20)).is_some(),
+        "no 200: {}",
+        hub.log()
+    );
+    assert_eq!(media_received(&media, Duration::from_secs(4)), 0);
+
+    // the control: the same INVITE acknowledged, and media flows
+    let (signal, media) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    invite(&signal, sip, "acked1", media.local_addr().unwrap().port());
+    let to = await_ok(&signal, Instant::now() + Duration::from_secs(20)).expect("200");
+    let local = signal.local_addr().unwrap();
+    let ack = format!(
+        "ACK sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=tacked1\r\n{to}\r\nCall-ID: acked1\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    signal.send_to(ack.as_bytes(), ("127.0.0.1", sip)).unwrap();
+    assert!(
+        media_received(&media, Duration::from_secs(4)) > 10,
+        "{}",
+        hub.log()
+    );
+}
