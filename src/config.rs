@@ -17,6 +17,7 @@ use faxhub_converters::ConvertConfig;
 use faxhub_lines::sip::config::SipConfig;
 use faxhub_lines::{LineConfig, LineKind};
 use faxhub_queue::dialplan::{DialPlan, DialPlanConfig};
+use faxhub_queue::files::{Links, read_regular};
 use faxhub_queue::limits::SenderLimits;
 use faxhub_queue::retry::RetryPolicy;
 use faxhub_queue::senders::{self, LocalDomains};
@@ -33,6 +34,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The reserved example domains (RFC 2606), so that `make run` mails its example receipt with
 /// its pages; a site lists its own.
 pub const DEFAULT_LOCAL_DOMAINS: [&str; 2] = ["example.com", "localhost"];
+/// The largest configuration file read (a real one is a few KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// How long finished jobs stay in the store.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -165,9 +168,14 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let bytes =
+            read_regular(path, MAX_CONFIG_BYTES, Links::Follow).map_err(|e| ConfigError::Read {
+                path: path.into(),
+                why: e.to_string(),
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Read {
             path: path.into(),
-            why: e.to_string(),
+            why: "not UTF-8 text".into(),
         })?;
         let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.into(),
@@ -196,7 +204,8 @@ impl Config {
     pub fn exposed_secret(path: &Path) -> Option<String> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
-        let text = std::fs::read_to_string(path).ok()?;
+        let text =
+            String::from_utf8(read_regular(path, MAX_CONFIG_BYTES, Links::Follow).ok()?).ok()?;
         let holds_password = text.lines().any(|l| {
             let l = l.trim_start();
             l.starts_with("password") && l["password".len()..].trim_start().starts_with('=')

@@ -22,8 +22,7 @@ pub async fn run(config: &Config, out: &Path, files: &[PathBuf]) -> Result<(), F
     let slots = Arc::new(Semaphore::new(workers));
     let mut tasks = Vec::new();
     for file in files {
-        let bytes =
-            std::fs::read(file).map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
+        let bytes = crate::read_input(file, config.smtp.max_message_size)?;
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -30,6 +30,14 @@ pub enum Failure {
     Runtime(String),
 }
 
+/// A file named on the command line: regular, at most `limit` bytes, never a blocking open of
+/// a FIFO or device; otherwise a one-line usage error naming it.
+pub fn read_input(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Failure> {
+    use faxhub_queue::files::{Links, read_regular};
+    read_regular(path, limit, Links::Follow)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+}
+
 impl From<config::ConfigError> for Failure {
     fn from(e: config::ConfigError) -> Self {
         Failure::Usage(e.to_string())

@@ -34,8 +34,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     }
     let mut files = Vec::new();
     for path in &args.files {
-        let bytes =
-            std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        let bytes = crate::read_input(path, config.smtp.max_message_size)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

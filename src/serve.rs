@@ -170,6 +170,7 @@ pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> R
         addressing: addressing.clone(),
         intake: intake.clone(),
         tls: acceptor,
+        clients: Default::default(),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -305,3 +305,106 @@ fn g3_2d_coding_by_config_keeps_page_numbers() {
         "{info}"
     );
 }
+
+/// Runs the binary with `args`; fails if it has not exited within a minute (it hung).
+fn run_bounded(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    match done_rx.recv_timeout(WAIT) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("faxhub {args:?} hung");
+        }
+    }
+}
+
+#[test]
+fn cli_inputs_must_be_regular_files_within_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("faxhub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[[lines]]\nname = \"file\"\nkind = \"file\"\n",
+            dir.path().join("var").display()
+        ),
+    )
+    .unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sparse = dir.path().join("huge.pdf");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let huge_config = dir.path().join("huge.toml");
+    std::fs::File::create(&huge_config)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let c = config.clone().into_os_string();
+    let send = |file: &std::path::Path| {
+        vec![
+            os("-c"),
+            c.clone(),
+            os("send"),
+            os("--to"),
+            os("0169293999"),
+            file.as_os_str().to_owned(),
+        ]
+    };
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (send(std::path::Path::new("/dev/zero")), "a device"),
+        (send(&fifo), "a FIFO"),
+        (send(&sparse), "larger than"),
+        (
+            vec![
+                os("-c"),
+                c.clone(),
+                os("convert"),
+                os("--out"),
+                dir.path().as_os_str().to_owned(),
+                os("/dev/zero"),
+            ],
+            "a device",
+        ),
+        (
+            vec![os("check-config"), huge_config.clone().into_os_string()],
+            "larger than",
+        ),
+        (vec![os("check-config"), os("/dev/zero")], "a device"),
+        (
+            vec![os("check-config"), fifo.clone().into_os_string()],
+            "a FIFO",
+        ),
+    ];
+    for (args, why) in cases {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let out = run_bounded(&refs);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert_eq!(
+            said.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {said}"
+        );
+        assert!(said.contains(why), "{args:?}: {said}");
+    }
+}

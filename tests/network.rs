@@ -239,3 +239,75 @@ fn an_invite_never_acknowledged_gets_no_media() {
         hub.log()
     );
 }
+
+/// The descriptors the daemon holds open.
+fn descriptors(hub: &Faxhub) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", hub.pid()))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn sip_tcp_connections_leave_no_descriptor_behind_and_are_capped_per_address() {
+    let sip = free_port();
+    let hub = Faxhub::start("", &format!("[sip]\nlisten = \"127.0.0.1:{sip}\"\n"));
+    let before = descriptors(&hub);
+    let options = format!(
+        "OPTIONS sip:faxhub@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKo\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:faxhub@127.0.0.1>\r\n\
+         Call-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    for i in 0..2000 {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", sip)).unwrap();
+        // some say something first, some something unreadable, the rest nothing
+        match i % 3 {
+            0 => {
+                let _ = std::io::Write::write_all(&mut c, options.as_bytes());
+            }
+            1 => {
+                let _ = std::io::Write::write_all(&mut c, b"GARBAGE\r\n\r\n");
+            }
+            _ => {}
+        }
+    }
+    let start = Instant::now();
+    while descriptors(&hub) > before {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} descriptors, {before} before",
+            descriptors(&hub)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // one address holding connections open gets 32; the rest are closed at once
+    let held: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", sip)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let closed = held
+        .iter()
+        .filter(|c| {
+            c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let mut buf = [0u8; 1];
+            // closed by faxhub: end of stream (an open one times out)
+            matches!(std::io::Read::read(&mut &**c, &mut buf), Ok(0))
+        })
+        .count();
+    // (a connection of the loop above may still be on its way out)
+    assert!(
+        (68..=70).contains(&closed),
+        "{closed} closed: MAX_PER_ADDRESS is 32"
+    );
+    // SMTP answers meanwhile
+    let mut s = hub.smtp();
+    assert_eq!(s.greeting.0, 220);
+    assert_eq!(s.cmd("QUIT").0, 221);
+    // and the log has said so a bounded number of times
+    let lines = hub
+        .log()
+        .lines()
+        .filter(|l| l.contains("SIP over TCP"))
+        .count();
+    assert!(lines <= 5, "{lines} log lines");
+}

@@ -337,7 +337,10 @@ fn office_documents_go_through_the_libreoffice_farm() {
 
 #[test]
 fn connections_are_capped_and_idle_clients_time_out() {
-    let hub = Faxhub::start("max_connections = 1\ncommand_timeout = \"1s\"", "");
+    let hub = Faxhub::start(
+        "max_connections = 1\ncommand_timeout = \"1s\"\nfirst_command_timeout = \"1s\"",
+        "",
+    );
     // (the start-up probe's connection may still hold the one slot for a moment)
     let start = std::time::Instant::now();
     let mut first = loop {

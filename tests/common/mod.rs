@@ -98,6 +98,11 @@ impl Faxhub {
         assert!(TcpStream::connect(("127.0.0.1", self.port)).is_ok());
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("started").id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("faxhub.log")).unwrap_or_default()
     }
@@ -243,6 +248,11 @@ impl Smtp {
 
     pub fn send(&mut self, raw: &[u8]) {
         self.reader.get_mut().write_all(raw).unwrap();
+    }
+
+    /// The socket under the client.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
     }
 
     pub fn cmd(&mut self, line: &str) -> (u16, String) {

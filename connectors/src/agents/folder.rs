@@ -7,6 +7,7 @@
 //! A file's key is its name, size, modification time (ns) and inode: the same file seen again
 //! after a crash has the same key; a new file dropped later under the same name has another.
 
+use faxhub_queue::files::{self, Links};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -25,49 +26,12 @@ pub struct Entry {
 /// Files an agent reads are at most this large (a Drop file, an API file, a scan).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
-/// Why a file was not read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The file itself is the problem (a link, a device, too large): quarantine it.
-    #[error("{0}")]
-    Refused(String),
-    /// Reading failed (permissions, a disk error): try again later.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
+pub use faxhub_queue::files::ReadError;
 
 /// The bytes of the regular file at `path`, never through a link, nor from a device or FIFO
 /// (opened non-blocking, checked on the open descriptor), at most `MAX_FILE_BYTES`.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(ReadError::Refused(
-                "a symbolic link, which faxhub never follows nor reads".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(ReadError::Refused(unsafe_kind(&meta)));
-    }
-    let too_large = || ReadError::Refused(format!("larger than {} MB", MAX_FILE_BYTES >> 20));
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    files::read_regular(path, MAX_FILE_BYTES, Links::Refuse)
 }
 
 /// `read_regular` off the async threads.
@@ -89,26 +53,6 @@ pub async fn take_bytes(entry: &Entry) -> std::io::Result<Result<Vec<u8>, String
         Err(ReadError::Refused(why)) => Ok(Err(format!("{}: {why}", entry.name))),
         Err(ReadError::Io(e)) => Err(e),
     }
-}
-
-/// What a file that is not regular is, in words.
-fn unsafe_kind(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    let what = if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "a device"
-    } else if t.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    };
-    format!("{what}, which faxhub never follows nor reads")
 }
 
 /// The files of `dir` that `wanted(name)` accepts, unchanged for `settle` (a scanner or Exchange
@@ -135,7 +79,7 @@ pub fn ready_files(
         if meta.is_dir() {
             continue;
         }
-        let refused = (!meta.is_file()).then(|| unsafe_kind(&meta));
+        let refused = (!meta.is_file()).then(|| files::kind(&meta));
         let modified = meta.modified()?;
         if now.duration_since(modified).unwrap_or_default() < settle {
             continue;

@@ -11,6 +11,14 @@ pub const DEFAULT_FAX_DOMAIN: &str = "fax.localhost";
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 25_000_000;
 pub const DEFAULT_MAX_RECIPIENTS: u32 = 100;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+/// Connections at once from one address outside `trusted_networks`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 10;
+/// From one address of `trusted_networks` (a mail server sending in parallel).
+pub const DEFAULT_MAX_CONNECTIONS_PER_TRUSTED_CLIENT: u32 = 50;
+/// How long a new connection may stay silent before its first command.
+pub const DEFAULT_FIRST_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the whole message after DATA may take (a slow sender cannot hold a slot longer).
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_ERRORS: u32 = 10;
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -34,12 +42,25 @@ pub struct SmtpConfig {
     /// Clients in these networks may submit without AUTH.
     pub trusted_networks: Vec<String>,
     pub max_connections: u32,
-    /// Error replies in one session before it is closed with 421.
+    /// Connections at once from one address (421 4.7.0 beyond), and from one address of
+    /// `trusted_networks`.
+    pub max_connections_per_client: u32,
+    pub max_connections_per_trusted_client: u32,
+    /// Error replies in one session before it is closed with 421 (`452` for recipients past
+    /// `max_recipients` is not an error: the client sends them in another transaction).
     pub max_errors: u32,
+    /// For each command line, whole.
     #[serde(with = "serde_duration")]
     pub command_timeout: Duration,
+    /// Before the first command of a connection.
+    #[serde(with = "serde_duration")]
+    pub first_command_timeout: Duration,
+    /// For each line of the message.
     #[serde(with = "serde_duration")]
     pub data_timeout: Duration,
+    /// For the whole message, from the 354 to its final dot.
+    #[serde(with = "serde_duration")]
+    pub message_timeout: Duration,
     pub tls: TlsConfig,
     pub auth: AuthConfig,
 }
@@ -55,9 +76,13 @@ impl Default for SmtpConfig {
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             trusted_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            max_connections_per_trusted_client: DEFAULT_MAX_CONNECTIONS_PER_TRUSTED_CLIENT,
             max_errors: DEFAULT_MAX_ERRORS,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            first_command_timeout: DEFAULT_FIRST_COMMAND_TIMEOUT,
             data_timeout: DEFAULT_DATA_TIMEOUT,
+            message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
         }

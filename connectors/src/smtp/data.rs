@@ -10,6 +10,9 @@
 //! - `250 2.0.0 Ok: queued as <job id>` only after `Intake::accept` returned, i.e. after the file
 //!   is fsynced into the spool and the job row committed; a storage failure is `451 4.3.0`.
 //!
+//! - The whole message must come within `message_timeout` (each line within `data_timeout`): a
+//!   slow sender is cut with `421 4.4.2`, nothing queued.
+//!
 //! Returns `None` when the connection is lost or times out (the session ends, nothing queued).
 
 use super::io::{LineRead, read_line};
@@ -38,7 +41,21 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     conn.reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
     conn.flush().await.ok()?;
     let max = session.shared.config.max_message_size as usize;
-    let body = read_body(conn, max, session.shared.config.data_timeout).await?;
+    let config = &session.shared.config;
+    let deadline = tokio::time::Instant::now() + config.message_timeout;
+    let body = match read_body(conn, max, config.data_timeout, deadline).await {
+        Read::Body(body) => body,
+        Read::Lost => return None,
+        Read::TooSlow => {
+            tracing::info!(client = %session.peer, "smtp message cut: not finished within message_timeout");
+            session.tx = None;
+            return Some(Reply::new(
+                421,
+                "4.4.2",
+                "Timeout: the message took too long, closing connection",
+            ));
+        }
+    };
     let tx = session.tx.take().expect("invariant: checked above");
     if body.smuggling {
         tracing::warn!(client = %session.peer, from = %tx.return_path, "smtp message rejected: bare CR/LF before a dot");
@@ -93,11 +110,21 @@ struct Body {
     smuggling: bool,
 }
 
+/// How reading the message ended.
+enum Read {
+    Body(Body),
+    /// The connection was lost, or a line did not come within `data_timeout`.
+    Lost,
+    /// The whole message did not come within `message_timeout`.
+    TooSlow,
+}
+
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     max: usize,
     timeout: std::time::Duration,
-) -> Option<Body> {
+    deadline: tokio::time::Instant,
+) -> Read {
     let mut body = Body {
         bytes: Vec::new(),
         too_big: false,
@@ -106,20 +133,23 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     let mut at_line_start_crlf = true; // the DATA command line ended with CRLF
     loop {
         let cap = max.saturating_sub(body.bytes.len()) + 3;
-        let line = match tokio::time::timeout(timeout, read_line(&mut conn.reader, cap)).await {
-            Ok(Ok(LineRead::Line(l))) => l,
-            Ok(Ok(LineRead::TooLong)) => {
-                body.too_big = true;
-                body.bytes = Vec::new();
-                at_line_start_crlf = true;
-                continue;
-            }
-            _ => return None,
-        };
+        let line_deadline = (tokio::time::Instant::now() + timeout).min(deadline);
+        let line =
+            match tokio::time::timeout_at(line_deadline, read_line(&mut conn.reader, cap)).await {
+                Ok(Ok(LineRead::Line(l))) => l,
+                Ok(Ok(LineRead::TooLong)) => {
+                    body.too_big = true;
+                    body.bytes = Vec::new();
+                    at_line_start_crlf = true;
+                    continue;
+                }
+                Err(_) if line_deadline == deadline => return Read::TooSlow,
+                _ => return Read::Lost,
+            };
         let ends_crlf = line.ends_with(b"\r\n");
         if line == b".\r\n" {
             if at_line_start_crlf {
-                return Some(body);
+                return Read::Body(body);
             }
             body.smuggling = true; // <LF>.<CRLF>
         } else if line.starts_with(b".")

@@ -1,5 +1,6 @@
 //! MAIL FROM: the return path and its parameters (SIZE, BODY, SMTPUTF8, RFC 3461 RET and ENVID,
-//! AUTH). Only trusted clients and authenticated users may start a transaction, and only for a
+//! AUTH). An address with a control character (a bare CR or LF) or a line not in UTF-8 gets
+//! `501 5.1.7`; a UTF-8 address without SMTPUTF8 `553 5.6.7` (RFC 6531). Only trusted clients and authenticated users may start a transaction, and only for a
 //! sender of the site: an authenticated login the addresses `[smtp.auth] senders` gives it (else
 //! those of `local_domains`), a trusted client those of `local_domains`. Any other sender gets
 //! `553 5.7.1`: receipts carry the fax's pages, and they go to the sender. The null sender is
@@ -28,10 +29,16 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
     let Some(rest) = strip_keyword(arg, "FROM:") else {
         return Reply::syntax("MAIL FROM:<address>");
     };
+    if !session.line_utf8 {
+        return Reply::new(501, "5.1.7", "Bad sender address: not UTF-8");
+    }
     let (path, params) = match parse_path_and_params(rest) {
         Ok(parsed) => parsed,
         Err(why) => return Reply::new(553, "5.1.7", format!("Bad sender address syntax: {why}")),
     };
+    if let Some(bad) = address_fault(&path.raw) {
+        return Reply::new(501, "5.1.7", format!("Bad sender address: {bad}"));
+    }
     if let Some(refusal) = foreign_sender(session, &path.raw) {
         tracing::info!(client = %session.peer, sender = %path.raw, user = ?session.authenticated, "smtp MAIL refused: {refusal}");
         return Reply::new(553, "5.7.1", format!("Sender address rejected: {refusal}"));
@@ -40,6 +47,7 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
         return_path: path.raw,
         env_id: None,
         ret: None,
+        smtputf8: false,
         recipients: Vec::new(),
         usage: None,
     };
@@ -58,7 +66,7 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
             },
             ("BODY", Some(v))
                 if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
-            ("SMTPUTF8", None) => {}
+            ("SMTPUTF8", None) => tx.smtputf8 = true,
             ("AUTH", Some(_)) => {}
             ("RET", Some(v)) => match Ret::parse(v) {
                 Some(ret) => tx.ret = Some(ret),
@@ -71,8 +79,20 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
             _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
         }
     }
+    if !tx.smtputf8 && !tx.return_path.is_ascii() {
+        return Reply::new(553, "5.6.7", "Non-ASCII sender address without SMTPUTF8");
+    }
     session.tx = Some(tx);
     Reply::new(250, "2.1.0", "Ok")
+}
+
+/// What makes an envelope address unusable whatever the client says: a control character (a
+/// bare CR or LF that would reappear raw in a receipt's header, a NUL).
+pub(super) fn address_fault(address: &str) -> Option<&'static str> {
+    address
+        .chars()
+        .any(char::is_control)
+        .then_some("a control character (bare CR or LF?) in it")
 }
 
 /// Why `sender` may not be used by this client, if it may not.

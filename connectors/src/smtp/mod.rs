@@ -3,6 +3,8 @@
 //! In: TCP connections from the site's mail system (Exchange, Domino, Postfix…). Out: jobs,
 //! through `Intake::accept`, each acknowledged with `250 2.0.0 Ok: queued as <job id>` only once
 //! it is durable. One task per connection; a semaphore caps connections (`421 4.3.2` beyond).
+//! A client address may hold `max_connections_per_client` of them (`421 4.7.0` beyond; more
+//! from `trusted_networks`), so that idle connections from one place lock no one else out.
 //! Every reply carries an RFC 2034 enhanced status code. The session is split one file per verb;
 //! `session.rs` owns the loop and its state. Never relays: an address outside the fax domains is
 //! refused at RCPT, and a sender outside the site at MAIL (`553 5.7.1`). Nothing is kept in memory across a crash except what has not been answered.
@@ -31,6 +33,56 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
+/// Connections open per client address (a guard takes one back when dropped).
+#[derive(Default)]
+pub struct Clients {
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, u32>>,
+}
+
+/// One connection of a client, counted while it lives.
+pub struct ClientSlot {
+    clients: Arc<Shared>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .clients
+            .clients
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// A slot for one more connection from `ip`, if it has fewer than its limit open.
+    fn client_slot(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<ClientSlot> {
+        let limit = if self.trusted.iter().any(|net| net.contains(&ip)) {
+            self.config.max_connections_per_trusted_client
+        } else {
+            self.config.max_connections_per_client
+        };
+        let mut open = self.clients.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
 /// What every session shares.
 pub struct Shared {
     pub config: SmtpConfig,
@@ -41,6 +93,8 @@ pub struct Shared {
     pub addressing: Addressing,
     pub intake: Intake,
     pub tls: TlsAcceptor,
+    /// Connections open per client address.
+    pub clients: Clients,
 }
 
 /// Serves SMTP on the given listeners until `shutdown` becomes true.
@@ -84,26 +138,51 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let Some(client) = shared.client_slot(peer.ip()) else {
+            tokio::spawn(refuse(
+                stream,
+                peer,
+                "421 4.7.0 Too many connections from your address, try again later\r\n",
+            ));
+            continue;
+        };
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     session::run(shared, stream, peer, shutdown).await;
                     drop(permit);
+                    drop(client);
                 });
             }
             Err(_) => {
-                tokio::spawn(refuse_busy(stream, peer));
+                tokio::spawn(refuse(
+                    stream,
+                    peer,
+                    "421 4.3.2 Too many connections, try again later\r\n",
+                ));
             }
         }
     }
 }
 
-async fn refuse_busy(mut stream: tokio::net::TcpStream, peer: SocketAddr) {
+/// Turns a connection away with `reply` (logged at most once a minute: a flood must not become
+/// a flood of log lines).
+async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, reply: &'static str) {
     use tokio::io::AsyncWriteExt;
-    tracing::warn!(client = %peer, "smtp connection refused: too many connections");
-    let _ = stream
-        .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
-        .await;
+    static LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let now = std::time::Instant::now();
+    let due = {
+        let mut last = LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(60));
+        if due {
+            *last = Some(now);
+        }
+        due
+    };
+    if due {
+        tracing::warn!(client = %peer, reply = reply.trim_end(), "smtp connection refused (logged once a minute)");
+    }
+    let _ = stream.write_all(reply.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

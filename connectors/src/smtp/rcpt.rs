@@ -12,7 +12,7 @@
 //! RFC 3461 NOTIFY and ORCPT are kept with the recipient. A number given twice is one recipient.
 
 use super::address::{decode_xtext, parse_path_and_params};
-use super::mail::strip_keyword;
+use super::mail::{address_fault, strip_keyword};
 use super::reply::Reply;
 use super::session::Session;
 use crate::addressing::Refusal;
@@ -27,12 +27,21 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
     let Some(rest) = strip_keyword(arg, "TO:") else {
         return Reply::syntax("RCPT TO:<address>");
     };
+    if !session.line_utf8 {
+        return Reply::new(501, "5.1.3", "Bad recipient address: not UTF-8");
+    }
     let (path, params) = match parse_path_and_params(rest) {
         Ok(parsed) => parsed,
         Err(why) => {
             return Reply::new(553, "5.1.3", format!("Bad recipient address syntax: {why}"));
         }
     };
+    if let Some(bad) = address_fault(&path.raw) {
+        return Reply::new(501, "5.1.3", format!("Bad recipient address: {bad}"));
+    }
+    if !tx.smtputf8 && !path.raw.is_ascii() {
+        return Reply::new(553, "5.6.7", "Non-ASCII recipient address without SMTPUTF8");
+    }
     let mut notify = None;
     let mut orcpt = None;
     for (key, value) in params {

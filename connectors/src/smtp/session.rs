@@ -32,6 +32,10 @@ pub(super) struct Session {
     pub authenticated: Option<String>,
     pub errors: u32,
     pub tx: Option<Transaction>,
+    /// Whether the command line now being answered is valid UTF-8.
+    pub line_utf8: bool,
+    /// Commands answered so far (the first has its own time-out).
+    pub commands: u64,
 }
 
 /// The envelope being built between MAIL and the end of DATA.
@@ -39,6 +43,8 @@ pub(super) struct Transaction {
     pub return_path: String,
     pub env_id: Option<String>,
     pub ret: Option<Ret>,
+    /// RFC 6531: the client said SMTPUTF8, so addresses may be UTF-8.
+    pub smtputf8: bool,
     pub recipients: Vec<NewRecipient>,
     /// What the sender used in the last day, read at the first RCPT (`[limits]`).
     pub usage: Option<Usage>,
@@ -101,6 +107,8 @@ pub(super) async fn run(
         authenticated: None,
         errors: 0,
         tx: None,
+        line_utf8: true,
+        commands: 0,
     };
     tracing::debug!(client = %peer, trusted, "smtp connect");
     let greeting = Reply::new(220, "2.0.0", format!("{} ESMTP faxhub", shared.hostname));
@@ -137,11 +145,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(g) = greeting {
         conn.reply(&g);
     }
-    let timeout = session.shared.config.command_timeout;
     loop {
         if conn.flush_if_idle().await.is_err() {
             return End::Closed;
         }
+        let timeout = if session.commands == 0 {
+            session.shared.config.first_command_timeout
+        } else {
+            session.shared.config.command_timeout
+        };
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, read_line(&mut conn.reader, COMMAND_LINE_CAP)) => r,
             _ = shutdown.changed() => {
@@ -166,8 +178,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(Ok(LineRead::Line(l))) => l,
         };
+        session.commands += 1;
+        session.line_utf8 = std::str::from_utf8(&line).is_ok();
         let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
         let (verb, arg) = match text.split_once(' ') {
             Some((v, a)) => (v.to_ascii_uppercase(), a),
             None => (text.to_ascii_uppercase(), ""),
@@ -245,7 +260,9 @@ fn count_error<S: AsyncRead + AsyncWrite + Unpin>(
     if reply.code == 421 {
         return true;
     }
-    if reply.is_error() {
+    // recipients past the limit are sent in another transaction (RFC 5321 §4.5.3.1.10): no fault
+    let too_many_recipients = reply.code == 452 && reply.status == "4.5.3";
+    if reply.is_error() && !too_many_recipients {
         session.errors += 1;
         if session.errors >= session.shared.config.max_errors {
             tracing::info!(client = %session.peer, errors = session.errors, "smtp session closed: too many errors");
