@@ -311,3 +311,180 @@ fn sip_tcp_connections_leave_no_descriptor_behind_and_are_capped_per_address() {
         .count();
     assert!(lines <= 5, "{lines} log lines");
 }
+
+/// A SIP request to `sip` from a socket bound to `from` (any 127/8 address is this machine).
+fn sip_socket(from: &str) -> UdpSocket {
+    let s = UdpSocket::bind(format!("{from}:0")).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s
+}
+
+fn options(socket: &UdpSocket, sip: u16, n: usize) {
+    let local = socket.local_addr().unwrap();
+    let m = format!(
+        "OPTIONS sip:faxhub@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKopt{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=p{n}\r\nTo: <sip:faxhub@127.0.0.1>\r\n\
+         Call-ID: opt{n}-{}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        local.port()
+    );
+    socket.send_to(m.as_bytes(), ("127.0.0.1", sip)).unwrap();
+}
+
+/// The status lines and challenge headers `socket` receives until it has been quiet a while.
+fn answers(socket: &UdpSocket) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok((n, _)) = socket.recv_from(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let first = text.lines().next().unwrap_or("").to_string();
+        let challenged = text
+            .lines()
+            .any(|l| l.to_ascii_lowercase().contains("authenticate:"));
+        out.push(if challenged {
+            format!("{first} +challenge")
+        } else {
+            first
+        });
+    }
+    out
+}
+
+#[test]
+fn sip_from_an_address_not_trusted_gets_403_without_a_challenge_and_within_a_budget() {
+    let sip = free_port();
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "[sip]\nlisten = \"127.0.0.1:{sip}\"\ntcp = false\ntrusted = [\"127.0.0.2/32\"]\n"
+        ),
+    );
+    // the control: the trusted address is answered
+    let pbx = sip_socket("127.0.0.2");
+    options(&pbx, sip, 0);
+    assert_eq!(answers(&pbx), ["SIP/2.0 200 OK"]);
+    // anyone else: 403, never a challenge; an INVITE too, and nothing is answered
+    let stranger = sip_socket("127.0.0.3");
+    options(&stranger, sip, 1);
+    assert_eq!(answers(&stranger), ["SIP/2.0 403 Forbidden"]);
+    let media = UdpSocket::bind("127.0.0.3:0").unwrap();
+    invite(
+        &stranger,
+        sip,
+        "stranger1",
+        media.local_addr().unwrap().port(),
+    );
+    assert_eq!(answers(&stranger), ["SIP/2.0 403 Forbidden"]);
+    assert!(hub.log().contains("not in [sip] trusted"), "{}", hub.log());
+    // a burst gets at most the budget's answers (no reflection)
+    for n in 0..200 {
+        options(&stranger, sip, 100 + n);
+    }
+    let burst = answers(&stranger);
+    assert!(
+        burst.len() <= 20 && burst.iter().all(|a| a == "SIP/2.0 403 Forbidden"),
+        "{} answers: {burst:?}",
+        burst.len()
+    );
+}
+
+/// The next SIP request `socket` receives within `wait` (its text).
+fn next_request(socket: &UdpSocket, wait: Duration) -> Option<(String, SocketAddr)> {
+    let mut buf = [0u8; 8192];
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !text.starts_with("SIP/2.0") {
+                return Some((text, from));
+            }
+        }
+    }
+    None
+}
+
+/// A response to `request` with `status`, its headers copied as a UAS would (and a To tag).
+fn response_to(request: &str, status: &str, extra: &str) -> String {
+    let header = |name: &str| {
+        request
+            .lines()
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+            })
+            .unwrap_or_default()
+            .to_string()
+    };
+    format!(
+        "SIP/2.0 {status}\r\n{}\r\n{}\r\n{};tag=proxy\r\n{}\r\n{}\r\n{extra}Content-Length: 0\r\n\r\n",
+        header("Via"),
+        header("From"),
+        header("To"),
+        header("Call-ID"),
+        header("CSeq")
+    )
+}
+
+#[test]
+fn digest_credentials_go_only_to_the_configured_proxy() {
+    let proxy = sip_socket("127.0.0.1");
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "[retry]\nschedule = [\"1h\"]\nmax_dials = 1\nmax_tries = 1\ngive_up_after = \"2h\"\n\
+             [sip]\nlisten = \"127.0.0.1:{}\"\ntcp = false\n\
+             [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
+             [lines.sip]\nproxy = \"{}\"\nusername = \"fax\"\npassword = \"secret\"\nkeepalive = \"0s\"\n",
+            free_port(),
+            proxy.local_addr().unwrap()
+        ),
+    );
+    let challenge = "Proxy-Authenticate: Digest realm=\"x\", nonce=\"n1\", algorithm=MD5\r\n";
+    let authorized = |text: &str| text.to_ascii_lowercase().contains("proxy-authorization:");
+    let mut smtp = hub.smtp();
+    queued_id(&smtp.send_mail(
+        "alice@example.com",
+        &["0169293999@fax.localhost"],
+        &text_message("Trunk", "One page."),
+    ));
+    let (invite, faxhub) = next_request(&proxy, Duration::from_secs(60)).expect("an INVITE");
+    assert!(invite.starts_with("INVITE") && !authorized(&invite));
+    // a third party, not the proxy, challenges: faxhub's retransmissions carry no credentials
+    let attacker = sip_socket("127.0.0.1");
+    attacker
+        .send_to(
+            response_to(&invite, "407 Proxy Authentication Required", challenge).as_bytes(),
+            faxhub,
+        )
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(3);
+    while let Some((again, _)) =
+        next_request(&proxy, until.saturating_duration_since(Instant::now()))
+    {
+        assert!(
+            !authorized(&again),
+            "credentials sent after a forged challenge: {again}"
+        );
+    }
+    // the control: the proxy's own challenge is answered with them
+    proxy
+        .send_to(
+            response_to(&invite, "407 Proxy Authentication Required", challenge).as_bytes(),
+            faxhub,
+        )
+        .unwrap();
+    let mut answered = None;
+    while let Some((again, _)) = next_request(&proxy, Duration::from_secs(5)) {
+        if authorized(&again) {
+            answered = Some(again);
+            break;
+        }
+    }
+    let answered = answered.expect("the proxy's challenge answered");
+    proxy
+        .send_to(
+            response_to(&answered, "486 Busy Here", "").as_bytes(),
+            faxhub,
+        )
+        .unwrap();
+}

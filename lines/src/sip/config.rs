@@ -30,6 +30,11 @@ pub struct SipConfig {
     /// SDP's IP or the signalling's (for peers behind NAT that SDP names wrongly). Off: media is
     /// taken only from the address and port the SDP named.
     pub media_latching: bool,
+    /// Who may start something with faxhub (an INVITE, an OPTIONS, any request outside a call):
+    /// these networks (your PBX, your carrier's signalling addresses). Others get 403 Forbidden
+    /// (no challenge), at most `FORBIDDEN_PER_SECOND` a second. Requests inside a call faxhub
+    /// placed or answered, and responses, are not filtered.
+    pub trusted: Vec<ipnet::IpNet>,
     /// DSCP of SIP packets (default CS3, 24) and of media packets (default EF, 46).
     pub dscp_sip: u8,
     pub dscp_media: u8,
@@ -44,6 +49,10 @@ impl Default for SipConfig {
             external_address: None,
             media_ports: "56000-57000".into(),
             media_latching: false,
+            trusted: vec![
+                "127.0.0.0/8".parse().expect("literal"),
+                "::1/128".parse().expect("literal"),
+            ],
             dscp_sip: 24,
             dscp_media: 46,
             inbound: InboundConfig::default(),
@@ -51,7 +60,16 @@ impl Default for SipConfig {
     }
 }
 
+/// 403 answers to untrusted addresses, at most, a second (beyond, their requests are dropped
+/// unanswered: no reflection).
+pub const FORBIDDEN_PER_SECOND: u32 = 10;
+
 impl SipConfig {
+    /// Whether `ip` may start something with faxhub.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
     /// The media port range, checked.
     pub fn media_port_range(&self) -> Result<(u16, u16), String> {
         let bad = || {

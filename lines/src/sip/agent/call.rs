@@ -220,7 +220,10 @@ impl Leg {
                 continue;
             };
             let message = &incoming.message;
-            let ours = matches!(message.cseq(), Some((n, m)) if n == cseq && m == method);
+            // a response counts only from where the request went: a third party cannot answer
+            // for the far end (nor draw our digest credentials with a forged challenge)
+            let ours = matches!(message.cseq(), Some((n, m)) if n == cseq && m == method)
+                && incoming.from == self.peer;
             match (&message.start, ours) {
                 (StartLine::Response { code, .. }, true) => {
                     let code = *code;

@@ -76,6 +76,8 @@ pub struct Agent {
     inbox: Inbox,
     inbound_calls: AtomicU32,
     streams: stream::Connections,
+    /// 403s sent this second: when the second began, how many.
+    forbidden: Mutex<(std::time::Instant, u32)>,
 }
 
 /// What `Allow` lists in faxhub's requests and responses.
@@ -110,6 +112,7 @@ impl Agent {
             inbox,
             inbound_calls: AtomicU32::new(0),
             streams: stream::Connections::default(),
+            forbidden: Mutex::new((std::time::Instant::now(), 0)),
         });
         tokio::spawn(receive(Arc::downgrade(&agent)));
         if agent.config.tcp {
@@ -216,6 +219,10 @@ impl Agent {
             StartLine::Request { method, .. } => method.clone(),
             StartLine::Response { .. } => return, // for a call that is over
         };
+        if !self.config.trusts(incoming.from.ip()) {
+            self.forbid(&incoming, &method).await;
+            return;
+        }
         let answer = |code, reason| {
             let mut r = Message::response_to(&incoming.message, code, reason);
             r.add("Allow", ALLOW).add("User-Agent", USER_AGENT);
@@ -234,6 +241,33 @@ impl Agent {
                 self.send(&r, incoming.from, incoming.transport).await;
             }
         }
+    }
+
+    /// A request from an address not in `[sip] trusted`: 403, no challenge, within the rate
+    /// budget (an ACK gets nothing, as always).
+    async fn forbid(self: &Arc<Self>, incoming: &Incoming, method: &str) {
+        let from = incoming.from;
+        stream::log_limited(
+            "sip-untrusted",
+            || tracing::warn!(%from, %method, "SIP request from an address not in [sip] trusted: 403 (logged once a minute)"),
+        );
+        if method == "ACK" || !self.forbidden_budget() {
+            return;
+        }
+        let mut r = Message::response_to(&incoming.message, 403, "Forbidden");
+        r.add("User-Agent", USER_AGENT);
+        self.send(&r, incoming.from, incoming.transport).await;
+    }
+
+    /// Whether one more 403 fits in this second's budget.
+    fn forbidden_budget(&self) -> bool {
+        let mut budget = self.forbidden.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if now.duration_since(budget.0) >= std::time::Duration::from_secs(1) {
+            *budget = (now, 0);
+        }
+        budget.1 += 1;
+        budget.1 <= crate::sip::config::FORBIDDEN_PER_SECOND
     }
 
     /// Inbound calls in progress, and whether another may start.
