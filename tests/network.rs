@@ -488,3 +488,120 @@ fn digest_credentials_go_only_to_the_configured_proxy() {
         )
         .unwrap();
 }
+
+/// The CPU time (user and system) the process `pid` has used, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // the fields after the command name (which may hold spaces) in parentheses
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// The datagram that once cost 26 s of CPU: a sequence jump of about 0x7ffe, the FEC bit, span
+/// 255 and as many one-octet parity blocks as fit in 1,400 bytes.
+fn fec_attack(seq: u16) -> Vec<u8> {
+    let mut d = seq.to_be_bytes().to_vec();
+    d.extend_from_slice(&[0x02, 0x06, 0x00]); // the primary IFP, 2 octets
+    d.extend_from_slice(&[0x80, 0x01, 0xff]); // FEC, span 255
+    let blocks = (1400 - d.len() - 2) / 2;
+    d.extend_from_slice(&[0x80 | (blocks >> 8) as u8, blocks as u8]);
+    for _ in 0..blocks {
+        d.extend_from_slice(&[0x01, 0xff]);
+    }
+    d
+}
+
+#[test]
+fn fec_datagrams_with_sequence_jumps_during_a_call_leave_the_daemon_answering() {
+    let sip = free_port();
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "[sip]\nlisten = \"127.0.0.1:{sip}\"\ntcp = false\n\
+             [sip.inbound.fax]\nerror_correction = \"fec\"\n"
+        ),
+    );
+    let (signal, media) = (
+        sip_socket("127.0.0.1"),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let local = signal.local_addr().unwrap();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=image {} udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\n\
+         a=T38FaxRateManagement:transferredTCF\r\na=T38FaxMaxDatagram:1400\r\n\
+         a=T38FaxUdpEC:t38UDPFEC\r\n",
+        media.local_addr().unwrap().port()
+    );
+    let invite = format!(
+        "INVITE sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKfec\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=tfec\r\nTo: <sip:0142000000@127.0.0.1>\r\n\
+         Call-ID: fec1\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{local}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    signal
+        .send_to(invite.as_bytes(), ("127.0.0.1", sip))
+        .unwrap();
+    // the 200, faxhub's UDPTL port in its SDP, and our ACK
+    let mut buf = [0u8; 8192];
+    let until = Instant::now() + Duration::from_secs(20);
+    let ok = loop {
+        assert!(Instant::now() < until, "no 200: {}", hub.log());
+        if let Ok((n, _)) = signal.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with("SIP/2.0 200") {
+                break text;
+            }
+        }
+    };
+    assert!(ok.contains("t38UDPFEC"), "FEC agreed: {ok}");
+    let port: u16 = ok
+        .lines()
+        .find_map(|l| l.strip_prefix("m=image "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let to = ok.lines().find(|l| l.starts_with("To:")).unwrap();
+    let ack = format!(
+        "ACK sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKfecack\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=tfec\r\n{to}\r\nCall-ID: fec1\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    signal.send_to(ack.as_bytes(), ("127.0.0.1", sip)).unwrap();
+
+    // the call's media session is there to take them: it sends to us from that port
+    media
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (_, from) = media
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no UDPTL from faxhub ({e}): {}", hub.log()));
+    assert_eq!(from.port(), port);
+
+    // the attack, from the address the SDP named, while a mail client is served
+    let cpu_before = cpu_seconds(hub.pid());
+    let mut seq: u16 = 0;
+    for _ in 0..300 {
+        seq = seq.wrapping_add(0x7ffe);
+        media
+            .send_to(&fec_attack(seq), ("127.0.0.1", port))
+            .unwrap();
+    }
+    let start = Instant::now();
+    let mut s = hub.smtp();
+    assert_eq!(s.greeting.0, 220);
+    assert_eq!(s.cmd("EHLO client.test").0, 250);
+    assert_eq!(s.cmd("QUIT").0, 221);
+    let answered = start.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = cpu_seconds(hub.pid()) - cpu_before;
+    // generous bounds, not a benchmark: one such datagram once took 26 s of CPU
+    assert!(
+        answered < Duration::from_secs(5),
+        "SMTP answered in {answered:?} while attacked"
+    );
+    assert!(cpu < 5.0, "{cpu:.2} s of CPU for 300 datagrams");
+}
