@@ -4,6 +4,10 @@
 
 /// Samples in 20 ms at 8 kHz.
 pub const FRAME: usize = 160;
+/// How far ahead of the next frame a packet may be and still be waited for (a second of
+/// frames); a packet further ahead restarts the stream there. So a peer's sequence numbers
+/// bound neither the frames held nor the silence played.
+pub const MAX_AHEAD: u16 = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
@@ -122,14 +126,14 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// `depth` frames are held back to reorder; `silence` is the payload byte of silence (0xff
+    /// `depth` frames are held back to reorder (at most `MAX_AHEAD`); `silence` is the payload byte of silence (0xff
     /// in μ-law, 0xd5 in A-law).
     pub fn new(payload_type: u8, depth: usize, silence: u8) -> Receiver {
         Receiver {
             payload_type,
             next: None,
             waiting: std::collections::BTreeMap::new(),
-            depth: depth.max(1),
+            depth: depth.clamp(1, usize::from(MAX_AHEAD)),
             silence,
         }
     }
@@ -141,11 +145,20 @@ impl Receiver {
             return Ok(());
         }
         let next = *self.next.get_or_insert(p.seq);
+        let ahead = p.seq.wrapping_sub(next);
         // too late (already given out, or given up as lost): dropped
-        if p.seq.wrapping_sub(next) >= 0x8000 {
+        if ahead >= 0x8000 {
             return Ok(());
         }
-        self.waiting.insert(p.seq.wrapping_sub(next), p.payload);
+        // further ahead than a real gap: the stream starts again there (else the frames
+        // between would be played as silence, as many as the sequence number says)
+        if ahead > MAX_AHEAD {
+            self.waiting.clear();
+            self.next = Some(p.seq);
+            self.waiting.insert(0, p.payload);
+            return Ok(());
+        }
+        self.waiting.insert(ahead, p.payload);
         Ok(())
     }
 
@@ -230,5 +243,26 @@ mod tests {
         r.push(&frames[1]).unwrap();
         assert!(r.pop().is_empty(), "late and duplicate frames are dropped");
         assert_eq!(out.iter().map(Vec::len).sum::<usize>(), 8 * FRAME);
+    }
+
+    #[test]
+    fn a_sequence_jump_restarts_the_stream_instead_of_playing_the_gap_as_silence() {
+        let mut tx = Sender::new(0, 1, 100, 0);
+        let mut r = Receiver::new(0, 3, 0xff);
+        r.push(&tx.packet(&[1; FRAME])).unwrap();
+        assert_eq!(r.pop().len(), 1);
+        // three packets far ahead, as a hostile peer would send them
+        for jump in [30_000u16, 30_010, 30_020] {
+            let mut p = Packet::decode(&tx.packet(&[2; FRAME])).unwrap();
+            p.seq = 101u16.wrapping_add(jump);
+            r.push(&p.encode()).unwrap();
+        }
+        let played = r.pop();
+        assert!(
+            played.len() <= usize::from(MAX_AHEAD),
+            "{} frames played",
+            played.len()
+        );
+        assert!(r.waiting.len() <= usize::from(MAX_AHEAD) + 1);
     }
 }
