@@ -169,3 +169,89 @@ fn envelope_addresses_with_control_characters_or_bad_utf8_are_refused() {
     assert_eq!((code, &text[..5]), (501, "5.1.3"), "{text}");
     assert_eq!(s.cmd("RCPT TO:<0169293999@fax.localhost>").0, 250);
 }
+
+mod fuzz {
+    //! The running daemon fed random SMTP sessions (proptest, bounded, in `make test`): verbs
+    //! with random arguments, random bytes, lines too long, bare CRs and LFs, DATA with whatever
+    //! follows. Every reply is a well-formed reply line, every session ends within its time-outs,
+    //! and the daemon serves the next client.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let verbs = prop::sample::select(vec![
+            "EHLO",
+            "HELO",
+            "MAIL FROM:",
+            "RCPT TO:",
+            "DATA",
+            "RSET",
+            "NOOP",
+            "VRFY",
+            "AUTH",
+            "STARTTLS",
+            "BDAT",
+            "HELP",
+            ".",
+            "",
+        ]);
+        prop_oneof![
+            (verbs, prop::collection::vec(any::<u8>(), 0..80)).prop_map(|(v, arg)| {
+                let mut l = v.as_bytes().to_vec();
+                l.extend(arg);
+                l
+            }),
+            prop::collection::vec(any::<u8>(), 0..200),
+            Just(vec![b'x'; 5000]),
+            Just(b"MAIL FROM:<alice@example.com>".to_vec()),
+            Just(b"RCPT TO:<0169293999@fax.localhost>".to_vec()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_sessions_get_well_formed_replies_and_end(lines in prop::collection::vec(line(), 1..12)) {
+            static HUB: std::sync::OnceLock<std::sync::Mutex<Faxhub>> = std::sync::OnceLock::new();
+            let hub = HUB.get_or_init(|| {
+                std::sync::Mutex::new(Faxhub::start(
+                    "command_timeout = \"2s\"\ndata_timeout = \"2s\"\nmessage_timeout = \"3s\"\nfirst_command_timeout = \"2s\"",
+                    "",
+                ))
+            });
+            let hub = hub.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = hub.smtp();
+            let mut sent = Vec::new();
+            for l in &lines {
+                sent.extend_from_slice(l);
+                sent.extend_from_slice(b"\r\n");
+            }
+            sent.extend_from_slice(b"QUIT\r\n");
+            let _ = s.stream().write_all(&sent);
+            s.stream().set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut said = Vec::new();
+            let started = Instant::now();
+            loop {
+                let mut buf = [0u8; 4096];
+                match s.stream().read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => said.extend_from_slice(&buf[..n]),
+                    // a reset after our bytes were refused is an end too
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                    Err(e) => prop_assert!(false, "session did not end ({e}) after {:?}: {}", started.elapsed(), String::from_utf8_lossy(&said)),
+                }
+            }
+            let text = String::from_utf8_lossy(&said);
+            for reply in text.lines() {
+                let ok = reply.len() >= 4
+                    && reply[..3].bytes().all(|b| b.is_ascii_digit())
+                    && matches!(reply.as_bytes()[3], b' ' | b'-');
+                prop_assert!(ok, "bad reply line {reply:?} in {text}");
+            }
+            let mut next = hub.smtp();
+            prop_assert_eq!(next.greeting.0, 220);
+            prop_assert_eq!(next.cmd("QUIT").0, 221);
+        }
+    }
+}

@@ -12,3 +12,6 @@ pub mod fax_mail;
 pub mod receipt;
 pub mod relay;
 pub mod smtp;
+
+#[cfg(test)]
+mod fuzz;

@@ -339,6 +339,12 @@ impl Replay {
     }
 }
 
+/// The drop-file envelope reader, for the fuzzing tests.
+#[cfg(test)]
+pub(crate) fn fuzz_read(bytes: &[u8]) -> Result<(), String> {
+    DropEnvelope::read(bytes).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
