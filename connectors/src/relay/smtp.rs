@@ -2,6 +2,10 @@
 //! implicit TLS, or none for a relay on the same host) with the certificate verified by rustls
 //! against the system's CA bundle or `ca_file`, AUTH when credentials are configured. A reply
 //! in 5xx fails that mail for good; anything else (connection, TLS, 4xx, timeout) for now.
+//! STARTTLS is required when configured (no fall-back to plain text); nothing the server sent
+//! before the handshake is read after it (mail-send reads each reply into its own buffer), and
+//! the capabilities are asked again over TLS. Messages go with CRLF line ends only and
+//! dot-stuffed; an address that would change its command is never written.
 
 use super::{DeliveryError, Envelope};
 use faxhub_queue::units::serde_duration;
@@ -153,7 +157,7 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
         let sent = async {
             client.mail_from(&mail.mail_from, &params).await?;
             client.rcpt_to(&mail.rcpt_to, &params).await?;
-            client.data(&mail.message).await.map(|_| ())
+            client.data(crlf(&mail.message)).await.map(|_| ())
         }
         .await;
         match sent {
@@ -173,6 +177,34 @@ async fn send_all<T: AsyncRead + AsyncWrite + Unpin>(
     }
     let _ = client.quit().await;
     results
+}
+
+/// `message` with every line ending a CRLF: a bare CR or LF (a returned original may hold them)
+/// becomes one, so that the relay reads the lines faxhub meant (mail-send dot-stuffs after them).
+fn crlf(message: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bare = message.iter().enumerate().any(|(i, &b)| match b {
+        b'\r' => message.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || message[i - 1] != b'\r',
+        _ => false,
+    });
+    if !bare {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut i = 0;
+    while i < message.len() {
+        match message[i] {
+            b'\r' if message.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether `address` can go between `<` and `>` of MAIL or RCPT as it is.
@@ -333,5 +365,95 @@ mod tests {
         ] {
             assert_eq!(envelope_safe(address), safe, "{address:?}");
         }
+    }
+
+    #[test]
+    fn bare_line_ends_become_crlf() {
+        assert_eq!(&*crlf(b"a\r\nb\r\n"), b"a\r\nb\r\n");
+        assert_eq!(
+            &*crlf(b"a\n.\nMAIL FROM:<x>\rb\r\n"),
+            b"a\r\n.\r\nMAIL FROM:<x>\r\nb\r\n"
+        );
+        assert_eq!(&*crlf(b"\n"), b"\r\n");
+    }
+
+    #[tokio::test]
+    async fn nothing_a_relay_sends_before_the_tls_handshake_is_read_after_it() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let acceptor =
+            crate::smtp::tls::acceptor(&Default::default(), dir.path(), "localhost").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut plain, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            plain.write_all(b"220 relay ESMTP\r\n").await.unwrap();
+            let _ = plain.read(&mut buf).await.unwrap(); // EHLO
+            plain
+                .write_all(b"250-relay\r\n250 STARTTLS\r\n")
+                .await
+                .unwrap();
+            let _ = plain.read(&mut buf).await.unwrap(); // STARTTLS
+            // the answer, and a reply injected behind it in the same segment
+            plain
+                .write_all(b"220 Ready\r\n554 5.7.0 INJECTED\r\n")
+                .await
+                .unwrap();
+            let tls = acceptor.accept(plain).await.unwrap();
+            let (read, mut write) = tokio::io::split(tls);
+            let mut lines = AsyncBufReader::new(read).lines();
+            let mut seen = Vec::new();
+            let mut in_data = false;
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply: &[u8] = if in_data {
+                    if line != "." {
+                        continue;
+                    }
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else {
+                    seen.push(line.clone());
+                    match line.get(..4).unwrap_or("") {
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    }
+                };
+                write.write_all(reply).await.unwrap();
+            }
+            seen
+        });
+        let smtp = SmtpRelay::new(&RelayConfig {
+            host: "localhost".into(),
+            port,
+            tls: RelayTls::Starttls,
+            ca_file: Some(dir.path().join("tls/cert.pem")),
+            ..RelayConfig::default()
+        })
+        .unwrap();
+        let results = smtp
+            .deliver(&[Envelope {
+                mail_from: String::new(),
+                rcpt_to: "bob@example.com".into(),
+                message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            }])
+            .await;
+        assert_eq!(
+            results,
+            [Ok(())],
+            "the injected 554 was not taken for a reply"
+        );
+        let seen = server.await.unwrap();
+        assert!(
+            seen[0].starts_with("EHLO"),
+            "capabilities asked again over TLS: {seen:?}"
+        );
     }
 }
