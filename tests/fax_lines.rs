@@ -255,12 +255,11 @@ fn sip_trunk_hub(sipp: &Sipp, trunk: &str, fax: &str) -> Faxhub {
     Faxhub::start(
         "",
         &format!(
-            "{}[sip]\nlisten = \"127.0.0.1:{}\"\n\
+            "{}[sip]\nlisten = \"127.0.0.1:0\"\n\
              [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
              [lines.sip]\nproxy = \"127.0.0.1:{}\"\nkeepalive = \"0s\"\n{trunk}\n\
              [lines.fax]\n{fax}\n",
             retry_and_poll(),
-            free_port(),
             sipp.port
         ),
     )
@@ -385,11 +384,10 @@ fn a_trunk_registers_answering_the_digest_challenge() {
     let hub = Faxhub::start(
         "",
         &format!(
-            "[sip]\nlisten = \"127.0.0.1:{}\"\n\
+            "[sip]\nlisten = \"127.0.0.1:0\"\n\
              [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
              [lines.sip]\nproxy = \"127.0.0.1:{}\"\nusername = \"fax\"\npassword = \"secret\"\n\
              register = true\nkeepalive = \"0s\"\n",
-            free_port(),
             sipp.port
         ),
     );
@@ -411,12 +409,11 @@ fn an_invite_challenge_is_answered_with_the_trunks_credentials() {
     let hub = Faxhub::start(
         "",
         &format!(
-            "{}[sip]\nlisten = \"127.0.0.1:{}\"\n\
+            "{}[sip]\nlisten = \"127.0.0.1:0\"\n\
              [[lines]]\nname = \"trunk\"\nkind = \"sip\"\n\
              [lines.sip]\nproxy = \"127.0.0.1:{}\"\nusername = \"fax\"\npassword = \"secret\"\n\
              keepalive = \"0s\"\n",
             retry_and_poll(),
-            free_port(),
             sipp.port
         ),
     );
@@ -478,8 +475,8 @@ fn send_wait_follows_a_fax_as_it_happens() {
 
 #[test]
 fn an_invite_without_an_offer_gets_ours_and_the_ack_brings_the_answer() {
-    let sip = free_port();
-    let hub = Faxhub::start("", &format!("[sip]\nlisten = \"127.0.0.1:{sip}\"\n"));
+    let hub = Faxhub::start("", "[sip]\nlisten = \"127.0.0.1:0\"\n");
+    let sip = hub.sip_port();
     let mut sipp = Sipp::call("delayed-offer", &format!("127.0.0.1:{sip}"));
     assert!(
         sipp.succeeded(Duration::from_secs(20)),

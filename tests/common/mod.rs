@@ -98,6 +98,23 @@ impl Faxhub {
         assert!(TcpStream::connect(("127.0.0.1", self.port)).is_ok());
     }
 
+    /// The port its SIP user agent listens on (as it logged at start; give `listen =
+    /// "127.0.0.1:0"` so that no port picked beforehand can be taken meanwhile).
+    pub fn sip_port(&self) -> u16 {
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("SIP user agent listening"))
+            .unwrap_or_else(|| panic!("no SIP listener: {log}"));
+        let at = line.find("listen=").expect("listen=") + "listen=".len();
+        let addr: std::net::SocketAddr = line[at..]
+            .split_whitespace()
+            .next()
+            .and_then(|a| a.parse().ok())
+            .expect("an address");
+        addr.port()
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("started").id()
