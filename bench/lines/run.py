@@ -12,6 +12,11 @@
    into TIFF-F: the T.30 sessions run between two libspandsp terminals on a simulated clock,
    so the line time is exact and needs no waiting. Medians over the documents.
 
+3. The media checks against an earlier build (`--against REV`, e.g. the commit before issue 14's
+   media checks): the loopback_calls example built at REV in a worktree of its own, then 240
+   simultaneous T.38 calls with each build, alternating, --runs times. Reported: CPU per channel
+   of each (median) and their ratio. Target: within 10% (ratio <= 1.10).
+
 Needs target/release/faxhub and the lines examples in release (this script builds them).
 """
 import argparse, glob, json, os, statistics, subprocess, tempfile
@@ -44,11 +49,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--max", type=int, default=960)
+    ap.add_argument("--against", help="a git revision to compare 240 T.38 channels with")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "faxhub-lines", "--examples"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="faxhub-bench-lines-")
     tiff = convert([DOC], os.path.join(work, "doc"))[0]
+    if args.against:
+        return against(args.against, tiff, args.runs)
 
     print("== simultaneous loopback calls, 3 pages each ==")
     for mode in ["t38", "g711"]:
@@ -82,6 +90,28 @@ def main():
     mh = statistics.median(r["mh_s_per_page"] for r in rows)
     print(f"median over {len(rows)} documents: MMR+ECM {mmr:.2f} s/page, MH {mh:.2f} s/page, "
           f"MH/MMR = {mh / mmr:.2f}")
+
+
+def against(rev, tiff, runs):
+    """240 T.38 channels, this build and REV's, alternating; CPU per channel and their ratio."""
+    tree = os.path.join(tempfile.gettempdir(), f"faxhub-anchor-{rev}")
+    if not os.path.isdir(tree):
+        subprocess.run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT, check=True,
+                       capture_output=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "faxhub-lines", "--example", "loopback_calls"],
+                   cwd=tree, check=True)
+    anchor = os.path.join(tree, "target", "release", "examples", "loopback_calls")
+    cpu = {"anchor": [], "now": []}
+    for i in range(runs):
+        for name, binary in [("anchor", anchor), ("now", CALLS)]:
+            out = subprocess.run([binary, "240", "t38", tiff], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            cpu[name].append(per_channel_percent(r))
+            print(f"run {i + 1} {name} ({rev if name == 'anchor' else 'this build'}): "
+                  f"{r['ok']}/240 ok, CPU per channel {cpu[name][-1]:.3f}%", flush=True)
+    a, n = statistics.median(cpu["anchor"]), statistics.median(cpu["now"])
+    print(f"240 T.38 channels, CPU per channel (median of {runs}): {rev} {a:.3f}%, this build {n:.3f}%, "
+          f"ratio {n / a:.2f} (target <= 1.10)")
 
 
 if __name__ == "__main__":

@@ -275,3 +275,100 @@ async fn a_senders_daily_number_limit_holds_for_the_agents_too() {
         ("queued", "queued")
     );
 }
+
+#[tokio::test]
+async fn nothing_an_imap_server_sends_before_the_tls_handshake_is_read_after_it() {
+    use super::imap::{ImapConfig, MailFile};
+    use crate::relay::RelayTls;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let acceptor =
+        crate::smtp::tls::acceptor(&Default::default(), dir.path(), "localhost").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (searched_tx, mut searched) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let (mut plain, _) = listener.accept().await.unwrap();
+        plain.write_all(b"* OK fake IMAP ready\r\n").await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = plain.read(&mut buf).await.unwrap();
+        let tag = String::from_utf8_lossy(&buf[..n])
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        // the answer, and a login and a select injected behind it in the same segment
+        plain
+            .write_all(
+                format!(
+                    "{tag} OK Begin TLS\r\nA2 OK LOGIN completed\r\nA3 OK [READ-WRITE] SELECT\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let tls = acceptor.accept(plain).await.unwrap();
+        let (read, mut write) = tokio::io::split(tls);
+        let mut lines = BufReader::new(read).lines();
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let (tag, command) = line.split_once(' ').unwrap_or((&line, ""));
+            seen.push(command.to_string());
+            let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            let reply = match verb.as_str() {
+                "LOGIN" => format!("{tag} OK LOGIN completed\r\n"),
+                "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
+                "SELECT" => format!(
+                    "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] SELECT done\r\n"
+                ),
+                "UID" => {
+                    let _ = searched_tx.send(true);
+                    format!("* SEARCH\r\n{tag} OK SEARCH done\r\n")
+                }
+                "LOGOUT" => format!("* BYE\r\n{tag} OK bye\r\n"),
+                _ => format!("{tag} OK done\r\n"),
+            };
+            if write.write_all(reply.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        seen
+    });
+    let (intake, _store) = intake(dir.path()).await;
+    let agent = MailFile {
+        config: ImapConfig {
+            host: "localhost".into(),
+            port,
+            tls: RelayTls::Starttls,
+            ca_file: Some(dir.path().join("tls/cert.pem")),
+            username: "faxgw".into(),
+            password: "secret".into(),
+            idle: false,
+            poll: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            ..ImapConfig::default()
+        },
+        quarantine: Quarantine::new(dir.path().join("q")),
+        intake,
+        addressing: addressing(),
+        host: "faxhub.test".into(),
+    };
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(agent.run(shutdown));
+    tokio::time::timeout(Duration::from_secs(30), searched.wait_for(|s| *s))
+        .await
+        .expect("the agent went as far as searching the mailbox")
+        .unwrap();
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
+    let seen = tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .map(|s| s.unwrap())
+        .unwrap_or_default();
+    // after the handshake, faxhub logged in itself: the injected "OK LOGIN" was not heard
+    assert!(
+        seen.first()
+            .is_some_and(|c| c.to_ascii_uppercase().starts_with("LOGIN")),
+        "{seen:?}"
+    );
+}
