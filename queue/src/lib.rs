@@ -14,6 +14,7 @@ pub mod files;
 pub mod intake;
 pub mod job;
 pub mod limits;
+pub mod logging;
 pub mod report;
 pub mod retry;
 pub mod senders;

@@ -76,7 +76,11 @@ pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
         session.authenticated = Some(user);
         Reply::new(235, "2.7.0", "Authentication successful")
     } else {
-        tracing::warn!(client = %session.peer, user = %user, "smtp authentication failed");
+        let (client, user) = (session.peer, user.clone());
+        faxhub_queue::logging::limited(
+            "smtp-auth-failed",
+            || tracing::warn!(%client, %user, "smtp authentication failed (logged once a minute)"),
+        );
         Reply::new(535, "5.7.8", "Authentication credentials invalid")
     }
 }

@@ -170,19 +170,10 @@ async fn accept_loop(
 /// a flood of log lines).
 async fn refuse(mut stream: tokio::net::TcpStream, peer: SocketAddr, reply: &'static str) {
     use tokio::io::AsyncWriteExt;
-    static LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    let now = std::time::Instant::now();
-    let due = {
-        let mut last = LOGGED.lock().unwrap_or_else(|p| p.into_inner());
-        let due = last.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(60));
-        if due {
-            *last = Some(now);
-        }
-        due
-    };
-    if due {
-        tracing::warn!(client = %peer, reply = reply.trim_end(), "smtp connection refused (logged once a minute)");
-    }
+    faxhub_queue::logging::limited(
+        "smtp-refused",
+        || tracing::warn!(client = %peer, reply = reply.trim_end(), "smtp connection refused (logged once a minute)"),
+    );
     let _ = stream.write_all(reply.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

@@ -122,10 +122,14 @@ pub(super) async fn run(
                     session.tx = None;
                     serve(&mut session, tls_stream, None, shutdown).await;
                 }
-                Ok(Err(e)) => {
-                    tracing::info!(client = %peer, error = %e, "smtp TLS handshake failed")
-                }
-                Err(_) => tracing::info!(client = %peer, "smtp TLS handshake timed out"),
+                Ok(Err(e)) => faxhub_queue::logging::limited(
+                    "smtp-tls-failed",
+                    || tracing::info!(client = %peer, error = %e, "smtp TLS handshake failed (logged once a minute)"),
+                ),
+                Err(_) => faxhub_queue::logging::limited(
+                    "smtp-tls-timeout",
+                    || tracing::info!(client = %peer, "smtp TLS handshake timed out (logged once a minute)"),
+                ),
             }
         }
     }

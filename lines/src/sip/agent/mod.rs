@@ -247,7 +247,7 @@ impl Agent {
     /// budget (an ACK gets nothing, as always).
     async fn forbid(self: &Arc<Self>, incoming: &Incoming, method: &str) {
         let from = incoming.from;
-        stream::log_limited(
+        faxhub_queue::logging::limited(
             "sip-untrusted",
             || tracing::warn!(%from, %method, "SIP request from an address not in [sip] trusted: 403 (logged once a minute)"),
         );

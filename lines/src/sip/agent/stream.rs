@@ -14,6 +14,7 @@
 
 use super::{Agent, Incoming};
 use crate::sip::message::{Message, SipError};
+use faxhub_queue::logging::limited as log_limited;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -113,21 +114,6 @@ impl Connections {
     /// How many connections are open (for the tests).
     pub fn count(&self) -> u32 {
         self.lock().total
-    }
-}
-
-/// Logs `what` at most once a minute per `key` (a peer must not be able to flood the log).
-pub(crate) fn log_limited(key: &'static str, what: impl FnOnce()) {
-    static LAST: Mutex<Option<HashMap<&'static str, std::time::Instant>>> = Mutex::new(None);
-    let now = std::time::Instant::now();
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    let map = last.get_or_insert_with(HashMap::new);
-    if map
-        .get(key)
-        .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(60))
-    {
-        map.insert(key, now);
-        what();
     }
 }
 
