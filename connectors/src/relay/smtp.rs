@@ -272,36 +272,46 @@ mod tests {
         let task = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             let (read, mut write) = stream.into_split();
-            let mut lines = AsyncBufReader::new(read).lines();
-            let mut seen = Vec::new();
-            let mut in_data = false;
             write.write_all(b"220 relay ESMTP\r\n").await.unwrap();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let reply: &[u8] = if in_data {
-                    if line != "." {
-                        continue;
-                    }
-                    in_data = false;
-                    b"250 queued\r\n"
-                } else {
-                    seen.push(line.clone());
-                    match line.get(..4).unwrap_or("") {
-                        "DATA" => {
-                            in_data = true;
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            break;
-                        }
-                        _ => b"250 ok\r\n",
-                    }
-                };
-                write.write_all(reply).await.unwrap();
-            }
-            seen
+            record(read, write).await
         });
         (port, task)
+    }
+
+    /// Answers every command with success until QUIT; the command lines, in order.
+    async fn record(
+        read: impl tokio::io::AsyncRead + Unpin,
+        mut write: impl tokio::io::AsyncWrite + Unpin,
+    ) -> Vec<String> {
+        let mut lines = AsyncBufReader::new(read).lines();
+        let mut seen = Vec::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let reply: &[u8] = if in_data {
+                if line != "." {
+                    continue;
+                }
+                in_data = false;
+                b"250 queued\r\n"
+            } else {
+                seen.push(line.clone());
+                match line.get(..4).unwrap_or("") {
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                }
+            };
+            if write.write_all(reply).await.is_err() {
+                break;
+            }
+        }
+        seen
     }
 
     const INJECTED: &str = "alice@example.com>\r\nRCPT TO:<eve@evil.test";
@@ -401,34 +411,8 @@ mod tests {
                 .await
                 .unwrap();
             let tls = acceptor.accept(plain).await.unwrap();
-            let (read, mut write) = tokio::io::split(tls);
-            let mut lines = AsyncBufReader::new(read).lines();
-            let mut seen = Vec::new();
-            let mut in_data = false;
-            while let Ok(Some(line)) = lines.next_line().await {
-                let reply: &[u8] = if in_data {
-                    if line != "." {
-                        continue;
-                    }
-                    in_data = false;
-                    b"250 queued\r\n"
-                } else {
-                    seen.push(line.clone());
-                    match line.get(..4).unwrap_or("") {
-                        "DATA" => {
-                            in_data = true;
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            break;
-                        }
-                        _ => b"250 ok\r\n",
-                    }
-                };
-                write.write_all(reply).await.unwrap();
-            }
-            seen
+            let (read, write) = tokio::io::split(tls);
+            record(read, write).await
         });
         let smtp = SmtpRelay::new(&RelayConfig {
             host: "localhost".into(),
