@@ -585,3 +585,56 @@ fn fec_datagrams_with_sequence_jumps_during_a_call_leave_the_daemon_answering() 
     );
     assert!(cpu < 5.0, "{cpu:.2} s of CPU for 300 datagrams");
 }
+
+#[test]
+fn a_request_after_a_lost_ack_confirms_the_call() {
+    // the caller's ACK lost on the way, its next request (a session refresh) arrives: faxhub
+    // takes the call as established (the caller sends nothing in the dialog before its ACK)
+    let hub = hub("off", false, media_range());
+    let sip = hub.sip_port();
+    let (signal, media) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let media_port = media.local_addr().unwrap().port();
+    invite(&signal, sip, "lostack1", media_port);
+    let to = await_ok(&signal, Instant::now() + Duration::from_secs(20)).expect("200");
+    let local = signal.local_addr().unwrap();
+    let sdp = format!(
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {media_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let refresh = format!(
+        "INVITE sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bKrefresh\r\nMax-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=tlostack1\r\n{to}\r\nCall-ID: lostack1\r\n\
+         CSeq: 2 INVITE\r\nContact: <sip:caller@{local}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    signal
+        .send_to(refresh.as_bytes(), ("127.0.0.1", sip))
+        .unwrap();
+    // answered 200 (not 491 Request Pending), and media flows
+    let mut buf = [0u8; 4096];
+    let until = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        assert!(
+            Instant::now() < until,
+            "no answer to the refresh: {}",
+            hub.log()
+        );
+        if let Ok((n, _)) = signal.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.contains("CSeq: 2 INVITE") {
+                break text;
+            }
+        }
+    };
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(
+        media_received(&media, Duration::from_secs(4)) > 10,
+        "{}",
+        hub.log()
+    );
+}

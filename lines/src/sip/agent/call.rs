@@ -36,6 +36,9 @@ pub(super) struct Leg {
     last_ack: Option<Message>,
     /// The far end's ACK for our 2xx (it carries the answer to an offer we made in the 2xx).
     acked: Option<Message>,
+    /// Our 2xx is known to have arrived: its ACK came, or a later request of the far end in
+    /// this dialog (which it sends only after its ACK, even when that ACK was lost).
+    confirmed: bool,
     /// A request that came right after the ACK `wait_for_ack` waited for: the next `next`
     /// returns it (a re-INVITE sent at once after the ACK is the session's to answer).
     held: Option<Incoming>,
@@ -77,6 +80,7 @@ impl Leg {
             resend: None,
             last_ack: None,
             acked: None,
+            confirmed: false,
             held: None,
         }
     }
@@ -111,6 +115,7 @@ impl Leg {
             if incoming.message.method() == Some("ACK") {
                 if self.acknowledges(&incoming.message) {
                     self.resend = None;
+                    self.confirmed = true;
                     self.acked = Some(incoming.message);
                 }
                 continue;
@@ -175,6 +180,7 @@ impl Leg {
             let t1 = Duration::from_millis(T1);
             let now = Instant::now();
             // a 2xx is resent until its ACK (§13.3.1.4); an error's ACK ends nothing we wait on
+            self.confirmed = false;
             self.resend = (code < 300).then(|| Resend {
                 next: now + t1,
                 interval: t1,
@@ -245,7 +251,8 @@ impl Leg {
                         return Ok(incoming.message);
                     }
                 }
-                (StartLine::Response { .. }, false) => {} // an old transaction's
+                // an old transaction's; a 2xx to our INVITE again means our ACK was lost: again
+                (StartLine::Response { .. }, false) => self.acknowledge_again(&incoming).await,
                 (StartLine::Request { .. }, _) => self.stray(incoming).await,
             }
         }
@@ -305,8 +312,17 @@ impl Leg {
         while self.resend.is_some() && !self.hung_up {
             let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
             if let Some(incoming) = self.next(Some(step)).await {
+                let later = matches!(
+                    (incoming.message.cseq(), &self.last_invite_answer),
+                    (Some((n, _)), Some((ours, ..))) if n > *ours
+                );
+                if later && self.resend.is_some() {
+                    // sent after its ACK, so our 2xx arrived (the ACK was lost on the way)
+                    self.resend = None;
+                    self.confirmed = true;
+                }
                 if self.resend.is_none() {
-                    // the ACK came just before it: the request is for whoever waits next
+                    // the request is for whoever waits next (the fax session)
                     self.held = Some(incoming);
                     return;
                 }
@@ -320,6 +336,11 @@ impl Leg {
     /// The far end's ACK for our 2xx, once it came.
     pub fn take_ack(&mut self) -> Option<Message> {
         self.acked.take()
+    }
+
+    /// Whether our last 2xx is known to have arrived (`confirmed`).
+    pub fn confirmed(&self) -> bool {
+        self.confirmed
     }
 
     /// Ends the call from our side: BYE, and its answer awaited (briefly).

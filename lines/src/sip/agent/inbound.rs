@@ -116,7 +116,7 @@ async fn answer(
         // source address, say) must not make faxhub stream to whatever its SDP named
         leg.wait_for_ack(Instant::now() + Duration::from_millis(TIMEOUT))
             .await;
-        if leg.take_ack().is_none() {
+        if !leg.confirmed() {
             tracing::info!(%did, ?caller, "our 200 was never acknowledged: no media sent, hanging up");
             leg.hang_up().await;
             return;
