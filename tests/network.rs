@@ -167,6 +167,37 @@ fn await_ok(socket: &UdpSocket, deadline: Instant) -> Option<String> {
     None
 }
 
+/// The ACK for the 200 (whose To header is `to`) to the INVITE of `call_id` sent from `signal`
+/// (its From tag `t<call_id>`, as `invite` writes it).
+fn ack(signal: &UdpSocket, sip: u16, call_id: &str, to: &str) {
+    let local = signal.local_addr().unwrap();
+    let ack = format!(
+        "ACK sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bKack{call_id}\r\nMax-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=t{call_id}\r\n{to}\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    signal.send_to(ack.as_bytes(), ("127.0.0.1", sip)).unwrap();
+}
+
+/// A caller's signalling and media sockets, its INVITE of `call_id` sent (audio to the media
+/// socket) and faxhub's 200 read: the To header to acknowledge it with.
+fn invited(hub: &Faxhub, call_id: &str) -> (UdpSocket, UdpSocket, String) {
+    let (signal, media) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    invite(
+        &signal,
+        hub.sip_port(),
+        call_id,
+        media.local_addr().unwrap().port(),
+    );
+    let to = await_ok(&signal, Instant::now() + Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no 200: {}", hub.log()));
+    (signal, media, to)
+}
+
 /// Datagrams `media` receives within `window`.
 fn media_received(media: &UdpSocket, window: Duration) -> usize {
     media
@@ -186,36 +217,13 @@ fn media_received(media: &UdpSocket, window: Duration) -> usize {
 #[test]
 fn an_invite_never_acknowledged_gets_no_media() {
     let hub = hub("off", false, media_range());
-    let sip = hub.sip_port();
     // no ACK: nothing streamed to the address the INVITE named
-    let (signal, media) = (
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-    );
-    let media_port = media.local_addr().unwrap().port();
-    invite(&signal, sip, "noack1", media_port);
-    assert!(
-        await_ok(&signal, Instant::now() + Duration::from_secs(20)).is_some(),
-        "no 200: {}",
-        hub.log()
-    );
+    let (_signal, media, _) = invited(&hub, "noack1");
     assert_eq!(media_received(&media, Duration::from_secs(4)), 0);
 
     // the control: the same INVITE acknowledged, and media flows
-    let (signal, media) = (
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-    );
-    invite(&signal, sip, "acked1", media.local_addr().unwrap().port());
-    let to = await_ok(&signal, Instant::now() + Duration::from_secs(20)).expect("200");
-    let local = signal.local_addr().unwrap();
-    let ack = format!(
-        "ACK sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n\
-         From: <sip:caller@127.0.0.1>;tag=tacked1\r\n{to}\r\nCall-ID: acked1\r\n\
-         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-    );
-    signal.send_to(ack.as_bytes(), ("127.0.0.1", sip)).unwrap();
+    let (signal, media, to) = invited(&hub, "acked1");
+    ack(&signal, hub.sip_port(), "acked1", &to);
     assert!(
         media_received(&media, Duration::from_secs(4)) > 10,
         "{}",
@@ -516,7 +524,7 @@ fn fec_datagrams_with_sequence_jumps_during_a_call_leave_the_daemon_answering() 
     );
     let invite = format!(
         "INVITE sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKfec\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=tfec\r\nTo: <sip:0142000000@127.0.0.1>\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=tfec1\r\nTo: <sip:0142000000@127.0.0.1>\r\n\
          Call-ID: fec1\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{local}>\r\n\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
@@ -545,12 +553,7 @@ fn fec_datagrams_with_sequence_jumps_during_a_call_leave_the_daemon_answering() 
         .parse()
         .unwrap();
     let to = ok.lines().find(|l| l.starts_with("To:")).unwrap();
-    let ack = format!(
-        "ACK sip:0142000000@127.0.0.1:{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKfecack\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=tfec\r\n{to}\r\nCall-ID: fec1\r\n\
-         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-    );
-    signal.send_to(ack.as_bytes(), ("127.0.0.1", sip)).unwrap();
+    ack(&signal, sip, "fec1", to);
 
     // the call's media session is there to take them: it sends to us from that port
     media
@@ -587,13 +590,8 @@ fn a_request_after_a_lost_ack_confirms_the_call() {
     // takes the call as established (the caller sends nothing in the dialog before its ACK)
     let hub = hub("off", false, media_range());
     let sip = hub.sip_port();
-    let (signal, media) = (
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-    );
+    let (signal, media, to) = invited(&hub, "lostack1");
     let media_port = media.local_addr().unwrap().port();
-    invite(&signal, sip, "lostack1", media_port);
-    let to = await_ok(&signal, Instant::now() + Duration::from_secs(20)).expect("200");
     let local = signal.local_addr().unwrap();
     let sdp = format!(
         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
