@@ -145,9 +145,18 @@ fn corpus_documents_over_t38_on_the_loopback_line() {
     );
 }
 
+/// The calling side refuses the answering side's T.38 request (`t38 = "off"`): the audio fax
+/// goes on undisturbed.
 #[test]
 fn a_corpus_document_over_g711_on_the_loopback_line() {
     loopback_fax("off", &["pdf/pypdf/SF424_page2.pdf"], "g711");
+}
+
+/// A caller that only plays CNG and waits for the answering side to switch to T.38 (as a PBX
+/// fax application behind a T.38 gateway does): faxhub's inbound side asks, by default.
+#[test]
+fn a_caller_that_waits_gets_t38_from_faxhubs_answering_side() {
+    loopback_fax("theirs", &["pdf/pypdf/crazyones.pdf"], "t38");
 }
 
 /// SIPp playing the far end of a `sip` line.

@@ -12,7 +12,7 @@ mod common;
 
 use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::{Agent, CallReport, Dial, Transport};
-use faxhub_lines::sip::config::{FaxOptions, SipConfig, T38Mode};
+use faxhub_lines::sip::config::{FaxOptions, InboundConfig, SipConfig, T38Mode};
 use faxhub_lines::sip::outcome::CallEnd;
 use std::path::Path;
 use std::sync::Arc;
@@ -123,11 +123,22 @@ async fn t38_by_our_reinvite() {
     assert_delivered(&setup, &report, true).await;
 }
 
+/// A caller that only plays CNG and waits for the answering side to switch (a PBX fax
+/// application behind a T.38 gateway): faxhub's inbound side asks by default. The control, where
+/// the answering side waits too, stays on G.711.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t38_by_the_far_ends_reinvite() {
-    let setup = agent(options(T38Mode::Ours, "INBOUND"), &["0142*"]).await;
+async fn a_caller_that_waits_gets_t38_because_the_answering_side_asks() {
+    let inbound = FaxOptions {
+        ident: "INBOUND".into(),
+        ..InboundConfig::default().fax
+    };
+    let setup = agent(inbound, &["0142*"]).await;
     let report = call(&setup, "0142000000", options(T38Mode::Theirs, "OUTBOUND")).await;
     assert_delivered(&setup, &report, true).await;
+
+    let control = agent(options(T38Mode::Theirs, "INBOUND"), &["0142*"]).await;
+    let report = call(&control, "0142000000", options(T38Mode::Theirs, "OUTBOUND")).await;
+    assert_delivered(&control, &report, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

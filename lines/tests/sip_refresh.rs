@@ -4,38 +4,19 @@
 //! faxhub's T.38 INVITE, receives the fax with its own T.30 terminal, refreshes the session twice
 //! while the page is on its way, and answers faxhub's BYE.
 
+mod common;
+
+use common::far::{Far, address, sdp_of};
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::{Agent, Dial, Transport};
 use faxhub_lines::sip::config::{FaxOptions, SipConfig};
-use faxhub_lines::sip::dialog::{Dialog, Local};
+use faxhub_lines::sip::dialog::Dialog;
 use faxhub_lines::sip::media::{SessionEnd, Source, UdptlConfig, run_t38};
-use faxhub_lines::sip::message::Message;
 use faxhub_lines::sip::outcome::CallEnd;
-use faxhub_lines::sip::sdp::{Origin, Sdp, T38Params};
+use faxhub_lines::sip::sdp::T38Params;
 use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::UdpSocket;
-
-async fn receive(socket: &UdpSocket, what: &str) -> (Message, SocketAddr) {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        let (n, from) = tokio::time::timeout(Duration::from_secs(60), socket.recv_from(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("no {what} came"))
-            .unwrap();
-        let (m, _) = Message::parse(&buf[..n]).unwrap();
-        let wanted = match m.method() {
-            Some(method) => what.starts_with(method),
-            None => what.starts_with(&m.code().unwrap().to_string()),
-        };
-        if wanted {
-            return (m, from);
-        }
-        // anything else (a retransmission, a provisional answer) is not what this step waits for
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshes_mid_fax_leave_the_t38_session_alone() {
@@ -62,11 +43,10 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let agent = Agent::start(config, Inbox::new(dir.path().join("inbox")))
         .await
         .unwrap();
-    let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut far = Far::new().await;
     let dial = Dial {
         number: "0142000000".into(),
-        proxy: far.local_addr().unwrap(),
+        proxy: far.here(),
         transport: Transport::Udp,
         domain: "127.0.0.1".into(),
         from_user: "0169293999".into(),
@@ -85,38 +65,18 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let calling = tokio::spawn(async move { agent.call(&dial).await });
 
     // answer the T.38 offer
-    let (invite, faxhub) = receive(&far, "INVITE").await;
-    let offer = Sdp::parse(std::str::from_utf8(&invite.body).unwrap()).unwrap();
+    let (invite, faxhub) = far.receive("INVITE").await;
+    let offer = sdp_of(&invite);
     let theirs = T38Params::from_media(offer.t38().unwrap()).unwrap();
-    let their_media = SocketAddr::new(
-        offer.address_of(offer.t38().unwrap()).unwrap(),
-        offer.t38().unwrap().port,
-    );
-    let here = far.local_addr().unwrap();
-    let local = Local {
-        via: format!("SIP/2.0/UDP {here}"),
-        address: format!("<sip:far@{here}>"),
-        contact: format!("sip:far@{here}"),
-    };
-    let mut dialog = Dialog::accept(&local, &invite, "far-tag").unwrap();
+    let their_media = address(&offer, offer.t38().unwrap());
+    let mut dialog = Dialog::accept(&far.local(), &invite, "far-tag").unwrap();
     let ours = T38Params::answer(&theirs, &T38Params::default());
-    let answer = Sdp {
-        origin: Origin {
-            username: "far".into(),
-            session_id: 7,
-            version: 1,
-            address: here.ip(),
-        },
-        session_name: "far".into(),
-        connection: Some(here.ip()),
-        media: vec![ours.media(media.local_addr().unwrap().port())],
-    }
-    .render();
+    let answer = far.sdp(vec![ours.media(far.media_port())]);
     let mut ok = dialog.response(&invite, 200, "OK");
     ok.add("Content-Type", "application/sdp");
     ok.body = answer.clone().into_bytes();
-    far.send_to(&ok.render(), faxhub).await.unwrap();
-    receive(&far, "ACK").await;
+    far.sip.send_to(&ok.render(), faxhub).await.unwrap();
+    far.receive("ACK").await;
 
     // receive the fax with a T.30 terminal of our own
     let received = dir.path().join("received.tif");
@@ -126,6 +86,7 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
         ..TerminalConfig::default()
     };
     let mut rx = T38Terminal::receiver(&terminal, &received).unwrap();
+    let media = far.media.clone();
     let receiving = tokio::spawn(async move {
         let udptl = UdptlConfig {
             protection: faxhub_lines::sip::udptl::Protection::Redundancy(3),
@@ -151,10 +112,10 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
         m.add("Session-Expires", "90;refresher=uas");
         m
     };
-    far.send_to(&reinvite.render(), faxhub).await.unwrap();
-    let (refreshed, _) = receive(&far, "200").await;
+    far.sip.send_to(&reinvite.render(), faxhub).await.unwrap();
+    let (refreshed, _) = far.receive("200").await;
     assert_eq!(refreshed.cseq().unwrap().1, "INVITE");
-    let again = Sdp::parse(std::str::from_utf8(&refreshed.body).unwrap()).unwrap();
+    let again = sdp_of(&refreshed);
     assert_eq!(
         again.t38().unwrap().port,
         offer.t38().unwrap().port,
@@ -164,18 +125,20 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
         again.origin.version, offer.origin.version,
         "an unchanged description"
     );
-    far.send_to(
-        &dialog.request("ACK", b"", "refresh-1-ack").render(),
-        faxhub,
-    )
-    .await
-    .unwrap();
-    // ... and an UPDATE without one
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    far.send_to(&dialog.request("UPDATE", b"", "refresh-2").render(), faxhub)
+    far.sip
+        .send_to(
+            &dialog.request("ACK", b"", "refresh-1-ack").render(),
+            faxhub,
+        )
         .await
         .unwrap();
-    let (updated, _) = receive(&far, "200").await;
+    // ... and an UPDATE without one
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    far.sip
+        .send_to(&dialog.request("UPDATE", b"", "refresh-2").render(), faxhub)
+        .await
+        .unwrap();
+    let (updated, _) = far.receive("200").await;
     assert_eq!(updated.cseq().unwrap().1, "UPDATE");
     assert!(
         !receiving.is_finished(),
@@ -185,8 +148,9 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let (end, progress) = receiving.await.unwrap();
     assert_eq!(end, SessionEnd::Finished, "{progress:?}");
     assert_eq!(progress.pages, 1);
-    let (bye, from) = receive(&far, "BYE").await;
-    far.send_to(&dialog.response(&bye, 200, "OK").render(), from)
+    let (bye, from) = far.receive("BYE").await;
+    far.sip
+        .send_to(&dialog.response(&bye, 200, "OK").render(), from)
         .await
         .unwrap();
     let report = calling.await.unwrap();

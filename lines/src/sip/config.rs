@@ -125,11 +125,9 @@ impl Default for InboundConfig {
             did_from: DidFrom::RequestUri,
             channels: 8,
             max_duration: Duration::from_secs(30 * 60),
-            fax: FaxOptions {
-                // the caller usually switches to T.38 (its gateway hears our CED)
-                t38: T38Mode::Theirs,
-                ..FaxOptions::default()
-            },
+            // T.38 asked for by us a moment into the call unless the caller did first (a
+            // gateway that hears our CED does; a PBX fax application that only plays CNG waits)
+            fax: FaxOptions::default(),
         }
     }
 }
@@ -148,7 +146,8 @@ impl InboundConfig {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum T38Mode {
-    /// faxhub sends the re-INVITE as soon as the call is answered (and takes the far end's).
+    /// faxhub sends the re-INVITE itself (and takes the far end's): when calling, as soon as
+    /// the call is answered; when answering, 3 s in unless the caller switched first.
     Ours,
     /// faxhub waits for the far end's re-INVITE; the fax goes as audio until then.
     Theirs,

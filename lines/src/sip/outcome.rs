@@ -15,6 +15,8 @@ use faxhub_queue::status::EnhancedStatus as S;
 pub enum CallEnd {
     /// Refused or failed before it connected.
     NotConnected { sip: u16, q850: Option<u8> },
+    /// Answered, but no medium was agreed: `what` says what each side offered and answered.
+    NoMedium { what: String },
     /// Connected; the T.30 session ended with `t30` (spandsp's `t30_err_e`), after the
     /// receiver confirmed `confirmed` of `total` pages.
     Fax {
@@ -106,8 +108,16 @@ fn by_t30(code: i32) -> (S, &'static str) {
 
 /// The outcome of a call, for the scheduler.
 pub fn outcome(end: &CallEnd) -> LineOutcome {
-    match *end {
-        CallEnd::NotConnected { sip, q850 } => {
+    match end {
+        CallEnd::NoMedium { what } => LineOutcome {
+            status: S::NETWORK,
+            class: Try,
+            reason: format!(
+                "answered, but the far end accepted neither T.38 nor G.711 audio: {what}"
+            ),
+            pages_sent: 0,
+        },
+        &CallEnd::NotConnected { sip, q850 } => {
             let (status, class, words) = match q850 {
                 Some(cause) => by_cause(cause),
                 None => by_sip(sip),
@@ -123,7 +133,7 @@ pub fn outcome(end: &CallEnd) -> LineOutcome {
                 pages_sent: 0,
             }
         }
-        CallEnd::Fax {
+        &CallEnd::Fax {
             t30,
             confirmed,
             total,
@@ -193,6 +203,13 @@ mod tests {
             assert!(o.reason.contains(&format!("SIP {sip}")), "{}", o.reason);
             assert_eq!(o.pages_sent, 0);
         }
+        // answered, no medium agreed: the reason quotes what happened, and no SIP code it never saw
+        let o = outcome(&CallEnd::NoMedium {
+            what: "the audio offer that followed was refused with SIP 415".into(),
+        });
+        assert_eq!((o.status.to_string().as_str(), o.class), ("4.4.0", Try));
+        assert!(o.reason.ends_with("refused with SIP 415"), "{}", o.reason);
+        assert!(!o.reason.contains("488"), "{}", o.reason);
     }
 
     #[test]

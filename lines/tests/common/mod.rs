@@ -40,3 +40,120 @@ pub fn pixels(tiff: &Path) -> Vec<u8> {
         .unwrap()
         .concat()
 }
+
+/// The far end of a call, written from faxhub's SIP and media building blocks (not its user
+/// agent), so that a test can answer as a PBX does: a SIP socket and a media socket.
+pub mod far {
+    use faxhub_lines::sip::dialog::Local;
+    use faxhub_lines::sip::message::Message;
+    use faxhub_lines::sip::sdp::{Media, Origin, Sdp};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    use tokio::net::UdpSocket;
+
+    pub struct Far {
+        pub sip: UdpSocket,
+        /// Shared, so that a task of the test can run the media while it signals.
+        pub media: std::sync::Arc<UdpSocket>,
+        version: u64,
+    }
+
+    impl Far {
+        pub async fn new() -> Far {
+            Far {
+                sip: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+                media: std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+                version: 1,
+            }
+        }
+
+        pub fn here(&self) -> SocketAddr {
+            self.sip.local_addr().unwrap()
+        }
+
+        pub fn media_port(&self) -> u16 {
+            self.media.local_addr().unwrap().port()
+        }
+
+        pub fn local(&self) -> Local {
+            let here = self.here();
+            Local {
+                via: format!("SIP/2.0/UDP {here}"),
+                address: format!("<sip:far@{here}>"),
+                contact: format!("sip:far@{here}"),
+            }
+        }
+
+        /// Our description with `media`, its version moved on.
+        pub fn sdp(&mut self, media: Vec<Media>) -> String {
+            self.version += 1;
+            let ip = self.here().ip();
+            Sdp {
+                origin: Origin {
+                    username: "far".into(),
+                    session_id: 7,
+                    version: self.version,
+                    address: ip,
+                },
+                session_name: "far".into(),
+                connection: Some(ip),
+                media,
+            }
+            .render()
+        }
+
+        pub async fn send(&self, message: &Message, to: SocketAddr) {
+            self.sip.send_to(&message.render(), to).await.unwrap();
+        }
+
+        /// The next message that is `what` (a method, or a status code), skipping others (a
+        /// retransmission, a provisional answer).
+        pub async fn receive(&self, what: &str) -> (Message, SocketAddr) {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let (n, from) =
+                    tokio::time::timeout(Duration::from_secs(60), self.sip.recv_from(&mut buf))
+                        .await
+                        .unwrap_or_else(|_| panic!("no {what} came"))
+                        .unwrap();
+                let (m, _) = Message::parse(&buf[..n]).unwrap();
+                let wanted = match m.method() {
+                    Some(method) => what.starts_with(method),
+                    None => what.starts_with(&m.code().unwrap().to_string()),
+                };
+                if wanted {
+                    return (m, from);
+                }
+            }
+        }
+    }
+
+    impl Far {
+        /// The final response to our request of `method`, whatever its code.
+        pub async fn final_response(&self, method: &str) -> Message {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let (n, _) =
+                    tokio::time::timeout(Duration::from_secs(60), self.sip.recv_from(&mut buf))
+                        .await
+                        .unwrap_or_else(|_| panic!("no final response to our {method} came"))
+                        .unwrap();
+                let (m, _) = Message::parse(&buf[..n]).unwrap();
+                if m.code().is_some_and(|c| c >= 200) && m.cseq().is_some_and(|(_, x)| x == method)
+                {
+                    return m;
+                }
+            }
+        }
+    }
+
+    /// The SDP of `message`.
+    pub fn sdp_of(message: &Message) -> Sdp {
+        Sdp::parse(std::str::from_utf8(&message.body).unwrap()).unwrap()
+    }
+
+    /// Where `media` of `sdp` is.
+    pub fn address(sdp: &Sdp, media: &Media) -> SocketAddr {
+        SocketAddr::new(sdp.address_of(media).unwrap(), media.port)
+    }
+}

@@ -338,6 +338,12 @@ impl Leg {
         self.acked.take()
     }
 
+    /// Whether our last 2xx to an INVITE still waits for its ACK (no INVITE of ours may start
+    /// meanwhile, §14.1).
+    pub fn awaiting_ack(&self) -> bool {
+        self.resend.is_some()
+    }
+
     /// Whether our last 2xx is known to have arrived (`confirmed`).
     pub fn confirmed(&self) -> bool {
         self.confirmed

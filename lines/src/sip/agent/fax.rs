@@ -2,15 +2,21 @@
 //! (G.711 audio or T.38) while the call's other requests are answered without disturbing it: a
 //! session refresh (re-INVITE or UPDATE, with or without an offer, RFC 4028) gets our current
 //! description back; the far end's T.38 offer on an audio call switches the fax to T.38 (a new
-//! port, a new T.30 terminal); an offer to go back to audio during T.38 gets 488; BYE ends the
-//! call. With `t38 = "ours"` faxhub sends the T.38 re-INVITE itself once the call is set up,
-//! stays on audio when it is refused (488/415/606), and after glare (491) waits the RFC 3261
-//! §14.1 time (2.1–4 s for the caller, up to 2 s for the callee) before trying once more.
+//! port, a new T.30 terminal); an offer to go back to audio during T.38 ends it (the T.30
+//! session gets `LEAVE_GRACE` to see its own end, then the offer gets its answer); BYE ends the
+//! call. With `t38 = "ours"` faxhub sends the T.38 re-INVITE itself: the caller at once, the
+//! answering side `ASK_AFTER` into the call unless the caller switched first (a caller's gateway
+//! that hears our CED does so within it; one that only plays CNG waits for us). The audio fax
+//! runs on meanwhile, and goes on undisturbed when T.38 is refused (any final response but a
+//! 2xx with a T.38 stream); after glare (491) faxhub waits the RFC 3261 §14.1 time (2.1–4 s for
+//! the caller, up to 2 s for the callee) before asking once more. Once the fax is over
+//! (`linger`), an offer is answered (back to audio, as PBXs ask after T.38) until the call ends.
 //! The T.30 engine's progress is what the call reports: pages count when the receiver confirmed
 //! them, and a far end that hangs up after confirming the last page has received the fax.
 
+use super::Incoming;
 use super::call::Leg;
-use super::{Incoming, random_id};
+use super::switch::{ASK_AFTER, Ask, choose};
 use crate::ProgressSender;
 use crate::sip::config::UdptlEc;
 use crate::sip::config::{FaxOptions, T38Mode};
@@ -18,6 +24,7 @@ use crate::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, r
 use crate::sip::sdp::{self, AudioCodec, ErrorCorrection, Media, Origin, Sdp, T38Params};
 use crate::sip::spandsp::{AudioTerminal, Progress, SpandspError, T38Terminal};
 use crate::sip::udptl::Protection;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +34,8 @@ use tokio::time::Instant;
 
 /// spandsp's T30_ERR_CALLDROPPED: the call ended before the fax did.
 pub(super) const CALL_DROPPED: i32 = 49;
+/// How long the T.30 session may go on once the far end offered to take the call back to audio.
+const LEAVE_GRACE: Duration = Duration::from_secs(2);
 /// spandsp's T30_ERR_FILEERROR: the TIFF could not be opened (read or written).
 const ENGINE_FAILED: i32 = 41;
 
@@ -61,7 +70,7 @@ impl Medium {
     }
 }
 
-fn port(socket: &UdpSocket) -> u16 {
+pub(super) fn port(socket: &UdpSocket) -> u16 {
     socket.local_addr().map_or(0, |a| a.port())
 }
 
@@ -150,6 +159,9 @@ fn protection(theirs: &T38Params, ours: &T38Params, options: &FaxOptions) -> Pro
 
 pub(super) struct Session<'a> {
     pub leg: &'a mut Leg,
+    /// The media of answers given after the fax (back to audio): ours until the call ends,
+    /// though nothing is sent to them.
+    pub parked: Vec<Medium>,
     pub options: &'a FaxOptions,
     pub direction: Direction,
     pub describer: Describer,
@@ -162,30 +174,40 @@ enum Step {
     Continue,
     HungUp,
     Switch(Medium),
+    /// The far end offers to go back to audio during T.38: the T.38 session is ending.
+    Leave(Incoming),
 }
 
-enum Round {
+pub(super) enum Round {
     Ended(std::io::Result<SessionEnd>),
     HungUp,
+    /// The far end took the call back to audio before the T.30 session ended.
+    Left,
     Switch(Medium),
     AgentGone,
 }
 
 impl Session<'_> {
-    /// Runs the fax on `medium` (switching as the far end asks) until it ends, the far end hangs
-    /// up or `deadline` passes.
+    /// Runs the fax on `medium` (switching as the far end asks, or as we do) until it ends, the
+    /// far end hangs up or `deadline` passes.
     pub async fn run(&mut self, mut medium: Medium, deadline: Instant) -> FaxResult {
-        if !medium.is_t38()
-            && self.options.t38 == T38Mode::Ours
-            && let Some(t38) = self.switch_to_t38(&medium, deadline).await
-        {
-            medium = t38;
-        }
+        let ours = !medium.is_t38() && self.options.t38 == T38Mode::Ours;
+        let mut ask = Ask {
+            at: ours.then(|| {
+                Instant::now()
+                    + if self.calling {
+                        Duration::ZERO
+                    } else {
+                        ASK_AFTER
+                    }
+            }),
+            glare: 0,
+        };
         let mut switches = 0;
         loop {
             let limit = deadline.saturating_duration_since(Instant::now());
             let t38 = medium.is_t38();
-            let started = match self.round(&medium, limit).await {
+            let started = match self.round(&medium, limit, &mut ask).await {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::warn!(call_id = %self.leg.call_id, error = %e, "the T.30 engine could not start");
@@ -200,7 +222,8 @@ impl Session<'_> {
             match round {
                 Round::Switch(next) if switches < 3 => {
                     switches += 1;
-                    tracing::info!(call_id = %self.leg.call_id, "the far end switched the fax to T.38");
+                    tracing::info!(call_id = %self.leg.call_id, "the fax switched to T.38");
+                    ask.at = None;
                     medium = next;
                 }
                 Round::Ended(Err(e)) => {
@@ -227,6 +250,7 @@ impl Session<'_> {
         &mut self,
         medium: &Medium,
         limit: Duration,
+        ask: &mut Ask,
     ) -> Result<(Round, Progress), SpandspError> {
         let mut config = self.options.terminal(self.calling);
         let (path, sending) = match &self.direction {
@@ -261,7 +285,7 @@ impl Session<'_> {
                     limit,
                     Some(&published),
                 );
-                let round = self.service(media, medium, &mut watched).await;
+                let round = self.service(media, medium, &mut watched, None).await;
                 Ok((round, terminal.progress().clone()))
             }
             Medium::Audio {
@@ -281,7 +305,7 @@ impl Session<'_> {
                 };
                 let source = self.source(*peer);
                 let media = run_audio(&mut terminal, socket, source, rtp, limit, Some(&published));
-                let round = self.service(media, medium, &mut watched).await;
+                let round = self.service(media, medium, &mut watched, Some(ask)).await;
                 Ok((round, terminal.progress().clone()))
             }
         }
@@ -319,20 +343,30 @@ impl Session<'_> {
         }
     }
 
-    /// Runs `media` while answering the call's requests and publishing its progress.
+    /// Runs `media` while answering the call's requests and publishing its progress; on audio,
+    /// sends our T.38 request when `ask` says.
     async fn service(
         &mut self,
-        media: impl std::future::Future<Output = std::io::Result<SessionEnd>>,
+        media: impl Future<Output = std::io::Result<SessionEnd>>,
         medium: &Medium,
         watched: &mut watch::Receiver<Progress>,
+        mut ask: Option<&mut Ask>,
     ) -> Round {
         tokio::pin!(media);
         loop {
+            let ask_at = ask.as_ref().and_then(|a| a.at);
             tokio::select! {
                 end = &mut media => return Round::Ended(end),
                 Ok(()) = watched.changed() => {
                     let p = watched.borrow_and_update().clone();
                     self.publish(&p, medium.is_t38());
+                }
+                _ = tokio::time::sleep_until(ask_at.unwrap_or_else(Instant::now)), if ask_at.is_some() => {
+                    if let Some(ask) = ask.as_deref_mut()
+                        && let Some(round) = self.ask_t38(media.as_mut(), medium, ask).await
+                    {
+                        return round;
+                    }
                 }
                 incoming = self.leg.next(None) => {
                     let Some(incoming) = incoming else { return Round::AgentGone };
@@ -340,6 +374,13 @@ impl Session<'_> {
                         Step::Continue => {}
                         Step::HungUp => return Round::HungUp,
                         Step::Switch(next) => return Round::Switch(next),
+                        Step::Leave(offer) => {
+                            // a PBX asks once its own T.30 is done: ours gets a moment to see
+                            // the end too (the DCN may still be on its way), then the answer
+                            let end = tokio::time::timeout(LEAVE_GRACE, &mut media).await;
+                            self.answer(&offer).await;
+                            return end.map_or(Round::Left, Round::Ended);
+                        }
                     }
                 }
             }
@@ -388,18 +429,26 @@ impl Session<'_> {
                     .await;
                 Step::Continue
             }
-            (Some(m), Medium::Audio { .. }) => match self.answer_t38(&offer, m) {
-                Ok((next, sdp)) => {
-                    self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
-                    Step::Switch(next)
+            (Some(_), Medium::Audio { .. }) => {
+                match choose(&self.leg.agent, &offer, self.options) {
+                    Ok((next @ Medium::T38 { .. }, media)) => {
+                        let sdp = self.describer.describe(media, true);
+                        self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
+                        Step::Switch(next)
+                    }
+                    // T.38 parameters we cannot take: the call stays as it is
+                    Ok(_) => {
+                        self.leg
+                            .reply(&incoming, 488, "Not Acceptable Here", None)
+                            .await;
+                        Step::Continue
+                    }
+                    Err((code, reason)) => {
+                        self.leg.reply(&incoming, code, reason, None).await;
+                        Step::Continue
+                    }
                 }
-                Err(code) => {
-                    self.leg
-                        .reply(&incoming, code, "Not Acceptable Here", None)
-                        .await;
-                    Step::Continue
-                }
-            },
+            }
             (Some(_), Medium::T38 { .. }) | (None, Medium::Audio { .. })
                 if offer.audio().is_some() || t38.is_some() =>
             {
@@ -408,90 +457,17 @@ impl Session<'_> {
                 self.leg.reply(&incoming, 200, "OK", Some(&sdp)).await;
                 Step::Continue
             }
+            (None, Medium::T38 { .. }) if offer.audio().is_some_and(|m| m.port != 0) => {
+                Step::Leave(incoming)
+            }
             _ => {
-                // back to audio in the middle of a T.38 fax, or nothing we know
+                // nothing we know
                 self.leg
                     .reply(&incoming, 488, "Not Acceptable Here", None)
                     .await;
                 Step::Continue
             }
         }
-    }
-
-    /// Our answer to a T.38 offer: a new media port, the parameters agreed.
-    pub fn answer_t38(&mut self, offer: &Sdp, media: &Media) -> Result<(Medium, String), u16> {
-        let theirs = T38Params::from_media(media).map_err(|_| 488u16)?;
-        let peer = peer_of(offer, media).ok_or(488u16)?;
-        let socket = self.leg.agent.media_socket().map_err(|e| {
-            tracing::warn!(error = %e, "no media port for T.38");
-            503u16
-        })?;
-        let ours = T38Params::answer(&theirs, &our_t38(self.options));
-        let medium = Medium::T38 {
-            socket,
-            peer,
-            theirs,
-            ours,
-        };
-        let sdp = self.describer.describe(vec![medium.media()], true);
-        Ok((medium, sdp))
-    }
-
-    /// Our re-INVITE to T.38 from `audio`; `None` to stay on audio.
-    async fn switch_to_t38(&mut self, audio: &Medium, deadline: Instant) -> Option<Medium> {
-        for attempt in 0..2 {
-            self.leg.wait_for_ack(deadline).await;
-            let socket = self.leg.agent.media_socket().ok()?;
-            let ours = our_t38(self.options);
-            let media = ours.media(port(&socket));
-            let sdp = self.describer.describe(vec![media], true);
-            let reinvite = self
-                .leg
-                .dialog
-                .request("INVITE", sdp.as_bytes(), &random_id());
-            let response = self.leg.transact(reinvite, Some(deadline)).await.ok()?;
-            let code = response.code().unwrap_or(500);
-            if (200..300).contains(&code) {
-                self.leg.acknowledge(&response).await;
-                let answer = Sdp::parse(&String::from_utf8_lossy(&response.body)).ok();
-                let t38 = answer
-                    .as_ref()
-                    .and_then(|a| a.t38().filter(|m| m.port != 0).map(|m| (a, m)));
-                if let Some((answer, m)) = t38
-                    && let (Ok(theirs), Some(peer)) = (T38Params::from_media(m), peer_of(answer, m))
-                {
-                    return Some(Medium::T38 {
-                        socket,
-                        peer,
-                        theirs,
-                        ours,
-                    });
-                }
-                tracing::info!(call_id = %self.leg.call_id, "the far end kept audio: the fax goes as G.711");
-                // our description is audio again (the version moves on once more)
-                let _ = self.describer.describe(vec![audio.media()], true);
-                return None;
-            }
-            if code != 491 || attempt == 1 {
-                tracing::info!(call_id = %self.leg.call_id, code, "T.38 refused: the fax goes as G.711");
-                return None;
-            }
-            // glare: wait, answering the far end's own offer if it comes
-            let wait = if self.calling {
-                Duration::from_millis(2_100 + rand::random::<u64>() % 1_900)
-            } else {
-                Duration::from_millis(rand::random::<u64>() % 2_000)
-            };
-            let until = Instant::now() + wait;
-            while let Some(incoming) = self.leg.next(Some(until)).await {
-                match self.in_session(incoming, audio).await {
-                    Step::Switch(next) => return Some(next),
-                    Step::HungUp => return None,
-                    Step::Continue => {}
-                }
-            }
-        }
-        None
     }
 }
 

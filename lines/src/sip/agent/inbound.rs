@@ -3,19 +3,21 @@
 //! the offer: T.38 if offered (and not `t38 = "off"`), else the first G.711 codec we share (488 if
 //! none); every other offered stream refused with port 0, as RFC 3264 wants. No media flows
 //! before the caller's ACK (a 200 never acknowledged ends the call without any). An INVITE
-//! without an offer gets our audio offer in the 200, and the ACK brings the answer. The fax is received
-//! into the inbox (`fax::Session`), switching to T.38 when the caller asks; the call ends with
-//! the caller's BYE, or ours a few seconds after the fax did. Every reception is recorded, with
+//! without an offer gets our audio offer in the 200, and the ACK brings the answer. The fax is
+//! received into the inbox (`fax::Session`), on audio switching to T.38 when the caller asks or,
+//! with `t38 = "ours"` (the default), when we ask a moment into the call; the call ends with the
+//! caller's BYE (an offer before it, back to audio say, answered), or ours a few seconds after
+//! the fax did. Every reception is recorded, with
 //! its caller, number, remote ident, pages and quality, also when nothing arrived.
 
 use super::call::Leg;
-use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
+use super::fax::{Describer, Direction, FaxResult, Medium, Session, peer_of};
+use super::switch::choose;
 use super::{Agent, Incoming, USER_AGENT, random_id};
 use crate::inbox::Received;
-use crate::sip::config::T38Mode;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, dialled_number, uri_of, uri_user};
-use crate::sip::sdp::{self, Media, Sdp, T38Params};
+use crate::sip::sdp::{self, Sdp};
 use crate::sip::transaction::TIMEOUT;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,10 +107,13 @@ async fn answer(
             leg.reply(&invite, 400, "Bad SDP", None).await;
             return;
         };
-        let Some((medium, answer_media)) = choose(&agent, &offer, &config.fax) else {
-            tracing::info!(%did, ?caller, "inbound call with no media faxhub takes: 488");
-            leg.reply(&invite, 488, "Not Acceptable Here", None).await;
-            return;
+        let (medium, answer_media) = match choose(&agent, &offer, &config.fax) {
+            Ok(chosen) => chosen,
+            Err((code, reason)) => {
+                tracing::info!(%did, ?caller, code, "inbound call refused: {reason}");
+                leg.reply(&invite, code, reason, None).await;
+                return;
+            }
         };
         let sdp = describer.describe(answer_media, true);
         leg.reply(&invite, 200, "OK", Some(&sdp)).await;
@@ -128,6 +133,7 @@ async fn answer(
     tracing::info!(%did, ?caller, t38 = medium.is_t38(), "inbound fax call answered");
     let mut session = Session {
         leg: &mut leg,
+        parked: Vec::new(),
         options: &config.fax,
         direction: Direction::Receive { tiff },
         describer,
@@ -135,14 +141,8 @@ async fn answer(
         report: None,
     };
     let FaxResult { progress, t30, t38 } = session.run(medium, started + config.max_duration).await;
-    // the caller hangs up first, usually; if not, we do
-    let until = Instant::now() + LINGER;
-    while !leg.hung_up {
-        match leg.next(Some(until)).await {
-            Some(incoming) => leg.stray(incoming).await,
-            None => break,
-        }
-    }
+    // the caller hangs up first, usually (perhaps after going back to audio); if not, we do
+    session.linger(Instant::now() + LINGER).await;
     leg.hang_up().await;
     let complete = t30 == 0 && progress.pages > 0;
     let result = if complete {
@@ -204,62 +204,4 @@ async fn delayed_offer(
         peer: peer_of(&answer, m)?,
         codec,
     })
-}
-
-/// The medium for `offer` and our answer's `m=` lines (one per offered line, in order).
-fn choose(
-    agent: &Agent,
-    offer: &Sdp,
-    options: &crate::sip::config::FaxOptions,
-) -> Option<(Medium, Vec<Media>)> {
-    let t38 = offer
-        .media
-        .iter()
-        .position(|m| m.is_t38() && m.port != 0)
-        .filter(|_| options.t38 != T38Mode::Off);
-    let (index, medium) = match t38 {
-        Some(i) => {
-            let m = &offer.media[i];
-            let theirs = T38Params::from_media(m).ok()?;
-            let medium = Medium::T38 {
-                socket: agent.media_socket().ok()?,
-                peer: peer_of(offer, m)?,
-                ours: T38Params::answer(&theirs, &our_t38(options)),
-                theirs,
-            };
-            (i, medium)
-        }
-        None => {
-            let i = offer
-                .media
-                .iter()
-                .position(|m| m.is_audio() && m.port != 0)?;
-            let m = &offer.media[i];
-            let choice = sdp::choose_audio(m, &options.codecs)?;
-            let medium = Medium::Audio {
-                socket: agent.media_socket().ok()?,
-                peer: peer_of(offer, m)?,
-                codec: choice.codec,
-            };
-            (i, medium)
-        }
-    };
-    let lines = offer
-        .media
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            if i == index {
-                medium.media()
-            } else {
-                Media {
-                    port: 0,
-                    attributes: Vec::new(),
-                    connection: None,
-                    ..m.clone()
-                }
-            }
-        })
-        .collect();
-    Some((medium, lines))
 }

@@ -16,6 +16,7 @@ pub mod net;
 mod outbound;
 mod register;
 pub mod stream;
+mod switch;
 
 pub use outbound::{CallReport, Dial};
 pub use stream::Transport;

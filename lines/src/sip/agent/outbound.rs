@@ -1,6 +1,6 @@
 //! A call faxhub makes: INVITE to the trunk's proxy with an audio offer (PCMA/PCMU and
 //! telephone-event) or, with `t38_only`, a T.38 one (audio offered instead if that is refused
-//! with 488/415/606); a 401/407 challenge answered once with the trunk's credentials (again if
+//! with 488/415/606, or answered with the T.38 stream at port 0: then in a re-INVITE); a 401/407 challenge answered once with the trunk's credentials (again if
 //! the nonce was stale); CANCEL when it rings longer than `ring_timeout`; on 2xx, ACK and the
 //! fax (`fax::Session`), then BYE. The report carries how the call ended (`CallEnd`, which the
 //! outcome table turns into one RFC 3463 code) and the T.30 engine's progress.
@@ -9,7 +9,7 @@ use super::call::{Leg, NoAnswer, authorize};
 use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
 use super::{Agent, Transport, USER_AGENT, random_id};
 use crate::ProgressSender;
-use crate::sip::config::FaxOptions;
+use crate::sip::config::{FaxOptions, T38Mode};
 use crate::sip::dialog::{Dialog, ack_for_error, branch};
 use crate::sip::message::{Message, StartLine};
 use crate::sip::outcome::CallEnd;
@@ -81,6 +81,7 @@ impl Agent {
         let uri = format!("sip:{}@{}", dial.number, dial.domain);
         let mut describer = Describer::new(self.advertised_ip(dial.proxy));
         let mut t38_offer = dial.fax.t38_only;
+        let mut t38_refused = false;
         let (mut offer, mut socket) = match self.offer(&mut describer, &dial.fax, t38_offer) {
             Ok(o) => o,
             Err(e) => {
@@ -125,6 +126,7 @@ impl Agent {
                 488 | 415 | 606 if t38_offer => {
                     tracing::info!(%call_id, code, "a T.38-only INVITE was refused: offering audio");
                     t38_offer = false;
+                    t38_refused = true;
                     match self.offer(&mut describer, &dial.fax, false) {
                         Ok((o, s)) => {
                             (offer, socket) = (o, s);
@@ -144,17 +146,48 @@ impl Agent {
         let connected_at = Instant::now();
         leg.acknowledge(&answered).await;
         let answer = Sdp::parse(&String::from_utf8_lossy(&answered.body)).ok();
-        let Some(medium) = answer
+        let medium = match answer
             .as_ref()
             .and_then(|a| medium_of(a, socket, &dial.fax, t38_offer))
-        else {
-            tracing::warn!(%call_id, "the answer had no media faxhub can use");
-            leg.hang_up().await;
-            return CallReport::not_connected(488, None);
+        {
+            Some(medium) => Ok(medium),
+            None if t38_offer => {
+                let refusal = refusal(answer.as_ref());
+                tracing::info!(%call_id, "a T.38-only INVITE was answered with {refusal}: offering audio");
+                t38_refused = true;
+                self.audio_after(&mut leg, &mut describer, &dial.fax, &refusal)
+                    .await
+            }
+            None => Err(format!(
+                "our audio offer was answered with {}",
+                refusal(answer.as_ref())
+            )),
+        };
+        let medium = match medium {
+            Ok(medium) => medium,
+            Err(what) => {
+                tracing::warn!(%call_id, "no medium agreed: {what}");
+                leg.hang_up().await;
+                return CallReport {
+                    end: CallEnd::NoMedium { what },
+                    progress: Progress::default(),
+                    t38: false,
+                    connected: Some(connected_at.elapsed()),
+                };
+            }
+        };
+        // the far end refused T.38 once: it is not asked again (it may still ask us)
+        let options = match t38_refused {
+            true => FaxOptions {
+                t38: T38Mode::Theirs,
+                ..dial.fax.clone()
+            },
+            false => dial.fax.clone(),
         };
         let mut session = Session {
             leg: &mut leg,
-            options: &dial.fax,
+            parked: Vec::new(),
+            options: &options,
             direction: Direction::Send {
                 tiff: dial.tiff.clone(),
                 pages: dial.pages,
@@ -176,6 +209,38 @@ impl Agent {
             t38,
             connected: Some(connected_at.elapsed()),
         }
+    }
+
+    /// Our audio offer in a re-INVITE, after the T.38-only INVITE was answered with `refusal`;
+    /// the medium agreed, or what happened in words.
+    async fn audio_after(
+        &self,
+        leg: &mut Leg,
+        describer: &mut Describer,
+        options: &FaxOptions,
+        answered: &str,
+    ) -> Result<Medium, String> {
+        let then = format!(
+            "the T.38-only offer was answered with {answered}, and the audio offer that followed"
+        );
+        let (offer, socket) = self
+            .offer(describer, options, false)
+            .map_err(|e| format!("{then} could not be made ({e})"))?;
+        let reinvite = leg.dialog.request("INVITE", offer.as_bytes(), &random_id());
+        let response = leg
+            .transact(reinvite, None)
+            .await
+            .map_err(|_| format!("{then} had no answer"))?;
+        let code = response.code().unwrap_or(500);
+        if !(200..300).contains(&code) {
+            return Err(format!("{then} was refused with SIP {code}"));
+        }
+        leg.acknowledge(&response).await;
+        let answer = Sdp::parse(&String::from_utf8_lossy(&response.body)).ok();
+        answer
+            .as_ref()
+            .and_then(|a| medium_of(a, socket, options, false))
+            .ok_or_else(|| format!("{then} was answered with {}", refusal(answer.as_ref())))
     }
 
     /// Our first offer (T.38 or audio) and the media socket it names.
@@ -219,6 +284,33 @@ fn medium_of(
         peer: peer_of(answer, m)?,
         codec: choice.codec,
     })
+}
+
+/// What an answer that agreed on no medium said, in words.
+fn refusal(answer: Option<&Sdp>) -> String {
+    let Some(answer) = answer else {
+        return "no description faxhub could read".into();
+    };
+    let streams: Vec<String> = answer
+        .media
+        .iter()
+        .map(|m| {
+            // the far end's words go into receipts: only the kinds faxhub knows are named
+            let (the, a) = match (m.is_t38(), m.is_audio()) {
+                (true, _) => ("the T.38", "a T.38"),
+                (_, true) => ("the audio", "an audio"),
+                _ => ("another", "another"),
+            };
+            match m.port {
+                0 => format!("{the} stream refused (port 0)"),
+                _ => format!("{a} stream faxhub did not offer or cannot take"),
+            }
+        })
+        .collect();
+    match streams.is_empty() {
+        true => "no media stream".into(),
+        false => streams.join(" and "),
+    }
 }
 
 /// The same INVITE sent again (after a challenge or a refused offer): next CSeq, new branch.
