@@ -196,6 +196,11 @@ impl Config {
                 "local_domains is left at its example value {DEFAULT_LOCAL_DOMAINS:?}: senders of your own domains are refused (553 5.7.1) and get no pages in receipts until you list your domains"
             ));
         }
+        let sysctl = |name: &str| std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"));
+        if let (Some(sip), Ok(ephemeral)) = (&self.sip, sysctl("ip_local_port_range")) {
+            let reserved = sysctl("ip_local_reserved_ports").unwrap_or_default();
+            out.extend(sip.media_ports_warning(&ephemeral, &reserved));
+        }
         out
     }
 

@@ -24,7 +24,8 @@ pub struct SipConfig {
     /// The address written in Via, Contact and SDP when faxhub is behind NAT (default: the
     /// listen address, or the address used to reach the peer when listening on 0.0.0.0).
     pub external_address: Option<IpAddr>,
-    /// RTP and UDPTL ports, "first-last" (each call's drawn at random from them).
+    /// RTP and UDPTL ports, "first-last" (each call's drawn at random from them); by default
+    /// below Linux's ephemeral ports (32768-60999), which outgoing connections take from.
     pub media_ports: String,
     /// NAT latching: take the far end's media from the first datagrams' source when it is the
     /// SDP's IP or the signalling's (for peers behind NAT that SDP names wrongly). Off: media is
@@ -47,7 +48,7 @@ impl Default for SipConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             tcp: true,
             external_address: None,
-            media_ports: "56000-57000".into(),
+            media_ports: "16384-17384".into(),
             media_latching: false,
             trusted: vec![
                 "127.0.0.0/8".parse().expect("literal"),
@@ -87,6 +88,36 @@ impl SipConfig {
             return Err(bad());
         }
         Ok((a, b))
+    }
+
+    /// A warning when the media ports share the kernel's `ephemeral` range (an outgoing
+    /// connection or an unbound UDP socket may take a call's port) without being among the
+    /// `reserved` ones (`net.ipv4.ip_local_reserved_ports`, e.g. "8080,56000-57000").
+    pub fn media_ports_warning(&self, ephemeral: &str, reserved: &str) -> Option<String> {
+        let (first, last) = self.media_port_range().ok()?;
+        let mut bounds = ephemeral.split_whitespace().map(|p| p.parse::<u16>());
+        let (Some(Ok(low)), Some(Ok(high))) = (bounds.next(), bounds.next()) else {
+            return None;
+        };
+        let reserved: Vec<(u16, u16)> = reserved
+            .trim()
+            .split(',')
+            .filter_map(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+            })
+            .collect();
+        let (from, to) = (first.max(low), last.min(high));
+        let exposed = (from..=to)
+            .filter(|p| !reserved.iter().any(|(a, b)| (a..=b).contains(&p)))
+            .count();
+        (exposed > 0).then(|| {
+            format!(
+                "sip.media_ports {first}-{last} shares {exposed} ports with the kernel's ephemeral range {low}-{high}: \
+                 a port taken by another program is skipped, but move the range below {low} \
+                 or reserve it (sysctl net.ipv4.ip_local_reserved_ports={first}-{last})"
+            )
+        })
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -371,6 +402,28 @@ pub const REGISTER_EXPIRES: Duration = Duration::from_secs(3600);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_ports_inside_the_ephemeral_range_are_warned_of_unless_reserved() {
+        let with = |ports: &str| SipConfig {
+            media_ports: ports.into(),
+            ..SipConfig::default()
+        };
+        for (ports, ephemeral, reserved, shared) in [
+            ("56000-57000", "32768\t60999\n", "\n", Some(1001)),
+            ("56000-57000", "32768 60999", "56000-57000", None),
+            ("56000-57000", "32768 60999", "8080,56000-56499", Some(501)),
+            ("10000-10999", "32768 60999", "", None),
+            ("60000-61999", "32768 60999", "", Some(1000)),
+            ("56000-57000", "garbage", "", None),
+        ] {
+            let warning = with(ports).media_ports_warning(ephemeral, reserved);
+            let got = warning.as_ref().map(|w| {
+                w.split(" shares ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap()
+            });
+            assert_eq!(got, shared, "{ports} {ephemeral:?} {reserved:?}: {warning:?}");
+        }
+    }
 
     #[test]
     fn a_destination_changes_only_what_it_names() {
