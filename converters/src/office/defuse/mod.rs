@@ -23,8 +23,10 @@
 //! Refused, with a reason: XML that declares a DTD (no Office file does; entities could hide a
 //! field from this reading), XML not in UTF-8, XML this reading cannot parse, RTF nesting fields
 //! deeper than `MAX_OPEN_FIELDS`. Binary Office files (doc, xls, ppt) are left to the sandbox and
-//! the hardened profile. Pure: bytes in, bytes out; work bounded by the input's size (a part is
-//! read up to its declared size and at most `MAX_PART`).
+//! the hardened profile. Pure: bytes in, bytes out; work bounded by the input's size (an XML
+//! part is read up to its declared size and at most `MAX_PART`, all of them together at most
+//! `limits::MAX_UNPACKED`, whatever the central directory declares; other parts only as far as
+//! their first 64 bytes).
 
 mod rtf;
 mod xml;
@@ -118,6 +120,12 @@ fn looks_like_xml(bytes: &[u8]) -> bool {
 /// Every XML part of a ZIP package, defused; the package written again (the other parts copied
 /// as they were, compressed as they were) only if one changed.
 fn package(bytes: &[u8]) -> Result<Option<Defused>, String> {
+    package_within(bytes, MAX_PART, crate::limits::MAX_UNPACKED)
+}
+
+/// `package`, with at most `part` bytes read of one XML part and `total` of all of them (other
+/// parts are read no further than their first bytes, which tell they are not XML).
+fn package_within(bytes: &[u8], part: u64, total: u64) -> Result<Option<Defused>, String> {
     let damaged = |e: zip::result::ZipError| format!("the package could not be read: {e}");
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
     let mut parts: Vec<String> = archive
@@ -128,6 +136,7 @@ fn package(bytes: &[u8]) -> Result<Option<Defused>, String> {
     parts.sort();
     let mut removed = Vec::new();
     let mut changed: Vec<Option<Vec<u8>>> = Vec::with_capacity(archive.len());
+    let mut left = total;
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(damaged)?;
         if file.is_dir() {
@@ -135,21 +144,31 @@ fn package(bytes: &[u8]) -> Result<Option<Defused>, String> {
             continue;
         }
         let name = file.name().map_err(damaged)?.into_owned();
-        let mut head = [0u8; 64];
+        let read_failed = |e: std::io::Error| format!("{name}: {e}");
         let mut content = Vec::new();
-        let n = (&mut file)
-            .take(MAX_PART + 1)
+        (&mut file)
+            .take(64)
             .read_to_end(&mut content)
-            .map_err(|e| format!("{name}: {e}"))?;
-        if n as u64 > MAX_PART {
-            return Err(format!("{name} unpacks to more than {} MB", MAX_PART >> 20));
-        }
-        let k = content.len().min(head.len());
-        head[..k].copy_from_slice(&content[..k]);
-        if !looks_like_xml(&head[..k]) {
+            .map_err(read_failed)?;
+        if !looks_like_xml(&content) {
             changed.push(None);
             continue;
         }
+        let budget = part.min(left);
+        (&mut file)
+            .take((budget + 1).saturating_sub(content.len() as u64))
+            .read_to_end(&mut content)
+            .map_err(read_failed)?;
+        if content.len() as u64 > budget {
+            return Err(match budget == part {
+                true => format!("{name} unpacks to more than {} MB", part >> 20),
+                false => format!(
+                    "its XML parts unpack to more than {} MB together",
+                    total >> 20
+                ),
+            });
+        }
+        left -= content.len() as u64;
         changed.push(xml::defuse(&name, &content, &parts, &mut removed)?);
     }
     if changed.iter().all(Option::is_none) {

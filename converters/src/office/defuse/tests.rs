@@ -3,6 +3,7 @@
 //! plain formulas), what is refused, and the real documents of the corpus.
 
 use super::*;
+use std::io::{Cursor, Write};
 
 fn xml(part: &str, text: &str, parts: &[&str]) -> (Option<String>, Vec<String>) {
     let mut parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
@@ -233,6 +234,38 @@ fn what_cannot_be_read_safely_is_refused() {
     assert!(refused(b"<d><e></d>").contains("not well-formed"));
     assert!(refused(b"<d a='1' a='2'/>").contains("attribute"));
     assert!(refused(b"<d>&undeclared;</d>").contains("undeclared"));
+}
+
+/// A ZIP package of `parts` (name, content), deflated.
+fn zip_of(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in parts {
+        out.start_file(*name, deflated).unwrap();
+        out.write_all(content).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn xml_parts_are_read_within_a_total_and_other_parts_hardly_at_all() {
+    let xml = |n: usize| format!("<?xml version=\"1.0\"?><w:document>{}</w:document>", "x".repeat(n)).into_bytes();
+    let package = zip_of(&[
+        ("word/a.xml", xml(1000)),
+        ("word/b.xml", xml(1000)),
+        ("word/c.xml", xml(1000)),
+        // an image far larger than a part may be: never unpacked
+        ("word/media/image1.png", vec![0u8; 200_000]),
+    ]);
+    assert!(package_within(&package, 64 << 10, 4 << 10).is_ok());
+    let too_much = package_within(&package, 64 << 10, 3 << 10).unwrap_err();
+    assert!(too_much.contains("XML parts unpack to more than"), "{too_much}");
+    let one_too_big = package_within(&package, 1 << 10, 1 << 20).unwrap_err();
+    assert!(one_too_big.starts_with("word/a.xml unpacks to more than"), "{one_too_big}");
+    // the image alone is bigger than every limit above: it counts for nothing
+    let image_only = zip_of(&[("word/media/image1.png", vec![0u8; 200_000])]);
+    assert!(matches!(package_within(&image_only, 1 << 10, 1 << 10), Ok(None)));
 }
 
 #[test]
