@@ -387,8 +387,10 @@ mod tests {
         assert_eq!(&*crlf(b"\n"), b"\r\n");
     }
 
-    #[tokio::test]
-    async fn nothing_a_relay_sends_before_the_tls_handshake_is_read_after_it() {
+    /// A relay that answers STARTTLS with `220 Ready` and a `554` injected behind it, in the
+    /// same segment or (`split`) in one of its own before the handshake; what faxhub's delivery
+    /// came to, and what the relay heard over TLS (`None` if the handshake failed).
+    async fn injecting_relay(split: bool) -> (Result<(), DeliveryError>, Option<Vec<String>>) {
         use tokio::io::AsyncReadExt;
         let dir = tempfile::tempdir().unwrap();
         let acceptor =
@@ -405,14 +407,20 @@ mod tests {
                 .await
                 .unwrap();
             let _ = plain.read(&mut buf).await.unwrap(); // STARTTLS
-            // the answer, and a reply injected behind it in the same segment
-            plain
-                .write_all(b"220 Ready\r\n554 5.7.0 INJECTED\r\n")
-                .await
-                .unwrap();
-            let tls = acceptor.accept(plain).await.unwrap();
+            if split {
+                plain.write_all(b"220 Ready\r\n").await.unwrap();
+                plain.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                plain.write_all(b"554 5.7.0 INJECTED\r\n").await.unwrap();
+            } else {
+                plain
+                    .write_all(b"220 Ready\r\n554 5.7.0 INJECTED\r\n")
+                    .await
+                    .unwrap();
+            }
+            let tls = acceptor.accept(plain).await.ok()?;
             let (read, write) = tokio::io::split(tls);
-            record(read, write).await
+            Some(record(read, write).await)
         });
         let smtp = SmtpRelay::new(&RelayConfig {
             host: "localhost".into(),
@@ -422,22 +430,30 @@ mod tests {
             ..RelayConfig::default()
         })
         .unwrap();
-        let results = smtp
+        let mut results = smtp
             .deliver(&[Envelope {
                 mail_from: String::new(),
                 rcpt_to: "bob@example.com".into(),
                 message: b"Subject: x\r\n\r\nx\r\n".to_vec(),
             }])
             .await;
-        assert_eq!(
-            results,
-            [Ok(())],
-            "the injected 554 was not taken for a reply"
-        );
-        let seen = server.await.unwrap();
+        (results.remove(0), server.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn nothing_a_relay_sends_before_the_tls_handshake_is_read_after_it() {
+        let (result, seen) = injecting_relay(false).await;
+        assert_eq!(result, Ok(()), "the injected 554 was not taken for a reply");
+        let seen = seen.expect("the handshake went through");
         assert!(
             seen[0].starts_with("EHLO"),
             "capabilities asked again over TLS: {seen:?}"
         );
+        // injected in a segment of its own: it lands in the handshake, which fails, and the
+        // delivery is deferred (never failed for good, never the injected reply)
+        let (result, seen) = injecting_relay(true).await;
+        let error = result.expect_err("no TLS session with bytes in front of it");
+        assert!(!error.permanent && !error.why.contains("INJECTED"), "{error:?}");
+        assert!(seen.is_none(), "{seen:?}");
     }
 }
