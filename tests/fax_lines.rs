@@ -342,6 +342,29 @@ fn a_trunk_over_tcp() {
     );
 }
 
+/// A PBX that refuses a T.38-only INVITE with 200 and the T.38 stream at port 0: faxhub offers
+/// audio in a re-INVITE (SIPp's scenario fails without it), and when that is refused too, the
+/// reason says what each answer was, and no SIP 488 that never came.
+#[test]
+fn a_t38_refusal_at_port_0_is_followed_by_an_audio_offer() {
+    let mut sipp = Sipp::start("t38-port-zero", 1);
+    let hub = sip_line_hub(&sipp, "t38_only = true");
+    let id = send_text(&hub);
+    let job = hub.wait_finished(&id, WAIT);
+    assert!(
+        sipp.succeeded(Duration::from_secs(20)),
+        "SIPp saw no audio offer after its refusal\n{}",
+        hub.log()
+    );
+    let r = &job["recipients"][0];
+    assert_eq!(r["status_code"], "4.4.0", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    for said in ["T.38 stream refused (port 0)", "refused with SIP 415"] {
+        assert!(reason.contains(said), "{said:?} in {reason:?}");
+    }
+    assert!(!reason.contains("488"), "{reason}");
+}
+
 #[test]
 fn a_number_that_does_not_exist_fails_with_5_1_1() {
     let sipp = Sipp::start("not-found", 1);
