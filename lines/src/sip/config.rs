@@ -419,9 +419,19 @@ mod tests {
         ] {
             let warning = with(ports).media_ports_warning(ephemeral, reserved);
             let got = warning.as_ref().map(|w| {
-                w.split(" shares ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap()
+                w.split(" shares ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap()
             });
-            assert_eq!(got, shared, "{ports} {ephemeral:?} {reserved:?}: {warning:?}");
+            assert_eq!(
+                got, shared,
+                "{ports} {ephemeral:?} {reserved:?}: {warning:?}"
+            );
         }
     }
 

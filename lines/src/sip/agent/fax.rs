@@ -193,16 +193,19 @@ impl Session<'_> {
     pub async fn run(&mut self, mut medium: Medium, deadline: Instant) -> FaxResult {
         let ours = !medium.is_t38() && self.options.t38 == T38Mode::Ours;
         let mut ask = Ask {
-            at: ours.then(|| {
-                Instant::now()
-                    + if self.calling {
-                        Duration::ZERO
-                    } else {
-                        ASK_AFTER
-                    }
-            }),
+            at: (ours && !self.calling).then(|| Instant::now() + ASK_AFTER),
             glare: 0,
         };
+        if ours && self.calling {
+            // the caller asks before any media flows: no audio terminal for a call that
+            // switches at once (after glare, the audio round asks again)
+            let no_media = std::pin::pin!(std::future::pending::<std::io::Result<SessionEnd>>());
+            match self.ask_t38(no_media, &medium, &mut ask).await {
+                Some(Round::Switch(t38)) => medium = t38,
+                Some(_) => return self.result(Progress::default(), false),
+                None => {}
+            }
+        }
         let mut switches = 0;
         loop {
             let limit = deadline.saturating_duration_since(Instant::now());
