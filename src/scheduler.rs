@@ -17,7 +17,7 @@ use faxhub_queue::limits::{DAY, SenderLimits, Usage};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
-use faxhub_queue::store::{Addressee, AttemptEnd, DueRecipient, RecipientPages, Store};
+use faxhub_queue::store::{Addressee, AttemptEnd, Conversion, DueRecipient, RecipientPages, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +49,7 @@ pub struct Scheduler {
 
 enum Event {
     Converted {
-        job: JobId,
+        claim: Conversion,
         result: Result<Converted, ConvertError>,
     },
     Sent {
@@ -165,14 +165,16 @@ impl Scheduler {
         }
     }
 
-    /// Until the next deferred recipient is due, at most `poll_interval`.
+    /// Until the next deferred recipient or conversion is due, at most `poll_interval`.
     async fn sleep_duration(&self) -> Duration {
         let poll = self.config.poll_interval;
-        match self.store.next_due_at().await {
-            Ok(Some(at)) => {
+        let calls = self.store.next_due_at().await.ok().flatten();
+        let conversions = self.store.next_conversion_at().await.ok().flatten();
+        match calls.into_iter().chain(conversions).min() {
+            Some(at) => {
                 Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64)
             }
-            _ => poll,
+            None => poll,
         }
     }
 
@@ -187,28 +189,34 @@ impl Scheduler {
         }
         let claimed = self
             .store
-            .claim_conversions(free as i64)
+            .claim_conversions(free as i64, now_ms())
             .await
             .map_err(|e| e.to_string())?;
-        for (job, message_path) in claimed {
+        for claim in claimed {
             let Ok(permit) = converters.clone().try_acquire_owned() else {
                 break;
             };
             // who the cover pages are for (if the job gets them)
             let addressees = self
                 .store
-                .addressees(&job)
+                .addressees(&claim.job)
                 .await
                 .map_err(|e| e.to_string())?;
-            tracing::info!(job = %job, from = "received", to = "converting", "conversion started");
+            tracing::info!(job = %claim.job, from = "received", to = "converting", tries = claim.tries, "conversion started");
             let converter = self.converter.clone();
             let spool = self.spool.clone();
             let events = events.clone();
             tokio::spawn(async move {
-                let result =
-                    convert_job(&converter, &spool, &job, &message_path, &addressees).await;
+                let result = convert_job(
+                    &converter,
+                    &spool,
+                    &claim.job,
+                    &claim.message_path,
+                    &addressees,
+                )
+                .await;
                 drop(permit);
-                let _ = events.send(Event::Converted { job, result });
+                let _ = events.send(Event::Converted { claim, result });
             });
         }
         Ok(())
@@ -330,8 +338,8 @@ impl Scheduler {
         in_flight: &mut usize,
     ) {
         match event {
-            Event::Converted { job, result } => {
-                self.record_conversion(job, result).await;
+            Event::Converted { claim, result } => {
+                self.record_conversion(claim, result).await;
                 self.recorded.notify_one();
             }
             Event::Progress { job, idx, progress } => {
@@ -356,27 +364,53 @@ impl Scheduler {
         }
     }
 
-    async fn record_conversion(&self, job: JobId, result: Result<Converted, ConvertError>) {
-        let stored = match &result {
-            Ok(done) => {
+    /// Records a conversion's end: converted; failed for the document's fault; or, for the
+    /// server's trouble, deferred on the retry schedule (failed once `give_up_after` is past).
+    async fn record_conversion(&self, claim: Conversion, result: Result<Converted, ConvertError>) {
+        let job = &claim.job;
+        let now = now_ms();
+        let retry_at = match &result {
+            Err(e) if e.is_temporary() => {
+                self.policy
+                    .retry_local(claim.tries + 1, claim.received_at_ms, now)
+            }
+            _ => None,
+        };
+        let stored = match (&result, retry_at) {
+            (Ok(done), _) => {
                 self.store
                     .conversion_done(
-                        &job,
+                        job,
                         i64::from(done.pages),
                         &Spool::pages_rel(job.as_str()),
                         &done.own,
                     )
                     .await
             }
-            Err(e) => {
+            (Err(e), Some(next)) => {
                 self.store
-                    .conversion_failed(&job, e.status(), &e.to_string(), now_ms())
+                    .conversion_deferred(job, e.status(), &e.to_string(), next, now)
+                    .await
+            }
+            (Err(e), None) if e.is_temporary() => {
+                let why = format!("{e} (gave up: no time left to retry)");
+                self.store
+                    .conversion_failed(job, e.status(), &why, now)
+                    .await
+            }
+            (Err(e), None) => {
+                self.store
+                    .conversion_failed(job, e.status(), &e.to_string(), now)
                     .await
             }
         };
         match (&result, stored) {
             (Ok(done), Ok(())) => {
                 tracing::info!(job = %job, from = "converting", to = "converted", pages = done.pages, covers = done.own.len(), "converted")
+            }
+            (Err(e), Ok(())) if retry_at.is_some() => {
+                let in_s = (retry_at.unwrap_or(now) - now) / 1000;
+                tracing::warn!(job = %job, from = "converting", to = "deferred", status = %e.status(), reason = %e, retry_in_s = in_s, tries = claim.tries + 1, "conversion deferred: the server's trouble, not the document's")
             }
             (Err(e), Ok(())) => {
                 tracing::info!(job = %job, from = "converting", to = "convert_failed", status = %e.status(), reason = %e, "conversion failed")
@@ -516,7 +550,7 @@ async fn convert_job(
     message_path: &str,
     addressees: &[Addressee],
 ) -> Result<Converted, ConvertError> {
-    let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+    let io = |e: std::io::Error| ConvertError::from(e);
     let scratch = spool.scratch_dir().map_err(io)?;
     let set = converter
         .convert(&spool.path(message_path), scratch.path())
@@ -531,7 +565,10 @@ async fn convert_job(
                 number: a.number.clone(),
             })
             .collect();
-        let sets = converter.with_covers(&set, &to, scratch.path()).await?;
+        let sets = converter
+            .with_covers(&set, &to, scratch.path())
+            .await
+            .map_err(|e| e.unless_full(scratch.path()))?;
         for (a, mine) in addressees.iter().zip(sets) {
             let rels = Spool::page_set_rels(&format!("{job}-{}", a.idx));
             own.push(RecipientPages {
@@ -554,7 +591,7 @@ async fn convert_job(
         Ok::<(), std::io::Error>(())
     })
     .await
-    .map_err(|e| ConvertError::Io(e.to_string()))?
+    .map_err(ConvertError::from)?
     .map_err(io)?;
     Ok(Converted {
         pages: set.pages,

@@ -2,15 +2,13 @@
 //! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift;
 //! rendering stops one page past `max_pages`, so a page bomb costs no more than a long document.
 
-use crate::exec::{self, ExecError};
+use crate::exec;
 use crate::options::Options;
 use crate::tiff_f::X_DPI;
 use crate::{ConvertConfig, ConvertError};
 use std::path::Path;
 
 const GS: &str = "gs";
-/// What a failure is blamed on until the caller finds the part (`ConvertError::for_part`).
-const DOCUMENT: &str = "the document";
 
 /// Renders `inputs` in order into one multi-page TIFF at `out`.
 pub(crate) async fn render(
@@ -46,18 +44,7 @@ pub(crate) async fn render(
     args.extend(inputs.iter().map(|p| p.display().to_string()));
     let output = exec::run(sandbox, GS, &args, workdir, config.tool_timeout)
         .await
-        .map_err(|e| match e {
-            ExecError::NotFound { tool } => ConvertError::ToolMissing { tool },
-            ExecError::Timeout { tool, after } => ConvertError::Timeout {
-                part: DOCUMENT.into(),
-                tool,
-                after,
-            },
-            ExecError::Io { tool, source } => ConvertError::ToolFailed {
-                tool,
-                detail: source.to_string(),
-            },
-        })?;
+        .map_err(ConvertError::from)?;
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     // Ghostscript can exit 0 after printing an error for a broken PDF and rendering nothing, and
@@ -67,8 +54,14 @@ pub(crate) async fn render(
         .await
         .map(|m| m.len() > 0)
         .unwrap_or(false);
-    if !output.status.success()
-        || !produced
+    if !output.status.success() {
+        return Err(ConvertError::exited(
+            GS,
+            output.status,
+            first_error_line(&text),
+        ));
+    }
+    if !produced
         || text.contains("Error:") && text.contains("Unrecoverable")
         || text.contains("No pages will be processed")
     {

@@ -201,12 +201,14 @@ impl Converter {
         self
     }
 
-    /// Converts the message at `message` into `workdir/pages.tif`.
+    /// Converts the message at `message` into `workdir/pages.tif`. A failure while `workdir`'s
+    /// disk is full is the disk's (`StorageFull`, tried again), whatever the tool said.
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let raw = tokio::fs::read(message).await.map_err(io)?;
         self.convert_message(&message.display().to_string(), &raw, workdir)
             .await
+            .map_err(|e| e.unless_full(workdir))
     }
 
     async fn convert_message(
@@ -240,7 +242,7 @@ impl Converter {
         to: &[Addressee],
         workdir: &Path,
     ) -> Result<Vec<PageSet>, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let fields = set.cover.clone().unwrap_or_default();
         let template =
             self.config
@@ -372,7 +374,7 @@ impl Converter {
         workdir: &Path,
     ) -> Result<Vec<Document>, ConvertError> {
         let mut out = Vec::with_capacity(documents.len());
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         for (i, doc) in documents.iter().enumerate() {
             let mut bytes = std::borrow::Cow::Borrowed(doc.bytes());
             let input = match doc.kind() {
@@ -409,9 +411,7 @@ impl Converter {
                 .await?
                 .to_pdf(doc.name(), &input, &output)
                 .await?;
-            let pdf = tokio::fs::read(&output)
-                .await
-                .map_err(|e| ConvertError::Io(e.to_string()))?;
+            let pdf = tokio::fs::read(&output).await.map_err(ConvertError::from)?;
             out.push(Document::new(doc.name().to_string(), Kind::Pdf, pdf));
         }
         Ok(out)
@@ -455,7 +455,7 @@ impl Converter {
                         tool: "the image decoder".into(),
                         after: self.config.tool_timeout,
                     })?
-                    .map_err(|e| ConvertError::Io(e.to_string()))?;
+                    .map_err(ConvertError::from)?;
                 match rastered {
                     Ok(bitmaps) => {
                         for bitmap in &bitmaps {
@@ -501,7 +501,7 @@ impl Converter {
         options: Options,
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let count = pages.len() as u32;
         if count > self.config.max_pages {
             return Err(ConvertError::TooManyPages {
@@ -575,10 +575,7 @@ impl Converter {
                     .to_string(),
             }),
             Err(exec::ExecError::NotFound { .. }) => Ok(path.to_path_buf()), // let Ghostscript try
-            Err(e) => Err(ConvertError::ToolFailed {
-                tool: QPDF.into(),
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -596,22 +593,16 @@ impl Converter {
         ];
         let out = self.run_tool(TIFFCP, args, workdir).await?;
         if !out.status.success() {
-            return Err(ConvertError::ToolFailed {
-                tool: TIFFCP.into(),
-                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
+            let detail = String::from_utf8_lossy(&out.stderr).into_owned();
+            return Err(ConvertError::exited(TIFFCP, out.status, detail));
         }
-        check_class_f(
-            &tokio::fs::read(&g3)
-                .await
-                .map_err(|e| ConvertError::Io(e.to_string()))?,
-        )?;
+        check_class_f(&tokio::fs::read(&g3).await.map_err(ConvertError::from)?)?;
         tokio::fs::rename(&g3, tiff)
             .await
-            .map_err(|e| ConvertError::Io(e.to_string()))
+            .map_err(ConvertError::from)
     }
 
-    /// `tool args…` in the sandbox within `tool_timeout`; not running at all is its failure.
+    /// `tool args…` in the sandbox within `tool_timeout`.
     async fn run_tool<I, S>(
         &self,
         tool: &str,
@@ -630,10 +621,7 @@ impl Converter {
             self.config.tool_timeout,
         )
         .await
-        .map_err(|e| ConvertError::ToolFailed {
-            tool: tool.into(),
-            detail: e.to_string(),
-        })
+        .map_err(ConvertError::from)
     }
 
     /// A TIFF through libtiff's tiff2pdf (which keeps CCITT data as it is), then Ghostscript.
@@ -648,7 +636,7 @@ impl Converter {
         let pdf = workdir.join(format!("part{index}.pdf"));
         tokio::fs::write(&tif, doc.bytes())
             .await
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
+            .map_err(ConvertError::from)?;
         let args = [OsStr::new("-o"), pdf.as_os_str(), tif.as_os_str()];
         let out = self.run_tool(TIFF2PDF, args, workdir).await?;
         if !out.status.success() {
@@ -662,9 +650,7 @@ impl Converter {
                 detail,
             });
         }
-        let bytes = tokio::fs::read(&pdf)
-            .await
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
+        let bytes = tokio::fs::read(&pdf).await.map_err(ConvertError::from)?;
         let as_pdf = Document::new(doc.name().to_string(), Kind::Pdf, bytes);
         self.render(std::slice::from_ref(&as_pdf), index, options, workdir)
             .await
@@ -678,7 +664,7 @@ impl Converter {
         options: &Options,
         workdir: &Path,
     ) -> Result<Vec<FaxPage>, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let mut inputs = Vec::with_capacity(documents.len());
         for (k, doc) in documents.iter().enumerate() {
             let mut path = workdir.join(format!("part{}.{}", first + k, doc.extension()));

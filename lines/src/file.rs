@@ -3,11 +3,11 @@
 //! fsync of the directory). The page count reported is the one read back from the page set.
 
 use crate::{LineOutcome, SendRequest};
+use faxhub_queue::durable;
 use faxhub_queue::retry::FailureClass;
 use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::tiff;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 pub struct FileLine {
@@ -69,11 +69,7 @@ fn write_transmission(outbox: &Path, request: &SendRequest) -> Result<(PathBuf, 
     );
     let tmp = outbox.join(format!(".{name}.tmp"));
     let dest = outbox.join(&name);
-    let io = |e: std::io::Error| format!("could not write {}: {e}", dest.display());
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    fs::rename(&tmp, &dest).map_err(io)?;
-    File::open(outbox).and_then(|d| d.sync_all()).map_err(io)?;
+    durable::write(&tmp, &dest, &[&bytes], durable::Dir::Sync)
+        .map_err(|e| format!("could not write {}: {e}", dest.display()))?;
     Ok((dest, pages))
 }

@@ -5,9 +5,10 @@
 //! record is written to a temporary file, synced and renamed, then the directory synced: a
 //! record that exists is complete, and a reception that failed is recorded too (no TIFF).
 
+use faxhub_queue::durable;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -107,8 +108,7 @@ impl Inbox {
         let partial = self.partial_path(&received.id)?;
         if received.pages > 0 && partial.exists() {
             let name = format!("{}.tif", received.id);
-            File::open(&partial)?.sync_all()?;
-            fs::rename(&partial, self.dir.join(&name))?;
+            durable::install(&partial, &self.dir.join(&name))?;
             received.tiff = Some(name);
         } else {
             let _ = fs::remove_file(&partial);
@@ -116,11 +116,8 @@ impl Inbox {
         }
         let record = self.dir.join(format!("{}.json", received.id));
         let tmp = self.dir.join(format!(".{}.json.tmp", received.id));
-        let mut f = File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(&received).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &record)?;
-        File::open(&self.dir)?.sync_all()?;
+        let json = serde_json::to_vec_pretty(&received).map_err(io::Error::other)?;
+        durable::write(&tmp, &record, &[&json], durable::Dir::Sync)?;
         self.arrived.notify_one();
         Ok(record)
     }

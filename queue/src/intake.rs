@@ -18,7 +18,7 @@
 
 use crate::job::{JobId, Origin, Ret, now_ms};
 use crate::limits::{DAY, HOUR, SenderLimits, Usage};
-use crate::spool::Spool;
+use crate::spool::{self, Spool};
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
 use tokio::sync::{Notify as Wakeup, mpsc, oneshot};
@@ -50,6 +50,9 @@ pub enum IntakeError {
     Spool(#[from] std::io::Error),
     #[error("could not record the job: {0}")]
     Store(String),
+    /// The spool's disk is full (a write failed for it, or with it nearly full).
+    #[error("the spool's disk is full: {0}")]
+    Full(String),
     #[error("faxhub is shutting down")]
     ShuttingDown,
 }
@@ -166,8 +169,27 @@ impl Intake {
             .map_err(|e| IntakeError::Store(e.to_string()))
     }
 
-    /// Makes `message` a durable job; returns its id once committed.
+    /// Makes `message` a durable job; returns its id once committed. A failure with the spool's
+    /// disk full is `Full`.
     pub async fn accept(
+        &self,
+        submission: Submission,
+        message: Vec<u8>,
+    ) -> Result<JobId, IntakeError> {
+        self.accept_durably(submission, message)
+            .await
+            .map_err(|e| match e {
+                IntakeError::Spool(io) if spool::is_full(&io) => IntakeError::Full(io.to_string()),
+                IntakeError::Spool(_) | IntakeError::Store(_)
+                    if spool::low_on_space(self.spool.root()) =>
+                {
+                    IntakeError::Full(e.to_string())
+                }
+                other => other,
+            })
+    }
+
+    async fn accept_durably(
         &self,
         submission: Submission,
         message: Vec<u8>,

@@ -10,6 +10,7 @@ pub mod address;
 pub mod dialplan;
 pub mod did;
 pub mod dsn;
+pub mod durable;
 pub mod files;
 pub mod intake;
 pub mod job;

@@ -142,6 +142,16 @@ impl RetryPolicy {
         )
     }
 
+    /// After the server's own trouble (a conversion that failed for a tool missing or crashed,
+    /// the disk full), the `k`-th time (1-based): when to try again, on the schedule, or `None`
+    /// when that would be past `give_up_after` from arrival. Neither a try nor a dial is
+    /// counted: the number was never called.
+    pub fn retry_local(&self, k: u32, received_at_ms: i64, now_ms: i64) -> Option<i64> {
+        let next = now_ms.saturating_add(self.delay_before(k as usize).as_millis() as i64);
+        let deadline = received_at_ms.saturating_add(self.give_up_after.as_millis() as i64);
+        (next <= deadline).then_some(next)
+    }
+
     /// The delay before retry `k` (1-based).
     pub fn delay_before(&self, k: usize) -> Duration {
         match self.schedule.len() {
@@ -156,6 +166,21 @@ mod tests {
     use super::*;
 
     const MIN: i64 = 60_000;
+
+    #[test]
+    fn the_servers_own_trouble_is_retried_on_the_schedule_until_the_deadline() {
+        let p = RetryPolicy::default(); // 1, 5, 15, 30, 60 min; 24 h
+        for (k, received, now, next) in [
+            (1, 0, 0, Some(MIN)),
+            (2, 0, 10 * MIN, Some(15 * MIN)),
+            (9, 0, 600 * MIN, Some(660 * MIN)),
+            // never past give_up_after, however many times
+            (40, 0, 24 * 60 * MIN - 30 * MIN, None),
+            (1, 0, 24 * 60 * MIN - MIN, Some(24 * 60 * MIN)),
+        ] {
+            assert_eq!(p.retry_local(k, received, now), next, "{k} at {now}");
+        }
+    }
 
     fn busy() -> AttemptResult {
         AttemptResult {

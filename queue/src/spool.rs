@@ -7,12 +7,34 @@
 //! - `quarantine/`: message files found with no job at start-up (a crash between rename and
 //!   commit: the client never got its 250 and will send again). Never deleted silently.
 //!
-//! Every file is made durable the same way: write to `tmp/`, fsync, rename into place, fsync the
-//! directory. After `write_durable` returns, the file survives a crash or power loss.
+//! Every file is made durable the same way (`crate::durable`): write to `tmp/`, fsync, rename
+//! into place, fsync the directory. After `write_durable` returns, the file survives a crash or
+//! power loss.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use crate::durable;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+
+/// Below this much room, a write or a tool that failed is taken for the disk being full.
+pub const LOW_SPACE: u64 = 1 << 20;
+
+/// Bytes an unprivileged writer may still use on the file system of `path`; `None` if it
+/// cannot be told.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Whether the file system of `path` is (about) full.
+pub fn low_on_space(path: &Path) -> bool {
+    free_bytes(path).is_some_and(|free| free < LOW_SPACE)
+}
+
+/// Whether `e` says the disk (or the quota) is full.
+pub fn is_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
 
 #[derive(Clone, Debug)]
 pub struct Spool {
@@ -111,14 +133,9 @@ impl Spool {
     /// Writes and fsyncs the file and renames it into place, but leaves the directory entry to a
     /// later `sync_dir` (one directory fsync can then cover many files: group commit).
     pub fn write_synced(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-        let name = relative.replace('/', "_");
-        let tmp = self.root.join(TMP_DIR).join(name);
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-        drop(f);
+        let tmp = self.root.join(TMP_DIR).join(relative.replace('/', "_"));
         let dest = self.root.join(relative);
-        fs::rename(&tmp, &dest)?;
+        durable::write(&tmp, &dest, &[bytes], durable::Dir::Later)?;
         Ok(dest)
     }
 
@@ -132,15 +149,13 @@ impl Spool {
                 .expect("invariant: spool paths have a parent")
                 .to_path_buf()
         };
-        File::open(dir)?.sync_all()
+        durable::sync_dir(&dir)
     }
 
     /// Moves a finished file (already written and closed) into place durably (blocking).
     pub fn install(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
-        File::open(from)?.sync_all()?;
         let dest = self.root.join(relative);
-        fs::rename(from, &dest)?;
-        self.sync_dir(relative)?;
+        durable::install(from, &dest)?;
         Ok(dest)
     }
 
@@ -189,7 +204,7 @@ impl Spool {
         let name = relative.replace('/', "_");
         let dest = self.root.join(QUARANTINE_DIR).join(name);
         fs::rename(self.root.join(relative), &dest)?;
-        File::open(self.root.join(QUARANTINE_DIR))?.sync_all()?;
+        durable::sync_dir(&self.root.join(QUARANTINE_DIR))?;
         Ok(dest)
     }
 }

@@ -58,6 +58,8 @@ impl EnhancedStatus {
     pub const CANCELLED: EnhancedStatus = EnhancedStatus::new(5, 0, 0);
     /// 4.3.0: other or undefined mail system status (local trouble, retry).
     pub const SYSTEM_TRANSIENT: EnhancedStatus = EnhancedStatus::new(4, 3, 0);
+    /// 4.3.1: mail system full (the spool's disk is full, retry).
+    pub const SYSTEM_FULL: EnhancedStatus = EnhancedStatus::new(4, 3, 1);
 
     pub fn is_success(self) -> bool {
         self.class == 2

@@ -29,6 +29,8 @@ pub struct Faxhub {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub config: PathBuf,
+    /// Its `data_dir` (`dir/var` unless the test gave one).
+    data: PathBuf,
     child: Option<Child>,
 }
 
@@ -40,7 +42,13 @@ impl Faxhub {
 
     /// The same with `top` (keys of the top-level table, e.g. `local_domains`) before `[smtp]`.
     pub fn start_with(top: &str, smtp_extra: &str, rest: &str) -> Faxhub {
+        Faxhub::start_in(None, top, smtp_extra, rest)
+    }
+
+    /// The same with its data in `data_dir` (a file system the test made, say).
+    pub fn start_in(data_dir: Option<&Path>, top: &str, smtp_extra: &str, rest: &str) -> Faxhub {
         let dir = tempfile::tempdir().unwrap();
+        let data = data_dir.map_or_else(|| dir.path().join("var"), Path::to_path_buf);
         let port = free_port();
         let config = dir.path().join("faxhub.toml");
         // the file line unless the test names its own (the default loopback line makes calls)
@@ -51,13 +59,14 @@ impl Faxhub {
         };
         let text = format!(
             "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n{lines}",
-            dir.path().join("var").display()
+            data.display()
         );
         std::fs::write(&config, text).unwrap();
         let mut hub = Faxhub {
             dir,
             port,
             config,
+            data,
             child: None,
         };
         hub.launch();
@@ -125,7 +134,7 @@ impl Faxhub {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("var")
+        self.data.clone()
     }
 
     /// kill -9: no chance to clean up.

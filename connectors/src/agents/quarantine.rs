@@ -4,6 +4,7 @@
 //! move in, so an item is never in quarantine without its reason. Files move by rename, or by
 //! copy, sync and removal across file systems.
 
+use faxhub_queue::durable;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -35,7 +36,7 @@ impl Quarantine {
             };
             move_file(file, &folder.join(file_name))?;
         }
-        sync_dir(&folder)?;
+        durable::sync_dir(&folder)?;
         Ok(folder)
     }
 
@@ -50,8 +51,8 @@ impl Quarantine {
         why: &str,
     ) -> std::io::Result<PathBuf> {
         let folder = self.folder(agent, name, from, why)?;
-        write_synced(&folder.join(name), bytes)?;
-        sync_dir(&folder)?;
+        let staging = folder.join(format!(".{name}.tmp"));
+        durable::write(&staging, &folder.join(name), &[bytes], durable::Dir::Sync)?;
         Ok(folder)
     }
 
@@ -69,20 +70,16 @@ impl Quarantine {
             "{why}\n\nagent: {agent}\nfrom: {from}\nat: {}\n",
             chrono::Utc::now().to_rfc3339()
         );
-        write_synced(&folder.join("reason.txt"), reason.as_bytes())?;
+        let staging = folder.join(".reason.txt.tmp");
+        durable::write(
+            &staging,
+            &folder.join("reason.txt"),
+            &[reason.as_bytes()],
+            durable::Dir::Sync,
+        )?;
+        durable::sync_dir(&self.dir)?;
         Ok(folder)
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -3,8 +3,7 @@
 //! synced, renamed to the name it takes, and the directory synced. The reader never sees half
 //! a file; a crash leaves the file published or only the ignored one.
 
-use std::fs::{self, File};
-use std::io::Write;
+use faxhub_queue::durable;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,16 +23,9 @@ pub fn unique_name() -> String {
     )
 }
 
-/// Writes `parts` to `staging`, syncs, renames it to `target` and syncs `target`'s directory.
+/// Writes `parts` to `staging`, syncs, renames it to `target` and syncs `target`'s directory
+/// (`faxhub_queue::durable`).
 pub fn publish(staging: &Path, target: &Path, parts: &[&[u8]]) -> std::io::Result<PathBuf> {
-    let mut f = File::create(staging)?;
-    for part in parts {
-        f.write_all(part)?;
-    }
-    f.sync_all()?;
-    fs::rename(staging, target)?;
-    if let Some(dir) = target.parent() {
-        File::open(dir)?.sync_all()?;
-    }
+    durable::write(staging, target, parts, durable::Dir::Sync)?;
     Ok(target.to_path_buf())
 }

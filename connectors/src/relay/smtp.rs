@@ -453,7 +453,10 @@ mod tests {
         // delivery is deferred (never failed for good, never the injected reply)
         let (result, seen) = injecting_relay(true).await;
         let error = result.expect_err("no TLS session with bytes in front of it");
-        assert!(!error.permanent && !error.why.contains("INJECTED"), "{error:?}");
+        assert!(
+            !error.permanent && !error.why.contains("INJECTED"),
+            "{error:?}"
+        );
         assert!(seen.is_none(), "{seen:?}");
     }
 }

@@ -8,7 +8,8 @@
 //!   message is refused with `552 5.3.4` at the end.
 //! - A `Received:` trace header is prepended (RFC 5321 §4.4).
 //! - `250 2.0.0 Ok: queued as <job id>` only after `Intake::accept` returned, i.e. after the file
-//!   is fsynced into the spool and the job row committed; a storage failure is `451 4.3.0`.
+//!   is fsynced into the spool and the job row committed; a storage failure is `451 4.3.0`, the
+//!   disk full `452 4.3.1`.
 //!
 //! - The whole message must come within `message_timeout` (each line within `data_timeout`): a
 //!   slow sender is cut with `421 4.4.2`, nothing queued.
@@ -19,7 +20,7 @@ use super::io::{LineRead, read_line};
 use super::reply::Reply;
 use super::session::{Conn, Session};
 use faxhub_queue::Origin;
-use faxhub_queue::intake::Submission;
+use faxhub_queue::intake::{IntakeError, Submission};
 use mail_parser::MessageParser;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -92,6 +93,14 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(id) => {
             tracing::info!(job = %id, from = %from, rcpts, client = %session.peer, "queued");
             Some(Reply::new(250, "2.0.0", format!("Ok: queued as {id}")))
+        }
+        Err(e @ IntakeError::Full(_)) => {
+            tracing::error!(from = %from, error = %e, "smtp message not queued: the disk is full");
+            Some(Reply::new(
+                452,
+                "4.3.1",
+                "Insufficient system storage, try again later",
+            ))
         }
         Err(e) => {
             tracing::error!(from = %from, error = %e, "smtp message not queued");

@@ -130,7 +130,7 @@ impl Farm {
         sandbox: Arc<Sandbox>,
     ) -> Result<Farm, ConvertError> {
         use std::os::unix::fs::PermissionsExt;
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let dir = tempfile::Builder::new()
             .prefix("office-")
             .tempdir_in(scratch)
@@ -187,7 +187,7 @@ impl Farm {
     /// The primer documents, each in a directory of its own under the farm's: (input, output)
     /// pairs.
     async fn write_primers(&self) -> Result<Vec<(PathBuf, PathBuf)>, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let mut out = Vec::new();
         for (k, (name, body)) in PRIMERS.iter().enumerate() {
             let dir = self.dir.path().join(format!("primer{k}"));
@@ -273,13 +273,13 @@ impl Farm {
 
     /// One-shot `soffice --convert-to pdf` with a fresh profile, in the sandbox like the rest.
     async fn cold(&self, input: &Path, output: &Path) -> Result<(), ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let n = self.started.fetch_add(1, Ordering::Relaxed);
         let home = self.dir.path().join(format!("cold{n}"));
         let doc = stage(input, &home).await?;
         harden(&home.join("profile"))
             .await
-            .map_err(|e| ConvertError::Io(e.to_string()))?;
+            .map_err(ConvertError::from)?;
         let outdir = home.join("io");
         let mut args: Vec<std::ffi::OsString> = vec![
             "--headless".into(),
@@ -302,18 +302,16 @@ impl Farm {
         ]);
         let result = crate::exec::run(&self.sandbox, SOFFICE, args, &home, self.timeout).await;
         let produced = outdir.join(doc.with_extension("pdf").file_name().unwrap_or_default());
-        let moved = match &result {
+        let moved = match result {
             Ok(out) if out.status.success() && produced.exists() => {
                 move_file(&produced, output).await.map_err(io)
             }
-            Ok(out) => Err(ConvertError::ToolFailed {
-                tool: SOFFICE.into(),
-                detail: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }),
-            Err(e) => Err(ConvertError::ToolFailed {
-                tool: SOFFICE.into(),
-                detail: e.to_string(),
-            }),
+            Ok(out) => Err(ConvertError::exited(
+                SOFFICE,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )),
+            Err(e) => Err(e.into()),
         };
         let _ = tokio::fs::remove_dir_all(&home).await;
         moved
@@ -357,7 +355,7 @@ impl Farm {
     }
 
     async fn start(&self) -> Result<Instance, ConvertError> {
-        let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+        let io = |e: std::io::Error| ConvertError::from(e);
         let n = self.started.fetch_add(1, Ordering::Relaxed);
         let free = self.free_homes.lock().ok().and_then(|mut f| f.pop());
         let home_number = free.unwrap_or(n);
@@ -385,7 +383,7 @@ impl Farm {
             std::io::ErrorKind::NotFound => ConvertError::ToolMissing {
                 tool: "python3 (for LibreOffice)".into(),
             },
-            _ => ConvertError::Io(e.to_string()),
+            _ => ConvertError::from(e),
         })?;
         let stdin = child.stdin.take().expect("invariant: stdin is piped");
         let stdout =
@@ -411,7 +409,7 @@ impl Farm {
 /// and subdirectories left out) into `home/io/doc/`, a fresh directory. Returns the document's
 /// path there.
 async fn stage(input: &Path, home: &Path) -> Result<PathBuf, ConvertError> {
-    let io = |e: std::io::Error| ConvertError::Io(e.to_string());
+    let io = |e: std::io::Error| ConvertError::from(e);
     let from = input.parent().unwrap_or(Path::new("."));
     let to = home.join("io").join("doc");
     let _ = tokio::fs::remove_dir_all(home.join("io")).await;

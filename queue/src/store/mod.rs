@@ -6,12 +6,14 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+mod conversions;
 mod outbox;
 mod reports;
 mod sqlite;
 mod usage;
 mod views;
 
+pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
 pub use reports::{Mark, ReportCandidate, ReportSource};
 pub use views::{AttemptView, JobView, RecipientView};
@@ -328,62 +330,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Jobs waiting for conversion, oldest first; each is marked `converting`.
-    pub async fn claim_conversions(&self, limit: i64) -> Result<Vec<(JobId, String)>, StoreError> {
-        let mut tx = self.write_transaction().await?;
-        let rows = sqlx::query(
-            "SELECT id, message_path FROM jobs WHERE conversion = ? ORDER BY received_at LIMIT ?",
-        )
-        .bind(ConversionState::Pending.as_str())
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            sqlx::query("UPDATE jobs SET conversion = ? WHERE id = ?")
-                .bind(ConversionState::Converting.as_str())
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            out.push((JobId::from_stored(id), row.try_get("message_path")?));
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// Records a converted page set, and the page sets of recipients who have their own (a
-    /// cover page made for them), in one transaction.
-    pub async fn conversion_done(
-        &self,
-        id: &JobId,
-        pages: i64,
-        pages_path: &str,
-        own: &[RecipientPages],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
-            .bind(ConversionState::Converted.as_str())
-            .bind(pages)
-            .bind(pages_path)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        for r in own {
-            sqlx::query(
-                "UPDATE recipients SET pages = ?, pages_path = ? WHERE job_id = ? AND idx = ?",
-            )
-            .bind(r.pages)
-            .bind(&r.pages_path)
-            .bind(id.as_str())
-            .bind(r.idx)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Who a job is for, in order (what a cover page names).
     pub async fn addressees(&self, id: &JobId) -> Result<Vec<Addressee>, StoreError> {
         let rows = sqlx::query(
@@ -401,36 +347,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Records a failed conversion: every recipient not yet final fails with the reason.
-    pub async fn conversion_failed(
-        &self,
-        id: &JobId,
-        status: EnhancedStatus,
-        reason: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
-            .bind(ConversionState::Failed.as_str())
-            .bind(now_ms)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, updated_at = ? \
-             WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
-        )
-        .bind(RecipientStatus::Failed.as_str())
-        .bind(status.to_string())
-        .bind(reason)
-        .bind(now_ms)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Recipients of converted jobs that are queued, or deferred and due by `now_ms`, oldest job
@@ -670,8 +586,9 @@ impl Store {
                 .iter()
                 .any(|r| matches!(r.effect, ActionEffect::Becomes(_)))
         {
-            // A job whose conversion failed is converted again (the tool may have been fixed).
-            sqlx::query("UPDATE jobs SET finished_at = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = ?")
+            // A job whose conversion failed is converted again (the tool may have been fixed),
+            // and one whose conversion waits after the server's trouble, now.
+            sqlx::query("UPDATE jobs SET finished_at = NULL, convert_after = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = ?")
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;

@@ -65,10 +65,10 @@ async fn a_job_moves_through_its_states() {
         store.due_recipients(2_000, 10).await.unwrap().is_empty(),
         "not converted yet"
     );
-    let claimed = store.claim_conversions(10).await.unwrap();
+    let claimed = store.claim_conversions(10, 2_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert!(
-        store.claim_conversions(10).await.unwrap().is_empty(),
+        store.claim_conversions(10, 2_000).await.unwrap().is_empty(),
         "claimed once"
     );
     assert_eq!(
@@ -167,12 +167,12 @@ async fn recovery_and_conversion_failure() {
     let a = job(1_000, &["+33169293999"]);
     let b = job(1_001, &["+33169293998", "+33169293997"]);
     store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
-    store.claim_conversions(1).await.unwrap();
+    store.claim_conversions(1, 2_000).await.unwrap();
     store
         .conversion_done(&a.id, 1, "pages/a.tif", &[])
         .await
         .unwrap();
-    store.claim_conversions(1).await.unwrap(); // b left converting by a "crash"
+    store.claim_conversions(1, 2_000).await.unwrap(); // b left converting by a "crash"
     let due = store.due_recipients(2_000, 10).await.unwrap();
     assert!(store.start_attempt(&due[0], "file", 2_000).await.unwrap()); // a left sending
     let recovery = store.recover(9_000).await.unwrap();
@@ -185,7 +185,7 @@ async fn recovery_and_conversion_failure() {
         Some("4.4.7")
     );
     assert_eq!(
-        store.claim_conversions(10).await.unwrap().len(),
+        store.claim_conversions(10, 2_000).await.unwrap().len(),
         1,
         "b converts again"
     );
@@ -234,7 +234,7 @@ async fn a_recipient_with_a_cover_has_its_own_page_set() {
         ),
         (1, "+33169293998", Some("Jean Dupont"))
     );
-    store.claim_conversions(10).await.unwrap();
+    store.claim_conversions(10, 2_000).await.unwrap();
     let own = RecipientPages {
         idx: 1,
         pages: 3,
@@ -463,7 +463,7 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window() {
     let mut other = job(10_001, &["+33169290000"]);
     other.return_path = "b@example.com".into();
     store.insert_jobs(&[old, new.clone(), other]).await.unwrap();
-    store.claim_conversions(10).await.unwrap();
+    store.claim_conversions(10, 2_000).await.unwrap();
     for id in [&new.id] {
         store
             .conversion_done(id, 3, "pages/x.tif", &[])
@@ -528,4 +528,59 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window() {
     store.count("spikes").await.unwrap();
     store.count("spikes").await.unwrap();
     assert_eq!(store.counters().await.unwrap(), [("spikes".to_string(), 2)]);
+}
+
+#[tokio::test]
+async fn a_conversion_deferred_for_the_servers_trouble_waits_then_converts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("jobs.db")).await.unwrap();
+    let j = job(1_000, &["+33169293999", "+33169293998"]);
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    let claimed = store.claim_conversions(10, 2_000).await.unwrap();
+    assert_eq!(
+        (claimed.len(), claimed[0].tries, claimed[0].received_at_ms),
+        (1, 0, 1_000)
+    );
+    store
+        .conversion_deferred(
+            &j.id,
+            EnhancedStatus::SYSTEM_FULL,
+            "the fax server's disk is full",
+            5_000,
+            2_000,
+        )
+        .await
+        .unwrap();
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    for r in &view.recipients {
+        assert_eq!(r.status, RecipientStatus::Deferred);
+        assert_eq!(r.status_code.as_deref(), Some("4.3.1"));
+    }
+    assert!(
+        store.claim_conversions(10, 4_999).await.unwrap().is_empty(),
+        "not yet due"
+    );
+    assert!(
+        store.due_recipients(9_000, 10).await.unwrap().is_empty(),
+        "nothing to send yet"
+    );
+    assert_eq!(store.next_conversion_at().await.unwrap(), Some(5_000));
+    let again = store.claim_conversions(10, 5_000).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].tries),
+        (1, 1),
+        "due, its try counted"
+    );
+    store
+        .conversion_done(&j.id, 1, "pages/x.tif", &[])
+        .await
+        .unwrap();
+    let due = store.due_recipients(5_001, 10).await.unwrap();
+    assert_eq!(due.len(), 2, "the recipients are due at once");
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert!(
+        view.recipients
+            .iter()
+            .all(|r| r.status == RecipientStatus::Queued && r.reason.is_none())
+    );
 }

@@ -250,7 +250,13 @@ fn zip_of(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 #[test]
 fn xml_parts_are_read_within_a_total_and_other_parts_hardly_at_all() {
-    let xml = |n: usize| format!("<?xml version=\"1.0\"?><w:document>{}</w:document>", "x".repeat(n)).into_bytes();
+    let xml = |n: usize| {
+        format!(
+            "<?xml version=\"1.0\"?><w:document>{}</w:document>",
+            "x".repeat(n)
+        )
+        .into_bytes()
+    };
     let package = zip_of(&[
         ("word/a.xml", xml(1000)),
         ("word/b.xml", xml(1000)),
@@ -260,12 +266,21 @@ fn xml_parts_are_read_within_a_total_and_other_parts_hardly_at_all() {
     ]);
     assert!(package_within(&package, 64 << 10, 4 << 10).is_ok());
     let too_much = package_within(&package, 64 << 10, 3 << 10).unwrap_err();
-    assert!(too_much.contains("XML parts unpack to more than"), "{too_much}");
+    assert!(
+        too_much.contains("XML parts unpack to more than"),
+        "{too_much}"
+    );
     let one_too_big = package_within(&package, 1 << 10, 1 << 20).unwrap_err();
-    assert!(one_too_big.starts_with("word/a.xml unpacks to more than"), "{one_too_big}");
+    assert!(
+        one_too_big.starts_with("word/a.xml unpacks to more than"),
+        "{one_too_big}"
+    );
     // the image alone is bigger than every limit above: it counts for nothing
     let image_only = zip_of(&[("word/media/image1.png", vec![0u8; 200_000])]);
-    assert!(matches!(package_within(&image_only, 1 << 10, 1 << 10), Ok(None)));
+    assert!(matches!(
+        package_within(&image_only, 1 << 10, 1 << 10),
+        Ok(None)
+    ));
 }
 
 #[test]

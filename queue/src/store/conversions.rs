@@ -1,0 +1,179 @@
+//! The conversion's side of the store: jobs claimed for conversion when due, and the three
+//! ends of a conversion, each one transaction: converted (the page sets recorded, recipients
+//! that waited for it due at once), failed for the document's fault (every recipient not yet
+//! final fails), or deferred for the server's trouble (the job due again later, its recipients
+//! deferred with the temporary code). A crash mid-conversion leaves the job `converting`, which
+//! recovery makes `pending` again.
+
+use super::{RecipientPages, Store, StoreError};
+use crate::job::JobId;
+use crate::state::{ConversionState, RecipientStatus};
+use crate::status::EnhancedStatus;
+use sqlx::Row;
+
+/// A job claimed for conversion.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub job: JobId,
+    pub message_path: String,
+    pub received_at_ms: i64,
+    /// Conversions of it deferred so far.
+    pub tries: u32,
+}
+
+impl Store {
+    /// Jobs waiting for conversion and due by `now_ms`, oldest first; each is marked
+    /// `converting`.
+    pub async fn claim_conversions(
+        &self,
+        limit: i64,
+        now_ms: i64,
+    ) -> Result<Vec<Conversion>, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let rows = sqlx::query(
+            "SELECT id, message_path, received_at, convert_tries FROM jobs \
+             WHERE conversion = ? AND (convert_after IS NULL OR convert_after <= ?) \
+             ORDER BY received_at LIMIT ?",
+        )
+        .bind(ConversionState::Pending.as_str())
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            sqlx::query("UPDATE jobs SET conversion = ? WHERE id = ?")
+                .bind(ConversionState::Converting.as_str())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            out.push(Conversion {
+                job: JobId::from_stored(id),
+                message_path: row.try_get("message_path")?,
+                received_at_ms: row.try_get("received_at")?,
+                tries: row.try_get::<i64, _>("convert_tries")? as u32,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// When the next deferred conversion is due, if one is.
+    pub async fn next_conversion_at(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MIN(convert_after) AS t FROM jobs WHERE conversion = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
+    }
+
+    /// Records a converted page set, and the page sets of recipients who have their own (a
+    /// cover page made for them), in one transaction.
+    pub async fn conversion_done(
+        &self,
+        id: &JobId,
+        pages: i64,
+        pages_path: &str,
+        own: &[RecipientPages],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
+            .bind(ConversionState::Converted.as_str())
+            .bind(pages)
+            .bind(pages_path)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // recipients deferred while the conversion waited are due now (they never had a call)
+        sqlx::query(
+            "UPDATE recipients SET status = ?, status_code = NULL, reason = NULL, next_attempt_at = NULL \
+             WHERE job_id = ? AND status = ? AND tries + dials = 0",
+        )
+        .bind(RecipientStatus::Queued.as_str())
+        .bind(id.as_str())
+        .bind(RecipientStatus::Deferred.as_str())
+        .execute(&mut *tx)
+        .await?;
+        for r in own {
+            sqlx::query(
+                "UPDATE recipients SET pages = ?, pages_path = ? WHERE job_id = ? AND idx = ?",
+            )
+            .bind(r.pages)
+            .bind(&r.pages_path)
+            .bind(id.as_str())
+            .bind(r.idx)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed conversion: every recipient not yet final fails with the reason.
+    pub async fn conversion_failed(
+        &self,
+        id: &JobId,
+        status: EnhancedStatus,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
+            .bind(ConversionState::Failed.as_str())
+            .bind(now_ms)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, updated_at = ? \
+             WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
+        )
+        .bind(RecipientStatus::Failed.as_str())
+        .bind(status.to_string())
+        .bind(reason)
+        .bind(now_ms)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a conversion that failed for the server's trouble: the job waits until
+    /// `next_ms` to be converted again (its tries counted), its recipients not yet final are
+    /// deferred with the temporary `status` and `reason`.
+    pub async fn conversion_deferred(
+        &self,
+        id: &JobId,
+        status: EnhancedStatus,
+        reason: &str,
+        next_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_transaction().await?;
+        sqlx::query(
+            "UPDATE jobs SET conversion = ?, convert_after = ?, convert_tries = convert_tries + 1 \
+             WHERE id = ?",
+        )
+        .bind(ConversionState::Pending.as_str())
+        .bind(next_ms)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ? \
+             WHERE job_id = ? AND status IN ('queued', 'deferred')",
+        )
+        .bind(RecipientStatus::Deferred.as_str())
+        .bind(status.to_string())
+        .bind(reason)
+        .bind(next_ms)
+        .bind(now_ms)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
