@@ -120,7 +120,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve => {
             let (config, checked) = load(path.clone())?;
             let warnings = config.warnings(path.as_deref());
-            crate::serve::serve(config, checked, warnings).await
+            crate::daemon::serve(config, checked, warnings).await
         }
         Command::Queue(args) => {
             let (config, checked) = load(path)?;

@@ -154,6 +154,27 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// What `validate` found wrong, all of it.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, problem: String) {
+        self.0.push(problem);
+    }
+
+    fn check(&mut self, holds: bool, problem: impl FnOnce() -> String) {
+        if !holds {
+            self.push(problem());
+        }
+    }
+
+    /// The value, or `None` with its problem kept.
+    fn take<T>(&mut self, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.push(e)).ok()
+    }
+}
+
 /// What `validate` derives from the config.
 pub struct Checked {
     pub dialplan: DialPlan,
@@ -224,108 +245,101 @@ impl Config {
         })
     }
 
+    /// Checks everything that can be checked before start-up; every problem found is reported
+    /// at once (`ConfigError::Invalid`, one `; `-separated line).
     pub fn validate(&self) -> Result<Checked, ConfigError> {
-        let invalid = |s: String| ConfigError::Invalid(s);
-        let dialplan = DialPlan::new(self.dialplan.clone()).map_err(|e| invalid(e.to_string()))?;
-        let local = LocalDomains::new(&self.local_domains).map_err(invalid)?;
+        let mut problems = Problems::default();
+        let dialplan =
+            problems.take(DialPlan::new(self.dialplan.clone()).map_err(|e| e.to_string()));
+        let local = problems.take(LocalDomains::new(&self.local_domains));
         for (login, owned) in &self.smtp.auth.senders {
-            if !self.smtp.auth.users.contains_key(login) {
-                return Err(invalid(format!(
-                    "smtp.auth.senders: {login:?} is not a user of smtp.auth.users"
-                )));
-            }
+            problems.check(self.smtp.auth.users.contains_key(login), || {
+                format!("smtp.auth.senders: {login:?} is not a user of smtp.auth.users")
+            });
             // `@domain` is checked as the mailbox `x@domain`
             if let Some(bad) = owned.iter().find(|a| {
                 senders::mailbox(&format!("x{a}")).is_none() && senders::mailbox(a).is_none()
             }) {
-                return Err(invalid(format!(
+                problems.push(format!(
                     "smtp.auth.senders.{login}: {bad:?} is neither an address nor @domain"
-                )));
+                ));
             }
         }
-        let trusted = self
-            .smtp
-            .trusted_networks
-            .iter()
-            .map(|n| {
-                n.parse::<IpNet>().map_err(|_| {
-                    invalid(format!(
-                        "smtp.trusted_networks: {n:?} is not a CIDR network"
-                    ))
+        let trusted = problems.take(
+            self.smtp
+                .trusted_networks
+                .iter()
+                .map(|n| {
+                    n.parse::<IpNet>()
+                        .map_err(|_| format!("smtp.trusted_networks: {n:?} is not a CIDR network"))
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let listen = self
-            .smtp
-            .listen
-            .iter()
-            .map(|a| {
-                a.parse::<SocketAddr>()
-                    .map_err(|_| invalid(format!("smtp.listen: {a:?} is not host:port")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let listen = problems.take(
+            self.smtp
+                .listen
+                .iter()
+                .map(|a| {
+                    a.parse::<SocketAddr>()
+                        .map_err(|_| format!("smtp.listen: {a:?} is not host:port"))
+                })
+                .collect::<Result<Vec<_>, _>>(),
+        );
         if self.convert.cover.template.is_some() {
-            self.convert
-                .cover
-                .load_template()
-                .map_err(|e| invalid(format!("convert.cover.template: {e}")))?;
+            problems.take(
+                self.convert
+                    .cover
+                    .load_template()
+                    .map_err(|e| format!("convert.cover.template: {e}")),
+            );
         }
-        if self.smtp.fax_domains.is_empty() {
-            return Err(invalid(
-                "smtp.fax_domains: at least one fax domain is needed".into(),
-            ));
-        }
-        if self.smtp.max_recipients == 0
-            || self.smtp.max_connections == 0
-            || self.smtp.max_errors == 0
-        {
-            return Err(invalid(
-                "smtp: max_recipients, max_connections and max_errors must be at least 1".into(),
-            ));
-        }
-        if self.lines.is_empty() {
-            return Err(invalid(
-                "lines: at least one [[lines]] entry is needed".into(),
-            ));
-        }
+        problems.check(!self.smtp.fax_domains.is_empty(), || {
+            "smtp.fax_domains: at least one fax domain is needed".into()
+        });
+        problems.check(
+            self.smtp.max_recipients > 0
+                && self.smtp.max_connections > 0
+                && self.smtp.max_errors > 0,
+            || "smtp: max_recipients, max_connections and max_errors must be at least 1".into(),
+        );
+        problems.check(!self.lines.is_empty(), || {
+            "lines: at least one [[lines]] entry is needed".into()
+        });
         for (i, line) in self.lines.iter().enumerate() {
-            if line.channels == 0 {
-                return Err(invalid(format!(
-                    "lines.{}: channels must be at least 1",
-                    line.name
-                )));
-            }
-            if self.lines[..i].iter().any(|l| l.name == line.name) {
-                return Err(invalid(format!(
-                    "lines: the name {:?} is used twice",
-                    line.name
-                )));
-            }
-            line.validate().map_err(|e| invalid(e.to_string()))?;
+            problems.check(line.channels > 0, || {
+                format!("lines.{}: channels must be at least 1", line.name)
+            });
+            problems.check(!self.lines[..i].iter().any(|l| l.name == line.name), || {
+                format!("lines: the name {:?} is used twice", line.name)
+            });
+            problems.take(line.validate().map_err(|e| e.to_string()));
         }
         if let Some(sip) = self.sip_agent() {
-            sip.validate().map_err(invalid)?;
+            problems.take(sip.validate());
         }
-        if self.retry.max_tries == 0 || self.retry.max_dials == 0 {
-            return Err(invalid(
-                "retry: max_tries and max_dials must be at least 1".into(),
-            ));
-        }
-        if self.convert.max_pages == 0 {
-            return Err(invalid("convert.max_pages must be at least 1".into()));
-        }
-        self.receipts.policy().map_err(invalid)?;
-        self.inbound.routes().map_err(invalid)?;
+        problems.check(self.retry.max_tries > 0 && self.retry.max_dials > 0, || {
+            "retry: max_tries and max_dials must be at least 1".into()
+        });
+        problems.check(self.convert.max_pages > 0, || {
+            "convert.max_pages must be at least 1".into()
+        });
+        problems.take(self.receipts.policy());
+        problems.take(self.inbound.routes());
         if let Some(relay) = &self.relay {
-            faxhub_connectors::relay::SmtpRelay::new(relay).map_err(invalid)?;
+            problems.take(faxhub_connectors::relay::SmtpRelay::new(relay));
         }
-        crate::agents::validate(self).map_err(invalid)?;
-        Ok(Checked {
-            dialplan,
-            local,
-            trusted,
-            listen,
-        })
+        problems.take(crate::agents::validate(self));
+        match (dialplan, local, trusted, listen) {
+            (Some(dialplan), Some(local), Some(trusted), Some(listen)) if problems.0.is_empty() => {
+                Ok(Checked {
+                    dialplan,
+                    local,
+                    trusted,
+                    listen,
+                })
+            }
+            _ => Err(ConfigError::Invalid(problems.0.join("; "))),
+        }
     }
 
     /// The SIP user agent's settings, if it runs: when `[sip]` is given or a line needs it.
@@ -366,6 +380,27 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, String> {
         toml::from_str::<Config>(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let config = parse(
+            "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\n[retry]\nmax_tries = 0\n\
+             [convert]\nmax_pages = 0\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(all)) = config.validate() else {
+            panic!("invalid");
+        };
+        for problem in [
+            "smtp.fax_domains",
+            "smtp.listen",
+            "retry:",
+            "convert.max_pages",
+        ] {
+            assert!(all.contains(problem), "{problem} in {all}");
+        }
+        assert_eq!(all.lines().count(), 1, "{all}");
     }
 
     #[test]

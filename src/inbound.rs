@@ -5,6 +5,7 @@
 //! outbox is never mailed again. A fax with no pages (a failed call) is only logged, unless
 //! `mail_failed`; a number no route names and no catch-all is logged and stays in the inbox.
 
+use crate::wakeups::Wakeups;
 use faxhub_connectors::fax_mail::FaxMail;
 use faxhub_connectors::receipt::Language;
 use faxhub_lines::inbox::{Inbox, Received};
@@ -16,9 +17,8 @@ use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{MailKind, NewMail, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// How often the inbox is looked at without being told.
 const POLL: Duration = Duration::from_secs(5);
@@ -98,7 +98,8 @@ pub struct Mailer {
     pub dialplan: DialPlan,
     pub language: Language,
     pub hostname: String,
-    pub postman: Arc<Notify>,
+    /// Told when a received fax is queued as mail (`postman`).
+    pub wakeups: Wakeups,
 }
 
 impl Mailer {
@@ -190,7 +191,7 @@ impl Mailer {
             .map_err(|e| e.to_string())?;
         if queued {
             tracing::info!(fax = %id, did = %received.did, to = %to, pages = received.pages, subject = %subject, "received fax queued for its mailbox");
-            self.postman.notify_one();
+            self.wakeups.postman.notify_one();
         }
         Ok(())
     }

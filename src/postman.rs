@@ -7,13 +7,13 @@
 //! sent twice only if faxhub dies between the two (as with any MTA).
 
 use crate::receipts::ReceiptsConfig;
+use crate::wakeups::Wakeups;
 use faxhub_connectors::relay::{Envelope, Outlets};
 use faxhub_queue::job::{Route, now_ms};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{OutMail, Store};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// Mail per connection.
 const BATCH: i64 = 50;
@@ -29,7 +29,8 @@ pub struct Postman {
     pub config: ReceiptsConfig,
     /// How long sent mail is kept.
     pub retention: Duration,
-    pub wake: Arc<Notify>,
+    /// Waited on (`postman`).
+    pub wakeups: Wakeups,
 }
 
 impl Postman {
@@ -61,7 +62,7 @@ impl Postman {
                 _ => POLL,
             };
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.postman.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }

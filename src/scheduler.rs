@@ -9,6 +9,7 @@
 //! cut short by a crash is recovered at the next start.
 
 use crate::config::SchedulerConfig;
+use crate::wakeups::Wakeups;
 use faxhub_converters::{ConvertError, Converter};
 use faxhub_lines::{CallProgress, Line, LineOutcome, SendRequest};
 use faxhub_queue::dialplan::{DialPlan, FaxNumber};
@@ -21,7 +22,7 @@ use faxhub_queue::store::{Addressee, AttemptEnd, Conversion, DueRecipient, Recip
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// Recipients fetched from the store per look.
 const DUE_BATCH: i64 = 64;
@@ -42,9 +43,8 @@ pub struct Scheduler {
     pub limits: SenderLimits,
     pub policy: RetryPolicy,
     pub config: SchedulerConfig,
-    pub wake: Arc<Notify>,
-    /// Told when an outcome is recorded (the reporter).
-    pub recorded: Arc<Notify>,
+    /// Waited on (`scheduler`); told when an outcome is recorded (`reporter`).
+    pub wakeups: Wakeups,
 }
 
 enum Event {
@@ -125,7 +125,7 @@ impl Scheduler {
                         self.record(event, &mut busy_numbers, &mut in_flight).await;
                     }
                 }
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.scheduler.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }
@@ -323,7 +323,7 @@ impl Scheduler {
                     .map_err(|e| e.to_string())?;
                 if refused {
                     tracing::warn!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "failed", status = %limit.status(), reason = %limit, "call refused by a sender limit");
-                    self.recorded.notify_one();
+                    self.wakeups.reporter.notify_one();
                 }
                 Ok(false)
             }
@@ -340,7 +340,7 @@ impl Scheduler {
         match event {
             Event::Converted { claim, result } => {
                 self.record_conversion(claim, result).await;
-                self.recorded.notify_one();
+                self.wakeups.reporter.notify_one();
             }
             Event::Progress { job, idx, progress } => {
                 let json = serde_json::to_string(&progress).unwrap_or_default();
@@ -359,7 +359,7 @@ impl Scheduler {
                 busy_numbers.remove(&due.number);
                 self.record_attempt(due, line, started_at_ms, outcome, call)
                     .await;
-                self.recorded.notify_one();
+                self.wakeups.reporter.notify_one();
             }
         }
     }

@@ -41,7 +41,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
             .unwrap_or_else(|| "document".into());
         files.push((name, bytes));
     }
-    let host = crate::serve::hostname(config);
+    let host = crate::daemon::hostname(config);
     let from = args.from.clone().unwrap_or_else(|| {
         format!(
             "{}@{host}",
@@ -67,7 +67,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
 
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
-    let (store, spool) = crate::serve::open_queue(config).await?;
+    let (store, spool) = crate::daemon::open_queue(config).await?;
     let intake = Intake::start(
         spool,
         store.clone(),

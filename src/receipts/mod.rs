@@ -12,6 +12,7 @@ mod build;
 pub mod config;
 
 use crate::receipts::build::Settings;
+use crate::wakeups::Wakeups;
 use faxhub_queue::dsn::Action;
 use faxhub_queue::job::{JobId, Origin, Route, now_ms};
 use faxhub_queue::report::{Due, ReportPolicy};
@@ -19,9 +20,8 @@ use faxhub_queue::senders::LocalDomains;
 use faxhub_queue::spool::{MAIL_DIR, Spool};
 use faxhub_queue::store::{MailKind, Mark, NewMail, ReportCandidate, Store};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 pub use config::ReceiptsConfig;
 
@@ -40,10 +40,8 @@ pub struct Reporter {
     pub retry_window: Duration,
     /// Only these addresses get the pages (and `RET=FULL` originals).
     pub local: LocalDomains,
-    /// Notified by the scheduler when an outcome is recorded.
-    pub wake: Arc<Notify>,
-    /// Notified when a report is queued.
-    pub postman: Arc<Notify>,
+    /// Waited on (`reporter`); told when a report is queued (`postman`).
+    pub wakeups: Wakeups,
 }
 
 impl Reporter {
@@ -63,7 +61,7 @@ impl Reporter {
                 }
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wakeups.reporter.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 _ = shutdown.changed() => {}
             }
@@ -117,7 +115,7 @@ impl Reporter {
             tracing::info!(job = %line.job, mail = %line.mail, action = line.action, to = %line.to, rcpts = ?line.numbers, subject = %line.subject, "report queued");
         }
         if !batch.mails.is_empty() {
-            self.postman.notify_one();
+            self.wakeups.postman.notify_one();
         }
         Ok(seen)
     }

@@ -1,0 +1,312 @@
+//! The daemon (`faxhub serve`): `Daemon::build` makes every service once from the configuration,
+//! `Daemon::run` runs them until told to stop (by SIGTERM or SIGINT for `serve`; by anything a
+//! test likes in-process). The services wake each other through one named set (`Wakeups`).
+//!
+//! Order matters for durability: open the store and spool, recover from any crash, and only then
+//! bind the SMTP listeners. On stop the listeners stop accepting, sessions end with 421, the
+//! scheduler waits for calls in progress, and every task ends.
+
+use crate::Failure;
+use crate::config::{Checked, Config};
+use crate::inbound::Mailer;
+use crate::postman::Postman;
+use crate::receipts::Reporter;
+use crate::scheduler::Scheduler;
+use crate::wakeups::Wakeups;
+use faxhub_connectors::addressing::Addressing;
+use faxhub_connectors::relay::{Outlets, Relay};
+use faxhub_connectors::smtp::{self, Shared, tls};
+use faxhub_converters::Converter;
+use faxhub_lines::Line;
+use faxhub_lines::inbox::Inbox;
+use faxhub_lines::sip::agent::Agent;
+use faxhub_queue::intake::Intake;
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::Store;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Runs the daemon until SIGTERM or SIGINT; `warnings` (`Config::warnings`) are logged once.
+pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> Result<(), Failure> {
+    crate::logging::init(&config.log);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    // caught from now on: a stop asked for while starting is not lost
+    let mut signals = StopSignals::install()?;
+    let daemon = Daemon::build(config, checked).await?;
+    daemon.run(async move { signals.wait().await }).await
+}
+
+/// Every service of a running faxhub, made once from the configuration.
+pub struct Daemon {
+    config: Config,
+    hostname: String,
+    listeners: Vec<TcpListener>,
+    intake: Intake,
+    addressing: Addressing,
+    shared: Arc<Shared>,
+    scheduler: Scheduler,
+    reporter: Reporter,
+    mailer: Mailer,
+    postman: Postman,
+    converter: Arc<Converter>,
+}
+
+impl Daemon {
+    /// Opens the store and the spool, recovers from a crash, binds the SMTP listeners, starts
+    /// the SIP agent and checks the converters' sandbox, then makes every service. Nothing is
+    /// accepted before recovery is done.
+    pub async fn build(config: Config, checked: Checked) -> Result<Daemon, Failure> {
+        let runtime =
+            |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
+        let (store, spool) = open_queue(&config).await?;
+        crate::recovery::recover(&store, &spool)
+            .await
+            .map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
+
+        let hostname = hostname(&config);
+        let acceptor = tls::acceptor(&config.smtp.tls, &config.data_dir, &hostname)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let mut listeners = Vec::new();
+        for addr in &checked.listen {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
+            listeners.push(listener);
+        }
+
+        let wakeups = Wakeups::default();
+        let intake = Intake::start(
+            spool.clone(),
+            store.clone(),
+            wakeups.scheduler.clone(),
+            config.limits.clone(),
+        );
+        let inbox = Inbox::new(config.inbox_dir());
+        let agent = match config.sip_agent() {
+            Some(sip) => Some(
+                Agent::start(sip, inbox.clone())
+                    .await
+                    .map_err(|e| Failure::Runtime(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let lines = config
+            .lines
+            .iter()
+            .map(|l| Line::new(l, config.outbox_dir(), agent.as_ref()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let converter =
+            Arc::new(Converter::new(config.convert.clone()).with_scratch(spool.tmp_dir()));
+        check_sandbox(&converter, &config).await?;
+        let policy = config.receipts.policy().map_err(Failure::Usage)?;
+        let reporter = Reporter {
+            store: store.clone(),
+            spool: spool.clone(),
+            config: config.receipts.clone(),
+            policy,
+            hostname: hostname.clone(),
+            from: config
+                .receipts
+                .from
+                .clone()
+                .unwrap_or_else(|| format!("MAILER-DAEMON@{hostname}")),
+            retry_window: config.retry.give_up_after,
+            local: checked.local.clone(),
+            wakeups: wakeups.clone(),
+        };
+        let mailer = Mailer {
+            store: store.clone(),
+            spool: spool.clone(),
+            inbox,
+            routes: config.inbound.routes().map_err(Failure::Usage)?,
+            language: config.inbound.language.unwrap_or(config.receipts.language),
+            config: config.inbound.clone(),
+            dialplan: checked.dialplan.clone(),
+            hostname: hostname.clone(),
+            wakeups: wakeups.clone(),
+        };
+        let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
+        let postman = Postman {
+            store: store.clone(),
+            spool: spool.clone(),
+            outlets: Outlets {
+                relay,
+                exchange: crate::agents::replay(&config),
+                groupwise: crate::agents::api_in(&config),
+            },
+            config: config.receipts.clone(),
+            retention: config.scheduler.retention,
+            wakeups: wakeups.clone(),
+        };
+        let scheduler = Scheduler {
+            store: store.clone(),
+            spool: spool.clone(),
+            converter: converter.clone(),
+            convert_workers: config.convert.worker_count(),
+            lines,
+            channels: config.lines.iter().map(|l| l.channels as usize).collect(),
+            dialplan: checked.dialplan.clone(),
+            limits: config.limits.clone(),
+            policy: config.retry.clone(),
+            config: config.scheduler.clone(),
+            wakeups,
+        };
+        let addressing = Addressing {
+            fax_domains: config.smtp.fax_domains.clone(),
+            imcea_domains: config.smtp.imcea_domains.clone(),
+            dialplan: checked.dialplan.clone(),
+        };
+        let shared = Arc::new(Shared {
+            config: config.smtp.clone(),
+            hostname: hostname.clone(),
+            trusted: checked.trusted,
+            local: checked.local.clone(),
+            addressing: addressing.clone(),
+            intake: intake.clone(),
+            tls: acceptor,
+            clients: Default::default(),
+        });
+        Ok(Daemon {
+            config,
+            hostname,
+            listeners,
+            intake,
+            addressing,
+            shared,
+            scheduler,
+            reporter,
+            mailer,
+            postman,
+            converter,
+        })
+    }
+
+    /// Runs every service until `shutdown` completes; then the listeners stop accepting,
+    /// sessions end with 421, the scheduler waits for calls in progress, and every task ends.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), Failure> {
+        let Daemon {
+            config,
+            hostname,
+            listeners,
+            intake,
+            addressing,
+            shared,
+            scheduler,
+            reporter,
+            mailer,
+            postman,
+            converter,
+        } = self;
+        // LibreOffice takes seconds to start: warm the farm now, in the background.
+        tokio::spawn(async move {
+            match converter.warm_up().await {
+                Ok(()) => tracing::info!("LibreOffice farm warm"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LibreOffice farm not started: Office documents wait until it can start")
+                }
+            }
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = vec![
+            tokio::spawn(scheduler.run(stop_rx.clone())),
+            tokio::spawn(reporter.run(stop_rx.clone())),
+            tokio::spawn(postman.run(stop_rx.clone())),
+            tokio::spawn(mailer.run(stop_rx.clone())),
+        ];
+        tasks.extend(
+            crate::agents::start(&config, &intake, &addressing, &hostname, &stop_rx)
+                .map_err(Failure::Runtime)?,
+        );
+        let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
+        tracing::info!(
+            listen = ?config.smtp.listen,
+            fax_domains = ?config.smtp.fax_domains,
+            data_dir = %config.data_dir.display(),
+            lines = config.lines.len(),
+            hostname = %hostname,
+            "faxhub started"
+        );
+        shutdown.await;
+        tracing::info!("faxhub stopping");
+        let _ = stop_tx.send(true);
+        let _ = smtp_task.await;
+        for task in tasks {
+            let _ = task.await;
+        }
+        tracing::info!("faxhub stopped");
+        Ok(())
+    }
+}
+
+/// No conversion runs outside the sandbox unless the administrator turned it off.
+async fn check_sandbox(converter: &Converter, config: &Config) -> Result<(), Failure> {
+    let db = config.db_path();
+    match converter.check_sandbox(&[db.as_path()]).await {
+        Ok(how) => tracing::info!(sandbox = %how, "converters sandboxed"),
+        Err(e) => {
+            return Err(Failure::Runtime(format!(
+                "{e}; install bubblewrap, or write [convert.sandbox] mode = \"off\" to convert \
+                 documents unsandboxed"
+            )));
+        }
+    }
+    if config.convert.sandbox.mode == faxhub_converters::SandboxMode::Off {
+        tracing::warn!(
+            "converters run unsandboxed ([convert.sandbox] mode = \"off\"): a document can make them read this server's files and reach the network"
+        );
+    }
+    Ok(())
+}
+
+/// Opens the spool and the job store under data_dir (shared by serve, send and queue).
+pub async fn open_queue(config: &Config) -> Result<(Store, Spool), Failure> {
+    let spool = Spool::open(&config.spool_dir())
+        .map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
+    let store = Store::open(&config.db_path())
+        .await
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.db_path().display())))?;
+    Ok((store, spool))
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn hostname(config: &Config) -> String {
+    config.smtp.hostname.clone().unwrap_or_else(system_hostname)
+}
+
+/// SIGTERM and SIGINT, caught from the moment they are installed (before any listener exists,
+/// so that a stop request is never lost to the default action).
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, Failure> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let err = |e: std::io::Error| Failure::Runtime(format!("cannot catch signals: {e}"));
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).map_err(err)?,
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
