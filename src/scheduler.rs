@@ -343,8 +343,7 @@ impl Scheduler {
                 self.wakeups.reporter.notify_one();
             }
             Event::Progress { job, idx, progress } => {
-                let json = serde_json::to_string(&progress).unwrap_or_default();
-                if let Err(e) = self.store.set_progress(&job, idx, &json).await {
+                if let Err(e) = self.store.set_progress(&job, idx, &progress).await {
                     tracing::warn!(job = %job, error = %e, "could not record a call's progress");
                 }
             }
@@ -466,9 +465,7 @@ impl Scheduler {
             tries: counters.tries,
             dials: counters.dials,
             next_attempt_at_ms: next,
-            call: (!call.stage.is_empty())
-                .then(|| serde_json::to_string(&call).ok())
-                .flatten(),
+            call: call.stage.is_some().then_some(call),
         };
         match self.store.end_attempt(&end).await {
             Ok(status) => tracing::info!(

@@ -7,7 +7,7 @@
 //! The command fails (exit 1) when a number did not get its fax.
 
 use crate::Failure;
-use faxhub_lines::CallProgress;
+use faxhub_lines::{CallProgress, FaxTransport};
 use faxhub_queue::JobId;
 use faxhub_queue::state::{JobPhase, RecipientStatus};
 use faxhub_queue::store::{JobView, RecipientView, Store};
@@ -88,9 +88,7 @@ pub fn steps(before: Option<&JobView>, now: &JobView) -> Vec<String> {
 }
 
 fn progress_of(r: &RecipientView) -> Option<CallProgress> {
-    r.progress
-        .as_ref()
-        .and_then(|p| serde_json::from_value(p.clone()).ok())
+    r.progress.clone()
 }
 
 fn recipient_steps(before: Option<&RecipientView>, now: &RecipientView) -> Vec<String> {
@@ -134,11 +132,7 @@ fn recipient_steps(before: Option<&RecipientView>, now: &RecipientView) -> Vec<S
     };
     let old = if new_attempt { None } else { old };
     let was = |f: fn(&CallProgress) -> bool| old.as_ref().is_some_and(f);
-    let via = match p.transport.as_deref() {
-        Some("t38") => "T.38",
-        Some("g711") => "G.711 audio",
-        _ => "?",
-    };
+    let via = p.transport.map_or("?", FaxTransport::words);
     if p.transport.is_some() && old.as_ref().map(|o| &o.transport) != Some(&p.transport) {
         out.push(format!("{n}: connected over {via}"));
     }
@@ -184,6 +178,7 @@ fn progress_bar(r: &RecipientView) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faxhub_lines::Stage;
     use faxhub_queue::store::AttemptView;
 
     fn recipient(
@@ -206,7 +201,7 @@ mod tests {
             next_attempt_at: None,
             notify: None,
             orcpt: None,
-            progress: progress.map(|p| serde_json::to_value(p).unwrap()),
+            progress,
             attempt_log: vec![AttemptView {
                 n: 1,
                 line: "loopback".into(),
@@ -240,8 +235,8 @@ mod tests {
 
     fn sending(pages_confirmed: u32, bit_rate: u32) -> CallProgress {
         CallProgress {
-            stage: "sending".into(),
-            transport: Some("t38".into()),
+            stage: Some(Stage::Sending),
+            transport: Some(FaxTransport::T38),
             remote_ident: Some(" +33 1 42 00 00 00".into()),
             bit_rate,
             ecm: true,

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod sip;
 mod test_line;
 
+pub use faxhub_queue::progress::{CallProgress, FaxTransport, Stage};
 pub use file::FileLine;
 pub use test_line::{ScriptEntry, ScriptOutcome, TestLine};
 
@@ -115,25 +116,6 @@ pub struct SendRequest {
     pub attempt: u32,
     /// Where the call's progress goes, if anyone follows it.
     pub progress: Option<ProgressSender>,
-}
-
-/// What a call has done so far, for those who follow it (`faxhub queue watch`): published by
-/// the line as it happens, stored by the scheduler while the call lasts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallProgress {
-    /// "dialling", "connected" (the far end answered), "sending" (the fax machines agreed).
-    pub stage: String,
-    /// "t38" or "g711", once connected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transport: Option<String>,
-    /// The receiving machine's ident (CSI).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_ident: Option<String>,
-    pub bit_rate: u32,
-    pub ecm: bool,
-    /// Pages the receiver confirmed, of `pages`.
-    pub pages_confirmed: u32,
-    pub pages: u32,
 }
 
 /// Where a line publishes a call's progress.

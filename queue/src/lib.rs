@@ -16,6 +16,7 @@ pub mod intake;
 pub mod job;
 pub mod limits;
 pub mod logging;
+pub mod progress;
 pub mod report;
 pub mod retry;
 pub mod senders;

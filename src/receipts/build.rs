@@ -48,11 +48,6 @@ pub fn outcome(
 ) -> Outcome {
     let last = r.attempt_log.last();
     let call = last.and_then(|a| a.call.as_ref());
-    let text = |key: &str| {
-        call.and_then(|c| c.get(key))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
     let duration = last.and_then(|a| {
         let start = parse(&a.started_at)?;
         let end = parse(a.ended_at.as_deref()?)?;
@@ -93,16 +88,9 @@ pub fn outcome(
         attempts: r.attempt_log.len() as u32,
         last_attempt: last.and_then(|a| parse(a.ended_at.as_deref().unwrap_or(&a.started_at))),
         duration,
-        remote_ident: text("remote_ident"),
-        bit_rate: call
-            .and_then(|c| c.get("bit_rate"))
-            .and_then(|v| v.as_u64())
-            .map(|v| v as u32)
-            .filter(|b| *b > 0),
-        ecm: call
-            .filter(|_| text("transport").is_some())
-            .and_then(|c| c.get("ecm"))
-            .and_then(|v| v.as_bool()),
+        remote_ident: call.and_then(|c| c.remote_ident.clone()),
+        bit_rate: call.map(|c| c.bit_rate).filter(|b| *b > 0),
+        ecm: call.filter(|c| c.transport.is_some()).map(|c| c.ecm),
         next_attempt: r.next_attempt_at.as_deref().and_then(parse),
         retry_until: Some(retry_until),
     }
@@ -189,6 +177,7 @@ pub fn receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faxhub_queue::progress::{CallProgress, FaxTransport, Stage};
     use faxhub_queue::store::AttemptView;
 
     fn recipient(
@@ -220,10 +209,15 @@ mod tests {
                 status_code: code.map(str::to_string),
                 reason: reason.map(str::to_string),
                 pages_sent: 2,
-                call: Some(serde_json::json!({
-                    "stage": "sending", "transport": "t38", "remote_ident": "+33 1 69",
-                    "bit_rate": 14400, "ecm": true, "pages_confirmed": 2, "pages": 2
-                })),
+                call: Some(CallProgress {
+                    stage: Some(Stage::Sending),
+                    transport: Some(FaxTransport::T38),
+                    remote_ident: Some("+33 1 69".into()),
+                    bit_rate: 14_400,
+                    ecm: true,
+                    pages_confirmed: 2,
+                    pages: 2,
+                }),
             }],
         }
     }

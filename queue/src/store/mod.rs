@@ -20,6 +20,7 @@ pub use views::{AttemptView, JobView, RecipientView};
 
 use crate::dialplan::FaxNumber;
 use crate::job::{JobId, Notify, Origin, Ret};
+use crate::progress::CallProgress;
 use crate::state::{
     ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect,
 };
@@ -132,8 +133,8 @@ pub struct AttemptEnd {
     pub tries: u32,
     pub dials: u32,
     pub next_attempt_at_ms: Option<i64>,
-    /// What the call did (the line's last progress, JSON), if it got that far.
-    pub call: Option<String>,
+    /// What the call did (the line's last progress), if it got that far.
+    pub call: Option<CallProgress>,
 }
 
 /// What an operator action did to one recipient.
@@ -443,14 +444,18 @@ impl Store {
         Ok(true)
     }
 
-    /// What the call in progress to recipient `idx` of `job` has done so far (JSON), while it
-    /// is `sending`; shown by `queue show` and followed by `queue watch`.
+    /// What the call in progress to recipient `idx` of `job` has done so far, while it is
+    /// `sending`; shown by `queue show` and followed by `queue watch`.
     pub async fn set_progress(
         &self,
         job: &JobId,
         idx: i64,
-        progress: &str,
+        progress: &CallProgress,
     ) -> Result<(), StoreError> {
+        let progress = serde_json::to_string(progress).map_err(|e| StoreError::Corrupt {
+            column: "recipients.progress",
+            value: e.to_string(),
+        })?;
         sqlx::query(
             "UPDATE recipients SET progress = ? WHERE job_id = ? AND idx = ? AND status = 'sending'",
         )
@@ -486,7 +491,7 @@ impl Store {
         .bind(end.status.to_string())
         .bind(&end.reason)
         .bind(end.pages_sent)
-        .bind(&end.call)
+        .bind(end.call.as_ref().and_then(|c| serde_json::to_string(c).ok()))
         .bind(end.job_id.as_str())
         .bind(end.idx)
         .execute(&mut *tx)

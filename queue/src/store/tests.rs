@@ -51,7 +51,10 @@ fn end(
         tries: 0,
         dials: 1,
         next_attempt_at_ms: (new_status == RecipientStatus::Deferred).then_some(at + 1000),
-        call: Some(r#"{"remote_ident":"+33 1 69 29 39 99"}"#.into()),
+        call: Some(crate::progress::CallProgress {
+            remote_ident: Some("+33 1 69 29 39 99".into()),
+            ..Default::default()
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use crate::job::{JobId, rfc3339};
+use crate::progress::CallProgress;
 use crate::state::{ConversionState, JobPhase, RecipientStatus};
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
@@ -49,7 +50,7 @@ pub struct RecipientView {
     pub orcpt: Option<String>,
     /// What the call in progress has done so far (while `sending`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub progress: Option<serde_json::Value>,
+    pub progress: Option<CallProgress>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<AttemptView>,
 }
@@ -65,7 +66,7 @@ pub struct AttemptView {
     pub pages_sent: i64,
     /// What the call did: the far end's ident, speed, ECM, transport (as `progress`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub call: Option<serde_json::Value>,
+    pub call: Option<CallProgress>,
 }
 
 const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source";

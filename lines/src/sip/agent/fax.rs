@@ -17,13 +17,13 @@
 use super::Incoming;
 use super::call::Leg;
 use super::switch::{ASK_AFTER, Ask, choose};
-use crate::ProgressSender;
 use crate::sip::config::UdptlEc;
 use crate::sip::config::{FaxOptions, T38Mode};
 use crate::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, run_t38};
 use crate::sip::sdp::{self, AudioCodec, ErrorCorrection, Media, Origin, Sdp, T38Params};
 use crate::sip::spandsp::{AudioTerminal, Progress, SpandspError, T38Terminal};
 use crate::sip::udptl::Protection;
+use crate::{FaxTransport, ProgressSender, Stage};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -331,13 +331,14 @@ impl Session<'_> {
     fn publish(&self, p: &Progress, t38: bool) {
         if let Some(report) = &self.report {
             report.send_modify(|c| {
-                c.stage = if p.bit_rate > 0 {
-                    "sending"
-                } else {
-                    "connected"
-                }
-                .into();
-                c.transport = Some(if t38 { "t38" } else { "g711" }.into());
+                c.stage = Some(match p.bit_rate > 0 {
+                    true => Stage::Sending,
+                    false => Stage::Connected,
+                });
+                c.transport = Some(match t38 {
+                    true => FaxTransport::T38,
+                    false => FaxTransport::G711,
+                });
                 c.remote_ident = p.remote_ident.clone();
                 c.bit_rate = p.bit_rate;
                 c.ecm = p.ecm;

@@ -8,13 +8,13 @@
 use super::call::{Leg, NoAnswer, authorize};
 use super::fax::{Describer, Direction, FaxResult, Medium, Session, our_t38, peer_of};
 use super::{Agent, Transport, USER_AGENT, random_id};
-use crate::ProgressSender;
 use crate::sip::config::{FaxOptions, T38Mode};
 use crate::sip::dialog::{Dialog, ack_for_error, branch};
 use crate::sip::message::{Message, StartLine};
 use crate::sip::outcome::CallEnd;
 use crate::sip::sdp::{self, Sdp};
 use crate::sip::spandsp::Progress;
+use crate::{ProgressSender, Stage};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ impl Agent {
     pub async fn call(self: &Arc<Self>, dial: &Dial) -> CallReport {
         if let Some(report) = &dial.progress {
             report.send_modify(|c| {
-                c.stage = "dialling".into();
+                c.stage = Some(Stage::Dialling);
                 c.pages = dial.pages;
             });
         }
