@@ -156,6 +156,7 @@ impl Daemon {
             policy: config.retry.clone(),
             config: config.scheduler.clone(),
             wakeups,
+            clock: faxhub_queue::clock::Clock::System,
         };
         let addressing = Addressing {
             fax_domains: config.smtp.fax_domains.clone(),

@@ -7,6 +7,7 @@
 //! (`address`, `dialplan`, `retry`, `state`, `status`) take `now` as a parameter and do no I/O.
 
 pub mod address;
+pub mod clock;
 pub mod dialplan;
 pub mod did;
 pub mod dsn;

@@ -8,17 +8,24 @@
 //! work the CLI queued. On shutdown it stops dispatching and waits for calls in progress; a call
 //! cut short by a crash is recovered at the next start.
 
+mod convert;
+#[cfg(test)]
+mod tests;
+
+pub use convert::{Convert, Converted};
+
 use crate::config::SchedulerConfig;
 use crate::wakeups::Wakeups;
-use faxhub_converters::{ConvertError, Converter};
+use faxhub_converters::ConvertError;
 use faxhub_lines::{CallProgress, Line, LineOutcome, SendRequest};
+use faxhub_queue::clock::Clock;
 use faxhub_queue::dialplan::{DialPlan, FaxNumber};
-use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::job::JobId;
 use faxhub_queue::limits::{DAY, SenderLimits, Usage};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
-use faxhub_queue::store::{Addressee, AttemptEnd, Conversion, DueRecipient, RecipientPages, Store};
+use faxhub_queue::store::{AttemptEnd, Conversion, DueRecipient, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +41,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct Scheduler {
     pub store: Store,
     pub spool: Spool,
-    pub converter: Arc<Converter>,
+    /// Makes a job's page sets (`Converter` in the daemon; a script in tests).
+    pub converter: Arc<dyn Convert>,
     pub convert_workers: usize,
     pub lines: Vec<Arc<Line>>,
     pub channels: Vec<usize>,
@@ -45,6 +53,8 @@ pub struct Scheduler {
     pub config: SchedulerConfig,
     /// Waited on (`scheduler`); told when an outcome is recorded (`reporter`).
     pub wakeups: Wakeups,
+    /// Where `now` comes from (the system's; tokio's paused clock in tests).
+    pub clock: Clock,
 }
 
 enum Event {
@@ -66,12 +76,6 @@ enum Event {
         idx: i64,
         progress: CallProgress,
     },
-}
-
-/// A converted job: its page count, and the recipients' own page sets (with their covers).
-struct Converted {
-    pages: u32,
-    own: Vec<RecipientPages>,
 }
 
 struct LineSlot {
@@ -144,7 +148,7 @@ impl Scheduler {
 
     /// Deletes finished jobs older than the retention, then their spool files.
     async fn purge(&self) {
-        let before = now_ms() - self.config.retention.as_millis() as i64;
+        let before = self.clock.now_ms() - self.config.retention.as_millis() as i64;
         match self.store.purge_finished(before).await {
             Ok(files) if files.is_empty() => {}
             Ok(files) => {
@@ -171,9 +175,9 @@ impl Scheduler {
         let calls = self.store.next_due_at().await.ok().flatten();
         let conversions = self.store.next_conversion_at().await.ok().flatten();
         match calls.into_iter().chain(conversions).min() {
-            Some(at) => {
-                Duration::from_millis((at - now_ms()).clamp(0, poll.as_millis() as i64) as u64)
-            }
+            Some(at) => Duration::from_millis(
+                (at - self.clock.now_ms()).clamp(0, poll.as_millis() as i64) as u64,
+            ),
             None => poll,
         }
     }
@@ -189,7 +193,7 @@ impl Scheduler {
         }
         let claimed = self
             .store
-            .claim_conversions(free as i64, now_ms())
+            .claim_conversions(free as i64, self.clock.now_ms())
             .await
             .map_err(|e| e.to_string())?;
         for claim in claimed {
@@ -207,14 +211,9 @@ impl Scheduler {
             let spool = self.spool.clone();
             let events = events.clone();
             tokio::spawn(async move {
-                let result = convert_job(
-                    &converter,
-                    &spool,
-                    &claim.job,
-                    &claim.message_path,
-                    &addressees,
-                )
-                .await;
+                let result = converter
+                    .convert(&spool, &claim.job, &claim.message_path, &addressees)
+                    .await;
                 drop(permit);
                 let _ = events.send(Event::Converted { claim, result });
             });
@@ -233,7 +232,7 @@ impl Scheduler {
         if slots.iter().all(|s| s.channels.available_permits() == 0) {
             return Ok(0);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let due = self
             .store
             .due_recipients(now, DUE_BATCH)
@@ -367,7 +366,7 @@ impl Scheduler {
     /// server's trouble, deferred on the retry schedule (failed once `give_up_after` is past).
     async fn record_conversion(&self, claim: Conversion, result: Result<Converted, ConvertError>) {
         let job = &claim.job;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let retry_at = match &result {
             Err(e) if e.is_temporary() => {
                 self.policy
@@ -428,7 +427,7 @@ impl Scheduler {
         outcome: LineOutcome,
         call: CallProgress,
     ) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let result = AttemptResult {
             status: outcome.status,
             class: outcome.class,
@@ -535,63 +534,4 @@ async fn call(
         outcome,
         call,
     });
-}
-
-/// Converts a job's message into its page set in the spool, and, when the job has cover
-/// pages, one page set per recipient: its cover, then the same pages (a worker: I/O only, no
-/// state).
-async fn convert_job(
-    converter: &Converter,
-    spool: &Spool,
-    job: &JobId,
-    message_path: &str,
-    addressees: &[Addressee],
-) -> Result<Converted, ConvertError> {
-    let io = |e: std::io::Error| ConvertError::from(e);
-    let scratch = spool.scratch_dir().map_err(io)?;
-    let set = converter
-        .convert(&spool.path(message_path), scratch.path())
-        .await?;
-    let mut own = Vec::new();
-    let mut installs = Vec::new();
-    if set.cover.is_some() {
-        let to: Vec<faxhub_converters::Addressee> = addressees
-            .iter()
-            .map(|a| faxhub_converters::Addressee {
-                name: a.display_name.clone(),
-                number: a.number.clone(),
-            })
-            .collect();
-        let sets = converter
-            .with_covers(&set, &to, scratch.path())
-            .await
-            .map_err(|e| e.unless_full(scratch.path()))?;
-        for (a, mine) in addressees.iter().zip(sets) {
-            let rels = Spool::page_set_rels(&format!("{job}-{}", a.idx));
-            own.push(RecipientPages {
-                idx: a.idx,
-                pages: i64::from(mine.pages),
-                pages_path: rels[0].clone(),
-            });
-            installs.push((mine, rels));
-        }
-    }
-    installs.push((set.clone(), Spool::page_set_rels(job.as_str())));
-    let spool = spool.clone();
-    tokio::task::spawn_blocking(move || {
-        // the previews first, the job's own TIFF last: once it is in place the job may be sent
-        for (pages, [tif, pdf, png]) in &installs {
-            spool.install(&pages.pdf, pdf)?;
-            spool.install(&pages.thumbnail, png)?;
-            spool.install(&pages.tiff, tif)?;
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await
-    .map_err(ConvertError::from)?
-    .map_err(io)?;
-    Ok(Converted {
-        pages: set.pages,
-        own,
-    })
 }

@@ -1,0 +1,101 @@
+//! The scheduler's conversion worker: a job's message made into its page set in the spool and,
+//! when the job has cover pages, one page set per recipient (its cover, then the same pages).
+//! I/O only, no state: the scheduler records what it returns. `Convert` is the seam: the daemon
+//! converts with faxhub's `Converter`, the scheduler's tests with a script.
+
+use faxhub_converters::{ConvertError, Converter};
+use faxhub_queue::job::JobId;
+use faxhub_queue::spool::Spool;
+use faxhub_queue::store::{Addressee, RecipientPages};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A converted job: its page count, and the recipients' own page sets (with their covers).
+pub struct Converted {
+    pub pages: u32,
+    pub own: Vec<RecipientPages>,
+}
+
+/// What the scheduler asks of a converter.
+pub trait Convert: Send + Sync + 'static {
+    /// Makes `job`'s page sets from its message at `message_path`, installed in `spool` under
+    /// the job's (and each addressee's) page-set names.
+    fn convert<'a>(
+        &'a self,
+        spool: &'a Spool,
+        job: &'a JobId,
+        message_path: &'a str,
+        addressees: &'a [Addressee],
+    ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>>;
+}
+
+impl Convert for Converter {
+    fn convert<'a>(
+        &'a self,
+        spool: &'a Spool,
+        job: &'a JobId,
+        message_path: &'a str,
+        addressees: &'a [Addressee],
+    ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
+        Box::pin(convert_job(self, spool, job, message_path, addressees))
+    }
+}
+
+/// Converts a job's message into its page set in the spool, and, when the job has cover
+/// pages, one page set per recipient: its cover, then the same pages (a worker: I/O only, no
+/// state).
+async fn convert_job(
+    converter: &Converter,
+    spool: &Spool,
+    job: &JobId,
+    message_path: &str,
+    addressees: &[Addressee],
+) -> Result<Converted, ConvertError> {
+    let io = |e: std::io::Error| ConvertError::from(e);
+    let scratch = spool.scratch_dir().map_err(io)?;
+    let set = converter
+        .convert(&spool.path(message_path), scratch.path())
+        .await?;
+    let mut own = Vec::new();
+    let mut installs = Vec::new();
+    if set.cover.is_some() {
+        let to: Vec<faxhub_converters::Addressee> = addressees
+            .iter()
+            .map(|a| faxhub_converters::Addressee {
+                name: a.display_name.clone(),
+                number: a.number.clone(),
+            })
+            .collect();
+        let sets = converter
+            .with_covers(&set, &to, scratch.path())
+            .await
+            .map_err(|e| e.unless_full(scratch.path()))?;
+        for (a, mine) in addressees.iter().zip(sets) {
+            let rels = Spool::page_set_rels(&format!("{job}-{}", a.idx));
+            own.push(RecipientPages {
+                idx: a.idx,
+                pages: i64::from(mine.pages),
+                pages_path: rels[0].clone(),
+            });
+            installs.push((mine, rels));
+        }
+    }
+    installs.push((set.clone(), Spool::page_set_rels(job.as_str())));
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || {
+        // the previews first, the job's own TIFF last: once it is in place the job may be sent
+        for (pages, [tif, pdf, png]) in &installs {
+            spool.install(&pages.pdf, pdf)?;
+            spool.install(&pages.thumbnail, png)?;
+            spool.install(&pages.tiff, tif)?;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .map_err(ConvertError::from)?
+    .map_err(io)?;
+    Ok(Converted {
+        pages: set.pages,
+        own,
+    })
+}

@@ -1,0 +1,371 @@
+//! The scheduler in-process: a real store and spool in a temporary directory, a clock the test
+//! moves by hand (an hour of retries passes at once: `drive` moves it to the next due work), a
+//! converter that follows a script and the `test` line's scripted calls. What is asserted is
+//! what the store says, as `faxhub queue` shows it. Waits are bounded and name what hung.
+
+use super::*;
+use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+use faxhub_lines::{LineConfig, LineKind, ScriptEntry};
+use faxhub_queue::dialplan::{DialPlanConfig, FaxNumber};
+use faxhub_queue::job::{Notify, Origin};
+use faxhub_queue::retry::RetryPolicy;
+use faxhub_queue::store::{JobView, NewJob, NewRecipient};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// A converter that follows a script: each conversion takes the next result (`Ok` once the
+/// script is out), and an `Ok` installs a one-page page set as the real one would.
+struct Scripted(Mutex<VecDeque<Result<(), ConvertError>>>);
+
+impl Convert for Scripted {
+    fn convert<'a>(
+        &'a self,
+        spool: &'a Spool,
+        job: &'a JobId,
+        _message_path: &'a str,
+        _addressees: &'a [faxhub_queue::store::Addressee],
+    ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
+        let next = self.0.lock().unwrap().pop_front().unwrap_or(Ok(()));
+        Box::pin(async move {
+            next?;
+            let page = FaxPage::from_bitmap(
+                &Bitmap {
+                    width: 1728,
+                    length: 100,
+                    pixels: vec![false; 1728 * 100],
+                },
+                196,
+            )?;
+            spool.write_durable(&Spool::pages_rel(job.as_str()), &tiff_f::write(&[page]))?;
+            Ok(Converted {
+                pages: 1,
+                own: Vec::new(),
+            })
+        })
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Store,
+    wakeups: Wakeups,
+    clock: Clock,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// A `test` line of `channels`, calls lasting `call` (e.g. "10s"), scripted by `script`
+/// (number pattern, outcomes).
+fn line(channels: u32, call: Option<&str>, script: &[(&str, &[&str])]) -> LineConfig {
+    LineConfig {
+        channels,
+        call_duration: call.map(str::to_string),
+        script: script
+            .iter()
+            .map(|(numbers, outcomes)| ScriptEntry {
+                numbers: numbers.to_string(),
+                outcomes: outcomes.iter().map(|o| o.to_string()).collect(),
+            })
+            .collect(),
+        ..LineConfig::new("test", LineKind::Test)
+    }
+}
+
+fn policy(schedule_s: u64, max_dials: u32, give_up_after_s: u64) -> RetryPolicy {
+    RetryPolicy {
+        schedule: vec![Duration::from_secs(schedule_s)],
+        max_tries: 2,
+        max_dials,
+        give_up_after: Duration::from_secs(give_up_after_s),
+    }
+}
+
+async fn start(
+    line: LineConfig,
+    policy: RetryPolicy,
+    converts: Vec<Result<(), ConvertError>>,
+) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
+    let spool = Spool::open(&dir.path().join("spool")).unwrap();
+    let wakeups = Wakeups::default();
+    let clock = Clock::manual();
+    let lines = vec![Arc::new(
+        Line::new(&line, dir.path().join("outbox"), None).unwrap(),
+    )];
+    let scheduler = Scheduler {
+        store: store.clone(),
+        spool,
+        converter: Arc::new(Scripted(Mutex::new(converts.into()))),
+        convert_workers: 2,
+        lines,
+        channels: vec![line.channels as usize],
+        dialplan: DialPlan::new(DialPlanConfig::default()).unwrap(),
+        limits: SenderLimits::default(),
+        policy,
+        config: SchedulerConfig {
+            poll_interval: Duration::from_millis(50),
+            ..SchedulerConfig::default()
+        },
+        wakeups: wakeups.clone(),
+        clock: clock.clone(),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(scheduler.run(stopped));
+    Harness {
+        _dir: dir,
+        store,
+        wakeups,
+        clock,
+        stop,
+        task,
+    }
+}
+
+impl Harness {
+    /// A job to `numbers`, committed and the scheduler told, as the intake does.
+    async fn job(&self, numbers: &[&str]) -> JobId {
+        let now = self.clock.now_ms();
+        let id = JobId::generate(now);
+        let job = NewJob {
+            id: id.clone(),
+            origin: Origin::Smtp,
+            return_path: "alice@example.com".into(),
+            from_header: None,
+            subject: Some("test".into()),
+            received_at_ms: now,
+            env_id: None,
+            ret: None,
+            message_path: "msg/none.eml".into(),
+            size: 1,
+            recipients: numbers
+                .iter()
+                .map(|n| NewRecipient {
+                    number: FaxNumber::from_e164(n).unwrap(),
+                    address: format!("{n}@fax"),
+                    display_name: None,
+                    subaddress: None,
+                    notify: Notify::parse("SUCCESS,FAILURE"),
+                    orcpt: None,
+                })
+                .collect(),
+            source: None,
+            refused: Vec::new(),
+        };
+        self.store.insert_jobs(&[job]).await.unwrap();
+        self.wakeups.scheduler.notify_one();
+        id
+    }
+
+    /// The job once `done` says so; with `drive`, the clock is moved on to the next work due
+    /// (a retry, a deferred conversion) whenever some waits. At most a minute of real time.
+    async fn until(
+        &self,
+        id: &JobId,
+        what: &str,
+        drive: bool,
+        done: impl Fn(&JobView) -> bool,
+    ) -> JobView {
+        let started = std::time::Instant::now();
+        loop {
+            let job = self.store.job(id).await.unwrap().unwrap();
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{what}: not in a minute: {job:#?}"
+            );
+            if drive {
+                let calls = self.store.next_due_at().await.unwrap();
+                let conversions = self.store.next_conversion_at().await.unwrap();
+                if let Some(due) = calls.into_iter().chain(conversions).min() {
+                    self.clock.advance_to(due);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The job once every recipient is done or failed, the clock driven.
+    async fn finished(&self, id: &JobId) -> JobView {
+        self.until(id, "finished", true, |j| {
+            j.recipients
+                .iter()
+                .all(|r| matches!(r.status, RecipientStatus::Done | RecipientStatus::Failed))
+        })
+        .await
+    }
+}
+
+fn ms(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[tokio::test]
+async fn a_busy_number_is_called_again_after_the_schedules_delay() {
+    let h = start(
+        line(1, None, &[("+33155000001", &["busy", "ok"])]),
+        policy(600, 5, 86_400),
+        Vec::new(),
+    )
+    .await;
+    let id = h.job(&["+33155000001"]).await;
+    let job = h.finished(&id).await;
+    let r = &job.recipients[0];
+    assert_eq!(
+        (r.status, r.attempts, r.dials),
+        (RecipientStatus::Done, 2, 1)
+    );
+    let log = &r.attempt_log;
+    assert_eq!(log[0].status_code.as_deref(), Some("4.4.1"));
+    let waited = ms(&log[1].started_at) - ms(log[0].ended_at.as_deref().unwrap());
+    assert!(waited >= 600_000, "called again after {waited} ms");
+}
+
+#[tokio::test]
+async fn a_number_always_busy_fails_after_max_dials() {
+    let h = start(
+        line(1, None, &[("+33155000002", &["busy"])]),
+        policy(60, 3, 86_400),
+        Vec::new(),
+    )
+    .await;
+    let id = h.job(&["+33155000002"]).await;
+    let r = &h.finished(&id).await.recipients[0];
+    assert_eq!((r.status, r.attempts), (RecipientStatus::Failed, 3));
+    assert_eq!(r.status_code.as_deref(), Some("4.4.1"));
+    assert!(r.reason.as_deref().unwrap().contains("3 calls"), "{r:?}");
+}
+
+#[tokio::test]
+async fn calls_never_exceed_the_channels_nor_one_per_number() {
+    let h = start(
+        line(2, Some("300ms"), &[]),
+        policy(60, 5, 86_400),
+        Vec::new(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in [
+        "+33155000011",
+        "+33155000012",
+        "+33155000013",
+        "+33155000014",
+    ] {
+        ids.push(h.job(&[n]).await);
+    }
+    // two more to the first number: a fax machine has one line
+    ids.push(h.job(&["+33155000011"]).await);
+    ids.push(h.job(&["+33155000011"]).await);
+    let (mut most, mut most_to_one) = (0, 0);
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let sending: Vec<String> = h
+            .store
+            .jobs(false)
+            .await
+            .unwrap()
+            .iter()
+            .flat_map(|j| j.recipients.iter())
+            .filter(|r| r.status == RecipientStatus::Sending)
+            .map(|r| r.number.clone())
+            .collect();
+        most = most.max(sending.len());
+        most_to_one = most_to_one.max(sending.iter().filter(|n| *n == "+33155000011").count());
+        if h.store.jobs(false).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(most, 2, "both channels used, never more");
+    assert_eq!(most_to_one, 1, "one call at a time to a number");
+    for id in &ids {
+        assert_eq!(
+            h.finished(id).await.recipients[0].status,
+            RecipientStatus::Done
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_conversion_the_server_failed_waits_and_one_the_document_failed_fails() {
+    let crashed = || ConvertError::Crashed {
+        tool: "gs".into(),
+        how: "killed by signal 9".into(),
+    };
+    let damaged = ConvertError::Damaged {
+        part: "scan.pdf".into(),
+        detail: "no pages".into(),
+    };
+    let h = start(
+        line(1, None, &[]),
+        policy(300, 5, 86_400),
+        vec![Err(crashed()), Ok(()), Err(damaged)],
+    )
+    .await;
+    let first = h.job(&["+33155000021"]).await;
+    let deferred = h
+        .until(&first, "deferred by the crash", false, |j| {
+            j.recipients[0].status == RecipientStatus::Deferred
+        })
+        .await;
+    let r = &deferred.recipients[0];
+    assert_eq!(r.status_code.as_deref(), Some("4.3.0"));
+    assert!(
+        r.reason.as_deref().unwrap().contains("killed by signal 9"),
+        "{r:?}"
+    );
+    let done = h.finished(&first).await;
+    let r = &done.recipients[0];
+    assert_eq!(
+        (r.status, r.attempts, r.tries),
+        (RecipientStatus::Done, 1, 0)
+    );
+
+    let second = h.job(&["+33155000022"]).await;
+    let r = &h.finished(&second).await.recipients[0];
+    assert_eq!(r.status, RecipientStatus::Failed);
+    assert_eq!(r.status_code.as_deref(), Some("5.6.5"));
+    assert_eq!(r.attempts, 0, "no call for a document that cannot be faxed");
+}
+
+#[tokio::test]
+async fn a_converter_that_keeps_crashing_fails_the_job_once_the_time_is_up() {
+    let crashes = (0..100)
+        .map(|_| {
+            Err(ConvertError::ToolMissing {
+                tool: "LibreOffice".into(),
+            })
+        })
+        .collect();
+    let h = start(line(1, None, &[]), policy(600, 5, 3_600), crashes).await;
+    let id = h.job(&["+33155000031"]).await;
+    let r = &h.finished(&id).await.recipients[0];
+    assert_eq!(r.status, RecipientStatus::Failed);
+    assert_eq!(r.status_code.as_deref(), Some("4.3.0"));
+    assert!(r.reason.as_deref().unwrap().contains("gave up"), "{r:?}");
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_call_in_progress_and_records_it() {
+    let h = start(line(1, Some("2s"), &[]), policy(60, 5, 86_400), Vec::new()).await;
+    let id = h.job(&["+33155000041"]).await;
+    h.until(&id, "calling", false, |j| {
+        j.recipients[0].status == RecipientStatus::Sending
+    })
+    .await;
+    h.stop.send(true).unwrap();
+    h.task.await.unwrap();
+    let r = &h.store.job(&id).await.unwrap().unwrap().recipients[0];
+    assert_eq!(
+        r.status,
+        RecipientStatus::Done,
+        "the call ended and was recorded: {r:?}"
+    );
+}
