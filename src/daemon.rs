@@ -20,6 +20,7 @@ use faxhub_converters::Converter;
 use faxhub_lines::Line;
 use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::Agent;
+use faxhub_queue::clock::Clock;
 use faxhub_queue::intake::Intake;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::Store;
@@ -119,6 +120,7 @@ impl Daemon {
             retry_window: config.retry.give_up_after,
             local: checked.local.clone(),
             wakeups: wakeups.clone(),
+            clock: Clock::System,
         };
         let mailer = Mailer {
             store: store.clone(),
@@ -130,6 +132,7 @@ impl Daemon {
             dialplan: checked.dialplan.clone(),
             hostname: hostname.clone(),
             wakeups: wakeups.clone(),
+            clock: Clock::System,
         };
         let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
         let postman = Postman {
@@ -143,6 +146,7 @@ impl Daemon {
             config: config.receipts.clone(),
             retention: config.scheduler.retention,
             wakeups: wakeups.clone(),
+            clock: Clock::System,
         };
         let scheduler = Scheduler {
             store: store.clone(),
@@ -156,7 +160,7 @@ impl Daemon {
             policy: config.retry.clone(),
             config: config.scheduler.clone(),
             wakeups,
-            clock: faxhub_queue::clock::Clock::System,
+            clock: Clock::System,
         };
         let addressing = Addressing {
             fax_domains: config.smtp.fax_domains.clone(),

@@ -9,10 +9,10 @@ use crate::wakeups::Wakeups;
 use faxhub_connectors::fax_mail::FaxMail;
 use faxhub_connectors::receipt::Language;
 use faxhub_lines::inbox::{Inbox, Received};
+use faxhub_queue::clock::Clock;
 use faxhub_queue::dialplan::DialPlan;
 use faxhub_queue::did::{DidRoutes, Route};
 use faxhub_queue::job::Route as MailRoute;
-use faxhub_queue::job::now_ms;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{MailKind, NewMail, Store};
 use serde::{Deserialize, Serialize};
@@ -100,6 +100,8 @@ pub struct Mailer {
     pub hostname: String,
     /// Told when a received fax is queued as mail (`postman`).
     pub wakeups: Wakeups,
+    /// Where `now` comes from.
+    pub clock: Clock,
 }
 
 impl Mailer {
@@ -184,7 +186,7 @@ impl Mailer {
                 mail_from: String::new(),
                 rcpt_to: to.clone(),
                 path: rel,
-                created_at_ms: now_ms(),
+                created_at_ms: self.clock.now_ms(),
                 route: self.config.via,
             })
             .await

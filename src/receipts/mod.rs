@@ -13,8 +13,9 @@ pub mod config;
 
 use crate::receipts::build::Settings;
 use crate::wakeups::Wakeups;
+use faxhub_queue::clock::Clock;
 use faxhub_queue::dsn::Action;
-use faxhub_queue::job::{JobId, Origin, Route, now_ms};
+use faxhub_queue::job::{JobId, Origin, Route};
 use faxhub_queue::report::{Due, ReportPolicy};
 use faxhub_queue::senders::LocalDomains;
 use faxhub_queue::spool::{MAIL_DIR, Spool};
@@ -42,6 +43,8 @@ pub struct Reporter {
     pub local: LocalDomains,
     /// Waited on (`reporter`); told when a report is queued (`postman`).
     pub wakeups: Wakeups,
+    /// Where `now` comes from.
+    pub clock: Clock,
 }
 
 impl Reporter {
@@ -72,7 +75,7 @@ impl Reporter {
     /// is committed together (group commit): the messages written and synced with one sync of
     /// their directory, then the reports queued and the recipients marked in one transaction.
     async fn pass(&self) -> Result<usize, String> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let delayed_before = now - self.policy.delay_after.as_millis() as i64;
         let candidates = self
             .store

@@ -107,13 +107,22 @@ impl SmtpRelay {
     }
 
     pub async fn deliver(&self, mails: &[Envelope]) -> Vec<Result<(), DeliveryError>> {
+        // commands and replies are small and go in turn: without TCP_NODELAY each message's
+        // last write waits out the relay's delayed ACK (40 ms a mail, measured against a relay
+        // of the tests)
         let connected = match self.tls {
             RelayTls::None => match self.builder.connect_plain().await {
-                Ok(client) => Ok(send_all(client, mails).await),
+                Ok(client) => {
+                    let _ = client.stream.set_nodelay(true);
+                    Ok(send_all(client, mails).await)
+                }
                 Err(e) => Err(e),
             },
             _ => match self.builder.connect().await {
-                Ok(client) => Ok(send_all(client, mails).await),
+                Ok(client) => {
+                    let _ = client.stream.get_ref().0.set_nodelay(true);
+                    Ok(send_all(client, mails).await)
+                }
                 Err(e) => Err(e),
             },
         };

@@ -6,10 +6,14 @@
 //! the spool until the retention). A mail is marked sent right after the relay's 250, so one is
 //! sent twice only if faxhub dies between the two (as with any MTA).
 
+#[cfg(test)]
+mod tests;
+
 use crate::receipts::ReceiptsConfig;
 use crate::wakeups::Wakeups;
 use faxhub_connectors::relay::{Envelope, Outlets};
-use faxhub_queue::job::{Route, now_ms};
+use faxhub_queue::clock::Clock;
+use faxhub_queue::job::Route;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{OutMail, Store};
 use std::time::Duration;
@@ -31,6 +35,8 @@ pub struct Postman {
     pub retention: Duration,
     /// Waited on (`postman`).
     pub wakeups: Wakeups,
+    /// Where `now` comes from.
+    pub clock: Clock,
 }
 
 impl Postman {
@@ -56,9 +62,9 @@ impl Postman {
                 }
             }
             let sleep = match self.store.next_mail_due().await {
-                Ok(Some(at)) => {
-                    Duration::from_millis((at - now_ms()).clamp(0, POLL.as_millis() as i64) as u64)
-                }
+                Ok(Some(at)) => Duration::from_millis(
+                    (at - self.clock.now_ms()).clamp(0, POLL.as_millis() as i64) as u64,
+                ),
                 _ => POLL,
             };
             tokio::select! {
@@ -73,7 +79,7 @@ impl Postman {
     async fn round(&self) -> Result<usize, String> {
         let due = self
             .store
-            .mail_due(now_ms(), BATCH)
+            .mail_due(self.clock.now_ms(), BATCH)
             .await
             .map_err(|e| e.to_string())?;
         if due.is_empty() {
@@ -116,7 +122,7 @@ impl Postman {
                 }
             }
         }
-        if let Err(e) = self.store.mails_sent(&sent, now_ms()).await {
+        if let Err(e) = self.store.mails_sent(&sent, self.clock.now_ms()).await {
             tracing::error!(mails = ?sent, error = %e, "could not record mail sent: it will be sent again");
         }
         Ok(due.len())
@@ -125,7 +131,7 @@ impl Postman {
     /// Records a failed delivery: deferred with a doubling wait, or failed for good (a 5xx, or
     /// too old).
     async fn not_sent(&self, mail: &OutMail, permanent: bool, why: &str) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let next = if permanent {
             None
         } else {
@@ -145,7 +151,7 @@ impl Postman {
     }
 
     async fn purge(&self) {
-        let before = now_ms() - self.retention.as_millis() as i64;
+        let before = self.clock.now_ms() - self.retention.as_millis() as i64;
         match self.store.purge_mail(before).await {
             Ok(paths) => {
                 for p in &paths {
