@@ -186,13 +186,14 @@ async fn mail_goes_in_batches_one_connection_each() {
     h.run();
     h.until(&seen, "120 mails taken", |s| s.taken.len() == 120)
         .await;
-    let s = seen.lock().unwrap();
-    assert_eq!(s.connections, 3, "50 + 50 + 20");
-    let mut unique = s.taken.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), 120, "each once");
-    drop(s);
+    let (connections, mut taken) = {
+        let s = seen.lock().unwrap();
+        (s.connections, s.taken.clone())
+    };
+    assert_eq!(connections, 3, "50 + 50 + 20");
+    taken.sort();
+    taken.dedup();
+    assert_eq!(taken.len(), 120, "each once");
     assert!(
         h.store.mail_due(i64::MAX, 10).await.unwrap().is_empty(),
         "all recorded sent"
