@@ -10,6 +10,8 @@
 
 mod build;
 pub mod config;
+#[cfg(test)]
+mod tests;
 
 use crate::receipts::build::Settings;
 use crate::wakeups::Wakeups;

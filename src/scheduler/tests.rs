@@ -31,21 +31,27 @@ impl Convert for Scripted {
         let next = self.0.lock().unwrap().pop_front().unwrap_or(Ok(()));
         Box::pin(async move {
             next?;
-            let page = FaxPage::from_bitmap(
-                &Bitmap {
-                    width: 1728,
-                    length: 100,
-                    pixels: vec![false; 1728 * 100],
-                },
-                196,
-            )?;
-            spool.write_durable(&Spool::pages_rel(job.as_str()), &tiff_f::write(&[page]))?;
+            spool.write_durable(&Spool::pages_rel(job.as_str()), &one_page())?;
             Ok(Converted {
                 pages: 1,
                 own: Vec::new(),
             })
         })
     }
+}
+
+/// A one-page TIFF-F.
+fn one_page() -> Vec<u8> {
+    let page = FaxPage::from_bitmap(
+        &Bitmap {
+            width: 1728,
+            length: 100,
+            pixels: vec![false; 1728 * 100],
+        },
+        196,
+    )
+    .expect("a blank page encodes");
+    tiff_f::write(&[page])
 }
 
 struct Harness {
@@ -88,7 +94,16 @@ async fn start(
     policy: RetryPolicy,
     converts: Vec<Result<(), ConvertError>>,
 ) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), line, policy, converts).await
+}
+
+/// `start` on the store and spool already in `dir` (a crash's leftovers, say).
+async fn start_in(
+    dir: tempfile::TempDir,
+    line: LineConfig,
+    policy: RetryPolicy,
+    converts: Vec<Result<(), ConvertError>>,
+) -> Harness {
     let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
     let spool = Spool::open(&dir.path().join("spool")).unwrap();
     let wakeups = Wakeups::default();
@@ -128,34 +143,7 @@ async fn start(
 impl Harness {
     /// A job to `numbers`, committed and the scheduler told, as the intake does.
     async fn job(&self, numbers: &[&str]) -> JobId {
-        let now = self.clock.now_ms();
-        let id = JobId::generate(now);
-        let job = NewJob {
-            id: id.clone(),
-            origin: Origin::Smtp,
-            return_path: "alice@example.com".into(),
-            from_header: None,
-            subject: Some("test".into()),
-            received_at_ms: now,
-            env_id: None,
-            ret: None,
-            message_path: "msg/none.eml".into(),
-            size: 1,
-            recipients: numbers
-                .iter()
-                .map(|n| NewRecipient {
-                    number: FaxNumber::from_e164(n).unwrap(),
-                    address: format!("{n}@fax"),
-                    display_name: None,
-                    subaddress: None,
-                    notify: Notify::parse("SUCCESS,FAILURE"),
-                    orcpt: None,
-                })
-                .collect(),
-            source: None,
-            refused: Vec::new(),
-        };
-        self.store.insert_jobs(&[job]).await.unwrap();
+        let id = insert_job(&self.store, self.clock.now_ms(), numbers).await;
         self.wakeups.scheduler.notify_one();
         id
     }
@@ -199,6 +187,38 @@ impl Harness {
         })
         .await
     }
+}
+
+/// A job to `numbers` received at `now`, committed.
+async fn insert_job(store: &Store, now: i64, numbers: &[&str]) -> JobId {
+    let id = JobId::generate(now);
+    let job = NewJob {
+        id: id.clone(),
+        origin: Origin::Smtp,
+        return_path: "alice@example.com".into(),
+        from_header: None,
+        subject: Some("test".into()),
+        received_at_ms: now,
+        env_id: None,
+        ret: None,
+        message_path: "msg/none.eml".into(),
+        size: 1,
+        recipients: numbers
+            .iter()
+            .map(|n| NewRecipient {
+                number: FaxNumber::from_e164(n).unwrap(),
+                address: format!("{n}@fax"),
+                display_name: None,
+                subaddress: None,
+                notify: Notify::parse("SUCCESS,FAILURE"),
+                orcpt: None,
+            })
+            .collect(),
+        source: None,
+        refused: Vec::new(),
+    };
+    store.insert_jobs(&[job]).await.unwrap();
+    id
 }
 
 fn ms(rfc3339: &str) -> i64 {
@@ -368,4 +388,56 @@ async fn shutdown_waits_for_the_call_in_progress_and_records_it() {
         RecipientStatus::Done,
         "the call ended and was recorded: {r:?}"
     );
+}
+
+#[tokio::test]
+async fn after_a_crash_mid_call_and_mid_conversion_every_job_completes() {
+    // what a crash leaves: a call that never ended, a conversion that never ended, a partial
+    // write, and a message whose job was never committed (its client got no 250)
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
+    let spool = Spool::open(&dir.path().join("spool")).unwrap();
+    let now = faxhub_queue::job::now_ms();
+    let calling = insert_job(&store, now, &["+33155000051"]).await;
+    store.claim_conversions(10, now).await.unwrap();
+    let pages = Spool::pages_rel(calling.as_str());
+    spool.write_durable(&pages, &one_page()).unwrap();
+    store
+        .conversion_done(&calling, 1, &pages, &[])
+        .await
+        .unwrap();
+    let due = store.due_recipients(now, 10).await.unwrap();
+    assert!(store.start_attempt(&due[0], "test", now).await.unwrap());
+    let converting = insert_job(&store, now + 1, &["+33155000052"]).await;
+    assert_eq!(store.claim_conversions(10, now).await.unwrap().len(), 1);
+    std::fs::write(spool.tmp_dir().join("half-written"), b"par").unwrap();
+    spool
+        .write_durable("msg/never-committed.eml", b"Subject: x\r\n\r\nx")
+        .unwrap();
+    drop(store);
+
+    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
+    crate::recovery::recover(&store, &spool).await.unwrap();
+    let r = &store.job(&calling).await.unwrap().unwrap().recipients[0];
+    assert_eq!((r.status, r.tries), (RecipientStatus::Deferred, 1));
+    assert_eq!(r.attempt_log[0].status_code.as_deref(), Some("4.4.7"));
+    assert!(
+        std::fs::read_dir(spool.tmp_dir()).unwrap().next().is_none(),
+        "partial write gone"
+    );
+    assert!(!spool.path("msg/never-committed.eml").exists());
+    assert!(
+        std::fs::read_dir(spool.root().join("quarantine"))
+            .unwrap()
+            .count()
+            == 1,
+        "the orphan message kept in quarantine"
+    );
+    drop(store);
+
+    let h = start_in(dir, line(1, None, &[]), policy(60, 5, 86_400), Vec::new()).await;
+    for id in [&calling, &converting] {
+        let r = &h.finished(id).await.recipients[0];
+        assert_eq!(r.status, RecipientStatus::Done, "{id}: {r:?}");
+    }
 }
