@@ -6,9 +6,11 @@ use faxhub::Failure;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // SAFETY: umask(2) only sets the process's file mode creation mask.
+    // SAFETY: umask(2) only sets the process's file mode creation mask; mallopt(3) sets a
+    // tunable of the allocator before any thread exists.
     unsafe {
         libc::umask(faxhub::UMASK);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
     let cli = faxhub::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

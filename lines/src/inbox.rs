@@ -108,7 +108,7 @@ impl Inbox {
         let partial = self.partial_path(&received.id)?;
         if received.pages > 0 && partial.exists() {
             let name = format!("{}.tif", received.id);
-            durable::install(&partial, &self.dir.join(&name))?;
+            durable::install(&partial, &self.dir.join(&name), durable::Dir::Sync)?;
             received.tiff = Some(name);
         } else {
             let _ = fs::remove_file(&partial);

@@ -35,11 +35,14 @@ pub fn write(staging: &Path, target: &Path, parts: &[&[u8]], dir: Dir) -> io::Re
 }
 
 /// Moves a file already written and closed (`from`, e.g. a converter's output) to `target`
-/// durably: synced, renamed, its directory synced.
-pub fn install(from: &Path, target: &Path) -> io::Result<()> {
+/// durably: synced, renamed, its directory synced now or later (`dir`).
+pub fn install(from: &Path, target: &Path, dir: Dir) -> io::Result<()> {
     File::open(from)?.sync_all()?;
     fs::rename(from, target)?;
-    sync_dir_of(target)
+    match dir {
+        Dir::Sync => sync_dir_of(target),
+        Dir::Later => Ok(()),
+    }
 }
 
 /// Makes the renames into `dir` durable.
@@ -69,7 +72,7 @@ mod tests {
         fs::write(&made, b"pages").unwrap();
         let installed = dir.path().join("sub");
         fs::create_dir(&installed).unwrap();
-        install(&made, &installed.join("pages")).unwrap();
+        install(&made, &installed.join("pages"), Dir::Sync).unwrap();
         assert_eq!(fs::read(installed.join("pages")).unwrap(), b"pages");
         assert!(!made.exists());
         // nothing replaces a name with half a file: a failed write leaves the old one

@@ -21,6 +21,7 @@ use crate::limits::{DAY, HOUR, SenderLimits, Usage};
 use crate::spool::{self, Spool};
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify as Wakeup, mpsc, oneshot};
 
 /// Jobs committed in one transaction, at most.
@@ -58,6 +59,47 @@ pub enum IntakeError {
 }
 
 type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
+
+/// Bytes a staged message keeps in memory before they go to its file.
+const STAGING_BUFFER: usize = 64 << 10;
+
+/// A message being written to the spool as it arrives (`Intake::stage`). Dropped unaccepted,
+/// its file is removed.
+pub struct Staged {
+    writer: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    path: std::path::PathBuf,
+    size: u64,
+}
+
+impl Staged {
+    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the staged message is closed"))?;
+        writer.write_all(bytes).await?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // accepted: the file was renamed away, and this finds nothing
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A message in memory, or written to a staged file.
+enum Body {
+    Bytes(Vec<u8>),
+    Staged(Staged),
+}
 
 /// The counter of senders whose new destinations spiked.
 pub const SPIKES: &str = "sender_destination_spikes";
@@ -176,23 +218,61 @@ impl Intake {
         submission: Submission,
         message: Vec<u8>,
     ) -> Result<JobId, IntakeError> {
-        self.accept_durably(submission, message)
+        self.accept_body(submission, Body::Bytes(message)).await
+    }
+
+    /// A file in the spool to write a message into as it arrives (SMTP's DATA), so that a
+    /// connection holds a buffer, never the message; `accept_staged` makes it a job.
+    pub async fn stage(&self) -> Result<Staged, IntakeError> {
+        let path = self.spool.staging_path();
+        let file = tokio::fs::File::create(&path)
             .await
-            .map_err(|e| match e {
-                IntakeError::Spool(io) if spool::is_full(&io) => IntakeError::Full(io.to_string()),
-                IntakeError::Spool(_) | IntakeError::Store(_)
-                    if spool::low_on_space(self.spool.root()) =>
-                {
-                    IntakeError::Full(e.to_string())
-                }
-                other => other,
-            })
+            .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
+        Ok(Staged {
+            writer: Some(tokio::io::BufWriter::with_capacity(STAGING_BUFFER, file)),
+            path,
+            size: 0,
+        })
+    }
+
+    /// Makes the message written to `staged` a durable job, as `accept` does.
+    pub async fn accept_staged(
+        &self,
+        submission: Submission,
+        mut staged: Staged,
+    ) -> Result<JobId, IntakeError> {
+        if let Some(mut writer) = staged.writer.take() {
+            writer
+                .flush()
+                .await
+                .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
+        }
+        self.accept_body(submission, Body::Staged(staged)).await
+    }
+
+    /// `e`, or `Full` when the spool's disk is full.
+    fn full_or(&self, e: IntakeError) -> IntakeError {
+        match e {
+            IntakeError::Spool(io) if spool::is_full(&io) => IntakeError::Full(io.to_string()),
+            IntakeError::Spool(_) | IntakeError::Store(_)
+                if spool::low_on_space(self.spool.root()) =>
+            {
+                IntakeError::Full(e.to_string())
+            }
+            other => other,
+        }
+    }
+
+    async fn accept_body(&self, submission: Submission, body: Body) -> Result<JobId, IntakeError> {
+        self.accept_durably(submission, body)
+            .await
+            .map_err(|e| self.full_or(e))
     }
 
     async fn accept_durably(
         &self,
         submission: Submission,
-        message: Vec<u8>,
+        body: Body,
     ) -> Result<JobId, IntakeError> {
         let received_at_ms = now_ms();
         let submission = self.within_limits(submission).await?;
@@ -208,12 +288,18 @@ impl Intake {
         let sender = submission.return_path.clone();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());
-        let size = message.len() as u64;
         let spool = self.spool.clone();
         let path = rel.clone();
-        tokio::task::spawn_blocking(move || spool.write_synced(&path, &message))
-            .await
-            .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;
+        let size = tokio::task::spawn_blocking(move || match body {
+            Body::Bytes(message) => spool
+                .write_synced(&path, &message)
+                .map(|_| message.len() as u64),
+            Body::Staged(staged) => spool
+                .install_synced(&staged.path, &path)
+                .map(|_| staged.size),
+        })
+        .await
+        .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;
         let job = NewJob {
             id: id.clone(),
             origin: submission.origin,

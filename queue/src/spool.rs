@@ -155,8 +155,23 @@ impl Spool {
     /// Moves a finished file (already written and closed) into place durably (blocking).
     pub fn install(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
         let dest = self.root.join(relative);
-        durable::install(from, &dest)?;
+        durable::install(from, &dest, durable::Dir::Sync)?;
         Ok(dest)
+    }
+
+    /// `install` leaving the directory to a later `sync_dir` (group commit, as `write_synced`).
+    pub fn install_synced(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
+        let dest = self.root.join(relative);
+        durable::install(from, &dest, durable::Dir::Later)?;
+        Ok(dest)
+    }
+
+    /// A fresh path in `tmp/` for a file written as it arrives (a message streamed from SMTP),
+    /// then installed; a crash leaves it to `clean_tmp`.
+    pub fn staging_path(&self) -> PathBuf {
+        self.root
+            .join(TMP_DIR)
+            .join(format!("data-{:016x}", rand::random::<u64>()))
     }
 
     /// Removes partial writes left by a crash; returns how many.

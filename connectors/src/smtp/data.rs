@@ -4,6 +4,10 @@
 //!   LF, or a bare CR before a dot (the SMTP smuggling patterns) makes the message rejected with
 //!   `550 5.5.2` once the real end arrives, so that no hidden second message is ever accepted.
 //! - Dot-stuffing is undone (RFC 5321 §4.5.2).
+//! - The message goes to a file in the spool as it arrives (`Intake::stage`): a connection holds
+//!   a buffer and the first `HEAD` bytes (for the headers), never the message; a line longer
+//!   than `CHUNK` is read in pieces. A spool file that cannot be written (the disk full) is
+//!   refused for now at the end, after the data was read.
 //! - Size is enforced while streaming: past `max_message_size` nothing more is kept and the
 //!   message is refused with `552 5.3.4` at the end.
 //! - A `Received:` trace header is prepended (RFC 5321 §4.4).
@@ -16,11 +20,11 @@
 //!
 //! Returns `None` when the connection is lost or times out (the session ends, nothing queued).
 
-use super::io::{LineRead, read_line};
+use super::io::{Chunk, read_chunk};
 use super::reply::Reply;
 use super::session::{Conn, Session};
 use faxhub_queue::Origin;
-use faxhub_queue::intake::{IntakeError, Submission};
+use faxhub_queue::intake::{IntakeError, Staged, Submission};
 use mail_parser::MessageParser;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -41,11 +45,22 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     }
     conn.reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
     conn.flush().await.ok()?;
-    let max = session.shared.config.max_message_size as usize;
+    let intake = session.shared.intake.clone();
+    // the message goes to a spool file as it comes; if none can be made (the disk full), it is
+    // read to its end all the same (the session stays in step) and refused for now
+    let mut sink = Sink {
+        staged: intake.stage().await,
+        head: Vec::new(),
+        size: 0,
+        max: session.shared.config.max_message_size as usize,
+        too_big: false,
+        smuggling: false,
+    };
+    sink.take(trace_header(session).as_bytes()).await;
     let config = &session.shared.config;
     let deadline = tokio::time::Instant::now() + config.message_timeout;
-    let body = match read_body(conn, max, config.data_timeout, deadline).await {
-        Read::Body(body) => body,
+    match read_body(conn, &mut sink, config.data_timeout, deadline).await {
+        Read::Done => {}
         Read::Lost => return None,
         Read::TooSlow => {
             tracing::info!(client = %session.peer, "smtp message cut: not finished within message_timeout");
@@ -56,9 +71,9 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
                 "Timeout: the message took too long, closing connection",
             ));
         }
-    };
+    }
     let tx = session.tx.take().expect("invariant: checked above");
-    if body.smuggling {
+    if sink.smuggling {
         tracing::warn!(client = %session.peer, from = %tx.return_path, "smtp message rejected: bare CR/LF before a dot");
         return Some(Reply::new(
             550,
@@ -66,7 +81,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             "Message rejected: bare CR or LF before a dot (SMTP smuggling)",
         ));
     }
-    if body.too_big {
+    if sink.too_big {
         tracing::info!(client = %session.peer, from = %tx.return_path, "smtp message rejected: too big");
         return Some(Reply::new(
             552,
@@ -74,7 +89,6 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             "Message size exceeds fixed maximum message size",
         ));
     }
-    let message = with_trace_header(session, body.bytes);
     let mut submission = Submission {
         origin: Origin::Smtp,
         return_path: tx.return_path,
@@ -86,10 +100,14 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         source: None,
         refused: Vec::new(),
     };
-    describe(&message, &mut submission);
+    describe(&sink.head, &mut submission);
     let rcpts = submission.recipients.len();
     let from = submission.return_path.clone();
-    match session.shared.intake.accept(submission, message).await {
+    let accepted = match sink.staged {
+        Ok(staged) => intake.accept_staged(submission, staged).await,
+        Err(e) => Err(e),
+    };
+    match accepted {
         Ok(id) => {
             tracing::info!(job = %id, from = %from, rcpts, client = %session.peer, "queued");
             Some(Reply::new(250, "2.0.0", format!("Ok: queued as {id}")))
@@ -113,15 +131,54 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-struct Body {
-    bytes: Vec<u8>,
+/// The headers `describe` reads are taken from the first bytes of the message, at most these.
+const HEAD: usize = 64 << 10;
+/// Message data is read a line at a time, a longer line in chunks of this many bytes.
+const CHUNK: usize = 64 << 10;
+
+/// Where the message goes while it is read: its staged spool file (or why there is none), the
+/// first `HEAD` bytes for `describe`, and what was found on the way.
+struct Sink {
+    staged: Result<Staged, IntakeError>,
+    head: Vec<u8>,
+    size: usize,
+    max: usize,
     too_big: bool,
     smuggling: bool,
 }
 
+impl Sink {
+    /// Keeps `bytes` of the message, unless it is already refused.
+    async fn take(&mut self, bytes: &[u8]) {
+        if self.too_big || self.smuggling {
+            return;
+        }
+        if self.size + bytes.len() > self.max {
+            self.too_big = true;
+            return;
+        }
+        self.size += bytes.len();
+        if self.head.len() < HEAD {
+            let room = HEAD - self.head.len();
+            self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+        if let Ok(staged) = &mut self.staged
+            && let Err(e) = staged.write(bytes).await
+        {
+            // what could not be written is refused for now, once read to its end
+            let full = faxhub_queue::spool::is_full(&e);
+            self.staged = Err(match full {
+                true => IntakeError::Full(e.to_string()),
+                false => IntakeError::Spool(e),
+            });
+        }
+    }
+}
+
 /// How reading the message ended.
 enum Read {
-    Body(Body),
+    /// At `<CRLF>.<CRLF>` (what was read is in the sink, or it says why not).
+    Done,
     /// The connection was lost, or a line did not come within `data_timeout`.
     Lost,
     /// The whole message did not come within `message_timeout`.
@@ -130,64 +187,52 @@ enum Read {
 
 async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
-    max: usize,
+    sink: &mut Sink,
     timeout: std::time::Duration,
     deadline: tokio::time::Instant,
 ) -> Read {
-    let mut body = Body {
-        bytes: Vec::new(),
-        too_big: false,
-        smuggling: false,
-    };
-    let mut at_line_start_crlf = true; // the DATA command line ended with CRLF
+    // where the previous chunk left off: at a line start after CRLF (the DATA command ended
+    // with one), after a bare LF, in the middle of a line, or after a CR in the middle of one
+    let mut line_start = true;
+    let mut after_crlf = true;
+    let mut after_cr = false;
     loop {
-        let cap = max.saturating_sub(body.bytes.len()) + 3;
         let line_deadline = (tokio::time::Instant::now() + timeout).min(deadline);
-        let line =
-            match tokio::time::timeout_at(line_deadline, read_line(&mut conn.reader, cap)).await {
-                Ok(Ok(LineRead::Line(l))) => l,
-                Ok(Ok(LineRead::TooLong)) => {
-                    body.too_big = true;
-                    body.bytes = Vec::new();
-                    at_line_start_crlf = true;
-                    continue;
-                }
+        let (chunk, whole) =
+            match tokio::time::timeout_at(line_deadline, read_chunk(&mut conn.reader, CHUNK)).await
+            {
+                Ok(Ok(Chunk::Line(l))) => (l, true),
+                Ok(Ok(Chunk::Part(p))) => (p, false),
                 Err(_) if line_deadline == deadline => return Read::TooSlow,
                 _ => return Read::Lost,
             };
-        let ends_crlf = line.ends_with(b"\r\n");
-        if line == b".\r\n" {
-            if at_line_start_crlf {
-                return Read::Body(body);
+        if line_start && chunk == b".\r\n" {
+            if after_crlf {
+                return Read::Done;
             }
-            body.smuggling = true; // <LF>.<CRLF>
-        } else if line.starts_with(b".")
-            && line.len() >= 2
-            && !line.starts_with(b".\r\n")
-            && matches!(line[1], b'\r' | b'\n')
+            sink.smuggling = true; // <LF>.<CRLF>
+        } else if line_start
+            && chunk.starts_with(b".")
+            && chunk.len() >= 2
+            && matches!(chunk[1], b'\r' | b'\n')
         {
-            body.smuggling = true; // <CRLF>.<LF> or .<CR>x
-        } else if line.windows(2).any(|w| w[0] == b'\r' && w[1] == b'.') {
-            body.smuggling = true; // <CR>.<CRLF>
+            sink.smuggling = true; // <CRLF>.<LF> or .<CR>x
+        } else if chunk.windows(2).any(|w| w == b"\r.") || (after_cr && chunk.starts_with(b".")) {
+            sink.smuggling = true; // <CR>.<CRLF>, also split between two chunks
         }
-        let content = if at_line_start_crlf && line.starts_with(b".") {
-            &line[1..]
-        } else {
-            &line[..]
+        let content = match line_start && after_crlf && chunk.starts_with(b".") {
+            true => &chunk[1..],
+            false => &chunk[..],
         };
-        if !body.too_big {
-            if body.bytes.len() + content.len() > max {
-                body.too_big = true;
-                body.bytes = Vec::new();
-            } else {
-                body.bytes.extend_from_slice(content);
-            }
-        }
-        at_line_start_crlf = ends_crlf;
+        sink.take(content).await;
+        line_start = whole;
+        after_crlf = whole && chunk.ends_with(b"\r\n");
+        after_cr = !whole && chunk.ends_with(b"\r");
     }
 }
 
-fn with_trace_header(session: &Session, body: Vec<u8>) -> Vec<u8> {
+/// The `Received:` trace header faxhub puts first (RFC 5321 §4.4).
+fn trace_header(session: &Session) -> String {
     let protocol = match (session.esmtp, session.tls, session.authenticated.is_some()) {
         (false, _, _) => "SMTP",
         (true, false, false) => "ESMTP",
@@ -197,15 +242,11 @@ fn with_trace_header(session: &Session, body: Vec<u8>) -> Vec<u8> {
     };
     let now = chrono::Utc::now().to_rfc2822();
     let helo = session.helo.as_deref().unwrap_or("unknown");
-    let header = format!(
+    format!(
         "Received: from {helo} ([{}])\r\n\tby {} (faxhub) with {protocol};\r\n\t{now}\r\n",
         session.peer.ip(),
         session.shared.hostname
-    );
-    let mut out = Vec::with_capacity(header.len() + body.len());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&body);
-    out
+    )
 }
 
 /// Takes From:, Subject: and the recipients' display names from the headers.
