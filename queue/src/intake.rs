@@ -90,8 +90,9 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        // accepted: the file was renamed away, and this finds nothing
-        let _ = std::fs::remove_file(&self.path);
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -294,9 +295,14 @@ impl Intake {
             Body::Bytes(message) => spool
                 .write_synced(&path, &message)
                 .map(|_| message.len() as u64),
-            Body::Staged(staged) => spool
-                .install_synced(&staged.path, &path)
-                .map(|_| staged.size),
+            Body::Staged(mut staged) => {
+                let installed = spool.install_synced(&staged.path, &path);
+                // renamed away: nothing left for its drop to remove
+                if installed.is_ok() {
+                    staged.path = std::path::PathBuf::new();
+                }
+                installed.map(|_| staged.size)
+            }
         })
         .await
         .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;

@@ -153,7 +153,12 @@ pub struct Recovery {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Readers (WAL: they never wait for a writer).
     pool: SqlitePool,
+    /// The one connection this process writes through: its writers queue here, in order,
+    /// instead of meeting at SQLite's lock, whose busy handler sleeps up to 100 ms a try
+    /// (intake commits and the scheduler's claims did, under load).
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -161,14 +166,15 @@ impl Store {
     /// read first and wrote later would fail with "database is locked" whenever another
     /// connection (the intake, the CLI) wrote in between, instead of waiting its turn.
     async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Opens (creating and migrating) the database at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let pool = sqlite::connect(path).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let writer = sqlite::connect(path, 1).await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let pool = sqlite::connect(path, sqlite::READERS).await?;
+        Ok(Store { pool, writer })
     }
 
     /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
@@ -220,6 +226,21 @@ impl Store {
                     .push_bind(RecipientStatus::Queued.as_str())
                     .push_bind(job.received_at_ms);
             });
+            q.build().execute(&mut *tx).await?;
+            // the numbers each sender faxes, for its limits (`usage`)
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sender_numbers (sender, number, first_at, last_at) ",
+            );
+            q.push_values(chunk, |mut row, (job, _, r)| {
+                row.push_bind(&job.return_path)
+                    .push_bind(r.number.as_str())
+                    .push_bind(job.received_at_ms)
+                    .push_bind(job.received_at_ms);
+            });
+            q.push(
+                " ON CONFLICT (sender, number) DO UPDATE SET \
+                 first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at)",
+            );
             q.build().execute(&mut *tx).await?;
         }
         for job in jobs {
@@ -462,7 +483,7 @@ impl Store {
         .bind(progress)
         .bind(job.as_str())
         .bind(idx)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

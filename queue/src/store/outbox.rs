@@ -196,7 +196,7 @@ impl Store {
         .bind(next_ms)
         .bind(error)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_CONNECTIONS: u32 = 4;
+/// Connections that read.
+pub(super) const READERS: u32 = 4;
 
-pub(super) async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
+/// A pool of at most `connections` to the database at `path`.
+pub(super) async fn connect(path: &Path, connections: u32) -> Result<SqlitePool, sqlx::Error> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -19,7 +21,7 @@ pub(super) async fn connect(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
     SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(connections)
         .connect_with(options)
         .await
 }

@@ -7,25 +7,20 @@ use crate::state::RecipientStatus;
 use crate::status::EnhancedStatus;
 use sqlx::Row;
 
-/// A recipient that counts towards its sender's numbers: not refused at intake (a refusal is a
-/// failure with no call).
-const COUNTED: &str = "(r.status <> 'failed' OR r.tries + r.dials > 0)";
-
 impl Store {
-    /// What `sender` used since `since_ms`: the numbers of its jobs received since then, and the
-    /// calls placed since then with the pages they were sending.
+    /// What `sender` used since `since_ms`: the numbers of its jobs received since then (not
+    /// those refused at intake: `sender_numbers`, kept as jobs are committed), and the calls
+    /// placed since then with the pages they were sending.
     pub async fn sender_usage(&self, sender: &str, since_ms: i64) -> Result<Usage, StoreError> {
-        let numbers = sqlx::query(&format!(
-            "SELECT DISTINCT r.number FROM recipients r JOIN jobs j ON j.id = r.job_id \
-             WHERE j.return_path = ? AND j.received_at >= ? AND {COUNTED}"
-        ))
-        .bind(sender)
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|row| row.try_get::<String, _>("number"))
-        .collect::<Result<_, _>>()?;
+        let numbers =
+            sqlx::query("SELECT number FROM sender_numbers WHERE sender = ? AND last_at >= ?")
+                .bind(sender)
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|row| row.try_get::<String, _>("number"))
+                .collect::<Result<_, _>>()?;
         let calls = sqlx::query(
             "SELECT COUNT(*) AS calls, COALESCE(SUM(COALESCE(r.pages, j.pages, 0)), 0) AS pages \
              FROM attempts a JOIN jobs j ON j.id = a.job_id \
@@ -46,14 +41,9 @@ impl Store {
     /// How many numbers `sender`'s jobs received since `since_ms` name that none of its earlier
     /// jobs (still in the store) named.
     pub async fn new_numbers(&self, sender: &str, since_ms: i64) -> Result<u64, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(DISTINCT r.number) AS n FROM recipients r JOIN jobs j ON j.id = r.job_id \
-             WHERE j.return_path = ? AND j.received_at >= ? AND {COUNTED} AND r.number NOT IN \
-             (SELECT r2.number FROM recipients r2 JOIN jobs j2 ON j2.id = r2.job_id \
-              WHERE j2.return_path = ? AND j2.received_at < ?)"
-        ))
-        .bind(sender)
-        .bind(since_ms)
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sender_numbers WHERE sender = ? AND first_at >= ?",
+        )
         .bind(sender)
         .bind(since_ms)
         .fetch_one(&self.pool)
@@ -81,7 +71,7 @@ impl Store {
         .bind(now_ms)
         .bind(job_id)
         .bind(idx)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -93,7 +83,7 @@ impl Store {
              ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
         )
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
