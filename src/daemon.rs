@@ -195,20 +195,8 @@ impl Daemon {
     /// Runs every service until `shutdown` completes; then the listeners stop accepting,
     /// sessions end with 421, the scheduler waits for calls in progress, and every task ends.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), Failure> {
-        let Daemon {
-            config,
-            hostname,
-            listeners,
-            intake,
-            addressing,
-            shared,
-            scheduler,
-            reporter,
-            mailer,
-            postman,
-            converter,
-        } = self;
         // LibreOffice takes seconds to start: warm the farm now, in the background.
+        let converter = self.converter;
         tokio::spawn(async move {
             match converter.warm_up().await {
                 Ok(()) => tracing::info!("LibreOffice farm warm"),
@@ -219,22 +207,28 @@ impl Daemon {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = vec![
-            tokio::spawn(scheduler.run(stop_rx.clone())),
-            tokio::spawn(reporter.run(stop_rx.clone())),
-            tokio::spawn(postman.run(stop_rx.clone())),
-            tokio::spawn(mailer.run(stop_rx.clone())),
+            tokio::spawn(self.scheduler.run(stop_rx.clone())),
+            tokio::spawn(self.reporter.run(stop_rx.clone())),
+            tokio::spawn(self.postman.run(stop_rx.clone())),
+            tokio::spawn(self.mailer.run(stop_rx.clone())),
         ];
         tasks.extend(
-            crate::agents::start(&config, &intake, &addressing, &hostname, &stop_rx)
-                .map_err(Failure::Runtime)?,
+            crate::agents::start(
+                &self.config,
+                &self.intake,
+                &self.addressing,
+                &self.hostname,
+                &stop_rx,
+            )
+            .map_err(Failure::Runtime)?,
         );
-        let smtp_task = tokio::spawn(smtp::serve(shared, listeners, stop_rx));
+        let smtp_task = tokio::spawn(smtp::serve(self.shared, self.listeners, stop_rx));
         tracing::info!(
-            listen = ?config.smtp.listen,
-            fax_domains = ?config.smtp.fax_domains,
-            data_dir = %config.data_dir.display(),
-            lines = config.lines.len(),
-            hostname = %hostname,
+            listen = ?self.config.smtp.listen,
+            fax_domains = ?self.config.smtp.fax_domains,
+            data_dir = %self.config.data_dir.display(),
+            lines = self.config.lines.len(),
+            hostname = %self.hostname,
             "faxhub started"
         );
         shutdown.await;

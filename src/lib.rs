@@ -22,6 +22,8 @@ pub mod receipts;
 pub mod recovery;
 pub mod scheduler;
 mod send;
+#[cfg(test)]
+mod testing;
 pub mod wakeups;
 mod watch;
 

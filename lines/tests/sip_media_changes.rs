@@ -10,8 +10,7 @@ mod common;
 
 use common::far::{Far, address, sdp_of};
 use faxhub_lines::inbox::Inbox;
-use faxhub_lines::sip::agent::{Agent, CallReport, Dial, Transport};
-use faxhub_lines::sip::config::{FaxOptions, SipConfig};
+use faxhub_lines::sip::agent::{Agent, CallReport};
 use faxhub_lines::sip::dialog::Dialog;
 use faxhub_lines::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, run_t38};
 use faxhub_lines::sip::message::Message;
@@ -23,38 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-async fn agent(dir: &std::path::Path) -> Arc<Agent> {
-    let config = SipConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..SipConfig::default()
-    };
-    Agent::start(config, Inbox::new(dir.join("inbox")))
-        .await
-        .unwrap()
-}
-
 /// faxhub calls `far` with a T.38-only offer of a one-page fax.
 fn call_t38_only(agent: Arc<Agent>, far: &Far, dir: &std::path::Path) -> JoinHandle<CallReport> {
     let tiff = dir.join("sent.tif");
     common::one_page(&tiff, 200);
-    let dial = Dial {
-        number: "0142000000".into(),
-        proxy: far.here(),
-        transport: Transport::Udp,
-        domain: "127.0.0.1".into(),
-        from_user: "0169293999".into(),
-        credentials: None,
-        fax: FaxOptions {
-            t38_only: true,
-            ident: "FAXHUB".into(),
-            ..FaxOptions::default()
-        },
-        tiff,
-        pages: 1,
-        ring_timeout: Duration::from_secs(10),
-        max_duration: Duration::from_secs(120),
-        progress: None,
-    };
+    let dial = far.t38_only_dial(tiff);
     tokio::spawn(async move { agent.call(&dial).await })
 }
 
@@ -90,7 +62,7 @@ async fn refuse_t38_with_port_0(far: &mut Far) -> (Dialog, Message, std::net::So
 async fn a_t38_refusal_at_port_0_is_followed_by_audio_and_the_fax_goes_as_g711() {
     let dir = tempfile::tempdir().unwrap();
     let mut far = Far::new().await;
-    let calling = call_t38_only(agent(dir.path()).await, &far, dir.path());
+    let calling = call_t38_only(common::far::agent(dir.path()).await, &far, dir.path());
     let (dialog, reinvite, faxhub) = refuse_t38_with_port_0(&mut far).await;
     let offer = sdp_of(&reinvite);
     let audio = offer.audio().expect("an audio offer after the refusal");
@@ -152,7 +124,7 @@ async fn a_t38_refusal_at_port_0_is_followed_by_audio_and_the_fax_goes_as_g711()
 async fn when_audio_is_refused_too_the_reason_quotes_both_answers() {
     let dir = tempfile::tempdir().unwrap();
     let mut far = Far::new().await;
-    let calling = call_t38_only(agent(dir.path()).await, &far, dir.path());
+    let calling = call_t38_only(common::far::agent(dir.path()).await, &far, dir.path());
     let (dialog, reinvite, faxhub) = refuse_t38_with_port_0(&mut far).await;
     far.send(
         &dialog.response(&reinvite, 415, "Unsupported Media Type"),
@@ -181,7 +153,7 @@ async fn when_audio_is_refused_too_the_reason_quotes_both_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_back_to_audio_after_its_t38_fax_gets_200() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = agent(dir.path()).await;
+    let agent = common::far::agent(dir.path()).await;
     let mut far = Far::new().await;
     let faxhub = agent.local_addr();
     // call faxhub with a T.38 offer

@@ -8,9 +8,6 @@ mod common;
 
 use common::far::{Far, address, sdp_of};
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
-use faxhub_lines::inbox::Inbox;
-use faxhub_lines::sip::agent::{Agent, Dial, Transport};
-use faxhub_lines::sip::config::{FaxOptions, SipConfig};
 use faxhub_lines::sip::dialog::Dialog;
 use faxhub_lines::sip::media::{SessionEnd, Source, UdptlConfig, run_t38};
 use faxhub_lines::sip::outcome::CallEnd;
@@ -36,32 +33,9 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     .unwrap();
     std::fs::write(&sent, tiff_f::write(&[page])).unwrap();
 
-    let config = SipConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..SipConfig::default()
-    };
-    let agent = Agent::start(config, Inbox::new(dir.path().join("inbox")))
-        .await
-        .unwrap();
+    let agent = common::far::agent(dir.path()).await;
     let mut far = Far::new().await;
-    let dial = Dial {
-        number: "0142000000".into(),
-        proxy: far.here(),
-        transport: Transport::Udp,
-        domain: "127.0.0.1".into(),
-        from_user: "0169293999".into(),
-        credentials: None,
-        fax: FaxOptions {
-            t38_only: true,
-            ident: "FAXHUB".into(),
-            ..FaxOptions::default()
-        },
-        tiff: sent.clone(),
-        pages: 1,
-        ring_timeout: Duration::from_secs(10),
-        max_duration: Duration::from_secs(120),
-        progress: None,
-    };
+    let dial = far.t38_only_dial(sent.clone());
     let calling = tokio::spawn(async move { agent.call(&dial).await });
 
     // answer the T.38 offer

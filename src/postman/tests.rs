@@ -4,6 +4,7 @@
 //! connection; mail a relay refused for now goes again after its wait, once.
 
 use super::*;
+use crate::testing::Base;
 use faxhub_connectors::relay::{Relay, RelayConfig, RelayTls, SmtpRelay};
 use faxhub_queue::store::{MailKind, NewMail};
 use std::sync::{Arc, Mutex};
@@ -78,23 +79,22 @@ async fn relay(refusals: usize) -> (u16, Arc<Mutex<Seen>>) {
 }
 
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Store,
-    spool: Spool,
-    clock: Clock,
-    wakeups: Wakeups,
+    base: Base,
     stop: watch::Sender<bool>,
     postman: Option<Postman>,
     stopped: watch::Receiver<bool>,
 }
 
+impl std::ops::Deref for Harness {
+    type Target = Base;
+    fn deref(&self) -> &Base {
+        &self.base
+    }
+}
+
 /// The store, spool and postman, not running yet (`run`).
 async fn start(port: u16) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
-    let spool = Spool::open(&dir.path().join("spool")).unwrap();
-    let clock = Clock::manual();
-    let wakeups = Wakeups::default();
+    let base = Base::new().await;
     let relay = SmtpRelay::new(&RelayConfig {
         host: "127.0.0.1".into(),
         port,
@@ -103,8 +103,8 @@ async fn start(port: u16) -> Harness {
     })
     .unwrap();
     let postman = Postman {
-        store: store.clone(),
-        spool: spool.clone(),
+        store: base.store.clone(),
+        spool: base.spool.clone(),
         outlets: Outlets {
             relay: Relay::Smtp(Box::new(relay)),
             exchange: None,
@@ -112,16 +112,12 @@ async fn start(port: u16) -> Harness {
         },
         config: ReceiptsConfig::default(),
         retention: Duration::from_secs(86_400),
-        wakeups: wakeups.clone(),
-        clock: clock.clone(),
+        wakeups: base.wakeups.clone(),
+        clock: base.clock.clone(),
     };
     let (stop, stopped) = watch::channel(false);
     Harness {
-        _dir: dir,
-        store,
-        spool,
-        clock,
-        wakeups,
+        base,
         stop,
         postman: Some(postman),
         stopped,

@@ -4,6 +4,7 @@
 //! has passed, then one delay report, and never a second; a null sender gets none at all.
 
 use super::*;
+use crate::testing::Base;
 use faxhub_queue::dialplan::FaxNumber;
 use faxhub_queue::job::Ret;
 use faxhub_queue::state::RecipientStatus;
@@ -12,20 +13,19 @@ use faxhub_queue::store::{AttemptEnd, NewJob, NewRecipient};
 use std::collections::BTreeSet;
 
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Store,
-    spool: Spool,
-    clock: Clock,
-    wakeups: Wakeups,
+    base: Base,
     stop: watch::Sender<bool>,
 }
 
+impl std::ops::Deref for Harness {
+    type Target = Base;
+    fn deref(&self) -> &Base {
+        &self.base
+    }
+}
+
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
-    let spool = Spool::open(&dir.path().join("spool")).unwrap();
-    let clock = Clock::manual();
-    let wakeups = Wakeups::default();
+    let base = Base::new().await;
     let config = ReceiptsConfig {
         notify: vec!["success".into(), "failure".into(), "delay".into()],
         attach: config::Attach::None,
@@ -33,27 +33,20 @@ async fn start() -> Harness {
         ..ReceiptsConfig::default()
     };
     let reporter = Reporter {
-        store: store.clone(),
-        spool: spool.clone(),
+        store: base.store.clone(),
+        spool: base.spool.clone(),
         policy: config.policy().unwrap(),
         config,
         hostname: "faxhub.test".into(),
         from: "MAILER-DAEMON@faxhub.test".into(),
         retry_window: Duration::from_secs(86_400),
         local: LocalDomains::new(&["example.com".to_string()]).unwrap(),
-        wakeups: wakeups.clone(),
-        clock: clock.clone(),
+        wakeups: base.wakeups.clone(),
+        clock: base.clock.clone(),
     };
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(reporter.run(stopped));
-    Harness {
-        _dir: dir,
-        store,
-        spool,
-        clock,
-        wakeups,
-        stop,
-    }
+    Harness { base, stop }
 }
 
 impl Harness {

@@ -4,6 +4,7 @@
 //! what the store says, as `faxhub queue` shows it. Waits are bounded and name what hung.
 
 use super::*;
+use crate::testing::Base;
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::{LineConfig, LineKind, ScriptEntry};
 use faxhub_queue::dialplan::{DialPlanConfig, FaxNumber};
@@ -55,12 +56,16 @@ fn one_page() -> Vec<u8> {
 }
 
 struct Harness {
-    _dir: tempfile::TempDir,
-    store: Store,
-    wakeups: Wakeups,
-    clock: Clock,
+    base: Base,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Base;
+    fn deref(&self) -> &Base {
+        &self.base
+    }
 }
 
 /// A `test` line of `channels`, calls lasting `call` (e.g. "10s"), scripted by `script`
@@ -104,16 +109,13 @@ async fn start_in(
     policy: RetryPolicy,
     converts: Vec<Result<(), ConvertError>>,
 ) -> Harness {
-    let store = Store::open(&dir.path().join("faxhub.db")).await.unwrap();
-    let spool = Spool::open(&dir.path().join("spool")).unwrap();
-    let wakeups = Wakeups::default();
-    let clock = Clock::manual();
+    let base = Base::open(dir).await;
     let lines = vec![Arc::new(
-        Line::new(&line, dir.path().join("outbox"), None).unwrap(),
+        Line::new(&line, base.dir.path().join("outbox"), None).unwrap(),
     )];
     let scheduler = Scheduler {
-        store: store.clone(),
-        spool,
+        store: base.store.clone(),
+        spool: base.spool.clone(),
         converter: Arc::new(Scripted(Mutex::new(converts.into()))),
         convert_workers: 2,
         lines,
@@ -125,19 +127,12 @@ async fn start_in(
             poll_interval: Duration::from_millis(50),
             ..SchedulerConfig::default()
         },
-        wakeups: wakeups.clone(),
-        clock: clock.clone(),
+        wakeups: base.wakeups.clone(),
+        clock: base.clock.clone(),
     };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(scheduler.run(stopped));
-    Harness {
-        _dir: dir,
-        store,
-        wakeups,
-        clock,
-        stop,
-        task,
-    }
+    Harness { base, stop, task }
 }
 
 impl Harness {
@@ -382,7 +377,7 @@ async fn shutdown_waits_for_the_call_in_progress_and_records_it() {
     .await;
     h.stop.send(true).unwrap();
     h.task.await.unwrap();
-    let r = &h.store.job(&id).await.unwrap().unwrap().recipients[0];
+    let r = &h.base.store.job(&id).await.unwrap().unwrap().recipients[0];
     assert_eq!(
         r.status,
         RecipientStatus::Done,

@@ -147,6 +147,42 @@ pub mod far {
         }
     }
 
+    /// faxhub's user agent on a free port of 127.0.0.1, its inbox under `dir`.
+    pub async fn agent(dir: &std::path::Path) -> std::sync::Arc<faxhub_lines::sip::agent::Agent> {
+        let config = faxhub_lines::sip::config::SipConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        };
+        let inbox = faxhub_lines::inbox::Inbox::new(dir.join("inbox"));
+        faxhub_lines::sip::agent::Agent::start(config, inbox)
+            .await
+            .unwrap()
+    }
+
+    impl Far {
+        /// faxhub's call to this far end: a T.38-only offer of the one page in `tiff`.
+        pub fn t38_only_dial(&self, tiff: std::path::PathBuf) -> faxhub_lines::sip::agent::Dial {
+            faxhub_lines::sip::agent::Dial {
+                number: "0142000000".into(),
+                proxy: self.here(),
+                transport: faxhub_lines::sip::agent::Transport::Udp,
+                domain: "127.0.0.1".into(),
+                from_user: "0169293999".into(),
+                credentials: None,
+                fax: faxhub_lines::sip::config::FaxOptions {
+                    t38_only: true,
+                    ident: "FAXHUB".into(),
+                    ..Default::default()
+                },
+                tiff,
+                pages: 1,
+                ring_timeout: Duration::from_secs(10),
+                max_duration: Duration::from_secs(120),
+                progress: None,
+            }
+        }
+    }
+
     /// The SDP of `message`.
     pub fn sdp_of(message: &Message) -> Sdp {
         Sdp::parse(std::str::from_utf8(&message.body).unwrap()).unwrap()
