@@ -44,11 +44,8 @@ async fn refuse_t38_with_port_0(far: &mut Far) -> (Dialog, Message, std::net::So
         connection: None,
         ..t38
     };
-    let mut ok = dialog.response(&invite, 200, "OK");
-    ok.add("Content-Type", "application/sdp");
-    ok.body = far.sdp(vec![refused]).into_bytes();
-    far.send(&ok, faxhub).await;
-    far.receive("ACK").await;
+    let answer = far.sdp(vec![refused]);
+    far.answer(&dialog, &invite, &answer, faxhub).await;
     let (reinvite, from) = far.receive("INVITE").await;
     assert_eq!(
         reinvite.header("Call-ID"),
@@ -69,12 +66,9 @@ async fn a_t38_refusal_at_port_0_is_followed_by_audio_and_the_fax_goes_as_g711()
     assert_ne!(audio.port, 0);
     let their_media = address(&offer, audio);
     let choice = sdp::choose_audio(audio, &[AudioCodec::Pcma]).expect("PCMA offered");
-    let mut ok = dialog.response(&reinvite, 200, "OK");
-    ok.add("Content-Type", "application/sdp");
     let answer = sdp::audio_media(far.media_port(), &[choice.codec], None);
-    ok.body = far.sdp(vec![answer]).into_bytes();
-    far.send(&ok, faxhub).await;
-    far.receive("ACK").await;
+    let answer = far.sdp(vec![answer]);
+    far.answer(&dialog, &reinvite, &answer, faxhub).await;
 
     // receive the fax as G.711 with a T.30 terminal of our own
     let received = dir.path().join("received.tif");

@@ -46,11 +46,7 @@ async fn refreshes_mid_fax_leave_the_t38_session_alone() {
     let mut dialog = Dialog::accept(&far.local(), &invite, "far-tag").unwrap();
     let ours = T38Params::answer(&theirs, &T38Params::default());
     let answer = far.sdp(vec![ours.media(far.media_port())]);
-    let mut ok = dialog.response(&invite, 200, "OK");
-    ok.add("Content-Type", "application/sdp");
-    ok.body = answer.clone().into_bytes();
-    far.sip.send_to(&ok.render(), faxhub).await.unwrap();
-    far.receive("ACK").await;
+    far.answer(&dialog, &invite, &answer, faxhub).await;
 
     // receive the fax with a T.30 terminal of our own
     let received = dir.path().join("received.tif");

@@ -102,6 +102,21 @@ pub mod far {
             .render()
         }
 
+        /// Answers `request` of `dialog` with 200 and `sdp`, and takes the ACK.
+        pub async fn answer(
+            &self,
+            dialog: &faxhub_lines::sip::dialog::Dialog,
+            request: &Message,
+            sdp: &str,
+            to: SocketAddr,
+        ) {
+            let mut ok = dialog.response(request, 200, "OK");
+            ok.add("Content-Type", "application/sdp");
+            ok.body = sdp.as_bytes().to_vec();
+            self.send(&ok, to).await;
+            self.receive("ACK").await;
+        }
+
         pub async fn send(&self, message: &Message, to: SocketAddr) {
             self.sip.send_to(&message.render(), to).await.unwrap();
         }
