@@ -260,15 +260,21 @@ impl Farm {
                 }
             }
         }
-        // Some documents crash a warm instance but not a fresh process: try one, last.
-        if self.cold(input, output).await.is_ok() {
-            tracing::info!(part = %name, "converted by a cold LibreOffice after warm instances crashed");
-            return Ok(());
+        // Some documents crash a warm instance but not a fresh process: try one, last. If that
+        // one is killed by a signal too (the OOM killer, an operator, a crash), the trouble is
+        // taken for the server's and the document tried again later (`ConvertError::exited`);
+        // if it refuses the document, the document's.
+        match self.cold(input, output).await {
+            Ok(()) => {
+                tracing::info!(part = %name, "converted by a cold LibreOffice after warm instances crashed");
+                Ok(())
+            }
+            Err(e) if e.is_temporary() => Err(e),
+            Err(_) => Err(ConvertError::Damaged {
+                part: name.to_string(),
+                detail: format!("it made LibreOffice crash {ATTEMPTS} times"),
+            }),
         }
-        Err(ConvertError::Damaged {
-            part: name.to_string(),
-            detail: format!("it made LibreOffice crash {ATTEMPTS} times"),
-        })
     }
 
     /// One-shot `soffice --convert-to pdf` with a fresh profile, in the sandbox like the rest.
