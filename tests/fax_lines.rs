@@ -7,7 +7,11 @@
 //!   cause 1: failed with 5.1.1), a telephone that answers and never sends fax tones (4.4.2 once
 //!   T.30's timer for identifying the far end has run out: T0, 60 s in spandsp for a caller;
 //!   T1, 35 s, for an answerer); a registrar and a proxy that challenge faxhub and check its
-//!   digest answers themselves.
+//!   digest answers themselves; a PBX that answers a T.38-only INVITE with the stream at port 0
+//!   (SIPp: faxhub offers audio next).
+//! - PBX behaviour faxhub must meet as the answering side, played by a far end the test scripts
+//!   (`faxhub_lines::sip::far`): a caller that waits for faxhub to switch to T.38 (the loopback
+//!   line with `t38 = "theirs"`), a PBX that goes back to audio after its T.38 fax.
 
 mod common;
 
@@ -570,4 +574,118 @@ fn the_page_header_line_is_printed_on_each_page_sent() {
         "the first line read is the header (date, name and number): {top:?}\n{text}"
     );
     assert!(text.contains("Crazy Ones"), "and the page below it: {text}");
+}
+
+/// A PBX that sends a fax over T.38 and takes the call back to audio before it hangs up (as
+/// Asterisk does once its fax is done), played by a far end the test scripts: the re-INVITE
+/// gets 200 with an audio answer (not 491), and the fax is in the inbox, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pbx_back_to_audio_after_its_t38_fax_gets_200() {
+    use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
+    use faxhub_lines::sip::dialog::Dialog;
+    use faxhub_lines::sip::far::{Far, address, sdp_of};
+    use faxhub_lines::sip::media::{SessionEnd, Source, UdptlConfig, run_t38};
+    use faxhub_lines::sip::sdp::{self, AudioCodec, T38Params};
+    use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
+    use faxhub_lines::sip::udptl::Protection;
+
+    let hub = Faxhub::start("", "[sip]\nlisten = \"127.0.0.1:0\"\n");
+    let faxhub = std::net::SocketAddr::from(([127, 0, 0, 1], hub.sip_port()));
+    let mut far = Far::new().await;
+    let ours = T38Params::default();
+    let offer = far.sdp(vec![ours.media(far.media_port())]);
+    let uri = format!("sip:0142000000@{faxhub}");
+    let (mut dialog, invite) = Dialog::invite(
+        &far.local(),
+        &uri,
+        offer.as_bytes(),
+        ("pbx-1@far", "pbx", "b1"),
+    );
+    far.send(&invite, faxhub).await;
+    let ok = far.final_response("INVITE").await;
+    assert_eq!(ok.code(), Some(200), "{}", hub.log());
+    dialog.confirm(&ok);
+    far.send(&dialog.request("ACK", b"", "b1-ack"), faxhub)
+        .await;
+    let answer = sdp_of(&ok);
+    let t38 = answer.t38().expect("T.38 answered");
+    let theirs = T38Params::from_media(t38).unwrap();
+
+    // the fax, one page, over T.38
+    let sent = hub.dir.path().join("page.tif");
+    let page = FaxPage::from_bitmap(
+        &Bitmap {
+            width: 1728,
+            length: 300,
+            pixels: (0..1728 * 300).map(|i| (i / 1728 / 10) % 2 == 0).collect(),
+        },
+        196,
+    )
+    .unwrap();
+    std::fs::write(&sent, tiff_f::write(&[page])).unwrap();
+    let terminal = TerminalConfig {
+        calling: true,
+        ident: "PBX".into(),
+        ..TerminalConfig::default()
+    };
+    let mut tx = T38Terminal::sender(&terminal, &sent).unwrap();
+    let udptl = UdptlConfig {
+        protection: Protection::Redundancy(3),
+        max_datagram: T38Params::datagram_limit(&theirs, &ours) as usize,
+    };
+    let source = Source::exactly(address(&answer, t38));
+    let end = run_t38(&mut tx, &far.media, source, udptl, WAIT, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        end,
+        SessionEnd::Finished,
+        "{:?}\n{}",
+        tx.progress(),
+        hub.log()
+    );
+
+    // back to audio, then the BYE
+    let audio = far.sdp(vec![sdp::audio_media(
+        far.media_port(),
+        &[AudioCodec::Pcma],
+        None,
+    )]);
+    far.send(&dialog.request("INVITE", audio.as_bytes(), "b2"), faxhub)
+        .await;
+    let back = far.final_response("INVITE").await;
+    assert_eq!(
+        back.code(),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&back.render())
+    );
+    assert!(sdp_of(&back).audio().is_some_and(|m| m.port != 0));
+    dialog.confirm(&back);
+    far.send(&dialog.request("ACK", b"", "b2-ack"), faxhub)
+        .await;
+    far.send(&dialog.request("BYE", b"", "b3"), faxhub).await;
+    assert_eq!(far.final_response("BYE").await.code(), Some(200));
+
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received =
+            serde_json::from_slice::<Vec<Value>>(&hub.cli(&["inbox", "--json"]).stdout).unwrap();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 1, "{}", hub.log());
+    let fax = &received[0];
+    assert_eq!(
+        (
+            fax["complete"].as_bool(),
+            fax["transport"].as_str(),
+            fax["pages"].as_u64()
+        ),
+        (Some(true), Some("t38"), Some(1)),
+        "{fax:#}"
+    );
+    assert_eq!(fax["remote_ident"], "PBX");
 }

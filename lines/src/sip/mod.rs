@@ -12,6 +12,8 @@ pub mod agent;
 pub mod config;
 pub mod dialog;
 pub mod digest;
+#[cfg(feature = "test-support")]
+pub mod far;
 pub mod g711;
 pub mod line;
 pub mod media;
