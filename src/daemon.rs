@@ -53,6 +53,9 @@ pub struct Daemon {
     mailer: Mailer,
     postman: Postman,
     converter: Arc<Converter>,
+    /// The SIP user agent, kept for as long as the daemon runs: it answers calls even when no
+    /// line calls through it (its TCP listener holds only a weak reference).
+    agent: Option<Arc<Agent>>,
 }
 
 impl Daemon {
@@ -189,6 +192,7 @@ impl Daemon {
             mailer,
             postman,
             converter,
+            agent,
         })
     }
 
@@ -238,6 +242,7 @@ impl Daemon {
         for task in tasks {
             let _ = task.await;
         }
+        drop(self.agent);
         tracing::info!("faxhub stopped");
         Ok(())
     }

@@ -16,7 +16,8 @@
 //!   user with no capabilities), or in a user namespace as faxhub's own user otherwise;
 //! - ceilings set with `setrlimit` before `bwrap` starts, so every process inside inherits them:
 //!   address space (`memory`), CPU time (`cpu`), file size (`file_size`), no core dumps; and a
-//!   lower CPU priority (nice 10), so conversion never slows down intake;
+//!   lower CPU priority (nice 10) and the lowest best-effort disk priority, so that conversion
+//!   slows down intake as little as it can;
 //! - an empty environment but for `PATH`, `HOME`, `TMPDIR` and `LANG`.
 //!
 //! `mode = "off"` (the administrator's explicit choice) runs the programs as they are, with the
@@ -38,6 +39,11 @@ const NOT_INSTALLED: &str = "bubblewrap (bwrap) is not installed (Debian: apt in
 const SETPRIV: &str = "/usr/bin/setpriv";
 /// External tools run at this lower CPU priority.
 const TOOL_NICENESS: libc::c_int = 10;
+/// ioprio_set(2): the calling process.
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+/// The tools' disk priority: best effort (class 2), its lowest level (7), below the daemon's
+/// fsyncs of mail being accepted.
+const TOOL_IO_PRIORITY: libc::c_int = (2 << 13) | 7;
 /// Where programs are looked for inside.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// The private `/tmp` inside the sandbox holds at most this much.
@@ -478,9 +484,16 @@ impl Limits {
                 _ => Err(std::io::Error::last_os_error()),
             }
         };
-        // SAFETY: nice(2) is async-signal-safe.
+        // SAFETY: nice(2) and ioprio_set(2) are system calls, async-signal-safe; a refusal of
+        // either leaves the tool at the daemon's priority, which is no reason not to run it.
         unsafe {
             libc::nice(TOOL_NICENESS);
+            libc::syscall(
+                libc::SYS_ioprio_set,
+                IOPRIO_WHO_PROCESS,
+                0,
+                TOOL_IO_PRIORITY,
+            );
         }
         set(libc::RLIMIT_AS, self.memory)?;
         set(libc::RLIMIT_CPU, self.cpu)?;
