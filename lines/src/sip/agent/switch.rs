@@ -139,9 +139,9 @@ impl Session<'_> {
                 }
             }
         };
-        match response.as_ref().map(|r| r.code().unwrap_or(500)) {
-            Ok(200..=299) => {
-                let response = response.as_ref().expect("a 2xx");
+        let code = response.as_ref().map(|r| r.code().unwrap_or(500));
+        match (code, &response) {
+            (Ok(200..=299), Ok(response)) => {
                 self.leg.acknowledge(response).await;
                 let answer = Sdp::parse(&String::from_utf8_lossy(&response.body)).ok();
                 let t38 = answer.as_ref().and_then(|a| {
@@ -165,7 +165,7 @@ impl Session<'_> {
                     }
                 }
             }
-            Ok(491) if ask.glare == 0 => {
+            (Ok(491), _) if ask.glare == 0 => {
                 ask.glare += 1;
                 let wait = if self.calling {
                     Duration::from_millis(2_100 + rand::random::<u64>() % 1_900)
@@ -174,10 +174,10 @@ impl Session<'_> {
                 };
                 ask.at = Some(Instant::now() + wait);
             }
-            Ok(code) => {
+            (Ok(code), _) => {
                 tracing::info!(%call_id, code, "T.38 refused: the fax goes on as G.711")
             }
-            Err(_) => {
+            (Err(_), _) => {
                 tracing::info!(%call_id, "our T.38 request had no answer: the fax goes on as G.711")
             }
         }
