@@ -582,36 +582,11 @@ fn the_page_header_line_is_printed_on_each_page_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pbx_back_to_audio_after_its_t38_fax_gets_200() {
     use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
-    use faxhub_lines::sip::dialog::Dialog;
-    use faxhub_lines::sip::far::{Far, address, sdp_of};
-    use faxhub_lines::sip::media::{SessionEnd, Source, UdptlConfig, run_t38};
-    use faxhub_lines::sip::sdp::{self, AudioCodec, T38Params};
-    use faxhub_lines::sip::spandsp::{T38Terminal, TerminalConfig};
-    use faxhub_lines::sip::udptl::Protection;
+    use faxhub_lines::sip::far::{Far, sdp_of};
+    use faxhub_lines::sip::media::SessionEnd;
 
     let hub = Faxhub::start("", "[sip]\nlisten = \"127.0.0.1:0\"\n");
     let faxhub = std::net::SocketAddr::from(([127, 0, 0, 1], hub.sip_port()));
-    let mut far = Far::new().await;
-    let ours = T38Params::default();
-    let offer = far.sdp(vec![ours.media(far.media_port())]);
-    let uri = format!("sip:0142000000@{faxhub}");
-    let (mut dialog, invite) = Dialog::invite(
-        &far.local(),
-        &uri,
-        offer.as_bytes(),
-        ("pbx-1@far", "pbx", "b1"),
-    );
-    far.send(&invite, faxhub).await;
-    let ok = far.final_response("INVITE").await;
-    assert_eq!(ok.code(), Some(200), "{}", hub.log());
-    dialog.confirm(&ok);
-    far.send(&dialog.request("ACK", b"", "b1-ack"), faxhub)
-        .await;
-    let answer = sdp_of(&ok);
-    let t38 = answer.t38().expect("T.38 answered");
-    let theirs = T38Params::from_media(t38).unwrap();
-
-    // the fax, one page, over T.38
     let sent = hub.dir.path().join("page.tif");
     let page = FaxPage::from_bitmap(
         &Bitmap {
@@ -623,49 +598,25 @@ async fn a_pbx_back_to_audio_after_its_t38_fax_gets_200() {
     )
     .unwrap();
     std::fs::write(&sent, tiff_f::write(&[page])).unwrap();
-    let terminal = TerminalConfig {
-        calling: true,
-        ident: "PBX".into(),
-        ..TerminalConfig::default()
-    };
-    let mut tx = T38Terminal::sender(&terminal, &sent).unwrap();
-    let udptl = UdptlConfig {
-        protection: Protection::Redundancy(3),
-        max_datagram: T38Params::datagram_limit(&theirs, &ours) as usize,
-    };
-    let source = Source::exactly(address(&answer, t38));
-    let end = run_t38(&mut tx, &far.media, source, udptl, WAIT, None)
+    let fax = Far::new()
         .await
-        .unwrap();
+        .fax_then_back_to_audio(faxhub, "0142000000", &sent, "PBX")
+        .await;
     assert_eq!(
-        end,
+        fax.end,
         SessionEnd::Finished,
         "{:?}\n{}",
-        tx.progress(),
+        fax.progress,
         hub.log()
     );
-
-    // back to audio, then the BYE
-    let audio = far.sdp(vec![sdp::audio_media(
-        far.media_port(),
-        &[AudioCodec::Pcma],
-        None,
-    )]);
-    far.send(&dialog.request("INVITE", audio.as_bytes(), "b2"), faxhub)
-        .await;
-    let back = far.final_response("INVITE").await;
+    let back = &fax.back;
     assert_eq!(
         back.code(),
         Some(200),
         "{}",
         String::from_utf8_lossy(&back.render())
     );
-    assert!(sdp_of(&back).audio().is_some_and(|m| m.port != 0));
-    dialog.confirm(&back);
-    far.send(&dialog.request("ACK", b"", "b2-ack"), faxhub)
-        .await;
-    far.send(&dialog.request("BYE", b"", "b3"), faxhub).await;
-    assert_eq!(far.final_response("BYE").await.code(), Some(200));
+    assert!(sdp_of(back).audio().is_some_and(|m| m.port != 0));
 
     let mut received = Vec::new();
     for _ in 0..100 {

@@ -12,12 +12,11 @@ use common::far::{Far, address, sdp_of};
 use faxhub_lines::inbox::Inbox;
 use faxhub_lines::sip::agent::{Agent, CallReport};
 use faxhub_lines::sip::dialog::Dialog;
-use faxhub_lines::sip::media::{RtpConfig, SessionEnd, Source, UdptlConfig, run_audio, run_t38};
+use faxhub_lines::sip::media::{RtpConfig, SessionEnd, Source, run_audio};
 use faxhub_lines::sip::message::Message;
 use faxhub_lines::sip::outcome::{CallEnd, outcome};
-use faxhub_lines::sip::sdp::{self, AudioCodec, Media, T38Params};
-use faxhub_lines::sip::spandsp::{AudioTerminal, T38Terminal, TerminalConfig};
-use faxhub_lines::sip::udptl::Protection;
+use faxhub_lines::sip::sdp::{self, AudioCodec, Media};
+use faxhub_lines::sip::spandsp::{AudioTerminal, TerminalConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -149,78 +148,27 @@ async fn a_caller_back_to_audio_after_its_t38_fax_gets_200() {
     let dir = tempfile::tempdir().unwrap();
     let agent = common::far::agent(dir.path()).await;
     let mut far = Far::new().await;
-    let faxhub = agent.local_addr();
-    // call faxhub with a T.38 offer
-    let ours = T38Params::default();
-    let offer = far.sdp(vec![ours.media(far.media_port())]);
-    let uri = format!("sip:0142000000@{faxhub}");
-    let (mut dialog, invite) = Dialog::invite(
-        &far.local(),
-        &uri,
-        offer.as_bytes(),
-        ("back@far", "far-tag", "b1"),
-    );
-    far.send(&invite, faxhub).await;
-    let (ok, _) = far.receive("200").await;
-    dialog.confirm(&ok);
-    far.send(&dialog.request("ACK", b"", "b1-ack"), faxhub)
-        .await;
-    let answer = sdp_of(&ok);
-    let t38 = answer.t38().expect("T.38 answered");
-    let their_media = address(&answer, t38);
-    let theirs = T38Params::from_media(t38).unwrap();
-
-    // send the fax over T.38
     let sent = dir.path().join("sent.tif");
     common::one_page(&sent, 200);
-    let terminal = TerminalConfig {
-        calling: true,
-        ident: "CALLER".into(),
-        ..TerminalConfig::default()
-    };
-    let mut tx = T38Terminal::sender(&terminal, &sent).unwrap();
-    let udptl = UdptlConfig {
-        protection: Protection::Redundancy(3),
-        max_datagram: T38Params::datagram_limit(&theirs, &ours) as usize,
-    };
-    let end = run_t38(
-        &mut tx,
-        &far.media,
-        Source::exactly(their_media),
-        udptl,
-        Duration::from_secs(90),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(end, SessionEnd::Finished, "{:?}", tx.progress());
-    assert_eq!(tx.progress().pages, 1);
-
-    // the fax is done: back to audio, as a PBX does before hanging up
-    let back = far.sdp(vec![sdp::audio_media(
-        far.media_port(),
-        &[AudioCodec::Pcma, AudioCodec::Pcmu],
-        None,
-    )]);
-    let reinvite = dialog.request("INVITE", back.as_bytes(), "b2");
-    far.send(&reinvite, faxhub).await;
-    let response = far.final_response("INVITE").await;
+    let fax = far
+        .fax_then_back_to_audio(agent.local_addr(), "0142000000", &sent, "CALLER")
+        .await;
+    assert_eq!(fax.end, SessionEnd::Finished, "{:?}", fax.progress);
+    assert_eq!(fax.progress.pages, 1);
+    // the fax is done: back to audio, as a PBX does before hanging up, gets 200
+    let back = &fax.back;
     assert_eq!(
-        response.code(),
+        back.code(),
         Some(200),
         "{}",
-        String::from_utf8_lossy(&response.render())
+        String::from_utf8_lossy(&back.render())
     );
-    let audio = sdp_of(&response);
-    let m = audio.audio().expect("an audio answer");
-    assert_ne!(m.port, 0, "audio accepted");
-    dialog.confirm(&response);
-    far.send(&dialog.request("ACK", b"", "b2-ack"), faxhub)
-        .await;
-    let bye = dialog.request("BYE", b"", "b3");
-    far.send(&bye, faxhub).await;
-    let (done, _) = far.receive("200").await;
-    assert_eq!(done.cseq().unwrap().1, "BYE");
+    let m = sdp_of(back);
+    assert_ne!(
+        m.audio().expect("an audio answer").port,
+        0,
+        "audio accepted"
+    );
 
     // and the fax was received, whole
     let inbox = Inbox::new(dir.path().join("inbox"));

@@ -167,3 +167,91 @@ pub fn sdp_of(message: &Message) -> Sdp {
 pub fn address(sdp: &Sdp, media: &Media) -> SocketAddr {
     SocketAddr::new(sdp.address_of(media).unwrap(), media.port)
 }
+
+/// How a PBX's fax to faxhub went (`Far::fax_then_back_to_audio`).
+pub struct SentFax {
+    pub end: crate::sip::media::SessionEnd,
+    pub progress: crate::sip::spandsp::Progress,
+    /// faxhub's final response to the re-INVITE back to audio.
+    pub back: Message,
+}
+
+impl Far {
+    /// Plays a PBX that faxes `tiff` to `number` at `faxhub` over T.38 as `ident`, then takes
+    /// the call back to audio (as Asterisk does once its fax is done) and hangs up.
+    pub async fn fax_then_back_to_audio(
+        &mut self,
+        faxhub: SocketAddr,
+        number: &str,
+        tiff: &std::path::Path,
+        ident: &str,
+    ) -> SentFax {
+        use crate::sip::dialog::Dialog;
+        use crate::sip::media::{Source, UdptlConfig, run_t38};
+        use crate::sip::sdp::{self, AudioCodec, T38Params};
+        use crate::sip::spandsp::{T38Terminal, TerminalConfig};
+        use crate::sip::udptl::Protection;
+
+        let ours = T38Params::default();
+        let offer = self.sdp(vec![ours.media(self.media_port())]);
+        let uri = format!("sip:{number}@{faxhub}");
+        let (mut dialog, invite) = Dialog::invite(
+            &self.local(),
+            &uri,
+            offer.as_bytes(),
+            ("pbx@far", "pbx", "b1"),
+        );
+        self.send(&invite, faxhub).await;
+        let ok = self.final_response("INVITE").await;
+        assert_eq!(
+            ok.code(),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&ok.render())
+        );
+        dialog.confirm(&ok);
+        self.send(&dialog.request("ACK", b"", "b1-ack"), faxhub)
+            .await;
+        let answer = sdp_of(&ok);
+        let t38 = answer.t38().expect("T.38 answered");
+        let theirs = T38Params::from_media(t38).expect("T.38 parameters");
+
+        let terminal = TerminalConfig {
+            calling: true,
+            ident: ident.into(),
+            ..TerminalConfig::default()
+        };
+        let mut tx = T38Terminal::sender(&terminal, tiff).expect("the page to send");
+        let udptl = UdptlConfig {
+            protection: Protection::Redundancy(3),
+            max_datagram: T38Params::datagram_limit(&theirs, &ours) as usize,
+        };
+        let source = Source::exactly(address(&answer, t38));
+        let limit = Duration::from_secs(120);
+        let end = run_t38(&mut tx, &self.media, source, udptl, limit, None)
+            .await
+            .expect("the media socket");
+
+        let audio = sdp::audio_media(
+            self.media_port(),
+            &[AudioCodec::Pcma, AudioCodec::Pcmu],
+            None,
+        );
+        let audio = self.sdp(vec![audio]);
+        self.send(&dialog.request("INVITE", audio.as_bytes(), "b2"), faxhub)
+            .await;
+        let back = self.final_response("INVITE").await;
+        if back.code().is_some_and(|c| (200..300).contains(&c)) {
+            dialog.confirm(&back);
+            self.send(&dialog.request("ACK", b"", "b2-ack"), faxhub)
+                .await;
+        }
+        self.send(&dialog.request("BYE", b"", "b3"), faxhub).await;
+        assert_eq!(self.final_response("BYE").await.code(), Some(200));
+        SentFax {
+            end,
+            progress: tx.progress().clone(),
+            back,
+        }
+    }
+}
