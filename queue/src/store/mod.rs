@@ -461,6 +461,13 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
+        // what the sender's limits count (`sender_usage`)
+        sqlx::query("INSERT INTO sender_calls (sender, started_at, pages) VALUES (?, ?, ?)")
+            .bind(&due.sender)
+            .bind(now_ms)
+            .bind(due.pages)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -653,6 +660,16 @@ impl Store {
             .bind(before_ms)
             .execute(&mut *tx)
             .await?;
+        // the senders' limits look back a day: what is older than the retention goes too
+        for forget in [
+            "DELETE FROM sender_calls WHERE started_at < ?",
+            "DELETE FROM sender_numbers WHERE last_at < ?",
+        ] {
+            sqlx::query(forget)
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(files)
     }

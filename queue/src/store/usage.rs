@@ -10,7 +10,7 @@ use sqlx::Row;
 impl Store {
     /// What `sender` used since `since_ms`: the numbers of its jobs received since then (not
     /// those refused at intake: `sender_numbers`, kept as jobs are committed), and the calls
-    /// placed since then with the pages they were sending.
+    /// placed since then with the pages they were sending (`sender_calls`, kept as calls start).
     pub async fn sender_usage(&self, sender: &str, since_ms: i64) -> Result<Usage, StoreError> {
         let numbers =
             sqlx::query("SELECT number FROM sender_numbers WHERE sender = ? AND last_at >= ?")
@@ -22,10 +22,8 @@ impl Store {
                 .map(|row| row.try_get::<String, _>("number"))
                 .collect::<Result<_, _>>()?;
         let calls = sqlx::query(
-            "SELECT COUNT(*) AS calls, COALESCE(SUM(COALESCE(r.pages, j.pages, 0)), 0) AS pages \
-             FROM attempts a JOIN jobs j ON j.id = a.job_id \
-             JOIN recipients r ON r.job_id = a.job_id AND r.idx = a.rcpt_idx \
-             WHERE j.return_path = ? AND a.started_at >= ?",
+            "SELECT COUNT(*) AS calls, COALESCE(SUM(pages), 0) AS pages FROM sender_calls \
+             WHERE sender = ? AND started_at >= ?",
         )
         .bind(sender)
         .bind(since_ms)
