@@ -6,7 +6,8 @@ Anchor: a private Postfix whose mail is put on hold after cleanup (queue file fs
 delivered). faxhub runs as shipped: SQLite with synchronous=FULL, every message fsynced into the
 spool and its job committed before the 250, with its scheduler, converter and file line running.
 Each run uses fresh instances, warmed up with 500 untimed messages; the runs alternate between
-the two; medians are reported.
+the two; medians are reported. Beside the rates: how long after the first timed message the
+pages of every job exist in faxhub's spool (what intake first must not delay for ever).
 
 Usage: bench/ingest/run.py [--messages N] [--sessions N] [--size BYTES] [--runs N]
 Needs root (Postfix), smtp-source, and target/release/faxhub (make bench builds it).
@@ -131,6 +132,18 @@ def blast(port, args):
     return args.messages / (time.perf_counter() - start)
 
 
+def pages_done(run, jobs, start, timeout=1800):
+    """Seconds from `start` until faxhub's spool holds the pages of `jobs` jobs (its converted
+    page sets), or None if that takes longer than `timeout`."""
+    pages = f"{BASE}/faxhub-bench-{run}/var/spool/pages"
+    while time.perf_counter() - start < timeout:
+        done = sum(1 for f in os.listdir(pages) if f.endswith(".tif")) if os.path.isdir(pages) else 0
+        if done >= jobs:
+            return time.perf_counter() - start
+        time.sleep(0.5)
+    return None
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--messages", type=int, default=5000)
@@ -141,19 +154,29 @@ def main():
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")
     results = {"postfix": [], "faxhub": []}
+    pages_after = []
     for run in range(args.runs):
         order = ["postfix", "faxhub"] if run % 2 == 0 else ["faxhub", "postfix"]
         for name in order:
             # A fresh directory per run: deleting the last run's files now would load the disk
             # during this run (all are removed at the end).
             port, stop = start_postfix(run) if name == "postfix" else start_faxhub(run)
+            converted = ""
             try:
                 blast(port, argparse.Namespace(**{**vars(args), "messages": WARMUP}))
+                start = time.perf_counter()
                 rate = blast(port, args)
+                if name == "faxhub":
+                    # the intake's rate is the benchmark; how soon every job can be sent is told
+                    # beside it (the conversions that ran while mail arrived, and the rest)
+                    after = pages_done(run, WARMUP + args.messages, start)
+                    converted = (f", pages of every job {after:.0f} s after the first message"
+                                 if after is not None else ", pages not all made within 30 min")
+                    pages_after.append(after)
             finally:
                 stop()
             results[name].append(rate)
-            print(f"run {run + 1} {name:8s} {rate:8.0f} msg/s", flush=True)
+            print(f"run {run + 1} {name:8s} {rate:8.0f} msg/s{converted}", flush=True)
     for run in range(args.runs):
         shutil.rmtree(f"{BASE}/postfix-bench-{run}", ignore_errors=True)
         shutil.rmtree(f"{BASE}/faxhub-bench-{run}", ignore_errors=True)
@@ -162,8 +185,11 @@ def main():
     print(f"\nmedian of {args.runs} runs, {args.messages} messages of {args.size} bytes, {args.sessions} sessions:")
     print(f"  postfix (hold)  {pf:8.0f} msg/s")
     print(f"  faxhub          {fh:8.0f} msg/s")
-    print(f"  ratio faxhub/postfix = {fh / pf:.2f}  (target >= 1.00)")
+    print(f"  ratio faxhub/postfix = {fh / pf:.2f}  (target >= 1.5 while converting, issue 15)")
     print(f"  per-run ratios {', '.join(f'{r:.2f}' for r in pairs)}; median {statistics.median(pairs):.2f}")
+    made = [a for a in pages_after if a is not None]
+    if made:
+        print(f"  faxhub: pages of every job {statistics.median(made):.0f} s after the first message (median)")
 
 
 if __name__ == "__main__":
