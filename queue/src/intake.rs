@@ -21,8 +21,9 @@ use crate::limits::{DAY, HOUR, SenderLimits, Usage};
 use crate::spool::{self, Spool};
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Notify as Wakeup, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Jobs committed in one transaction, at most.
 const MAX_BATCH: usize = 256;
@@ -102,6 +103,37 @@ enum Body {
     Staged(Staged),
 }
 
+/// What the intake tells the scheduler: work was committed (a wake-up), and how many jobs so far
+/// (from which the scheduler judges whether mail is arriving, to let intake go first).
+#[derive(Default)]
+pub struct Arrivals {
+    notify: Notify,
+    committed: AtomicU64,
+}
+
+impl Arrivals {
+    /// `jobs` more jobs were committed: wakes the waiter.
+    pub fn committed(&self, jobs: u64) {
+        self.committed.fetch_add(jobs, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    /// Wakes the waiter without new jobs (an operator's action, a test).
+    pub fn notify_one(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Jobs committed since the start.
+    pub fn total(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// Completes at the next wake-up (or at once if one came since the last wait).
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// The counter of senders whose new destinations spiked.
 pub const SPIKES: &str = "sender_destination_spikes";
 
@@ -115,7 +147,7 @@ pub struct Intake {
 
 impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
-    pub fn start(spool: Spool, store: Store, wake: Arc<Wakeup>, limits: SenderLimits) -> Intake {
+    pub fn start(spool: Spool, store: Store, wake: Arc<Arrivals>, limits: SenderLimits) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(commit_loop(spool.clone(), store.clone(), rx, wake));
         Intake {
@@ -344,7 +376,7 @@ async fn commit_loop(
     spool: Spool,
     store: Store,
     mut rx: mpsc::Receiver<Pending>,
-    wake: Arc<Wakeup>,
+    wake: Arc<Arrivals>,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -369,8 +401,10 @@ async fn commit_loop(
             continue;
         }
         let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
+        let mut committed = 0;
         match store.insert_jobs(&jobs).await {
             Ok(()) => {
+                committed = batch.len() as u64;
                 for (_, reply) in batch.drain(..) {
                     let _ = reply.send(Ok(()));
                 }
@@ -383,10 +417,11 @@ async fn commit_loop(
                         .insert_jobs(std::slice::from_ref(&job))
                         .await
                         .map_err(|e| e.to_string());
+                    committed += u64::from(result.is_ok());
                     let _ = reply.send(result);
                 }
             }
         }
-        wake.notify_one();
+        wake.committed(committed);
     }
 }

@@ -5,10 +5,12 @@
 //! number at a time by default). Workers do the I/O and send their results back over a channel;
 //! the scheduler alone records outcomes, applying the retry policy (pure, in faxhub-queue). It
 //! wakes on new jobs (intake), on results, at the next due retry, and every `poll_interval` for
-//! work the CLI queued. On shutdown it stops dispatching and waits for calls in progress; a call
+//! work the CLI queued. While mail is arriving fast, intake goes first (`pace`): one conversion
+//! at a time, and the intake's wake-ups coalesced. On shutdown it stops dispatching and waits for calls in progress; a call
 //! cut short by a crash is recovered at the next start.
 
 mod convert;
+mod pace;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +28,7 @@ use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::store::{AttemptEnd, Conversion, DueRecipient, Store};
+use pace::Pace;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,15 +103,17 @@ impl Scheduler {
         let mut in_flight = 0usize;
         let mut next_line = 0usize;
         let mut next_purge = tokio::time::Instant::now();
+        let mut pace = Pace::default();
         loop {
             if *shutdown.borrow() {
                 break;
             }
+            pace.observe(self.wakeups.scheduler.total(), self.clock.now_ms());
             if tokio::time::Instant::now() >= next_purge {
                 next_purge += PURGE_EVERY;
                 self.purge().await;
             }
-            if let Err(e) = self.start_conversions(&converters, &events_tx).await {
+            if let Err(e) = self.start_conversions(&pace, &converters, &events_tx).await {
                 tracing::error!(error = %e, "scheduler: could not read conversions from the store");
             }
             match self
@@ -129,7 +134,11 @@ impl Scheduler {
                         self.record(event, &mut busy_numbers, &mut in_flight).await;
                     }
                 }
-                _ = self.wakeups.scheduler.notified() => {}
+                _ = self.wakeups.scheduler.notified() => {
+                    if pace.busy(self.clock.now_ms()) {
+                        tokio::time::sleep(pace::SETTLE).await;
+                    }
+                }
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }
@@ -182,12 +191,16 @@ impl Scheduler {
         }
     }
 
+    /// Claims pending conversions for the workers free, fewer while intake is busy (`pace`).
     async fn start_conversions(
         &self,
+        pace: &Pace,
         converters: &Arc<Semaphore>,
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<(), String> {
-        let free = converters.available_permits();
+        let workers = self.convert_workers.max(1);
+        let running = workers - converters.available_permits();
+        let free = pace.conversions(self.clock.now_ms(), workers, running);
         if free == 0 {
             return Ok(());
         }

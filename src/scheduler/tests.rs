@@ -109,6 +109,17 @@ async fn start_in(
     policy: RetryPolicy,
     converts: Vec<Result<(), ConvertError>>,
 ) -> Harness {
+    let converter = Arc::new(Scripted(Mutex::new(converts.into())));
+    start_with(dir, line, policy, converter).await
+}
+
+/// `start_in` with any converter.
+async fn start_with(
+    dir: tempfile::TempDir,
+    line: LineConfig,
+    policy: RetryPolicy,
+    converter: Arc<dyn Convert>,
+) -> Harness {
     let base = Base::open(dir).await;
     let lines = vec![Arc::new(
         Line::new(&line, base.dir.path().join("outbox"), None).unwrap(),
@@ -116,7 +127,7 @@ async fn start_in(
     let scheduler = Scheduler {
         store: base.store.clone(),
         spool: base.spool.clone(),
-        converter: Arc::new(Scripted(Mutex::new(converts.into()))),
+        converter,
         convert_workers: 2,
         lines,
         channels: vec![line.channels as usize],
@@ -434,5 +445,123 @@ async fn after_a_crash_mid_call_and_mid_conversion_every_job_completes() {
     for id in [&calling, &converting] {
         let r = &h.finished(id).await.recipients[0];
         assert_eq!(r.status, RecipientStatus::Done, "{id}: {r:?}");
+    }
+}
+
+/// A converter that counts the conversions running at once; each holds until `open` lets it go.
+struct Held {
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    open: tokio::sync::Semaphore,
+}
+
+impl Convert for Held {
+    fn convert<'a>(
+        &'a self,
+        spool: &'a Spool,
+        job: &'a JobId,
+        _message_path: &'a str,
+        _addressees: &'a [faxhub_queue::store::Addressee],
+    ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            self.open.acquire().await.expect("never closed").forget();
+            self.running.fetch_sub(1, SeqCst);
+            spool.write_durable(&Spool::pages_rel(job.as_str()), &one_page())?;
+            Ok(Converted {
+                pages: 1,
+                own: Vec::new(),
+            })
+        })
+    }
+}
+
+impl Held {
+    fn new() -> Arc<Held> {
+        Arc::new(Held {
+            running: Default::default(),
+            most: Default::default(),
+            open: tokio::sync::Semaphore::new(0),
+        })
+    }
+
+    /// Until `n` conversions run at once (at most ten seconds of real time).
+    async fn until_running(&self, n: usize, what: &str) {
+        let started = std::time::Instant::now();
+        while self.running.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{what}: {n} conversions never ran at once"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // control: two jobs, no burst: both workers convert at once
+    let held = Held::new();
+    let h = start_with(
+        tempfile::tempdir().unwrap(),
+        line(1, None, &[]),
+        policy(60, 3, 3600),
+        held.clone(),
+    )
+    .await;
+    for _ in 0..2 {
+        insert_job(&h.store, h.clock.now_ms(), &["+33169293999"]).await;
+    }
+    h.wakeups.scheduler.committed(2);
+    held.until_running(2, "two jobs, no burst").await;
+    held.open.add_permits(2);
+
+    // a burst: 40 jobs committed in a moment; while it lasts, one conversion at a time
+    let held = Held::new();
+    let h = start_with(
+        tempfile::tempdir().unwrap(),
+        line(1, None, &[]),
+        policy(60, 3, 3600),
+        held.clone(),
+    )
+    .await;
+    h.wakeups.scheduler.committed(0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        // counted as each commits, as the intake does
+        ids.push(insert_job(&h.store, h.clock.now_ms(), &["+33169293999"]).await);
+        h.wakeups.scheduler.committed(1);
+    }
+    // the first jobs of a burst are converted before it is seen as one (two workers); they go
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let early = held.running.load(SeqCst);
+    assert!(early >= 1, "the burst's first jobs are being converted");
+    held.most.store(0, SeqCst);
+    held.open.add_permits(early);
+    // then, several passes of the scheduler (its poll is 50 ms), one conversion at a time
+    for _ in 0..5 {
+        held.until_running(1, "the next conversion in the burst")
+            .await;
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        held.open.add_permits(1);
+    }
+    assert_eq!(
+        held.most.load(SeqCst),
+        1,
+        "one conversion at a time while mail arrives"
+    );
+    // quiet for longer than the hold: every worker again
+    h.clock.advance(Duration::from_secs(3));
+    h.wakeups.scheduler.notify_one();
+    held.until_running(2, "every worker once mail stopped")
+        .await;
+    held.open.add_permits(1000);
+    for id in &ids {
+        h.until(id, "converted", false, |j| j.pages == Some(1))
+            .await;
     }
 }

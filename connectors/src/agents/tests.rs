@@ -13,12 +13,7 @@ use std::sync::Arc;
 pub(super) async fn intake(dir: &Path) -> (Intake, Store) {
     let spool = Spool::open(&dir.join("spool")).unwrap();
     let store = Store::open(&dir.join("db")).await.unwrap();
-    let intake = Intake::start(
-        spool,
-        store.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-        Default::default(),
-    );
+    let intake = Intake::start(spool, store.clone(), Arc::default(), Default::default());
     (intake, store)
 }
 
@@ -244,12 +239,7 @@ async fn a_senders_daily_number_limit_holds_for_the_agents_too() {
         numbers_per_day: 2,
         ..Default::default()
     };
-    let intake = Intake::start(
-        spool,
-        store.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-        limits,
-    );
+    let intake = Intake::start(spool, store.clone(), Arc::default(), limits);
     let hot = hot_folder(dir.path(), intake);
     let scans = dir.path().join("scans");
     std::fs::create_dir_all(&scans).unwrap();

@@ -1,0 +1,137 @@
+//! Intake first: while mail is arriving, conversions make room for it.
+//!
+//! An MTA's first duty is to take mail in; converting it can wait seconds. The scheduler tells
+//! this module, at each pass, how many jobs the intake has committed so far (`Arrivals::total`).
+//! When `BUSY_JOBS` or more arrive within `WINDOW`, intake is busy, and stays so for `HOLD` after
+//! the last window that was: meanwhile at most `BUSY_CONVERSIONS` conversions run (the others
+//! stay pending, claimed once it is quiet), and the passes that intake's wake-ups cause come at
+//! most every `SETTLE`, so that a commit per few milliseconds costs the store one look per
+//! `SETTLE`, not one per commit. A single message or a trickle is converted at once, with every
+//! worker. Pure: the caller gives the count and `now`.
+
+use std::time::Duration;
+
+/// While intake is busy, a pass woken by it waits this long first (the wake-ups meanwhile
+/// coalesce into that one pass).
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// The window over which arrivals are counted, in milliseconds.
+const WINDOW_MS: i64 = 1000;
+/// Jobs within one window that make intake busy (20 a second: a burst, not a user's mail).
+const BUSY_JOBS: u64 = 20;
+/// How long intake stays busy after the last busy window, in milliseconds.
+const HOLD_MS: i64 = 2000;
+/// Conversions at once while intake is busy: still progress, never a stall.
+const BUSY_CONVERSIONS: usize = 1;
+
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// When the current window began, and the count then.
+    window: Option<(i64, u64)>,
+    /// Intake is busy until then (milliseconds since the epoch).
+    busy_until: i64,
+}
+
+impl Pace {
+    /// Records that the intake had committed `total` jobs at `now_ms`.
+    pub fn observe(&mut self, total: u64, now_ms: i64) {
+        let Some((start, count)) = self.window else {
+            self.window = Some((now_ms, total));
+            return;
+        };
+        if total.saturating_sub(count) >= BUSY_JOBS {
+            self.busy_until = now_ms + HOLD_MS;
+            self.window = Some((now_ms, total));
+        } else if now_ms - start >= WINDOW_MS {
+            self.window = Some((now_ms, total));
+        }
+    }
+
+    /// Whether mail is arriving fast enough that intake goes first.
+    pub fn busy(&self, now_ms: i64) -> bool {
+        now_ms < self.busy_until
+    }
+
+    /// How many more conversions may start now, with `running` of `workers` running.
+    pub fn conversions(&self, now_ms: i64, workers: usize, running: usize) -> usize {
+        let allowed = match self.busy(now_ms) {
+            true => BUSY_CONVERSIONS.min(workers),
+            false => workers,
+        };
+        allowed.saturating_sub(running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (ms, total committed) samples, then whether busy at the last one and conversions allowed
+    /// with 4 workers, none running.
+    #[test]
+    fn a_burst_makes_intake_busy_and_a_trickle_does_not() {
+        let cases: &[(&str, &[(i64, u64)], bool, usize)] = &[
+            ("nothing yet", &[(0, 0)], false, 4),
+            ("one mail", &[(0, 0), (10, 1)], false, 4),
+            ("19 in a window", &[(0, 0), (900, 19)], false, 4),
+            ("20 in a window", &[(0, 0), (900, 20)], true, 1),
+            ("20 in a window, read late", &[(0, 0), (1500, 20)], true, 1),
+            (
+                "a trickle: 10 a second for 5 s",
+                &[
+                    (0, 0),
+                    (1000, 10),
+                    (2000, 20),
+                    (3000, 30),
+                    (4000, 40),
+                    (5000, 50),
+                ],
+                false,
+                4,
+            ),
+            (
+                "a burst, then quiet past HOLD",
+                &[(0, 0), (100, 500), (2200, 500)],
+                false,
+                4,
+            ),
+            (
+                "a burst, quiet within HOLD",
+                &[(0, 0), (100, 500), (2000, 500)],
+                true,
+                1,
+            ),
+            (
+                "a stream keeps it busy",
+                &[(0, 0), (500, 300), (1500, 900), (2500, 1500), (3500, 2100)],
+                true,
+                1,
+            ),
+        ];
+        for (what, samples, busy, allowed) in cases {
+            let mut pace = Pace::default();
+            for (at, total) in samples.iter() {
+                pace.observe(*total, *at);
+            }
+            let now = samples.last().unwrap().0;
+            assert_eq!(pace.busy(now), *busy, "{what}");
+            assert_eq!(pace.conversions(now, 4, 0), *allowed, "{what}");
+        }
+    }
+
+    #[test]
+    fn running_conversions_count_against_what_may_start() {
+        let mut pace = Pace::default();
+        pace.observe(0, 0);
+        assert_eq!(pace.conversions(0, 4, 3), 1);
+        assert_eq!(pace.conversions(0, 4, 4), 0);
+        pace.observe(100, 50);
+        assert_eq!(pace.conversions(50, 4, 0), 1);
+        assert_eq!(pace.conversions(50, 4, 1), 0, "the one allowed is running");
+        assert_eq!(
+            pace.conversions(50, 4, 3),
+            0,
+            "more running than allowed: none starts"
+        );
+        assert_eq!(pace.conversions(50, 1, 0), 1);
+    }
+}
