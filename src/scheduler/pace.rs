@@ -65,11 +65,13 @@ impl Pace {
 mod tests {
     use super::*;
 
-    /// (ms, total committed) samples, then whether busy at the last one and conversions allowed
-    /// with 4 workers, none running.
+    /// What the case is, its (ms, total committed) samples, then whether busy at the last one
+    /// and the conversions allowed with 4 workers, none running.
+    type Case = (&'static str, &'static [(i64, u64)], bool, usize);
+
     #[test]
     fn a_burst_makes_intake_busy_and_a_trickle_does_not() {
-        let cases: &[(&str, &[(i64, u64)], bool, usize)] = &[
+        let cases: &[Case] = &[
             ("nothing yet", &[(0, 0)], false, 4),
             ("one mail", &[(0, 0), (10, 1)], false, 4),
             ("19 in a window", &[(0, 0), (900, 19)], false, 4),
