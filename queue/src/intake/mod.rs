@@ -10,14 +10,19 @@
 //! durable, and nothing durable is left without a job (start-up recovery quarantines what a crash
 //! leaves between rename and commit).
 //!
-//! The per-sender limits (`limits`) are applied here for every path: a number past the sender's
-//! daily limit, or every number once its pages or calls reached theirs, becomes a refused
-//! recipient (failed, `5.7.1`, the limit named); SMTP asks `usage` first to refuse at RCPT. After
-//! the commit, a sender whose new destinations in the last hour cross `new_numbers_per_hour` is
-//! logged as a warning and counted (`sender_destination_spikes`).
+//! The per-sender limits (`limits`) are applied by the committer for every path, in the batch
+//! (`commit`): a number past the sender's daily limit, or every number once its pages or calls
+//! reached theirs, becomes a refused recipient (failed, `5.7.1`, the limit named); SMTP asks
+//! `usage` first to refuse at RCPT. After the commit, a sender whose new destinations in the last
+//! hour cross `new_numbers_per_hour` is logged as a warning and counted
+//! (`sender_destination_spikes`).
+
+mod commit;
+#[cfg(test)]
+mod tests;
 
 use crate::job::{JobId, Origin, Ret, now_ms};
-use crate::limits::{DAY, HOUR, SenderLimits, Usage};
+use crate::limits::{DAY, SenderLimits, Usage};
 use crate::spool::{self, Spool};
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
 use std::sync::Arc;
@@ -25,8 +30,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Jobs committed in one transaction, at most.
-const MAX_BATCH: usize = 256;
 /// Submissions waiting for the committer, at most (back-pressure on the listeners).
 const QUEUE_DEPTH: usize = 1024;
 
@@ -58,8 +61,6 @@ pub enum IntakeError {
     #[error("faxhub is shutting down")]
     ShuttingDown,
 }
-
-type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
 
 /// Bytes a staged message keeps in memory before they go to its file.
 const STAGING_BUFFER: usize = 64 << 10;
@@ -141,7 +142,7 @@ pub const SPIKES: &str = "sender_destination_spikes";
 pub struct Intake {
     spool: Spool,
     store: Store,
-    committer: mpsc::Sender<Pending>,
+    committer: mpsc::Sender<commit::Pending>,
     limits: SenderLimits,
 }
 
@@ -149,7 +150,13 @@ impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
     pub fn start(spool: Spool, store: Store, wake: Arc<Arrivals>, limits: SenderLimits) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_loop(spool.clone(), store.clone(), rx, wake));
+        tokio::spawn(commit::commit_loop(
+            spool.clone(),
+            store.clone(),
+            limits.clone(),
+            rx,
+            wake,
+        ));
         Intake {
             spool,
             store,
@@ -169,67 +176,6 @@ impl Intake {
             .sender_usage(sender, since)
             .await
             .map_err(|e| IntakeError::Store(e.to_string()))
-    }
-
-    /// The submission with the recipients its sender's limits do not admit moved to `refused`.
-    async fn within_limits(&self, mut s: Submission) -> Result<Submission, IntakeError> {
-        if s.recipients.is_empty() {
-            return Ok(s);
-        }
-        let mut usage = self.usage(&s.return_path).await?;
-        let admitted = self.limits.admit(&s.return_path, &usage);
-        let mut kept = Vec::with_capacity(s.recipients.len());
-        for r in std::mem::take(&mut s.recipients) {
-            let number = r.number.as_str().to_string();
-            match admitted
-                .clone()
-                .and_then(|()| self.limits.admit_number(&s.return_path, &usage, &number))
-            {
-                Ok(()) => {
-                    usage.numbers.insert(number);
-                    kept.push(r);
-                }
-                Err(limit) => {
-                    tracing::warn!(from = %s.return_path, rcpt = %number, status = %limit.status(), reason = %limit, "recipient refused by a sender limit");
-                    s.refused.push(RefusedRecipient {
-                        address: r.address,
-                        number: Some(r.number),
-                        display_name: r.display_name,
-                        notify: r.notify,
-                        orcpt: r.orcpt,
-                        status: limit.status(),
-                        reason: limit.to_string(),
-                    });
-                }
-            }
-        }
-        s.recipients = kept;
-        Ok(s)
-    }
-
-    /// How many numbers `sender` faxed in the last hour that it never faxed before.
-    async fn new_numbers(&self, sender: &str, now: i64) -> Result<u64, String> {
-        self.store
-            .new_numbers(sender, now - HOUR.as_millis() as i64)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Warns (once per crossing) and counts when `sender`'s new destinations spike.
-    async fn watch_spike(&self, sender: &str, before: u64, now: i64) {
-        let after = match self.new_numbers(sender, now).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
-                return;
-            }
-        };
-        if self.limits.spike(before, after) {
-            tracing::warn!(from = %sender, new_numbers = after, limit = self.limits.new_numbers_per_hour, "a sender faxed more new numbers in the last hour than new_numbers_per_hour: a stolen mailbox or login?");
-            if let Err(e) = self.store.count(SPIKES).await {
-                tracing::warn!(error = %e, "could not count a spike");
-            }
-        }
     }
 
     pub fn spool(&self) -> &Spool {
@@ -308,17 +254,6 @@ impl Intake {
         body: Body,
     ) -> Result<JobId, IntakeError> {
         let received_at_ms = now_ms();
-        let submission = self.within_limits(submission).await?;
-        let watching = self.limits.new_numbers_per_hour != 0 && !submission.recipients.is_empty();
-        let before = match watching {
-            true => Some(
-                self.new_numbers(&submission.return_path, received_at_ms)
-                    .await
-                    .map_err(IntakeError::Store)?,
-            ),
-            false => None,
-        };
-        let sender = submission.return_path.clone();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());
         let spool = self.spool.clone();
@@ -365,63 +300,6 @@ impl Intake {
             // Not acknowledged: the client will send again. Leave no orphan behind.
             let _ = std::fs::remove_file(self.spool.path(&rel));
         }
-        if let (Ok(()), Some(before)) = (&committed, before) {
-            self.watch_spike(&sender, before, received_at_ms).await;
-        }
         committed.map(|()| id)
-    }
-}
-
-async fn commit_loop(
-    spool: Spool,
-    store: Store,
-    mut rx: mpsc::Receiver<Pending>,
-    wake: Arc<Arrivals>,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        // One directory fsync makes every rename of the batch durable, before any commit.
-        let dir = spool.clone();
-        let synced = tokio::task::spawn_blocking(move || dir.sync_dir(crate::spool::MSG_DIR))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
-        if let Err(e) = synced {
-            tracing::error!(error = %e, "could not fsync the spool directory; refusing the batch");
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(format!("spool directory fsync failed: {e}")));
-            }
-            continue;
-        }
-        let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
-        let mut committed = 0;
-        match store.insert_jobs(&jobs).await {
-            Ok(()) => {
-                committed = batch.len() as u64;
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Ok(()));
-                }
-            }
-            Err(batch_error) => {
-                // One bad job must not fail the others: commit them one by one.
-                tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
-                for (job, reply) in batch.drain(..) {
-                    let result = store
-                        .insert_jobs(std::slice::from_ref(&job))
-                        .await
-                        .map_err(|e| e.to_string());
-                    committed += u64::from(result.is_ok());
-                    let _ = reply.send(result);
-                }
-            }
-        }
-        wake.committed(committed);
     }
 }

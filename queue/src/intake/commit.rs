@@ -1,0 +1,203 @@
+//! The committer: the one task that makes jobs durable, in batches (group commit across
+//! sessions).
+//!
+//! It takes every job waiting at that moment (at most `MAX_BATCH`) and fsyncs the spool
+//! directory once for all their renames. It then applies the per-sender limits: each sender's
+//! usage is read once per batch and grows as the batch's own jobs take numbers, and as no other
+//! job is committed meanwhile, two sessions of one sender cannot both pass a limit. It inserts
+//! the jobs in one transaction, answers each caller after the commit, warns about a sender whose
+//! new destinations crossed `new_numbers_per_hour`, and tells the scheduler how many jobs came.
+//! A batch the store refuses is committed job by job, so that one bad job fails alone.
+
+use super::{Arrivals, SPIKES};
+use crate::job::now_ms;
+use crate::limits::{DAY, HOUR, SenderLimits, Usage};
+use crate::spool::Spool;
+use crate::store::{NewJob, RefusedRecipient, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A job to commit and where to answer.
+pub(super) type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
+
+/// Jobs committed in one transaction, at most.
+const MAX_BATCH: usize = 256;
+
+pub(super) async fn commit_loop(
+    spool: Spool,
+    store: Store,
+    limits: SenderLimits,
+    mut rx: mpsc::Receiver<Pending>,
+    wake: Arc<Arrivals>,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        // One directory fsync makes every rename of the batch durable, before any commit.
+        let dir = spool.clone();
+        let synced = tokio::task::spawn_blocking(move || dir.sync_dir(crate::spool::MSG_DIR))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        if let Err(e) = synced {
+            tracing::error!(error = %e, "could not fsync the spool directory; refusing the batch");
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(format!("spool directory fsync failed: {e}")));
+            }
+            continue;
+        }
+        let now = now_ms();
+        let senders = within_limits(&store, &limits, &mut batch, now).await;
+        let committed = insert(&store, &mut batch).await;
+        if limits.new_numbers_per_hour != 0 {
+            for (sender, before) in senders {
+                watch_spike(&store, &limits, &sender, before, now).await;
+            }
+        }
+        wake.committed(committed);
+    }
+}
+
+/// Applies each sender's limits to the batch's jobs, in order. A job whose sender's usage cannot
+/// be read is answered with the error and leaves the batch. Returns the senders whose new
+/// destinations are watched, with their count before the batch.
+async fn within_limits(
+    store: &Store,
+    limits: &SenderLimits,
+    batch: &mut Vec<Pending>,
+    now: i64,
+) -> HashMap<String, u64> {
+    let mut usage: HashMap<String, Result<Usage, String>> = HashMap::new();
+    let mut watched = HashMap::new();
+    let mut kept = Vec::with_capacity(batch.len());
+    for (mut job, reply) in batch.drain(..) {
+        if job.recipients.is_empty() {
+            kept.push((job, reply));
+            continue;
+        }
+        let sender = job.return_path.clone();
+        if !usage.contains_key(&sender) {
+            let read = store
+                .sender_usage(&sender, now - DAY.as_millis() as i64)
+                .await
+                .map_err(|e| e.to_string());
+            if read.is_ok() && limits.new_numbers_per_hour != 0 {
+                match store
+                    .new_numbers(&sender, now - HOUR.as_millis() as i64)
+                    .await
+                {
+                    Ok(before) => {
+                        watched.insert(sender.clone(), before);
+                    }
+                    Err(e) => {
+                        tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
+                    }
+                }
+            }
+            usage.insert(sender.clone(), read);
+        }
+        match usage.get_mut(&sender).expect("read above") {
+            Ok(used) => {
+                admit(limits, &mut job, used);
+                kept.push((job, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(format!("could not read the sender's usage: {e}")));
+            }
+        }
+    }
+    *batch = kept;
+    watched
+}
+
+/// Moves the recipients `job`'s sender may not fax (`limits`, with `usage` so far) to its
+/// refused ones, and counts the numbers it keeps into `usage`.
+fn admit(limits: &SenderLimits, job: &mut NewJob, usage: &mut Usage) {
+    let sender = job.return_path.clone();
+    let admitted = limits.admit(&sender, usage);
+    let mut kept = Vec::with_capacity(job.recipients.len());
+    for r in std::mem::take(&mut job.recipients) {
+        let number = r.number.as_str().to_string();
+        match admitted
+            .clone()
+            .and_then(|()| limits.admit_number(&sender, usage, &number))
+        {
+            Ok(()) => {
+                usage.numbers.insert(number);
+                kept.push(r);
+            }
+            Err(limit) => {
+                tracing::warn!(from = %sender, rcpt = %number, status = %limit.status(), reason = %limit, "recipient refused by a sender limit");
+                job.refused.push(RefusedRecipient {
+                    address: r.address,
+                    number: Some(r.number),
+                    display_name: r.display_name,
+                    notify: r.notify,
+                    orcpt: r.orcpt,
+                    status: limit.status(),
+                    reason: limit.to_string(),
+                });
+            }
+        }
+    }
+    job.recipients = kept;
+}
+
+/// Inserts the batch in one transaction (one by one if that fails) and answers each caller.
+/// Returns the jobs committed.
+async fn insert(store: &Store, batch: &mut Vec<Pending>) -> u64 {
+    let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
+    if jobs.is_empty() {
+        return 0;
+    }
+    match store.insert_jobs(&jobs).await {
+        Ok(()) => {
+            let n = batch.len() as u64;
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
+            n
+        }
+        Err(batch_error) => {
+            tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
+            let mut n = 0;
+            for (job, reply) in batch.drain(..) {
+                let result = store
+                    .insert_jobs(std::slice::from_ref(&job))
+                    .await
+                    .map_err(|e| e.to_string());
+                n += u64::from(result.is_ok());
+                let _ = reply.send(result);
+            }
+            n
+        }
+    }
+}
+
+/// Warns (once per crossing) and counts when `sender`'s new destinations spiked: `before` the
+/// batch, and now.
+async fn watch_spike(store: &Store, limits: &SenderLimits, sender: &str, before: u64, now: i64) {
+    let after = match store
+        .new_numbers(sender, now - HOUR.as_millis() as i64)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
+            return;
+        }
+    };
+    if limits.spike(before, after) {
+        tracing::warn!(from = %sender, new_numbers = after, limit = limits.new_numbers_per_hour, "a sender faxed more new numbers in the last hour than new_numbers_per_hour: a stolen mailbox or login?");
+        if let Err(e) = store.count(SPIKES).await {
+            tracing::warn!(error = %e, "could not count a spike");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The intake in-process: a real spool and store in a temporary directory.
+
+use super::*;
+use crate::dialplan::FaxNumber;
+use crate::state::RecipientStatus;
+
+async fn intake(dir: &std::path::Path, limits: SenderLimits) -> (Intake, Store) {
+    let spool = Spool::open(&dir.join("spool")).unwrap();
+    let store = Store::open(&dir.join("db")).await.unwrap();
+    let intake = Intake::start(spool, store.clone(), Arc::default(), limits);
+    (intake, store)
+}
+
+fn to(number: &str) -> Submission {
+    Submission {
+        origin: Origin::Smtp,
+        return_path: "alice@example.com".into(),
+        from_header: None,
+        subject: None,
+        env_id: None,
+        ret: None,
+        recipients: vec![NewRecipient {
+            number: FaxNumber::from_e164(number).unwrap(),
+            address: format!("{number}@fax.example.com"),
+            display_name: None,
+            subaddress: None,
+            notify: None,
+            orcpt: None,
+        }],
+        source: None,
+        refused: Vec::new(),
+    }
+}
+
+/// Twenty sessions of one sender, each to a number of its own, all at once, with a limit of five
+/// numbers a day: five are admitted, whatever batches the committer makes of them (a sender
+/// cannot pass a limit by sending in parallel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_sessions_of_one_sender_cannot_pass_its_numbers_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = SenderLimits {
+        numbers_per_day: 5,
+        ..SenderLimits::default()
+    };
+    let (intake, store) = intake(dir.path(), limits).await;
+    let sessions: Vec<_> = (0..20)
+        .map(|i| {
+            let intake = intake.clone();
+            tokio::spawn(async move {
+                intake
+                    .accept(
+                        to(&format!("+3316929{i:04}")),
+                        b"Subject: x\r\n\r\nx\r\n".to_vec(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for session in sessions {
+        let id = session.await.unwrap().expect("every message is accepted");
+        let job = store.job(&id).await.unwrap().expect("committed");
+        let r = &job.recipients[0];
+        match r.status {
+            RecipientStatus::Failed => {
+                assert_eq!(r.status_code.as_deref(), Some("5.7.1"), "{r:?}");
+                refused.push(r.number.clone());
+            }
+            _ => admitted.push(r.number.clone()),
+        }
+    }
+    assert_eq!((admitted.len(), refused.len()), (5, 15));
+    // a number faxed today still passes; one refused still does not
+    for (number, status) in [
+        (&admitted[0], RecipientStatus::Queued),
+        (&refused[0], RecipientStatus::Failed),
+    ] {
+        let id = intake
+            .accept(to(number), b"Subject: x\r\n\r\nx\r\n".to_vec())
+            .await
+            .unwrap();
+        let job = store.job(&id).await.unwrap().unwrap();
+        assert_eq!(job.recipients[0].status, status, "{number}");
+    }
+}
