@@ -62,23 +62,40 @@ pub enum IntakeError {
     ShuttingDown,
 }
 
-/// Bytes a staged message keeps in memory before they go to its file.
+/// Bytes a staged message keeps in memory: a message within it goes to the spool in one write,
+/// a larger one to a staging file as it comes, through a buffer of this size.
 const STAGING_BUFFER: usize = 64 << 10;
 
-/// A message being written to the spool as it arrives (`Intake::stage`). Dropped unaccepted,
-/// its file is removed.
+/// A message being written to the spool as it arrives (`Intake::stage`): in memory up to
+/// `STAGING_BUFFER`, then in a staging file. Dropped unaccepted, its file is removed.
 pub struct Staged {
+    /// The message while it fits in `STAGING_BUFFER`.
+    head: Vec<u8>,
+    /// The staging file once it did not.
     writer: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    /// The staging file's path (made at the first write that does not fit).
     path: std::path::PathBuf,
+    /// Where a staging file goes.
+    spool: Spool,
     size: u64,
 }
 
 impl Staged {
     pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let writer = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("the staged message is closed"))?;
+        if self.writer.is_none() && self.head.len() + bytes.len() <= STAGING_BUFFER {
+            self.head.extend_from_slice(bytes);
+            self.size += bytes.len() as u64;
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            let path = self.spool.staging_path();
+            let file = tokio::fs::File::create(&path).await?;
+            self.path = path;
+            let mut writer = tokio::io::BufWriter::with_capacity(STAGING_BUFFER, file);
+            writer.write_all(&std::mem::take(&mut self.head)).await?;
+            self.writer = Some(writer);
+        }
+        let writer = self.writer.as_mut().expect("made above");
         writer.write_all(bytes).await?;
         self.size += bytes.len() as u64;
         Ok(())
@@ -200,16 +217,15 @@ impl Intake {
         self.accept_body(submission, Body::Bytes(message)).await
     }
 
-    /// A file in the spool to write a message into as it arrives (SMTP's DATA), so that a
-    /// connection holds a buffer, never the message; `accept_staged` makes it a job.
+    /// Where to write a message as it arrives (SMTP's DATA), so that a connection holds a
+    /// buffer, never the message; `accept_staged` makes it a job. No file is made until the
+    /// message outgrows the buffer.
     pub async fn stage(&self) -> Result<Staged, IntakeError> {
-        let path = self.spool.staging_path();
-        let file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
         Ok(Staged {
-            writer: Some(tokio::io::BufWriter::with_capacity(STAGING_BUFFER, file)),
-            path,
+            head: Vec::new(),
+            writer: None,
+            path: std::path::PathBuf::new(),
+            spool: self.spool.clone(),
             size: 0,
         })
     }
@@ -220,12 +236,14 @@ impl Intake {
         submission: Submission,
         mut staged: Staged,
     ) -> Result<JobId, IntakeError> {
-        if let Some(mut writer) = staged.writer.take() {
-            writer
-                .flush()
-                .await
-                .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
-        }
+        let Some(mut writer) = staged.writer.take() else {
+            let message = std::mem::take(&mut staged.head);
+            return self.accept_body(submission, Body::Bytes(message)).await;
+        };
+        writer
+            .flush()
+            .await
+            .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
         self.accept_body(submission, Body::Staged(staged)).await
     }
 

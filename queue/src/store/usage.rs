@@ -12,28 +12,32 @@ impl Store {
     /// those refused at intake: `sender_numbers`, kept as jobs are committed), and the calls
     /// placed since then with the pages they were sending (`sender_calls`, kept as calls start).
     pub async fn sender_usage(&self, sender: &str, since_ms: i64) -> Result<Usage, StoreError> {
-        let numbers =
-            sqlx::query("SELECT number FROM sender_numbers WHERE sender = ? AND last_at >= ?")
-                .bind(sender)
-                .bind(since_ms)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|row| row.try_get::<String, _>("number"))
-                .collect::<Result<_, _>>()?;
-        let calls = sqlx::query(
-            "SELECT COUNT(*) AS calls, COALESCE(SUM(pages), 0) AS pages FROM sender_calls \
+        // one statement (SMTP asks at every RCPT): the numbers' rows, then one row of the calls
+        let rows = sqlx::query(
+            "SELECT number, NULL AS calls, NULL AS pages FROM sender_numbers \
+             WHERE sender = ? AND last_at >= ? \
+             UNION ALL SELECT NULL, COUNT(*), COALESCE(SUM(pages), 0) FROM sender_calls \
              WHERE sender = ? AND started_at >= ?",
         )
         .bind(sender)
         .bind(since_ms)
-        .fetch_one(&self.pool)
+        .bind(sender)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(Usage {
-            numbers,
-            pages: calls.try_get("pages")?,
-            calls: calls.try_get("calls")?,
-        })
+        let mut usage = Usage::default();
+        for row in rows {
+            match row.try_get::<Option<String>, _>("number")? {
+                Some(number) => {
+                    usage.numbers.insert(number);
+                }
+                None => {
+                    usage.calls = row.try_get::<Option<i64>, _>("calls")?.unwrap_or(0);
+                    usage.pages = row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0);
+                }
+            }
+        }
+        Ok(usage)
     }
 
     /// How many numbers `sender`'s jobs received since `since_ms` name that none of its earlier
