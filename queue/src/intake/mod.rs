@@ -118,7 +118,7 @@ impl Drop for Staged {
 /// A message in memory, or written to a staged file.
 enum Body {
     Bytes(Vec<u8>),
-    Staged(Staged),
+    Staged(Box<Staged>),
 }
 
 /// What the intake tells the scheduler: work was committed (a wake-up), and how many jobs so far
@@ -244,7 +244,7 @@ impl Intake {
             .flush()
             .await
             .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
-        self.accept_body(submission, Body::Staged(staged)).await
+        self.accept_body(submission, Body::Staged(Box::new(staged))).await
     }
 
     /// `e`, or `Full` when the spool's disk is full.
