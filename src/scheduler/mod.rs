@@ -6,7 +6,7 @@
 //! the scheduler alone records outcomes, applying the retry policy (pure, in faxhub-queue). It
 //! wakes on new jobs (intake), on results, at the next due retry, and every `poll_interval` for
 //! work the CLI queued. While mail is arriving fast, intake goes first (`pace`): one conversion
-//! at a time, and the intake's wake-ups coalesced. On shutdown it stops dispatching and waits for calls in progress; a call
+//! at a time, spaced, and the intake's wake-ups coalesced. On shutdown it stops dispatching and waits for calls in progress; a call
 //! cut short by a crash is recovered at the next start.
 
 mod convert;
@@ -113,7 +113,10 @@ impl Scheduler {
                 next_purge += PURGE_EVERY;
                 self.purge().await;
             }
-            if let Err(e) = self.start_conversions(&pace, &converters, &events_tx).await {
+            if let Err(e) = self
+                .start_conversions(&mut pace, &converters, &events_tx)
+                .await
+            {
                 tracing::error!(error = %e, "scheduler: could not read conversions from the store");
             }
             match self
@@ -194,7 +197,7 @@ impl Scheduler {
     /// Claims pending conversions for the workers free, fewer while intake is busy (`pace`).
     async fn start_conversions(
         &self,
-        pace: &Pace,
+        pace: &mut Pace,
         converters: &Arc<Semaphore>,
         events: &mpsc::UnboundedSender<Event>,
     ) -> Result<(), String> {
@@ -213,6 +216,7 @@ impl Scheduler {
             let Ok(permit) = converters.clone().try_acquire_owned() else {
                 break;
             };
+            pace.started(self.clock.now_ms());
             // who the cover pages are for (if the job gets them)
             let addressees = self
                 .store

@@ -3,8 +3,9 @@
 //! An MTA's first duty is to take mail in; converting it can wait seconds. The scheduler tells
 //! this module, at each pass, how many jobs the intake has committed so far (`Arrivals::total`).
 //! When `BUSY_JOBS` or more arrive within `WINDOW`, intake is busy, and stays so for `HOLD` after
-//! the last window that was: meanwhile at most `BUSY_CONVERSIONS` conversions run (the others
-//! stay pending, claimed once it is quiet), and the passes that intake's wake-ups cause come at
+//! the last window that was: meanwhile one conversion runs at a time, each starting at least
+//! `BUSY_SPACING` after the one before (the others stay pending, claimed once it is quiet: a
+//! sustained flood still gets its mail converted, slowly), and the passes that intake's wake-ups cause come at
 //! most every `SETTLE`, so that a commit per few milliseconds costs the store one look per
 //! `SETTLE`, not one per commit. A single message or a trickle is converted at once, with every
 //! worker. Pure: the caller gives the count and `now`.
@@ -20,8 +21,10 @@ const WINDOW_MS: i64 = 1000;
 const BUSY_JOBS: u64 = 20;
 /// How long intake stays busy after the last busy window, in milliseconds.
 const HOLD_MS: i64 = 2000;
-/// Conversions at once while intake is busy: still progress, never a stall.
-const BUSY_CONVERSIONS: usize = 1;
+/// While intake is busy, a conversion starts at most this often, in milliseconds, one at a time:
+/// still progress, never a stall, at a small part of the machine (a text mail's conversion takes
+/// some 80 ms of CPU).
+const BUSY_SPACING_MS: i64 = 500;
 
 #[derive(Debug, Default)]
 pub struct Pace {
@@ -29,6 +32,8 @@ pub struct Pace {
     window: Option<(i64, u64)>,
     /// Intake is busy until then (milliseconds since the epoch).
     busy_until: i64,
+    /// When the last conversion started.
+    last_start: Option<i64>,
 }
 
 impl Pace {
@@ -53,11 +58,18 @@ impl Pace {
 
     /// How many more conversions may start now, with `running` of `workers` running.
     pub fn conversions(&self, now_ms: i64, workers: usize, running: usize) -> usize {
-        let allowed = match self.busy(now_ms) {
-            true => BUSY_CONVERSIONS.min(workers),
-            false => workers,
-        };
-        allowed.saturating_sub(running)
+        if !self.busy(now_ms) {
+            return workers.saturating_sub(running);
+        }
+        let spaced = self
+            .last_start
+            .is_none_or(|at| now_ms - at >= BUSY_SPACING_MS);
+        usize::from(running == 0 && spaced)
+    }
+
+    /// Records that a conversion started at `now_ms`.
+    pub fn started(&mut self, now_ms: i64) {
+        self.last_start = Some(now_ms);
     }
 }
 
@@ -135,5 +147,22 @@ mod tests {
             "more running than allowed: none starts"
         );
         assert_eq!(pace.conversions(50, 1, 0), 1);
+    }
+
+    #[test]
+    fn while_busy_conversions_start_spaced_and_at_full_speed_after() {
+        let mut pace = Pace::default();
+        pace.observe(0, 0);
+        pace.observe(100, 100);
+        pace.started(100);
+        assert_eq!(pace.conversions(200, 4, 0), 0, "too soon after the last");
+        assert_eq!(pace.conversions(599, 4, 0), 0);
+        assert_eq!(pace.conversions(600, 4, 0), 1);
+        assert_eq!(pace.conversions(600, 4, 1), 0, "one at a time");
+        pace.started(600);
+        assert_eq!(pace.conversions(1000, 4, 0), 0);
+        // quiet for HOLD after the burst: every worker, at once
+        assert_eq!(pace.conversions(2100, 4, 0), 4);
+        assert_eq!(pace.conversions(2100, 4, 1), 3);
     }
 }

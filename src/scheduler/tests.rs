@@ -542,20 +542,23 @@ async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops()
     assert!(early >= 1, "the burst's first jobs are being converted");
     held.most.store(0, SeqCst);
     held.open.add_permits(early);
-    // then, several passes of the scheduler (its poll is 50 ms), one conversion at a time
-    for _ in 0..5 {
+    // then one conversion at a time, each at least 500 ms (on the clock) after the one before:
+    // the scheduler passes every 50 ms meanwhile and starts none early
+    for _ in 0..2 {
+        h.clock.advance(Duration::from_millis(500));
         held.until_running(1, "the next conversion in the burst")
             .await;
-        tokio::time::sleep(Duration::from_millis(120)).await;
         held.open.add_permits(1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(held.running.load(SeqCst), 0, "none before its time");
     }
     assert_eq!(
         held.most.load(SeqCst),
         1,
         "one conversion at a time while mail arrives"
     );
-    // quiet for longer than the hold: every worker again
-    h.clock.advance(Duration::from_secs(3));
+    // quiet for longer than the hold (2 s after the burst): every worker again
+    h.clock.advance(Duration::from_secs(2));
     h.wakeups.scheduler.notify_one();
     held.until_running(2, "every worker once mail stopped")
         .await;

@@ -244,7 +244,8 @@ impl Intake {
             .flush()
             .await
             .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
-        self.accept_body(submission, Body::Staged(Box::new(staged))).await
+        self.accept_body(submission, Body::Staged(Box::new(staged)))
+            .await
     }
 
     /// `e`, or `Full` when the spool's disk is full.
