@@ -11,6 +11,7 @@
 
 mod convert;
 mod pace;
+mod record;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::store::{AttemptEnd, Conversion, DueRecipient, Store};
 use pace::Pace;
+use record::{Record, Unrecorded};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,11 +106,13 @@ impl Scheduler {
         let mut next_line = 0usize;
         let mut next_purge = tokio::time::Instant::now();
         let mut pace = Pace::default();
+        let mut unrecorded = Unrecorded::default();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             pace.observe(self.wakeups.scheduler.total(), self.clock.now_ms());
+            unrecorded.retry(&self.store).await;
             if tokio::time::Instant::now() >= next_purge {
                 next_purge += PURGE_EVERY;
                 self.purge().await;
@@ -128,13 +132,18 @@ impl Scheduler {
                     tracing::error!(error = %e, "scheduler: could not read due recipients from the store")
                 }
             }
-            let sleep = self.sleep_duration().await;
+            let mut sleep = self.sleep_duration().await;
+            if let Some(at) = unrecorded.next_try() {
+                sleep = sleep.min(at.saturating_duration_since(tokio::time::Instant::now()));
+            }
             tokio::select! {
                 Some(event) = events.recv() => {
-                    self.record(event, &mut busy_numbers, &mut in_flight).await;
+                    self.record(event, &mut busy_numbers, &mut in_flight, &mut unrecorded)
+                        .await;
                     // Take every result already waiting before looking for new work.
                     while let Ok(event) = events.try_recv() {
-                        self.record(event, &mut busy_numbers, &mut in_flight).await;
+                        self.record(event, &mut busy_numbers, &mut in_flight, &mut unrecorded)
+                        .await;
                     }
                 }
                 _ = self.wakeups.scheduler.notified() => {
@@ -151,7 +160,8 @@ impl Scheduler {
         while in_flight > 0 {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Some(event)) => {
-                    self.record(event, &mut busy_numbers, &mut in_flight).await;
+                    self.record(event, &mut busy_numbers, &mut in_flight, &mut unrecorded)
+                        .await;
                 }
                 _ => break,
             }
@@ -352,10 +362,11 @@ impl Scheduler {
         event: Event,
         busy_numbers: &mut HashSet<FaxNumber>,
         in_flight: &mut usize,
+        unrecorded: &mut Unrecorded,
     ) {
         match event {
             Event::Converted { claim, result } => {
-                self.record_conversion(claim, result).await;
+                self.record_conversion(claim, result, unrecorded).await;
                 self.wakeups.reporter.notify_one();
             }
             Event::Progress { job, idx, progress } => {
@@ -372,7 +383,7 @@ impl Scheduler {
             } => {
                 *in_flight -= 1;
                 busy_numbers.remove(&due.number);
-                self.record_attempt(due, line, started_at_ms, outcome, call)
+                self.record_attempt(due, line, started_at_ms, outcome, call, unrecorded)
                     .await;
                 self.wakeups.reporter.notify_one();
             }
@@ -381,7 +392,12 @@ impl Scheduler {
 
     /// Records a conversion's end: converted; failed for the document's fault; or, for the
     /// server's trouble, deferred on the retry schedule (failed once `give_up_after` is past).
-    async fn record_conversion(&self, claim: Conversion, result: Result<Converted, ConvertError>) {
+    async fn record_conversion(
+        &self,
+        claim: Conversion,
+        result: Result<Converted, ConvertError>,
+        unrecorded: &mut Unrecorded,
+    ) {
         let job = &claim.job;
         let now = self.clock.now_ms();
         let retry_at = match &result {
@@ -391,34 +407,30 @@ impl Scheduler {
             }
             _ => None,
         };
-        let stored = match (&result, retry_at) {
-            (Ok(done), _) => {
-                self.store
-                    .conversion_done(
-                        job,
-                        i64::from(done.pages),
-                        &Spool::pages_rel(job.as_str()),
-                        &done.own,
-                    )
-                    .await
-            }
-            (Err(e), Some(next)) => {
-                self.store
-                    .conversion_deferred(job, e.status(), &e.to_string(), next, now)
-                    .await
-            }
-            (Err(e), None) if e.is_temporary() => {
-                let why = format!("{e} (gave up: no time left to retry)");
-                self.store
-                    .conversion_failed(job, e.status(), &why, now)
-                    .await
-            }
-            (Err(e), None) => {
-                self.store
-                    .conversion_failed(job, e.status(), &e.to_string(), now)
-                    .await
-            }
+        let record = match (&result, retry_at) {
+            (Ok(done), _) => Record::Converted {
+                job: job.clone(),
+                pages: i64::from(done.pages),
+                own: done.own.clone(),
+            },
+            (Err(e), Some(next_ms)) => Record::ConversionDeferred {
+                job: job.clone(),
+                status: e.status(),
+                reason: e.to_string(),
+                next_ms,
+                now_ms: now,
+            },
+            (Err(e), None) => Record::ConversionFailed {
+                job: job.clone(),
+                status: e.status(),
+                reason: match e.is_temporary() {
+                    true => format!("{e} (gave up: no time left to retry)"),
+                    false => e.to_string(),
+                },
+                now_ms: now,
+            },
         };
+        let stored = record.write(&self.store).await;
         match (&result, stored) {
             (Ok(done), Ok(())) => {
                 tracing::info!(job = %job, from = "converting", to = "converted", pages = done.pages, covers = done.own.len(), "converted")
@@ -431,7 +443,8 @@ impl Scheduler {
                 tracing::info!(job = %job, from = "converting", to = "convert_failed", status = %e.status(), reason = %e, "conversion failed")
             }
             (_, Err(e)) => {
-                tracing::error!(job = %job, error = %e, "could not record a conversion; it will run again after a restart")
+                tracing::error!(job = %job, error = %e, "could not record a conversion; trying again");
+                unrecorded.push(record);
             }
         }
     }
@@ -443,6 +456,7 @@ impl Scheduler {
         started_at_ms: i64,
         outcome: LineOutcome,
         call: CallProgress,
+        unrecorded: &mut Unrecorded,
     ) {
         let now = self.clock.now_ms();
         let result = AttemptResult {
@@ -497,7 +511,8 @@ impl Scheduler {
                 "attempt ended"
             ),
             Err(e) => {
-                tracing::error!(job = %due.job_id, rcpt = %due.number, error = %e, "could not record an attempt; it counts as interrupted after a restart")
+                tracing::error!(job = %due.job_id, rcpt = %due.number, error = %e, "could not record an attempt; trying again");
+                unrecorded.push(Record::Attempt(end));
             }
         }
     }

@@ -568,3 +568,44 @@ async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops()
             .await;
     }
 }
+
+/// Runs `sql` on the store at `db` from another process (sqlite3), as a fault injector.
+fn sqlite(db: &std::path::Path, sql: &str) {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 runs (Debian's package sqlite3)");
+    assert!(out.status.success(), "{sql}: {out:?}");
+}
+
+#[tokio::test]
+async fn an_outcome_the_store_refuses_is_recorded_once_it_takes_it_again() {
+    use faxhub_queue::state::JobPhase;
+    let held = Held::new();
+    let h = start_with(
+        tempfile::tempdir().unwrap(),
+        line(1, None, &[]),
+        policy(60, 3, 3600),
+        held.clone(),
+    )
+    .await;
+    let id = h.job(&["+33169293999"]).await;
+    held.until_running(1, "the conversion").await;
+    // the store refuses every change to a job (as a full disk or an I/O error would)
+    let db = h.dir.path().join("faxhub.db");
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+    );
+    held.open.add_permits(1);
+    // the conversion ended but could not be recorded: the job stays claimed, tried again
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let job = h.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.phase, JobPhase::Converting, "{job:#?}");
+    sqlite(&db, "DROP TRIGGER refuse;");
+    // recorded at the next try, then faxed: no restart needed
+    let job = h.finished(&id).await;
+    assert_eq!(job.recipients[0].status, RecipientStatus::Done, "{job:#?}");
+    assert_eq!(job.pages, Some(1));
+}

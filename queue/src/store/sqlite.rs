@@ -20,8 +20,11 @@ pub(super) async fn connect(path: &Path, connections: u32) -> Result<SqlitePool,
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
+    // A local file cannot go away like a server's socket: no ping before each use (with
+    // sqlx-sqlite a round trip to the connection's thread per statement).
     SqlitePoolOptions::new()
         .max_connections(connections)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }
