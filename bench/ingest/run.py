@@ -157,7 +157,7 @@ def main():
     p.add_argument("--messages", type=int, default=5000)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--size", type=int, default=10240)
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")

@@ -32,13 +32,18 @@ impl Convert for Scripted {
         let next = self.0.lock().unwrap().pop_front().unwrap_or(Ok(()));
         Box::pin(async move {
             next?;
-            spool.write_durable(&Spool::pages_rel(job.as_str()), &one_page())?;
-            Ok(Converted {
-                pages: 1,
-                own: Vec::new(),
-            })
+            one_page_set(spool, job)
         })
     }
+}
+
+/// Installs a one-page page set for `job`, as the real converter would.
+fn one_page_set(spool: &Spool, job: &JobId) -> Result<Converted, ConvertError> {
+    spool.write_durable(&Spool::pages_rel(job.as_str()), &one_page())?;
+    Ok(Converted {
+        pages: 1,
+        own: Vec::new(),
+    })
 }
 
 /// A one-page TIFF-F.
@@ -469,11 +474,7 @@ impl Convert for Held {
             self.most.fetch_max(now, SeqCst);
             self.open.acquire().await.expect("never closed").forget();
             self.running.fetch_sub(1, SeqCst);
-            spool.write_durable(&Spool::pages_rel(job.as_str()), &one_page())?;
-            Ok(Converted {
-                pages: 1,
-                own: Vec::new(),
-            })
+            one_page_set(spool, job)
         })
     }
 }
@@ -500,10 +501,8 @@ impl Held {
     }
 }
 
-#[tokio::test]
-async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops() {
-    use std::sync::atomic::Ordering::SeqCst;
-    // control: two jobs, no burst: both workers convert at once
+/// A scheduler whose conversions are `Held`, with one channel.
+async fn with_held() -> (Arc<Held>, Harness) {
     let held = Held::new();
     let h = start_with(
         tempfile::tempdir().unwrap(),
@@ -512,6 +511,14 @@ async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops()
         held.clone(),
     )
     .await;
+    (held, h)
+}
+
+#[tokio::test]
+async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // control: two jobs, no burst: both workers convert at once
+    let (held, h) = with_held().await;
     for _ in 0..2 {
         insert_job(&h.store, h.clock.now_ms(), &["+33169293999"]).await;
     }
@@ -520,14 +527,7 @@ async fn while_mail_arrives_one_conversion_runs_and_every_worker_once_it_stops()
     held.open.add_permits(2);
 
     // a burst: 40 jobs committed in a moment; while it lasts, one conversion at a time
-    let held = Held::new();
-    let h = start_with(
-        tempfile::tempdir().unwrap(),
-        line(1, None, &[]),
-        policy(60, 3, 3600),
-        held.clone(),
-    )
-    .await;
+    let (held, h) = with_held().await;
     h.wakeups.scheduler.committed(0);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut ids = Vec::new();
@@ -582,14 +582,7 @@ fn sqlite(db: &std::path::Path, sql: &str) {
 #[tokio::test]
 async fn an_outcome_the_store_refuses_is_recorded_once_it_takes_it_again() {
     use faxhub_queue::state::JobPhase;
-    let held = Held::new();
-    let h = start_with(
-        tempfile::tempdir().unwrap(),
-        line(1, None, &[]),
-        policy(60, 3, 3600),
-        held.clone(),
-    )
-    .await;
+    let (held, h) = with_held().await;
     let id = h.job(&["+33169293999"]).await;
     held.until_running(1, "the conversion").await;
     // the store refuses every change to a job (as a full disk or an I/O error would)
