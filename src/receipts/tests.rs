@@ -5,11 +5,10 @@
 
 use super::*;
 use crate::testing::Base;
-use faxhub_queue::dialplan::FaxNumber;
 use faxhub_queue::job::Ret;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::status::EnhancedStatus;
-use faxhub_queue::store::{AttemptEnd, NewJob, NewRecipient};
+use faxhub_queue::store::{AttemptEnd, NewJob};
 use std::collections::BTreeSet;
 
 struct Harness {
@@ -64,30 +63,16 @@ impl Harness {
             "From: {sender}\r\nTo: fax\r\nSubject: quarterly\r\nMessage-ID: <{id}@example.com>\r\n\r\nhello\r\n"
         );
         self.spool.write_durable(&message, text.as_bytes()).unwrap();
+        let numbers: Vec<&str> = ends.iter().map(|(n, ..)| *n).collect();
         let job = NewJob {
             id: id.clone(),
-            origin: faxhub_queue::job::Origin::Smtp,
             return_path: sender.into(),
             from_header: Some(sender.into()),
             subject: Some("quarterly".into()),
-            received_at_ms: now,
-            env_id: None,
             ret: Some(Ret::Hdrs),
             message_path: message,
             size: text.len() as u64,
-            recipients: ends
-                .iter()
-                .map(|(n, ..)| NewRecipient {
-                    number: FaxNumber::from_e164(n).unwrap(),
-                    address: format!("{n}@fax.example.com"),
-                    display_name: None,
-                    subaddress: None,
-                    notify: None,
-                    orcpt: None,
-                })
-                .collect(),
-            source: None,
-            refused: Vec::new(),
+            ..NewJob::example(now, &numbers)
         };
         self.store.insert_jobs(&[job]).await.unwrap();
         self.store.claim_conversions(10, now).await.unwrap();

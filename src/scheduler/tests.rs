@@ -7,10 +7,9 @@ use super::*;
 use crate::testing::Base;
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::{LineConfig, LineKind, ScriptEntry};
-use faxhub_queue::dialplan::{DialPlanConfig, FaxNumber};
-use faxhub_queue::job::{Notify, Origin};
+use faxhub_queue::dialplan::DialPlanConfig;
 use faxhub_queue::retry::RetryPolicy;
-use faxhub_queue::store::{JobView, NewJob, NewRecipient};
+use faxhub_queue::store::{JobView, NewJob};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -202,32 +201,8 @@ impl Harness {
 
 /// A job to `numbers` received at `now`, committed.
 async fn insert_job(store: &Store, now: i64, numbers: &[&str]) -> JobId {
-    let id = JobId::generate(now);
-    let job = NewJob {
-        id: id.clone(),
-        origin: Origin::Smtp,
-        return_path: "alice@example.com".into(),
-        from_header: None,
-        subject: Some("test".into()),
-        received_at_ms: now,
-        env_id: None,
-        ret: None,
-        message_path: "msg/none.eml".into(),
-        size: 1,
-        recipients: numbers
-            .iter()
-            .map(|n| NewRecipient {
-                number: FaxNumber::from_e164(n).unwrap(),
-                address: format!("{n}@fax"),
-                display_name: None,
-                subaddress: None,
-                notify: Notify::parse("SUCCESS,FAILURE"),
-                orcpt: None,
-            })
-            .collect(),
-        source: None,
-        refused: Vec::new(),
-    };
+    let job = NewJob::example(now, numbers);
+    let id = job.id.clone();
     store.insert_jobs(&[job]).await.unwrap();
     id
 }

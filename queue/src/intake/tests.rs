@@ -1,7 +1,6 @@
 //! The intake in-process: a real spool and store in a temporary directory.
 
 use super::*;
-use crate::dialplan::FaxNumber;
 use crate::state::RecipientStatus;
 
 async fn intake(dir: &std::path::Path, limits: SenderLimits) -> (Intake, Store) {
@@ -19,14 +18,7 @@ fn to(number: &str) -> Submission {
         subject: None,
         env_id: None,
         ret: None,
-        recipients: vec![NewRecipient {
-            number: FaxNumber::from_e164(number).unwrap(),
-            address: format!("{number}@fax.example.com"),
-            display_name: None,
-            subaddress: None,
-            notify: None,
-            orcpt: None,
-        }],
+        recipients: vec![NewRecipient::example(number)],
         source: None,
         refused: Vec::new(),
     }

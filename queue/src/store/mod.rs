@@ -71,6 +71,44 @@ pub struct NewRecipient {
     pub orcpt: Option<String>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
+impl NewJob {
+    /// For tests: a job from <a@example.com> received at `received_at_ms`, to `numbers` (E.164,
+    /// each `NewRecipient::example`), its message at `msg/x.eml`.
+    pub fn example(received_at_ms: i64, numbers: &[&str]) -> NewJob {
+        NewJob {
+            id: JobId::generate(received_at_ms),
+            origin: Origin::Smtp,
+            return_path: "a@example.com".into(),
+            from_header: None,
+            subject: Some("s".into()),
+            received_at_ms,
+            env_id: None,
+            ret: None,
+            message_path: "msg/x.eml".into(),
+            size: 10,
+            recipients: numbers.iter().map(|n| NewRecipient::example(n)).collect(),
+            source: None,
+            refused: Vec::new(),
+        }
+    }
+}
+
+#[cfg(any(test, feature = "test-support"))]
+impl NewRecipient {
+    /// For tests: `number` (E.164) at `<number>@fax`, asking for no notice in particular.
+    pub fn example(number: &str) -> NewRecipient {
+        NewRecipient {
+            number: FaxNumber::from_e164(number).expect("an E.164 number"),
+            address: format!("{number}@fax"),
+            display_name: None,
+            subaddress: None,
+            notify: None,
+            orcpt: None,
+        }
+    }
+}
+
 /// An address an agent's item names that cannot be sent to (the mail system accepted it before
 /// faxhub could refuse it, as SMTP would at RCPT): recorded as a failed recipient with its
 /// status and reason, so that the sender's report names it.

@@ -5,31 +5,15 @@ use crate::limits::Usage;
 use crate::state::JobPhase;
 
 fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
-    NewJob {
-        id: JobId::generate(id_ms),
-        origin: Origin::Smtp,
-        return_path: "a@example.com".into(),
-        from_header: None,
-        subject: Some("s".into()),
-        received_at_ms: id_ms,
+    let mut job = NewJob {
         env_id: Some("E1".into()),
         ret: Some(Ret::Hdrs),
-        message_path: "msg/x.eml".into(),
-        size: 10,
-        recipients: numbers
-            .iter()
-            .map(|n| NewRecipient {
-                number: FaxNumber::from_e164(n).unwrap(),
-                address: format!("{n}@fax"),
-                display_name: None,
-                subaddress: None,
-                notify: Notify::parse("SUCCESS"),
-                orcpt: None,
-            })
-            .collect(),
-        source: None,
-        refused: Vec::new(),
+        ..NewJob::example(id_ms, numbers)
+    };
+    for r in &mut job.recipients {
+        r.notify = Notify::parse("SUCCESS");
     }
+    job
 }
 
 fn end(
