@@ -324,6 +324,108 @@ fn sip_tcp_connections_leave_no_descriptor_behind_and_are_capped_per_address() {
     assert!(lines <= 5, "{lines} log lines");
 }
 
+/// The daemon's descriptors of any kind.
+fn all_descriptors(hub: &Faxhub) -> u64 {
+    std::fs::read_dir(format!("/proc/{}/fd", hub.pid()))
+        .unwrap()
+        .count() as u64
+}
+
+/// Out of descriptors (its limit lowered to what it holds plus a few, then SIP/TCP connections
+/// from several addresses held open): SMTP cannot accept (the control: no greeting while they are
+/// held), answers again once they close, and the failing accept loops wrote a bounded number of
+/// log lines (before, one every 50 and 100 ms).
+#[test]
+fn out_of_descriptors_smtp_answers_again_once_connections_close_and_the_log_stays_short() {
+    let hub = Faxhub::start("", "[sip]\nlisten = \"127.0.0.1:0\"\n");
+    let sip = hub.sip_port();
+    // the LibreOffice farm's start opens and closes pipes: counted after it
+    let start = Instant::now();
+    while !hub.log().contains("LibreOffice farm") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the LibreOffice farm never started:\n{}",
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let limit = all_descriptors(&hub) + 40;
+    let lowered = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    let pid = hub.pid() as libc::pid_t;
+    // SAFETY: prlimit reads `lowered` and writes nothing (old limits not asked for)
+    assert_eq!(
+        unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &lowered, std::ptr::null_mut()) },
+        0,
+        "prlimit: {}",
+        std::io::Error::last_os_error()
+    );
+    let lines_before = hub.log().lines().count();
+    let held: Vec<std::net::TcpStream> = (2..6)
+        .flat_map(|host| {
+            (0..30).map(move |_| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                let from: SocketAddr = format!("127.0.0.{host}:0").parse().unwrap();
+                s.bind(&from.into()).unwrap();
+                let to: SocketAddr = format!("127.0.0.1:{sip}").parse().unwrap();
+                s.connect(&to.into()).unwrap();
+                std::net::TcpStream::from(s)
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while all_descriptors(&hub) < limit {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the daemon never reached its descriptor limit ({limit})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the control: at the limit, an SMTP client gets no greeting
+    let mut smtp = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    smtp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut greeting = [0u8; 64];
+    let early = std::io::Read::read(&mut smtp, &mut greeting);
+    assert!(
+        early.is_err(),
+        "greeted although out of descriptors: {:?} {:?}; {} descriptors, limit {limit}",
+        early,
+        String::from_utf8_lossy(&greeting),
+        all_descriptors(&hub)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    drop(held);
+    // once the SIP connections close, the waiting client is greeted
+    smtp.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let n = std::io::Read::read(&mut smtp, &mut greeting)
+        .expect("no greeting once descriptors were free again");
+    assert!(
+        greeting[..n].starts_with(b"220 "),
+        "{:?}",
+        String::from_utf8_lossy(&greeting[..n])
+    );
+    let log = hub.log();
+    let accept_lines: Vec<&str> = log
+        .lines()
+        .skip(lines_before)
+        .filter(|l| l.contains("accepting a connection failed"))
+        .collect();
+    assert!(
+        (1..=2).contains(&accept_lines.len()),
+        "{} lines about failing accepts: {accept_lines:?}",
+        accept_lines.len()
+    );
+    let lines = log.lines().count() - lines_before;
+    assert!(
+        lines <= 20,
+        "{lines} log lines while out of descriptors:\n{log}"
+    );
+}
+
 /// A SIP request to `sip` from a socket bound to `from` (any 127/8 address is this machine).
 fn sip_socket(from: &str) -> UdpSocket {
     let s = UdpSocket::bind(format!("{from}:0")).unwrap();

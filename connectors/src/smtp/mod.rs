@@ -124,14 +124,20 @@ async fn accept_loop(
     slots: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut backoff = faxhub_queue::logging::AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
+                Ok(pair) => {
+                    backoff.succeeded();
+                    pair
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "smtp accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
+                    let wait = backoff.failed("smtp-accept", "SMTP", &e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => continue,
+                        _ = shutdown.changed() => return,
+                    }
                 }
             },
             _ = shutdown.changed() => return,

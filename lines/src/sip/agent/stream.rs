@@ -14,7 +14,7 @@
 
 use super::{Agent, Incoming};
 use crate::sip::message::{Message, SipError};
-use faxhub_queue::logging::limited as log_limited;
+use faxhub_queue::logging::{AcceptBackoff, limited as log_limited};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -149,7 +149,7 @@ impl Agent {
 /// Accepts connections on the SIP address until the agent is gone; backs off while accepting
 /// fails (out of descriptors), up to a second between tries.
 pub(super) async fn accept(agent: Weak<Agent>, listener: TcpListener) {
-    let mut backoff = Duration::ZERO;
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -164,16 +164,12 @@ pub(super) async fn accept(agent: Weak<Agent>, listener: TcpListener) {
         };
         match accepted {
             Ok((stream, peer)) => {
-                backoff = Duration::ZERO;
+                backoff.succeeded();
                 adopt(&strong, stream, peer);
             }
             Err(e) => {
-                log_limited(
-                    "sip-tcp-accept",
-                    || tracing::warn!(error = %e, "SIP over TCP: accepting failed (logged once a minute); backing off"),
-                );
-                backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
-                tokio::time::sleep(backoff).await;
+                let wait = backoff.failed("sip-tcp-accept", "SIP over TCP", &e);
+                tokio::time::sleep(wait).await;
             }
         }
     }
