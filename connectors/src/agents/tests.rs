@@ -266,10 +266,85 @@ async fn a_senders_daily_number_limit_holds_for_the_agents_too() {
     );
 }
 
+/// An IMAP agent logging in as faxgw/secret over STARTTLS to `port`, trusting the certificate
+/// `crate::smtp::tls::acceptor` made in `dir`.
+fn starttls_agent(dir: &Path, port: u16, intake: Intake) -> super::imap::MailFile {
+    super::imap::MailFile {
+        config: super::imap::ImapConfig {
+            host: "localhost".into(),
+            port,
+            tls: crate::relay::RelayTls::Starttls,
+            ca_file: Some(dir.join("tls/cert.pem")),
+            username: "faxgw".into(),
+            password: "secret".into(),
+            idle: false,
+            poll: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
+        quarantine: Quarantine::new(dir.join("q")),
+        intake,
+        addressing: addressing(),
+        host: "faxhub.test".into(),
+    }
+}
+
+/// The injection in a segment of its own, after faxhub read the STARTTLS answer: it lands in the
+/// TLS handshake, which fails; faxhub never falls back to logging in over plain text.
+#[tokio::test]
+async fn an_imap_server_injecting_after_its_starttls_answer_gets_no_plain_login() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    crate::smtp::tls::acceptor(&Default::default(), dir.path(), "localhost").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut plain, _) = listener.accept().await.unwrap();
+        plain.write_all(b"* OK fake IMAP ready\r\n").await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = plain.read(&mut buf).await.unwrap();
+        let tag = String::from_utf8_lossy(&buf[..n])
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        plain
+            .write_all(format!("{tag} OK Begin TLS\r\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        plain.write_all(b"A2 OK LOGIN completed\r\n").await.unwrap();
+        // everything faxhub sends on this connection from now on
+        let mut after = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut after)).await;
+        after
+    });
+    let (intake, _store) = intake(dir.path()).await;
+    let agent = starttls_agent(dir.path(), port, intake);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(agent.run(shutdown));
+    let after = tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the fake server finished")
+        .unwrap();
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
+    // a TLS handshake record (the ClientHello), and no login in the clear
+    assert_eq!(
+        after.first(),
+        Some(&0x16),
+        "{:?}",
+        String::from_utf8_lossy(&after)
+    );
+    let text = String::from_utf8_lossy(&after);
+    assert!(
+        !text.contains("LOGIN") && !text.contains("secret"),
+        "{text:?}"
+    );
+}
+
 #[tokio::test]
 async fn nothing_an_imap_server_sends_before_the_tls_handshake_is_read_after_it() {
-    use super::imap::{ImapConfig, MailFile};
-    use crate::relay::RelayTls;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let acceptor =
@@ -325,24 +400,7 @@ async fn nothing_an_imap_server_sends_before_the_tls_handshake_is_read_after_it(
         seen
     });
     let (intake, _store) = intake(dir.path()).await;
-    let agent = MailFile {
-        config: ImapConfig {
-            host: "localhost".into(),
-            port,
-            tls: RelayTls::Starttls,
-            ca_file: Some(dir.path().join("tls/cert.pem")),
-            username: "faxgw".into(),
-            password: "secret".into(),
-            idle: false,
-            poll: Duration::from_secs(60),
-            timeout: Duration::from_secs(10),
-            ..ImapConfig::default()
-        },
-        quarantine: Quarantine::new(dir.path().join("q")),
-        intake,
-        addressing: addressing(),
-        host: "faxhub.test".into(),
-    };
+    let agent = starttls_agent(dir.path(), port, intake);
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(agent.run(shutdown));
     tokio::time::timeout(Duration::from_secs(30), searched.wait_for(|s| *s))
