@@ -9,11 +9,13 @@
 # plays far ends that are busy, absent or not fax machines; tshark judges our SIP, SDP, T.38
 # and RTP on the wire; Dovecot checks the passwords faxhub gives the relay (Postfix's SASL);
 # openssl makes the test CA the relay's certificate is checked against; bubblewrap is the sandbox
-# every converter runs in (no network, no server files, memory and CPU ceilings).
+# every converter runs in (no network, no server files, memory and CPU ceilings); PostgreSQL is
+# the shared store of several nodes (the tests start servers of their own on private sockets).
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
+  postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

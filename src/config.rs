@@ -22,6 +22,7 @@ use faxhub_queue::limits::SenderLimits;
 use faxhub_queue::retry::RetryPolicy;
 use faxhub_queue::senders::{self, LocalDomains};
 use faxhub_queue::units::serde_duration;
+use faxhub_queue::store::{StoreConfig, Target};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Where jobs are kept: SQLite under data_dir, or PostgreSQL shared by several nodes.
+    pub store: StoreConfig,
     /// The site's mail domains (`.example.com`: every domain under it). Senders from trusted
     /// networks must belong to them, and only their addresses get pages back in receipts.
     pub local_domains: Vec<String>,
@@ -77,6 +80,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            store: StoreConfig::default(),
             local_domains: DEFAULT_LOCAL_DOMAINS
                 .iter()
                 .map(|d| d.to_string())
@@ -275,6 +279,7 @@ impl Config {
                 })
                 .collect::<Result<Vec<_>, _>>(),
         );
+        problems.take(self.store_target());
         let listen = problems.take(
             self.smtp
                 .listen
@@ -357,6 +362,11 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("faxhub.db")
+    }
+
+    /// Where the job store is (`[store]`).
+    pub fn store_target(&self) -> Result<Target, String> {
+        self.store.target(&self.data_dir)
     }
     pub fn spool_dir(&self) -> PathBuf {
         self.data_dir.join("spool")

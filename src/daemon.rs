@@ -272,10 +272,15 @@ async fn check_sandbox(converter: &Converter, config: &Config) -> Result<(), Fai
 pub async fn open_queue(config: &Config) -> Result<(Store, Spool), Failure> {
     let spool = Spool::open(&config.spool_dir())
         .map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
-    let store = Store::open(&config.db_path())
+    Ok((open_store(config).await?, spool))
+}
+
+/// Opens the job store `[store]` names (a SQLite file under data_dir by default).
+pub async fn open_store(config: &Config) -> Result<Store, Failure> {
+    let target = config.store_target().map_err(Failure::Runtime)?;
+    Store::connect(&target)
         .await
-        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.db_path().display())))?;
-    Ok((store, spool))
+        .map_err(|e| Failure::Runtime(format!("{target}: {e}")))
 }
 
 fn system_hostname() -> String {

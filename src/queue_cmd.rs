@@ -9,10 +9,11 @@ use crate::config::{Checked, Config};
 use faxhub_queue::JobId;
 use faxhub_queue::job::now_ms;
 use faxhub_queue::state::{ActionEffect, OperatorAction};
-use faxhub_queue::store::{JobView, Store};
+use faxhub_queue::store::{JobView, Store, Target};
 
 pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<(), Failure> {
-    if !config.db_path().exists() {
+    let target = config.store_target().map_err(Failure::Runtime)?;
+    if matches!(&target, Target::File(path) if !path.exists()) {
         // Nothing was ever queued here; don't create a database just to say so.
         return match args.action {
             None => {
@@ -36,9 +37,7 @@ pub async fn run(config: &Config, checked: &Checked, args: QueueArgs) -> Result<
             }
         };
     }
-    let store = Store::open(&config.db_path())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = crate::daemon::open_store(config).await?;
     match args.action {
         None => list(&store, args.json, args.all).await,
         Some(QueueAction::Counters) => counters(&store, args.json).await,

@@ -17,6 +17,8 @@ pub mod intake;
 pub mod job;
 pub mod limits;
 pub mod logging;
+#[cfg(any(test, feature = "test-support"))]
+pub mod pg_test;
 pub mod progress;
 pub mod report;
 pub mod retry;

@@ -5,7 +5,7 @@
 //! deferred with the temporary code). A crash mid-conversion leaves the job `converting`, which
 //! recovery makes `pending` again.
 
-use super::{RecipientPages, Store, StoreError};
+use super::{RecipientPages, Store, StoreError, text};
 use crate::job::JobId;
 use crate::state::{ConversionState, RecipientStatus};
 use crate::status::EnhancedStatus;
@@ -32,8 +32,8 @@ impl Store {
         let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(
             "SELECT id, message_path, received_at, convert_tries FROM jobs \
-             WHERE conversion = ? AND (convert_after IS NULL OR convert_after <= ?) \
-             ORDER BY received_at LIMIT ?",
+             WHERE conversion = $1 AND (convert_after IS NULL OR convert_after <= $2) \
+             ORDER BY received_at LIMIT $3",
         )
         .bind(ConversionState::Pending.as_str())
         .bind(now_ms)
@@ -43,7 +43,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;
-            sqlx::query("UPDATE jobs SET conversion = ? WHERE id = ?")
+            sqlx::query("UPDATE jobs SET conversion = $1 WHERE id = $2")
                 .bind(ConversionState::Converting.as_str())
                 .bind(&id)
                 .execute(&mut *tx)
@@ -78,7 +78,7 @@ impl Store {
         own: &[RecipientPages],
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = ?, pages = ?, pages_path = ? WHERE id = ?")
+        sqlx::query("UPDATE jobs SET conversion = $1, pages = $2, pages_path = $3 WHERE id = $4")
             .bind(ConversionState::Converted.as_str())
             .bind(pages)
             .bind(pages_path)
@@ -87,8 +87,8 @@ impl Store {
             .await?;
         // recipients deferred while the conversion waited are due now (they never had a call)
         sqlx::query(
-            "UPDATE recipients SET status = ?, status_code = NULL, reason = NULL, next_attempt_at = NULL \
-             WHERE job_id = ? AND status = ? AND tries + dials = 0",
+            "UPDATE recipients SET status = $1, status_code = NULL, reason = NULL, next_attempt_at = NULL \
+             WHERE job_id = $2 AND status = $3 AND tries + dials = 0",
         )
         .bind(RecipientStatus::Queued.as_str())
         .bind(id.as_str())
@@ -97,7 +97,7 @@ impl Store {
         .await?;
         for r in own {
             sqlx::query(
-                "UPDATE recipients SET pages = ?, pages_path = ? WHERE job_id = ? AND idx = ?",
+                "UPDATE recipients SET pages = $1, pages_path = $2 WHERE job_id = $3 AND idx = $4",
             )
             .bind(r.pages)
             .bind(&r.pages_path)
@@ -119,19 +119,19 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = ?, finished_at = ? WHERE id = ?")
+        sqlx::query("UPDATE jobs SET conversion = $1, finished_at = $2 WHERE id = $3")
             .bind(ConversionState::Failed.as_str())
             .bind(now_ms)
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, updated_at = ? \
-             WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled')",
+            "UPDATE recipients SET status = $1, status_code = $2, reason = $3, next_attempt_at = NULL, updated_at = $4 \
+             WHERE job_id = $5 AND status NOT IN ('done', 'failed', 'cancelled')",
         )
         .bind(RecipientStatus::Failed.as_str())
         .bind(status.to_string())
-        .bind(reason)
+        .bind(text(reason))
         .bind(now_ms)
         .bind(id.as_str())
         .execute(&mut *tx)
@@ -153,8 +153,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         sqlx::query(
-            "UPDATE jobs SET conversion = ?, convert_after = ?, convert_tries = convert_tries + 1 \
-             WHERE id = ?",
+            "UPDATE jobs SET conversion = $1, convert_after = $2, convert_tries = convert_tries + 1 \
+             WHERE id = $3",
         )
         .bind(ConversionState::Pending.as_str())
         .bind(next_ms)
@@ -162,12 +162,12 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ? \
-             WHERE job_id = ? AND status IN ('queued', 'deferred')",
+            "UPDATE recipients SET status = $1, status_code = $2, reason = $3, next_attempt_at = $4, updated_at = $5 \
+             WHERE job_id = $6 AND status IN ('queued', 'deferred')",
         )
         .bind(RecipientStatus::Deferred.as_str())
         .bind(status.to_string())
-        .bind(reason)
+        .bind(text(reason))
         .bind(next_ms)
         .bind(now_ms)
         .bind(id.as_str())

@@ -6,13 +6,14 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+mod connect;
 mod conversions;
 mod outbox;
 mod reports;
-mod sqlite;
 mod usage;
 mod views;
 
+pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
 pub use reports::{Mark, ReportCandidate, ReportSource};
@@ -25,10 +26,39 @@ use crate::state::{
     ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect,
 };
 use crate::status::EnhancedStatus;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Any, AnyPool, Row};
 
-/// Rows per multi-row INSERT (well under SQLite's 32,766 bound parameters).
+/// Rows per multi-row INSERT (well under SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// parameters).
 const ROWS_PER_STATEMENT: usize = 500;
+
+/// Text as the store keeps it. PostgreSQL's TEXT cannot hold NUL, which hostile input can carry
+/// (an encoded word's `=00` in a Subject or display name, an RFC 2231 file name in a conversion's
+/// reason, a peer's error text): it is written as U+FFFD on both back ends, so that such a mail
+/// is queued and reported, not refused by the database again and again.
+pub(super) fn text(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+pub(super) fn opt_text(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(text)
+}
+
+/// `($1, $2), ($3, $4)`: the placeholders of a multi-row `VALUES` of `rows` rows of `columns`.
+fn values(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", row * columns + column + 1));
+        }
+        out.push(')');
+    }
+    out
+}
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -191,28 +221,44 @@ pub struct Recovery {
 
 #[derive(Clone)]
 pub struct Store {
-    /// Readers (WAL: they never wait for a writer).
-    pool: SqlitePool,
+    /// Readers (SQLite's WAL: they never wait for a writer).
+    pool: AnyPool,
     /// The one connection this process writes through: its writers queue here, in order,
-    /// instead of meeting at SQLite's lock, whose busy handler sleeps up to 100 ms a try
-    /// (intake commits and the scheduler's claims did, under load).
-    writer: SqlitePool,
+    /// instead of meeting at the database's locks (SQLite's busy handler sleeps up to 100 ms a
+    /// try: intake commits and the scheduler's claims did, under load).
+    writer: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
-    /// A transaction that takes the write lock at once (SQLite's BEGIN IMMEDIATE): one that
-    /// read first and wrote later would fail with "database is locked" whenever another
-    /// connection (the intake, the CLI) wrote in between, instead of waiting its turn.
-    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// A transaction that takes the write lock at once (see `Backend::begin_write`).
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(self.writer.begin_with(self.backend.begin_write()).await?)
     }
 
-    /// Opens (creating and migrating) the database at `path`.
+    /// Opens (creating and migrating) the SQLite database at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let writer = sqlite::connect(path, 1).await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        let pool = sqlite::connect(path, sqlite::READERS).await?;
-        Ok(Store { pool, writer })
+        Store::connect(&Target::File(path.to_path_buf())).await
+    }
+
+    /// Opens the store at `target`, bringing its schema up to date first.
+    pub async fn connect(target: &Target) -> Result<Store, StoreError> {
+        let (pool, writer) = target.pools().await?;
+        let backend = target.backend();
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&writer).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&writer).await?,
+        }
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
@@ -220,24 +266,27 @@ impl Store {
     pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion, source) ",
+            let sql = format!(
+                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion, source) VALUES {}",
+                values(chunk.len(), 12)
             );
-            q.push_values(chunk, |mut row, job| {
-                row.push_bind(job.id.as_str())
-                    .push_bind(job.origin.as_str())
-                    .push_bind(&job.return_path)
-                    .push_bind(&job.from_header)
-                    .push_bind(&job.subject)
-                    .push_bind(job.received_at_ms)
-                    .push_bind(&job.env_id)
-                    .push_bind(job.ret.map(Ret::as_str))
-                    .push_bind(&job.message_path)
-                    .push_bind(job.size as i64)
-                    .push_bind(ConversionState::Pending.as_str())
-                    .push_bind(&job.source);
-            });
-            q.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(&sql);
+            for job in chunk {
+                q = q
+                    .bind(job.id.as_str())
+                    .bind(job.origin.as_str())
+                    .bind(text(&job.return_path))
+                    .bind(opt_text(&job.from_header))
+                    .bind(opt_text(&job.subject))
+                    .bind(job.received_at_ms)
+                    .bind(opt_text(&job.env_id))
+                    .bind(job.ret.map(Ret::as_str))
+                    .bind(&job.message_path)
+                    .bind(job.size as i64)
+                    .bind(ConversionState::Pending.as_str())
+                    .bind(opt_text(&job.source));
+            }
+            q.execute(&mut *tx).await?;
         }
         let recipients: Vec<(&NewJob, usize, &NewRecipient)> = jobs
             .iter()
@@ -249,54 +298,64 @@ impl Store {
             })
             .collect();
         for chunk in recipients.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) ",
+            let sql = format!(
+                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) VALUES {}",
+                values(chunk.len(), 10)
             );
-            q.push_values(chunk, |mut row, (job, idx, r)| {
-                row.push_bind(job.id.as_str())
-                    .push_bind(*idx as i64)
-                    .push_bind(r.number.as_str())
-                    .push_bind(&r.address)
-                    .push_bind(&r.display_name)
-                    .push_bind(&r.subaddress)
-                    .push_bind(r.notify.map(|n| n.to_string()))
-                    .push_bind(&r.orcpt)
-                    .push_bind(RecipientStatus::Queued.as_str())
-                    .push_bind(job.received_at_ms);
-            });
-            q.build().execute(&mut *tx).await?;
-            // the numbers each sender faxes, for its limits (`usage`)
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO sender_numbers (sender, number, first_at, last_at) ",
+            let mut q = sqlx::query(&sql);
+            for (job, idx, r) in chunk {
+                q = q
+                    .bind(job.id.as_str())
+                    .bind(*idx as i64)
+                    .bind(r.number.as_str())
+                    .bind(text(&r.address))
+                    .bind(opt_text(&r.display_name))
+                    .bind(opt_text(&r.subaddress))
+                    .bind(r.notify.map(|n| n.to_string()))
+                    .bind(opt_text(&r.orcpt))
+                    .bind(RecipientStatus::Queued.as_str())
+                    .bind(job.received_at_ms);
+            }
+            q.execute(&mut *tx).await?;
+            // the numbers each sender faxes, for its limits (`usage`); one row per (sender,
+            // number) in a statement (PostgreSQL refuses to update a row twice in one)
+            let mut seen = std::collections::BTreeMap::new();
+            for (job, _, r) in chunk {
+                let at = seen
+                    .entry((job.return_path.as_str(), r.number.as_str()))
+                    .or_insert((job.received_at_ms, job.received_at_ms));
+                at.0 = at.0.min(job.received_at_ms);
+                at.1 = at.1.max(job.received_at_ms);
+            }
+            let sql = format!(
+                "INSERT INTO sender_numbers (sender, number, first_at, last_at) VALUES {} \
+                 ON CONFLICT (sender, number) DO UPDATE SET \
+                 first_at = CASE WHEN excluded.first_at < sender_numbers.first_at THEN excluded.first_at ELSE sender_numbers.first_at END, \
+                 last_at = CASE WHEN excluded.last_at > sender_numbers.last_at THEN excluded.last_at ELSE sender_numbers.last_at END",
+                values(seen.len(), 4)
             );
-            q.push_values(chunk, |mut row, (job, _, r)| {
-                row.push_bind(&job.return_path)
-                    .push_bind(r.number.as_str())
-                    .push_bind(job.received_at_ms)
-                    .push_bind(job.received_at_ms);
-            });
-            q.push(
-                " ON CONFLICT (sender, number) DO UPDATE SET \
-                 first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at)",
-            );
-            q.build().execute(&mut *tx).await?;
+            let mut q = sqlx::query(&sql);
+            for ((sender, number), (first, last)) in seen {
+                q = q.bind(text(sender)).bind(number).bind(first).bind(last);
+            }
+            q.execute(&mut *tx).await?;
         }
         for job in jobs {
             for (n, r) in job.refused.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO recipients (job_id, idx, number, address, display_name, notify, orcpt, status, status_code, reason, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(job.id.as_str())
                 .bind((job.recipients.len() + n) as i64)
                 .bind(r.number.as_ref().map_or("", FaxNumber::as_str))
-                .bind(&r.address)
-                .bind(&r.display_name)
+                .bind(text(&r.address))
+                .bind(opt_text(&r.display_name))
                 .bind(r.notify.map(|n| n.to_string()))
-                .bind(&r.orcpt)
+                .bind(opt_text(&r.orcpt))
                 .bind(RecipientStatus::Failed.as_str())
                 .bind(r.status.to_string())
-                .bind(&r.reason)
+                .bind(text(&r.reason))
                 .bind(job.received_at_ms)
                 .execute(&mut *tx)
                 .await?;
@@ -309,8 +368,8 @@ impl Store {
     /// The job made from the agent's item `source`, if there is one (it was committed and the
     /// item not yet removed when faxhub stopped).
     pub async fn job_by_source(&self, source: &str) -> Result<Option<JobId>, StoreError> {
-        let row = sqlx::query("SELECT id FROM jobs WHERE source = ?")
-            .bind(source)
+        let row = sqlx::query("SELECT id FROM jobs WHERE source = $1")
+            .bind(text(source))
             .fetch_optional(&self.pool)
             .await?;
         Ok(row
@@ -324,7 +383,7 @@ impl Store {
     /// `converting` start again.
     pub async fn recover(&self, now_ms: i64) -> Result<Recovery, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let rows = sqlx::query("SELECT job_id, idx, number FROM recipients WHERE status = ?")
+        let rows = sqlx::query("SELECT job_id, idx, number FROM recipients WHERE status = $1")
             .bind(RecipientStatus::Sending.as_str())
             .fetch_all(&mut *tx)
             .await?;
@@ -334,7 +393,7 @@ impl Store {
             let job_id: String = row.try_get("job_id")?;
             let idx: i64 = row.try_get("idx")?;
             let number: String = row.try_get("number")?;
-            sqlx::query("UPDATE attempts SET ended_at = ?, status_code = ?, reason = ? WHERE job_id = ? AND rcpt_idx = ? AND ended_at IS NULL")
+            sqlx::query("UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3 WHERE job_id = $4 AND rcpt_idx = $5 AND ended_at IS NULL")
                 .bind(now_ms)
                 .bind(EnhancedStatus::EXPIRED.to_string())
                 .bind(reason)
@@ -343,8 +402,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE recipients SET status = ?, tries = tries + 1, status_code = ?, reason = ?, next_attempt_at = ?, updated_at = ?, progress = NULL \
-                 WHERE job_id = ? AND idx = ?",
+                "UPDATE recipients SET status = $1, tries = tries + 1, status_code = $2, reason = $3, next_attempt_at = $4, updated_at = $5, progress = NULL \
+                 WHERE job_id = $6 AND idx = $7",
             )
             .bind(RecipientStatus::Deferred.as_str())
             .bind(EnhancedStatus::EXPIRED.to_string())
@@ -359,7 +418,7 @@ impl Store {
                 .interrupted
                 .push((JobId::from_stored(job_id), number));
         }
-        let reconvert = sqlx::query("UPDATE jobs SET conversion = ? WHERE conversion = ?")
+        let reconvert = sqlx::query("UPDATE jobs SET conversion = $1 WHERE conversion = $2")
             .bind(ConversionState::Pending.as_str())
             .bind(ConversionState::Converting.as_str())
             .execute(&mut *tx)
@@ -393,7 +452,7 @@ impl Store {
     /// Who a job is for, in order (what a cover page names).
     pub async fn addressees(&self, id: &JobId) -> Result<Vec<Addressee>, StoreError> {
         let rows = sqlx::query(
-            "SELECT idx, number, display_name FROM recipients WHERE job_id = ? ORDER BY idx",
+            "SELECT idx, number, display_name FROM recipients WHERE job_id = $1 ORDER BY idx",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
@@ -420,8 +479,8 @@ impl Store {
             "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.return_path, \
              COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
-             WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= ?)) \
-             ORDER BY j.received_at, r.idx LIMIT ?",
+             WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= $1)) \
+             ORDER BY j.received_at, r.idx LIMIT $2",
         )
         .bind(now_ms)
         .bind(limit)
@@ -470,8 +529,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
-            "UPDATE recipients SET status = 'sending', updated_at = ?, progress = NULL \
-             WHERE job_id = ? AND idx = ? AND (status = 'queued' OR status = 'deferred')",
+            "UPDATE recipients SET status = 'sending', updated_at = $1, progress = NULL \
+             WHERE job_id = $2 AND idx = $3 AND (status = 'queued' OR status = 'deferred')",
         )
         .bind(now_ms)
         .bind(due.job_id.as_str())
@@ -483,14 +542,14 @@ impl Store {
             return Ok(false);
         }
         let n: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = ? AND rcpt_idx = ?")
+            sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = $1 AND rcpt_idx = $2")
                 .bind(due.job_id.as_str())
                 .bind(due.idx)
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("n")?;
         sqlx::query(
-            "INSERT INTO attempts (job_id, rcpt_idx, n, line, started_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO attempts (job_id, rcpt_idx, n, line, started_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(due.job_id.as_str())
         .bind(due.idx)
@@ -500,7 +559,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         // what the sender's limits count (`sender_usage`)
-        sqlx::query("INSERT INTO sender_calls (sender, started_at, pages) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sender_calls (sender, started_at, pages) VALUES ($1, $2, $3)")
             .bind(&due.sender)
             .bind(now_ms)
             .bind(due.pages)
@@ -523,7 +582,7 @@ impl Store {
             value: e.to_string(),
         })?;
         sqlx::query(
-            "UPDATE recipients SET progress = ? WHERE job_id = ? AND idx = ? AND status = 'sending'",
+            "UPDATE recipients SET progress = $1 WHERE job_id = $2 AND idx = $3 AND status = 'sending'",
         )
         .bind(progress)
         .bind(job.as_str())
@@ -538,7 +597,7 @@ impl Store {
     pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
         let mut tx = self.write_transaction().await?;
         let cancel_requested: i64 =
-            sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = ? AND idx = ?")
+            sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = $1 AND idx = $2")
                 .bind(end.job_id.as_str())
                 .bind(end.idx)
                 .fetch_one(&mut *tx)
@@ -550,12 +609,12 @@ impl Store {
             (end.new_status, end.next_attempt_at_ms)
         };
         sqlx::query(
-            "UPDATE attempts SET ended_at = ?, status_code = ?, reason = ?, pages_sent = ?, call = ? \
-             WHERE job_id = ? AND rcpt_idx = ? AND ended_at IS NULL",
+            "UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3, pages_sent = $4, call = $5 \
+             WHERE job_id = $6 AND rcpt_idx = $7 AND ended_at IS NULL",
         )
         .bind(end.ended_at_ms)
         .bind(end.status.to_string())
-        .bind(&end.reason)
+        .bind(text(&end.reason))
         .bind(end.pages_sent)
         .bind(end.call.as_ref().and_then(|c| serde_json::to_string(c).ok()))
         .bind(end.job_id.as_str())
@@ -563,15 +622,15 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE recipients SET status = ?, tries = ?, dials = ?, pages_sent = ?, status_code = ?, reason = ?, \
-             next_attempt_at = ?, cancel_requested = 0, updated_at = ?, progress = NULL WHERE job_id = ? AND idx = ?",
+            "UPDATE recipients SET status = $1, tries = $2, dials = $3, pages_sent = $4, status_code = $5, reason = $6, \
+             next_attempt_at = $7, cancel_requested = 0, updated_at = $8, progress = NULL WHERE job_id = $9 AND idx = $10",
         )
         .bind(status.as_str())
         .bind(end.tries as i64)
         .bind(end.dials as i64)
         .bind(end.pages_sent)
         .bind(end.status.to_string())
-        .bind(&end.reason)
+        .bind(text(&end.reason))
         .bind(next)
         .bind(end.ended_at_ms)
         .bind(end.job_id.as_str())
@@ -593,18 +652,19 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<Vec<ActionReport>>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let exists = sqlx::query("SELECT id FROM jobs WHERE id = ?")
+        let exists = sqlx::query("SELECT id FROM jobs WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
             return Ok(None);
         }
-        let rows =
-            sqlx::query("SELECT idx, number, status FROM recipients WHERE job_id = ? ORDER BY idx")
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT idx, number, status FROM recipients WHERE job_id = $1 ORDER BY idx",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         let mut reports = Vec::new();
         for row in rows {
             let idx: i64 = row.try_get("idx")?;
@@ -622,10 +682,10 @@ impl Store {
                 ActionEffect::Becomes(new) => {
                     let reset = action == OperatorAction::Retry;
                     sqlx::query(
-                        "UPDATE recipients SET status = ?, next_attempt_at = NULL, updated_at = ?, \
-                         tries = CASE WHEN ? THEN 0 ELSE tries END, dials = CASE WHEN ? THEN 0 ELSE dials END, \
-                         reported = CASE WHEN ? THEN NULL ELSE reported END \
-                         WHERE job_id = ? AND idx = ?",
+                        "UPDATE recipients SET status = $1, next_attempt_at = NULL, updated_at = $2, \
+                         tries = CASE WHEN $3 THEN 0 ELSE tries END, dials = CASE WHEN $4 THEN 0 ELSE dials END, \
+                         reported = CASE WHEN $5 THEN NULL ELSE reported END \
+                         WHERE job_id = $6 AND idx = $7",
                     )
                     .bind(new.as_str())
                     .bind(now_ms)
@@ -638,7 +698,7 @@ impl Store {
                     .await?;
                 }
                 ActionEffect::AfterAttempt => {
-                    sqlx::query("UPDATE recipients SET cancel_requested = 1, updated_at = ? WHERE job_id = ? AND idx = ?")
+                    sqlx::query("UPDATE recipients SET cancel_requested = 1, updated_at = $1 WHERE job_id = $2 AND idx = $3")
                         .bind(now_ms)
                         .bind(id.as_str())
                         .bind(idx)
@@ -659,7 +719,7 @@ impl Store {
         {
             // A job whose conversion failed is converted again (the tool may have been fixed),
             // and one whose conversion waits after the server's trouble, now.
-            sqlx::query("UPDATE jobs SET finished_at = NULL, convert_after = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = ?")
+            sqlx::query("UPDATE jobs SET finished_at = NULL, convert_after = NULL, conversion = CASE WHEN conversion = 'failed' THEN 'pending' ELSE conversion END WHERE id = $1")
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -673,7 +733,7 @@ impl Store {
     /// returns the spool-relative paths of their files, for the caller to remove.
     pub async fn purge_finished(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let rows = sqlx::query("SELECT id, message_path, pages_path FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
+        let rows = sqlx::query("SELECT id, message_path, pages_path FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1")
             .bind(before_ms)
             .fetch_all(&mut *tx)
             .await?;
@@ -686,7 +746,7 @@ impl Store {
         }
         let own = sqlx::query(
             "SELECT r.pages_path FROM recipients r JOIN jobs j ON j.id = r.job_id \
-             WHERE r.pages_path IS NOT NULL AND j.finished_at IS NOT NULL AND j.finished_at < ?",
+             WHERE r.pages_path IS NOT NULL AND j.finished_at IS NOT NULL AND j.finished_at < $1",
         )
         .bind(before_ms)
         .fetch_all(&mut *tx)
@@ -694,14 +754,14 @@ impl Store {
         for row in &own {
             files.push(row.try_get("pages_path")?);
         }
-        sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?")
+        sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1")
             .bind(before_ms)
             .execute(&mut *tx)
             .await?;
         // the senders' limits look back a day: what is older than the retention goes too
         for forget in [
-            "DELETE FROM sender_calls WHERE started_at < ?",
-            "DELETE FROM sender_numbers WHERE last_at < ?",
+            "DELETE FROM sender_calls WHERE started_at < $1",
+            "DELETE FROM sender_numbers WHERE last_at < $1",
         ] {
             sqlx::query(forget)
                 .bind(before_ms)
@@ -725,13 +785,13 @@ impl Store {
 
 /// Stamps `finished_at` once every recipient of the job is final.
 async fn finish_job_if_final(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, Any>,
     id: &JobId,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE jobs SET finished_at = ? WHERE id = ? AND finished_at IS NULL AND conversion IN ('converted', 'failed') \
-         AND NOT EXISTS (SELECT 1 FROM recipients WHERE job_id = ? AND status NOT IN ('done', 'failed', 'cancelled'))",
+        "UPDATE jobs SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL AND conversion IN ('converted', 'failed') \
+         AND NOT EXISTS (SELECT 1 FROM recipients WHERE job_id = $3 AND status NOT IN ('done', 'failed', 'cancelled'))",
     )
     .bind(now_ms)
     .bind(id.as_str())

@@ -4,9 +4,9 @@
 //! Maildir rename) or `failed` (a permanent refusal, or too long undeliverable), never deleted
 //! before the retention.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, text};
 use crate::job::{JobId, Route};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 /// What a mail is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,18 +70,18 @@ pub struct OutMail {
 }
 
 pub(super) async fn insert_mail(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     mail: &NewMail,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (id, kind, job_id, mail_from, rcpt_to, path, created_at, state, next_attempt_at, route) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
     )
     .bind(&mail.id)
     .bind(mail.kind.as_str())
     .bind(mail.job_id.as_ref().map(|j| j.as_str().to_string()))
-    .bind(&mail.mail_from)
-    .bind(&mail.rcpt_to)
+    .bind(text(&mail.mail_from))
+    .bind(text(&mail.rcpt_to))
     .bind(&mail.path)
     .bind(mail.created_at_ms)
     .bind(mail.created_at_ms)
@@ -95,7 +95,7 @@ impl Store {
     /// Queues a mail on its own (a received fax). False if a mail with this id exists already.
     pub async fn queue_mail(&self, mail: &NewMail) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let exists = sqlx::query("SELECT 1 FROM outbox WHERE id = ?")
+        let exists = sqlx::query("SELECT 1 FROM outbox WHERE id = $1")
             .bind(&mail.id)
             .fetch_optional(&mut *tx)
             .await?
@@ -110,7 +110,7 @@ impl Store {
 
     /// Ids of every mail of `kind` (sent or not).
     pub async fn mail_ids(&self, kind: MailKind) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM outbox WHERE kind = ?")
+        let rows = sqlx::query("SELECT id FROM outbox WHERE kind = $1")
             .bind(kind.as_str())
             .fetch_all(&self.pool)
             .await?;
@@ -123,7 +123,7 @@ impl Store {
     pub async fn mail_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutMail>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, mail_from, rcpt_to, path, created_at, tries, route FROM outbox \
-             WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
+             WHERE state = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
         )
         .bind(now_ms)
         .bind(limit)
@@ -171,7 +171,7 @@ impl Store {
         }
         let mut tx = self.write_transaction().await?;
         for id in ids {
-            sqlx::query("UPDATE outbox SET state = 'sent', tries = tries + 1, sent_at = ?, last_error = NULL WHERE id = ?")
+            sqlx::query("UPDATE outbox SET state = 'sent', tries = tries + 1, sent_at = $1, last_error = NULL WHERE id = $2")
                 .bind(now_ms)
                 .bind(id)
                 .execute(&mut *tx)
@@ -189,12 +189,12 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'queued' END, \
-             next_attempt_at = COALESCE(?, next_attempt_at), tries = tries + 1, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET state = CASE WHEN $1 IS NULL THEN 'failed' ELSE 'queued' END, \
+             next_attempt_at = COALESCE($2, next_attempt_at), tries = tries + 1, last_error = $3 WHERE id = $4",
         )
         .bind(next_ms)
         .bind(next_ms)
-        .bind(error)
+        .bind(text(error))
         .bind(id)
         .execute(&self.writer)
         .await?;
@@ -215,7 +215,7 @@ impl Store {
     pub async fn purge_mail(&self, before_ms: i64) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_transaction().await?;
         let rows =
-            sqlx::query("SELECT path FROM outbox WHERE state <> 'queued' AND created_at < ?")
+            sqlx::query("SELECT path FROM outbox WHERE state <> 'queued' AND created_at < $1")
                 .bind(before_ms)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -223,7 +223,7 @@ impl Store {
             .iter()
             .map(|r| r.try_get("path").map_err(StoreError::from))
             .collect::<Result<Vec<String>, _>>()?;
-        sqlx::query("DELETE FROM outbox WHERE state <> 'queued' AND created_at < ?")
+        sqlx::query("DELETE FROM outbox WHERE state <> 'queued' AND created_at < $1")
             .bind(before_ms)
             .execute(&mut *tx)
             .await?;

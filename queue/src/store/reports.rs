@@ -48,8 +48,8 @@ impl Store {
              j.return_path, j.received_at FROM recipients r JOIN jobs j ON j.id = r.job_id \
              WHERE (r.reported IS NULL OR r.reported <> 'final') AND \
              (r.status IN ('done', 'failed', 'cancelled') OR \
-              (r.reported IS NULL AND r.status IN ('deferred', 'queued') AND j.received_at <= ?)) \
-             ORDER BY j.received_at, r.job_id, r.idx LIMIT ?",
+              (r.reported IS NULL AND r.status IN ('deferred', 'queued') AND j.received_at <= $1)) \
+             ORDER BY j.received_at, r.job_id, r.idx LIMIT $2",
         )
         .bind(delayed_before_ms)
         .bind(limit)
@@ -88,7 +88,7 @@ impl Store {
     /// The spool files and headers a report on `job` is made from.
     pub async fn report_source(&self, job: &JobId) -> Result<Option<ReportSource>, StoreError> {
         let row = sqlx::query(
-            "SELECT message_path, pages_path, from_header, received_at FROM jobs WHERE id = ?",
+            "SELECT message_path, pages_path, from_header, received_at FROM jobs WHERE id = $1",
         )
         .bind(job.as_str())
         .fetch_optional(&self.pool)
@@ -113,7 +113,7 @@ impl Store {
         }
         for m in marks {
             sqlx::query(
-                "UPDATE recipients SET reported = ? WHERE job_id = ? AND idx = ? \
+                "UPDATE recipients SET reported = $1 WHERE job_id = $2 AND idx = $3 \
                  AND (reported IS NULL OR reported <> 'final')",
             )
             .bind(m.reported.as_str())

@@ -1,8 +1,46 @@
-//! The store against a real SQLite file: the transitions the scheduler and the CLI rely on.
+//! The store against a real SQLite file and a real PostgreSQL database (a server of the test
+//! process's own): the transitions the scheduler and the CLI rely on, the same on both.
 
 use super::*;
 use crate::limits::Usage;
 use crate::state::JobPhase;
+
+/// Each test once on a SQLite file and once on a PostgreSQL database of its own:
+/// `<test>::sqlite` and `<test>::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = super::Store::open(&dir.path().join("db")).await.unwrap();
+                super::$name(store).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let target = super::Target::Postgres {
+                    url: crate::pg_test::database(),
+                    connections: 4,
+                };
+                let store = super::Store::connect(&target).await.unwrap();
+                super::$name(store).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    text_with_nul_is_kept_with_a_replacement_character,
+    a_job_moves_through_its_states,
+    recovery_and_conversion_failure,
+    a_recipient_with_a_cover_has_its_own_page_set,
+    reports_are_marked_with_their_mail_and_mail_is_sent_once,
+    an_agents_item_makes_one_job_and_is_found_again,
+    a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due,
+    a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window,
+    a_conversion_deferred_for_the_servers_trouble_waits_then_converts,
+);
 
 fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
     let mut job = NewJob {
@@ -42,10 +80,7 @@ fn end(
     }
 }
 
-#[tokio::test]
-async fn a_job_moves_through_its_states() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn a_job_moves_through_its_states(store: Store) {
     let j = job(1_000, &["+33169293999", "+33169293998"]);
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
     assert!(
@@ -147,10 +182,7 @@ async fn a_job_moves_through_its_states() {
     assert!(store.job(&j.id).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn recovery_and_conversion_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn recovery_and_conversion_failure(store: Store) {
     let a = job(1_000, &["+33169293999"]);
     let b = job(1_001, &["+33169293998", "+33169293997"]);
     store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
@@ -204,10 +236,7 @@ async fn recovery_and_conversion_failure() {
     );
 }
 
-#[tokio::test]
-async fn a_recipient_with_a_cover_has_its_own_page_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn a_recipient_with_a_cover_has_its_own_page_set(store: Store) {
     let mut j = job(1_000, &["+33169293999", "+33169293998"]);
     j.recipients[1].display_name = Some("Jean Dupont".into());
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
@@ -253,11 +282,8 @@ async fn a_recipient_with_a_cover_has_its_own_page_set() {
     assert!(purged.contains(&"pages/x-1.tif".to_string()), "{purged:?}");
 }
 
-#[tokio::test]
-async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
+async fn reports_are_marked_with_their_mail_and_mail_is_sent_once(store: Store) {
     use crate::report::Reported;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
     let j = job(1_000, &["+33169293999", "+33169293998"]);
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
     // nothing is final, and nothing waited long enough for a delay report
@@ -358,10 +384,7 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once() {
     assert!(store.mail_paths().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn an_agents_item_makes_one_job_and_is_found_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn an_agents_item_makes_one_job_and_is_found_again(store: Store) {
     let mut j = job(1_000, &["+33169293999"]);
     j.origin = Origin::Exchange;
     j.source = Some("exchange:abc.eml:42:7".into());
@@ -385,10 +408,7 @@ async fn an_agents_item_makes_one_job_and_is_found_again() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due(store: Store) {
     let mut j = job(1_000, &["+33169293999"]);
     j.refused = vec![
         RefusedRecipient {
@@ -431,10 +451,7 @@ async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due()
     assert!(due.iter().all(|d| d.idx == 0), "{due:?}");
 }
 
-#[tokio::test]
-async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).await.unwrap();
+async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store: Store) {
     // an old job (before the window) and a new one sharing a number; another sender's job
     let old = job(1_000, &["+33169293999"]);
     let mut new = job(10_000, &["+33169293999", "+33169293998"]);
@@ -517,10 +534,7 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window() {
     assert_eq!(store.counters().await.unwrap(), [("spikes".to_string(), 2)]);
 }
 
-#[tokio::test]
-async fn a_conversion_deferred_for_the_servers_trouble_waits_then_converts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("jobs.db")).await.unwrap();
+async fn a_conversion_deferred_for_the_servers_trouble_waits_then_converts(store: Store) {
     let j = job(1_000, &["+33169293999", "+33169293998"]);
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
     let claimed = store.claim_conversions(10, 2_000).await.unwrap();
@@ -569,5 +583,30 @@ async fn a_conversion_deferred_for_the_servers_trouble_waits_then_converts() {
         view.recipients
             .iter()
             .all(|r| r.status == RecipientStatus::Queued && r.reason.is_none())
+    );
+}
+
+/// Hostile mail can carry NUL (an encoded word's `=00`), which PostgreSQL's TEXT refuses: the
+/// job is queued all the same, its text with U+FFFD, and a reason with NUL is recorded.
+async fn text_with_nul_is_kept_with_a_replacement_character(store: Store) {
+    let mut j = job(1_000, &["+33169293999"]);
+    j.subject = Some("a\0b".into());
+    j.from_header = Some("\0".into());
+    j.recipients[0].display_name = Some("Bob\0".into());
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    store
+        .conversion_failed(
+            &j.id,
+            EnhancedStatus::new(5, 6, 0),
+            "file\0.doc: broken",
+            2_000,
+        )
+        .await
+        .unwrap();
+    let view = store.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(view.subject.as_deref(), Some("a\u{FFFD}b"));
+    assert_eq!(
+        view.recipients[0].reason.as_deref(),
+        Some("file\u{FFFD}.doc: broken")
     );
 }

@@ -1,7 +1,7 @@
 //! The store's side of the per-sender limits (`crate::limits`): what a sender used in a window,
 //! how many of its numbers are new, a recipient refused by a limit, and the event counters.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, text};
 use crate::limits::Usage;
 use crate::state::RecipientStatus;
 use crate::status::EnhancedStatus;
@@ -15,13 +15,13 @@ impl Store {
         // one statement (SMTP asks at every RCPT): the numbers' rows, then one row of the calls
         let rows = sqlx::query(
             "SELECT number, NULL AS calls, NULL AS pages FROM sender_numbers \
-             WHERE sender = ? AND last_at >= ? \
-             UNION ALL SELECT NULL, COUNT(*), COALESCE(SUM(pages), 0) FROM sender_calls \
-             WHERE sender = ? AND started_at >= ?",
+             WHERE sender = $1 AND last_at >= $2 \
+             UNION ALL SELECT NULL, COUNT(*), CAST(COALESCE(SUM(pages), 0) AS BIGINT) FROM sender_calls \
+             WHERE sender = $3 AND started_at >= $4",
         )
-        .bind(sender)
+        .bind(text(sender))
         .bind(since_ms)
-        .bind(sender)
+        .bind(text(sender))
         .bind(since_ms)
         .fetch_all(&self.pool)
         .await?;
@@ -44,9 +44,9 @@ impl Store {
     /// jobs (still in the store) named.
     pub async fn new_numbers(&self, sender: &str, since_ms: i64) -> Result<u64, StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM sender_numbers WHERE sender = ? AND first_at >= ?",
+            "SELECT COUNT(*) AS n FROM sender_numbers WHERE sender = $1 AND first_at >= $2",
         )
-        .bind(sender)
+        .bind(text(sender))
         .bind(since_ms)
         .fetch_one(&self.pool)
         .await?;
@@ -64,12 +64,12 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE recipients SET status = ?, status_code = ?, reason = ?, next_attempt_at = NULL, \
-             updated_at = ? WHERE job_id = ? AND idx = ? AND status IN ('queued', 'deferred')",
+            "UPDATE recipients SET status = $1, status_code = $2, reason = $3, next_attempt_at = NULL, \
+             updated_at = $4 WHERE job_id = $5 AND idx = $6 AND status IN ('queued', 'deferred')",
         )
         .bind(RecipientStatus::Failed.as_str())
         .bind(status.to_string())
-        .bind(reason)
+        .bind(text(reason))
         .bind(now_ms)
         .bind(job_id)
         .bind(idx)
@@ -81,7 +81,7 @@ impl Store {
     /// Adds one to the counter `name`.
     pub async fn count(&self, name: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO counters (name, value) VALUES (?, 1) \
+            "INSERT INTO counters (name, value) VALUES ($1, 1) \
              ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
         )
         .bind(name)

@@ -6,8 +6,8 @@ use crate::job::{JobId, rfc3339};
 use crate::progress::CallProgress;
 use crate::state::{ConversionState, JobPhase, RecipientStatus};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,8 +71,8 @@ pub struct AttemptView {
 
 const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source";
 
-pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<JobView>, StoreError> {
-    let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobView>, StoreError> {
+    let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
         .bind(id.as_str())
         .fetch_optional(pool)
         .await?
@@ -81,7 +81,7 @@ pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<Job
     };
     let mut recipients = load_recipients(pool, Filter::Job(id)).await?;
     let attempts = sqlx::query(
-        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent, call FROM attempts WHERE job_id = ? ORDER BY rcpt_idx, n",
+        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent, call FROM attempts WHERE job_id = $1 ORDER BY rcpt_idx, n",
     )
     .bind(id.as_str())
     .fetch_all(pool)
@@ -111,7 +111,7 @@ pub(super) async fn load_job(pool: &SqlitePool, id: &JobId) -> Result<Option<Job
 }
 
 pub(super) async fn load_jobs(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     include_finished: bool,
 ) -> Result<Vec<JobView>, StoreError> {
     let filter = if include_finished {
@@ -151,7 +151,7 @@ enum Filter<'a> {
 }
 
 async fn load_recipients(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     filter: Filter<'_>,
 ) -> Result<RecipientsByJob, StoreError> {
     let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages, r.pages_sent, \
@@ -159,7 +159,7 @@ async fn load_recipients(
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
                FROM recipients r";
     let rows = match filter {
-        Filter::Job(id) => sqlx::query(&format!("{sql} WHERE r.job_id = ? ORDER BY r.idx")).bind(id.as_str()).fetch_all(pool).await?,
+        Filter::Job(id) => sqlx::query(&format!("{sql} WHERE r.job_id = $1 ORDER BY r.idx")).bind(id.as_str()).fetch_all(pool).await?,
         Filter::Unfinished => {
             sqlx::query(&format!("{sql} JOIN jobs j ON j.id = r.job_id WHERE j.finished_at IS NULL ORDER BY r.job_id, r.idx")).fetch_all(pool).await?
         }
@@ -202,7 +202,7 @@ async fn load_recipients(
     Ok(out)
 }
 
-fn job_view(row: &SqliteRow, recipients: Vec<RecipientView>) -> Result<JobView, StoreError> {
+fn job_view(row: &AnyRow, recipients: Vec<RecipientView>) -> Result<JobView, StoreError> {
     let conversion_text: String = row.try_get("conversion")?;
     let conversion = ConversionState::parse(&conversion_text).ok_or(StoreError::Corrupt {
         column: "jobs.conversion",

@@ -1,0 +1,204 @@
+//! For tests: a private PostgreSQL server, one per test process, started on first use from
+//! Debian's binaries (`/usr/lib/postgresql/<version>/bin`) in a directory of its own under the
+//! temporary directory, listening only on a Unix socket there (no TCP port to collide on), as
+//! the `postgres` user when the tests run as root (initdb refuses root). It stops (fast
+//! shutdown) when the test process ends, by the parent-death signal; a directory a killed run
+//! left behind is removed by the next one. Each test takes a database of its own.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct PgServer {
+    /// Where its data and socket are.
+    pub dir: PathBuf,
+    /// The postmaster's process id.
+    pub pid: u32,
+}
+
+const PREFIX: &str = "faxhub-pg-";
+
+/// This process's server, started on first call.
+pub fn server() -> &'static PgServer {
+    static SERVER: OnceLock<PgServer> = OnceLock::new();
+    SERVER.get_or_init(|| start().unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}")))
+}
+
+/// A new empty database on this process's server; its URL.
+pub fn database() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let server = server();
+    let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
+    server.psql("postgres", &format!("CREATE DATABASE {name}"));
+    server.url(&name)
+}
+
+impl PgServer {
+    /// The URL of database `name` (user `faxhub`, trusted on the socket).
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "postgres://faxhub@localhost/{name}?host={}",
+            self.dir.display()
+        )
+    }
+
+    /// Runs `sql` in database `db` with psql; its output (panics if it fails).
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(bin("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.dir)
+            .args(["-U", "faxhub", "-d", db, "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// The newest PostgreSQL's binary `name` (psql also from /usr/bin).
+fn bin(name: &str) -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            Some((e.file_name().to_str()?.parse().ok()?, e.path()))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .last()
+        .map(|(_, dir)| dir.join("bin").join(name))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn start() -> Result<PgServer, String> {
+    sweep();
+    let dir = std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        let chown = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !chown.success() {
+            return Err("no postgres user to run the server as (apt install postgresql)".into());
+        }
+    }
+    let as_server = |program: PathBuf| {
+        let mut c = Command::new("setpriv");
+        if root {
+            c.args([
+                "--reuid",
+                "postgres",
+                "--regid",
+                "postgres",
+                "--clear-groups",
+            ]);
+        }
+        c.arg("--pdeathsig").arg("INT").arg(program);
+        c
+    };
+    let data = dir.join("data");
+    let init = as_server(bin("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "faxhub",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-N",
+        ])
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !init.status.success() {
+        return Err(format!("initdb: {}", String::from_utf8_lossy(&init.stderr)));
+    }
+    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+    let mut command = as_server(bin("postgres"));
+    command
+        .arg("-D")
+        .arg(&data)
+        .arg("-k")
+        .arg(&dir)
+        .args([
+            "-c",
+            "listen_addresses=",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=16MB",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "dynamic_shared_memory_type=mmap",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log);
+    // The parent-death signal goes when the thread that started the child ends: one that
+    // lives as long as the process.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || match command.spawn() {
+        Ok(mut child) => {
+            let _ = tx.send(Ok(child.id()));
+            let _ = child.wait();
+        }
+        Err(e) => {
+            let _ = tx.send(Err(format!("postgres: {e}")));
+        }
+    });
+    let pid = rx.recv().map_err(|e| e.to_string())??;
+    let server = PgServer { dir, pid };
+    let start = Instant::now();
+    while !ready(&server.dir) {
+        if start.elapsed() > Duration::from_secs(60) {
+            let log = std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default();
+            return Err(format!("the server did not answer within a minute:\n{log}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+fn ready(dir: &Path) -> bool {
+    Command::new(bin("pg_isready"))
+        .arg("-q")
+        .arg("-h")
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Removes the directories of servers whose test process is gone.
+fn sweep() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
