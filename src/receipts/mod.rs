@@ -112,10 +112,15 @@ impl Reporter {
             .await
             .map_err(|e| e.to_string())??;
         }
-        self.store
+        if !self
+            .store
             .mark_reported(&batch.marks, &batch.mails)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+        {
+            tracing::debug!("reports already queued by another node");
+            return Ok(seen);
+        }
         for line in &batch.queued {
             tracing::info!(job = %line.job, mail = %line.mail, action = line.action, to = %line.to, rcpts = ?line.numbers, subject = %line.subject, "report queued");
         }

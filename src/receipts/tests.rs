@@ -8,7 +8,7 @@ use crate::testing::Base;
 use faxhub_queue::job::Ret;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::status::EnhancedStatus;
-use faxhub_queue::store::{AttemptEnd, NewJob};
+use faxhub_queue::store::{AttemptEnd, CallClaim, NewJob, Start};
 use std::collections::BTreeSet;
 
 struct Harness {
@@ -83,7 +83,13 @@ impl Harness {
             .unwrap();
         for due in self.store.due_recipients(now, 10).await.unwrap() {
             let (_, status, new_status) = ends[due.idx as usize];
-            assert!(self.store.start_attempt(&due, "test", now).await.unwrap());
+            assert!(
+                self.store
+                    .start_attempt(&due, &CallClaim::unlimited("test"), now)
+                    .await
+                    .unwrap()
+                    == Start::Started
+            );
             let end = AttemptEnd {
                 job_id: id.clone(),
                 idx: due.idx,

@@ -28,7 +28,7 @@ use faxhub_queue::limits::{DAY, SenderLimits, Usage};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
-use faxhub_queue::store::{AttemptEnd, Conversion, DueRecipient, Store};
+use faxhub_queue::store::{AttemptEnd, CallClaim, Conversion, DueRecipient, Start, Store};
 use pace::Pace;
 use record::{Record, Unrecorded};
 use std::collections::{HashMap, HashSet};
@@ -85,7 +85,9 @@ enum Event {
 
 struct LineSlot {
     line: Arc<Line>,
+    /// This node's free channels on the line (the store counts those of every node).
     channels: Arc<Semaphore>,
+    capacity: usize,
 }
 
 impl Scheduler {
@@ -98,6 +100,7 @@ impl Scheduler {
             .map(|(line, n)| LineSlot {
                 line: line.clone(),
                 channels: Arc::new(Semaphore::new(*n)),
+                capacity: *n,
             })
             .collect();
         let converters = Arc::new(Semaphore::new(self.convert_workers.max(1)));
@@ -279,13 +282,21 @@ impl Scheduler {
                 break;
             };
             let line_name = slot.line.name().to_string();
-            if !self
+            let claim = CallClaim {
+                line: &line_name,
+                channels: slot.capacity as u32,
+                one_call_per_number: self.config.one_call_per_number,
+            };
+            match self
                 .store
-                .start_attempt(&rcpt, &line_name, now)
+                .start_attempt(&rcpt, &claim, now)
                 .await
                 .map_err(|e| e.to_string())?
             {
-                continue; // changed by an operator meanwhile
+                Start::Started => {}
+                // changed by an operator or another node meanwhile; the number or the line busy
+                // with other nodes' calls
+                Start::Changed | Start::NumberBusy | Start::LineFull => continue,
             }
             busy_numbers.insert(rcpt.number.clone());
             started += 1;

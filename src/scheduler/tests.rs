@@ -9,7 +9,7 @@ use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::{LineConfig, LineKind, ScriptEntry};
 use faxhub_queue::dialplan::DialPlanConfig;
 use faxhub_queue::retry::RetryPolicy;
-use faxhub_queue::store::{JobView, NewJob};
+use faxhub_queue::store::{CallClaim, JobView, NewJob, Start};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -393,7 +393,13 @@ async fn after_a_crash_mid_call_and_mid_conversion_every_job_completes() {
         .await
         .unwrap();
     let due = store.due_recipients(now, 10).await.unwrap();
-    assert!(store.start_attempt(&due[0], "test", now).await.unwrap());
+    assert!(
+        store
+            .start_attempt(&due[0], &CallClaim::unlimited("test"), now)
+            .await
+            .unwrap()
+            == Start::Started
+    );
     let converting = insert_job(&store, now + 1, &["+33155000052"]).await;
     assert_eq!(store.claim_conversions(10, now).await.unwrap().len(), 1);
     std::fs::write(spool.tmp_dir().join("half-written"), b"par").unwrap();

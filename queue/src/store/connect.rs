@@ -111,6 +111,24 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The database's clock in milliseconds since the Unix epoch, as SQL: leases are judged by
+    /// it, so that nodes whose clocks differ agree on when one expired.
+    pub(super) fn now_ms(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// What a SELECT of rows a transaction will claim ends with: PostgreSQL locks them and
+    /// passes over those another node's transaction holds; SQLite's one writer needs nothing.
+    pub(super) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// How a transaction that will write starts: SQLite's IMMEDIATE takes the write lock at
     /// once (one that read first and wrote later would fail with "database is locked" whenever
     /// another connection wrote in between, instead of waiting its turn).

@@ -30,21 +30,27 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<Conversion>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT id, message_path, received_at, convert_tries FROM jobs \
              WHERE conversion = $1 AND (convert_after IS NULL OR convert_after <= $2) \
-             ORDER BY received_at LIMIT $3",
-        )
+             ORDER BY received_at LIMIT $3{}",
+            self.backend.skip_locked()
+        ))
         .bind(ConversionState::Pending.as_str())
         .bind(now_ms)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
+        let claim = format!(
+            "UPDATE jobs SET conversion = $1, node = $2, lease_until = {} WHERE id = $3",
+            self.lease_sql()
+        );
         for row in rows {
             let id: String = row.try_get("id")?;
-            sqlx::query("UPDATE jobs SET conversion = $1 WHERE id = $2")
+            sqlx::query(&claim)
                 .bind(ConversionState::Converting.as_str())
+                .bind(&*self.node)
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
@@ -78,7 +84,7 @@ impl Store {
         own: &[RecipientPages],
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = $1, pages = $2, pages_path = $3 WHERE id = $4")
+        sqlx::query("UPDATE jobs SET conversion = $1, pages = $2, pages_path = $3, node = NULL, lease_until = NULL WHERE id = $4")
             .bind(ConversionState::Converted.as_str())
             .bind(pages)
             .bind(pages_path)
@@ -119,7 +125,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("UPDATE jobs SET conversion = $1, finished_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE jobs SET conversion = $1, finished_at = $2, node = NULL, lease_until = NULL WHERE id = $3")
             .bind(ConversionState::Failed.as_str())
             .bind(now_ms)
             .bind(id.as_str())
@@ -153,8 +159,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         sqlx::query(
-            "UPDATE jobs SET conversion = $1, convert_after = $2, convert_tries = convert_tries + 1 \
-             WHERE id = $3",
+            "UPDATE jobs SET conversion = $1, convert_after = $2, convert_tries = convert_tries + 1, \
+             node = NULL, lease_until = NULL WHERE id = $3",
         )
         .bind(ConversionState::Pending.as_str())
         .bind(next_ms)

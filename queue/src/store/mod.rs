@@ -6,6 +6,7 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+mod cluster;
 mod connect;
 mod conversions;
 mod outbox;
@@ -13,6 +14,7 @@ mod reports;
 mod usage;
 mod views;
 
+pub use cluster::{NodeView, Reclaimed};
 pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
@@ -27,6 +29,53 @@ use crate::state::{
 };
 use crate::status::EnhancedStatus;
 use sqlx::{Any, AnyPool, Row};
+
+/// Ends the call of a `sending` recipient (`row`: job_id, idx, number, progress) as
+/// interrupted, with the pages its receiver confirmed so far, and makes the recipient due again
+/// now; the job and number.
+async fn interrupt(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    row: &sqlx::any::AnyRow,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(JobId, String), StoreError> {
+    let job_id: String = row.try_get("job_id")?;
+    let idx: i64 = row.try_get("idx")?;
+    let number: String = row.try_get("number")?;
+    let progress: Option<CallProgress> = row
+        .try_get::<Option<String>, _>("progress")?
+        .and_then(|p| serde_json::from_str(&p).ok());
+    let confirmed = progress
+        .as_ref()
+        .map_or(0, |p| i64::from(p.pages_confirmed));
+    sqlx::query(
+        "UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3, pages_sent = $4, call = $5 \
+         WHERE job_id = $6 AND rcpt_idx = $7 AND ended_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(EnhancedStatus::EXPIRED.to_string())
+    .bind(reason)
+    .bind(confirmed)
+    .bind(progress.and_then(|p| serde_json::to_string(&p).ok()))
+    .bind(&job_id)
+    .bind(idx)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE recipients SET status = 'deferred', tries = tries + 1, status_code = $1, reason = $2, \
+         next_attempt_at = $3, updated_at = $4, progress = NULL, node = NULL, lease_until = NULL \
+         WHERE job_id = $5 AND idx = $6",
+    )
+    .bind(EnhancedStatus::EXPIRED.to_string())
+    .bind(reason)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(&job_id)
+    .bind(idx)
+    .execute(&mut **tx)
+    .await?;
+    Ok((JobId::from_stored(job_id), number))
+}
 
 /// Rows per multi-row INSERT (well under SQLite's 32,766 and PostgreSQL's 65,535 bound
 /// parameters).
@@ -205,6 +254,40 @@ pub struct AttemptEnd {
     pub call: Option<CallProgress>,
 }
 
+/// The cluster's rules a call's start is held to (`start_attempt`).
+#[derive(Clone, Copy, Debug)]
+pub struct CallClaim<'a> {
+    pub line: &'a str,
+    /// Calls the line may carry at once, across all nodes.
+    pub channels: u32,
+    pub one_call_per_number: bool,
+}
+
+#[cfg(any(test, feature = "test-support"))]
+impl CallClaim<'_> {
+    /// For tests: a call on `line` with no limit of channels nor numbers.
+    pub fn unlimited(line: &str) -> CallClaim<'_> {
+        CallClaim {
+            line,
+            channels: u32::MAX,
+            one_call_per_number: false,
+        }
+    }
+}
+
+/// Whether a call may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Claimed: this node calls.
+    Started,
+    /// The recipient changed meanwhile (an operator held or cancelled it, another node took it).
+    Changed,
+    /// A call to the number is in progress (on any node).
+    NumberBusy,
+    /// The line carries `channels` calls already (across the nodes).
+    LineFull,
+}
+
 /// What an operator action did to one recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionReport {
@@ -228,7 +311,14 @@ pub struct Store {
     /// try: intake commits and the scheduler's claims did, under load).
     writer: AnyPool,
     backend: Backend,
+    /// This node's name, on the work it claims (`with_node`; "local" by default).
+    node: std::sync::Arc<str>,
+    /// How long a claim holds without being renewed, in ms.
+    lease_ms: i64,
 }
+
+/// How long a claim holds by default without being renewed.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Store {
     /// A transaction that takes the write lock at once (see `Backend::begin_write`).
@@ -253,7 +343,26 @@ impl Store {
             pool,
             writer,
             backend,
+            node: "local".into(),
+            lease_ms: DEFAULT_LEASE.as_millis() as i64,
         })
+    }
+
+    /// The same store, claiming work as node `name` with leases of `lease`.
+    pub fn with_node(mut self, name: &str, lease: std::time::Duration) -> Store {
+        self.node = name.into();
+        self.lease_ms = lease.as_millis() as i64;
+        self
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// SQL for "a lease from now": the database's clock plus the lease.
+    fn lease_sql(&self) -> String {
+        format!("{} + {}", self.backend.now_ms(), self.lease_ms)
     }
 
     /// The database behind this store.
@@ -383,46 +492,30 @@ impl Store {
     /// `converting` start again.
     pub async fn recover(&self, now_ms: i64) -> Result<Recovery, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let rows = sqlx::query("SELECT job_id, idx, number FROM recipients WHERE status = $1")
-            .bind(RecipientStatus::Sending.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+        // on SQLite every call is this node's; on PostgreSQL those of its earlier run (another
+        // node's are taken back when their lease expires: `reclaim_expired`)
+        let rows = sqlx::query(
+            "SELECT job_id, idx, number, progress FROM recipients \
+             WHERE status = 'sending' AND (node IS NULL OR node = $1 OR $2)",
+        )
+        .bind(&*self.node)
+        .bind(self.backend == Backend::Sqlite)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut recovery = Recovery::default();
         let reason = "attempt interrupted: faxhub stopped during the call";
-        for row in rows {
-            let job_id: String = row.try_get("job_id")?;
-            let idx: i64 = row.try_get("idx")?;
-            let number: String = row.try_get("number")?;
-            sqlx::query("UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3 WHERE job_id = $4 AND rcpt_idx = $5 AND ended_at IS NULL")
-                .bind(now_ms)
-                .bind(EnhancedStatus::EXPIRED.to_string())
-                .bind(reason)
-                .bind(&job_id)
-                .bind(idx)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE recipients SET status = $1, tries = tries + 1, status_code = $2, reason = $3, next_attempt_at = $4, updated_at = $5, progress = NULL \
-                 WHERE job_id = $6 AND idx = $7",
-            )
-            .bind(RecipientStatus::Deferred.as_str())
-            .bind(EnhancedStatus::EXPIRED.to_string())
-            .bind(reason)
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(&job_id)
-            .bind(idx)
-            .execute(&mut *tx)
-            .await?;
-            recovery
-                .interrupted
-                .push((JobId::from_stored(job_id), number));
+        for row in &rows {
+            let (job, number) = interrupt(&mut tx, row, reason, now_ms).await?;
+            recovery.interrupted.push((job, number));
         }
-        let reconvert = sqlx::query("UPDATE jobs SET conversion = $1 WHERE conversion = $2")
-            .bind(ConversionState::Pending.as_str())
-            .bind(ConversionState::Converting.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let reconvert = sqlx::query(
+            "UPDATE jobs SET conversion = 'pending', node = NULL, lease_until = NULL \
+             WHERE conversion = 'converting' AND (node IS NULL OR node = $1 OR $2)",
+        )
+        .bind(&*self.node)
+        .bind(self.backend == Backend::Sqlite)
+        .execute(&mut *tx)
+        .await?;
         recovery.reconvert = reconvert.rows_affected() as usize;
         tx.commit().await?;
         Ok(recovery)
@@ -519,27 +612,70 @@ impl Store {
         Ok(row.try_get::<Option<i64>, _>("t")?)
     }
 
-    /// Marks a due recipient `sending` and opens its attempt record. Returns false if the
-    /// recipient changed meanwhile (an operator held or cancelled it): then nothing is sent.
+    /// Marks a due recipient `sending` (this node's, with a lease) and opens its attempt
+    /// record, if the cluster's rules allow the call: no other call to its number anywhere
+    /// (when `one_call_per_number`), fewer than `channels` calls on the line across all nodes.
+    /// On PostgreSQL the check and the claim hold advisory locks on the number and the line
+    /// (taken in that order), so that two nodes cannot both pass it.
     pub async fn start_attempt(
         &self,
         due: &DueRecipient,
-        line: &str,
+        claim: &CallClaim<'_>,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Start, StoreError> {
+        let line = claim.line;
         let mut tx = self.write_transaction().await?;
-        let updated = sqlx::query(
-            "UPDATE recipients SET status = 'sending', updated_at = $1, progress = NULL \
-             WHERE job_id = $2 AND idx = $3 AND (status = 'queued' OR status = 'deferred')",
+        if self.backend == Backend::Postgres {
+            for key in [
+                format!("number {}", due.number.as_str()),
+                format!("line {line}"),
+            ] {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if claim.one_call_per_number {
+            let calls: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM recipients WHERE number = $1 AND status = 'sending'",
+            )
+            .bind(due.number.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if calls > 0 {
+                tx.rollback().await?;
+                return Ok(Start::NumberBusy);
+            }
+        }
+        let on_line: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM recipients WHERE line = $1 AND status = 'sending'",
         )
+        .bind(line)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if on_line >= i64::from(claim.channels) {
+            tx.rollback().await?;
+            return Ok(Start::LineFull);
+        }
+        let updated = sqlx::query(&format!(
+            "UPDATE recipients SET status = 'sending', updated_at = $1, progress = NULL, \
+             node = $2, line = $3, lease_until = {} \
+             WHERE job_id = $4 AND idx = $5 AND (status = 'queued' OR status = 'deferred')",
+            self.lease_sql()
+        ))
         .bind(now_ms)
+        .bind(&*self.node)
+        .bind(line)
         .bind(due.job_id.as_str())
         .bind(due.idx)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(Start::Changed);
         }
         let n: i64 =
             sqlx::query("SELECT COUNT(*) AS n FROM attempts WHERE job_id = $1 AND rcpt_idx = $2")
@@ -566,7 +702,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Start::Started)
     }
 
     /// What the call in progress to recipient `idx` of `job` has done so far, while it is
@@ -581,9 +717,11 @@ impl Store {
             column: "recipients.progress",
             value: e.to_string(),
         })?;
-        sqlx::query(
-            "UPDATE recipients SET progress = $1 WHERE job_id = $2 AND idx = $3 AND status = 'sending'",
-        )
+        sqlx::query(&format!(
+            "UPDATE recipients SET progress = $1, lease_until = {} \
+             WHERE job_id = $2 AND idx = $3 AND status = 'sending'",
+            self.lease_sql()
+        ))
         .bind(progress)
         .bind(job.as_str())
         .bind(idx)
@@ -623,7 +761,8 @@ impl Store {
         .await?;
         sqlx::query(
             "UPDATE recipients SET status = $1, tries = $2, dials = $3, pages_sent = $4, status_code = $5, reason = $6, \
-             next_attempt_at = $7, cancel_requested = 0, updated_at = $8, progress = NULL WHERE job_id = $9 AND idx = $10",
+             next_attempt_at = $7, cancel_requested = 0, updated_at = $8, progress = NULL, node = NULL, lease_until = NULL \
+             WHERE job_id = $9 AND idx = $10",
         )
         .bind(status.as_str())
         .bind(end.tries as i64)

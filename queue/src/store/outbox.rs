@@ -69,13 +69,15 @@ pub struct OutMail {
     pub route: Route,
 }
 
+/// Queues `mail` unless a mail with its id is queued already (by another node, at once:
+/// the database decides); whether it was.
 pub(super) async fn insert_mail(
     tx: &mut Transaction<'static, Any>,
     mail: &NewMail,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "INSERT INTO outbox (id, kind, job_id, mail_from, rcpt_to, path, created_at, state, next_attempt_at, route) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&mail.id)
     .bind(mail.kind.as_str())
@@ -88,24 +90,16 @@ pub(super) async fn insert_mail(
     .bind(mail.route.as_str())
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 impl Store {
     /// Queues a mail on its own (a received fax). False if a mail with this id exists already.
     pub async fn queue_mail(&self, mail: &NewMail) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let exists = sqlx::query("SELECT 1 FROM outbox WHERE id = $1")
-            .bind(&mail.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if exists {
-            return Ok(false);
-        }
-        insert_mail(&mut tx, mail).await?;
+        let inserted = insert_mail(&mut tx, mail).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(inserted)
     }
 
     /// Ids of every mail of `kind` (sent or not).
@@ -119,16 +113,34 @@ impl Store {
             .collect()
     }
 
-    /// Queued mail due by `now_ms`, oldest first.
+    /// Queued mail due by `now_ms`, oldest first, claimed by this node for a lease (another
+    /// node's claim that expired counts as none: it stopped before it could say how it went).
     pub async fn mail_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutMail>, StoreError> {
-        let rows = sqlx::query(
+        let mut tx = self.write_transaction().await?;
+        let rows = sqlx::query(&format!(
             "SELECT id, kind, mail_from, rcpt_to, path, created_at, tries, route FROM outbox \
-             WHERE state = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, created_at LIMIT $2",
-        )
+             WHERE state = 'queued' AND next_attempt_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < {}) \
+             ORDER BY next_attempt_at, created_at LIMIT $2{}",
+            self.backend.now_ms(),
+            self.backend.skip_locked()
+        ))
         .bind(now_ms)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        let claim = format!(
+            "UPDATE outbox SET node = $1, lease_until = {} WHERE id = $2",
+            self.lease_sql()
+        );
+        for row in &rows {
+            sqlx::query(&claim)
+                .bind(&*self.node)
+                .bind(row.try_get::<String, _>("id")?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
@@ -190,7 +202,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET state = CASE WHEN $1 IS NULL THEN 'failed' ELSE 'queued' END, \
-             next_attempt_at = COALESCE($2, next_attempt_at), tries = tries + 1, last_error = $3 WHERE id = $4",
+             next_attempt_at = COALESCE($2, next_attempt_at), tries = tries + 1, last_error = $3, \
+             node = NULL, lease_until = NULL WHERE id = $4",
         )
         .bind(next_ms)
         .bind(next_ms)

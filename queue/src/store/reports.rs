@@ -104,25 +104,35 @@ impl Store {
         .transpose()
     }
 
-    /// Marks recipients reported, queueing `mails` (their reports) in the same transaction. A
-    /// recipient already marked final is left alone.
-    pub async fn mark_reported(&self, marks: &[Mark], mails: &[NewMail]) -> Result<(), StoreError> {
+    /// Marks recipients reported, queueing `mails` (their reports) in the same transaction.
+    /// A mark only moves forward (none → delay → final); if another node marked one of the
+    /// recipients meanwhile, nothing is marked nor queued (its reports went out already) and
+    /// the answer is false. So too if one of the mails is queued already.
+    pub async fn mark_reported(&self, marks: &[Mark], mails: &[NewMail]) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
-        for mail in mails {
-            insert_mail(&mut tx, mail).await?;
-        }
         for m in marks {
-            sqlx::query(
+            let marked = sqlx::query(
                 "UPDATE recipients SET reported = $1 WHERE job_id = $2 AND idx = $3 \
-                 AND (reported IS NULL OR reported <> 'final')",
+                 AND (reported IS NULL OR (reported <> 'final' AND reported <> $4))",
             )
             .bind(m.reported.as_str())
             .bind(m.job_id.as_str())
             .bind(m.idx)
+            .bind(m.reported.as_str())
             .execute(&mut *tx)
             .await?;
+            if marked.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        for mail in mails {
+            if !insert_mail(&mut tx, mail).await? {
+                tx.rollback().await?;
+                return Ok(false);
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 }

@@ -103,9 +103,19 @@ async fn a_job_moves_through_its_states(store: Store) {
         .unwrap();
     let due = store.due_recipients(2_000, 10).await.unwrap();
     assert_eq!(due.len(), 2);
-    assert!(store.start_attempt(&due[0], "file", 2_000).await.unwrap());
     assert!(
-        !store.start_attempt(&due[0], "file", 2_000).await.unwrap(),
+        store
+            .start_attempt(&due[0], &CallClaim::unlimited("file"), 2_000)
+            .await
+            .unwrap()
+            == Start::Started
+    );
+    assert!(
+        store
+            .start_attempt(&due[0], &CallClaim::unlimited("file"), 2_000)
+            .await
+            .unwrap()
+            == Start::Changed,
         "already sending"
     );
     assert_eq!(
@@ -140,9 +150,10 @@ async fn a_job_moves_through_its_states(store: Store) {
     assert_eq!(due_again.len(), 1);
     assert!(
         store
-            .start_attempt(&due_again[0], "file", 4_000)
+            .start_attempt(&due_again[0], &CallClaim::unlimited("file"), 4_000)
             .await
             .unwrap()
+            == Start::Started
     );
     store
         .end_attempt(&end(
@@ -193,7 +204,13 @@ async fn recovery_and_conversion_failure(store: Store) {
         .unwrap();
     store.claim_conversions(1, 2_000).await.unwrap(); // b left converting by a "crash"
     let due = store.due_recipients(2_000, 10).await.unwrap();
-    assert!(store.start_attempt(&due[0], "file", 2_000).await.unwrap()); // a left sending
+    assert!(
+        store
+            .start_attempt(&due[0], &CallClaim::unlimited("file"), 2_000)
+            .await
+            .unwrap()
+            == Start::Started
+    ); // a left sending
     let recovery = store.recover(9_000).await.unwrap();
     assert_eq!(recovery.interrupted.len(), 1);
     assert_eq!(recovery.reconvert, 1);
@@ -318,12 +335,19 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once(store: Store) 
         .await
         .unwrap();
     assert!(store.report_candidates(1_000, 10).await.unwrap().is_empty());
-    // the same mail twice is refused by the database: a report is queued once
+    // the same mail twice is not queued again: a report is queued once
     assert!(
-        store
+        !store
             .mark_reported(&[], std::slice::from_ref(&mail))
             .await
-            .is_err()
+            .unwrap()
+    );
+    // nor the same marks again (another node got there first)
+    assert!(
+        !store
+            .mark_reported(&[mark(0, Reported::Delay)], &[])
+            .await
+            .unwrap()
     );
     assert!(!store.queue_mail(&mail).await.unwrap());
 
@@ -480,7 +504,13 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
         .find(|d| d.job_id == new.id && d.idx == 0)
         .unwrap();
     assert_eq!(first.sender, "a@example.com");
-    assert!(store.start_attempt(first, "file", 11_000).await.unwrap());
+    assert!(
+        store
+            .start_attempt(first, &CallClaim::unlimited("file"), 11_000)
+            .await
+            .unwrap()
+            == Start::Started
+    );
 
     let usage = store.sender_usage("a@example.com", 5_000).await.unwrap();
     // the refused number does not count; the old job is outside the window
