@@ -941,4 +941,6 @@ async fn finish_job_if_final(
 }
 
 #[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod tests;

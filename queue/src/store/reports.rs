@@ -108,7 +108,11 @@ impl Store {
     /// A mark only moves forward (none → delay → final); if another node marked one of the
     /// recipients meanwhile, nothing is marked nor queued (its reports went out already) and
     /// the answer is false. So too if one of the mails is queued already.
-    pub async fn mark_reported(&self, marks: &[Mark], mails: &[NewMail]) -> Result<bool, StoreError> {
+    pub async fn mark_reported(
+        &self,
+        marks: &[Mark],
+        mails: &[NewMail],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         for m in marks {
             let marked = sqlx::query(

@@ -1,0 +1,300 @@
+//! Two nodes on one store (two `Store`s on one SQLite file, as two processes would be; two on
+//! one PostgreSQL database, as two machines would be): each piece of work is claimed once, the
+//! cluster's call rules hold across them, and the work of a node that stops renewing its leases
+//! is taken back by the other.
+
+use super::*;
+use crate::progress::CallProgress;
+use std::time::Duration;
+
+/// Leases short enough to watch expire.
+const LEASE: Duration = Duration::from_millis(800);
+
+/// Each test with nodes "a" and "b" on a SQLite file, then on a PostgreSQL database.
+macro_rules! two_nodes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                let target = Target::File(dir.path().join("db"));
+                super::$name(node(&target, "a").await, node(&target, "b").await).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let target = Target::Postgres {
+                    url: crate::pg_test::database(),
+                    connections: 4,
+                };
+                super::$name(node(&target, "a").await, node(&target, "b").await).await
+            }
+        }
+    )*};
+}
+
+two_nodes!(
+    each_conversion_is_claimed_by_one_node,
+    one_call_per_number_and_the_lines_channels_hold_across_nodes,
+    racing_nodes_start_one_call_to_a_number,
+    a_stopped_nodes_call_is_taken_back_with_its_confirmed_pages,
+    heartbeats_keep_a_nodes_leases,
+    a_mail_claimed_by_one_node_is_sent_by_the_other_only_once_the_claim_expired,
+    nodes_are_listed_and_asked_to_drain,
+);
+
+async fn node(target: &Target, name: &str) -> Store {
+    Store::connect(target).await.unwrap().with_node(name, LEASE)
+}
+
+fn due_to(store_jobs: &[NewJob]) -> Vec<String> {
+    store_jobs.iter().map(|j| j.id.to_string()).collect()
+}
+
+/// Jobs converted (one page) so that their recipients are due.
+async fn converted(store: &Store, jobs: &[NewJob]) {
+    store.insert_jobs(jobs).await.unwrap();
+    let claimed = store.claim_conversions(1_000, 10_000).await.unwrap();
+    assert_eq!(claimed.len(), jobs.len());
+    for c in claimed {
+        store
+            .conversion_done(&c.job, 1, "pages/x.tif", &[])
+            .await
+            .unwrap();
+    }
+}
+
+async fn each_conversion_is_claimed_by_one_node(a: Store, b: Store) {
+    let jobs: Vec<NewJob> = (0..60)
+        .map(|i| NewJob::example(1_000 + i, &["+33169293999"]))
+        .collect();
+    a.insert_jobs(&jobs).await.unwrap();
+    let claim = |s: Store| {
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s.claim_conversions(4, 10_000).await.unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|c| c.job.to_string()));
+            }
+        })
+    };
+    let (ta, tb) = (claim(a.clone()), claim(b.clone()));
+    let (mut from_a, from_b) = (ta.await.unwrap(), tb.await.unwrap());
+    assert!(!from_a.is_empty() || !from_b.is_empty());
+    from_a.extend(from_b);
+    from_a.sort();
+    let mut all = due_to(&jobs);
+    all.sort();
+    assert_eq!(from_a, all, "every job claimed exactly once");
+}
+
+async fn one_call_per_number_and_the_lines_channels_hold_across_nodes(a: Store, b: Store) {
+    let jobs = [
+        NewJob::example(1_000, &["+33169293999"]),
+        NewJob::example(1_001, &["+33169293999"]),
+        NewJob::example(1_002, &["+33169293998"]),
+    ];
+    converted(&a, &jobs).await;
+    let due = a.due_recipients(20_000, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    let trunk = |channels| CallClaim {
+        line: "trunk",
+        channels,
+        one_call_per_number: true,
+    };
+    assert_eq!(
+        a.start_attempt(&due[0], &trunk(2), 20_000).await.unwrap(),
+        Start::Started
+    );
+    // the same number from the other node: busy, whatever line
+    let other_line = CallClaim {
+        line: "other",
+        ..trunk(2)
+    };
+    assert_eq!(
+        b.start_attempt(&due[1], &other_line, 20_000).await.unwrap(),
+        Start::NumberBusy
+    );
+    // with the rule off, it may
+    let anyway = CallClaim {
+        one_call_per_number: false,
+        ..other_line
+    };
+    assert_eq!(
+        b.start_attempt(&due[1], &anyway, 20_000).await.unwrap(),
+        Start::Started
+    );
+    // a one-channel trunk carries a's call already: b's call to another number waits
+    assert_eq!(
+        b.start_attempt(&due[2], &trunk(1), 20_000).await.unwrap(),
+        Start::LineFull
+    );
+    assert_eq!(
+        b.start_attempt(&due[2], &trunk(2), 20_000).await.unwrap(),
+        Start::Started
+    );
+}
+
+async fn racing_nodes_start_one_call_to_a_number(a: Store, b: Store) {
+    let jobs: Vec<NewJob> = (0..12)
+        .map(|i| NewJob::example(1_000 + i, &["+33169293999"]))
+        .collect();
+    converted(&a, &jobs).await;
+    let due = a.due_recipients(20_000, 100).await.unwrap();
+    assert_eq!(due.len(), 12);
+    let start = |s: Store, due: Vec<DueRecipient>| {
+        tokio::spawn(async move {
+            let claim = CallClaim {
+                line: "trunk",
+                channels: 100,
+                one_call_per_number: true,
+            };
+            let mut started = 0;
+            for d in &due {
+                if s.start_attempt(d, &claim, 20_000).await.unwrap() == Start::Started {
+                    started += 1;
+                }
+            }
+            started
+        })
+    };
+    let mut reversed = due.clone();
+    reversed.reverse();
+    let (ta, tb) = (start(a.clone(), due), start(b.clone(), reversed));
+    assert_eq!(
+        ta.await.unwrap() + tb.await.unwrap(),
+        1,
+        "one call to the number"
+    );
+}
+
+async fn a_stopped_nodes_call_is_taken_back_with_its_confirmed_pages(a: Store, b: Store) {
+    let jobs = [NewJob::example(1_000, &["+33169293999"])];
+    converted(&a, &jobs).await;
+    let due = a.due_recipients(20_000, 10).await.unwrap();
+    let claim = CallClaim::unlimited("trunk");
+    assert_eq!(
+        a.start_attempt(&due[0], &claim, 20_000).await.unwrap(),
+        Start::Started
+    );
+    let progress = CallProgress {
+        pages_confirmed: 2,
+        pages: 3,
+        ..Default::default()
+    };
+    a.set_progress(&due[0].job_id, due[0].idx, &progress)
+        .await
+        .unwrap();
+    // a goes silent; while its lease runs, b takes nothing back
+    assert_eq!(
+        b.reclaim_expired(21_000).await.unwrap(),
+        Reclaimed::default()
+    );
+    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
+    let reclaimed = b.reclaim_expired(22_000).await.unwrap();
+    assert_eq!(
+        reclaimed.calls,
+        [(
+            due[0].job_id.clone(),
+            "+33169293999".to_string(),
+            "a".to_string()
+        )]
+    );
+    let view = b.job(&due[0].job_id).await.unwrap().unwrap();
+    let r = &view.recipients[0];
+    assert_eq!(r.status, RecipientStatus::Deferred);
+    let attempt = &r.attempt_log[0];
+    assert_eq!(attempt.pages_sent, 2, "{attempt:?}");
+    assert!(
+        attempt.reason.as_deref().unwrap_or("").contains("node a"),
+        "{attempt:?}"
+    );
+    // due again at once, and b calls it
+    let again = b.due_recipients(22_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        b.start_attempt(&again[0], &claim, 22_000).await.unwrap(),
+        Start::Started
+    );
+}
+
+async fn heartbeats_keep_a_nodes_leases(a: Store, b: Store) {
+    a.insert_jobs(&[NewJob::example(1_000, &["+33169293999"])])
+        .await
+        .unwrap();
+    let claimed = a.claim_conversions(10, 10_000).await.unwrap();
+    assert_eq!(claimed.len(), 1, "a converts the job");
+    for _ in 0..6 {
+        a.heartbeat("test", 1).await.unwrap();
+        tokio::time::sleep(LEASE / 3).await;
+    }
+    assert_eq!(
+        b.reclaim_expired(30_000).await.unwrap(),
+        Reclaimed::default()
+    );
+    // the control: without heartbeats the conversion goes back to pending
+    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
+    assert_eq!(b.reclaim_expired(31_000).await.unwrap().conversions, 1);
+    assert_eq!(b.claim_conversions(10, 31_000).await.unwrap().len(), 1);
+}
+
+async fn a_mail_claimed_by_one_node_is_sent_by_the_other_only_once_the_claim_expired(
+    a: Store,
+    b: Store,
+) {
+    let mail = NewMail {
+        id: "M1".into(),
+        kind: MailKind::Fax,
+        job_id: None,
+        mail_from: String::new(),
+        rcpt_to: "a@example.com".into(),
+        path: "mail/M1.eml".into(),
+        created_at_ms: 1_000,
+        route: crate::job::Route::Relay,
+    };
+    assert!(a.queue_mail(&mail).await.unwrap());
+    assert!(!b.queue_mail(&mail).await.unwrap(), "queued once");
+    assert_eq!(a.mail_due(2_000, 10).await.unwrap().len(), 1);
+    assert!(
+        b.mail_due(2_000, 10).await.unwrap().is_empty(),
+        "a holds it"
+    );
+    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
+    let taken = b.mail_due(3_000, 10).await.unwrap();
+    assert_eq!(taken.len(), 1, "a's claim expired");
+    b.mails_sent(&["M1".into()], 3_000).await.unwrap();
+    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
+    assert!(a.mail_due(4_000, 10).await.unwrap().is_empty(), "sent once");
+}
+
+async fn nodes_are_listed_and_asked_to_drain(a: Store, b: Store) {
+    assert!(!a.heartbeat("1.0", 100).await.unwrap());
+    assert!(!b.heartbeat("1.1", 200).await.unwrap());
+    assert!(b.drain("a").await.unwrap());
+    assert!(!b.drain("nobody").await.unwrap());
+    assert!(
+        a.heartbeat("1.0", 100).await.unwrap(),
+        "a is asked to drain"
+    );
+    // a restarted node (another start) no longer drains
+    assert!(!a.heartbeat("1.0", 300).await.unwrap());
+    let nodes = b.nodes().await.unwrap();
+    let names: Vec<(&str, &str)> = nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.version.as_str()))
+        .collect();
+    assert_eq!(names, [("a", "1.0"), ("b", "1.1")]);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| (0..60_000).contains(&n.heartbeat_age_ms)),
+        "{nodes:?}"
+    );
+    a.node_stopped().await.unwrap();
+    assert!(b.nodes().await.unwrap()[0].stopped_at_ms.is_some());
+}
