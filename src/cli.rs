@@ -1,5 +1,6 @@
 //! The command line, modelled on Postfix and HylaFAX: `serve`, `queue` (mailq/faxstat),
-//! `send` (sendfax), `inbox` (faxstat -r), `check-config` (postfix check).
+//! `send` (sendfax), `inbox` (faxstat -r), `check-config` (postfix check), `drain` and
+//! `cluster status` (several nodes on one store).
 
 use crate::Failure;
 use crate::config::Config;
@@ -39,6 +40,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a node (this one by default) to drain: no new work, calls in progress finish, then
+    /// it stops (SMTP clients are sent to the other nodes with 421 4.3.2)
+    Drain {
+        /// The node's name (`[cluster] node`, or its host name)
+        node: Option<String>,
+    },
+    /// The nodes sharing the store: version, last heartbeat, the calls, conversions and mail
+    /// each holds
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
     /// Check a configuration file and exit
     CheckConfig {
         /// The file to check (default: --config)
@@ -75,6 +88,16 @@ pub enum QueueAction {
     Watch { id: String },
     /// Events counted since the store was made (e.g. sender_destination_spikes)
     Counters,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterAction {
+    /// Every node, its state (up, draining, silent, stopped) and what it holds
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -137,6 +160,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Convert { out, files } => {
             let (config, _) = load(path)?;
             crate::convert_cmd::run(&config, &out, &files).await
+        }
+        Command::Drain { node } => {
+            let (config, _) = load(path)?;
+            crate::cluster::drain(&config, node).await
+        }
+        Command::Cluster {
+            action: ClusterAction::Status { json },
+        } => {
+            let (config, _) = load(path)?;
+            crate::cluster::status(&config, json).await
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where jobs are kept: SQLite under data_dir, or PostgreSQL shared by several nodes.
     pub store: StoreConfig,
+    /// This node among several on one store.
+    pub cluster: ClusterConfig,
     /// The site's mail domains (`.example.com`: every domain under it). Senders from trusted
     /// networks must belong to them, and only their addresses get pages back in receipts.
     pub local_domains: Vec<String>,
@@ -81,6 +83,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             store: StoreConfig::default(),
+            cluster: ClusterConfig::default(),
             local_domains: DEFAULT_LOCAL_DOMAINS
                 .iter()
                 .map(|d| d.to_string())
@@ -105,6 +108,58 @@ impl Default for Config {
             hotfolder: Vec::new(),
             log: LogConfig::default(),
         }
+    }
+}
+
+/// `[cluster]`: this node among several sharing one PostgreSQL store (`[store] url`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster (default: the machine's host name).
+    pub node: Option<String>,
+    /// How long work this node claimed (a call, a conversion, a mail) stays its own without a
+    /// renewal; after it, another node takes the work back. Renewed every third of it.
+    #[serde(with = "serde_duration")]
+    pub lease: Duration,
+    /// How long a drain (SIGTERM, `faxhub drain`) waits for calls in progress to end.
+    #[serde(with = "serde_duration")]
+    pub drain_grace: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node: None,
+            lease: Duration::from_secs(30),
+            drain_grace: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// This node's name: the configured one, or the host name.
+    pub fn node_name(&self) -> String {
+        self.node
+            .clone()
+            .unwrap_or_else(crate::daemon::system_hostname)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name = self.node_name();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!(
+                "cluster.node: {name:?} must be 1 to 64 letters, digits, '.', '_' or '-'"
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&self.lease) {
+            return Err("cluster.lease must be from 1s to 10m".into());
+        }
+        Ok(())
     }
 }
 
@@ -280,6 +335,7 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>(),
         );
         problems.take(self.store_target());
+        problems.take(self.cluster.validate());
         let listen = problems.take(
             self.smtp
                 .listen

@@ -7,6 +7,7 @@
 //! scheduler waits for calls in progress, and every task ends.
 
 use crate::Failure;
+use crate::cluster::{Membership, Renewal};
 use crate::config::{Checked, Config};
 use crate::inbound::Mailer;
 use crate::postman::Postman;
@@ -26,7 +27,7 @@ use faxhub_queue::spool::Spool;
 use faxhub_queue::store::Store;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// Runs the daemon until SIGTERM or SIGINT; `warnings` (`Config::warnings`) are logged once.
 pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> Result<(), Failure> {
@@ -53,6 +54,10 @@ pub struct Daemon {
     mailer: Mailer,
     postman: Postman,
     converter: Arc<Converter>,
+    /// This node among the others on the store (one on SQLite).
+    membership: Membership,
+    /// Told when this node is asked to drain (`faxhub drain`).
+    drain: Arc<Notify>,
     /// The SIP user agent, kept for as long as the daemon runs: it answers calls even when no
     /// line calls through it (its TCP listener holds only a weak reference).
     agent: Option<Arc<Agent>>,
@@ -68,9 +73,25 @@ impl Daemon {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
         let (store, spool) = open_queue(&config).await?;
+        let store = store.with_node(&config.cluster.node_name(), config.cluster.lease);
         crate::recovery::recover(&store, &spool)
             .await
             .map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
+        let wakeups = Wakeups::default();
+        let renewal = Arc::new(Renewal::new(config.cluster.lease));
+        let drain = Arc::new(Notify::new());
+        let membership = Membership {
+            store: store.clone(),
+            target: config.store_target().map_err(Failure::Usage)?,
+            version: env!("CARGO_PKG_VERSION"),
+            started_at_ms: faxhub_queue::job::now_ms(),
+            lease: config.cluster.lease,
+            renewal: renewal.clone(),
+            wakeups: wakeups.clone(),
+            drain: drain.clone(),
+            clock: Clock::System,
+        };
+        membership.join().await?;
 
         let hostname = hostname(&config);
         let acceptor = tls::acceptor(&config.smtp.tls, &config.data_dir, &hostname)
@@ -83,7 +104,6 @@ impl Daemon {
             listeners.push(listener);
         }
 
-        let wakeups = Wakeups::default();
         let intake = Intake::start(
             spool.clone(),
             store.clone(),
@@ -164,6 +184,8 @@ impl Daemon {
             config: config.scheduler.clone(),
             wakeups,
             clock: Clock::System,
+            renewal,
+            drain_grace: config.cluster.drain_grace,
         };
         let addressing = Addressing {
             fax_domains: config.smtp.fax_domains.clone(),
@@ -192,6 +214,8 @@ impl Daemon {
             mailer,
             postman,
             converter,
+            membership,
+            drain,
             agent,
         })
     }
@@ -226,7 +250,15 @@ impl Daemon {
             )
             .map_err(Failure::Runtime)?,
         );
-        let smtp_task = tokio::spawn(smtp::serve(self.shared, self.listeners, stop_rx));
+        let (closed_tx, closed_rx) = watch::channel(false);
+        let smtp_task = tokio::spawn(smtp::serve(
+            self.shared,
+            self.listeners,
+            stop_rx.clone(),
+            closed_rx,
+        ));
+        let (left_tx, left_rx) = watch::channel(false);
+        let membership = tokio::spawn(self.membership.run(left_rx));
         tracing::info!(
             listen = ?self.config.smtp.listen,
             fax_domains = ?self.config.smtp.fax_domains,
@@ -235,13 +267,22 @@ impl Daemon {
             hostname = %self.hostname,
             "faxhub started"
         );
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            _ = self.drain.notified() => {}
+        }
+        // Drain: new SMTP connections get 421 4.3.2 (the client tries another node), sessions
+        // end, no new work is claimed, calls in progress finish (within drain_grace); then
+        // this node's claims are released and the listeners close.
         tracing::info!("faxhub stopping");
         let _ = stop_tx.send(true);
-        let _ = smtp_task.await;
         for task in tasks {
             let _ = task.await;
         }
+        let _ = left_tx.send(true);
+        let _ = membership.await;
+        let _ = closed_tx.send(true);
+        let _ = smtp_task.await;
         drop(self.agent);
         tracing::info!("faxhub stopped");
         Ok(())
@@ -283,7 +324,7 @@ pub async fn open_store(config: &Config) -> Result<Store, Failure> {
         .map_err(|e| Failure::Runtime(format!("{target}: {e}")))
 }
 
-fn system_hostname() -> String {
+pub fn system_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .ok()

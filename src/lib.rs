@@ -10,6 +10,7 @@
 
 pub mod agents;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod convert_cmd;
 pub mod daemon;

@@ -17,6 +17,7 @@ mod tests;
 
 pub use convert::{Convert, Converted};
 
+use crate::cluster::Renewal;
 use crate::config::SchedulerConfig;
 use crate::wakeups::Wakeups;
 use faxhub_converters::ConvertError;
@@ -40,8 +41,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 const DUE_BATCH: i64 = 64;
 /// How often finished jobs past their retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-/// How long shutdown waits for calls in progress.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub struct Scheduler {
     pub store: Store,
@@ -60,6 +59,10 @@ pub struct Scheduler {
     pub wakeups: Wakeups,
     /// Where `now` comes from (the system's; tokio's paused clock in tests).
     pub clock: Clock,
+    /// Whether this node's claims hold: while it cannot renew them, it starts no new work.
+    pub renewal: Arc<Renewal>,
+    /// How long stopping (a drain) waits for calls in progress.
+    pub drain_grace: Duration,
 }
 
 enum Event {
@@ -116,23 +119,27 @@ impl Scheduler {
             }
             pace.observe(self.wakeups.scheduler.total(), self.clock.now_ms());
             unrecorded.retry(&self.store).await;
+            // a node that cannot renew its claims starts nothing: another may be taking them
+            let holds = self.renewal.holds();
             if tokio::time::Instant::now() >= next_purge {
                 next_purge += PURGE_EVERY;
                 self.purge().await;
             }
-            if let Err(e) = self
-                .start_conversions(&mut pace, &converters, &events_tx)
-                .await
-            {
-                tracing::error!(error = %e, "scheduler: could not read conversions from the store");
-            }
-            match self
-                .dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx)
-                .await
-            {
-                Ok(n) => in_flight += n,
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduler: could not read due recipients from the store")
+            if holds {
+                if let Err(e) = self
+                    .start_conversions(&mut pace, &converters, &events_tx)
+                    .await
+                {
+                    tracing::error!(error = %e, "scheduler: could not read conversions from the store");
+                }
+                match self
+                    .dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx)
+                    .await
+                {
+                    Ok(n) => in_flight += n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduler: could not read due recipients from the store")
+                    }
                 }
             }
             let mut sleep = self.sleep_duration().await;
@@ -159,7 +166,7 @@ impl Scheduler {
             }
         }
         // Let calls in progress finish and be recorded; a fax is not cut off mid-page.
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let deadline = tokio::time::Instant::now() + self.drain_grace;
         while in_flight > 0 {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Some(event)) => {

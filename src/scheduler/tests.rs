@@ -144,6 +144,8 @@ async fn start_with(
         },
         wakeups: base.wakeups.clone(),
         clock: base.clock.clone(),
+        renewal: Arc::new(crate::cluster::Renewal::unbounded()),
+        drain_grace: Duration::from_secs(30),
     };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(scheduler.run(stopped));

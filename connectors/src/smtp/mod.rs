@@ -97,11 +97,14 @@ pub struct Shared {
     pub clients: Clients,
 }
 
-/// Serves SMTP on the given listeners until `shutdown` becomes true.
+/// Serves SMTP on the given listeners until `shutdown` (a drain) becomes true: sessions then
+/// end with 421, and new connections get `421 4.3.2` (the client tries another server) until
+/// `closed` becomes true and the listeners close.
 pub async fn serve(
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
     shutdown: watch::Receiver<bool>,
+    closed: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections as usize));
     let mut tasks = Vec::new();
@@ -111,6 +114,7 @@ pub async fn serve(
             listener,
             slots.clone(),
             shutdown.clone(),
+            closed.clone(),
         )));
     }
     for t in tasks {
@@ -122,7 +126,8 @@ async fn accept_loop(
     shared: Arc<Shared>,
     listener: TcpListener,
     slots: Arc<Semaphore>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    mut closed: watch::Receiver<bool>,
 ) {
     let mut backoff = faxhub_queue::logging::AcceptBackoff::default();
     loop {
@@ -136,12 +141,20 @@ async fn accept_loop(
                     let wait = backoff.failed("smtp-accept", "SMTP", &e);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => continue,
-                        _ = shutdown.changed() => return,
+                        _ = closed.changed() => return,
                     }
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = closed.changed() => return,
         };
+        if *shutdown.borrow() {
+            tokio::spawn(refuse(
+                stream,
+                peer,
+                "421 4.3.2 This server is shutting down, try another one\r\n",
+            ));
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let Some(client) = shared.client_slot(peer.ip()) else {

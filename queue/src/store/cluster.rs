@@ -101,6 +101,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         reclaimed.conversions = conversions.rows_affected();
+        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(reclaimed)
     }
@@ -175,3 +176,25 @@ impl Store {
         self.backend == Backend::Postgres
     }
 }
+
+/// What the other nodes say on the store's channel (PostgreSQL's LISTEN): "work", "outcome" or
+/// "mail", as `Store::notify` sends them.
+pub struct Notifications(sqlx::postgres::PgListener);
+
+impl Notifications {
+    /// Listens on the database at `url`.
+    pub async fn listen(url: &str) -> Result<Notifications, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Notifications(listener))
+    }
+
+    /// The next thing said; `None` when the connection broke and was made again (what was
+    /// said meanwhile is lost: look at everything).
+    pub async fn next(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self.0.try_recv().await?.map(|n| n.payload().to_string()))
+    }
+}
+
+/// The channel nodes NOTIFY each other on.
+pub(super) const CHANNEL: &str = "faxhub";

@@ -112,6 +112,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -142,6 +143,7 @@ impl Store {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
+        self.notify(&mut tx, "outcome").await?;
         tx.commit().await?;
         Ok(())
     }

@@ -14,7 +14,7 @@ mod reports;
 mod usage;
 mod views;
 
-pub use cluster::{NodeView, Reclaimed};
+pub use cluster::{NodeView, Notifications, Reclaimed};
 pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
@@ -360,6 +360,24 @@ impl Store {
         &self.node
     }
 
+    /// Tells the other nodes, when `tx` commits, that there is `what` for them: "work" (a job
+    /// to convert or call), "outcome" (something to report), "mail" (for the postman). Only
+    /// PostgreSQL has nodes to tell.
+    async fn notify(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(cluster::CHANNEL)
+                .bind(what)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// SQL for "a lease from now": the database's clock plus the lease.
     fn lease_sql(&self) -> String {
         format!("{} + {}", self.backend.now_ms(), self.lease_ms)
@@ -470,6 +488,7 @@ impl Store {
                 .await?;
             }
         }
+        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -517,6 +536,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         recovery.reconvert = reconvert.rows_affected() as usize;
+        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(recovery)
     }
@@ -777,6 +797,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
+        self.notify(&mut tx, "outcome").await?;
         tx.commit().await?;
         Ok(status)
     }
@@ -864,6 +885,7 @@ impl Store {
                 .await?;
         }
         finish_job_if_final(&mut tx, id, now_ms).await?;
+        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(Some(reports))
     }

@@ -98,6 +98,7 @@ impl Store {
     pub async fn queue_mail(&self, mail: &NewMail) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let inserted = insert_mail(&mut tx, mail).await?;
+        self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
         Ok(inserted)
     }

@@ -136,6 +136,7 @@ impl Store {
                 return Ok(false);
             }
         }
+        self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
         Ok(true)
     }
