@@ -313,7 +313,14 @@ async fn check_sandbox(converter: &Converter, config: &Config) -> Result<(), Fai
 pub async fn open_queue(config: &Config) -> Result<(Store, Spool), Failure> {
     let spool = Spool::open(&config.spool_dir())
         .map_err(|e| Failure::Runtime(format!("spool {}: {e}", config.spool_dir().display())))?;
-    Ok((open_store(config).await?, spool))
+    let store = open_store(config).await?;
+    if store.clustered() {
+        // several nodes: every spool file also in the store, this spool a cache of it
+        let store = store.with_blobs(spool.root());
+        let spool = spool.in_store(store.clone());
+        return Ok((store, spool));
+    }
+    Ok((store, spool))
 }
 
 /// Opens the job store `[store]` names (a SQLite file under data_dir by default).

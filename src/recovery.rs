@@ -2,7 +2,8 @@
 //! interrupted attempts (retried per policy, and counted), conversions left half-done start
 //! again, partial spool writes are removed, and spool files no job refers to are quarantined
 //! (a crash between rename and commit: the client got no 250 and sends again; a report not
-//! queued is made again). Logs what it did.
+//! queued is made again), or, when the spool is a cache of the store (several nodes), removed.
+//! Logs what it did.
 
 use faxhub_queue::job::now_ms;
 use faxhub_queue::spool::{MAIL_DIR, MSG_DIR, PAGES_DIR, Spool};
@@ -36,7 +37,11 @@ pub async fn recover(store: &Store, spool: &Spool) -> Result<(), String> {
         .collect();
     for dir in [MSG_DIR, PAGES_DIR, MAIL_DIR] {
         for rel in spool.list(dir).map_err(|e| e.to_string())? {
-            if !known.contains(&rel) {
+            if !known.contains(&rel) && spool.is_cache() {
+                // several nodes: a copy of a file the store no longer has (purged by another
+                // node), or one whose row was never committed (the client got no 250)
+                let _ = std::fs::remove_file(spool.path(&rel));
+            } else if !known.contains(&rel) {
                 let moved = spool
                     .quarantine(&rel)
                     .map_err(|e| format!("quarantining {rel}: {e}"))?;

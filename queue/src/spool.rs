@@ -7,6 +7,9 @@
 //! - `quarantine/`: message files found with no job at start-up (a crash between rename and
 //!   commit: the client never got its 250 and will send again). Never deleted silently.
 //!
+//! With several nodes (`in_store`) every file is also in the job store, written with the row
+//! that refers to it; this directory is then a cache, and `local` fetches what is missing.
+//!
 //! Every file is made durable the same way (`crate::durable`): write to `tmp/`, fsync, rename
 //! into place, fsync the directory. After `write_durable` returns, the file survives a crash or
 //! power loss.
@@ -36,9 +39,20 @@ pub fn is_full(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Spool {
     root: PathBuf,
+    /// Several nodes: the store holds every spool file, and this directory is a cache of it.
+    remote: Option<crate::store::Store>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("root", &self.root)
+            .field("in_store", &self.remote.is_some())
+            .finish()
+    }
 }
 
 pub const MSG_DIR: &str = "msg";
@@ -58,7 +72,76 @@ impl Spool {
         }
         Ok(Spool {
             root: root.to_path_buf(),
+            remote: None,
         })
+    }
+
+    /// The same spool, a cache of the files `store` holds (several nodes): `local` fetches
+    /// what this node does not have yet.
+    pub fn in_store(mut self, store: crate::store::Store) -> Spool {
+        self.remote = Some(store);
+        self
+    }
+
+    /// Whether this spool is a cache of the store's files (several nodes).
+    pub fn is_cache(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Several nodes: removes copies of spool files not used for `age` (fetched again if
+    /// needed); how many. Nothing when the spool is not a cache.
+    pub fn trim_cache(&self, age: std::time::Duration) -> io::Result<usize> {
+        if self.remote.is_none() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for dir in [MSG_DIR, PAGES_DIR, MAIL_DIR] {
+            for rel in self.list(dir)? {
+                let path = self.root.join(&rel);
+                let old = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+                if old && fs::remove_file(&path).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The local path of spool file `relative`, fetched from the store first if this node does
+    /// not have it (several nodes). A file neither here nor in the store: its path all the same
+    /// (reading it says so). Spool files never change, so a copy here is always right.
+    pub async fn local(&self, relative: &str) -> io::Result<PathBuf> {
+        if Path::new(relative).is_absolute()
+            || Path::new(relative)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{relative:?} is not a spool path"),
+            ));
+        }
+        let path = self.root.join(relative);
+        let Some(store) = &self.remote else {
+            return Ok(path);
+        };
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(path);
+        }
+        let staged = self.staging_path();
+        match store.get_blob(relative, &staged).await {
+            Ok(true) => {
+                tokio::fs::rename(&staged, &path).await?;
+                Ok(path)
+            }
+            Ok(false) => Ok(path),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&staged).await;
+                Err(io::Error::other(e.to_string()))
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {

@@ -88,7 +88,11 @@ impl Postman {
         // by route, in the order they came
         let mut groups: Vec<(Route, Vec<(&OutMail, Envelope)>)> = Vec::new();
         for mail in &due {
-            match tokio::fs::read(self.spool.path(&mail.path)).await {
+            let read = match self.spool.local(&mail.path).await {
+                Ok(path) => tokio::fs::read(path).await,
+                Err(e) => Err(e),
+            };
+            match read {
                 Ok(message) => {
                     let envelope = Envelope {
                         mail_from: mail.mail_from.clone(),

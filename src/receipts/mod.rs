@@ -185,6 +185,14 @@ impl Reporter {
             .iter()
             .filter_map(|c| job.recipients.get(c.idx as usize).map(|r| (r, action)))
             .collect();
+        // several nodes: the files the report reads, fetched from the store first
+        let pages = source.pages_path.iter().flat_map(|p| Spool::companions(p));
+        for rel in std::iter::once(source.message_path.clone()).chain(pages) {
+            self.spool
+                .local(&rel)
+                .await
+                .map_err(|e| format!("reading {rel}: {e}"))?;
+        }
         let receipt = build::receipt(&settings, &self.spool, &job, &source, &chosen, now)?;
         batch.queued.push(Queued {
             job: job_id.to_string(),

@@ -53,9 +53,8 @@ async fn convert_job(
 ) -> Result<Converted, ConvertError> {
     let io = |e: std::io::Error| ConvertError::from(e);
     let scratch = spool.scratch_dir().map_err(io)?;
-    let set = converter
-        .convert(&spool.path(message_path), scratch.path())
-        .await?;
+    let message = spool.local(message_path).await.map_err(io)?;
+    let set = converter.convert(&message, scratch.path()).await?;
     let mut own = Vec::new();
     let mut installs = Vec::new();
     if set.cover.is_some() {

@@ -178,7 +178,8 @@ impl Scheduler {
         }
     }
 
-    /// Deletes finished jobs older than the retention, then their spool files.
+    /// Deletes finished jobs older than the retention, then their spool files (and, with
+    /// several nodes, old cached copies and blobs no row refers to).
     async fn purge(&self) {
         let before = self.clock.now_ms() - self.config.retention.as_millis() as i64;
         match self.store.purge_finished(before).await {
@@ -198,6 +199,25 @@ impl Scheduler {
                 tracing::info!(files = n, "purged finished jobs past their retention");
             }
             Err(e) => tracing::error!(error = %e, "could not purge finished jobs"),
+        }
+        // several nodes: copies of the store's files this node has not needed for as long
+        let spool = self.spool.clone();
+        let retention = self.config.retention;
+        if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || spool.trim_cache(retention)).await
+            && n > 0
+        {
+            tracing::info!(
+                files = n,
+                "removed old copies of spool files (the store has them)"
+            );
+        }
+        match self.store.collect_blobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                files = n,
+                "removed spool files from the store no job refers to"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not look for spool files no job refers to"),
         }
     }
 
@@ -313,14 +333,16 @@ impl Scheduler {
                 job_id: rcpt.job_id.to_string(),
                 number: rcpt.number.clone(),
                 dial_string: self.dialplan.dial_string(&rcpt.number),
-                tiff: self.spool.path(&rcpt.pages_path),
+                // fetched by the call itself (several nodes: from the store)
+                tiff: std::path::PathBuf::new(),
                 pages: rcpt.pages as u32,
                 attempt,
                 progress: None,
             };
             let line = slot.line.clone();
             let events = events.clone();
-            tokio::spawn(call(line, request, rcpt, permit, now, events));
+            let spool = self.spool.clone();
+            tokio::spawn(call(line, spool, request, rcpt, permit, now, events));
         }
         Ok(started)
     }
@@ -552,15 +574,40 @@ fn free_channel<'a>(
 
 async fn call(
     line: Arc<Line>,
+    spool: Spool,
     request: SendRequest,
     due: DueRecipient,
     permit: OwnedSemaphorePermit,
     started_at_ms: i64,
     events: mpsc::UnboundedSender<Event>,
 ) {
+    let tiff = match spool.local(&due.pages_path).await {
+        Ok(tiff) => tiff,
+        Err(e) => {
+            // the page set cannot be had here now (the store unreachable): tried again later
+            drop(permit);
+            let outcome = LineOutcome {
+                status: faxhub_queue::status::EnhancedStatus::SYSTEM_TRANSIENT,
+                class: faxhub_queue::retry::FailureClass::Try,
+                reason: format!("the pages could not be read: {e}"),
+                pages_sent: 0,
+            };
+            let line = line.name().to_string();
+            let call = CallProgress::default();
+            let _ = events.send(Event::Sent {
+                due,
+                line,
+                started_at_ms,
+                outcome,
+                call,
+            });
+            return;
+        }
+    };
     // the line publishes what the call does; the owner of the store records it
     let (published, mut watched) = tokio::sync::watch::channel(CallProgress::default());
     let request = SendRequest {
+        tiff,
         progress: Some(Arc::new(published)),
         ..request
     };

@@ -43,6 +43,7 @@ two_nodes!(
     heartbeats_keep_a_nodes_leases,
     a_mail_claimed_by_one_node_is_sent_by_the_other_only_once_the_claim_expired,
     nodes_are_listed_and_asked_to_drain,
+    spool_files_travel_through_the_store_with_their_rows,
 );
 
 async fn node(target: &Target, name: &str) -> Store {
@@ -297,4 +298,83 @@ async fn nodes_are_listed_and_asked_to_drain(a: Store, b: Store) {
     );
     a.node_stopped().await.unwrap();
     assert!(b.nodes().await.unwrap()[0].stopped_at_ms.is_some());
+}
+
+/// Each node with a spool of its own: what one commits, the other reads (fetched from the
+/// store, whole, over several chunks); purged with the job; blobs no row refers to collected.
+async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store) {
+    use crate::spool::Spool;
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let spool_a = Spool::open(dirs.0.path()).unwrap();
+    let spool_b = Spool::open(dirs.1.path()).unwrap();
+    let a = a.with_blobs(spool_a.root());
+    let b = b.with_blobs(spool_b.root());
+    let spool_a = spool_a.in_store(a.clone());
+    let spool_b = spool_b.in_store(b.clone());
+
+    let mut job = NewJob::example(1_000, &["+33169293999"]);
+    job.message_path = Spool::message_rel(job.id.as_str());
+    // 3.5 MiB of bytes that are not text: four chunks, every byte value
+    let message: Vec<u8> = (0..3_670_016u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    spool_a.write_durable(&job.message_path, &message).unwrap();
+    a.insert_jobs(std::slice::from_ref(&job)).await.unwrap();
+    let on_b = spool_b.local(&job.message_path).await.unwrap();
+    assert_eq!(
+        std::fs::read(&on_b).unwrap(),
+        message,
+        "b reads a's message"
+    );
+    // b converts: its page set (the TIFF, its PDF; no thumbnail) reaches a
+    let claimed = b.claim_conversions(1, 2_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let [tif, pdf, png] = Spool::page_set_rels(job.id.as_str());
+    spool_b.write_durable(&tif, b"TIFF pages").unwrap();
+    spool_b.write_durable(&pdf, b"PDF pages").unwrap();
+    b.conversion_done(&job.id, 1, &tif, &[]).await.unwrap();
+    for (rel, bytes) in [(&tif, &b"TIFF pages"[..]), (&pdf, &b"PDF pages"[..])] {
+        let path = spool_a.local(rel).await.unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), bytes, "{rel}");
+    }
+    assert!(!spool_a.local(&png).await.unwrap().exists(), "never made");
+    // a path that leaves the spool is refused
+    assert!(spool_a.local("../../etc/passwd").await.is_err());
+    assert!(spool_a.local("/etc/passwd").await.is_err());
+
+    // the job finishes and is purged: its blobs go with it
+    let due = a.due_recipients(3_000, 10).await.unwrap();
+    assert_eq!(
+        a.start_attempt(&due[0], &CallClaim::unlimited("l"), 3_000)
+            .await
+            .unwrap(),
+        Start::Started
+    );
+    let end = AttemptEnd {
+        job_id: job.id.clone(),
+        idx: 0,
+        line: "l".into(),
+        started_at_ms: 3_000,
+        ended_at_ms: 3_001,
+        status: crate::status::EnhancedStatus::OK,
+        reason: "sent".into(),
+        pages_sent: 1,
+        new_status: RecipientStatus::Done,
+        tries: 0,
+        dials: 0,
+        next_attempt_at_ms: None,
+        call: None,
+    };
+    a.end_attempt(&end).await.unwrap();
+    a.purge_finished(10_000).await.unwrap();
+    std::fs::remove_file(&on_b).unwrap();
+    assert!(
+        !spool_b.local(&job.message_path).await.unwrap().exists(),
+        "purged from the store"
+    );
+    // a blob no row refers to (written without one, as no code path does) is collected
+    spool_a.write_durable("msg/orphan.eml", b"x").unwrap();
+    let mut tx = a.write_transaction().await.unwrap();
+    a.put_blobs(&mut tx, &["msg/orphan.eml"]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.collect_blobs().await.unwrap(), 1);
+    assert_eq!(a.collect_blobs().await.unwrap(), 0);
 }

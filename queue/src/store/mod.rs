@@ -6,6 +6,7 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+mod blobs;
 mod cluster;
 mod connect;
 mod conversions;
@@ -116,6 +117,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("job store migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("job store: spool file {0}: {1}")]
+    Spool(String, std::io::Error),
     #[error("job store holds a bad value in {column}: {value:?}")]
     Corrupt { column: &'static str, value: String },
 }
@@ -315,6 +318,8 @@ pub struct Store {
     node: std::sync::Arc<str>,
     /// How long a claim holds without being renewed, in ms.
     lease_ms: i64,
+    /// The spool whose files go into the store with their rows (`with_blobs`: several nodes).
+    blobs: Option<std::path::PathBuf>,
 }
 
 /// How long a claim holds by default without being renewed.
@@ -345,7 +350,15 @@ impl Store {
             backend,
             node: "local".into(),
             lease_ms: DEFAULT_LEASE.as_millis() as i64,
+            blobs: None,
         })
+    }
+
+    /// The same store, keeping the files of the spool at `root` in the database with the rows
+    /// that refer to them (several nodes; `blobs`).
+    pub fn with_blobs(mut self, root: &Path) -> Store {
+        self.blobs = Some(root.to_path_buf());
+        self
     }
 
     /// The same store, claiming work as node `name` with leases of `lease`.
@@ -488,6 +501,8 @@ impl Store {
                 .await?;
             }
         }
+        let messages: Vec<&str> = jobs.iter().map(|j| j.message_path.as_str()).collect();
+        self.put_blobs(&mut tx, &messages).await?;
         self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(())
@@ -929,6 +944,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        self.delete_blobs(&mut tx, &files).await?;
         tx.commit().await?;
         Ok(files)
     }

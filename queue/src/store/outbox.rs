@@ -98,6 +98,9 @@ impl Store {
     pub async fn queue_mail(&self, mail: &NewMail) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let inserted = insert_mail(&mut tx, mail).await?;
+        if inserted {
+            self.put_blobs(&mut tx, &[mail.path.as_str()]).await?;
+        }
         self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
         Ok(inserted)
@@ -241,6 +244,7 @@ impl Store {
             .bind(before_ms)
             .execute(&mut *tx)
             .await?;
+        self.delete_blobs(&mut tx, &paths).await?;
         tx.commit().await?;
         Ok(paths)
     }

@@ -136,6 +136,8 @@ impl Store {
                 return Ok(false);
             }
         }
+        let files: Vec<&str> = mails.iter().map(|m| m.path.as_str()).collect();
+        self.put_blobs(&mut tx, &files).await?;
         self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
         Ok(true)

@@ -1,0 +1,148 @@
+//! The spool in the store, for several nodes: a spool file goes into `blobs` (1 MiB chunks) in
+//! the same transaction as the row that refers to it (a job's message, its page sets, a mail of
+//! the outbox), so that `250` still means committed with its content, and no node needs a
+//! shared file system. Each node's spool directory is then a cache: a file not there is fetched
+//! (`Spool::local`). Blobs go with their rows when those are purged, and `collect_blobs`
+//! removes any no row refers to. Only a store given a spool (`with_blobs`, PostgreSQL) does
+//! any of this; with SQLite the spool is on the local disk.
+
+use super::{Any, Store, StoreError};
+use crate::spool::Spool;
+use sqlx::Row;
+use std::path::Path;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bytes per row of `blobs`.
+const CHUNK: usize = 1 << 20;
+
+impl Store {
+    /// Copies the spool files `names` (and the companions of page sets) from this node's spool
+    /// into the store, in `tx`. Nothing without `with_blobs`.
+    pub(super) async fn put_blobs(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        names: &[&str],
+    ) -> Result<(), StoreError> {
+        let Some(root) = &self.blobs else {
+            return Ok(());
+        };
+        for name in names {
+            for (i, file) in Spool::companions(name).into_iter().enumerate() {
+                // a page set's PDF and thumbnail are made with it, but only its TIFF is needed
+                let path = root.join(&file);
+                let mut reader = match tokio::fs::File::open(&path).await {
+                    Ok(f) => f,
+                    Err(e) if i > 0 && e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::Spool(file, e)),
+                };
+                // written again whole (a conversion done twice, after a lease expired)
+                sqlx::query("DELETE FROM blobs WHERE name = $1")
+                    .bind(&file)
+                    .execute(&mut **tx)
+                    .await?;
+                let mut seq = 0i64;
+                loop {
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    (&mut reader)
+                        .take(CHUNK as u64)
+                        .read_to_end(&mut chunk)
+                        .await
+                        .map_err(|e| StoreError::Spool(file.clone(), e))?;
+                    if chunk.is_empty() && seq > 0 {
+                        break;
+                    }
+                    let last = chunk.len() < CHUNK;
+                    sqlx::query("INSERT INTO blobs (name, seq, data) VALUES ($1, $2, $3)")
+                        .bind(&file)
+                        .bind(seq)
+                        .bind(chunk)
+                        .execute(&mut **tx)
+                        .await?;
+                    seq += 1;
+                    if last {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the blob `name` to `dest` (created); false if the store has no such blob.
+    pub async fn get_blob(&self, name: &str, dest: &Path) -> Result<bool, StoreError> {
+        let spool_err = |e| StoreError::Spool(name.to_string(), e);
+        let mut out: Option<tokio::fs::File> = None;
+        for seq in 0i64.. {
+            let Some(row) = sqlx::query("SELECT data FROM blobs WHERE name = $1 AND seq = $2")
+                .bind(name)
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?
+            else {
+                break;
+            };
+            let data: Vec<u8> = row.try_get("data")?;
+            let file = match &mut out {
+                Some(f) => f,
+                None => out.insert(tokio::fs::File::create(dest).await.map_err(spool_err)?),
+            };
+            file.write_all(&data).await.map_err(spool_err)?;
+        }
+        match out {
+            Some(mut f) => {
+                f.flush().await.map_err(spool_err)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Deletes the blobs of the spool files `names` (with their companions), in `tx`.
+    pub(super) async fn delete_blobs(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        names: &[String],
+    ) -> Result<(), StoreError> {
+        if self.blobs.is_none() {
+            return Ok(());
+        }
+        for name in names {
+            for file in Spool::companions(name) {
+                sqlx::query("DELETE FROM blobs WHERE name = $1")
+                    .bind(file)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes blobs no job, recipient or mail refers to; how many files.
+    pub async fn collect_blobs(&self) -> Result<u64, StoreError> {
+        if self.blobs.is_none() {
+            return Ok(0);
+        }
+        let names = sqlx::query("SELECT DISTINCT name FROM blobs")
+            .fetch_all(&self.pool)
+            .await?;
+        let referenced: std::collections::HashSet<String> = self
+            .spool_paths()
+            .await?
+            .iter()
+            .flat_map(|p| Spool::companions(p))
+            .chain(self.mail_paths().await?)
+            .collect();
+        let mut removed = 0;
+        for row in names {
+            let name: String = row.try_get("name")?;
+            if !referenced.contains(&name) {
+                sqlx::query("DELETE FROM blobs WHERE name = $1")
+                    .bind(&name)
+                    .execute(&self.writer)
+                    .await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
