@@ -538,7 +538,14 @@ impl Scheduler {
             call: call.stage.is_some().then_some(call),
         };
         match self.store.end_attempt(&end).await {
-            Ok(status) => tracing::info!(
+            Ok(None) => tracing::warn!(
+                job = %due.job_id,
+                rcpt = %due.number,
+                status = %outcome.status,
+                reason = %reason,
+                "attempt ended after this node's claim expired: another node took the recipient back; not recorded"
+            ),
+            Ok(Some(status)) => tracing::info!(
                 job = %due.job_id,
                 rcpt = %due.number,
                 from = "sending",

@@ -222,6 +222,39 @@ async fn a_stopped_nodes_call_is_taken_back_with_its_confirmed_pages(a: Store, b
         b.start_attempt(&again[0], &claim, 22_000).await.unwrap(),
         Start::Started
     );
+    // a wakes up and its call ends: not its own any more, nothing recorded over b's call
+    a.set_progress(&due[0].job_id, due[0].idx, &progress)
+        .await
+        .unwrap();
+    let late = AttemptEnd {
+        job_id: due[0].job_id.clone(),
+        idx: due[0].idx,
+        line: "trunk".into(),
+        started_at_ms: 20_000,
+        ended_at_ms: 23_000,
+        status: crate::status::EnhancedStatus::OK,
+        reason: "sent".into(),
+        pages_sent: 3,
+        new_status: RecipientStatus::Done,
+        tries: 0,
+        dials: 0,
+        next_attempt_at_ms: None,
+        call: None,
+    };
+    assert_eq!(a.end_attempt(&late).await.unwrap(), None);
+    let view = b.job(&due[0].job_id).await.unwrap().unwrap();
+    let r = &view.recipients[0];
+    assert_eq!(r.status, RecipientStatus::Sending);
+    assert_eq!(r.attempt_log.len(), 2);
+    assert!(
+        r.attempt_log[1].ended_at.is_none(),
+        "b's call still open: {r:?}"
+    );
+    // b's own end is recorded
+    assert_eq!(
+        b.end_attempt(&late).await.unwrap(),
+        Some(RecipientStatus::Done)
+    );
 }
 
 async fn heartbeats_keep_a_nodes_leases(a: Store, b: Store) {

@@ -754,28 +754,41 @@ impl Store {
         })?;
         sqlx::query(&format!(
             "UPDATE recipients SET progress = $1, lease_until = {} \
-             WHERE job_id = $2 AND idx = $3 AND status = 'sending'",
+             WHERE job_id = $2 AND idx = $3 AND status = 'sending' AND node = $4",
             self.lease_sql()
         ))
         .bind(progress)
         .bind(job.as_str())
         .bind(idx)
+        .bind(&*self.node)
         .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     /// Closes an attempt and moves the recipient to its new state, in one transaction. A cancel
-    /// requested during the call applies now unless the fax went through.
-    pub async fn end_attempt(&self, end: &AttemptEnd) -> Result<RecipientStatus, StoreError> {
+    /// requested during the call applies now unless the fax went through. `None` if the call is
+    /// no longer this node's: its lease expired and another node took the recipient back (and
+    /// recorded the attempt as interrupted); nothing is recorded then.
+    pub async fn end_attempt(
+        &self,
+        end: &AttemptEnd,
+    ) -> Result<Option<RecipientStatus>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let cancel_requested: i64 =
-            sqlx::query("SELECT cancel_requested FROM recipients WHERE job_id = $1 AND idx = $2")
-                .bind(end.job_id.as_str())
-                .bind(end.idx)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("cancel_requested")?;
+        let row = sqlx::query(
+            "SELECT cancel_requested FROM recipients \
+             WHERE job_id = $1 AND idx = $2 AND status = 'sending' AND node = $3",
+        )
+        .bind(end.job_id.as_str())
+        .bind(end.idx)
+        .bind(&*self.node)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let cancel_requested: i64 = row.try_get("cancel_requested")?;
         let (status, next) = if cancel_requested != 0 && end.new_status != RecipientStatus::Done {
             (RecipientStatus::Cancelled, None)
         } else {
@@ -814,7 +827,7 @@ impl Store {
         finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
         self.notify(&mut tx, "outcome").await?;
         tx.commit().await?;
-        Ok(status)
+        Ok(Some(status))
     }
 
     /// Applies an operator action to a job's recipients (all, or those with `number`).

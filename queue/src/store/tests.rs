@@ -128,7 +128,7 @@ async fn a_job_moves_through_its_states(store: Store) {
             ))
             .await
             .unwrap(),
-        RecipientStatus::Deferred
+        Some(RecipientStatus::Deferred)
     );
     assert_eq!(store.next_due_at().await.unwrap(), Some(3_000));
     assert_eq!(
