@@ -142,6 +142,12 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
 
 fn recipient_detail(r: &faxhub_queue::store::RecipientView) -> String {
     let mut parts = Vec::new();
+    if let Some(node) = &r.node {
+        parts.push(format!(
+            "on node {node}, line {}",
+            r.line.as_deref().unwrap_or("-")
+        ));
+    }
     if r.attempts > 0 {
         parts.push(format!("attempts {}", r.attempts));
     }

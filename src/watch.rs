@@ -202,6 +202,8 @@ mod tests {
             notify: None,
             orcpt: None,
             progress,
+            node: None,
+            line: None,
             attempt_log: vec![AttemptView {
                 n: 1,
                 line: "loopback".into(),

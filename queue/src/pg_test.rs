@@ -17,6 +17,7 @@ pub struct PgServer {
     pub dir: PathBuf,
     /// The postmaster's process id.
     pub pid: u32,
+    root: bool,
 }
 
 const PREFIX: &str = "faxhub-pg-";
@@ -24,19 +25,56 @@ const PREFIX: &str = "faxhub-pg-";
 /// This process's server, started on first call.
 pub fn server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
-    SERVER.get_or_init(|| start().unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}")))
+    SERVER.get_or_init(|| {
+        start(&std::process::id().to_string())
+            .unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}"))
+    })
 }
 
 /// A new empty database on this process's server; its URL.
 pub fn database() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let server = server();
-    let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
-    server.psql("postgres", &format!("CREATE DATABASE {name}"));
-    server.url(&name)
+    server().database()
 }
 
 impl PgServer {
+    /// A server of its own (`tag` tells it from the others of this process), for a test that
+    /// stops and starts it.
+    pub fn start(tag: &str) -> PgServer {
+        start(&format!("{}-{tag}", std::process::id()))
+            .unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}"))
+    }
+
+    /// Stops it (fast shutdown: clients are disconnected) and waits until it is gone.
+    pub fn stop(&mut self) {
+        // SAFETY: kill(2) with a pid this process started
+        unsafe { libc::kill(self.pid as i32, libc::SIGINT) };
+        let start = Instant::now();
+        while Path::new("/proc").join(self.pid.to_string()).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "PostgreSQL did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it again after `stop`.
+    pub fn restart(&mut self) {
+        self.pid = run(&self.dir, self.root).unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    }
+
+    /// A new empty database; its URL.
+    pub fn database(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        self.url(&name)
+    }
+
     /// The URL of database `name` (user `faxhub`, trusted on the socket).
     pub fn url(&self, name: &str) -> String {
         format!(
@@ -79,9 +117,9 @@ fn bin(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
-fn start() -> Result<PgServer, String> {
+fn start(tag: &str) -> Result<PgServer, String> {
     sweep();
-    let dir = std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{PREFIX}{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // SAFETY: geteuid has no preconditions
@@ -96,24 +134,9 @@ fn start() -> Result<PgServer, String> {
             return Err("no postgres user to run the server as (apt install postgresql)".into());
         }
     }
-    let as_server = |program: PathBuf| {
-        let mut c = Command::new("setpriv");
-        if root {
-            c.args([
-                "--reuid",
-                "postgres",
-                "--regid",
-                "postgres",
-                "--clear-groups",
-            ]);
-        }
-        c.arg("--pdeathsig").arg("INT").arg(program);
-        c
-    };
-    let data = dir.join("data");
-    let init = as_server(bin("initdb"))
+    let init = as_server(root, bin("initdb"))
         .arg("-D")
-        .arg(&data)
+        .arg(dir.join("data"))
         .args([
             "-A",
             "trust",
@@ -129,13 +152,40 @@ fn start() -> Result<PgServer, String> {
     if !init.status.success() {
         return Err(format!("initdb: {}", String::from_utf8_lossy(&init.stderr)));
     }
-    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-    let mut command = as_server(bin("postgres"));
+    let pid = run(&dir, root)?;
+    Ok(PgServer { dir, pid, root })
+}
+
+/// `program` as the server's user (`postgres` when the tests run as root), ended by SIGINT
+/// (fast shutdown) when the thread that starts it ends.
+fn as_server(root: bool, program: PathBuf) -> Command {
+    let mut c = Command::new("setpriv");
+    if root {
+        c.args([
+            "--reuid",
+            "postgres",
+            "--regid",
+            "postgres",
+            "--clear-groups",
+        ]);
+    }
+    c.arg("--pdeathsig").arg("INT").arg(program);
+    c
+}
+
+/// Starts the server of `dir` and waits until it answers; its pid.
+fn run(dir: &Path, root: bool) -> Result<u32, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map_err(|e| e.to_string())?;
+    let mut command = as_server(root, bin("postgres"));
     command
         .arg("-D")
-        .arg(&data)
+        .arg(dir.join("data"))
         .arg("-k")
-        .arg(&dir)
+        .arg(dir)
         .args([
             "-c",
             "listen_addresses=",
@@ -154,7 +204,7 @@ fn start() -> Result<PgServer, String> {
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log);
     // The parent-death signal goes when the thread that started the child ends: one that
-    // lives as long as the process.
+    // lives as long as the server.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || match command.spawn() {
         Ok(mut child) => {
@@ -166,16 +216,15 @@ fn start() -> Result<PgServer, String> {
         }
     });
     let pid = rx.recv().map_err(|e| e.to_string())??;
-    let server = PgServer { dir, pid };
     let start = Instant::now();
-    while !ready(&server.dir) {
+    while !ready(dir) {
         if start.elapsed() > Duration::from_secs(60) {
-            let log = std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
             return Err(format!("the server did not answer within a minute:\n{log}"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(server)
+    Ok(pid)
 }
 
 fn ready(dir: &Path) -> bool {
@@ -194,7 +243,11 @@ fn sweep() {
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.split('-').next())
+        else {
             continue;
         };
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {

@@ -201,6 +201,8 @@ mod tests {
             notify: None,
             orcpt: None,
             progress: None,
+            node: None,
+            line: None,
             attempt_log: vec![AttemptView {
                 n: 1,
                 line: "loopback".into(),

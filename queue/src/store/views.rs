@@ -51,6 +51,11 @@ pub struct RecipientView {
     /// What the call in progress has done so far (while `sending`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<CallProgress>,
+    /// The node making the call in progress, and its line (while `sending`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<AttemptView>,
 }
@@ -155,7 +160,7 @@ async fn load_recipients(
     filter: Filter<'_>,
 ) -> Result<RecipientsByJob, StoreError> {
     let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages, r.pages_sent, \
-               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, r.progress, \
+               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, r.progress, r.node, r.line, \
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
                FROM recipients r";
     let rows = match filter {
@@ -193,6 +198,12 @@ async fn load_recipients(
             progress: row
                 .try_get::<Option<String>, _>("progress")?
                 .and_then(|p| serde_json::from_str(&p).ok()),
+            node: row
+                .try_get::<Option<String>, _>("node")?
+                .filter(|_| status == RecipientStatus::Sending),
+            line: row
+                .try_get::<Option<String>, _>("line")?
+                .filter(|_| status == RecipientStatus::Sending),
             attempt_log: Vec::new(),
         };
         out.entry(row.try_get("job_id")?)

@@ -1,0 +1,180 @@
+//! Several faxhub nodes on one PostgreSQL database (a server the tests start themselves on a
+//! private socket), against the real binary: they share one queue (a job accepted by any node
+//! is faxed once, by whichever node claims it, and reported once), a node killed in the middle
+//! of a call loses nothing (another takes the call back after its lease), and the store going
+//! away answers 451 4.3.0 and one-line CLI errors, then everything resumes.
+
+mod common;
+
+use common::*;
+use faxhub_queue::pg_test::{self, PgServer};
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+/// A node named `name` of the cluster on `url` (leases of 2 s: a dead node's work comes back
+/// quickly); `rest` adds lines and the like (the file line by default).
+fn node(url: &str, name: &str, rest: &str) -> Faxhub {
+    Faxhub::start_with(
+        &format!(
+            "[store]\nurl = \"{url}\"\nconnections = 4\n\
+             [cluster]\nnode = \"{name}\"\nlease = \"2s\"\ndrain_grace = \"60s\"\n"
+        ),
+        "",
+        &format!(
+            "[retry]\nschedule = [\"1s\"]\nmax_dials = 3\nmax_tries = 3\ngive_up_after = \"1h\"\n\
+             [scheduler]\npoll_interval = \"500ms\"\n[convert]\noffice_instances = 1\n{rest}"
+        ),
+    )
+}
+
+/// Sends a one-page text fax to `number` through `hub`; the job id.
+fn send(hub: &Faxhub, number: &str, subject: &str) -> String {
+    let mut smtp = hub.smtp();
+    let reply = smtp.send_mail(
+        "alice@example.com",
+        &[&format!("{number}@fax.localhost")],
+        &text_message(subject, "a page"),
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
+    queued_id(&reply)
+}
+
+/// The files of `dir` (none if it does not exist).
+fn files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until every job of `ids` is finished, as `hub` sees the queue; the jobs.
+fn all_finished(hub: &Faxhub, ids: &[String], why: impl Fn() -> String) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let jobs: Vec<Value> = ids.iter().map(|id| hub.show(id)).collect();
+        if jobs.iter().all(|j| j["phase"] == "finished") {
+            return jobs;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "jobs never finished: {jobs:#?}\n{}",
+            why()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
+    let url = pg_test::database();
+    let nodes: Vec<Faxhub> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| node(&url, n, ""))
+        .collect();
+    let ids: Vec<String> = (0..12)
+        .map(|i| send(&nodes[i % 3], &format!("01692939{i:02}"), &format!("fax {i}")))
+        .collect();
+    let logs = || nodes.iter().map(|n| n.log()).collect::<Vec<_>>().join("\n----\n");
+    // any node sees the whole queue
+    let jobs = all_finished(&nodes[2], &ids, logs);
+    for job in &jobs {
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        assert_eq!(job["recipients"][0]["attempts"], 1, "{job:#}");
+    }
+    // each fax went out once, from whichever node called it
+    let sent: Vec<String> = nodes
+        .iter()
+        .flat_map(|n| files(&n.data_dir().join("outbox")))
+        .filter(|f| f.ends_with(".tif"))
+        .collect();
+    assert_eq!(sent.len(), 12, "{sent:?}");
+    for id in &ids {
+        assert_eq!(sent.iter().filter(|f| f.starts_with(id.as_str())).count(), 1, "{id}: {sent:?}");
+    }
+    // and each receipt once, by whichever node's postman took it
+    let start = Instant::now();
+    let receipts = loop {
+        let r: Vec<String> = nodes
+            .iter()
+            .flat_map(|n| files(&n.data_dir().join("Maildir/new")))
+            .collect();
+        if r.len() >= 12 || start.elapsed() > WAIT {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let again: usize = nodes
+        .iter()
+        .map(|n| files(&n.data_dir().join("Maildir/new")).len())
+        .sum();
+    assert_eq!((receipts.len(), again), (12, 12), "{}", logs());
+    // the cluster as any node's CLI sees it
+    let out = nodes[0].cli(&["cluster", "status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["n1", "n2", "n3"]);
+}
+
+#[test]
+fn a_node_killed_during_a_call_loses_nothing_another_takes_the_call_back() {
+    let url = pg_test::database();
+    let loopback = "[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
+                    [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
+                    [lines.fax]\nident = \"FAXHUB CLUSTER\"\n";
+    let mut a = node(&url, "a", loopback);
+    let id = send(&a, "0169293999", "killed mid-call");
+    // the call is a's (it claimed the job first: b is not there yet)
+    a.wait_job(&id, WAIT, |j| {
+        j["recipients"][0]["status"] == "sending" && j["recipients"][0]["node"] == "a"
+    });
+    a.kill9();
+    let b = node(&url, "b", loopback);
+    let job = all_finished(&b, std::slice::from_ref(&id), || b.log());
+    let r = &job[0]["recipients"][0];
+    assert_eq!(r["status"], "done", "{job:#?}");
+    let attempts = r["attempt_log"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{r:#}");
+    assert_eq!(attempts[0]["status_code"], "4.4.7", "{r:#}");
+    assert!(
+        attempts[0]["reason"].as_str().unwrap().contains("node a"),
+        "{r:#}"
+    );
+    assert_eq!(attempts[1]["status_code"], "2.0.0", "{r:#}");
+    assert!(b.log().contains("a call of a node that stopped renewing its claim"));
+}
+
+#[test]
+fn without_its_database_smtp_defers_with_451_and_the_cli_says_so_then_all_resumes() {
+    let mut server = PgServer::start("down");
+    let url = server.database();
+    let hub = node(&url, "solo", "");
+    let first = send(&hub, "0169293999", "before");
+    all_finished(&hub, std::slice::from_ref(&first), || hub.log());
+    server.stop();
+    let mut smtp = hub.smtp();
+    smtp.cmd("EHLO client.test");
+    smtp.cmd("MAIL FROM:<alice@example.com>");
+    let rcpt = smtp.cmd("RCPT TO:<0169293998@fax.localhost>");
+    assert_eq!(rcpt.0, 451, "{rcpt:?}");
+    assert!(rcpt.1.starts_with("4.3.0"), "{rcpt:?}");
+    let out = hub.cli(&["queue"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("job store"), "{err}");
+    server.restart();
+    let second = send(&hub, "0169293998", "after");
+    all_finished(&hub, std::slice::from_ref(&second), || hub.log());
+}
