@@ -77,9 +77,21 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
         .map(|n| node(&url, n, ""))
         .collect();
     let ids: Vec<String> = (0..12)
-        .map(|i| send(&nodes[i % 3], &format!("01692939{i:02}"), &format!("fax {i}")))
+        .map(|i| {
+            send(
+                &nodes[i % 3],
+                &format!("01692939{i:02}"),
+                &format!("fax {i}"),
+            )
+        })
         .collect();
-    let logs = || nodes.iter().map(|n| n.log()).collect::<Vec<_>>().join("\n----\n");
+    let logs = || {
+        nodes
+            .iter()
+            .map(|n| n.log())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
     // any node sees the whole queue
     let jobs = all_finished(&nodes[2], &ids, logs);
     for job in &jobs {
@@ -94,7 +106,11 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
         .collect();
     assert_eq!(sent.len(), 12, "{sent:?}");
     for id in &ids {
-        assert_eq!(sent.iter().filter(|f| f.starts_with(id.as_str())).count(), 1, "{id}: {sent:?}");
+        assert_eq!(
+            sent.iter().filter(|f| f.starts_with(id.as_str())).count(),
+            1,
+            "{id}: {sent:?}"
+        );
     }
     // and each receipt once, by whichever node's postman took it
     let start = Instant::now();
@@ -116,7 +132,11 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
     assert_eq!((receipts.len(), again), (12, 12), "{}", logs());
     // the cluster as any node's CLI sees it
     let out = nodes[0].cli(&["cluster", "status", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = status
         .as_array()
@@ -152,7 +172,10 @@ fn a_node_killed_during_a_call_loses_nothing_another_takes_the_call_back() {
         "{r:#}"
     );
     assert_eq!(attempts[1]["status_code"], "2.0.0", "{r:#}");
-    assert!(b.log().contains("a call of a node that stopped renewing its claim"));
+    assert!(
+        b.log()
+            .contains("a call of a node that stopped renewing its claim")
+    );
 }
 
 #[test]

@@ -411,3 +411,44 @@ async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store
     assert_eq!(a.collect_blobs().await.unwrap(), 1);
     assert_eq!(a.collect_blobs().await.unwrap(), 0);
 }
+
+/// During a rolling upgrade a node of this version starts on a schema the next version has
+/// migrated already (it added a column, and a migration this build does not know): it runs
+/// and writes jobs all the same.
+async fn a_node_starts_on_a_schema_a_newer_version_migrated(target: Target) {
+    let newer = Store::connect(&target).await.unwrap();
+    sqlx::query("ALTER TABLE jobs ADD COLUMN from_the_future TEXT")
+        .execute(&newer.writer)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'the next version', TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(&newer.writer)
+    .await
+    .unwrap();
+    let this = Store::connect(&target)
+        .await
+        .expect("starts on the newer schema");
+    this.insert_jobs(&[NewJob::example(1_000, &["+33169293999"])])
+        .await
+        .unwrap();
+    assert_eq!(this.claim_conversions(10, 2_000).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_node_starts_on_a_newer_schema_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_node_starts_on_a_schema_a_newer_version_migrated(Target::File(dir.path().join("db"))).await;
+}
+
+#[tokio::test]
+async fn a_node_starts_on_a_newer_schema_postgres() {
+    a_node_starts_on_a_schema_a_newer_version_migrated(Target::Postgres {
+        url: crate::pg_test::database(),
+        connections: 2,
+    })
+    .await;
+}

@@ -340,10 +340,16 @@ impl Store {
     pub async fn connect(target: &Target) -> Result<Store, StoreError> {
         let (pool, writer) = target.pools().await?;
         let backend = target.backend();
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&writer).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&writer).await?,
-        }
+        // A schema newer than this build (a node of the next version migrated it during a
+        // rolling upgrade) is not an error: migrations only expand, and a column or table is
+        // dropped only in a version after every node stopped using it. On PostgreSQL the
+        // migrator holds an advisory lock, so nodes starting together migrate once.
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.set_ignore_missing(true);
+        migrator.run(&writer).await?;
         Ok(Store {
             pool,
             writer,
