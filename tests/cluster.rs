@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::postfix::Postfix;
 use common::*;
 use faxhub_queue::pg_test::{self, PgServer};
 use serde_json::Value;
@@ -150,17 +151,14 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
 #[test]
 fn a_node_killed_during_a_call_loses_nothing_another_takes_the_call_back() {
     let url = pg_test::database();
-    let loopback = "[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
-                    [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
-                    [lines.fax]\nident = \"FAXHUB CLUSTER\"\n";
-    let mut a = node(&url, "a", loopback);
+    let mut a = node(&url, "a", LOOPBACK);
     let id = send(&a, "0169293999", "killed mid-call");
     // the call is a's (it claimed the job first: b is not there yet)
     a.wait_job(&id, WAIT, |j| {
         j["recipients"][0]["status"] == "sending" && j["recipients"][0]["node"] == "a"
     });
     a.kill9();
-    let b = node(&url, "b", loopback);
+    let b = node(&url, "b", LOOPBACK);
     let job = all_finished(&b, std::slice::from_ref(&id), || b.log());
     let r = &job[0]["recipients"][0];
     assert_eq!(r["status"], "done", "{job:#?}");
@@ -176,6 +174,99 @@ fn a_node_killed_during_a_call_loses_nothing_another_takes_the_call_back() {
         b.log()
             .contains("a call of a node that stopped renewing its claim")
     );
+}
+
+const LOOPBACK: &str = "[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
+                        [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n\
+                        [lines.fax]\nident = \"FAXHUB CLUSTER\"\n";
+
+/// `faxhub drain a`: a turns new SMTP clients away with 421 4.3.2 (Postfix, which has both
+/// nodes as its next hops, delivers to b instead), finishes the call it is making, releases
+/// its claims and exits; the cluster sees it stopped.
+#[test]
+fn a_drained_node_sends_mail_to_the_others_finishes_its_call_and_stops() {
+    let url = pg_test::database();
+    let mut a = node(&url, "a", LOOPBACK);
+    let during = send(&a, "0169293999", "a call during the drain");
+    a.wait_job(&during, WAIT, |j| {
+        j["recipients"][0]["status"] == "sending" && j["recipients"][0]["node"] == "a"
+    });
+    let b = node(&url, "b", "");
+    let postfix = Postfix::start(
+        "cluster-drain",
+        &format!(
+            "relay_domains = fax.localhost\nrelayhost = [127.0.0.1]:{}, [127.0.0.1]:{}",
+            a.port, b.port
+        ),
+    );
+    let out = b.cli(&["drain", "a"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a new client of a is sent away (within a heartbeat)
+    let start = Instant::now();
+    loop {
+        let mut greeting = String::new();
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", a.port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let _ =
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting);
+        }
+        if greeting.starts_with("421 4.3.2") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a still greets: {greeting:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // mail for the fax domain reaches b through Postfix
+    let reply = Smtp::connect(postfix.port).send_mail(
+        "alice@example.com",
+        &["0169293998@fax.localhost"],
+        &text_message("through postfix while a drains", "a page"),
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let start = Instant::now();
+    let after = loop {
+        let jobs = b.queue(true);
+        if let Some(job) = jobs
+            .iter()
+            .find(|j| j["subject"] == "through postfix while a drains")
+        {
+            break job["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "Postfix never delivered: {}",
+            postfix.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        postfix.log().contains(&format!(":{}", b.port)),
+        "{}",
+        postfix.log()
+    );
+    // a's call ended well, and a stopped
+    assert_eq!(a.wait_exit(WAIT), Some(0));
+    let jobs = all_finished(&b, &[during.clone(), after], || b.log());
+    assert_eq!(jobs[0]["recipients"][0]["status"], "done", "{:#}", jobs[0]);
+    assert_eq!(jobs[0]["recipients"][0]["attempts"], 1, "{:#}", jobs[0]);
+    assert_eq!(jobs[1]["recipients"][0]["status"], "done", "{:#}", jobs[1]);
+    let out = b.cli(&["cluster", "status"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    let a_line = status
+        .lines()
+        .find(|l| l.starts_with("a "))
+        .unwrap_or_default();
+    assert!(a_line.contains("stopped"), "{status}");
+    postfix.stop();
 }
 
 #[test]

@@ -152,6 +152,24 @@ impl Faxhub {
         child.wait().unwrap().code()
     }
 
+    /// Waits for the daemon to exit on its own (a drain); its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        let child = self.child.as_mut().expect("started");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "faxhub did not exit: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs `faxhub ARGS… -c CONFIG`.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
