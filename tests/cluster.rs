@@ -292,3 +292,143 @@ fn without_its_database_smtp_defers_with_451_and_the_cli_says_so_then_all_resume
     let second = send(&hub, "0169293998", "after");
     all_finished(&hub, std::slice::from_ref(&second), || hub.log());
 }
+
+/// A node frozen (SIGSTOP) during a call: its lease runs out, b takes the call back and faxes it;
+/// when a wakes up, what its call came to is not recorded over b's.
+#[test]
+fn a_frozen_nodes_call_is_taken_back_and_its_late_outcome_ignored() {
+    let url = pg_test::database();
+    let a = node(&url, "a", LOOPBACK);
+    let id = send(&a, "0169293999", "frozen mid-call");
+    a.wait_job(&id, WAIT, |j| {
+        j["recipients"][0]["status"] == "sending" && j["recipients"][0]["node"] == "a"
+    });
+    // SAFETY: kill(2) on the daemon this test started
+    unsafe { libc::kill(a.pid() as i32, libc::SIGSTOP) };
+    let b = node(&url, "b", LOOPBACK);
+    let job = all_finished(&b, std::slice::from_ref(&id), || b.log());
+    unsafe { libc::kill(a.pid() as i32, libc::SIGCONT) };
+    let attempts = job[0]["recipients"][0]["attempt_log"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(attempts.len(), 2, "{job:#?}");
+    assert_eq!(attempts[1]["status_code"], "2.0.0", "{job:#?}");
+    // a, awake, finds its call taken back and records nothing
+    let start = Instant::now();
+    while !a.log().contains("not recorded") && !a.log().contains("no new call") {
+        assert!(start.elapsed() < WAIT, "{}", a.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let again = b.show(&id);
+    assert_eq!(again["recipients"][0]["status"], "done", "{again:#}");
+    assert_eq!(
+        again["recipients"][0]["attempt_log"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{again:#}"
+    );
+}
+
+/// Both nodes restarted in turn (SIGTERM, start again) while mail keeps coming, the client
+/// going to the other node when one is away, as an MTA with two next hops does: every message
+/// that got its 250 is faxed once.
+#[test]
+fn a_rolling_restart_loses_no_mail() {
+    let url = pg_test::database();
+    let mut nodes = [node(&url, "a", ""), node(&url, "b", "")];
+    let ports = [nodes[0].port, nodes[1].port];
+    let sender = std::thread::spawn(move || {
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let message = text_message(&format!("rolling {i}"), "a page");
+            let to = format!("01692939{i:02}@fax.localhost");
+            for attempt in 0..200 {
+                match try_send(ports[(i + attempt) % 2], &to, &message) {
+                    Some(id) => {
+                        ids.push(id);
+                        break;
+                    }
+                    None => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ids
+    });
+    for hub in nodes.iter_mut() {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(hub.stop(), Some(0));
+        hub.launch();
+    }
+    let ids = sender.join().unwrap();
+    assert_eq!(
+        ids.len(),
+        40,
+        "every message got its 250 from one node or the other"
+    );
+    let logs = || {
+        nodes
+            .iter()
+            .map(|n| n.log())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    let jobs = all_finished(&nodes[0], &ids, logs);
+    for job in &jobs {
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    }
+    let sent: usize = nodes
+        .iter()
+        .map(|n| {
+            files(&n.data_dir().join("outbox"))
+                .iter()
+                .filter(|f| f.ends_with(".tif"))
+                .count()
+        })
+        .sum();
+    assert_eq!(sent, 40);
+}
+
+/// One SMTP transaction as an MTA makes it; the job id of a 250, `None` for anything else (a
+/// refused or closed connection, a 4xx): the MTA tries again, elsewhere.
+fn try_send(port: u16, to: &str, message: &[u8]) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut writer = stream.try_clone().ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut reply = || -> Option<(u16, String)> {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? < 4 {
+                return None;
+            }
+            text.push_str(&line[4..]);
+            if line.as_bytes()[3] == b' ' {
+                return Some((line[..3].parse().ok()?, text));
+            }
+        }
+    };
+    let ok = |r: Option<(u16, String)>, code: u16| r.filter(|(c, _)| *c == code);
+    ok(reply(), 220)?;
+    let mut command = |line: String, code: u16| -> Option<(u16, String)> {
+        writer.write_all(line.as_bytes()).ok()?;
+        ok(reply(), code)
+    };
+    command("EHLO client.test\r\n".into(), 250)?;
+    command("MAIL FROM:<alice@example.com>\r\n".into(), 250)?;
+    command(format!("RCPT TO:<{to}>\r\n"), 250)?;
+    command("DATA\r\n".into(), 354)?;
+    let mut body = message.to_vec();
+    body.extend_from_slice(b"\r\n.\r\n");
+    let done = command(String::from_utf8(body).ok()?, 250)?;
+    let _ = command("QUIT\r\n".into(), 221);
+    Some(queued_id(&done))
+}
