@@ -9,6 +9,7 @@ use faxhub_connectors::agents::groupwise::{API_OUT, ATT_OUT, ApiIn, ApiOut};
 use faxhub_connectors::agents::hotfolder::HotFolder;
 use faxhub_connectors::agents::imap::MailFile;
 use faxhub_queue::intake::Intake;
+use faxhub_queue::store::Store;
 use std::path::PathBuf;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -58,8 +59,18 @@ pub fn start(
     intake: &Intake,
     addressing: &Addressing,
     host: &str,
+    store: &Store,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
+    // each agent on one node at a time, taken over when that node goes
+    let exclusive = |role: String, agent: Box<dyn Agent>| {
+        tokio::spawn(crate::cluster::exclusive(
+            store.clone(),
+            role,
+            shutdown.clone(),
+            move |stop| agent.start(stop),
+        ))
+    };
     let mut tasks = Vec::new();
     if let Some(x) = &config.exchange {
         if let Some(replay) = &x.replay
@@ -77,7 +88,7 @@ pub fn start(
             addressing: addressing.clone(),
             host: host.to_string(),
         };
-        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+        tasks.push(exclusive("agent exchange".into(), Box::new(agent)));
     }
     if let Some(g) = &config.groupwise {
         for sub in [API_OUT, ATT_OUT] {
@@ -91,7 +102,7 @@ pub fn start(
             addressing: with_domains(addressing, &g.fax_domains),
             host: host.to_string(),
         };
-        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+        tasks.push(exclusive("agent groupwise".into(), Box::new(agent)));
     }
     if let Some(imap) = &config.imap {
         let agent = MailFile {
@@ -101,7 +112,7 @@ pub fn start(
             addressing: with_domains(addressing, &imap.fax_domains),
             host: host.to_string(),
         };
-        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+        tasks.push(exclusive("agent imap".into(), Box::new(agent)));
     }
     for hot in &config.hotfolder {
         std::fs::create_dir_all(&hot.path)
@@ -113,10 +124,30 @@ pub fn start(
             addressing: addressing.clone(),
             host: host.to_string(),
         };
-        tasks.push(tokio::spawn(agent.run(shutdown.clone())));
+        let role = format!("agent hotfolder {}", hot.path.display());
+        tasks.push(exclusive(role, Box::new(agent)));
     }
     Ok(tasks)
 }
+
+/// A transport agent, started anew each time this node takes its role.
+trait Agent: Send + Sync + 'static {
+    fn start(&self, stop: watch::Receiver<bool>) -> BoxFuture<()>;
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+macro_rules! agent {
+    ($($t:ty),*) => {$(
+        impl Agent for $t {
+            fn start(&self, stop: watch::Receiver<bool>) -> BoxFuture<()> {
+                Box::pin(self.clone().run(stop))
+            }
+        }
+    )*};
+}
+
+agent!(DropDirectory, ApiOut, MailFile, HotFolder);
 
 /// An agent's quarantine: the configured folder, or `data_dir/quarantine/<agent>`.
 fn quarantine(config: &Config, configured: Option<&PathBuf>, agent: &str) -> Quarantine {

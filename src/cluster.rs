@@ -163,6 +163,63 @@ async fn listen(url: String, wakeups: Wakeups, mut stop: watch::Receiver<bool>) 
     }
 }
 
+/// How often a node that does not play a role asks for it, and one that does checks it still
+/// holds it.
+const ROLE_CHECK: Duration = Duration::from_secs(2);
+
+/// Runs `work` (an agent) while this node holds role `role`, until `stop`: a node that cannot
+/// take the role waits and asks again; one that loses it (its connection to the database
+/// broke) stops the work and asks again. So a drop directory or a mailbox is read by one node
+/// at a time, and by another when that node goes.
+pub async fn exclusive<W, F>(store: Store, role: String, mut stop: watch::Receiver<bool>, work: W)
+where
+    W: Fn(watch::Receiver<bool>) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let mut held = loop {
+            if *stop.borrow() {
+                return;
+            }
+            match store.try_role(&role).await {
+                Ok(Some(held)) => break held,
+                Ok(None) => {}
+                Err(e) => limited(
+                    "cluster-role",
+                    || tracing::warn!(%role, error = %e, "cluster: cannot ask for a role (logged once a minute)"),
+                ),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(ROLE_CHECK) => {}
+                _ = stop.changed() => return,
+            }
+        };
+        if store.clustered() {
+            tracing::info!(%role, node = %store.node(), "this node takes the role");
+        }
+        let (halt, halted) = watch::channel(false);
+        let mut running = tokio::spawn(work(halted));
+        loop {
+            tokio::select! {
+                _ = &mut running => break,
+                _ = stop.changed() => {
+                    let _ = halt.send(true);
+                    let _ = running.await;
+                    return;
+                }
+                _ = tokio::time::sleep(ROLE_CHECK) => {
+                    if !held.held().await {
+                        tracing::warn!(%role, "cluster: this node lost the role (its database connection broke); stopping it");
+                        let _ = halt.send(true);
+                        let _ = (&mut running).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Waits a second before trying again; true if told to stop meanwhile.
 async fn continue_after(stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {

@@ -234,6 +234,7 @@ impl Daemon {
             }
         });
         let (stop_tx, stop_rx) = watch::channel(false);
+        let store = self.scheduler.store.clone();
         let mut tasks = vec![
             tokio::spawn(self.scheduler.run(stop_rx.clone())),
             tokio::spawn(self.reporter.run(stop_rx.clone())),
@@ -246,6 +247,7 @@ impl Daemon {
                 &self.intake,
                 &self.addressing,
                 &self.hostname,
+                &store,
                 &stop_rx,
             )
             .map_err(Failure::Runtime)?,

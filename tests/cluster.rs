@@ -393,6 +393,66 @@ fn a_rolling_restart_loses_no_mail() {
     assert_eq!(sent, 40);
 }
 
+/// A hot folder on a share both nodes see: one node reads it at a time (each scan faxed once);
+/// when that node is killed, the other takes the folder over and faxes what comes next.
+#[test]
+fn a_shared_hot_folder_is_read_by_one_node_at_a_time_and_taken_over() {
+    let url = pg_test::database();
+    let share = tempfile::tempdir().unwrap();
+    let scans = share.path().join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let folder = format!(
+        "[[hotfolder]]\npath = \"{}\"\nowner = \"scans@example.com\"\npoll = \"100ms\"\nsettle = \"300ms\"\n",
+        scans.display()
+    );
+    let mut nodes = [node(&url, "a", &folder), node(&url, "b", &folder)];
+    let pdf = std::fs::read("tests/corpus/pdf/pypdf/crazyones.pdf").unwrap();
+    let drop = |name: &str| {
+        let tmp = scans.join(format!(".{name}.part"));
+        std::fs::write(&tmp, &pdf).unwrap();
+        std::fs::rename(tmp, scans.join(name)).unwrap();
+    };
+    let scan_jobs = |hub: &Faxhub| -> Vec<Value> {
+        hub.queue(true)
+            .into_iter()
+            .filter(|j| j["origin"] == "hotfolder")
+            .collect()
+    };
+    let wait_scans = |hub: &Faxhub, n: usize| {
+        let start = Instant::now();
+        loop {
+            let jobs = scan_jobs(hub);
+            if jobs.len() >= n && jobs.iter().all(|j| j["phase"] == "finished") {
+                return jobs;
+            }
+            assert!(start.elapsed() < WAIT, "{jobs:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    for i in 0..4 {
+        drop(&format!("01692939{i:02}_scan.pdf"));
+    }
+    let jobs = wait_scans(&nodes[1], 4);
+    assert_eq!(jobs.len(), 4, "each scan once: {jobs:#?}");
+    // the node that took the folder goes
+    let holder = nodes
+        .iter()
+        .position(|n| n.log().contains("this node takes the role"))
+        .expect("a node took the hot folder");
+    assert!(
+        !nodes[1 - holder].log().contains("this node takes the role"),
+        "both nodes read the folder"
+    );
+    nodes[holder].kill9();
+    let other = &nodes[1 - holder];
+    for i in 4..6 {
+        drop(&format!("01692939{i:02}_scan.pdf"));
+    }
+    let jobs = wait_scans(other, 6);
+    assert_eq!(jobs.len(), 6, "{jobs:#?}");
+    assert!(other.log().contains("this node takes the role"));
+}
+
 /// One SMTP transaction as an MTA makes it; the job id of a 250, `None` for anything else (a
 /// refused or closed connection, a 4xx): the MTA tries again, elsewhere.
 fn try_send(port: u16, to: &str, message: &[u8]) -> Option<String> {

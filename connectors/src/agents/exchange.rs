@@ -57,6 +57,7 @@ impl Default for ExchangeConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct DropDirectory {
     pub config: ExchangeConfig,
     pub quarantine: Quarantine,

@@ -101,6 +101,7 @@ impl Numbers {
     }
 }
 
+#[derive(Clone)]
 pub struct HotFolder {
     pub config: HotFolderConfig,
     pub quarantine: Quarantine,

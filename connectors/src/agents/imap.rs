@@ -104,6 +104,7 @@ fn tls_connector(config: &ImapConfig) -> Result<TlsConnector, String> {
     crate::relay::tls_connector(config.ca_file.as_deref(), "imap.ca_file")
 }
 
+#[derive(Clone)]
 pub struct MailFile {
     pub config: ImapConfig,
     pub quarantine: Quarantine,

@@ -198,3 +198,36 @@ impl Notifications {
 
 /// The channel nodes NOTIFY each other on.
 pub(super) const CHANNEL: &str = "faxhub";
+
+/// A role one node plays at a time (a transport agent, the retention purge): on PostgreSQL a
+/// session advisory lock held on a connection of its own, released when the node stops, dies or
+/// loses the database (another node takes the role then); on SQLite, one node, always held.
+pub struct Role {
+    conn: Option<sqlx::AnyConnection>,
+}
+
+impl Role {
+    /// Whether this node still holds the role (its connection is alive).
+    pub async fn held(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
+        }
+    }
+}
+
+impl Store {
+    /// The role `name`, if no other node holds it.
+    pub async fn try_role(&self, name: &str) -> Result<Option<Role>, StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(Role { conn: None }));
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock(hashtext($1)) AS got")
+            .bind(format!("role {name}"))
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("got")?;
+        Ok(got.then_some(Role { conn: Some(conn) }))
+    }
+}

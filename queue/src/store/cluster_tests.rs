@@ -44,6 +44,7 @@ two_nodes!(
     a_mail_claimed_by_one_node_is_sent_by_the_other_only_once_the_claim_expired,
     nodes_are_listed_and_asked_to_drain,
     spool_files_travel_through_the_store_with_their_rows,
+    a_role_is_played_by_one_node_and_taken_over_when_it_goes,
 );
 
 async fn node(target: &Target, name: &str) -> Store {
@@ -451,4 +452,30 @@ async fn a_node_starts_on_a_newer_schema_postgres() {
         connections: 2,
     })
     .await;
+}
+
+async fn a_role_is_played_by_one_node_and_taken_over_when_it_goes(a: Store, b: Store) {
+    let mut role = a.try_role("agent exchange").await.unwrap().expect("free");
+    assert!(role.held().await);
+    if a.clustered() {
+        assert!(
+            b.try_role("agent exchange").await.unwrap().is_none(),
+            "a holds it"
+        );
+        assert!(
+            b.try_role("purge").await.unwrap().is_some(),
+            "another role is free"
+        );
+    }
+    // a goes (its connection with it): b takes the role
+    drop(role);
+    let mut taken = None;
+    for _ in 0..50 {
+        taken = b.try_role("agent exchange").await.unwrap();
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(taken.expect("b takes the role").held().await);
 }

@@ -15,7 +15,7 @@ mod reports;
 mod usage;
 mod views;
 
-pub use cluster::{NodeView, Notifications, Reclaimed};
+pub use cluster::{NodeView, Notifications, Reclaimed, Role};
 pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};

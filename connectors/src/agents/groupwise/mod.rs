@@ -63,6 +63,7 @@ impl Default for GroupWiseConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct ApiOut {
     pub config: GroupWiseConfig,
     pub quarantine: Quarantine,
