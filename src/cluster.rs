@@ -61,6 +61,8 @@ pub struct Membership {
     pub version: &'static str,
     pub started_at_ms: i64,
     pub lease: Duration,
+    /// The scheduler's poll interval: how often expired claims are looked for.
+    pub poll: Duration,
     pub renewal: Arc<Renewal>,
     pub wakeups: Wakeups,
     /// Told when this node is asked to drain.
@@ -82,47 +84,30 @@ impl Membership {
     /// Beats until `stop`, then says the node stopped (releasing what it still holds).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         if let Target::Postgres { url, .. } = &self.target {
-            tokio::spawn(listen(url.clone(), self.wakeups.clone(), stop.clone()));
+            let node = self.store.node().to_string();
+            tokio::spawn(listen(
+                url.clone(),
+                node,
+                self.wakeups.clone(),
+                stop.clone(),
+            ));
         }
-        let every = self.lease / 3;
+        // beat every third of the lease; look for expired claims at the scheduler's pace, so
+        // that a dead node's call is dialled again at most a lease and a poll after it died
+        let beat_every = self.lease / 3;
+        let look_every = self.poll.min(beat_every);
+        let mut next_beat = tokio::time::Instant::now();
         let mut draining = false;
         loop {
-            match self.store.heartbeat(self.version, self.started_at_ms).await {
-                Ok(asked) => {
-                    self.renewal.renewed();
-                    if asked && !draining {
-                        draining = true;
-                        tracing::info!(node = %self.store.node(), "asked to drain");
-                        self.drain.notify_one();
-                    }
-                }
-                Err(e) => limited(
-                    "cluster-heartbeat",
-                    || tracing::error!(error = %e, "cluster: the heartbeat failed (logged once a minute); no new call starts while the lease cannot be renewed"),
-                ),
+            if tokio::time::Instant::now() >= next_beat {
+                next_beat += beat_every;
+                self.beat(&mut draining).await;
             }
-            match self.store.reclaim_expired(self.clock.now_ms()).await {
-                Ok(r) if r.calls.is_empty() && r.conversions == 0 => {}
-                Ok(r) => {
-                    for (job, number, node) in &r.calls {
-                        tracing::warn!(%job, rcpt = %number, %node, "a call of a node that stopped renewing its claim: recorded as interrupted, due again");
-                    }
-                    if r.conversions > 0 {
-                        tracing::warn!(
-                            conversions = r.conversions,
-                            "conversions of a node that stopped renewing its claims: pending again"
-                        );
-                    }
-                    self.wakeups.scheduler.notify_one();
-                    self.wakeups.reporter.notify_one();
-                }
-                Err(e) => limited(
-                    "cluster-reclaim",
-                    || tracing::error!(error = %e, "cluster: could not look for expired claims (logged once a minute)"),
-                ),
+            if self.store.clustered() {
+                self.reclaim().await;
             }
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(look_every) => {}
                 _ = stop.changed() => break,
             }
         }
@@ -130,11 +115,53 @@ impl Membership {
             tracing::warn!(error = %e, "cluster: could not release this node's claims; they expire with their lease");
         }
     }
+
+    /// Says the node is alive, renewing its leases; notices a drain asked for.
+    async fn beat(&self, draining: &mut bool) {
+        match self.store.heartbeat(self.version, self.started_at_ms).await {
+            Ok(asked) => {
+                self.renewal.renewed();
+                if asked && !*draining {
+                    *draining = true;
+                    tracing::info!(node = %self.store.node(), "asked to drain");
+                    self.drain.notify_one();
+                }
+            }
+            Err(e) => limited(
+                "cluster-heartbeat",
+                || tracing::error!(error = %e, "cluster: the heartbeat failed (logged once a minute); no new call starts while the lease cannot be renewed"),
+            ),
+        }
+    }
+
+    /// Takes back the work of nodes whose claims expired, and wakes who has work from it.
+    async fn reclaim(&self) {
+        match self.store.reclaim_expired(self.clock.now_ms()).await {
+            Ok(r) if r.calls.is_empty() && r.conversions == 0 => {}
+            Ok(r) => {
+                for (job, number, node) in &r.calls {
+                    tracing::warn!(%job, rcpt = %number, %node, "a call of a node that stopped renewing its claim: recorded as interrupted, due again");
+                }
+                if r.conversions > 0 {
+                    tracing::warn!(
+                        conversions = r.conversions,
+                        "conversions of a node that stopped renewing its claims: pending again"
+                    );
+                }
+                self.wakeups.scheduler.notify_one();
+                self.wakeups.reporter.notify_one();
+            }
+            Err(e) => limited(
+                "cluster-reclaim",
+                || tracing::error!(error = %e, "cluster: could not look for expired claims (logged once a minute)"),
+            ),
+        }
+    }
 }
 
 /// Wakes this node's services when another node NOTIFYs work, until `stop`; listens again
 /// after the connection breaks.
-async fn listen(url: String, wakeups: Wakeups, mut stop: watch::Receiver<bool>) {
+async fn listen(url: String, node: String, wakeups: Wakeups, mut stop: watch::Receiver<bool>) {
     loop {
         let mut notifications = match Notifications::listen(&url).await {
             Ok(n) => n,
@@ -152,9 +179,9 @@ async fn listen(url: String, wakeups: Wakeups, mut stop: watch::Receiver<bool>) 
         loop {
             tokio::select! {
                 n = notifications.next() => match n {
-                    Ok(Some(what)) => wake(&wakeups, &what),
+                    Ok(Some(what)) => wake(&wakeups, &node, &what),
                     // the connection broke: whatever was said meanwhile, look now
-                    Ok(None) => wake(&wakeups, "all"),
+                    Ok(None) => wake(&wakeups, &node, "all"),
                     Err(_) => break,
                 },
                 _ = stop.changed() => return,
@@ -228,7 +255,17 @@ async fn continue_after(stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-fn wake(wakeups: &Wakeups, what: &str) {
+fn wake(wakeups: &Wakeups, node: &str, what: &str) {
+    // jobs accepted by another node count as arriving here too: while mail floods the
+    // cluster, every node puts intake first (`scheduler::pace`); this node's own are counted
+    // by its intake
+    if let Some((jobs, by)) = what.strip_prefix("work ").and_then(|w| w.split_once(' ')) {
+        match jobs.parse() {
+            Ok(jobs) if by != node => wakeups.scheduler.committed(jobs),
+            _ => {}
+        }
+        return;
+    }
     match what {
         "work" => wakeups.scheduler.notify_one(),
         "outcome" => wakeups.reporter.notify_one(),

@@ -86,6 +86,7 @@ impl Daemon {
             version: env!("CARGO_PKG_VERSION"),
             started_at_ms: faxhub_queue::job::now_ms(),
             lease: config.cluster.lease,
+            poll: config.scheduler.poll_interval,
             renewal: renewal.clone(),
             wakeups: wakeups.clone(),
             drain: drain.clone(),

@@ -288,6 +288,33 @@ fn without_its_database_smtp_defers_with_451_and_the_cli_says_so_then_all_resume
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("job store"), "{err}");
+    // a node started meanwhile says why it cannot, in one line, without the password
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("faxhub.toml");
+    let with_password = url.replace("faxhub@", "faxhub:s3cret@");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[store]\nurl = \"{with_password}\"\n[smtp]\nlisten = [\"127.0.0.1:{}\"]\n\
+             [[lines]]\nname = \"file\"\nkind = \"file\"\n",
+            dir.path().join("var").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("faxhub: postgres://faxhub:…@localhost/"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
     server.restart();
     let second = send(&hub, "0169293998", "after");
     all_finished(&hub, std::slice::from_ref(&second), || hub.log());

@@ -8,7 +8,8 @@
 //!   commit: the client never got its 250 and will send again). Never deleted silently.
 //!
 //! With several nodes (`in_store`) every file is also in the job store, written with the row
-//! that refers to it; this directory is then a cache, and `local` fetches what is missing.
+//! that refers to it; this directory is then a cache (written without fsync: the store's copy
+//! is the durable one), and `local` fetches what is missing.
 //!
 //! Every file is made durable the same way (`crate::durable`): write to `tmp/`, fsync, rename
 //! into place, fsync the directory. After `write_durable` returns, the file survives a crash or
@@ -218,12 +219,21 @@ impl Spool {
     pub fn write_synced(&self, relative: &str, bytes: &[u8]) -> io::Result<PathBuf> {
         let tmp = self.root.join(TMP_DIR).join(relative.replace('/', "_"));
         let dest = self.root.join(relative);
-        durable::write(&tmp, &dest, &[bytes], durable::Dir::Later)?;
+        if self.is_cache() {
+            // the store keeps the durable copy, committed with its row
+            fs::write(&tmp, bytes)?;
+            fs::rename(&tmp, &dest)?;
+        } else {
+            durable::write(&tmp, &dest, &[bytes], durable::Dir::Later)?;
+        }
         Ok(dest)
     }
 
     /// Makes the renames into the directory of `relative` durable.
     pub fn sync_dir(&self, relative: &str) -> io::Result<()> {
+        if self.is_cache() {
+            return Ok(());
+        }
         let dir = self.root.join(relative);
         let dir = if dir.is_dir() {
             dir
@@ -238,14 +248,22 @@ impl Spool {
     /// Moves a finished file (already written and closed) into place durably (blocking).
     pub fn install(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
         let dest = self.root.join(relative);
-        durable::install(from, &dest, durable::Dir::Sync)?;
+        if self.is_cache() {
+            fs::rename(from, &dest)?;
+        } else {
+            durable::install(from, &dest, durable::Dir::Sync)?;
+        }
         Ok(dest)
     }
 
     /// `install` leaving the directory to a later `sync_dir` (group commit, as `write_synced`).
     pub fn install_synced(&self, from: &Path, relative: &str) -> io::Result<PathBuf> {
         let dest = self.root.join(relative);
-        durable::install(from, &dest, durable::Dir::Later)?;
+        if self.is_cache() {
+            fs::rename(from, &dest)?;
+        } else {
+            durable::install(from, &dest, durable::Dir::Later)?;
+        }
         Ok(dest)
     }
 

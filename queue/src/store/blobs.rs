@@ -14,18 +14,46 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes per row of `blobs`.
 const CHUNK: usize = 1 << 20;
+/// Whole small files per INSERT.
+const SMALL_PER_STATEMENT: usize = 200;
+
+/// Inserts `files` (each whole in one chunk) in one statement, and empties the list.
+async fn insert_small(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO blobs (name, seq, data) VALUES {}",
+        super::values(files.len(), 3)
+    );
+    let mut q = sqlx::query(&sql);
+    for (name, data) in files.drain(..) {
+        q = q.bind(name).bind(0i64).bind(data);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
 
 impl Store {
     /// Copies the spool files `names` (and the companions of page sets) from this node's spool
-    /// into the store, in `tx`. Nothing without `with_blobs`.
+    /// into the store, in `tx`; `replace`: they may be there already (a conversion done again
+    /// after a lease expired). Small files go many to a statement. Nothing without
+    /// `with_blobs`.
     pub(super) async fn put_blobs(
         &self,
         tx: &mut sqlx::Transaction<'static, Any>,
         names: &[&str],
+        replace: bool,
     ) -> Result<(), StoreError> {
         let Some(root) = &self.blobs else {
             return Ok(());
         };
+        // whole small files, inserted together
+        let mut small: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut small_bytes = 0;
         for name in names {
             for (i, file) in Spool::companions(name).into_iter().enumerate() {
                 // a page set's PDF and thumbnail are made with it, but only its TIFF is needed
@@ -35,11 +63,12 @@ impl Store {
                     Err(e) if i > 0 && e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(StoreError::Spool(file, e)),
                 };
-                // written again whole (a conversion done twice, after a lease expired)
-                sqlx::query("DELETE FROM blobs WHERE name = $1")
-                    .bind(&file)
-                    .execute(&mut **tx)
-                    .await?;
+                if replace {
+                    sqlx::query("DELETE FROM blobs WHERE name = $1")
+                        .bind(&file)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 let mut seq = 0i64;
                 loop {
                     let mut chunk = Vec::with_capacity(CHUNK);
@@ -48,10 +77,19 @@ impl Store {
                         .read_to_end(&mut chunk)
                         .await
                         .map_err(|e| StoreError::Spool(file.clone(), e))?;
-                    if chunk.is_empty() && seq > 0 {
+                    let last = chunk.len() < CHUNK;
+                    if seq == 0 && last {
+                        small_bytes += chunk.len();
+                        small.push((file.clone(), chunk));
+                        if small_bytes >= CHUNK || small.len() >= SMALL_PER_STATEMENT {
+                            insert_small(tx, &mut small).await?;
+                            small_bytes = 0;
+                        }
                         break;
                     }
-                    let last = chunk.len() < CHUNK;
+                    if chunk.is_empty() {
+                        break;
+                    }
                     sqlx::query("INSERT INTO blobs (name, seq, data) VALUES ($1, $2, $3)")
                         .bind(&file)
                         .bind(seq)
@@ -65,7 +103,7 @@ impl Store {
                 }
             }
         }
-        Ok(())
+        insert_small(tx, &mut small).await
     }
 
     /// Writes the blob `name` to `dest` (created); false if the store has no such blob.

@@ -407,7 +407,9 @@ async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store
     // a blob no row refers to (written without one, as no code path does) is collected
     spool_a.write_durable("msg/orphan.eml", b"x").unwrap();
     let mut tx = a.write_transaction().await.unwrap();
-    a.put_blobs(&mut tx, &["msg/orphan.eml"]).await.unwrap();
+    a.put_blobs(&mut tx, &["msg/orphan.eml"], false)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(a.collect_blobs().await.unwrap(), 1);
     assert_eq!(a.collect_blobs().await.unwrap(), 0);
@@ -478,4 +480,47 @@ async fn a_role_is_played_by_one_node_and_taken_over_when_it_goes(a: Store, b: S
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(taken.expect("b takes the role").held().await);
+}
+
+/// What one node commits is told to the others (LISTEN/NOTIFY): work, outcomes, mail.
+#[tokio::test]
+async fn what_a_node_commits_is_told_to_the_others() {
+    let url = crate::pg_test::database();
+    let target = Target::Postgres {
+        url: url.clone(),
+        connections: 2,
+    };
+    let a = node(&target, "a").await;
+    let mut heard = Notifications::listen(&url).await.unwrap();
+    async fn next(heard: &mut Notifications) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(30), heard.next())
+            .await
+            .expect("told within 30 s")
+            .unwrap()
+    }
+    let job = NewJob::example(1_000, &["+33169293999"]);
+    a.insert_jobs(std::slice::from_ref(&job)).await.unwrap();
+    assert_eq!(next(&mut heard).await.as_deref(), Some("work 1 a"));
+    a.claim_conversions(1, 2_000).await.unwrap();
+    a.conversion_failed(
+        &job.id,
+        crate::status::EnhancedStatus::CONVERSION_FAILED,
+        "x",
+        3_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(next(&mut heard).await.as_deref(), Some("outcome"));
+    let mail = NewMail {
+        id: "N1".into(),
+        kind: MailKind::Fax,
+        job_id: None,
+        mail_from: String::new(),
+        rcpt_to: "a@example.com".into(),
+        path: "mail/N1.eml".into(),
+        created_at_ms: 1_000,
+        route: crate::job::Route::Relay,
+    };
+    a.queue_mail(&mail).await.unwrap();
+    assert_eq!(next(&mut heard).await.as_deref(), Some("mail"));
 }

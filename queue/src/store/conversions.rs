@@ -115,7 +115,7 @@ impl Store {
         let files: Vec<&str> = std::iter::once(pages_path)
             .chain(own.iter().map(|r| r.pages_path.as_str()))
             .collect();
-        self.put_blobs(&mut tx, &files).await?;
+        self.put_blobs(&mut tx, &files, true).await?;
         self.notify(&mut tx, "work").await?;
         tx.commit().await?;
         Ok(())

@@ -380,8 +380,8 @@ impl Store {
     }
 
     /// Tells the other nodes, when `tx` commits, that there is `what` for them: "work" (a job
-    /// to convert or call), "outcome" (something to report), "mail" (for the postman). Only
-    /// PostgreSQL has nodes to tell.
+    /// to convert or call; "work N NODE": N jobs accepted by NODE), "outcome" (something to
+    /// report), "mail" (for the postman). Only PostgreSQL has nodes to tell.
     async fn notify(
         &self,
         tx: &mut sqlx::Transaction<'static, Any>,
@@ -508,8 +508,9 @@ impl Store {
             }
         }
         let messages: Vec<&str> = jobs.iter().map(|j| j.message_path.as_str()).collect();
-        self.put_blobs(&mut tx, &messages).await?;
-        self.notify(&mut tx, "work").await?;
+        self.put_blobs(&mut tx, &messages, false).await?;
+        self.notify(&mut tx, &format!("work {} {}", jobs.len(), self.node))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -99,7 +99,8 @@ impl Store {
         let mut tx = self.write_transaction().await?;
         let inserted = insert_mail(&mut tx, mail).await?;
         if inserted {
-            self.put_blobs(&mut tx, &[mail.path.as_str()]).await?;
+            self.put_blobs(&mut tx, &[mail.path.as_str()], false)
+                .await?;
         }
         self.notify(&mut tx, "mail").await?;
         tx.commit().await?;

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""bench/cluster: faxhub on PostgreSQL (several nodes) against faxhub on SQLite (one node), in
+the same run.
+
+1. Intake, one node: Postfix's smtp-source, 20 sessions, 3,000 messages of 10 KB to one fax
+   number (500 untimed first), into faxhub on SQLite (the anchor: the embedded default) and
+   into faxhub on a private PostgreSQL server (fsync and synchronous_commit on, as shipped),
+   alternating, fresh instances (and database) each run. Target: PostgreSQL >= 0.8x SQLite.
+2. Three nodes against one, both on PostgreSQL: the same messages split over the nodes'
+   listeners at once, and how long until every job is finished (converted, faxed on the file
+   line, recorded). Target: three nodes not slower than one (on this machine's cores, which
+   the three share).
+3. Resume: a node killed with SIGKILL during a call (the loopback line, T.38); seconds from the
+   kill until another node dials the number again. Target: <= lease + poll interval.
+
+Medians of --runs runs. Needs root, smtp-source, postgresql and target/release/faxhub
+(make bench builds it).
+"""
+import argparse, json, os, shutil, socket, statistics, subprocess, sys, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.join(ROOT, "target", "release", "faxhub")
+BASE = "/var/tmp/faxhub-tests/cluster-bench"
+WARMUP = 500
+LEASE_S, POLL_S = 3.0, 0.5
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pg_bin(name):
+    versions = sorted(int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit())
+    return f"/usr/lib/postgresql/{versions[-1]}/bin/{name}"
+
+
+class Postgres:
+    """A private server under BASE/pg, on a Unix socket there only, settings as shipped."""
+
+    def __init__(self):
+        self.dir = f"{BASE}/pg"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "postgres", "postgres")
+        as_pg = ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--clear-groups"]
+        subprocess.run(as_pg + [pg_bin("initdb"), "-D", f"{self.dir}/data", "-A", "trust",
+                                "-U", "faxhub", "-E", "UTF8", "--locale=C"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            as_pg + ["--pdeathsig", "INT", pg_bin("postgres"), "-D", f"{self.dir}/data",
+                     "-k", self.dir, "-c", "listen_addresses=", "-c", "max_connections=200"],
+            stdout=subprocess.DEVNULL, stderr=open(f"{BASE}/pg.log", "w"))
+        start = time.time()
+        while subprocess.run([pg_bin("pg_isready"), "-q", "-h", self.dir]).returncode != 0:
+            if time.time() - start > 60:
+                sys.exit("PostgreSQL did not start")
+            time.sleep(0.1)
+        self.n = 0
+
+    def database(self):
+        self.n += 1
+        name = f"bench{self.n}"
+        subprocess.run(["psql", "-X", "-q", "-h", self.dir, "-U", "faxhub", "-d", "postgres",
+                        "-c", f"CREATE DATABASE {name}"], check=True)
+        return f"postgres://faxhub@localhost/{name}?host={self.dir}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Node:
+    def __init__(self, name, url=None, lines=None, extra=""):
+        self.dir = f"{BASE}/{name}"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.config = f"{self.dir}/faxhub.toml"
+        store = (f'[store]\nurl = "{url}"\n[cluster]\nnode = "{name}"\nlease = "{int(LEASE_S * 1000)}ms"\n'
+                 if url else "")
+        lines = lines or '[[lines]]\nname = "file"\nkind = "file"\n'
+        open(self.config, "w").write(
+            f'data_dir = "{self.dir}/var"\n{store}[smtp]\nlisten = ["127.0.0.1:{self.port}"]\n'
+            f'[scheduler]\npoll_interval = "{int(POLL_S * 1000)}ms"\n{extra}{lines}')
+        self.log_path = f"{self.dir}/faxhub.log"
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log_path, "w"),
+                                     env={**os.environ, "RUST_LOG": "warn,faxhub=info"})
+        start = time.time()
+        while "LibreOffice farm" not in self.log():
+            if self.proc.poll() is not None or time.time() - start > 120:
+                sys.exit(f"faxhub {name} did not start:\n{self.log()}")
+            time.sleep(0.1)
+
+    def log(self):
+        return open(self.log_path).read()
+
+    def cli(self, *args):
+        out = subprocess.run([BIN, *args, "-c", self.config], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"faxhub {' '.join(args)}: {out.stderr}")
+        return out.stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+def blast(ports, messages, sessions=20, size=10240):
+    """smtp-source against each of `ports` at once, `messages` split evenly; msg/s overall."""
+    cmds = [["smtp-source", "-s", str(max(1, sessions // len(ports))), "-m",
+             str(messages // len(ports)), "-l", str(size), "-f", "bench@example.com",
+             "-t", "0169293999@fax.localhost", f"127.0.0.1:{p}"] for p in ports]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(c) for c in cmds]
+    for p in procs:
+        if p.wait() != 0:
+            sys.exit("smtp-source failed")
+    return (messages // len(ports)) * len(ports) / (time.perf_counter() - start)
+
+
+def unfinished(node):
+    return len(json.loads(node.cli("queue", "--json")))
+
+
+def until_finished(node, start, timeout=1800):
+    while time.perf_counter() - start < timeout:
+        if unfinished(node) == 0:
+            return time.perf_counter() - start
+        time.sleep(0.5)
+    return None
+
+
+def intake(pg, runs, messages):
+    out = {"sqlite": [], "postgres": []}
+    for run in range(runs):
+        for kind in (["sqlite", "postgres"] if run % 2 == 0 else ["postgres", "sqlite"]):
+            node = Node(f"intake-{kind}-{run}", pg.database() if kind == "postgres" else None)
+            try:
+                blast([node.port], WARMUP)
+                rate = blast([node.port], messages)
+            finally:
+                node.stop()
+            out[kind].append(rate)
+            print(f"intake run {run + 1} {kind:8s} {rate:7.0f} msg/s", flush=True)
+    return out
+
+
+def spread(pg, runs, messages):
+    out = {"one": [], "three": []}
+    for run in range(runs):
+        for kind in (["one", "three"] if run % 2 == 0 else ["three", "one"]):
+            url = pg.database()
+            nodes = [Node(f"spread-{kind}-{run}-{i}", url) for i in range(1 if kind == "one" else 3)]
+            try:
+                start = time.perf_counter()
+                rate = blast([n.port for n in nodes], messages)
+                done = until_finished(nodes[0], start)
+            finally:
+                for n in nodes:
+                    n.stop()
+            out[kind].append((rate, done))
+            print(f"spread run {run + 1} {kind:5s} node(s): intake {rate:7.0f} msg/s, "
+                  f"all finished after {done:.1f} s", flush=True)
+    return out
+
+
+LOOPBACK = ('[sip]\nlisten = "127.0.0.1:0"\ntcp = false\n'
+            '[[lines]]\nname = "loopback"\nkind = "loopback"\nchannels = 2\n')
+
+
+def resume(pg, runs):
+    out = []
+    for run in range(runs):
+        url = pg.database()
+        a = Node(f"resume-a-{run}", url, LOOPBACK)
+        b = None
+        try:
+            subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(a.port), "-f", "alice@example.com",
+                            "-t", "0169293999@fax.localhost", "--body", "a page"],
+                           check=True, stdout=subprocess.DEVNULL)
+            b = Node(f"resume-b-{run}", url, LOOPBACK)
+            # wait until a is calling (not b: b started after the call was a's)
+            start = time.time()
+            while True:
+                jobs = json.loads(a.cli("queue", "--json"))
+                if jobs and jobs[0]["recipients"][0].get("node") == f"resume-a-{run}":
+                    break
+                if time.time() - start > 120:
+                    sys.exit("node a never called")
+                time.sleep(0.05)
+            a.proc.kill()
+            killed = time.perf_counter()
+            while "dialling" not in b.log():
+                if time.perf_counter() - killed > 120:
+                    sys.exit(f"node b never took the call back:\n{b.log()}")
+                time.sleep(0.02)
+            took = time.perf_counter() - killed
+        finally:
+            a.stop()
+            if b:
+                b.stop()
+        out.append(took)
+        print(f"resume run {run + 1}: dialled again by the other node {took:.2f} s after kill -9",
+              flush=True)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--messages", type=int, default=3000)
+    p.add_argument("--spread-messages", type=int, default=600)
+    args = p.parse_args()
+    if not os.path.exists(BIN):
+        sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")
+    os.makedirs(BASE, exist_ok=True)
+    pg = Postgres()
+    try:
+        i = intake(pg, args.runs, args.messages)
+        s = spread(pg, args.runs, args.spread_messages)
+        r = resume(pg, args.runs)
+    finally:
+        pg.stop()
+    shutil.rmtree(BASE, ignore_errors=True)
+    sq, pq = statistics.median(i["sqlite"]), statistics.median(i["postgres"])
+    print(f"\nmedians of {args.runs} runs")
+    print(f"1. intake, one node, {args.messages} messages: SQLite {sq:.0f} msg/s, "
+          f"PostgreSQL {pq:.0f} msg/s, ratio {pq / sq:.2f} (target >= 0.8)")
+    one_rate = statistics.median(x[0] for x in s["one"])
+    three_rate = statistics.median(x[0] for x in s["three"])
+    one_done = statistics.median(x[1] for x in s["one"])
+    three_done = statistics.median(x[1] for x in s["three"])
+    print(f"2. {args.spread_messages} messages: intake one node {one_rate:.0f} msg/s, three nodes "
+          f"{three_rate:.0f} msg/s (ratio {three_rate / one_rate:.2f}); every job finished after "
+          f"{one_done:.1f} s with one node, {three_done:.1f} s with three "
+          f"(ratio {one_done / three_done:.2f}; target: three not slower, >= 1.0)")
+    print(f"3. resume after kill -9: {statistics.median(r):.2f} s (target <= lease + poll = "
+          f"{LEASE_S + POLL_S:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
