@@ -18,6 +18,10 @@ pub struct PgServer {
     /// The postmaster's process id.
     pub pid: u32,
     root: bool,
+    /// Settings beyond the defaults (`-c name=value`).
+    settings: Vec<String>,
+    /// Its port (the Unix socket's name says it too).
+    port: u16,
 }
 
 const PREFIX: &str = "faxhub-pg-";
@@ -44,6 +48,30 @@ impl PgServer {
             .unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}"))
     }
 
+    /// A server of its own that also listens on 127.0.0.1:`port` with TLS only there (a
+    /// certificate for `localhost` from a CA made for it); its CA certificate's path.
+    pub fn start_tls(tag: &str, port: u16) -> (PgServer, PathBuf) {
+        let mut server = PgServer::start(tag);
+        server.stop();
+        let ca = tls_files(&server.dir, server.root).unwrap_or_else(|e| panic!("TLS files: {e}"));
+        let dir = server.dir.display().to_string();
+        server.port = port;
+        server.settings = vec![
+            "listen_addresses=127.0.0.1".into(),
+            "ssl=on".into(),
+            format!("ssl_cert_file={dir}/server.pem"),
+            format!("ssl_key_file={dir}/server.key"),
+        ];
+        // TLS or nothing over TCP; the socket stays for psql
+        std::fs::write(
+            server.dir.join("data/pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        server.restart();
+        (server, ca)
+    }
+
     /// Stops it (fast shutdown: clients are disconnected) and waits until it is gone.
     pub fn stop(&mut self) {
         // SAFETY: kill(2) with a pid this process started
@@ -64,7 +92,8 @@ impl PgServer {
 
     /// Starts it again after `stop`.
     pub fn restart(&mut self) {
-        self.pid = run(&self.dir, self.root).unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+        self.pid = run(&self.dir, self.root, &self.settings, self.port)
+            .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
     }
 
     /// A new empty database; its URL.
@@ -88,6 +117,8 @@ impl PgServer {
         let out = Command::new(bin("psql"))
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port.to_string())
             .args(["-U", "faxhub", "-d", db, "-c", sql])
             .output()
             .expect("psql runs");
@@ -152,8 +183,14 @@ fn start(tag: &str) -> Result<PgServer, String> {
     if !init.status.success() {
         return Err(format!("initdb: {}", String::from_utf8_lossy(&init.stderr)));
     }
-    let pid = run(&dir, root)?;
-    Ok(PgServer { dir, pid, root })
+    let pid = run(&dir, root, &[], 5432)?;
+    Ok(PgServer {
+        dir,
+        pid,
+        root,
+        settings: Vec::new(),
+        port: 5432,
+    })
 }
 
 /// `program` as the server's user (`postgres` when the tests run as root), ended by SIGINT
@@ -174,7 +211,7 @@ fn as_server(root: bool, program: PathBuf) -> Command {
 }
 
 /// Starts the server of `dir` and waits until it answers; its pid.
-fn run(dir: &Path, root: bool) -> Result<u32, String> {
+fn run(dir: &Path, root: bool, settings: &[String], port: u16) -> Result<u32, String> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -200,6 +237,9 @@ fn run(dir: &Path, root: bool) -> Result<u32, String> {
             "-c",
             "dynamic_shared_memory_type=mmap",
         ])
+        .arg("-p")
+        .arg(port.to_string())
+        .args(settings.iter().flat_map(|s| ["-c", s.as_str()]))
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log);
@@ -217,7 +257,7 @@ fn run(dir: &Path, root: bool) -> Result<u32, String> {
     });
     let pid = rx.recv().map_err(|e| e.to_string())??;
     let start = Instant::now();
-    while !ready(dir) {
+    while !ready(dir, port) {
         if start.elapsed() > Duration::from_secs(60) {
             let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
             return Err(format!("the server did not answer within a minute:\n{log}"));
@@ -227,11 +267,95 @@ fn run(dir: &Path, root: bool) -> Result<u32, String> {
     Ok(pid)
 }
 
-fn ready(dir: &Path) -> bool {
+/// A CA and a certificate for `localhost` signed by it, in `dir` (the key readable by the
+/// server only); the CA certificate's path.
+fn tls_files(dir: &Path, root: bool) -> Result<PathBuf, String> {
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    std::fs::write(dir.join("san.cnf"), "subjectAltName=DNS:localhost\n")
+        .map_err(|e| e.to_string())?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=faxhub test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.cnf",
+        "-out",
+        "server.pem",
+    ])?;
+    let key = dir.join("server.key");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    if root {
+        let chown = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&key)
+            .arg(dir.join("server.pem"))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !chown.success() {
+            return Err("chown of the server key failed".into());
+        }
+    }
+    Ok(dir.join("ca.pem"))
+}
+
+fn ready(dir: &Path, port: u16) -> bool {
     Command::new(bin("pg_isready"))
         .arg("-q")
         .arg("-h")
         .arg(dir)
+        .arg("-p")
+        .arg(port.to_string())
         .status()
         .is_ok_and(|s| s.success())
 }

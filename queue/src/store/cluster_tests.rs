@@ -524,3 +524,54 @@ async fn what_a_node_commits_is_told_to_the_others() {
     a.queue_mail(&mail).await.unwrap();
     assert_eq!(next(&mut heard).await.as_deref(), Some("mail"));
 }
+
+/// TLS to the database: with the server's CA, `sslmode=verify-full` connects; with another CA
+/// it does not (the certificate is checked), nor does a connection without TLS (the server
+/// refuses it over TCP).
+#[tokio::test]
+async fn tls_to_the_database_is_verified() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (server, ca) = crate::pg_test::PgServer::start_tls("tls", port);
+    server.psql("postgres", "CREATE DATABASE tls");
+    let url = |mode: &str, ca: &std::path::Path| {
+        format!(
+            "postgres://faxhub@localhost:{port}/tls?sslmode={mode}&sslrootcert={}",
+            ca.display()
+        )
+    };
+    let connect = |url: String| async move {
+        Store::connect(&Target::Postgres {
+            url,
+            connections: 1,
+        })
+        .await
+    };
+    let store = connect(url("verify-full", &ca))
+        .await
+        .expect("TLS with the server's CA");
+    store
+        .insert_jobs(&[NewJob::example(1_000, &["+33169293999"])])
+        .await
+        .unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            ])
+            .args(["/CN=another CA", "-keyout", "k.pem", "-out", "ca.pem"])
+            .current_dir(other.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        other.path().join("ca.pem")
+    };
+    assert!(
+        connect(url("verify-full", &other_ca)).await.is_err(),
+        "another CA"
+    );
+    assert!(connect(url("disable", &ca)).await.is_err(), "without TLS");
+}

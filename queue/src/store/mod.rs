@@ -94,6 +94,10 @@ pub(super) fn opt_text(s: &Option<String>) -> Option<String> {
     s.as_deref().map(text)
 }
 
+/// How far a (sender, number) pair's `last_at` may lag behind its latest job (the limits look
+/// back a day).
+const LAST_AT_STEP_MS: i64 = 1_000;
+
 /// `($1, $2), ($3, $4)`: the placeholders of a multi-row `VALUES` of `rows` rows of `columns`.
 fn values(rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
@@ -463,26 +467,39 @@ impl Store {
                     .bind(job.received_at_ms);
             }
             q.execute(&mut *tx).await?;
-            // the numbers each sender faxes, for its limits (`usage`); one row per (sender,
-            // number) in a statement (PostgreSQL refuses to update a row twice in one)
+            // the numbers each sender faxes, for its limits (`usage`): a new pair is inserted;
+            // a known one has its last_at moved only when it is a second behind, so that a
+            // flood of one sender to one number does not make every commit of every node wait
+            // for that one row (one row per pair in a statement: PostgreSQL refuses to update
+            // a row twice in one)
             let mut seen = std::collections::BTreeMap::new();
             for (job, _, r) in chunk {
                 let at = seen
-                    .entry((job.return_path.as_str(), r.number.as_str()))
+                    .entry((text(&job.return_path), r.number.as_str()))
                     .or_insert((job.received_at_ms, job.received_at_ms));
                 at.0 = at.0.min(job.received_at_ms);
                 at.1 = at.1.max(job.received_at_ms);
             }
             let sql = format!(
                 "INSERT INTO sender_numbers (sender, number, first_at, last_at) VALUES {} \
-                 ON CONFLICT (sender, number) DO UPDATE SET \
-                 first_at = CASE WHEN excluded.first_at < sender_numbers.first_at THEN excluded.first_at ELSE sender_numbers.first_at END, \
-                 last_at = CASE WHEN excluded.last_at > sender_numbers.last_at THEN excluded.last_at ELSE sender_numbers.last_at END",
+                 ON CONFLICT (sender, number) DO NOTHING",
                 values(seen.len(), 4)
             );
             let mut q = sqlx::query(&sql);
-            for ((sender, number), (first, last)) in seen {
-                q = q.bind(text(sender)).bind(number).bind(first).bind(last);
+            for ((sender, number), (first, last)) in &seen {
+                q = q.bind(sender).bind(*number).bind(*first).bind(*last);
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!(
+                "WITH v (sender, number, last_at) AS (VALUES {}) \
+                 UPDATE sender_numbers SET last_at = v.last_at FROM v \
+                 WHERE sender_numbers.sender = v.sender AND sender_numbers.number = v.number \
+                 AND sender_numbers.last_at < v.last_at - {LAST_AT_STEP_MS}",
+                values(seen.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for ((sender, number), (_, last)) in &seen {
+                q = q.bind(sender).bind(*number).bind(*last);
             }
             q.execute(&mut *tx).await?;
         }
