@@ -52,7 +52,7 @@ class Postgres:
                        check=True, stdout=subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             as_pg + ["--pdeathsig", "INT", pg_bin("postgres"), "-D", f"{self.dir}/data",
-                     "-k", self.dir, "-c", "listen_addresses=", "-c", "max_connections=200"],
+                     "-k", self.dir, "-c", "listen_addresses=", "-c", "max_connections=200"] + (["-c", "log_min_duration_statement=0", "-c", "log_line_prefix=%p "] if os.environ.get("PGLOG") else []),
             stdout=subprocess.DEVNULL, stderr=open(f"{BASE}/pg.log", "w"))
         start = time.time()
         while subprocess.run([pg_bin("pg_isready"), "-q", "-h", self.dir]).returncode != 0:
@@ -74,7 +74,7 @@ class Postgres:
 
 
 class Node:
-    def __init__(self, name, url=None, lines=None, extra=""):
+    def __init__(self, name, url=None, lines=None, extra="", warm=True):
         self.dir = f"{BASE}/{name}"
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -91,7 +91,7 @@ class Node:
                                      stderr=open(self.log_path, "w"),
                                      env={**os.environ, "RUST_LOG": "warn,faxhub=info"})
         start = time.time()
-        while "LibreOffice farm" not in self.log():
+        while ("LibreOffice farm" if warm else "faxhub started") not in self.log():
             if self.proc.poll() is not None or time.time() - start > 120:
                 sys.exit(f"faxhub {name} did not start:\n{self.log()}")
             time.sleep(0.1)
@@ -181,11 +181,12 @@ def resume(pg, runs):
         a = Node(f"resume-a-{run}", url, LOOPBACK)
         b = None
         try:
-            subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(a.port), "-f", "alice@example.com",
-                            "-t", "0169293999@fax.localhost", "--body", "a page"],
+            # three pages: a call long enough to kill a during it
+            body = "\n".join(f"line {i} of a fax long enough for three pages" for i in range(180))
+            subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(a.port), "-f",
+                            "alice@example.com", "-t", "0169293999@fax.localhost", "--body", body],
                            check=True, stdout=subprocess.DEVNULL)
-            b = Node(f"resume-b-{run}", url, LOOPBACK)
-            # wait until a is calling (not b: b started after the call was a's)
+            # wait until a is calling, then start b (it cannot take a call that is a's)
             start = time.time()
             while True:
                 jobs = json.loads(a.cli("queue", "--json"))
@@ -194,6 +195,7 @@ def resume(pg, runs):
                 if time.time() - start > 120:
                     sys.exit("node a never called")
                 time.sleep(0.05)
+            b = Node(f"resume-b-{run}", url, LOOPBACK, warm=False)
             a.proc.kill()
             killed = time.perf_counter()
             while "dialling" not in b.log():

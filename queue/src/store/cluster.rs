@@ -101,8 +101,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         reclaimed.conversions = conversions.rows_affected();
-        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
+        self.tell("work").await;
         Ok(reclaimed)
     }
 

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// SQLite: connections that read (one more writes).
 pub(super) const READERS: u32 = 4;
+/// PostgreSQL: connections that write, at most.
+const WRITERS: u32 = 4;
 /// How long a statement waits for SQLite's lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long opening a connection to PostgreSQL may take before the store is called unreachable.
@@ -158,8 +160,8 @@ impl Target {
         }
     }
 
-    /// The pools: readers, and the one connection this process writes through (its writers
-    /// queue there, in order, instead of meeting at the database's locks).
+    /// The pools: readers, and those this process writes through: on SQLite one connection (its
+    /// writers queue there, in order, instead of meeting at the file's lock), on PostgreSQL a few.
     pub(super) async fn pools(&self) -> Result<(AnyPool, AnyPool), sqlx::Error> {
         sqlx::any::install_default_drivers();
         match self {
@@ -171,7 +173,13 @@ impl Target {
                         .acquire_timeout(CONNECT_TIMEOUT)
                         .connect(url)
                 };
-                Ok((pool((*connections).max(1)).await?, pool(1).await?))
+                // several writers: the scheduler's claims need not wait for an intake commit
+                // (the claims are safe between nodes, so between a node's tasks too)
+                let connections = (*connections).max(1);
+                Ok((
+                    pool(connections).await?,
+                    pool(connections.min(WRITERS)).await?,
+                ))
             }
         }
     }

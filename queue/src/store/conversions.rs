@@ -116,8 +116,8 @@ impl Store {
             .chain(own.iter().map(|r| r.pages_path.as_str()))
             .collect();
         self.put_blobs(&mut tx, &files, true).await?;
-        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
+        self.tell("work").await;
         Ok(())
     }
 
@@ -147,8 +147,8 @@ impl Store {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-        self.notify(&mut tx, "outcome").await?;
         tx.commit().await?;
+        self.tell("outcome").await;
         Ok(())
     }
 

@@ -383,22 +383,22 @@ impl Store {
         &self.node
     }
 
-    /// Tells the other nodes, when `tx` commits, that there is `what` for them: "work" (a job
-    /// to convert or call; "work N NODE": N jobs accepted by NODE), "outcome" (something to
-    /// report), "mail" (for the postman). Only PostgreSQL has nodes to tell.
-    async fn notify(
-        &self,
-        tx: &mut sqlx::Transaction<'static, Any>,
-        what: &str,
-    ) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
+    /// Tells the other nodes that there is `what` for them: "work" (a job to convert or call;
+    /// "work N NODE": N jobs accepted by NODE), "outcome" (something to report), "mail" (for the
+    /// postman). After the commit, in a statement of its own: NOTIFY inside a transaction
+    /// would hold PostgreSQL's one notification lock through that transaction's commit, and
+    /// every node's commits would take turns. A notice lost to a crash only delays: every node
+    /// also polls. Only PostgreSQL has nodes to tell.
+    async fn tell(&self, what: &str) {
+        if self.backend == Backend::Postgres
+            && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(cluster::CHANNEL)
                 .bind(what)
-                .execute(&mut **tx)
-                .await?;
+                .execute(&self.writer)
+                .await
+        {
+            tracing::debug!(error = %e, "could not tell the other nodes; they will find it polling");
         }
-        Ok(())
     }
 
     /// SQL for "a lease from now": the database's clock plus the lease.
@@ -526,9 +526,9 @@ impl Store {
         }
         let messages: Vec<&str> = jobs.iter().map(|j| j.message_path.as_str()).collect();
         self.put_blobs(&mut tx, &messages, false).await?;
-        self.notify(&mut tx, &format!("work {} {}", jobs.len(), self.node))
-            .await?;
         tx.commit().await?;
+        self.tell(&format!("work {} {}", jobs.len(), self.node))
+            .await;
         Ok(())
     }
 
@@ -575,8 +575,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         recovery.reconvert = reconvert.rows_affected() as usize;
-        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
+        self.tell("work").await;
         Ok(recovery)
     }
 
@@ -849,8 +849,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
-        self.notify(&mut tx, "outcome").await?;
         tx.commit().await?;
+        self.tell("outcome").await;
         Ok(Some(status))
     }
 
@@ -937,8 +937,8 @@ impl Store {
                 .await?;
         }
         finish_job_if_final(&mut tx, id, now_ms).await?;
-        self.notify(&mut tx, "work").await?;
         tx.commit().await?;
+        self.tell("work").await;
         Ok(Some(reports))
     }
 

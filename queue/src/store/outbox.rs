@@ -102,8 +102,8 @@ impl Store {
             self.put_blobs(&mut tx, &[mail.path.as_str()], false)
                 .await?;
         }
-        self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
+        self.tell("mail").await;
         Ok(inserted)
     }
 

@@ -138,8 +138,8 @@ impl Store {
         }
         let files: Vec<&str> = mails.iter().map(|m| m.path.as_str()).collect();
         self.put_blobs(&mut tx, &files, false).await?;
-        self.notify(&mut tx, "mail").await?;
         tx.commit().await?;
+        self.tell("mail").await;
         Ok(true)
     }
 }
