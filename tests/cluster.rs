@@ -53,6 +53,15 @@ fn files(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The logs of `nodes`, one after the other.
+fn logs(nodes: &[Faxhub]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.log())
+        .collect::<Vec<_>>()
+        .join("\n----\n")
+}
+
 /// Waits until every job of `ids` is finished, as `hub` sees the queue; the jobs.
 fn all_finished(hub: &Faxhub, ids: &[String], why: impl Fn() -> String) -> Vec<Value> {
     let start = Instant::now();
@@ -86,15 +95,9 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
             )
         })
         .collect();
-    let logs = || {
-        nodes
-            .iter()
-            .map(|n| n.log())
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    };
+    let why = || logs(&nodes);
     // any node sees the whole queue
-    let jobs = all_finished(&nodes[2], &ids, logs);
+    let jobs = all_finished(&nodes[2], &ids, why);
     for job in &jobs {
         assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
         assert_eq!(job["recipients"][0]["attempts"], 1, "{job:#}");
@@ -130,7 +133,7 @@ fn three_nodes_share_one_queue_and_each_fax_is_sent_and_reported_once() {
         .iter()
         .map(|n| files(&n.data_dir().join("Maildir/new")).len())
         .sum();
-    assert_eq!((receipts.len(), again), (12, 12), "{}", logs());
+    assert_eq!((receipts.len(), again), (12, 12), "{}", why());
     // the cluster as any node's CLI sees it
     let out = nodes[0].cli(&["cluster", "status", "--json"]);
     assert!(
@@ -174,6 +177,30 @@ fn a_node_killed_during_a_call_loses_nothing_another_takes_the_call_back() {
         b.log()
             .contains("a call of a node that stopped renewing its claim")
     );
+    // the loopback line faxed it to b's own number: the fax b received is mailed once, by
+    // whichever node's postman took the mail (its catch-all mailbox, into that node's Maildir)
+    let received = |hub: &Faxhub| {
+        let dir = hub.data_dir().join("Maildir/new");
+        files(&dir)
+            .iter()
+            .filter(|f| {
+                let text = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+                text.lines()
+                    .any(|l| l.starts_with("To:") && l.contains("fax@localhost"))
+            })
+            .count()
+    };
+    let start = Instant::now();
+    while received(&a) + received(&b) == 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the received fax was never mailed: {}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(received(&a) + received(&b), 1, "mailed once");
 }
 
 const LOOPBACK: &str = "[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
@@ -397,14 +424,8 @@ fn a_rolling_restart_loses_no_mail() {
         40,
         "every message got its 250 from one node or the other"
     );
-    let logs = || {
-        nodes
-            .iter()
-            .map(|n| n.log())
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    };
-    let jobs = all_finished(&nodes[0], &ids, logs);
+    let why = || logs(&nodes);
+    let jobs = all_finished(&nodes[0], &ids, why);
     for job in &jobs {
         assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
     }
