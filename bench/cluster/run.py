@@ -218,32 +218,41 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--messages", type=int, default=3000)
     p.add_argument("--spread-messages", type=int, default=600)
+    p.add_argument("--only", choices=["intake", "spread", "resume"])
     args = p.parse_args()
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")
     os.makedirs(BASE, exist_ok=True)
     pg = Postgres()
     try:
-        i = intake(pg, args.runs, args.messages)
-        s = spread(pg, args.runs, args.spread_messages)
-        r = resume(pg, args.runs)
+        want = lambda part: args.only in (None, part)
+        i = intake(pg, args.runs, args.messages) if want("intake") else None
+        s = spread(pg, args.runs, args.spread_messages) if want("spread") else None
+        r = resume(pg, args.runs) if want("resume") else None
     finally:
         pg.stop()
     shutil.rmtree(BASE, ignore_errors=True)
-    sq, pq = statistics.median(i["sqlite"]), statistics.median(i["postgres"])
     print(f"\nmedians of {args.runs} runs")
-    print(f"1. intake, one node, {args.messages} messages: SQLite {sq:.0f} msg/s, "
-          f"PostgreSQL {pq:.0f} msg/s, ratio {pq / sq:.2f} (target >= 0.8)")
+    if i:
+        sq, pq = statistics.median(i["sqlite"]), statistics.median(i["postgres"])
+        print(f"1. intake, one node, {args.messages} messages: SQLite {sq:.0f} msg/s, "
+              f"PostgreSQL {pq:.0f} msg/s, ratio {pq / sq:.2f} (target >= 0.8)")
+    if s:
+        report_spread(s, args.spread_messages)
+    if r:
+        print(f"3. resume after kill -9: {statistics.median(r):.2f} s (target <= lease + poll = "
+              f"{LEASE_S + POLL_S:.1f} s)")
+
+
+def report_spread(s, messages):
     one_rate = statistics.median(x[0] for x in s["one"])
     three_rate = statistics.median(x[0] for x in s["three"])
     one_done = statistics.median(x[1] for x in s["one"])
     three_done = statistics.median(x[1] for x in s["three"])
-    print(f"2. {args.spread_messages} messages: intake one node {one_rate:.0f} msg/s, three nodes "
+    print(f"2. {messages} messages: intake one node {one_rate:.0f} msg/s, three nodes "
           f"{three_rate:.0f} msg/s (ratio {three_rate / one_rate:.2f}); every job finished after "
           f"{one_done:.1f} s with one node, {three_done:.1f} s with three "
           f"(ratio {one_done / three_done:.2f}; target: three not slower, >= 1.0)")
-    print(f"3. resume after kill -9: {statistics.median(r):.2f} s (target <= lease + poll = "
-          f"{LEASE_S + POLL_S:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -130,16 +130,20 @@ impl Scheduler {
                     .start_conversions(&mut pace, &converters, &events_tx)
                     .await
                 {
-                    tracing::error!(error = %e, "scheduler: could not read conversions from the store");
+                    faxhub_queue::logging::limited(
+                        "scheduler-conversions",
+                        || tracing::error!(error = %e, "scheduler: could not read conversions from the store (logged once a minute)"),
+                    );
                 }
                 match self
                     .dispatch(&slots, &mut next_line, &mut busy_numbers, &events_tx)
                     .await
                 {
                     Ok(n) => in_flight += n,
-                    Err(e) => {
-                        tracing::error!(error = %e, "scheduler: could not read due recipients from the store")
-                    }
+                    Err(e) => faxhub_queue::logging::limited(
+                        "scheduler-due",
+                        || tracing::error!(error = %e, "scheduler: could not read due recipients from the store (logged once a minute)"),
+                    ),
                 }
             }
             let mut sleep = self.sleep_duration().await;

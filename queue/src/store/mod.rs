@@ -390,15 +390,22 @@ impl Store {
     /// every node's commits would take turns. A notice lost to a crash only delays: every node
     /// also polls. Only PostgreSQL has nodes to tell.
     async fn tell(&self, what: &str) {
-        if self.backend == Backend::Postgres
-            && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(cluster::CHANNEL)
-                .bind(what)
-                .execute(&self.writer)
-                .await
-        {
-            tracing::debug!(error = %e, "could not tell the other nodes; they will find it polling");
+        if self.backend != Backend::Postgres {
+            return;
         }
+        // in the background: the caller (the intake's 250s) does not wait for it
+        let writer = self.writer.clone();
+        let what = what.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(cluster::CHANNEL)
+                .bind(&what)
+                .execute(&writer)
+                .await
+            {
+                tracing::debug!(error = %e, "could not tell the other nodes; they will find it polling");
+            }
+        });
     }
 
     /// SQL for "a lease from now": the database's clock plus the lease.
