@@ -185,8 +185,8 @@ impl Scheduler {
     /// Deletes finished jobs older than the retention, then their spool files (and, with
     /// several nodes, old cached copies and blobs no row refers to).
     async fn purge(&self) {
-        // one node at a time purges the shared store
-        let role = match self.store.try_role("purge").await {
+        // one node at a time purges the shared store (the role held until this returns)
+        let _role = match self.store.try_role("purge").await {
             Ok(Some(role)) => role,
             Ok(None) => return,
             Err(e) => {
@@ -194,10 +194,6 @@ impl Scheduler {
                 return;
             }
         };
-        self.purge_as(role).await;
-    }
-
-    async fn purge_as(&self, _role: faxhub_queue::store::Role) {
         let before = self.clock.now_ms() - self.config.retention.as_millis() as i64;
         match self.store.purge_finished(before).await {
             Ok(files) if files.is_empty() => {}
