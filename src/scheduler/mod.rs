@@ -303,24 +303,31 @@ impl Scheduler {
             return Ok(0);
         }
         let now = self.clock.now_ms();
-        let due = self
-            .store
-            .due_recipients(now, DUE_BATCH)
-            .await
-            .map_err(|e| e.to_string())?;
+        let due = if self.config.one_call_per_number {
+            self.store.due_to_free_numbers(now, DUE_BATCH).await
+        } else {
+            self.store.due_recipients(now, DUE_BATCH).await
+        }
+        .map_err(|e| e.to_string())?;
         let mut started = 0;
         // what each sender used today, read once per look and counted on as calls start
         let mut usage: HashMap<String, Usage> = HashMap::new();
+        // numbers another node started calling, lines full with other nodes' calls: not tried
+        // again in this look (one claim each, not one per recipient behind them)
+        let mut taken: HashSet<FaxNumber> = HashSet::new();
+        let mut full = vec![false; slots.len()];
         for rcpt in due {
-            if self.config.one_call_per_number && busy_numbers.contains(&rcpt.number) {
+            if self.config.one_call_per_number
+                && (busy_numbers.contains(&rcpt.number) || taken.contains(&rcpt.number))
+            {
                 continue;
             }
+            let Some((i, slot, permit)) = free_channel(slots, next_line, &full) else {
+                break;
+            };
             if !self.within_limits(&rcpt, &mut usage, now).await? {
                 continue;
             }
-            let Some((slot, permit)) = free_channel(slots, next_line) else {
-                break;
-            };
             let line_name = slot.line.name().to_string();
             let claim = CallClaim {
                 line: &line_name,
@@ -334,9 +341,17 @@ impl Scheduler {
                 .map_err(|e| e.to_string())?
             {
                 Start::Started => {}
-                // changed by an operator or another node meanwhile; the number or the line busy
-                // with other nodes' calls
-                Start::Changed | Start::NumberBusy | Start::LineFull => continue,
+                // changed by an operator or another node meanwhile
+                Start::Changed => continue,
+                // the number or the line busy with other nodes' calls
+                Start::NumberBusy => {
+                    taken.insert(rcpt.number.clone());
+                    continue;
+                }
+                Start::LineFull => {
+                    full[i] = true;
+                    continue;
+                }
             }
             busy_numbers.insert(rcpt.number.clone());
             started += 1;
@@ -581,12 +596,16 @@ impl Scheduler {
 fn free_channel<'a>(
     slots: &'a [LineSlot],
     next_line: &mut usize,
-) -> Option<(&'a LineSlot, OwnedSemaphorePermit)> {
+    full: &[bool],
+) -> Option<(usize, &'a LineSlot, OwnedSemaphorePermit)> {
     for k in 0..slots.len() {
         let i = (*next_line + k) % slots.len();
+        if full[i] {
+            continue;
+        }
         if let Ok(permit) = slots[i].channels.clone().try_acquire_owned() {
             *next_line = (i + 1) % slots.len();
-            return Some((&slots[i], permit));
+            return Some((i, &slots[i], permit));
         }
     }
     None

@@ -6,17 +6,21 @@
 //! usage is read once per batch and grows as the batch's own jobs take numbers, and as no other
 //! job is committed meanwhile, two sessions of one sender cannot both pass a limit. It inserts
 //! the jobs in one transaction, answers each caller after the commit, warns about a sender whose
-//! new destinations crossed `new_numbers_per_hour`, and tells the scheduler how many jobs came.
-//! A batch the store refuses is committed job by job, so that one bad job fails alone.
+//! new destinations (counted before the batch, plus those the batch added) crossed
+//! `new_numbers_per_hour`, and tells the scheduler how many jobs came.
+//! A batch the store refuses is committed job by job, so that one bad job fails alone. Each
+//! sender's usage after a committed batch goes to RCPT's cache before the callers are answered.
 
+use super::usage::UsageCache;
 use super::{Arrivals, SPIKES};
 use crate::job::now_ms;
 use crate::limits::{DAY, HOUR, SenderLimits, Usage};
 use crate::spool::Spool;
-use crate::store::{NewJob, RefusedRecipient, Store};
+use crate::store::{NewJob, NewNumbers, RefusedRecipient, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// A job to commit and where to answer.
 pub(super) type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
@@ -28,6 +32,7 @@ pub(super) async fn commit_loop(
     spool: Spool,
     store: Store,
     limits: SenderLimits,
+    cache: Arc<UsageCache>,
     mut rx: mpsc::Receiver<Pending>,
     wake: Arc<Arrivals>,
 ) {
@@ -54,27 +59,32 @@ pub(super) async fn commit_loop(
             continue;
         }
         let now = now_ms();
-        let senders = within_limits(&store, &limits, &mut batch, now).await;
-        let committed = insert(&store, &mut batch).await;
+        let (usage, watched) = within_limits(&store, &limits, &mut batch, now).await;
+        let (committed, new_numbers) = insert(&store, &mut batch, &cache, usage).await;
         if limits.new_numbers_per_hour != 0 {
-            for (sender, before) in senders {
-                watch_spike(&store, &limits, &sender, before, now).await;
+            for (sender, before) in watched {
+                let after = before + new_numbers.get(&sender).copied().unwrap_or(0);
+                watch_spike(&store, &limits, &sender, before, after).await;
             }
         }
         wake.committed(committed);
     }
 }
 
+/// Each sender's usage as read from the store (and when) and counted on through the batch.
+type Usages = HashMap<String, (Usage, Instant)>;
+
 /// Applies each sender's limits to the batch's jobs, in order. A job whose sender's usage cannot
-/// be read is answered with the error and leaves the batch. Returns the senders whose new
-/// destinations are watched, with their count before the batch.
+/// be read is answered with the error and leaves the batch. Returns the senders' usage with the
+/// batch counted, and the senders whose new destinations are watched, with their count before
+/// the batch.
 async fn within_limits(
     store: &Store,
     limits: &SenderLimits,
     batch: &mut Vec<Pending>,
     now: i64,
-) -> HashMap<String, u64> {
-    let mut usage: HashMap<String, Result<Usage, String>> = HashMap::new();
+) -> (Usages, HashMap<String, u64>) {
+    let mut usage: HashMap<String, Result<(Usage, Instant), String>> = HashMap::new();
     let mut watched = HashMap::new();
     let mut kept = Vec::with_capacity(batch.len());
     for (mut job, reply) in batch.drain(..) {
@@ -84,9 +94,11 @@ async fn within_limits(
         }
         let sender = job.return_path.clone();
         if !usage.contains_key(&sender) {
+            let read_at = Instant::now();
             let read = store
                 .sender_usage(&sender, now - DAY.as_millis() as i64)
                 .await
+                .map(|u| (u, read_at))
                 .map_err(|e| e.to_string());
             if read.is_ok() && limits.new_numbers_per_hour != 0 {
                 match store
@@ -104,7 +116,7 @@ async fn within_limits(
             usage.insert(sender.clone(), read);
         }
         match usage.get_mut(&sender).expect("read above") {
-            Ok(used) => {
+            Ok((used, _)) => {
                 admit(limits, &mut job, used);
                 kept.push((job, reply));
             }
@@ -114,7 +126,11 @@ async fn within_limits(
         }
     }
     *batch = kept;
-    watched
+    let usage = usage
+        .into_iter()
+        .filter_map(|(sender, read)| Some((sender, read.ok()?)))
+        .collect();
+    (usage, watched)
 }
 
 /// Moves the recipients `job`'s sender may not fax (`limits`, with `usage` so far) to its
@@ -150,50 +166,55 @@ fn admit(limits: &SenderLimits, job: &mut NewJob, usage: &mut Usage) {
     job.recipients = kept;
 }
 
-/// Inserts the batch in one transaction (one by one if that fails) and answers each caller.
-/// Returns the jobs committed.
-async fn insert(store: &Store, batch: &mut Vec<Pending>) -> u64 {
+/// Inserts the batch in one transaction (one by one if that fails) and answers each caller,
+/// after giving RCPT's cache the senders' `usage` (or, one by one, making it forget them).
+/// Returns the jobs committed, and the senders' new destinations among them.
+async fn insert(
+    store: &Store,
+    batch: &mut Vec<Pending>,
+    cache: &UsageCache,
+    usage: Usages,
+) -> (u64, NewNumbers) {
     let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
     if jobs.is_empty() {
-        return 0;
+        return (0, NewNumbers::new());
     }
     match store.insert_jobs(&jobs).await {
-        Ok(()) => {
+        Ok(new_numbers) => {
+            for (sender, (used, read_at)) in usage {
+                cache.put(&sender, used, read_at);
+            }
             let n = batch.len() as u64;
             for (_, reply) in batch.drain(..) {
                 let _ = reply.send(Ok(()));
             }
-            n
+            (n, new_numbers)
         }
         Err(batch_error) => {
             tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
-            let mut n = 0;
-            for (job, reply) in batch.drain(..) {
-                let result = store
-                    .insert_jobs(std::slice::from_ref(&job))
-                    .await
-                    .map_err(|e| e.to_string());
-                n += u64::from(result.is_ok());
-                let _ = reply.send(result);
+            for sender in usage.keys() {
+                cache.forget(sender);
             }
-            n
+            let mut n = 0;
+            let mut new_numbers = NewNumbers::new();
+            for (job, reply) in batch.drain(..) {
+                let result = store.insert_jobs(std::slice::from_ref(&job)).await;
+                if let Ok(new) = &result {
+                    n += 1;
+                    for (sender, k) in new {
+                        *new_numbers.entry(sender.clone()).or_insert(0) += k;
+                    }
+                }
+                let _ = reply.send(result.map(drop).map_err(|e| e.to_string()));
+            }
+            (n, new_numbers)
         }
     }
 }
 
 /// Warns (once per crossing) and counts when `sender`'s new destinations spiked: `before` the
-/// batch, and now.
-async fn watch_spike(store: &Store, limits: &SenderLimits, sender: &str, before: u64, now: i64) {
-    let after = match store
-        .new_numbers(sender, now - HOUR.as_millis() as i64)
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
-            return;
-        }
-    };
+/// batch, and `after` it.
+async fn watch_spike(store: &Store, limits: &SenderLimits, sender: &str, before: u64, after: u64) {
     if limits.spike(before, after) {
         tracing::warn!(from = %sender, new_numbers = after, limit = limits.new_numbers_per_hour, "a sender faxed more new numbers in the last hour than new_numbers_per_hour: a stolen mailbox or login?");
         if let Err(e) = store.count(SPIKES).await {

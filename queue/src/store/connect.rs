@@ -8,13 +8,18 @@
 //! write transaction starts.
 
 use sqlx::AnyPool;
+use sqlx::Connection;
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// SQLite: connections that read (one more writes).
 pub(super) const READERS: u32 = 4;
+/// PostgreSQL: a connection idle this long is pinged before it is used.
+const IDLE_PING: Duration = Duration::from_secs(1);
 /// PostgreSQL: connections that write, at most.
 const WRITERS: u32 = 4;
 /// How long a statement waits for SQLite's lock held by another process.
@@ -167,10 +172,25 @@ impl Target {
         match self {
             Target::File(path) => Ok((sqlite(path, READERS).await?, sqlite(path, 1).await?)),
             Target::Postgres { url, connections } => {
+                // sqlx pings a connection when it goes back to the pool, and by default again
+                // when it is taken: one more round trip per statement. Taken here, it is pinged
+                // only if it might have died since its release: idle for IDLE_PING, or
+                // released before a statement last failed for its connection (the server
+                // restarted: the first failure has every older connection checked).
                 let pool = |n: u32| {
                     AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(CONNECT_TIMEOUT)
+                        .test_before_acquire(false)
+                        .before_acquire(|conn, meta| {
+                            Box::pin(async move {
+                                if meta.idle_for >= IDLE_PING || released_before_loss(meta.idle_for)
+                                {
+                                    conn.ping().await?;
+                                }
+                                Ok(true)
+                            })
+                        })
                         .connect(url)
                 };
                 // several writers: the scheduler's claims need not wait for an intake commit
@@ -183,6 +203,31 @@ impl Target {
             }
         }
     }
+}
+
+/// Milliseconds after `EPOCH` when a statement last failed for its connection (0: never).
+static LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn since_epoch() -> Duration {
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
+
+/// Notes when a statement failed because its connection did (not for what the statement did).
+pub(super) fn note_lost_connection(e: &sqlx::Error) {
+    if matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+    ) {
+        LOST_AT_MS.store(since_epoch().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a connection idle for `idle_for` went back to the pool before (or as) a connection
+/// was last lost.
+fn released_before_loss(idle_for: Duration) -> bool {
+    let lost = LOST_AT_MS.load(Ordering::Relaxed);
+    lost != 0 && since_epoch().saturating_sub(idle_for).as_millis() as u64 <= lost
 }
 
 /// A pool of at most `connections` to the SQLite file at `path` (created if missing).

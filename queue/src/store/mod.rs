@@ -118,7 +118,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("job store: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("job store migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("job store: spool file {0}: {1}")]
@@ -126,6 +126,16 @@ pub enum StoreError {
     #[error("job store holds a bad value in {column}: {value:?}")]
     Corrupt { column: &'static str, value: String },
 }
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        connect::note_lost_connection(&e);
+        StoreError::Db(e)
+    }
+}
+
+/// Per sender, numbers faxed for the first time (what `Store::insert_jobs` added).
+pub type NewNumbers = std::collections::HashMap<String, u64>;
 
 /// A job to insert, with its recipients.
 #[derive(Clone, Debug)]
@@ -419,8 +429,10 @@ impl Store {
     }
 
     /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
-    /// the round trips to the database per batch, not per job.
-    pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+    /// the round trips to the database per batch, not per job. Returns, per sender, how many
+    /// numbers the jobs name that none of its jobs in the store named before.
+    pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<NewNumbers, StoreError> {
+        let mut new_numbers = NewNumbers::new();
         let mut tx = self.write_transaction().await?;
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -487,16 +499,19 @@ impl Store {
                 at.0 = at.0.min(job.received_at_ms);
                 at.1 = at.1.max(job.received_at_ms);
             }
+            // the pairs inserted are the senders' new destinations (`new_numbers`)
             let sql = format!(
                 "INSERT INTO sender_numbers (sender, number, first_at, last_at) VALUES {} \
-                 ON CONFLICT (sender, number) DO NOTHING",
+                 ON CONFLICT (sender, number) DO NOTHING RETURNING sender",
                 values(seen.len(), 4)
             );
             let mut q = sqlx::query(&sql);
             for ((sender, number), (first, last)) in &seen {
                 q = q.bind(sender).bind(*number).bind(*first).bind(*last);
             }
-            q.execute(&mut *tx).await?;
+            for row in q.fetch_all(&mut *tx).await? {
+                *new_numbers.entry(row.try_get("sender")?).or_insert(0) += 1;
+            }
             let sql = format!(
                 "WITH v (sender, number, last_at) AS (VALUES {}) \
                  UPDATE sender_numbers SET last_at = v.last_at FROM v \
@@ -536,7 +551,7 @@ impl Store {
         tx.commit().await?;
         self.tell(&format!("work {} {}", jobs.len(), self.node))
             .await;
-        Ok(())
+        Ok(new_numbers)
     }
 
     /// The job made from the agent's item `source`, if there is one (it was committed and the
@@ -634,13 +649,39 @@ impl Store {
         now_ms: i64,
         limit: i64,
     ) -> Result<Vec<DueRecipient>, StoreError> {
-        let rows = sqlx::query(
+        self.due(now_ms, limit, false).await
+    }
+
+    /// [`Store::due_recipients`] less those whose number has a call in progress on any node:
+    /// what the scheduler can start when it makes one call per number. Without this, a queue
+    /// headed by many faxes to one busy number would hide the others behind it, and every node
+    /// would try (and fail) to claim each of them at every look.
+    pub async fn due_to_free_numbers(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DueRecipient>, StoreError> {
+        self.due(now_ms, limit, true).await
+    }
+
+    async fn due(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        free_numbers_only: bool,
+    ) -> Result<Vec<DueRecipient>, StoreError> {
+        let free = if free_numbers_only {
+            " AND NOT EXISTS (SELECT 1 FROM recipients b WHERE b.number = r.number AND b.status = 'sending')"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
             "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.return_path, \
              COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
-             WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= $1)) \
+             WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= $1)){free} \
              ORDER BY j.received_at, r.idx LIMIT $2",
-        )
+        ))
         .bind(now_ms)
         .bind(limit)
         .fetch_all(&self.pool)

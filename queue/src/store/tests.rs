@@ -40,7 +40,46 @@ on_both_backends!(
     a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due,
     a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window,
     a_conversion_deferred_for_the_servers_trouble_waits_then_converts,
+    numbers_with_a_call_in_progress_are_left_out_of_what_can_start,
 );
+
+/// With one call per number, a queue headed by faxes to a number being called (here or on
+/// another node) must not hide the faxes behind them, nor cost a claim each.
+async fn numbers_with_a_call_in_progress_are_left_out_of_what_can_start(store: Store) {
+    let jobs = [
+        job(1_000, &["+33169293999"]),
+        job(1_001, &["+33169293999"]),
+        job(1_002, &["+33169290000"]),
+    ];
+    store.insert_jobs(&jobs).await.unwrap();
+    for claim in store.claim_conversions(10, 2_000).await.unwrap() {
+        store
+            .conversion_done(&claim.job, 1, "pages/x.tif", &[])
+            .await
+            .unwrap();
+    }
+    let due = store.due_to_free_numbers(2_000, 10).await.unwrap();
+    assert_eq!(due.len(), 3, "no call yet: every recipient");
+    assert_eq!(
+        store
+            .start_attempt(&due[0], &CallClaim::unlimited("file"), 2_000)
+            .await
+            .unwrap(),
+        Start::Started
+    );
+    // control: every due recipient, the busy number's second fax first
+    let all = store.due_recipients(2_000, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.job_id.clone()).collect::<Vec<_>>(),
+        [jobs[1].id.clone(), jobs[2].id.clone()]
+    );
+    let free = store.due_to_free_numbers(2_000, 10).await.unwrap();
+    assert_eq!(
+        free.iter().map(|d| d.job_id.clone()).collect::<Vec<_>>(),
+        [jobs[2].id.clone()],
+        "the number being called is left out"
+    );
+}
 
 fn job(id_ms: i64, numbers: &[&str]) -> NewJob {
     let mut job = NewJob {
@@ -490,7 +529,12 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
     }];
     let mut other = job(10_001, &["+33169290000"]);
     other.return_path = "b@example.com".into();
-    store.insert_jobs(&[old, new.clone(), other]).await.unwrap();
+    let added = store.insert_jobs(&[old, new.clone(), other]).await.unwrap();
+    // the senders' first numbers: a's two (one named twice), b's one
+    assert_eq!(
+        added,
+        NewNumbers::from([("a@example.com".into(), 2), ("b@example.com".into(), 1)])
+    );
     store.claim_conversions(10, 2_000).await.unwrap();
     for id in [&new.id] {
         store
@@ -526,6 +570,16 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
     // new numbers since 5 000: +33169293998 only (+33169293999 was faxed before)
     assert_eq!(store.new_numbers("a@example.com", 5_000).await.unwrap(), 1);
     assert_eq!(store.new_numbers("b@example.com", 5_000).await.unwrap(), 1);
+    let again = store
+        .insert_jobs(&[job(30_000, &["+33169293999", "+33169290001"])])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        NewNumbers::from([("a@example.com".into(), 1)]),
+        "only the number a never faxed is new"
+    );
+    assert_eq!(store.new_numbers("a@example.com", 5_000).await.unwrap(), 2);
 
     // a waiting recipient refused by a limit; one no longer waiting is left alone
     let second = due
