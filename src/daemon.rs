@@ -238,7 +238,12 @@ impl Daemon {
         let store = self.scheduler.store.clone();
         let mut tasks = vec![
             tokio::spawn(self.scheduler.run(stop_rx.clone())),
-            tokio::spawn(self.reporter.run(stop_rx.clone())),
+            tokio::spawn(crate::cluster::exclusive(
+                store.clone(),
+                "receipts".into(),
+                stop_rx.clone(),
+                move |stop| self.reporter.clone().run(stop),
+            )),
             tokio::spawn(self.postman.run(stop_rx.clone())),
             tokio::spawn(self.mailer.run(stop_rx.clone())),
         ];

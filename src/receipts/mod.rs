@@ -6,7 +6,9 @@
 //! writes it to the spool (synced) and queues it in the transaction that marks its recipients
 //! reported (one transaction for all a pass decided): a report is queued once, and a crash
 //! before the commit makes it again. A recipient
-//! that gets no report (NOTIFY, null return path) is marked all the same, and logged.
+//! that gets no report (NOTIFY, null return path) is marked all the same, and logged. With
+//! several nodes, one at a time runs the reporter (the role `receipts`, taken over when that
+//! node goes): each would otherwise build every report, and all but one throw theirs away.
 
 mod build;
 pub mod config;
@@ -33,6 +35,7 @@ const BATCH: i64 = 256;
 /// How often the reporter looks without being woken (delay reports, the CLI's changes).
 const POLL: Duration = Duration::from_secs(5);
 
+#[derive(Clone)]
 pub struct Reporter {
     pub store: Store,
     pub spool: Spool,

@@ -8,10 +8,8 @@
 //! the jobs in one transaction, answers each caller after the commit, warns about a sender whose
 //! new destinations (counted before the batch, plus those the batch added) crossed
 //! `new_numbers_per_hour`, and tells the scheduler how many jobs came.
-//! A batch the store refuses is committed job by job, so that one bad job fails alone. Each
-//! sender's usage after a committed batch goes to RCPT's cache before the callers are answered.
+//! A batch the store refuses is committed job by job, so that one bad job fails alone.
 
-use super::usage::UsageCache;
 use super::{Arrivals, SPIKES};
 use crate::job::now_ms;
 use crate::limits::{DAY, HOUR, SenderLimits, Usage};
@@ -20,7 +18,6 @@ use crate::store::{NewJob, NewNumbers, RefusedRecipient, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 
 /// A job to commit and where to answer.
 pub(super) type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
@@ -32,7 +29,6 @@ pub(super) async fn commit_loop(
     spool: Spool,
     store: Store,
     limits: SenderLimits,
-    cache: Arc<UsageCache>,
     mut rx: mpsc::Receiver<Pending>,
     wake: Arc<Arrivals>,
 ) {
@@ -59,8 +55,8 @@ pub(super) async fn commit_loop(
             continue;
         }
         let now = now_ms();
-        let (usage, watched) = within_limits(&store, &limits, &mut batch, now).await;
-        let (committed, new_numbers) = insert(&store, &mut batch, &cache, usage).await;
+        let watched = within_limits(&store, &limits, &mut batch, now).await;
+        let (committed, new_numbers) = insert(&store, &mut batch).await;
         if limits.new_numbers_per_hour != 0 {
             for (sender, before) in watched {
                 let after = before + new_numbers.get(&sender).copied().unwrap_or(0);
@@ -71,20 +67,16 @@ pub(super) async fn commit_loop(
     }
 }
 
-/// Each sender's usage as read from the store (and when) and counted on through the batch.
-type Usages = HashMap<String, (Usage, Instant)>;
-
 /// Applies each sender's limits to the batch's jobs, in order. A job whose sender's usage cannot
-/// be read is answered with the error and leaves the batch. Returns the senders' usage with the
-/// batch counted, and the senders whose new destinations are watched, with their count before
-/// the batch.
+/// be read is answered with the error and leaves the batch. Returns the senders whose new
+/// destinations are watched, with their count before the batch.
 async fn within_limits(
     store: &Store,
     limits: &SenderLimits,
     batch: &mut Vec<Pending>,
     now: i64,
-) -> (Usages, HashMap<String, u64>) {
-    let mut usage: HashMap<String, Result<(Usage, Instant), String>> = HashMap::new();
+) -> HashMap<String, u64> {
+    let mut usage: HashMap<String, Result<Usage, String>> = HashMap::new();
     let mut watched = HashMap::new();
     let mut kept = Vec::with_capacity(batch.len());
     for (mut job, reply) in batch.drain(..) {
@@ -94,11 +86,9 @@ async fn within_limits(
         }
         let sender = job.return_path.clone();
         if !usage.contains_key(&sender) {
-            let read_at = Instant::now();
             let read = store
                 .sender_usage(&sender, now - DAY.as_millis() as i64)
                 .await
-                .map(|u| (u, read_at))
                 .map_err(|e| e.to_string());
             if read.is_ok() && limits.new_numbers_per_hour != 0 {
                 match store
@@ -116,7 +106,7 @@ async fn within_limits(
             usage.insert(sender.clone(), read);
         }
         match usage.get_mut(&sender).expect("read above") {
-            Ok((used, _)) => {
+            Ok(used) => {
                 admit(limits, &mut job, used);
                 kept.push((job, reply));
             }
@@ -126,11 +116,7 @@ async fn within_limits(
         }
     }
     *batch = kept;
-    let usage = usage
-        .into_iter()
-        .filter_map(|(sender, read)| Some((sender, read.ok()?)))
-        .collect();
-    (usage, watched)
+    watched
 }
 
 /// Moves the recipients `job`'s sender may not fax (`limits`, with `usage` so far) to its
@@ -166,24 +152,15 @@ fn admit(limits: &SenderLimits, job: &mut NewJob, usage: &mut Usage) {
     job.recipients = kept;
 }
 
-/// Inserts the batch in one transaction (one by one if that fails) and answers each caller,
-/// after giving RCPT's cache the senders' `usage` (or, one by one, making it forget them).
+/// Inserts the batch in one transaction (one by one if that fails) and answers each caller.
 /// Returns the jobs committed, and the senders' new destinations among them.
-async fn insert(
-    store: &Store,
-    batch: &mut Vec<Pending>,
-    cache: &UsageCache,
-    usage: Usages,
-) -> (u64, NewNumbers) {
+async fn insert(store: &Store, batch: &mut Vec<Pending>) -> (u64, NewNumbers) {
     let jobs: Vec<NewJob> = batch.iter().map(|(job, _)| job.clone()).collect();
     if jobs.is_empty() {
         return (0, NewNumbers::new());
     }
     match store.insert_jobs(&jobs).await {
         Ok(new_numbers) => {
-            for (sender, (used, read_at)) in usage {
-                cache.put(&sender, used, read_at);
-            }
             let n = batch.len() as u64;
             for (_, reply) in batch.drain(..) {
                 let _ = reply.send(Ok(()));
@@ -192,9 +169,6 @@ async fn insert(
         }
         Err(batch_error) => {
             tracing::warn!(error = %batch_error, jobs = batch.len(), "group commit failed; committing one by one");
-            for sender in usage.keys() {
-                cache.forget(sender);
-            }
             let mut n = 0;
             let mut new_numbers = NewNumbers::new();
             for (job, reply) in batch.drain(..) {

@@ -20,7 +20,6 @@
 mod commit;
 #[cfg(test)]
 mod tests;
-mod usage;
 
 use crate::job::{JobId, Origin, Ret, now_ms};
 use crate::limits::{DAY, SenderLimits, Usage};
@@ -162,20 +161,16 @@ pub struct Intake {
     store: Store,
     committer: mpsc::Sender<commit::Pending>,
     limits: SenderLimits,
-    /// What RCPT reads (the committer keeps it up to date).
-    usage: Arc<usage::UsageCache>,
 }
 
 impl Intake {
     /// Starts the committer task; `wake` is notified after each commit (the scheduler waits on it).
     pub fn start(spool: Spool, store: Store, wake: Arc<Arrivals>, limits: SenderLimits) -> Intake {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let usage = Arc::new(usage::UsageCache::default());
         tokio::spawn(commit::commit_loop(
             spool.clone(),
             store.clone(),
             limits.clone(),
-            usage.clone(),
             rx,
             wake,
         ));
@@ -184,7 +179,6 @@ impl Intake {
             store,
             committer: tx,
             limits,
-            usage,
         }
     }
 
@@ -192,21 +186,14 @@ impl Intake {
         &self.limits
     }
 
-    /// What `sender` used in the last 24 hours, as of at most `usage::FRESH` ago (for an early
+    /// What `sender` used in the last 24 hours, from a copy at most a second old (for an early
     /// refusal: the committer decides on the store's own figures).
     pub async fn usage(&self, sender: &str) -> Result<Usage, IntakeError> {
-        if let Some(usage) = self.usage.get(sender) {
-            return Ok(usage);
-        }
-        let read_at = tokio::time::Instant::now();
         let since = now_ms() - DAY.as_millis() as i64;
-        let usage = self
-            .store
-            .sender_usage(sender, since)
+        self.store
+            .sender_usage_cached(sender, since)
             .await
-            .map_err(|e| IntakeError::Store(e.to_string()))?;
-        self.usage.put(sender, usage.clone(), read_at);
-        Ok(usage)
+            .map_err(|e| IntakeError::Store(e.to_string()))
     }
 
     pub fn spool(&self) -> &Spool {

@@ -13,6 +13,7 @@ mod conversions;
 mod outbox;
 mod reports;
 mod usage;
+mod usage_cache;
 mod views;
 
 pub use cluster::{NodeView, Notifications, Reclaimed, Role};
@@ -334,6 +335,8 @@ pub struct Store {
     lease_ms: i64,
     /// The spool whose files go into the store with their rows (`with_blobs`: several nodes).
     blobs: Option<std::path::PathBuf>,
+    /// What RCPT reads of senders' usage (`sender_usage_cached`).
+    usage_copies: std::sync::Arc<usage_cache::UsageCache>,
 }
 
 /// How long a claim holds by default without being renewed.
@@ -371,6 +374,7 @@ impl Store {
             node: "local".into(),
             lease_ms: DEFAULT_LEASE.as_millis() as i64,
             blobs: None,
+            usage_copies: Default::default(),
         })
     }
 
@@ -549,6 +553,9 @@ impl Store {
         let messages: Vec<&str> = jobs.iter().map(|j| j.message_path.as_str()).collect();
         self.put_blobs(&mut tx, &messages, false).await?;
         tx.commit().await?;
+        for job in jobs {
+            self.usage_copies.forget(&job.return_path);
+        }
         self.tell(&format!("work {} {}", jobs.len(), self.node))
             .await;
         Ok(new_numbers)
@@ -809,6 +816,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.usage_copies.forget(&due.sender);
         Ok(Start::Started)
     }
 

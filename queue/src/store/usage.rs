@@ -8,6 +8,23 @@ use crate::status::EnhancedStatus;
 use sqlx::Row;
 
 impl Store {
+    /// [`Store::sender_usage`] from a copy at most `usage_cache::FRESH` old that no change this
+    /// process made since outdates (for SMTP's RCPT, which only refuses early).
+    pub async fn sender_usage_cached(
+        &self,
+        sender: &str,
+        since_ms: i64,
+    ) -> Result<Usage, StoreError> {
+        if let Some(usage) = self.usage_copies.get(sender) {
+            return Ok(usage);
+        }
+        let (read_at, generation) = (tokio::time::Instant::now(), self.usage_copies.generation());
+        let usage = self.sender_usage(sender, since_ms).await?;
+        self.usage_copies
+            .put(sender, usage.clone(), read_at, generation);
+        Ok(usage)
+    }
+
     /// What `sender` used since `since_ms`: the numbers of its jobs received since then (not
     /// those refused at intake: `sender_numbers`, kept as jobs are committed), and the calls
     /// placed since then with the pages they were sending (`sender_calls`, kept as calls start).

@@ -1,11 +1,11 @@
-//! What each sender used, as SMTP's RCPT sees it: read from the store at most once per `FRESH`
-//! per sender, and brought up to date by the committer after each commit (before its callers
-//! are answered, so that a sender's next message on this node sees its last one).
+//! Copies of senders' usage for SMTP's RCPT (`Store::sender_usage_cached`): a copy is used for
+//! at most `FRESH`, and forgotten as soon as this process changes the sender's usage (a job
+//! committed, a call started), so a sender's next message on this node sees its last one.
 //!
-//! RCPT only refuses early: the committer reads the store itself for every batch and is the one
-//! that decides. A copy at most `FRESH` old can only move a refusal from RCPT to the receipt
-//! (what another node or a call did meanwhile), never let a number past a limit. Without the
-//! cache every RCPT cost the store one query, the most frequent statement of the intake.
+//! RCPT only refuses early: the committer and the scheduler read the store itself and decide.
+//! A copy at most `FRESH` old can only move a refusal from RCPT to the receipt (what another
+//! node did meanwhile), never let a number or a call past a limit. Without the copies every RCPT
+//! cost the store one query, the most frequent statement of the intake.
 //!
 //! Senders are whatever MAIL FROM says: the map holds at most `MAX_SENDERS`, stale ones dropped
 //! first, and a sender that finds it full is read from the store each time.
@@ -13,6 +13,7 @@
 use crate::limits::Usage;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,6 +25,8 @@ const MAX_SENDERS: usize = 4096;
 #[derive(Default)]
 pub struct UsageCache {
     entries: Mutex<HashMap<String, (Usage, Instant)>>,
+    /// Changes so far: a read that began before one is not kept (it may predate it).
+    changes: AtomicU64,
 }
 
 impl UsageCache {
@@ -36,9 +39,18 @@ impl UsageCache {
             .map(|(usage, _)| usage.clone())
     }
 
-    /// Keeps `usage`, read from the store at `read_at` (and counted on since), for `sender`.
-    pub fn put(&self, sender: &str, usage: Usage, read_at: Instant) {
+    /// What to give `put` with a read about to begin.
+    pub fn generation(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Keeps `usage`, read from the store from `read_at`, for `sender`, unless a change was
+    /// noted since `generation` (read before the read began).
+    pub fn put(&self, sender: &str, usage: Usage, read_at: Instant, generation: u64) {
         let mut entries = self.entries.lock().expect("usage cache lock");
+        if self.changes.load(Ordering::SeqCst) != generation {
+            return;
+        }
         if entries.len() >= MAX_SENDERS && !entries.contains_key(sender) {
             entries.retain(|_, (_, at)| at.elapsed() < FRESH);
             if entries.len() >= MAX_SENDERS {
@@ -48,12 +60,11 @@ impl UsageCache {
         entries.insert(sender.to_string(), (usage, read_at));
     }
 
-    /// Forgets `sender` (its batch failed: the copy counted jobs that were not committed).
+    /// Forgets `sender` (its usage changed), and any read begun before.
     pub fn forget(&self, sender: &str) {
-        self.entries
-            .lock()
-            .expect("usage cache lock")
-            .remove(sender);
+        let mut entries = self.entries.lock().expect("usage cache lock");
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        entries.remove(sender);
     }
 }
 
@@ -72,20 +83,32 @@ mod tests {
     async fn a_copy_is_used_while_fresh_then_read_again() {
         let cache = UsageCache::default();
         assert_eq!(cache.get("a@example.com"), None);
-        cache.put("a@example.com", used(&["+331"]), Instant::now());
+        cache.put("a@example.com", used(&["+331"]), Instant::now(), 0);
         assert_eq!(cache.get("a@example.com"), Some(used(&["+331"])));
         tokio::time::advance(FRESH).await;
         assert_eq!(cache.get("a@example.com"), None, "stale after FRESH");
-        cache.put("a@example.com", used(&["+332"]), Instant::now());
+        cache.put("a@example.com", used(&["+332"]), Instant::now(), 0);
         cache.forget("a@example.com");
         assert_eq!(cache.get("a@example.com"), None, "forgotten");
+        // a read that began before a change is not kept
+        let before = cache.generation();
+        cache.forget("b@example.com");
+        cache.put("a@example.com", used(&["+333"]), Instant::now(), before);
+        assert_eq!(cache.get("a@example.com"), None, "read before a change");
+        cache.put(
+            "a@example.com",
+            used(&["+333"]),
+            Instant::now(),
+            cache.generation(),
+        );
+        assert!(cache.get("a@example.com").is_some());
     }
 
     #[tokio::test(start_paused = true)]
     async fn senders_from_a_flood_of_mail_from_addresses_are_bounded() {
         let cache = UsageCache::default();
         for i in 0..MAX_SENDERS + 10 {
-            cache.put(&format!("s{i}@example.com"), used(&[]), Instant::now());
+            cache.put(&format!("s{i}@example.com"), used(&[]), Instant::now(), 0);
         }
         assert_eq!(cache.entries.lock().unwrap().len(), MAX_SENDERS);
         assert_eq!(
@@ -94,7 +117,7 @@ mod tests {
         );
         // once the copies are stale, new senders take their places
         tokio::time::advance(FRESH).await;
-        cache.put("late@example.com", used(&[]), Instant::now());
+        cache.put("late@example.com", used(&[]), Instant::now(), 0);
         assert_eq!(cache.entries.lock().unwrap().len(), 1);
         assert!(cache.get("late@example.com").is_some());
     }
