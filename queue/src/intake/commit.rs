@@ -86,24 +86,19 @@ async fn within_limits(
         }
         let sender = job.return_path.clone();
         if !usage.contains_key(&sender) {
-            let read = store
-                .sender_usage(&sender, now - DAY.as_millis() as i64)
-                .await
-                .map_err(|e| e.to_string());
-            if read.is_ok() && limits.new_numbers_per_hour != 0 {
-                match store
-                    .new_numbers(&sender, now - HOUR.as_millis() as i64)
+            let since = now - DAY.as_millis() as i64;
+            let read = if limits.new_numbers_per_hour != 0 {
+                store
+                    .sender_usage_and_new(&sender, since, now - HOUR.as_millis() as i64)
                     .await
-                {
-                    Ok(before) => {
+                    .map(|(used, before)| {
                         watched.insert(sender.clone(), before);
-                    }
-                    Err(e) => {
-                        tracing::warn!(from = %sender, error = %e, "could not count a sender's new destinations");
-                    }
-                }
-            }
-            usage.insert(sender.clone(), read);
+                        used
+                    })
+            } else {
+                store.sender_usage(&sender, since).await
+            };
+            usage.insert(sender.clone(), read.map_err(|e| e.to_string()));
         }
         match usage.get_mut(&sender).expect("read above") {
             Ok(used) => {

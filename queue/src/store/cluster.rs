@@ -4,6 +4,7 @@
 //! nothing new, stop). Times of leases and heartbeats are the database's clock, so that nodes
 //! whose clocks differ agree; on SQLite there is one node and this costs a few statements.
 
+use super::tidings::Tiding;
 use super::{Backend, Store, StoreError, interrupt};
 use sqlx::Row;
 
@@ -102,7 +103,7 @@ impl Store {
         .await?;
         reclaimed.conversions = conversions.rows_affected();
         tx.commit().await?;
-        self.tell("work").await;
+        self.tell(Tiding::Work).await;
         Ok(reclaimed)
     }
 

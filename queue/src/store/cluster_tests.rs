@@ -501,6 +501,22 @@ async fn what_a_node_commits_is_told_to_the_others() {
     let job = NewJob::example(1_000, &["+33169293999"]);
     a.insert_jobs(std::slice::from_ref(&job)).await.unwrap();
     assert_eq!(next(&mut heard).await.as_deref(), Some("work 1 a"));
+    // commits in quick succession are told together (how many depends on the machine's speed),
+    // and none is lost
+    for k in 0..4 {
+        a.insert_jobs(&[NewJob::example(1_001 + k, &["+33169293999"])])
+            .await
+            .unwrap();
+    }
+    let mut told = 0;
+    while told < 4 {
+        let heard = next(&mut heard).await.unwrap();
+        let n = heard
+            .strip_prefix("work ")
+            .and_then(|w| w.strip_suffix(" a"));
+        told += n.and_then(|n| n.parse::<u64>().ok()).expect(&heard);
+    }
+    assert_eq!(told, 4);
     a.claim_conversions(1, 2_000).await.unwrap();
     a.conversion_failed(
         &job.id,

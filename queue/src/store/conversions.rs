@@ -5,6 +5,7 @@
 //! deferred with the temporary code). A crash mid-conversion leaves the job `converting`, which
 //! recovery makes `pending` again.
 
+use super::tidings::Tiding;
 use super::{RecipientPages, Store, StoreError, text};
 use crate::job::JobId;
 use crate::state::{ConversionState, RecipientStatus};
@@ -117,7 +118,7 @@ impl Store {
             .collect();
         self.put_blobs(&mut tx, &files, true).await?;
         tx.commit().await?;
-        self.tell("work").await;
+        self.tell(Tiding::Work).await;
         Ok(())
     }
 
@@ -148,7 +149,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.tell("outcome").await;
+        self.tell(Tiding::Outcome).await;
         Ok(())
     }
 

@@ -12,9 +12,12 @@ mod connect;
 mod conversions;
 mod outbox;
 mod reports;
+mod tidings;
 mod usage;
 mod usage_cache;
 mod views;
+
+use tidings::Tiding;
 
 pub use cluster::{NodeView, Notifications, Reclaimed, Role};
 pub use connect::{Backend, StoreConfig, Target, redacted};
@@ -337,6 +340,8 @@ pub struct Store {
     blobs: Option<std::path::PathBuf>,
     /// What RCPT reads of senders' usage (`sender_usage_cached`).
     usage_copies: std::sync::Arc<usage_cache::UsageCache>,
+    /// What the other nodes are yet to be told (`tell`).
+    tidings: std::sync::Arc<std::sync::Mutex<tidings::Tidings>>,
 }
 
 /// How long a claim holds by default without being renewed.
@@ -375,6 +380,7 @@ impl Store {
             lease_ms: DEFAULT_LEASE.as_millis() as i64,
             blobs: None,
             usage_copies: Default::default(),
+            tidings: Default::default(),
         })
     }
 
@@ -395,31 +401,6 @@ impl Store {
     /// This node's name.
     pub fn node(&self) -> &str {
         &self.node
-    }
-
-    /// Tells the other nodes that there is `what` for them: "work" (a job to convert or call;
-    /// "work N NODE": N jobs accepted by NODE), "outcome" (something to report), "mail" (for the
-    /// postman). After the commit, in a statement of its own: NOTIFY inside a transaction
-    /// would hold PostgreSQL's one notification lock through that transaction's commit, and
-    /// every node's commits would take turns. A notice lost to a crash only delays: every node
-    /// also polls. Only PostgreSQL has nodes to tell.
-    async fn tell(&self, what: &str) {
-        if self.backend != Backend::Postgres {
-            return;
-        }
-        // in the background: the caller (the intake's 250s) does not wait for it
-        let writer = self.writer.clone();
-        let what = what.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(cluster::CHANNEL)
-                .bind(&what)
-                .execute(&writer)
-                .await
-            {
-                tracing::debug!(error = %e, "could not tell the other nodes; they will find it polling");
-            }
-        });
     }
 
     /// SQL for "a lease from now": the database's clock plus the lease.
@@ -556,8 +537,7 @@ impl Store {
         for job in jobs {
             self.usage_copies.forget(&job.return_path);
         }
-        self.tell(&format!("work {} {}", jobs.len(), self.node))
-            .await;
+        self.tell(Tiding::Jobs(jobs.len() as u64)).await;
         Ok(new_numbers)
     }
 
@@ -605,7 +585,7 @@ impl Store {
         .await?;
         recovery.reconvert = reconvert.rows_affected() as usize;
         tx.commit().await?;
-        self.tell("work").await;
+        self.tell(Tiding::Work).await;
         Ok(recovery)
     }
 
@@ -906,7 +886,7 @@ impl Store {
         .await?;
         finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
         tx.commit().await?;
-        self.tell("outcome").await;
+        self.tell(Tiding::Outcome).await;
         Ok(Some(status))
     }
 
@@ -994,7 +974,7 @@ impl Store {
         }
         finish_job_if_final(&mut tx, id, now_ms).await?;
         tx.commit().await?;
-        self.tell("work").await;
+        self.tell(Tiding::Work).await;
         Ok(Some(reports))
     }
 

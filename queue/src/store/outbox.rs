@@ -4,6 +4,7 @@
 //! Maildir rename) or `failed` (a permanent refusal, or too long undeliverable), never deleted
 //! before the retention.
 
+use super::tidings::Tiding;
 use super::{Store, StoreError, text};
 use crate::job::{JobId, Route};
 use sqlx::{Any, Row, Transaction};
@@ -103,7 +104,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        self.tell("mail").await;
+        self.tell(Tiding::Mail).await;
         Ok(inserted)
     }
 

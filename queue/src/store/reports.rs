@@ -3,6 +3,7 @@
 //! report is queued once: never lost, never twice).
 
 use super::outbox::{NewMail, insert_mail};
+use super::tidings::Tiding;
 use super::{Store, StoreError};
 use crate::job::{JobId, Notify};
 use crate::report::{ReportInput, Reported};
@@ -139,7 +140,7 @@ impl Store {
         let files: Vec<&str> = mails.iter().map(|m| m.path.as_str()).collect();
         self.put_blobs(&mut tx, &files, false).await?;
         tx.commit().await?;
-        self.tell("mail").await;
+        self.tell(Tiding::Mail).await;
         Ok(true)
     }
 }

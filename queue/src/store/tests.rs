@@ -570,6 +570,22 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
     // new numbers since 5 000: +33169293998 only (+33169293999 was faxed before)
     assert_eq!(store.new_numbers("a@example.com", 5_000).await.unwrap(), 1);
     assert_eq!(store.new_numbers("b@example.com", 5_000).await.unwrap(), 1);
+    // both in one statement, as the committer asks
+    assert_eq!(
+        store
+            .sender_usage_and_new("a@example.com", 5_000, 5_000)
+            .await
+            .unwrap(),
+        (usage.clone(), 1)
+    );
+    assert_eq!(
+        store
+            .sender_usage_and_new("a@example.com", 12_000, 0)
+            .await
+            .unwrap(),
+        (Usage::default(), 2),
+        "nothing in the window; both numbers new since 0"
+    );
     let again = store
         .insert_jobs(&[job(30_000, &["+33169293999", "+33169290001"])])
         .await

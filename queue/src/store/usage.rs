@@ -29,32 +29,61 @@ impl Store {
     /// those refused at intake: `sender_numbers`, kept as jobs are committed), and the calls
     /// placed since then with the pages they were sending (`sender_calls`, kept as calls start).
     pub async fn sender_usage(&self, sender: &str, since_ms: i64) -> Result<Usage, StoreError> {
-        // one statement (SMTP asks at every RCPT): the numbers' rows, then one row of the calls
-        let rows = sqlx::query(
-            "SELECT number, NULL AS calls, NULL AS pages FROM sender_numbers \
+        Ok(self.usage_rows(sender, since_ms, None).await?.0)
+    }
+
+    /// [`Store::sender_usage`] and [`Store::new_numbers`] since `new_since_ms`, in one statement
+    /// (the committer asks both at every batch).
+    pub async fn sender_usage_and_new(
+        &self,
+        sender: &str,
+        since_ms: i64,
+        new_since_ms: i64,
+    ) -> Result<(Usage, u64), StoreError> {
+        self.usage_rows(sender, since_ms, Some(new_since_ms)).await
+    }
+
+    async fn usage_rows(
+        &self,
+        sender: &str,
+        since_ms: i64,
+        new_since_ms: Option<i64>,
+    ) -> Result<(Usage, u64), StoreError> {
+        // one statement: the numbers' rows, one row of the calls, and one of the new numbers
+        let new = if new_since_ms.is_some() {
+            " UNION ALL SELECT NULL, NULL, NULL, COUNT(*) FROM sender_numbers \
+             WHERE sender = $5 AND first_at >= $6"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT number, NULL AS calls, NULL AS pages, CAST(NULL AS BIGINT) AS fresh FROM sender_numbers \
              WHERE sender = $1 AND last_at >= $2 \
-             UNION ALL SELECT NULL, COUNT(*), CAST(COALESCE(SUM(pages), 0) AS BIGINT) FROM sender_calls \
-             WHERE sender = $3 AND started_at >= $4",
-        )
-        .bind(text(sender))
-        .bind(since_ms)
-        .bind(text(sender))
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?;
+             UNION ALL SELECT NULL, COUNT(*), CAST(COALESCE(SUM(pages), 0) AS BIGINT), NULL \
+             FROM sender_calls WHERE sender = $3 AND started_at >= $4{new}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(text(sender))
+            .bind(since_ms)
+            .bind(text(sender))
+            .bind(since_ms);
+        if let Some(new_since_ms) = new_since_ms {
+            query = query.bind(text(sender)).bind(new_since_ms);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut usage = Usage::default();
+        let mut fresh = 0;
         for row in rows {
-            match row.try_get::<Option<String>, _>("number")? {
-                Some(number) => {
-                    usage.numbers.insert(number);
-                }
-                None => {
-                    usage.calls = row.try_get::<Option<i64>, _>("calls")?.unwrap_or(0);
-                    usage.pages = row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0);
-                }
+            if let Some(number) = row.try_get::<Option<String>, _>("number")? {
+                usage.numbers.insert(number);
+            } else if let Some(calls) = row.try_get::<Option<i64>, _>("calls")? {
+                usage.calls = calls;
+                usage.pages = row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0);
+            } else {
+                fresh = row.try_get::<Option<i64>, _>("fresh")?.unwrap_or(0).max(0) as u64;
             }
         }
-        Ok(usage)
+        Ok((usage, fresh))
     }
 
     /// How many numbers `sender`'s jobs received since `since_ms` name that none of its earlier
