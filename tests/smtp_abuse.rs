@@ -213,12 +213,25 @@ mod fuzz {
 
         #[test]
         fn random_sessions_get_well_formed_replies_and_end(lines in prop::collection::vec(line(), 1..12)) {
+            // one daemon for every case; a static is never dropped, so it is killed at exit
             static HUB: std::sync::OnceLock<std::sync::Mutex<Faxhub>> = std::sync::OnceLock::new();
+            static HUB_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+            extern "C" fn kill_hub() {
+                let pid = HUB_PID.load(std::sync::atomic::Ordering::SeqCst);
+                if pid > 0 {
+                    // SAFETY: kill(2) on the daemon this test process started
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
             let hub = HUB.get_or_init(|| {
-                std::sync::Mutex::new(Faxhub::start(
+                let hub = Faxhub::start(
                     "command_timeout = \"2s\"\ndata_timeout = \"2s\"\nmessage_timeout = \"3s\"\nfirst_command_timeout = \"2s\"",
                     "",
-                ))
+                );
+                HUB_PID.store(hub.pid() as i32, std::sync::atomic::Ordering::SeqCst);
+                // SAFETY: registers a function without arguments that only calls kill(2)
+                unsafe { libc::atexit(kill_hub) };
+                std::sync::Mutex::new(hub)
             });
             let hub = hub.lock().unwrap_or_else(|p| p.into_inner());
             let mut s = hub.smtp();
