@@ -17,11 +17,8 @@ and Postfix, in the same run.
 3. Resume: a node killed with SIGKILL during a call (the loopback line, T.38); seconds from the
    kill until another node dials the number again. Target: <= lease + poll interval.
 
-With --node-cpu PERCENT each node runs (with the converters it starts) in a CPU cgroup of that
-share of one CPU, as if it had a machine of its own: one node gets PERCENT, three get three
-times as much, PostgreSQL and the load the rest. Without it the nodes share every CPU, and
-three nodes on this machine have no more CPU than one (each converts and calls in the
-background as fast as one alone: three times the work, on the same cores).
+The nodes share the machine's CPUs: three nodes have no more CPU than one, and each converts
+and calls in the background as fast as one alone (three times the work, on the same cores).
 
 Medians of --runs runs. Needs root, Postfix, smtp-source, postgresql and target/release/faxhub
 (make bench builds it).
@@ -88,22 +85,6 @@ class Postgres:
         self.proc.wait()
 
 
-# `--node-cpu`: each node (with the converters it starts) in a CPU cgroup of this many percent
-# of one CPU, as if it had a machine of its own of that size; None: the nodes share every CPU.
-NODE_CPU = None
-CGROUPS = "/sys/fs/cgroup/cpu"
-
-
-def cgroup(name):
-    """A cgroup (v1 cpu controller) allowing NODE_CPU percent of a CPU; its directory."""
-    d = f"{CGROUPS}/faxhub-bench-{name}"
-    if not os.path.isdir(d):
-        os.mkdir(d)
-    open(f"{d}/cpu.cfs_period_us", "w").write("100000")
-    open(f"{d}/cpu.cfs_quota_us", "w").write(str(NODE_CPU * 1000))
-    return d
-
-
 class Node:
     def __init__(self, name, url=None, lines=None, extra="", warm=True):
         self.dir = f"{BASE}/{name}"
@@ -118,13 +99,7 @@ class Node:
             f'data_dir = "{self.dir}/var"\n{store}[smtp]\nlisten = ["127.0.0.1:{self.port}"]\n'
             f'[scheduler]\npoll_interval = "{int(POLL_S * 1000)}ms"\n{extra}{lines}')
         self.log_path = f"{self.dir}/faxhub.log"
-        cmd = [BIN, "serve", "-c", self.config]
-        self.cgroup = None
-        if NODE_CPU:
-            # the node moves itself into its cgroup before it starts (its children follow)
-            self.cgroup = cgroup(name)
-            cmd = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sh"] + cmd
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "w"),
                                      env={**os.environ, "RUST_LOG": "warn,faxhub=info"})
         start = time.time()
@@ -146,14 +121,6 @@ class Node:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait()
-        if self.cgroup:
-            # what the node started (a converter) may outlive it for a moment
-            for _ in range(100):
-                try:
-                    os.rmdir(self.cgroup)
-                    break
-                except OSError:
-                    time.sleep(0.1)
 
 
 def blast(ports, messages, sessions=20, size=10240):
@@ -311,11 +278,7 @@ def main():
     p.add_argument("--messages", type=int, default=3000)
     p.add_argument("--spread-messages", type=int, default=600)
     p.add_argument("--only", choices=["ingest", "spread", "resume"])
-    p.add_argument("--node-cpu", type=int, metavar="PERCENT",
-                   help="each node in a CPU cgroup of PERCENT of one CPU (a machine of its own)")
     args = p.parse_args()
-    global NODE_CPU
-    NODE_CPU = args.node_cpu
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} is missing: run `make bench` (it builds the release binary)")
     os.makedirs(BASE, exist_ok=True)
@@ -328,9 +291,7 @@ def main():
     finally:
         pg.stop()
     shutil.rmtree(BASE, ignore_errors=True)
-    nodes = (f"each node in a cgroup of {NODE_CPU}% of a CPU" if NODE_CPU else
-             f"the nodes sharing the machine's {os.cpu_count()} CPUs")
-    print(f"\nmedians of {args.runs} runs, {nodes}")
+    print(f"\nmedians of {args.runs} runs, the nodes sharing the machine's {os.cpu_count()} CPUs")
     if i:
         report_ingest(i, args.messages)
     if s:
