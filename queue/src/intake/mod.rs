@@ -8,7 +8,8 @@
 //! may the caller acknowledge (SMTP `250`). If the commit fails the spool file is removed and the
 //! caller gets an error to turn into a temporary failure: nothing is acknowledged that is not
 //! durable, and nothing durable is left without a job (start-up recovery quarantines what a crash
-//! leaves between rename and commit).
+//! leaves between rename and commit). With several nodes the store keeps the message (in the
+//! job's transaction): one that fits in memory is not written to the spool at all.
 //!
 //! The per-sender limits (`limits`) are applied by the committer for every path, in the batch
 //! (`commit`): a number past the sender's daily limit, or every number once its pages or calls
@@ -268,17 +269,11 @@ impl Intake {
             .map_err(|e| self.full_or(e))
     }
 
-    async fn accept_durably(
-        &self,
-        submission: Submission,
-        body: Body,
-    ) -> Result<JobId, IntakeError> {
-        let received_at_ms = now_ms();
-        let id = JobId::generate(received_at_ms);
-        let rel = Spool::message_rel(id.as_str());
+    /// Puts `body` in the spool at `rel`, synced; its size.
+    async fn write_body(&self, body: Body, rel: &str) -> Result<u64, IntakeError> {
         let spool = self.spool.clone();
-        let path = rel.clone();
-        let size = tokio::task::spawn_blocking(move || match body {
+        let path = rel.to_string();
+        Ok(tokio::task::spawn_blocking(move || match body {
             Body::Bytes(message) => spool
                 .write_synced(&path, &message)
                 .map(|_| message.len() as u64),
@@ -292,7 +287,25 @@ impl Intake {
             }
         })
         .await
-        .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??;
+        .map_err(|e| IntakeError::Spool(std::io::Error::other(e)))??)
+    }
+
+    async fn accept_durably(
+        &self,
+        submission: Submission,
+        body: Body,
+    ) -> Result<JobId, IntakeError> {
+        let received_at_ms = now_ms();
+        let id = JobId::generate(received_at_ms);
+        let rel = Spool::message_rel(id.as_str());
+        // several nodes: a message in memory goes to the store only (its commit is what makes
+        // it durable), sparing the spool's disk a file per message
+        let (size, held) = match body {
+            Body::Bytes(message) if self.spool.is_cache() => {
+                (message.len() as u64, Some(std::sync::Arc::from(message)))
+            }
+            body => (self.write_body(body, &rel).await?, None),
+        };
         let job = NewJob {
             id: id.clone(),
             origin: submission.origin,
@@ -307,6 +320,7 @@ impl Intake {
             recipients: submission.recipients,
             source: submission.source,
             refused: submission.refused,
+            message: held,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {

@@ -106,6 +106,46 @@ impl Store {
         insert_small(tx, &mut small).await
     }
 
+    /// Puts `files` (name, content) into the store in `tx`, as `put_blobs` does spool files.
+    /// Without `with_blobs` there is nowhere else to keep them: an error.
+    pub(super) async fn put_blob_bytes(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        files: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        if self.blobs.is_none() {
+            return Err(StoreError::Spool(
+                files[0].0.to_string(),
+                std::io::Error::other("a message held in memory, but this store keeps no files"),
+            ));
+        }
+        let mut small: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut small_bytes = 0;
+        for (name, content) in files {
+            if content.len() < CHUNK {
+                small_bytes += content.len();
+                small.push((name.to_string(), content.to_vec()));
+                if small_bytes >= CHUNK || small.len() >= SMALL_PER_STATEMENT {
+                    insert_small(tx, &mut small).await?;
+                    small_bytes = 0;
+                }
+                continue;
+            }
+            for (seq, chunk) in content.chunks(CHUNK).enumerate() {
+                sqlx::query("INSERT INTO blobs (name, seq, data) VALUES ($1, $2, $3)")
+                    .bind(*name)
+                    .bind(seq as i64)
+                    .bind(chunk.to_vec())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        insert_small(tx, &mut small).await
+    }
+
     /// Writes the blob `name` to `dest` (created); false if the store has no such blob.
     pub async fn get_blob(&self, name: &str, dest: &Path) -> Result<bool, StoreError> {
         let spool_err = |e| StoreError::Spool(name.to_string(), e);

@@ -358,6 +358,27 @@ async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store
         message,
         "b reads a's message"
     );
+    // a message held in memory goes to the store only, and both nodes read it from there
+    let mut held = NewJob::example(1_001, &["+33169293998"]);
+    held.message_path = Spool::message_rel(held.id.as_str());
+    held.message = Some(std::sync::Arc::from(&b"Subject: held\r\n\r\nin memory"[..]));
+    a.insert_jobs(std::slice::from_ref(&held)).await.unwrap();
+    assert!(
+        !spool_a.path(&held.message_path).exists(),
+        "not written to a's spool"
+    );
+    for spool in [&spool_a, &spool_b] {
+        let path = spool.local(&held.message_path).await.unwrap();
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            b"Subject: held\r\n\r\nin memory"
+        );
+    }
+    // a store that keeps no files refuses it rather than lose it
+    let mut lost = held.clone();
+    lost.id = crate::job::JobId::generate(1_002);
+    let plain = Store::open(&dirs.0.path().join("plain.db")).await.unwrap();
+    assert!(plain.insert_jobs(&[lost]).await.is_err());
     // b converts: its page set (the TIFF, its PDF; no thumbnail) reaches a
     let claimed = b.claim_conversions(1, 2_000).await.unwrap();
     assert_eq!(claimed.len(), 1);

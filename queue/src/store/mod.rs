@@ -159,6 +159,9 @@ pub struct NewJob {
     pub source: Option<String>,
     /// Addresses refused at intake; they follow `recipients` (their indexes continue).
     pub refused: Vec<RefusedRecipient>,
+    /// The message itself when it is not in the spool at `message_path`: with several nodes a
+    /// message that fits in memory goes to the store only (a node fetches it when it needs it).
+    pub message: Option<std::sync::Arc<[u8]>>,
 }
 
 #[derive(Clone, Debug)]
@@ -190,6 +193,7 @@ impl NewJob {
             recipients: numbers.iter().map(|n| NewRecipient::example(n)).collect(),
             source: None,
             refused: Vec::new(),
+            message: None,
         }
     }
 }
@@ -531,8 +535,16 @@ impl Store {
                 .await?;
             }
         }
-        let messages: Vec<&str> = jobs.iter().map(|j| j.message_path.as_str()).collect();
-        self.put_blobs(&mut tx, &messages, false).await?;
+        // the messages in the spool, and those in memory (several nodes)
+        let (held, spooled): (Vec<&NewJob>, Vec<&NewJob>) =
+            jobs.iter().partition(|j| j.message.is_some());
+        let spooled: Vec<&str> = spooled.iter().map(|j| j.message_path.as_str()).collect();
+        self.put_blobs(&mut tx, &spooled, false).await?;
+        let held: Vec<(&str, &[u8])> = held
+            .iter()
+            .filter_map(|j| Some((j.message_path.as_str(), j.message.as_deref()?)))
+            .collect();
+        self.put_blob_bytes(&mut tx, &held).await?;
         tx.commit().await?;
         for job in jobs {
             self.usage_copies.forget(&job.return_path);
