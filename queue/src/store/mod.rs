@@ -547,7 +547,11 @@ impl Store {
         self.put_blob_bytes(&mut tx, &held).await?;
         tx.commit().await?;
         for job in jobs {
-            self.usage_copies.forget(&job.return_path);
+            self.usage_copies.update(&job.return_path, |usage| {
+                usage
+                    .numbers
+                    .extend(job.recipients.iter().map(|r| r.number.as_str().to_string()));
+            });
         }
         self.tell(Tiding::Jobs(jobs.len() as u64)).await;
         Ok(new_numbers)
@@ -808,7 +812,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.usage_copies.forget(&due.sender);
+        self.usage_copies.update(&due.sender, |usage| {
+            usage.calls += 1;
+            usage.pages += due.pages;
+        });
         Ok(Start::Started)
     }
 

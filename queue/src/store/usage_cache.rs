@@ -1,6 +1,7 @@
 //! Copies of senders' usage for SMTP's RCPT (`Store::sender_usage_cached`): a copy is used for
-//! at most `FRESH`, and forgotten as soon as this process changes the sender's usage (a job
-//! committed, a call started), so a sender's next message on this node sees its last one.
+//! at most `FRESH`, and what this process changes of the sender's usage (a job committed, a
+//! call started) is counted into it at once, so a sender's next message on this node sees its
+//! last one.
 //!
 //! RCPT only refuses early: the committer and the scheduler read the store itself and decide.
 //! A copy at most `FRESH` old can only move a refusal from RCPT to the receipt (what another
@@ -60,7 +61,18 @@ impl UsageCache {
         entries.insert(sender.to_string(), (usage, read_at));
     }
 
-    /// Forgets `sender` (its usage changed), and any read begun before.
+    /// Counts a change this process made to `sender`'s usage into its copy, if one is held (so
+    /// that the copy stays what the store would say); a read begun before is not kept.
+    pub fn update(&self, sender: &str, change: impl FnOnce(&mut Usage)) {
+        let mut entries = self.entries.lock().expect("usage cache lock");
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        if let Some((usage, _)) = entries.get_mut(sender) {
+            change(usage);
+        }
+    }
+
+    /// Forgets `sender`, and any read begun before.
+    #[cfg(test)]
     pub fn forget(&self, sender: &str) {
         let mut entries = self.entries.lock().expect("usage cache lock");
         self.changes.fetch_add(1, Ordering::SeqCst);
@@ -102,6 +114,28 @@ mod tests {
             cache.generation(),
         );
         assert!(cache.get("a@example.com").is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_this_process_changes_is_counted_into_a_copy_held() {
+        let cache = UsageCache::default();
+        cache.update("a@example.com", |u| u.calls += 1);
+        assert_eq!(cache.get("a@example.com"), None, "no copy: nothing made up");
+        cache.put(
+            "a@example.com",
+            used(&["+331"]),
+            Instant::now(),
+            cache.generation(),
+        );
+        cache.update("a@example.com", |u| {
+            u.numbers.insert("+332".into());
+        });
+        assert_eq!(cache.get("a@example.com"), Some(used(&["+331", "+332"])));
+        // a read begun before a change is not kept
+        let before = cache.generation();
+        cache.update("b@example.com", |u| u.calls += 1);
+        cache.put("b@example.com", used(&[]), Instant::now(), before);
+        assert_eq!(cache.get("b@example.com"), None);
     }
 
     #[tokio::test(start_paused = true)]
