@@ -13,7 +13,7 @@ use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes per row of `blobs`.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 /// Whole small files per INSERT.
 const SMALL_PER_STATEMENT: usize = 200;
 

@@ -10,6 +10,7 @@ mod blobs;
 mod cluster;
 mod connect;
 mod conversions;
+mod insert;
 mod outbox;
 mod reports;
 mod tidings;
@@ -104,6 +105,11 @@ const LAST_AT_STEP_MS: i64 = 1_000;
 
 /// `($1, $2), ($3, $4)`: the placeholders of a multi-row `VALUES` of `rows` rows of `columns`.
 fn values(rows: usize, columns: usize) -> String {
+    values_from(1, rows, columns)
+}
+
+/// The same, numbered from `$first`.
+fn values_from(first: usize, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         out.push_str(if row == 0 { "(" } else { ", (" });
@@ -111,7 +117,7 @@ fn values(rows: usize, columns: usize) -> String {
             if column > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("${}", row * columns + column + 1));
+            out.push_str(&format!("${}", first + row * columns + column));
         }
         out.push(')');
     }
@@ -415,146 +421,6 @@ impl Store {
     /// The database behind this store.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// Inserts jobs in one transaction (group commit): all or none. Multi-row statements keep
-    /// the round trips to the database per batch, not per job. Returns, per sender, how many
-    /// numbers the jobs name that none of its jobs in the store named before.
-    pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<NewNumbers, StoreError> {
-        let mut new_numbers = NewNumbers::new();
-        let mut tx = self.write_transaction().await?;
-        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO jobs (id, origin, return_path, from_header, subject, received_at, env_id, ret, message_path, size, conversion, source) VALUES {}",
-                values(chunk.len(), 12)
-            );
-            let mut q = sqlx::query(&sql);
-            for job in chunk {
-                q = q
-                    .bind(job.id.as_str())
-                    .bind(job.origin.as_str())
-                    .bind(text(&job.return_path))
-                    .bind(opt_text(&job.from_header))
-                    .bind(opt_text(&job.subject))
-                    .bind(job.received_at_ms)
-                    .bind(opt_text(&job.env_id))
-                    .bind(job.ret.map(Ret::as_str))
-                    .bind(&job.message_path)
-                    .bind(job.size as i64)
-                    .bind(ConversionState::Pending.as_str())
-                    .bind(opt_text(&job.source));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let recipients: Vec<(&NewJob, usize, &NewRecipient)> = jobs
-            .iter()
-            .flat_map(|job| {
-                job.recipients
-                    .iter()
-                    .enumerate()
-                    .map(move |(idx, r)| (job, idx, r))
-            })
-            .collect();
-        for chunk in recipients.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO recipients (job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at) VALUES {}",
-                values(chunk.len(), 10)
-            );
-            let mut q = sqlx::query(&sql);
-            for (job, idx, r) in chunk {
-                q = q
-                    .bind(job.id.as_str())
-                    .bind(*idx as i64)
-                    .bind(r.number.as_str())
-                    .bind(text(&r.address))
-                    .bind(opt_text(&r.display_name))
-                    .bind(opt_text(&r.subaddress))
-                    .bind(r.notify.map(|n| n.to_string()))
-                    .bind(opt_text(&r.orcpt))
-                    .bind(RecipientStatus::Queued.as_str())
-                    .bind(job.received_at_ms);
-            }
-            q.execute(&mut *tx).await?;
-            // the numbers each sender faxes, for its limits (`usage`): a new pair is inserted;
-            // a known one has its last_at moved only when it is a second behind, so that a
-            // flood of one sender to one number does not make every commit of every node wait
-            // for that one row (one row per pair in a statement: PostgreSQL refuses to update
-            // a row twice in one)
-            let mut seen = std::collections::BTreeMap::new();
-            for (job, _, r) in chunk {
-                let at = seen
-                    .entry((text(&job.return_path), r.number.as_str()))
-                    .or_insert((job.received_at_ms, job.received_at_ms));
-                at.0 = at.0.min(job.received_at_ms);
-                at.1 = at.1.max(job.received_at_ms);
-            }
-            // the pairs inserted are the senders' new destinations (`new_numbers`)
-            let sql = format!(
-                "INSERT INTO sender_numbers (sender, number, first_at, last_at) VALUES {} \
-                 ON CONFLICT (sender, number) DO NOTHING RETURNING sender",
-                values(seen.len(), 4)
-            );
-            let mut q = sqlx::query(&sql);
-            for ((sender, number), (first, last)) in &seen {
-                q = q.bind(sender).bind(*number).bind(*first).bind(*last);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                *new_numbers.entry(row.try_get("sender")?).or_insert(0) += 1;
-            }
-            let sql = format!(
-                "WITH v (sender, number, last_at) AS (VALUES {}) \
-                 UPDATE sender_numbers SET last_at = v.last_at FROM v \
-                 WHERE sender_numbers.sender = v.sender AND sender_numbers.number = v.number \
-                 AND sender_numbers.last_at < v.last_at - {LAST_AT_STEP_MS}",
-                values(seen.len(), 3)
-            );
-            let mut q = sqlx::query(&sql);
-            for ((sender, number), (_, last)) in &seen {
-                q = q.bind(sender).bind(*number).bind(*last);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for job in jobs {
-            for (n, r) in job.refused.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO recipients (job_id, idx, number, address, display_name, notify, orcpt, status, status_code, reason, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(job.id.as_str())
-                .bind((job.recipients.len() + n) as i64)
-                .bind(r.number.as_ref().map_or("", FaxNumber::as_str))
-                .bind(text(&r.address))
-                .bind(opt_text(&r.display_name))
-                .bind(r.notify.map(|n| n.to_string()))
-                .bind(opt_text(&r.orcpt))
-                .bind(RecipientStatus::Failed.as_str())
-                .bind(r.status.to_string())
-                .bind(text(&r.reason))
-                .bind(job.received_at_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        // the messages in the spool, and those in memory (several nodes)
-        let (held, spooled): (Vec<&NewJob>, Vec<&NewJob>) =
-            jobs.iter().partition(|j| j.message.is_some());
-        let spooled: Vec<&str> = spooled.iter().map(|j| j.message_path.as_str()).collect();
-        self.put_blobs(&mut tx, &spooled, false).await?;
-        let held: Vec<(&str, &[u8])> = held
-            .iter()
-            .filter_map(|j| Some((j.message_path.as_str(), j.message.as_deref()?)))
-            .collect();
-        self.put_blob_bytes(&mut tx, &held).await?;
-        tx.commit().await?;
-        for job in jobs {
-            self.usage_copies.update(&job.return_path, |usage| {
-                usage
-                    .numbers
-                    .extend(job.recipients.iter().map(|r| r.number.as_str().to_string()));
-            });
-        }
-        self.tell(Tiding::Jobs(jobs.len() as u64)).await;
-        Ok(new_numbers)
     }
 
     /// The job made from the agent's item `source`, if there is one (it was committed and the

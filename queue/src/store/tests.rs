@@ -41,7 +41,46 @@ on_both_backends!(
     a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window,
     a_conversion_deferred_for_the_servers_trouble_waits_then_converts,
     numbers_with_a_call_in_progress_are_left_out_of_what_can_start,
+    a_batch_is_inserted_whole_or_not_at_all,
 );
+
+/// A batch with one job the database refuses (its id taken) leaves nothing behind: on
+/// PostgreSQL such a batch is one statement, on SQLite one transaction.
+async fn a_batch_is_inserted_whole_or_not_at_all(store: Store) {
+    let first = job(1_000, &["+33169293999"]);
+    store
+        .insert_jobs(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let other = job(1_001, &["+33169293998"]);
+    let again = NewJob {
+        recipients: vec![NewRecipient::example("+33169293997")],
+        ..first.clone()
+    };
+    assert!(store.insert_jobs(&[other.clone(), again]).await.is_err());
+    assert!(
+        store.job(&other.id).await.unwrap().is_none(),
+        "not half a batch"
+    );
+    assert_eq!(
+        store
+            .sender_usage("a@example.com", 0)
+            .await
+            .unwrap()
+            .numbers
+            .len(),
+        1,
+        "nor its numbers"
+    );
+    // the batch without the bad job goes in, with its new destination counted
+    assert_eq!(
+        store
+            .insert_jobs(std::slice::from_ref(&other))
+            .await
+            .unwrap(),
+        NewNumbers::from([("a@example.com".into(), 1)])
+    );
+}
 
 /// With one call per number, a queue headed by faxes to a number being called (here or on
 /// another node) must not hide the faxes behind them, nor cost a claim each.
