@@ -378,7 +378,19 @@ async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store
     let mut lost = held.clone();
     lost.id = crate::job::JobId::generate(1_002);
     let plain = Store::open(&dirs.0.path().join("plain.db")).await.unwrap();
-    assert!(plain.insert_jobs(&[lost]).await.is_err());
+    assert!(
+        plain
+            .insert_jobs(std::slice::from_ref(&lost))
+            .await
+            .is_err()
+    );
+    let plain = Store::connect(&Target::Postgres {
+        url: crate::pg_test::database(),
+        connections: 2,
+    })
+    .await
+    .unwrap();
+    assert!(plain.insert_jobs(&[lost]).await.is_err(), "PostgreSQL too");
     // b converts: its page set (the TIFF, its PDF; no thumbnail) reaches a
     let claimed = b.claim_conversions(1, 2_000).await.unwrap();
     assert_eq!(claimed.len(), 1);

@@ -183,7 +183,11 @@ impl Store {
             && jobs.len() <= ROWS_PER_STATEMENT
             && (1..=ROWS_PER_STATEMENT).contains(&recipients)
             && jobs.iter().all(|j| j.refused.is_empty())
-            && (self.blobs.is_none() || held.is_some_and(|bytes| bytes <= MAX_BYTES))
+            && match self.blobs {
+                // a message in memory has nowhere to go: the transaction refuses it
+                None => jobs.iter().all(|j| j.message.is_none()),
+                Some(_) => held.is_some_and(|bytes| bytes <= MAX_BYTES),
+            }
             && jobs.len() * 15 + recipients * 17 <= MAX_PARAMETERS
     }
 

@@ -32,8 +32,9 @@ impl Store {
         Ok(self.usage_rows(sender, since_ms, None).await?.0)
     }
 
-    /// [`Store::sender_usage`] and [`Store::new_numbers`] since `new_since_ms`, in one statement
-    /// (the committer asks both at every batch).
+    /// [`Store::sender_usage`], and how many numbers `sender`'s jobs received since
+    /// `new_since_ms` name that none of its earlier jobs (still in the store) named: in one
+    /// statement (the committer asks both at every batch).
     pub async fn sender_usage_and_new(
         &self,
         sender: &str,
@@ -84,19 +85,6 @@ impl Store {
             }
         }
         Ok((usage, fresh))
-    }
-
-    /// How many numbers `sender`'s jobs received since `since_ms` name that none of its earlier
-    /// jobs (still in the store) named.
-    pub async fn new_numbers(&self, sender: &str, since_ms: i64) -> Result<u64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM sender_numbers WHERE sender = $1 AND first_at >= $2",
-        )
-        .bind(text(sender))
-        .bind(since_ms)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
     }
 
     /// Fails a recipient waiting for a call (queued or deferred) for good, with the limit it
