@@ -257,11 +257,11 @@ async fn continue_after(stop: &mut watch::Receiver<bool>) -> bool {
 
 fn wake(wakeups: &Wakeups, node: &str, what: &str) {
     // jobs accepted by another node count as arriving here too: while mail floods the
-    // cluster, every node puts intake first (`scheduler::pace`); this node's own are counted
-    // by its intake
+    // cluster, every node puts intake first and the nodes receiving it share one conversion
+    // budget (`scheduler::pace`); this node's own are counted by its intake
     if let Some((jobs, by)) = what.strip_prefix("work ").and_then(|w| w.split_once(' ')) {
         match jobs.parse() {
-            Ok(jobs) if by != node => wakeups.scheduler.committed(jobs),
+            Ok(jobs) if by != node => wakeups.scheduler.committed_by(jobs, by),
             _ => {}
         }
         return;

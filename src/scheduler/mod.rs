@@ -117,7 +117,12 @@ impl Scheduler {
             if *shutdown.borrow() {
                 break;
             }
-            pace.observe(self.wakeups.scheduler.total(), self.clock.now_ms());
+            let arrivals = &self.wakeups.scheduler;
+            pace.observe(
+                arrivals.total(),
+                arrivals.peers_receiving(pace::PEERS_WITHIN),
+                self.clock.now_ms(),
+            );
             unrecorded.retry(&self.store).await;
             // a node that cannot renew its claims starts nothing: another may be taking them
             let holds = self.renewal.holds();

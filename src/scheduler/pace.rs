@@ -8,7 +8,14 @@
 //! sustained flood still gets its mail converted, slowly), and the passes that intake's wake-ups cause come at
 //! most every `SETTLE`, so that a commit per few milliseconds costs the store one look per
 //! `SETTLE`, not one per commit. A single message or a trickle is converted at once, with every
-//! worker. Pure: the caller gives the count and `now`.
+//! worker.
+//!
+//! With several nodes, every node receiving mail (other nodes' commits come by NOTIFY) shares
+//! that one budget: with `k` others receiving within `PEERS_WITHIN`, a node's spacing is
+//! `(k + 1) × BUSY_SPACING`, so that the cluster converts about as much during a flood as one
+//! node does, whatever its size. Plenty still: one conversion per `BUSY_SPACING` is 120 faxes a
+//! minute, more than the lines of a site dial, and every worker resumes once the flood ends.
+//! Pure: the caller gives the counts and `now`.
 
 use std::time::Duration;
 
@@ -25,6 +32,8 @@ const HOLD_MS: i64 = 2000;
 /// still progress, never a stall, at a small part of the machine (a text mail's conversion takes
 /// some 80 ms of CPU).
 const BUSY_SPACING_MS: i64 = 500;
+/// Other nodes that committed jobs within this long share the budget while busy.
+pub const PEERS_WITHIN: Duration = Duration::from_millis((WINDOW_MS + HOLD_MS) as u64);
 
 #[derive(Debug, Default)]
 pub struct Pace {
@@ -34,11 +43,15 @@ pub struct Pace {
     busy_until: i64,
     /// When the last conversion started.
     last_start: Option<i64>,
+    /// Other nodes receiving mail, at the last observation.
+    peers: usize,
 }
 
 impl Pace {
-    /// Records that the intake had committed `total` jobs at `now_ms`.
-    pub fn observe(&mut self, total: u64, now_ms: i64) {
+    /// Records that the intake had committed `total` jobs at `now_ms` (other nodes' included),
+    /// `peers` other nodes among those committing them lately.
+    pub fn observe(&mut self, total: u64, peers: usize, now_ms: i64) {
+        self.peers = peers;
         let Some((start, count)) = self.window else {
             self.window = Some((now_ms, total));
             return;
@@ -61,9 +74,8 @@ impl Pace {
         if !self.busy(now_ms) {
             return workers.saturating_sub(running);
         }
-        let spaced = self
-            .last_start
-            .is_none_or(|at| now_ms - at >= BUSY_SPACING_MS);
+        let spacing = BUSY_SPACING_MS.saturating_mul(self.peers as i64 + 1);
+        let spaced = self.last_start.is_none_or(|at| now_ms - at >= spacing);
         usize::from(running == 0 && spaced)
     }
 
@@ -124,7 +136,7 @@ mod tests {
         for (what, samples, busy, allowed) in cases {
             let mut pace = Pace::default();
             for (at, total) in samples.iter() {
-                pace.observe(*total, *at);
+                pace.observe(*total, 0, *at);
             }
             let now = samples.last().unwrap().0;
             assert_eq!(pace.busy(now), *busy, "{what}");
@@ -135,10 +147,10 @@ mod tests {
     #[test]
     fn running_conversions_count_against_what_may_start() {
         let mut pace = Pace::default();
-        pace.observe(0, 0);
+        pace.observe(0, 0, 0);
         assert_eq!(pace.conversions(0, 4, 3), 1);
         assert_eq!(pace.conversions(0, 4, 4), 0);
-        pace.observe(100, 50);
+        pace.observe(100, 0, 50);
         assert_eq!(pace.conversions(50, 4, 0), 1);
         assert_eq!(pace.conversions(50, 4, 1), 0, "the one allowed is running");
         assert_eq!(
@@ -152,8 +164,8 @@ mod tests {
     #[test]
     fn while_busy_conversions_start_spaced_and_at_full_speed_after() {
         let mut pace = Pace::default();
-        pace.observe(0, 0);
-        pace.observe(100, 100);
+        pace.observe(0, 0, 0);
+        pace.observe(100, 0, 100);
         pace.started(100);
         assert_eq!(pace.conversions(200, 4, 0), 0, "too soon after the last");
         assert_eq!(pace.conversions(599, 4, 0), 0);
@@ -164,5 +176,25 @@ mod tests {
         // quiet for HOLD after the burst: every worker, at once
         assert_eq!(pace.conversions(2100, 4, 0), 4);
         assert_eq!(pace.conversions(2100, 4, 1), 3);
+    }
+
+    #[test]
+    fn nodes_receiving_mail_share_one_budget() {
+        // (other nodes receiving, ms after a conversion started when the next may, one node)
+        let cases: &[(usize, i64)] = &[(0, 500), (1, 1000), (2, 1500)];
+        for (peers, next) in cases {
+            let mut pace = Pace::default();
+            pace.observe(0, *peers, 0);
+            pace.observe(100, *peers, 100);
+            pace.started(100);
+            assert_eq!(pace.conversions(99 + next, 4, 0), 0, "{peers} peers: too soon");
+            assert_eq!(pace.conversions(100 + next, 4, 0), 1, "{peers} peers: spaced");
+        }
+        // the flood over, every worker whatever the peers
+        let mut pace = Pace::default();
+        pace.observe(0, 2, 0);
+        pace.observe(100, 2, 100);
+        pace.observe(100, 2, 2200);
+        assert_eq!(pace.conversions(2200, 4, 0), 4);
     }
 }

@@ -2,7 +2,7 @@
 //! sessions).
 //!
 //! It takes every job waiting at that moment (at most `MAX_BATCH`) and fsyncs the spool
-//! directory once for all their renames. It then applies the per-sender limits: each sender's
+//! directory once for all their renames (none when every message travels in its row). It then applies the per-sender limits: each sender's
 //! usage is read once per batch and grows as the batch's own jobs take numbers, and as no other
 //! job is committed meanwhile, two sessions of one sender cannot both pass a limit. It inserts
 //! the jobs in one transaction, answers each caller after the commit, warns about a sender whose
@@ -41,12 +41,18 @@ pub(super) async fn commit_loop(
                 Err(_) => break,
             }
         }
-        // One directory fsync makes every rename of the batch durable, before any commit.
+        // One directory fsync makes every rename of the batch durable, before any commit; a
+        // batch whose messages all travel in their rows (`NewJob::message`) renamed nothing.
+        let renamed = batch.iter().any(|(job, _)| job.message.is_none());
         let dir = spool.clone();
-        let synced = tokio::task::spawn_blocking(move || dir.sync_dir(crate::spool::MSG_DIR))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
+        let synced = if renamed {
+            tokio::task::spawn_blocking(move || dir.sync_dir(crate::spool::MSG_DIR))
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r)
+        } else {
+            Ok(())
+        };
         if let Err(e) = synced {
             tracing::error!(error = %e, "could not fsync the spool directory; refusing the batch");
             for (_, reply) in batch.drain(..) {

@@ -124,17 +124,44 @@ enum Body {
 
 /// What the intake tells the scheduler: work was committed (a wake-up), and how many jobs so far
 /// (from which the scheduler judges whether mail is arriving, to let intake go first).
+/// With several nodes, jobs other nodes committed count too, and the nodes that committed them
+/// are remembered (at most `MAX_PEERS`, the cluster's own names from its NOTIFY channel).
 #[derive(Default)]
 pub struct Arrivals {
     notify: Notify,
     committed: AtomicU64,
+    /// Other nodes that committed jobs, and when they last did.
+    peers: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
+
+/// Other nodes remembered at most.
+const MAX_PEERS: usize = 64;
 
 impl Arrivals {
     /// `jobs` more jobs were committed: wakes the waiter.
     pub fn committed(&self, jobs: u64) {
         self.committed.fetch_add(jobs, Ordering::Relaxed);
         self.notify.notify_one();
+    }
+
+    /// `jobs` more jobs were committed by the other node `node`: counted like this node's, and
+    /// `node` noted as receiving mail.
+    pub fn committed_by(&self, jobs: u64, node: &str) {
+        {
+            let mut peers = self.peers.lock().expect("arrivals lock");
+            if peers.len() >= MAX_PEERS && !peers.contains_key(node) {
+                let oldest = peers.iter().min_by_key(|(_, at)| **at).map(|(n, _)| n.clone());
+                peers.remove(&oldest.expect("full, so not empty"));
+            }
+            peers.insert(node.to_string(), tokio::time::Instant::now());
+        }
+        self.committed(jobs);
+    }
+
+    /// How many other nodes committed jobs within the last `within`.
+    pub fn peers_receiving(&self, within: std::time::Duration) -> usize {
+        let peers = self.peers.lock().expect("arrivals lock");
+        peers.values().filter(|at| at.elapsed() < within).count()
     }
 
     /// Wakes the waiter without new jobs (an operator's action, a test).
