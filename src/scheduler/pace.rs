@@ -187,8 +187,16 @@ mod tests {
             pace.observe(0, *peers, 0);
             pace.observe(100, *peers, 100);
             pace.started(100);
-            assert_eq!(pace.conversions(99 + next, 4, 0), 0, "{peers} peers: too soon");
-            assert_eq!(pace.conversions(100 + next, 4, 0), 1, "{peers} peers: spaced");
+            assert_eq!(
+                pace.conversions(99 + next, 4, 0),
+                0,
+                "{peers} peers: too soon"
+            );
+            assert_eq!(
+                pace.conversions(100 + next, 4, 0),
+                1,
+                "{peers} peers: spaced"
+            );
         }
         // the flood over, every worker whatever the peers
         let mut pace = Pace::default();

@@ -150,7 +150,10 @@ impl Arrivals {
         {
             let mut peers = self.peers.lock().expect("arrivals lock");
             if peers.len() >= MAX_PEERS && !peers.contains_key(node) {
-                let oldest = peers.iter().min_by_key(|(_, at)| **at).map(|(n, _)| n.clone());
+                let oldest = peers
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(n, _)| n.clone());
                 peers.remove(&oldest.expect("full, so not empty"));
             }
             peers.insert(node.to_string(), tokio::time::Instant::now());

@@ -76,3 +76,30 @@ async fn parallel_sessions_of_one_sender_cannot_pass_its_numbers_limit() {
         assert_eq!(job.recipients[0].status, status, "{number}");
     }
 }
+
+/// Other nodes' commits count as arrivals, and the nodes committing them are counted while
+/// recent; a flood of node names (the NOTIFY channel is the cluster's, but still) keeps at most
+/// `MAX_PEERS`.
+#[tokio::test(start_paused = true)]
+async fn other_nodes_commits_count_and_their_nodes_while_recent() {
+    let arrivals = Arrivals::default();
+    arrivals.committed(2);
+    arrivals.committed_by(3, "b");
+    arrivals.committed_by(1, "c");
+    arrivals.committed_by(1, "b");
+    assert_eq!(arrivals.total(), 7, "this node's and the others'");
+    let within = std::time::Duration::from_secs(3);
+    assert_eq!(arrivals.peers_receiving(within), 2, "b and c, once each");
+    tokio::time::advance(std::time::Duration::from_secs(2)).await;
+    arrivals.committed_by(1, "c");
+    tokio::time::advance(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        arrivals.peers_receiving(within),
+        1,
+        "b went quiet, c did not"
+    );
+    for i in 0..10 * MAX_PEERS {
+        arrivals.committed_by(1, &format!("node-{i}"));
+    }
+    assert_eq!(arrivals.peers_receiving(within), MAX_PEERS, "bounded");
+}
