@@ -1,6 +1,6 @@
 //! The command line, modelled on Postfix and HylaFAX: `serve`, `queue` (mailq/faxstat),
 //! `send` (sendfax), `inbox` (faxstat -r), `check-config` (postfix check), `drain` and
-//! `cluster status` (several nodes on one store).
+//! `cluster status` (several nodes on one store), `token` (the HTTP API's).
 
 use crate::Failure;
 use crate::config::Config;
@@ -52,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ClusterAction,
     },
+    /// The HTTP API's tokens: create (printed once), list, revoke
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Check a configuration file and exit
     CheckConfig {
         /// The file to check (default: --config)
@@ -88,6 +93,30 @@ pub enum QueueAction {
     Watch { id: String },
     /// Events counted since the store was made (e.g. sender_destination_spikes)
     Counters,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Make a token and print it (only this once)
+    Create {
+        /// What it may do: send, read, admin (comma-separated)
+        #[arg(long)]
+        scope: String,
+        /// The sender it acts for: it sends as, and sees the faxes of, this address only
+        #[arg(long)]
+        sender: Option<String>,
+        /// A name to tell it by in `token list`
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every token: id, scopes, sender, name, revoked or not (never the secret)
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id: it stops working at once, on every node
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,6 +193,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Drain { node } => {
             let (config, _) = load(path)?;
             crate::cluster::drain(&config, node).await
+        }
+        Command::Token { action } => {
+            let (config, _) = load(path)?;
+            crate::token_cmd::run(&config, action).await
         }
         Command::Cluster {
             action: ClusterAction::Status { json },

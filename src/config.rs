@@ -75,6 +75,8 @@ pub struct Config {
     pub imap: Option<ImapConfig>,
     /// Scan-to-folder hot folders (`[[hotfolder]]`).
     pub hotfolder: Vec<HotFolderConfig>,
+    /// The HTTP API (on 127.0.0.1:8329 by default).
+    pub http: crate::http::HttpConfig,
     pub log: LogConfig,
 }
 
@@ -106,6 +108,7 @@ impl Default for Config {
             groupwise: None,
             imap: None,
             hotfolder: Vec::new(),
+            http: crate::http::HttpConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -240,6 +243,8 @@ pub struct Checked {
     pub local: LocalDomains,
     pub trusted: Vec<IpNet>,
     pub listen: Vec<SocketAddr>,
+    /// `[http] listen`, each a loopback address.
+    pub http: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -390,13 +395,17 @@ impl Config {
             problems.take(faxhub_connectors::relay::SmtpRelay::new(relay));
         }
         problems.take(crate::agents::validate(self));
-        match (dialplan, local, trusted, listen) {
-            (Some(dialplan), Some(local), Some(trusted), Some(listen)) if problems.0.is_empty() => {
+        let http = problems.take(self.http.addresses());
+        match (dialplan, local, trusted, listen, http) {
+            (Some(dialplan), Some(local), Some(trusted), Some(listen), Some(http))
+                if problems.0.is_empty() =>
+            {
                 Ok(Checked {
                     dialplan,
                     local,
                     trusted,
                     listen,
+                    http,
                 })
             }
             _ => Err(ConfigError::Invalid(problems.0.join("; "))),

@@ -46,6 +46,8 @@ pub struct Daemon {
     config: Config,
     hostname: String,
     listeners: Vec<TcpListener>,
+    /// The HTTP API's (`[http] listen`).
+    http_listeners: Vec<TcpListener>,
     intake: Intake,
     addressing: Addressing,
     shared: Arc<Shared>,
@@ -103,6 +105,13 @@ impl Daemon {
                 .await
                 .map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
             listeners.push(listener);
+        }
+        let mut http_listeners = Vec::new();
+        for addr in &checked.http {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| runtime(&format!("cannot listen on {addr} (http)"), &e))?;
+            http_listeners.push(listener);
         }
 
         let intake = Intake::start(
@@ -207,6 +216,7 @@ impl Daemon {
             config,
             hostname,
             listeners,
+            http_listeners,
             intake,
             addressing,
             shared,
@@ -265,10 +275,18 @@ impl Daemon {
             stop_rx.clone(),
             closed_rx,
         ));
+        let http_task = tokio::spawn(crate::http::serve(
+            crate::http::Api {
+                store: store.clone(),
+            },
+            self.http_listeners,
+            stop_rx.clone(),
+        ));
         let (left_tx, left_rx) = watch::channel(false);
         let membership = tokio::spawn(self.membership.run(left_rx));
         tracing::info!(
             listen = ?self.config.smtp.listen,
+            http = ?self.config.http.listen,
             fax_domains = ?self.config.smtp.fax_domains,
             data_dir = %self.config.data_dir.display(),
             lines = self.config.lines.len(),
@@ -287,6 +305,7 @@ impl Daemon {
         for task in tasks {
             let _ = task.await;
         }
+        let _ = http_task.await;
         let _ = left_tx.send(true);
         let _ = membership.await;
         let _ = closed_tx.send(true);

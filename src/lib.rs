@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 mod convert_cmd;
 pub mod daemon;
+pub mod http;
 pub mod inbound;
 mod inbox_cmd;
 mod logging;
@@ -25,6 +26,7 @@ pub mod scheduler;
 mod send;
 #[cfg(test)]
 mod testing;
+mod token_cmd;
 pub mod wakeups;
 mod watch;
 

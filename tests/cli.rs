@@ -39,6 +39,11 @@ fn check_config_accepts_the_example_and_names_what_is_wrong() {
             2,
             "explode",
         ),
+        (
+            "[http]\nlisten = [\"0.0.0.0:8329\"]\n",
+            2,
+            "http.listen: \"0.0.0.0:8329\" is not a loopback address",
+        ),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();

@@ -331,7 +331,7 @@ fn without_its_database_smtp_defers_with_451_and_the_cli_says_so_then_all_resume
         &config,
         format!(
             "data_dir = \"{}\"\n[store]\nurl = \"{with_password}\"\n[smtp]\nlisten = [\"127.0.0.1:{}\"]\n\
-             [[lines]]\nname = \"file\"\nkind = \"file\"\n",
+             [http]\nlisten = []\n[[lines]]\nname = \"file\"\nkind = \"file\"\n",
             dir.path().join("var").display(),
             free_port()
         ),

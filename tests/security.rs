@@ -139,7 +139,7 @@ fn without_bubblewrap_nothing_is_converted_unless_the_sandbox_is_turned_off() {
     let port = free_port();
     let serve = run(
         &format!(
-            "[smtp]\nlisten = [\"127.0.0.1:{port}\"]\n[[lines]]\nname = \"file\"\nkind = \"file\"\n"
+            "[smtp]\nlisten = [\"127.0.0.1:{port}\"]\n[http]\nlisten = []\n[[lines]]\nname = \"file\"\nkind = \"file\"\n"
         ),
         &["serve"],
     );

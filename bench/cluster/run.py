@@ -96,7 +96,7 @@ class Node:
                  if url else "")
         lines = lines or '[[lines]]\nname = "file"\nkind = "file"\n'
         open(self.config, "w").write(
-            f'data_dir = "{self.dir}/var"\n{store}[smtp]\nlisten = ["127.0.0.1:{self.port}"]\n'
+            f'data_dir = "{self.dir}/var"\n{store}[http]\nlisten = []\n[smtp]\nlisten = ["127.0.0.1:{self.port}"]\n'
             f'[scheduler]\npoll_interval = "{int(POLL_S * 1000)}ms"\n{extra}{lines}')
         self.log_path = f"{self.dir}/faxhub.log"
         self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=subprocess.DEVNULL,

@@ -88,7 +88,7 @@ def daemon_farm(files, extra=""):
     d = tempfile.mkdtemp(prefix="bench-daemon-")
     config = os.path.join(d, "faxhub.toml")
     port = 20000 + os.getpid() % 10000
-    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
+    open(config, "w").write(f'data_dir = "{d}/var"\n[http]\nlisten = []\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
                             f'[convert]\nbody = "never"\n{extra}')
     logpath = os.path.join(d, "log")
     log = open(logpath, "w")

@@ -106,7 +106,7 @@ def faxhub_instance(name):
     os.makedirs(d)
     port = free_port()
     config = f"{d}/faxhub.toml"
-    open(config, "w").write(f'data_dir = "{d}/var"\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
+    open(config, "w").write(f'data_dir = "{d}/var"\n[http]\nlisten = []\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
                             '[[lines]]\nname = "file"\nkind = "file"\n')
     log = open(f"{d}/faxhub.log", "w")
     proc = subprocess.Popen([BIN, "serve", "-c", config], stdout=subprocess.DEVNULL, stderr=log,

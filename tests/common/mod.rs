@@ -28,6 +28,8 @@ pub fn free_port() -> u16 {
 pub struct Faxhub {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The HTTP API's port.
+    pub http_port: u16,
     pub config: PathBuf,
     /// Its `data_dir` (`dir/var` unless the test gave one).
     data: PathBuf,
@@ -50,6 +52,7 @@ impl Faxhub {
         let dir = tempfile::tempdir().unwrap();
         let data = data_dir.map_or_else(|| dir.path().join("var"), Path::to_path_buf);
         let port = free_port();
+        let http_port = free_port();
         let config = dir.path().join("faxhub.toml");
         // the file line unless the test names its own (the default loopback line makes calls)
         let lines = if rest.contains("[[lines]]") {
@@ -58,13 +61,15 @@ impl Faxhub {
             "[[lines]]\nname = \"file\"\nkind = \"file\"\n"
         };
         let text = format!(
-            "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n{rest}\n{lines}",
+            "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n\
+             [http]\nlisten = [\"127.0.0.1:{http_port}\"]\n{rest}\n{lines}",
             data.display()
         );
         std::fs::write(&config, text).unwrap();
         let mut hub = Faxhub {
             dir,
             port,
+            http_port,
             config,
             data,
             child: None,

@@ -14,6 +14,7 @@ mod insert;
 mod outbox;
 mod reports;
 mod tidings;
+mod tokens;
 mod usage;
 mod usage_cache;
 mod views;
@@ -25,6 +26,7 @@ pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
 pub use reports::{Mark, ReportCandidate, ReportSource};
+pub use tokens::TokenRow;
 pub use views::{AttemptView, JobView, RecipientView};
 
 use crate::dialplan::FaxNumber;

@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    api_tokens_are_kept_listed_and_revoked,
     text_with_nul_is_kept_with_a_replacement_character,
     a_job_moves_through_its_states,
     recovery_and_conversion_failure,
@@ -756,5 +757,45 @@ async fn text_with_nul_is_kept_with_a_replacement_character(store: Store) {
     assert_eq!(
         view.recipients[0].reason.as_deref(),
         Some("file\u{FFFD}.doc: broken")
+    );
+}
+
+async fn api_tokens_are_kept_listed_and_revoked(store: Store) {
+    let token = |id: &str, at: i64| TokenRow {
+        id: id.into(),
+        hash: "ab".repeat(32),
+        scopes: "send,read".into(),
+        sender: Some("alice@example.com".into()),
+        name: Some("ERP\0".into()),
+        created_at_ms: at,
+        revoked_at_ms: None,
+    };
+    store.create_token(&token("t2", 2)).await.unwrap();
+    store.create_token(&token("t1", 1)).await.unwrap();
+    assert!(
+        store.create_token(&token("t1", 3)).await.is_err(),
+        "ids are unique"
+    );
+    let got = store.token("t1").await.unwrap().unwrap();
+    assert_eq!(got.name.as_deref(), Some("ERP\u{FFFD}"));
+    assert_eq!(
+        (got.hash.len(), got.sender.as_deref()),
+        (64, Some("alice@example.com"))
+    );
+    assert_eq!(store.token("nope").await.unwrap(), None);
+    let ids: Vec<_> = store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, ["t1", "t2"], "oldest first");
+    assert!(store.revoke_token("t1", 10).await.unwrap());
+    assert!(!store.revoke_token("t1", 11).await.unwrap(), "once");
+    assert!(!store.revoke_token("nope", 11).await.unwrap());
+    assert_eq!(
+        store.token("t1").await.unwrap().unwrap().revoked_at_ms,
+        Some(10)
     );
 }
