@@ -268,6 +268,7 @@ impl Daemon {
             )
             .map_err(Failure::Runtime)?,
         );
+        let local = self.shared.local.clone();
         let (closed_tx, closed_rx) = watch::channel(false);
         let smtp_task = tokio::spawn(smtp::serve(
             self.shared,
@@ -278,6 +279,12 @@ impl Daemon {
         let http_task = tokio::spawn(crate::http::serve(
             crate::http::Api {
                 store: store.clone(),
+                intake: self.intake.clone(),
+                addressing: self.addressing.clone(),
+                local,
+                hostname: self.hostname.clone(),
+                max_size: usize::try_from(self.config.smtp.max_message_size).unwrap_or(usize::MAX),
+                max_recipients: self.config.smtp.max_recipients as usize,
             },
             self.http_listeners,
             stop_rx.clone(),

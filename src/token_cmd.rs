@@ -74,13 +74,10 @@ pub async fn run(config: &Config, action: TokenAction) -> Result<(), Failure> {
     }
 }
 
-/// Whether `s` looks like local@domain: one `@`, both sides non-empty, no space or control
-/// character, at most 254 characters (RFC 5321's path limit).
+/// Whether `s` is a plain mailbox (`senders::mailbox`, as senders are checked everywhere) of
+/// at most 254 characters (RFC 5321's path limit).
 fn is_address(s: &str) -> bool {
-    let shaped = s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !domain.contains('@')
-    });
-    shaped && s.len() <= 254 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    s.len() <= 254 && faxhub_queue::senders::mailbox(s).is_some()
 }
 
 #[cfg(test)]

@@ -15,22 +15,33 @@ struct Answer {
     status: u16,
     content_type: String,
     www_authenticate: bool,
+    location: String,
     body: Value,
 }
 
 /// `curl` GET of `path` on the hub's HTTP port, with `token` as bearer if given.
 fn get(hub: &Faxhub, path: &str, token: Option<&str>) -> Answer {
+    curl(hub, path, token, &[])
+}
+
+/// `curl` of `path` with `args` (a method, a body), with `token` as bearer if given.
+fn curl(hub: &Faxhub, path: &str, token: Option<&str>, args: &[&str]) -> Answer {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "30", "-D", "-"]);
+    cmd.args(["-sS", "--max-time", "60", "-D", "-"]);
     if let Some(token) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
     }
     let out = cmd
+        .args(args)
         .arg(format!("http://127.0.0.1:{}{path}", hub.http_port))
         .output()
         .expect("curl runs");
     assert!(out.status.success(), "curl {path}: {out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
+    // a 100 Continue comes before the answer to an upload
+    let text = text
+        .strip_prefix("HTTP/1.1 100 Continue\r\n\r\n")
+        .unwrap_or(&text);
     let (head, body) = text.split_once("\r\n\r\n").expect("headers, then a body");
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     let header = |name: &str| {
@@ -46,6 +57,7 @@ fn get(hub: &Faxhub, path: &str, token: Option<&str>) -> Answer {
         status,
         content_type: header("content-type"),
         www_authenticate: !header("www-authenticate").is_empty(),
+        location: header("location"),
         body: serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body:?}")),
     }
 }
@@ -219,4 +231,322 @@ fn token_commands_refuse_bad_input_in_one_line() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
+}
+
+const LOOPBACK: &str = "[sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
+                        [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n";
+
+/// `POST /v1/faxes` as multipart: the `fax` part, then `files`.
+fn post_multipart(hub: &Faxhub, token: &str, fax: &str, files: &[&std::path::Path]) -> Answer {
+    let fax = format!("fax={fax};type=application/json");
+    let files: Vec<String> = files
+        .iter()
+        .map(|f| format!("file=@{}", f.display()))
+        .collect();
+    let mut args = vec!["-F", &fax];
+    for f in &files {
+        args.extend(["-F", f.as_str()]);
+    }
+    curl(hub, "/v1/faxes", Some(token), &args)
+}
+
+fn post_json(hub: &Faxhub, token: &str, body: &str) -> Answer {
+    curl(
+        hub,
+        "/v1/faxes",
+        Some(token),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+        ],
+    )
+}
+
+/// Follows a job over the API until it is finished.
+fn until_finished(hub: &Faxhub, id: &str, token: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let job = get(hub, &format!("/v1/faxes/{id}"), Some(token));
+        assert_eq!(job.status, 200, "{}", job.body);
+        if job.body["phase"] == "finished" {
+            return job.body;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "job {id} did not finish: {}\n{}",
+            job.body,
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_pdf_posted_with_a_token_is_faxed_and_followed_to_done() {
+    let hub = Faxhub::start("", LOOPBACK);
+    let sends = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let pdf = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/corpus/pdf/pypdf/box.pdf"
+    ));
+    let made = post_multipart(
+        &hub,
+        &sends,
+        r#"{"to": ["01 69 29 39 99"], "subject": "box"}"#,
+        &[pdf],
+    );
+    assert_eq!(made.status, 202, "{}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(made.location, format!("/v1/faxes/{id}"));
+    assert_eq!(made.body["origin"], "api");
+    assert_eq!(made.body["sender"], "a@example.com", "the token's sender");
+    let done = until_finished(&hub, &id, &sends);
+    let rcpt = &done["recipients"][0];
+    assert_eq!(
+        (&rcpt["number"], &rcpt["status"]),
+        (&"+33169293999".into(), &"done".into()),
+        "{done}"
+    );
+    assert!(rcpt["pages_sent"].as_i64().unwrap() >= 1, "{done}");
+    assert_eq!(
+        rcpt["pages_sent"], done["pages"],
+        "every page confirmed: {done}"
+    );
+
+    // JSON with a base64 document, to a fax address as well as a number (one recipient each,
+    // the same number once)
+    let body = format!(
+        r#"{{"to": ["+33169293998", "0169293998@fax.localhost", "0169293997@fax.localhost"], "documents": [{{"name": "note.txt", "content": "{}"}}]}}"#,
+        base64_of(b"A note faxed over the API.\n")
+    );
+    let made = post_json(&hub, &sends, &body);
+    assert_eq!(made.status, 202, "{}", made.body);
+    let numbers: Vec<&str> = made.body["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["+33169293998", "+33169293997"]);
+    until_finished(&hub, made.body["id"].as_str().unwrap(), &sends);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    let out = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(bytes)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn bad_submissions_get_problem_documents_and_queue_nothing() {
+    let hub = Faxhub::start("max_message_size = \"200KB\"\n", "");
+    let bound = token(&hub, &["--scope", "send", "--sender", "a@example.com"]);
+    let unbound = token(&hub, &["--scope", "send"]);
+    let reads = token(&hub, &["--scope", "read"]);
+    let text = r#""text": "x""#;
+    for (what, answer, status, detail, code) in [
+        (
+            "an emergency number",
+            post_json(&hub, &bound, &format!(r#"{{"to": ["112"], {text}}}"#)),
+            422,
+            "emergency",
+            Some("5.7.1"),
+        ),
+        (
+            "not a number",
+            post_json(&hub, &bound, &format!(r#"{{"to": ["abc"], {text}}}"#)),
+            422,
+            "not a fax number",
+            Some("5.1.3"),
+        ),
+        (
+            "an address outside the fax domains",
+            post_json(
+                &hub,
+                &bound,
+                &format!(r#"{{"to": ["bob@example.org"], {text}}}"#),
+            ),
+            422,
+            "not a fax address",
+            Some("5.7.1"),
+        ),
+        (
+            "an unknown field",
+            post_json(
+                &hub,
+                &bound,
+                &format!(r#"{{"to": ["0169293999"], "colour": true, {text}}}"#),
+            ),
+            400,
+            "unknown field `colour`",
+            None,
+        ),
+        (
+            "nothing to fax",
+            post_json(&hub, &bound, r#"{"to": ["0169293999"]}"#),
+            400,
+            "nothing to fax",
+            None,
+        ),
+        (
+            "no number",
+            post_json(&hub, &bound, &format!(r#"{{"to": [], {text}}}"#)),
+            400,
+            "no number",
+            None,
+        ),
+        (
+            "not base64",
+            post_json(
+                &hub,
+                &bound,
+                r#"{"to": ["0169293999"], "documents": [{"name": "a.pdf", "content": "%%%"}]}"#,
+            ),
+            400,
+            "documents[0] (a.pdf): not base64",
+            None,
+        ),
+        (
+            "a bound token sending as another",
+            post_json(
+                &hub,
+                &bound,
+                &format!(r#"{{"to": ["0169293999"], "sender": "b@example.com", {text}}}"#),
+            ),
+            403,
+            "sends as a@example.com only",
+            Some("5.7.1"),
+        ),
+        (
+            "an unbound token with a foreign sender",
+            post_json(
+                &hub,
+                &unbound,
+                &format!(r#"{{"to": ["0169293999"], "sender": "eve@evil.test", {text}}}"#),
+            ),
+            403,
+            "not at one of the site's domains",
+            Some("5.7.1"),
+        ),
+        (
+            "an unbound token without a sender",
+            post_json(
+                &hub,
+                &unbound,
+                &format!(r#"{{"to": ["0169293999"], {text}}}"#),
+            ),
+            400,
+            "sender is needed",
+            None,
+        ),
+        (
+            "a read-only token",
+            post_json(
+                &hub,
+                &reads,
+                &format!(r#"{{"to": ["0169293999"], {text}}}"#),
+            ),
+            403,
+            "needs send",
+            None,
+        ),
+        (
+            "a form without its fax part",
+            curl(
+                &hub,
+                "/v1/faxes",
+                Some(&bound),
+                &["-F", "file=@/etc/hostname"],
+            ),
+            400,
+            "no fax part",
+            None,
+        ),
+        (
+            "a part that is no file",
+            curl(
+                &hub,
+                "/v1/faxes",
+                Some(&bound),
+                &["-F", r#"fax={"to":["0169293999"]}"#, "-F", "note=hello"],
+            ),
+            400,
+            "part \"note\"",
+            None,
+        ),
+        (
+            "another content type",
+            curl(
+                &hub,
+                "/v1/faxes",
+                Some(&bound),
+                &[
+                    "-H",
+                    "Content-Type: text/plain",
+                    "--data-binary",
+                    "fax 0169293999",
+                ],
+            ),
+            415,
+            "multipart/form-data",
+            None,
+        ),
+    ] {
+        problem(&answer, status, detail);
+        assert_eq!(
+            answer.body["status_code"].as_str(),
+            code,
+            "{what}: {}",
+            answer.body
+        );
+    }
+    // over max_message_size: 413, as multipart and as JSON
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pdf");
+    std::fs::write(&big, vec![b'%'; 300_000]).unwrap();
+    let answer = post_multipart(&hub, &bound, r#"{"to": ["0169293999"]}"#, &[&big]);
+    problem(&answer, 413, "at most 200000 bytes");
+    assert_eq!(answer.body["status_code"], "5.3.4");
+    let json = dir.path().join("big.json");
+    let body = format!(
+        r#"{{"to": ["0169293999"], "text": "{}"}}"#,
+        "x".repeat(300_000)
+    );
+    std::fs::write(&json, body).unwrap();
+    let from_file = format!("@{}", json.display());
+    problem(
+        &post_json(&hub, &bound, &from_file),
+        413,
+        "at most 200000 bytes",
+    );
+    assert!(
+        hub.queue(true).is_empty(),
+        "nothing queued: {:?}",
+        hub.queue(true)
+    );
+    // the controls: the same tokens with what they may send are accepted
+    let ok = post_json(
+        &hub,
+        &unbound,
+        &format!(r#"{{"to": ["0169293999"], "sender": "b@example.com", {text}}}"#),
+    );
+    assert_eq!(ok.status, 202, "{}", ok.body);
+    let ok = post_json(
+        &hub,
+        &bound,
+        &format!(r#"{{"to": ["0169293999"], {text}}}"#),
+    );
+    assert_eq!(ok.status, 202, "{}", ok.body);
+    assert_eq!(hub.queue(true).len(), 2);
 }

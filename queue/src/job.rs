@@ -67,16 +67,19 @@ pub enum Origin {
     Imap,
     /// A scan-to-folder hot folder.
     HotFolder,
+    /// The HTTP API (`POST /v1/faxes`).
+    Api,
 }
 
 impl Origin {
-    const ALL: [Origin; 6] = [
+    const ALL: [Origin; 7] = [
         Origin::Smtp,
         Origin::Cli,
         Origin::Exchange,
         Origin::GroupWise,
         Origin::Imap,
         Origin::HotFolder,
+        Origin::Api,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Origin {
             Origin::GroupWise => "groupwise",
             Origin::Imap => "imap",
             Origin::HotFolder => "hotfolder",
+            Origin::Api => "api",
         }
     }
     pub fn parse(s: &str) -> Option<Origin> {
@@ -99,8 +103,10 @@ impl Origin {
             Origin::Exchange => Route::Exchange,
             Origin::GroupWise => Route::GroupWise,
             // IMAP cannot submit mail: Domino takes its receipts over SMTP; a hot folder's
-            // receipts are mailed to the scan's owner.
-            Origin::Smtp | Origin::Cli | Origin::Imap | Origin::HotFolder => Route::Relay,
+            // receipts are mailed to the scan's owner, the API's to the token's sender.
+            Origin::Smtp | Origin::Cli | Origin::Imap | Origin::HotFolder | Origin::Api => {
+                Route::Relay
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 mod auth;
 mod faxes;
 pub mod problem;
+mod send;
 pub mod token;
 
 use axum::Router;
@@ -63,13 +64,30 @@ impl HttpConfig {
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
+    /// The durable path of every job.
+    pub intake: faxhub_queue::intake::Intake,
+    /// The fax domains and the dial plan, as SMTP's RCPT applies them.
+    pub addressing: faxhub_connectors::addressing::Addressing,
+    /// The site's domains: an unbound token's senders must be there.
+    pub local: faxhub_queue::senders::LocalDomains,
+    pub hostname: String,
+    /// The largest request (`smtp.max_message_size`).
+    pub max_size: usize,
+    /// Numbers per fax at most (`smtp.max_recipients`).
+    pub max_recipients: usize,
 }
 
 pub fn router(api: Api) -> Router {
+    let max_size = api.max_size;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/v1/faxes", get(faxes::list))
+        .route(
+            "/v1/faxes",
+            get(faxes::list)
+                .post(send::create)
+                .layer(axum::extract::DefaultBodyLimit::max(max_size)),
+        )
         .route("/v1/faxes/{id}", get(faxes::one))
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(api)
@@ -120,7 +138,7 @@ async fn readyz(axum::extract::State(api): axum::extract::State<Api>) -> axum::r
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the job store does not answer",
             )
-            .with_code("4.3.0")
+            .with_code(faxhub_queue::status::EnhancedStatus::SYSTEM_TRANSIENT)
             .into_response()
         }
     }

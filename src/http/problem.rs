@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use faxhub_queue::status::EnhancedStatus;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -46,11 +47,12 @@ impl Problem {
             StatusCode::SERVICE_UNAVAILABLE,
             "faxhub cannot answer now; try again later",
         )
-        .with_code("4.3.0")
+        .with_code(EnhancedStatus::SYSTEM_TRANSIENT)
     }
 
-    pub fn with_code(mut self, code: impl Into<String>) -> Problem {
-        self.status_code = Some(code.into());
+    /// The RFC 3463 code of the outcome, from the one table (`EnhancedStatus`).
+    pub fn with_code(mut self, code: EnhancedStatus) -> Problem {
+        self.status_code = Some(code.to_string());
         self
     }
 }

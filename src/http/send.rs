@@ -1,0 +1,308 @@
+//! `POST /v1/faxes`: a fax from a business application, through the same durable intake, dial
+//! plan and sender limits as SMTP. `202 Accepted` with the job only after its commit.
+//!
+//! Two shapes: `multipart/form-data` with a `fax` part (JSON, below) and a part per document
+//! (its file name kept), or `application/json` with the documents in base64. The request is at
+//! most `smtp.max_message_size` (413 beyond). Refusals are problem documents: unknown fields
+//! (400, named), a number the dial plan refuses (422 with 5.7.1 and the rule, 5.1.3 when it is
+//! no number), a sender the token may not use (403), a full disk or a store down (503, 4.3.x).
+//! A document that cannot be converted is found later, and fails its recipients naming it, as
+//! by mail.
+
+use super::Api;
+use super::auth::{Caller, authorize};
+use super::problem::Problem;
+use super::token::Scope;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use base64::Engine;
+use faxhub_connectors::addressing::Refusal;
+use faxhub_connectors::compose::Draft;
+use faxhub_queue::Origin;
+use faxhub_queue::dialplan::DialPlanError;
+use faxhub_queue::intake::{IntakeError, Submission};
+use faxhub_queue::status::EnhancedStatus;
+use faxhub_queue::store::{JobView, NewRecipient};
+use serde::Deserialize;
+
+/// The fax asked for (the `fax` part, or the whole JSON body).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaxRequest {
+    /// Numbers, as the dial plan reads them, or fax addresses (`0169293999@fax.example.com`).
+    to: Vec<String>,
+    /// Where receipts go; a token bound to a sender sends as that sender.
+    sender: Option<String>,
+    subject: Option<String>,
+    /// A text faxed as a page of its own, as a mail's body is.
+    text: Option<String>,
+    /// JSON requests only: the documents, in base64.
+    #[serde(default)]
+    documents: Vec<Document>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    name: String,
+    /// Base64 (standard alphabet, padded).
+    content: String,
+}
+
+fn bad_request(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, detail)
+}
+
+pub async fn create(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<(StatusCode, HeaderMap, Json<JobView>), Problem> {
+    let caller = authorize(&api.store, &headers, Scope::Send).await?;
+    let (fax, files) = read(&api, request).await?;
+    let sender = sender(&api, &caller, fax.sender.as_deref())?;
+    let recipients = recipients(&api, &fax.to)?;
+    if files.is_empty() && fax.text.is_none() {
+        return Err(bad_request("nothing to fax: no document and no text"));
+    }
+    let subject = fax.subject.clone().unwrap_or_else(|| {
+        files
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let message = Draft {
+        from: sender.clone(),
+        to: recipients.iter().map(|r| r.address.clone()).collect(),
+        subject: subject.clone(),
+        host: api.hostname.clone(),
+        text: fax.text,
+        files,
+        ..Draft::default()
+    }
+    .build();
+    let submission = Submission {
+        origin: Origin::Api,
+        return_path: sender.clone(),
+        from_header: Some(sender),
+        subject: Some(subject),
+        env_id: None,
+        ret: None,
+        recipients,
+        source: None,
+        refused: Vec::new(),
+    };
+    let id = api
+        .intake
+        .accept(submission, message)
+        .await
+        .map_err(intake_problem)?;
+    tracing::info!(job = %id, token = %caller.token.id, "http: fax queued");
+    let job = api
+        .store
+        .job(&id)
+        .await
+        .map_err(Problem::unavailable)?
+        .ok_or_else(|| Problem::unavailable(format!("job {id} committed but not found")))?;
+    let mut out = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{id}")) {
+        out.insert(header::LOCATION, location);
+    }
+    Ok((StatusCode::ACCEPTED, out, Json(job)))
+}
+
+/// The request's fax and documents (name, bytes), whichever its shape.
+async fn read(
+    api: &Api,
+    request: Request,
+) -> Result<(FaxRequest, Vec<(String, Vec<u8>)>), Problem> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let multipart = Multipart::from_request(request, api)
+            .await
+            .map_err(|e| rejected(api, e.status(), e.body_text()))?;
+        return read_multipart(api, multipart).await;
+    }
+    if !content_type.starts_with("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send multipart/form-data (a fax part and the documents) or application/json",
+        ));
+    }
+    let body = Bytes::from_request(request, api)
+        .await
+        .map_err(|e| rejected(api, e.status(), e.body_text()))?;
+    let mut fax: FaxRequest =
+        serde_json::from_slice(&body).map_err(|e| bad_request(format!("the JSON body: {e}")))?;
+    let mut files = Vec::new();
+    for (i, doc) in std::mem::take(&mut fax.documents).into_iter().enumerate() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(doc.content.as_bytes())
+            .map_err(|e| bad_request(format!("documents[{i}] ({}): not base64: {e}", doc.name)))?;
+        files.push((doc.name, bytes));
+    }
+    Ok((fax, files))
+}
+
+/// A body axum would not read: over the limit (413, 5.3.4, the limit named), or malformed.
+fn rejected(api: &Api, status: StatusCode, text: String) -> Problem {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::new(
+            status,
+            format!(
+                "the request is too large: at most {} bytes (smtp.max_message_size)",
+                api.max_size
+            ),
+        )
+        .with_code(EnhancedStatus::TOO_BIG);
+    }
+    Problem::new(status, text)
+}
+
+async fn read_multipart(
+    api: &Api,
+    mut multipart: Multipart,
+) -> Result<(FaxRequest, Vec<(String, Vec<u8>)>), Problem> {
+    let part_error = |e: axum::extract::multipart::MultipartError| {
+        rejected(
+            api,
+            e.status(),
+            format!("the multipart body: {}", e.body_text()),
+        )
+    };
+    let mut fax: Option<FaxRequest> = None;
+    let mut files = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(part_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.map_err(part_error)?;
+        match (name.as_str(), file_name) {
+            ("fax", None) => {
+                if fax.is_some() {
+                    return Err(bad_request("more than one fax part"));
+                }
+                let parsed: FaxRequest = serde_json::from_slice(&bytes)
+                    .map_err(|e| bad_request(format!("the fax part: {e}")))?;
+                if !parsed.documents.is_empty() {
+                    return Err(bad_request(
+                        "the fax part of a multipart request has no documents: send them as parts",
+                    ));
+                }
+                fax = Some(parsed);
+            }
+            (_, Some(file_name)) => files.push((file_name, bytes.to_vec())),
+            (other, None) => {
+                return Err(bad_request(format!(
+                    "part {other:?} is neither the fax part nor a file (no filename)"
+                )));
+            }
+        }
+    }
+    let fax = fax.ok_or_else(|| bad_request("no fax part (JSON: to, sender, subject, text)"))?;
+    Ok((fax, files))
+}
+
+/// Who the fax is from: a bound token's sender (another one asked for is refused), or the one
+/// given, which must be one of the site's addresses (`local_domains`), as a mail's must.
+fn sender(api: &Api, caller: &Caller, asked: Option<&str>) -> Result<String, Problem> {
+    let refused = |detail: String| {
+        Problem::new(StatusCode::FORBIDDEN, detail).with_code(EnhancedStatus::NOT_AUTHORIZED)
+    };
+    if let Some(own) = &caller.token.sender {
+        return match asked {
+            Some(other) if !other.eq_ignore_ascii_case(own) => Err(refused(format!(
+                "token {} sends as {own} only",
+                caller.token.id
+            ))),
+            _ => Ok(own.clone()),
+        };
+    }
+    let asked = asked.ok_or_else(|| bad_request("sender is needed: receipts go there"))?;
+    if faxhub_queue::senders::mailbox(asked).is_none() {
+        return Err(bad_request(format!(
+            "sender {asked:?} is not a mail address"
+        )));
+    }
+    if !api.local.contains(asked) {
+        return Err(refused(format!(
+            "sender {asked} is not at one of the site's domains (local_domains)"
+        )));
+    }
+    Ok(asked.to_string())
+}
+
+/// The recipients of `to`, each read as SMTP's RCPT reads it (an address at a fax domain) or as
+/// the dial plan reads a number; the first refused is the answer.
+fn recipients(api: &Api, to: &[String]) -> Result<Vec<NewRecipient>, Problem> {
+    if to.is_empty() {
+        return Err(bad_request("to: no number"));
+    }
+    let max = api.max_recipients;
+    if to.len() > max {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("to: {} numbers, at most {max} per fax", to.len()),
+        ));
+    }
+    let domain = api
+        .addressing
+        .fax_domains
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let unprocessable = |refusal: &Refusal| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.to_string())
+            .with_code(refusal.status())
+    };
+    let mut out: Vec<NewRecipient> = Vec::new();
+    for raw in to {
+        let recipient = if raw.contains('@') {
+            api.addressing
+                .recipient_of(raw)
+                .map_err(|r| unprocessable(&r))?
+        } else {
+            let number = api.addressing.dialplan.parse(raw).map_err(|e| {
+                let code = match e {
+                    DialPlanError::Malformed { .. } => EnhancedStatus::BAD_NUMBER,
+                    _ => EnhancedStatus::NOT_AUTHORIZED,
+                };
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{raw:?}: {e}"))
+                    .with_code(code)
+            })?;
+            NewRecipient {
+                address: format!("{number}@{domain}"),
+                number,
+                display_name: None,
+                subaddress: None,
+                notify: None,
+                orcpt: None,
+            }
+        };
+        if out.iter().all(|r| r.number != recipient.number) {
+            out.push(recipient);
+        }
+    }
+    Ok(out)
+}
+
+/// A job not made: the intake's temporary faults, as 503 with their codes.
+fn intake_problem(e: IntakeError) -> Problem {
+    let code = match &e {
+        IntakeError::Full(_) => EnhancedStatus::SYSTEM_FULL,
+        _ => EnhancedStatus::SYSTEM_TRANSIENT,
+    };
+    tracing::warn!(error = %e, "http: a fax could not be queued");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the fax was not queued: {e}; try again later"),
+    )
+    .with_code(code)
+}
