@@ -246,6 +246,7 @@ impl Daemon {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let store = self.scheduler.store.clone();
+        let wakeups = self.scheduler.wakeups.clone();
         let mut tasks = vec![
             tokio::spawn(self.scheduler.run(stop_rx.clone())),
             tokio::spawn(crate::cluster::exclusive(
@@ -285,6 +286,7 @@ impl Daemon {
                 hostname: self.hostname.clone(),
                 max_size: usize::try_from(self.config.smtp.max_message_size).unwrap_or(usize::MAX),
                 max_recipients: self.config.smtp.max_recipients as usize,
+                wakeups,
             },
             self.http_listeners,
             stop_rx.clone(),

@@ -550,3 +550,81 @@ fn bad_submissions_get_problem_documents_and_queue_nothing() {
     assert_eq!(ok.status, 202, "{}", ok.body);
     assert_eq!(hub.queue(true).len(), 2);
 }
+
+fn statuses(job: &Value) -> Vec<String> {
+    job["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_senders_token_holds_releases_and_cancels_its_own_faxes_only() {
+    // numbers always busy, retried only after an hour: they stay deferred
+    let rest = "[retry]\nschedule = [\"1h\"]\n[scheduler]\npoll_interval = \"200ms\"\n\
+                [[lines]]\nname = \"test\"\nkind = \"test\"\n[[lines.script]]\nnumbers = \"+33155*\"\noutcomes = [\"busy\"]\n";
+    let hub = Faxhub::start("", rest);
+    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let b = token(&hub, &["--scope", "send,read", "--sender", "b@example.com"]);
+    let reads = token(&hub, &["--scope", "read"]);
+    let admin = token(&hub, &["--scope", "admin"]);
+    let made = post_json(
+        &hub,
+        &a,
+        r#"{"to": ["0155000001", "0155000002"], "text": "x"}"#,
+    );
+    assert_eq!(made.status, 202, "{}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_string();
+    hub.wait_job(&id, WAIT, |j| statuses(j) == ["deferred", "deferred"]);
+    let act = |token: &str, action: &str, body: &str| {
+        curl(
+            &hub,
+            &format!("/v1/faxes/{id}/{action}"),
+            Some(token),
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ],
+        )
+    };
+
+    let held = act(&a, "hold", "");
+    assert_eq!(held.status, 200, "{}", held.body);
+    assert_eq!(statuses(&held.body), ["held", "held"]);
+    problem(&act(&a, "hold", ""), 409, "nothing to do");
+    let one = act(&a, "release", r#"{"number": "01 55 00 00 02"}"#);
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(statuses(&one.body)[0], "held");
+    assert_ne!(statuses(&one.body)[1], "held");
+    // b's token cannot tell a's fax from none; the control: the admin's can act on it
+    problem(&act(&b, "cancel", ""), 404, &format!("no fax {id}"));
+    assert_eq!(statuses(&hub.show(&id))[0], "held", "b changed nothing");
+    problem(&act(&reads, "cancel", ""), 403, "needs send");
+    problem(&act(&a, "explode", ""), 404, "no action \"explode\"");
+    problem(
+        &act(&a, "cancel", r#"{"number": "abc"}"#),
+        422,
+        "number \"abc\"",
+    );
+    problem(
+        &act(&a, "cancel", r#"{"number": "0155000009"}"#),
+        404,
+        "has no number +33155000009",
+    );
+    problem(
+        &act(&a, "cancel", r#"{"numbers": []}"#),
+        400,
+        "unknown field `numbers`",
+    );
+    let cancelled = act(&admin, "cancel", "");
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(statuses(&cancelled.body), ["cancelled", "cancelled"]);
+    let retried = act(&a, "retry", r#"{"number": "+33155000001"}"#);
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_eq!(statuses(&retried.body)[1], "cancelled");
+    assert_ne!(statuses(&retried.body)[0], "cancelled");
+}

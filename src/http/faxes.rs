@@ -1,5 +1,6 @@
-//! `/v1/faxes`: jobs as `faxhub queue --json` shows them, to tokens with the `read` scope; a
-//! token bound to a sender sees that sender's jobs only (another's is 404, as if absent).
+//! `/v1/faxes`: jobs as `faxhub queue --json` shows them, to tokens with the `read` scope, and
+//! the operator actions on them with the `send` scope; a token bound to a sender sees and acts
+//! on that sender's jobs only (another's is 404, as if absent).
 
 use super::Api;
 use super::auth::authorize;
@@ -7,8 +8,10 @@ use super::problem::Problem;
 use super::token::Scope;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use faxhub_queue::job::JobId;
+use axum::http::{HeaderMap, StatusCode};
+use faxhub_queue::job::{JobId, now_ms};
+use faxhub_queue::state::{ActionEffect, OperatorAction};
+use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::store::JobView;
 use serde::Deserialize;
 
@@ -58,4 +61,105 @@ pub async fn list(
             .filter(|j| caller.sees(&j.sender))
             .collect(),
     ))
+}
+
+/// The body of an action: one number of the job, or every one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    number: Option<String>,
+}
+
+/// `POST /v1/faxes/{id}/{cancel|hold|release|retry}` (body `{"number": …}` optional, JSON):
+/// the operator actions of `faxhub queue`, on a job the caller sees, with the `send` scope.
+/// `200` with the job after the action; `409` naming why when nothing changed; a recipient on
+/// a call is cancelled when its call ends, unless the call succeeds.
+pub async fn act(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<JobView>, Problem> {
+    let caller = authorize(&api.store, &headers, Scope::Send).await?;
+    let action = [
+        OperatorAction::Cancel,
+        OperatorAction::Hold,
+        OperatorAction::Release,
+        OperatorAction::Retry,
+    ]
+    .into_iter()
+    .find(|a| a.as_str() == action)
+    .ok_or_else(|| {
+        Problem::not_found(format!(
+            "no action {action:?} (cancel, hold, release, retry)"
+        ))
+    })?;
+    let request: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the JSON body: {e}")))?
+    };
+    let missing = || Problem::not_found(format!("no fax {id}"));
+    let job_id = JobId::parse(&id).ok_or_else(missing)?;
+    let seen = api
+        .store
+        .job(&job_id)
+        .await
+        .map_err(Problem::unavailable)?
+        .filter(|job| caller.sees(&job.sender))
+        .ok_or_else(missing)?;
+    let number = match &request.number {
+        Some(n) => Some(api.addressing.dialplan.normalize(n).map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("number {n:?}: {e}"),
+            )
+            .with_code(EnhancedStatus::BAD_NUMBER)
+        })?),
+        None => None,
+    };
+    let reports = api
+        .store
+        .operator_action(&job_id, number.as_ref(), action, now_ms())
+        .await
+        .map_err(Problem::unavailable)?
+        .ok_or_else(missing)?;
+    if reports.is_empty() {
+        return Err(Problem::not_found(format!(
+            "fax {id} has no number {}",
+            number.map(|n| n.to_string()).unwrap_or_default()
+        )));
+    }
+    let changed = reports
+        .iter()
+        .filter(|r| !matches!(r.effect, ActionEffect::Refused(_)))
+        .count();
+    if changed == 0 {
+        let why: Vec<String> = reports
+            .iter()
+            .filter_map(|r| match r.effect {
+                ActionEffect::Refused(why) => Some(format!("{}: {why}", r.number)),
+                _ => None,
+            })
+            .collect();
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} {id}: nothing to do ({})",
+                action.as_str(),
+                why.join("; ")
+            ),
+        ));
+    }
+    tracing::info!(job = %id, token = %caller.token.id, action = action.as_str(), changed, "http: operator action");
+    api.wakeups.scheduler.notify_one();
+    api.wakeups.reporter.notify_one();
+    let job = api
+        .store
+        .job(&job_id)
+        .await
+        .map_err(Problem::unavailable)?
+        .unwrap_or(seen);
+    Ok(Json(job))
 }

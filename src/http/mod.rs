@@ -75,6 +75,8 @@ pub struct Api {
     pub max_size: usize,
     /// Numbers per fax at most (`smtp.max_recipients`).
     pub max_recipients: usize,
+    /// To wake the scheduler and the reporter after an operator action.
+    pub wakeups: crate::wakeups::Wakeups,
 }
 
 pub fn router(api: Api) -> Router {
@@ -89,6 +91,7 @@ pub fn router(api: Api) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(max_size)),
         )
         .route("/v1/faxes/{id}", get(faxes::one))
+        .route("/v1/faxes/{id}/{action}", axum::routing::post(faxes::act))
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(api)
 }
