@@ -79,6 +79,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         recipients,
         source: None,
         refused: Vec::new(),
+        request_hash: None,
     };
     let id = intake
         .accept(submission, message)

@@ -628,3 +628,99 @@ fn a_senders_token_holds_releases_and_cancels_its_own_faxes_only() {
     assert_eq!(statuses(&retried.body)[1], "cancelled");
     assert_ne!(statuses(&retried.body)[0], "cancelled");
 }
+
+#[test]
+fn the_same_idempotency_key_and_request_make_one_fax_even_racing() {
+    let hub = Faxhub::start("", "[scheduler]\npoll_interval = \"200ms\"\n");
+    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let other = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let body = r#"{"to": ["0169293999"], "text": "once"}"#;
+    let keyed = |token: &str, key: &str, body: &str| {
+        curl(
+            &hub,
+            "/v1/faxes",
+            Some(token),
+            &[
+                "-H",
+                &format!("Idempotency-Key: {key}"),
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ],
+        )
+    };
+    let first = keyed(&a, "order-1", body);
+    assert_eq!(first.status, 202, "{}", first.body);
+    let again = keyed(&a, "order-1", body);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"], "the same job");
+    problem(
+        &keyed(&a, "order-1", r#"{"to": ["0169293999"], "text": "twice"}"#),
+        409,
+        "used for another request",
+    );
+    // keys are a token's own: another token's same key is another fax
+    let others = keyed(&other, "order-1", body);
+    assert_eq!(others.status, 202, "{}", others.body);
+    assert_ne!(others.body["id"], first.body["id"]);
+    problem(&keyed(&a, "two words", body), 400, "Idempotency-Key");
+
+    // multipart: the same parts under another boundary are the same request
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("a.txt");
+    std::fs::write(&doc, "a document\n").unwrap();
+    let form = |key: &str| {
+        curl(
+            &hub,
+            "/v1/faxes",
+            Some(&a),
+            &[
+                "-H",
+                &format!("Idempotency-Key: {key}"),
+                "-F",
+                r#"fax={"to":["0169293998"]};type=application/json"#,
+                "-F",
+                &format!("file=@{}", doc.display()),
+            ],
+        )
+    };
+    let m1 = form("form-1");
+    let m2 = form("form-1");
+    assert_eq!(
+        (m1.status, m2.status),
+        (202, 200),
+        "{} {}",
+        m1.body,
+        m2.body
+    );
+    assert_eq!(m1.body["id"], m2.body["id"]);
+
+    // twelve clients at once with one key: one fax, every answer naming it
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| keyed(&a, "race-1", r#"{"to": ["0169293997"], "text": "race"}"#)))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let made: Vec<&Answer> = answers.iter().filter(|x| x.status == 202).collect();
+    assert_eq!(
+        made.len(),
+        1,
+        "one made it: {:?}",
+        answers.iter().map(|x| x.status).collect::<Vec<_>>()
+    );
+    for answer in &answers {
+        assert!([200, 202].contains(&answer.status), "{}", answer.body);
+        assert_eq!(answer.body["id"], made[0].body["id"]);
+    }
+    // the control: without a key, the same request twice is two faxes
+    let plain1 = post_json(&hub, &a, body);
+    let plain2 = post_json(&hub, &a, body);
+    assert_ne!(plain1.body["id"], plain2.body["id"]);
+    assert_eq!(
+        hub.queue(true).len(),
+        6,
+        "order-1 twice, form-1, race-1, two without a key"
+    );
+}

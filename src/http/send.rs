@@ -8,6 +8,11 @@
 //! no number), a sender the token may not use (403), a full disk or a store down (503, 4.3.x).
 //! A document that cannot be converted is found later, and fails its recipients naming it, as
 //! by mail.
+//!
+//! An `Idempotency-Key` makes a retry safe: the key (per token) is the job's `source`, unique in
+//! the store and written in the job's own transaction, with a hash of the request. The same key
+//! and request again is the same job (`200`, `Idempotent-Replayed: true`), even when the two
+//! race; the same key with another request is `409`. A key lives as long as its job.
 
 use super::Api;
 use super::auth::{Caller, authorize};
@@ -59,9 +64,16 @@ pub async fn create(
     State(api): State<Api>,
     headers: HeaderMap,
     request: Request,
-) -> Result<(StatusCode, HeaderMap, Json<JobView>), Problem> {
+) -> Result<Made, Problem> {
     let caller = authorize(&api.store, &headers, Scope::Send).await?;
-    let (fax, files) = read(&api, request).await?;
+    let key = idempotency_key(&headers)?;
+    let Asked { fax, files, hash } = read(&api, request).await?;
+    let source = key.map(|k| format!("api:{}:{k}", caller.token.id));
+    if let Some(source) = &source
+        && let Some(done) = replay(&api, source, &hash).await?
+    {
+        return Ok(done);
+    }
     let sender = sender(&api, &caller, fax.sender.as_deref())?;
     let recipients = recipients(&api, &fax.to)?;
     if files.is_empty() && fax.text.is_none() {
@@ -92,14 +104,22 @@ pub async fn create(
         env_id: None,
         ret: None,
         recipients,
-        source: None,
+        source: source.clone(),
         refused: Vec::new(),
+        request_hash: source.as_ref().map(|_| hash.clone()),
     };
-    let id = api
-        .intake
-        .accept(submission, message)
-        .await
-        .map_err(intake_problem)?;
+    let id = match api.intake.accept(submission, message).await {
+        Ok(id) => id,
+        Err(e) => {
+            // the same key, committed meanwhile by a request racing this one
+            if let Some(source) = &source
+                && let Some(done) = replay(&api, source, &hash).await?
+            {
+                return Ok(done);
+            }
+            return Err(intake_problem(e));
+        }
+    };
     tracing::info!(job = %id, token = %caller.token.id, "http: fax queued");
     let job = api
         .store
@@ -114,11 +134,79 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, out, Json(job)))
 }
 
-/// The request's fax and documents (name, bytes), whichever its shape.
-async fn read(
-    api: &Api,
-    request: Request,
-) -> Result<(FaxRequest, Vec<(String, Vec<u8>)>), Problem> {
+type Made = (StatusCode, HeaderMap, Json<JobView>);
+
+/// The `Idempotency-Key` header, if given: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            bad_request("Idempotency-Key: 1 to 255 visible ASCII characters, no spaces")
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// The answer to a request whose key was used already: the same job (`200`, marked replayed)
+/// for the same request, `409` for another one.
+async fn replay(api: &Api, source: &str, hash: &str) -> Result<Option<Made>, Problem> {
+    let Some((id, stored)) = api
+        .store
+        .job_and_hash_by_source(source)
+        .await
+        .map_err(Problem::unavailable)?
+    else {
+        return Ok(None);
+    };
+    if stored.as_deref() != Some(hash) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("this Idempotency-Key was used for another request (fax {id})"),
+        ));
+    }
+    let job = api
+        .store
+        .job(&id)
+        .await
+        .map_err(Problem::unavailable)?
+        .ok_or_else(|| Problem::unavailable(format!("job {id} of a key not found")))?;
+    let mut out = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{id}")) {
+        out.insert(header::LOCATION, location);
+    }
+    out.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(Some((StatusCode::OK, out, Json(job))))
+}
+
+/// What a request asks for: the fax, its documents (name, bytes), and a hash of both (the same
+/// for the same request, whatever multipart boundary it was sent with).
+struct Asked {
+    fax: FaxRequest,
+    files: Vec<(String, Vec<u8>)>,
+    hash: String,
+}
+
+/// SHA-256 of the parts, each preceded by its length.
+fn hash_of(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The request's fax and documents, whichever its shape.
+async fn read(api: &Api, request: Request) -> Result<Asked, Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -142,6 +230,7 @@ async fn read(
         .map_err(|e| rejected(api, e.status(), e.body_text()))?;
     let mut fax: FaxRequest =
         serde_json::from_slice(&body).map_err(|e| bad_request(format!("the JSON body: {e}")))?;
+    let hash = hash_of(&[b"json", &body]);
     let mut files = Vec::new();
     for (i, doc) in std::mem::take(&mut fax.documents).into_iter().enumerate() {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -149,7 +238,7 @@ async fn read(
             .map_err(|e| bad_request(format!("documents[{i}] ({}): not base64: {e}", doc.name)))?;
         files.push((doc.name, bytes));
     }
-    Ok((fax, files))
+    Ok(Asked { fax, files, hash })
 }
 
 /// A body axum would not read: over the limit (413, 5.3.4, the limit named), or malformed.
@@ -167,10 +256,7 @@ fn rejected(api: &Api, status: StatusCode, text: String) -> Problem {
     Problem::new(status, text)
 }
 
-async fn read_multipart(
-    api: &Api,
-    mut multipart: Multipart,
-) -> Result<(FaxRequest, Vec<(String, Vec<u8>)>), Problem> {
+async fn read_multipart(api: &Api, mut multipart: Multipart) -> Result<Asked, Problem> {
     let part_error = |e: axum::extract::multipart::MultipartError| {
         rejected(
             api,
@@ -179,6 +265,7 @@ async fn read_multipart(
         )
     };
     let mut fax: Option<FaxRequest> = None;
+    let mut fax_bytes = Vec::new();
     let mut files = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(part_error)? {
         let name = field.name().unwrap_or("").to_string();
@@ -197,6 +284,7 @@ async fn read_multipart(
                     ));
                 }
                 fax = Some(parsed);
+                fax_bytes = bytes.to_vec();
             }
             (_, Some(file_name)) => files.push((file_name, bytes.to_vec())),
             (other, None) => {
@@ -207,7 +295,12 @@ async fn read_multipart(
         }
     }
     let fax = fax.ok_or_else(|| bad_request("no fax part (JSON: to, sender, subject, text)"))?;
-    Ok((fax, files))
+    let mut parts: Vec<&[u8]> = vec![b"multipart", &fax_bytes];
+    for (name, bytes) in &files {
+        parts.extend([name.as_bytes(), bytes.as_slice()]);
+    }
+    let hash = hash_of(&parts);
+    Ok(Asked { fax, files, hash })
 }
 
 /// Who the fax is from: a bound token's sender (another one asked for is refused), or the one

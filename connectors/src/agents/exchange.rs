@@ -146,6 +146,7 @@ impl DropDirectory {
             recipients,
             source: None,
             refused,
+            request_hash: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

@@ -278,6 +278,7 @@ impl HotFolder {
             recipients: ok,
             source: None,
             refused,
+            request_hash: None,
         };
         Ok((submission, message))
     }

@@ -400,6 +400,7 @@ impl MailFile {
             recipients: ok,
             source: None,
             refused,
+            request_hash: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

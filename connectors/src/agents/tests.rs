@@ -92,6 +92,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
             recipients: recipients(&addressing(), ["0169293999@fax.example.com"]).0,
             source: None,
             refused: vec![],
+            request_hash: None,
         },
         b"message".to_vec(),
     ));

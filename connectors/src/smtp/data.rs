@@ -99,6 +99,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         recipients: tx.recipients,
         source: None,
         refused: Vec::new(),
+        request_hash: None,
     };
     describe(&sink.head, &mut submission);
     let rcpts = submission.recipients.len();

@@ -48,6 +48,9 @@ pub struct Submission {
     pub source: Option<String>,
     /// Addresses of the item refused at intake (reported as failed).
     pub refused: Vec<RefusedRecipient>,
+    /// With a `source`: a hash of the request it was made from, to tell a repeat of the same
+    /// request (an API client retrying with its idempotency key) from another one.
+    pub request_hash: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -349,6 +352,7 @@ impl Intake {
             size,
             recipients: submission.recipients,
             source: submission.source,
+            request_hash: submission.request_hash,
             refused: submission.refused,
             message: held,
         };

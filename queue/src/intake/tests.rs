@@ -21,6 +21,7 @@ fn to(number: &str) -> Submission {
         recipients: vec![NewRecipient::example(number)],
         source: None,
         refused: Vec::new(),
+        request_hash: None,
     }
 }
 

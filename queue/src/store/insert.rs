@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 const JOB_COLUMNS: &str = "id, origin, return_path, from_header, subject, received_at, env_id, \
-     ret, message_path, size, conversion, source";
+     ret, message_path, size, conversion, source, request_hash";
 const RECIPIENT_COLUMNS: &str =
     "job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at";
 /// Parameters in the one statement of a batch, at most (PostgreSQL takes 65,535).
@@ -59,7 +59,8 @@ fn bind_jobs<'q>(mut q: Q<'q>, jobs: &'q [NewJob]) -> Q<'q> {
             .bind(&job.message_path)
             .bind(job.size as i64)
             .bind(ConversionState::Pending.as_str())
-            .bind(opt_text(&job.source));
+            .bind(opt_text(&job.source))
+            .bind(opt_text(&job.request_hash));
     }
     q
 }
@@ -188,7 +189,7 @@ impl Store {
                 None => jobs.iter().all(|j| j.message.is_none()),
                 Some(_) => held.is_some_and(|bytes| bytes <= MAX_BYTES),
             }
-            && jobs.len() * 15 + recipients * 17 <= MAX_PARAMETERS
+            && jobs.len() * 16 + recipients * 17 <= MAX_PARAMETERS
     }
 
     /// One statement: the jobs, their recipients, the senders' numbers and (with several
@@ -202,14 +203,14 @@ impl Store {
             next += n * columns;
             next - n * columns
         };
-        let (j, r) = (take(jobs.len(), 12), take(rows.len(), 10));
+        let (j, r) = (take(jobs.len(), 13), take(rows.len(), 10));
         let blobs = self.blobs.is_some();
         let b = if blobs { take(jobs.len(), 3) } else { 0 };
         let (u, i) = (take(seen.len(), 3), take(seen.len(), 4));
         let mut sql = format!(
             "WITH j AS (INSERT INTO jobs ({JOB_COLUMNS}) VALUES {}), \
              r AS (INSERT INTO recipients ({RECIPIENT_COLUMNS}) VALUES {}), ",
-            values_from(j, jobs.len(), 12),
+            values_from(j, jobs.len(), 13),
             values_from(r, rows.len(), 10),
         );
         if blobs {
@@ -243,7 +244,7 @@ impl Store {
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO jobs ({JOB_COLUMNS}) VALUES {}",
-                values(chunk.len(), 12)
+                values(chunk.len(), 13)
             );
             bind_jobs(sqlx::query(&sql), chunk)
                 .execute(&mut *tx)

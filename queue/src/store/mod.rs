@@ -163,8 +163,11 @@ pub struct NewJob {
     pub message_path: String,
     pub size: u64,
     pub recipients: Vec<NewRecipient>,
-    /// The agent's item the job was made from (unique), if it came through an agent.
+    /// The agent's item the job was made from (unique), if it came through an agent, or the
+    /// API's idempotency key (`api:<token>:<key>`).
     pub source: Option<String>,
+    /// A hash of the API request, with its idempotency key.
+    pub request_hash: Option<String>,
     /// Addresses refused at intake; they follow `recipients` (their indexes continue).
     pub refused: Vec<RefusedRecipient>,
     /// The message itself when it is not in the spool at `message_path`: with several nodes a
@@ -200,6 +203,7 @@ impl NewJob {
             size: 10,
             recipients: numbers.iter().map(|n| NewRecipient::example(n)).collect(),
             source: None,
+            request_hash: None,
             refused: Vec::new(),
             message: None,
         }
@@ -428,14 +432,25 @@ impl Store {
     /// The job made from the agent's item `source`, if there is one (it was committed and the
     /// item not yet removed when faxhub stopped).
     pub async fn job_by_source(&self, source: &str) -> Result<Option<JobId>, StoreError> {
-        let row = sqlx::query("SELECT id FROM jobs WHERE source = $1")
+        Ok(self.job_and_hash_by_source(source).await?.map(|(id, _)| id))
+    }
+
+    /// The job made from `source`, with the hash of the request it was made from.
+    pub async fn job_and_hash_by_source(
+        &self,
+        source: &str,
+    ) -> Result<Option<(JobId, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT id, request_hash FROM jobs WHERE source = $1")
             .bind(text(source))
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| r.try_get::<String, _>("id"))
-            .transpose()?
-            .map(JobId::from_stored))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((
+            JobId::from_stored(row.try_get::<String, _>("id")?),
+            row.try_get("request_hash")?,
+        )))
     }
 
     /// Crash recovery, run before any listener accepts: attempts left `sending` become

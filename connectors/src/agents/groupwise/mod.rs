@@ -218,6 +218,7 @@ impl ApiOut {
             recipients: ok,
             source: None,
             refused,
+            request_hash: None,
         };
         Ok((submission, message))
     }
