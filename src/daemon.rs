@@ -288,6 +288,7 @@ impl Daemon {
                 max_recipients: self.config.smtp.max_recipients as usize,
                 wakeups,
             },
+            self.config.http.clone(),
             self.http_listeners,
             stop_rx.clone(),
         ));

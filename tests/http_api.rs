@@ -724,3 +724,74 @@ fn the_same_idempotency_key_and_request_make_one_fax_even_racing() {
         "order-1 twice, form-1, race-1, two without a key"
     );
 }
+
+/// What the server sent on `stream` before closing it (EOF or reset) within `within`; `None`
+/// if it did not close it.
+fn closed_within(stream: &mut std::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(got),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn idle_and_slow_clients_cannot_hold_the_server() {
+    use std::io::Write;
+    let rest = "[http]\nmax_connections = 2\nheader_timeout = \"1s\"\nrequest_timeout = \"2s\"\n";
+    let hub = Faxhub::start("", rest);
+    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", hub.http_port)).unwrap();
+    // two clients that send half a request and wait take every connection: a third is closed
+    // at once (the attack works up to the limit)...
+    let mut idle: Vec<_> = (0..2)
+        .map(|_| {
+            let mut s = connect();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answered = closed_within(&mut third, Duration::from_secs(30));
+    assert_eq!(
+        answered,
+        Some(vec![]),
+        "a third connection is closed unanswered"
+    );
+    // ...but only for header_timeout: the server cuts them, and answers again
+    for s in &mut idle {
+        assert!(
+            closed_within(s, Duration::from_secs(30)).is_some(),
+            "an idle client is cut off"
+        );
+    }
+    assert_eq!(get(&hub, "/healthz", None).status, 200);
+    // a body that trickles ends with 408 after request_timeout, not never
+    let mut slow = connect();
+    let head = format!(
+        "POST /v1/faxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"to\": "
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = String::new();
+    {
+        use std::io::Read;
+        let mut buf = [0u8; 1024];
+        let n = slow.read(&mut buf).unwrap_or(0);
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(hub.queue(true).is_empty());
+}

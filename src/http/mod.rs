@@ -20,8 +20,10 @@ use faxhub_queue::store::Store;
 use problem::Problem;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 /// `[http]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -29,12 +31,24 @@ use tokio::sync::watch;
 pub struct HttpConfig {
     /// host:port to listen on; empty: no HTTP server.
     pub listen: Vec<String>,
+    /// Connections open at once, at most; one more is closed at once.
+    pub max_connections: usize,
+    /// How long a client has to send a request's headers (an idle keep-alive connection is
+    /// closed after it too).
+    #[serde(with = "faxhub_queue::units::serde_duration")]
+    pub header_timeout: Duration,
+    /// How long a request may take, its body included (a slow upload ends with 408).
+    #[serde(with = "faxhub_queue::units::serde_duration")]
+    pub request_timeout: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: vec!["127.0.0.1:8329".into()],
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -96,29 +110,98 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// Serves `router` on `listeners` until `stop`: requests in progress finish.
-pub async fn serve(api: Api, listeners: Vec<TcpListener>, mut stop: watch::Receiver<bool>) {
-    let app = router(api);
+/// Serves the API on `listeners` until `stop`; requests in progress finish. Each connection
+/// is served by hyper with a time limit on its headers (`header_timeout`, which also ends idle
+/// keep-alive connections), each request with one on the whole of it (`request_timeout`), and
+/// at most `max_connections` at once: a client cannot hold the server with idle or slow
+/// connections.
+pub async fn serve(
+    api: Api,
+    config: HttpConfig,
+    listeners: Vec<TcpListener>,
+    stop: watch::Receiver<bool>,
+) {
+    let app = router(api).layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(|_| async {
+                Problem::new(StatusCode::REQUEST_TIMEOUT, "the request took too long")
+            }))
+            .timeout(config.request_timeout),
+    );
+    let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut servers = Vec::new();
     for listener in listeners {
-        let app = app.clone();
-        let mut stop = stop.clone();
-        servers.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "http: the server stopped");
-            }
-        }));
+        servers.push(tokio::spawn(accept_loop(
+            listener,
+            app.clone(),
+            slots.clone(),
+            config.header_timeout,
+            stop.clone(),
+        )));
     }
-    let _ = stop.wait_for(|s| *s).await;
     for server in servers {
         let _ = server.await;
     }
+}
+
+/// Completes once `stop` says so.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    slots: Arc<Semaphore>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stop) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "http: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            faxhub_queue::logging::limited(
+                "http-connections",
+                || tracing::warn!(%peer, "http: max_connections reached; closing new connections (logged once a minute)"),
+            );
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 #[derive(Serialize)]
@@ -170,6 +253,10 @@ mod tests {
                 Err(why) => assert!(got.unwrap_err().contains(why), "{listen}"),
             }
         }
-        assert_eq!(HttpConfig { listen: vec![] }.addresses(), Ok(vec![]));
+        let off = HttpConfig {
+            listen: vec![],
+            ..HttpConfig::default()
+        };
+        assert_eq!(off.addresses(), Ok(vec![]));
     }
 }

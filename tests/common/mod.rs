@@ -60,9 +60,18 @@ impl Faxhub {
         } else {
             "[[lines]]\nname = \"file\"\nkind = \"file\"\n"
         };
+        // the HTTP API on a port of its own, in the test's [http] table if it has one
+        let listen = format!("listen = [\"127.0.0.1:{http_port}\"]\n");
+        let (http, rest) = match rest.contains("[http]\n") {
+            true => (
+                String::new(),
+                rest.replacen("[http]\n", &format!("[http]\n{listen}"), 1),
+            ),
+            false => (format!("[http]\n{listen}"), rest.to_string()),
+        };
         let text = format!(
             "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n\
-             [http]\nlisten = [\"127.0.0.1:{http_port}\"]\n{rest}\n{lines}",
+             {http}{rest}\n{lines}",
             data.display()
         );
         std::fs::write(&config, text).unwrap();
