@@ -246,6 +246,7 @@ mod tests {
         for (listen, want) in cases {
             let got = HttpConfig {
                 listen: vec![listen.to_string()],
+                ..HttpConfig::default()
             }
             .addresses();
             match want {
