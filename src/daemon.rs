@@ -247,6 +247,7 @@ impl Daemon {
         let (stop_tx, stop_rx) = watch::channel(false);
         let store = self.scheduler.store.clone();
         let wakeups = self.scheduler.wakeups.clone();
+        let spool = self.scheduler.spool.clone();
         let mut tasks = vec![
             tokio::spawn(self.scheduler.run(stop_rx.clone())),
             tokio::spawn(crate::cluster::exclusive(
@@ -280,6 +281,7 @@ impl Daemon {
         let http_task = tokio::spawn(crate::http::serve(
             crate::http::Api {
                 store: store.clone(),
+                spool,
                 intake: self.intake.clone(),
                 addressing: self.addressing.clone(),
                 local,

@@ -314,6 +314,27 @@ fn a_pdf_posted_with_a_token_is_faxed_and_followed_to_done() {
         rcpt["pages_sent"], done["pages"],
         "every page confirmed: {done}"
     );
+    // the pages as sent, and page 1 small; another sender's token cannot fetch them
+    let dir = tempfile::tempdir().unwrap();
+    for (name, magic, kind) in [
+        ("pages.pdf", &b"%PDF-"[..], "application/pdf"),
+        ("thumbnail.png", &b"\x89PNG"[..], "image/png"),
+    ] {
+        let (status, content_type, bytes) =
+            download(&hub, &format!("/v1/faxes/{id}/{name}"), &sends, dir.path());
+        assert_eq!((status, content_type.as_str()), (200, kind), "{name}");
+        assert!(bytes.starts_with(magic), "{name}");
+    }
+    let b = token(&hub, &["--scope", "read", "--sender", "b@example.com"]);
+    let (status, _, _) = download(&hub, &format!("/v1/faxes/{id}/pages.pdf"), &b, dir.path());
+    assert_eq!(status, 404, "b cannot fetch a's pages");
+    let (status, _, _) = download(
+        &hub,
+        &format!("/v1/faxes/{id}/secret.txt"),
+        &sends,
+        dir.path(),
+    );
+    assert_eq!(status, 404);
 
     // JSON with a base64 document, to a fax address as well as a number (one recipient each,
     // the same number once)
@@ -331,6 +352,31 @@ fn a_pdf_posted_with_a_token_is_faxed_and_followed_to_done() {
         .collect();
     assert_eq!(numbers, ["+33169293998", "+33169293997"]);
     until_finished(&hub, made.body["id"].as_str().unwrap(), &sends);
+}
+
+/// `curl` GET of a file: status, content type, bytes.
+fn download(
+    hub: &Faxhub,
+    path: &str,
+    token: &str,
+    dir: &std::path::Path,
+) -> (u16, String, Vec<u8>) {
+    let out_file = dir.join("download");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o"])
+        .arg(&out_file)
+        .args(["-w", "%{http_code} %{content_type}", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("http://127.0.0.1:{}{path}", hub.http_port))
+        .output()
+        .expect("curl runs");
+    let written = String::from_utf8(out.stdout).unwrap();
+    let (status, content_type) = written.split_once(' ').unwrap();
+    (
+        status.parse().unwrap(),
+        content_type.to_string(),
+        std::fs::read(&out_file).unwrap_or_default(),
+    )
 }
 
 fn base64_of(bytes: &[u8]) -> String {

@@ -163,3 +163,56 @@ pub async fn act(
         .unwrap_or(seen);
     Ok(Json(job))
 }
+
+/// `GET /v1/faxes/{id}/pages.pdf` and `/thumbnail.png`: the fax's pages as faxhub sends them
+/// (without a recipient's cover page), and page 1 small, once converted (404 before, naming
+/// why). Read from this node's spool, or from the store with several nodes.
+pub async fn file(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let [_, pdf, png] = faxhub_queue::spool::Spool::page_set_rels(&id);
+    let (rel, content_type) = match name.as_str() {
+        "pages.pdf" => (pdf, "application/pdf"),
+        "thumbnail.png" => (png, "image/png"),
+        _ => {
+            return Err(Problem::not_found(format!(
+                "no {name:?} (pages.pdf, thumbnail.png)"
+            )));
+        }
+    };
+    let missing = || Problem::not_found(format!("no fax {id}"));
+    let job_id = JobId::parse(&id).ok_or_else(missing)?;
+    let job = api
+        .store
+        .job(&job_id)
+        .await
+        .map_err(Problem::unavailable)?
+        .filter(|job| caller.sees(&job.sender))
+        .ok_or_else(missing)?;
+    if job.pages.is_none() {
+        return Err(Problem::not_found(format!(
+            "fax {id} has no pages yet (it is {})",
+            job.phase.as_str()
+        )));
+    }
+    let path = api.spool.local(&rel).await.map_err(Problem::unavailable)?;
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Problem::not_found(format!("fax {id} has no {name}")));
+        }
+        Err(e) => return Err(Problem::unavailable(e)),
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CACHE_CONTROL, "private, no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -78,6 +78,8 @@ impl HttpConfig {
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
+    /// Where page sets are (a cache of the store's blobs with several nodes).
+    pub spool: faxhub_queue::spool::Spool,
     /// The durable path of every job.
     pub intake: faxhub_queue::intake::Intake,
     /// The fax domains and the dial plan, as SMTP's RCPT applies them.
@@ -105,7 +107,7 @@ pub fn router(api: Api) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(max_size)),
         )
         .route("/v1/faxes/{id}", get(faxes::one))
-        .route("/v1/faxes/{id}/{action}", axum::routing::post(faxes::act))
+        .route("/v1/faxes/{id}/{action}", get(faxes::file).post(faxes::act))
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(api)
 }
