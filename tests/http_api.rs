@@ -71,8 +71,7 @@ fn token(hub: &Faxhub, args: &[&str]) -> String {
 }
 
 fn ids(answer: &Answer) -> Vec<String> {
-    let mut ids: Vec<String> = answer
-        .body
+    let mut ids: Vec<String> = answer.body["faxes"]
         .as_array()
         .unwrap_or_else(|| panic!("a list: {}", answer.body))
         .iter()
@@ -173,6 +172,51 @@ fn tokens_scopes_and_senders_decide_what_a_caller_sees() {
         ids(&get(&hub, "/v1/faxes", Some(&admin))).is_empty(),
         "both finished"
     );
+    // a page at a time, in the order they came
+    let first = get(&hub, "/v1/faxes?all=true&limit=1", Some(&admin));
+    assert_eq!(ids(&first), std::slice::from_ref(&from_a));
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let second = get(
+        &hub,
+        &format!("/v1/faxes?all=true&limit=1&cursor={cursor}"),
+        Some(&admin),
+    );
+    assert_eq!(ids(&second), std::slice::from_ref(&from_b));
+    let last = second.body["next_cursor"].as_str().unwrap().to_string();
+    let past = get(
+        &hub,
+        &format!("/v1/faxes?all=true&limit=1&cursor={last}"),
+        Some(&admin),
+    );
+    assert!(
+        ids(&past).is_empty() && past.body["next_cursor"].is_null(),
+        "{}",
+        past.body
+    );
+    let done = get(
+        &hub,
+        "/v1/faxes?all=true&status=done&since=2000-01-01T00:00:00Z",
+        Some(&a_reads),
+    );
+    assert_eq!(
+        ids(&done),
+        std::slice::from_ref(&from_a),
+        "a's own, delivered, since 2000"
+    );
+    assert!(ids(&get(&hub, "/v1/faxes?all=true&status=failed", Some(&admin))).is_empty());
+    for (query, detail) in [
+        ("status=lost", "status \"lost\""),
+        ("since=yesterday", "since \"yesterday\""),
+        ("limit=0", "limit 0"),
+        ("limit=100000", "limit 100000"),
+        ("cursor=..%2F..", "cursor"),
+    ] {
+        problem(
+            &get(&hub, &format!("/v1/faxes?{query}"), Some(&admin)),
+            400,
+            detail,
+        );
+    }
 
     // bad input: an unknown query field is named; an unknown path is a problem too
     problem(

@@ -5,14 +5,14 @@
 use super::Api;
 use super::auth::authorize;
 use super::problem::Problem;
-use super::token::Scope;
+use super::token::{self, Scope};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use faxhub_queue::job::{JobId, now_ms};
-use faxhub_queue::state::{ActionEffect, OperatorAction};
+use faxhub_queue::state::{ActionEffect, OperatorAction, RecipientStatus};
 use faxhub_queue::status::EnhancedStatus;
-use faxhub_queue::store::JobView;
+use faxhub_queue::store::{JobView, PageQuery};
 use serde::Deserialize;
 
 /// `GET /v1/faxes/{id}`: the job with its recipients, their attempts and a call's progress.
@@ -40,27 +40,86 @@ pub struct ListQuery {
     /// Finished jobs too.
     #[serde(default)]
     all: bool,
+    /// Jobs with a recipient in this status (`queued`, `sending`, `deferred`, `done`, `failed`,
+    /// `held`, `cancelled`).
+    status: Option<String>,
+    /// Jobs received at or after this time (RFC 3339).
+    since: Option<String>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+    /// Jobs per page: 1 to `MAX_LIMIT` (default `DEFAULT_LIMIT`).
+    limit: Option<usize>,
 }
 
-/// `GET /v1/faxes[?all=true]`: the jobs the caller sees, unfinished ones unless `all`.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+/// A page of the list, and where the next one starts (`None`: this was the last).
+#[derive(serde::Serialize)]
+pub struct Page {
+    faxes: Vec<JobView>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/faxes[?all=true&status=…&since=…&cursor=…&limit=…]`: the jobs the caller sees,
+/// unfinished ones unless `all`, in the order they came, a page at a time.
 pub async fn list(
     State(api): State<Api>,
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<JobView>>, Problem> {
+) -> Result<Json<Page>, Problem> {
     let caller = authorize(&api.store, &headers, Scope::Read).await?;
-    let Query(query) =
-        query.map_err(|e| Problem::new(axum::http::StatusCode::BAD_REQUEST, e.body_text()))?;
-    let jobs = api
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
+    let Query(query) = query.map_err(|e| bad(e.body_text()))?;
+    let status = match &query.status {
+        Some(s) => Some(RecipientStatus::parse(s).ok_or_else(|| {
+            bad(format!(
+                "status {s:?}: queued, sending, deferred, done, failed, held or cancelled"
+            ))
+        })?),
+        None => None,
+    };
+    let since_ms = match &query.since {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| bad(format!("since {t:?}: not an RFC 3339 time ({e})")))?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    let after = match &query.cursor {
+        Some(c) => Some(
+            JobId::parse(c)
+                .ok_or_else(|| bad(format!("cursor {c:?}: not a cursor of this list")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad(format!("limit {limit}: 1 to {MAX_LIMIT}")));
+    }
+    let sender = match token::grants(&caller.token, Scope::Admin) {
+        true => None,
+        false => caller.token.sender.clone(),
+    };
+    let faxes = api
         .store
-        .jobs(query.all)
+        .jobs_page(&PageQuery {
+            sender,
+            status,
+            since_ms,
+            after,
+            include_finished: query.all,
+            limit,
+        })
         .await
         .map_err(Problem::unavailable)?;
-    Ok(Json(
-        jobs.into_iter()
-            .filter(|j| caller.sees(&j.sender))
-            .collect(),
-    ))
+    let next_cursor = match faxes.len() == limit {
+        true => faxes.last().map(|j| j.id.clone()),
+        false => None,
+    };
+    Ok(Json(Page { faxes, next_cursor }))
 }
 
 /// The body of an action: one number of the job, or every one.

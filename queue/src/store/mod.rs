@@ -27,7 +27,7 @@ pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
 pub use reports::{Mark, ReportCandidate, ReportSource};
 pub use tokens::TokenRow;
-pub use views::{AttemptView, JobView, RecipientView};
+pub use views::{AttemptView, JobView, PageQuery, RecipientView};
 
 use crate::dialplan::FaxNumber;
 use crate::job::{JobId, Notify, Origin, Ret};
@@ -932,6 +932,11 @@ impl Store {
     /// Jobs still in the queue (or all of them, finished ones too), oldest first.
     pub async fn jobs(&self, include_finished: bool) -> Result<Vec<JobView>, StoreError> {
         views::load_jobs(&self.pool, include_finished).await
+    }
+
+    /// A page of jobs (`PageQuery`), at most `limit` (the API's list).
+    pub async fn jobs_page(&self, query: &PageQuery) -> Result<Vec<JobView>, StoreError> {
+        views::load_page(&self.pool, query).await
     }
 }
 

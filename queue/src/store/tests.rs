@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    jobs_are_paged_by_sender_status_and_time,
     api_tokens_are_kept_listed_and_revoked,
     text_with_nul_is_kept_with_a_replacement_character,
     a_job_moves_through_its_states,
@@ -797,5 +798,91 @@ async fn api_tokens_are_kept_listed_and_revoked(store: Store) {
     assert_eq!(
         store.token("t1").await.unwrap().unwrap().revoked_at_ms,
         Some(10)
+    );
+}
+
+async fn jobs_are_paged_by_sender_status_and_time(store: Store) {
+    // five jobs of a, b, a, a, a, received at 1000..5000; the third held
+    let mut ids = Vec::new();
+    for (i, sender) in [
+        "a@example.com",
+        "B@example.com",
+        "A@Example.com",
+        "a@example.com",
+        "a@example.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut j = NewJob::example(1_000 * (i as i64 + 1), &["+33169293999"]);
+        j.return_path = sender.to_string();
+        store.insert_jobs(&[j.clone()]).await.unwrap();
+        ids.push(j.id.to_string());
+    }
+    store
+        .operator_action(
+            &JobId::parse(&ids[2]).unwrap(),
+            None,
+            OperatorAction::Hold,
+            6_000,
+        )
+        .await
+        .unwrap();
+    let page = |q: PageQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .jobs_page(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|j| j.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let of_a = |after: Option<String>| PageQuery {
+        sender: Some("a@EXAMPLE.com".into()),
+        after,
+        limit: 2,
+        ..PageQuery::default()
+    };
+    let first = page(of_a(None)).await;
+    assert_eq!(
+        first,
+        [ids[0].clone(), ids[2].clone()],
+        "a's, any case, two at most"
+    );
+    let second = page(of_a(first.last().cloned())).await;
+    assert_eq!(second, [ids[3].clone(), ids[4].clone()]);
+    assert!(
+        page(of_a(second.last().cloned())).await.is_empty(),
+        "the end"
+    );
+    let held = page(PageQuery {
+        status: Some(RecipientStatus::Held),
+        limit: 10,
+        ..PageQuery::default()
+    })
+    .await;
+    assert_eq!(held, [ids[2].clone()]);
+    let since = page(PageQuery {
+        since_ms: Some(4_000),
+        limit: 10,
+        ..PageQuery::default()
+    })
+    .await;
+    assert_eq!(since, [ids[3].clone(), ids[4].clone()]);
+    let everything = store
+        .jobs_page(&PageQuery {
+            limit: 10,
+            ..PageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(everything.len(), 5);
+    assert_eq!(
+        everything[2].recipients[0].status,
+        RecipientStatus::Held,
+        "with recipients"
     );
 }

@@ -147,10 +147,82 @@ pub(super) async fn load_jobs(
         .collect()
 }
 
+/// A page of jobs (`Store::jobs_page`): newest filters first, in the order of their ids (the
+/// order they came in), after a cursor.
+#[derive(Clone, Debug, Default)]
+pub struct PageQuery {
+    /// Jobs of this sender only (case-insensitive).
+    pub sender: Option<String>,
+    /// Jobs with a recipient in this status only.
+    pub status: Option<RecipientStatus>,
+    /// Jobs received at or after this time only.
+    pub since_ms: Option<i64>,
+    /// Jobs after this one (the last of the page before).
+    pub after: Option<String>,
+    /// Finished jobs too.
+    pub include_finished: bool,
+    pub limit: usize,
+}
+
+pub(super) async fn load_page(pool: &AnyPool, q: &PageQuery) -> Result<Vec<JobView>, StoreError> {
+    let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1");
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if !q.include_finished {
+        sql.push_str(" AND finished_at IS NULL");
+    }
+    if q.sender.is_some() {
+        sql.push_str(&format!(" AND LOWER(return_path) = LOWER(${})", next()));
+    }
+    if q.since_ms.is_some() {
+        sql.push_str(&format!(" AND received_at >= ${}", next()));
+    }
+    if q.after.is_some() {
+        sql.push_str(&format!(" AND id > ${}", next()));
+    }
+    if q.status.is_some() {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM recipients r WHERE r.job_id = jobs.id AND r.status = ${})",
+            next()
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT ${}", next()));
+    let mut query = sqlx::query(&sql);
+    if let Some(sender) = &q.sender {
+        query = query.bind(super::text(sender));
+    }
+    if let Some(since) = q.since_ms {
+        query = query.bind(since);
+    }
+    if let Some(after) = &q.after {
+        query = query.bind(super::text(after));
+    }
+    if let Some(status) = q.status {
+        query = query.bind(status.as_str());
+    }
+    let rows = query.bind(q.limit as i64).fetch_all(pool).await?;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut recipients = load_recipients(pool, Filter::Jobs(&ids)).await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let rcpts = recipients.remove(&id).unwrap_or_default();
+            job_view(row, rcpts.into_iter().map(|(_, r)| r).collect())
+        })
+        .collect()
+}
+
 type RecipientsByJob = HashMap<String, Vec<(i64, RecipientView)>>;
 
 enum Filter<'a> {
     Job(&'a JobId),
+    Jobs(&'a [String]),
     Unfinished,
     All,
 }
@@ -169,6 +241,16 @@ async fn load_recipients(
             sqlx::query(&format!("{sql} JOIN jobs j ON j.id = r.job_id WHERE j.finished_at IS NULL ORDER BY r.job_id, r.idx")).fetch_all(pool).await?
         }
         Filter::All => sqlx::query(&format!("{sql} ORDER BY r.job_id, r.idx")).fetch_all(pool).await?,
+        Filter::Jobs([]) => Vec::new(),
+        Filter::Jobs(ids) => {
+            let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let text = format!("{sql} WHERE r.job_id IN ({list}) ORDER BY r.job_id, r.idx");
+            let mut q = sqlx::query(&text);
+            for id in ids.iter() {
+                q = q.bind(id.as_str());
+            }
+            q.fetch_all(pool).await?
+        }
     };
     let mut out: RecipientsByJob = HashMap::new();
     for row in rows {
