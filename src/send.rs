@@ -48,13 +48,10 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
             std::env::var("USER").unwrap_or_else(|_| "root".into())
         )
     });
-    let subject = args.subject.clone().unwrap_or_else(|| {
-        files
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    let subject = args
+        .subject
+        .clone()
+        .unwrap_or_else(|| Draft::subject_of(&files));
     let message = Draft {
         from: from.clone(),
         to: recipients.iter().map(|r| r.address.clone()).collect(),

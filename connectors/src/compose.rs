@@ -28,6 +28,15 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// A subject for files sent without one: their names, comma-separated.
+    pub fn subject_of(files: &[(String, Vec<u8>)]) -> String {
+        files
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn build(&self) -> Vec<u8> {
         let mut parts = Vec::new();
         if let Some(text) = &self.text {

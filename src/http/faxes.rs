@@ -3,7 +3,7 @@
 //! on that sender's jobs only (another's is 404, as if absent).
 
 use super::Api;
-use super::auth::authorize;
+use super::auth::{Caller, authorize};
 use super::problem::Problem;
 use super::token::{self, Scope};
 use axum::Json;
@@ -15,15 +15,10 @@ use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::store::{JobView, PageQuery};
 use serde::Deserialize;
 
-/// `GET /v1/faxes/{id}`: the job with its recipients, their attempts and a call's progress.
-pub async fn one(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<JobView>, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+/// The job `id` if the caller sees it; `404` alike for no such job and another sender's.
+async fn visible(api: &Api, caller: &Caller, id: &str) -> Result<(JobId, JobView), Problem> {
     let missing = || Problem::not_found(format!("no fax {id}"));
-    let job_id = JobId::parse(&id).ok_or_else(missing)?;
+    let job_id = JobId::parse(id).ok_or_else(missing)?;
     let job = api
         .store
         .job(&job_id)
@@ -31,6 +26,17 @@ pub async fn one(
         .map_err(Problem::unavailable)?
         .filter(|job| caller.sees(&job.sender))
         .ok_or_else(missing)?;
+    Ok((job_id, job))
+}
+
+/// `GET /v1/faxes/{id}`: the job with its recipients, their attempts and a call's progress.
+pub async fn one(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, Problem> {
+    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let (_, job) = visible(&api, &caller, &id).await?;
     Ok(Json(job))
 }
 
@@ -159,15 +165,8 @@ pub async fn act(
         serde_json::from_slice(&body)
             .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the JSON body: {e}")))?
     };
+    let (job_id, seen) = visible(&api, &caller, &id).await?;
     let missing = || Problem::not_found(format!("no fax {id}"));
-    let job_id = JobId::parse(&id).ok_or_else(missing)?;
-    let seen = api
-        .store
-        .job(&job_id)
-        .await
-        .map_err(Problem::unavailable)?
-        .filter(|job| caller.sees(&job.sender))
-        .ok_or_else(missing)?;
     let number = match &request.number {
         Some(n) => Some(api.addressing.dialplan.normalize(n).map_err(|e| {
             Problem::new(
@@ -243,15 +242,7 @@ pub async fn file(
             )));
         }
     };
-    let missing = || Problem::not_found(format!("no fax {id}"));
-    let job_id = JobId::parse(&id).ok_or_else(missing)?;
-    let job = api
-        .store
-        .job(&job_id)
-        .await
-        .map_err(Problem::unavailable)?
-        .filter(|job| caller.sees(&job.sender))
-        .ok_or_else(missing)?;
+    let (_, job) = visible(&api, &caller, &id).await?;
     if job.pages.is_none() {
         return Err(Problem::not_found(format!(
             "fax {id} has no pages yet (it is {})",

@@ -79,13 +79,10 @@ pub async fn create(
     if files.is_empty() && fax.text.is_none() {
         return Err(bad_request("nothing to fax: no document and no text"));
     }
-    let subject = fax.subject.clone().unwrap_or_else(|| {
-        files
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    let subject = fax
+        .subject
+        .clone()
+        .unwrap_or_else(|| Draft::subject_of(&files));
     let message = Draft {
         from: sender.clone(),
         to: recipients.iter().map(|r| r.address.clone()).collect(),

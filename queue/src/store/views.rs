@@ -129,7 +129,7 @@ pub(super) async fn load_jobs(
     ))
     .fetch_all(pool)
     .await?;
-    let mut recipients = load_recipients(
+    let recipients = load_recipients(
         pool,
         if include_finished {
             Filter::All
@@ -138,13 +138,7 @@ pub(super) async fn load_jobs(
         },
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("id")?;
-            let rcpts = recipients.remove(&id).unwrap_or_default();
-            job_view(row, rcpts.into_iter().map(|(_, r)| r).collect())
-        })
-        .collect()
+    views_of(&rows, recipients)
 }
 
 /// A page of jobs (`Store::jobs_page`): newest filters first, in the order of their ids (the
@@ -208,7 +202,12 @@ pub(super) async fn load_page(pool: &AnyPool, q: &PageQuery) -> Result<Vec<JobVi
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
-    let mut recipients = load_recipients(pool, Filter::Jobs(&ids)).await?;
+    let recipients = load_recipients(pool, Filter::Jobs(&ids)).await?;
+    views_of(&rows, recipients)
+}
+
+/// The views of job `rows`, each with its recipients from `recipients`.
+fn views_of(rows: &[AnyRow], mut recipients: RecipientsByJob) -> Result<Vec<JobView>, StoreError> {
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("id")?;
