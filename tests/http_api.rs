@@ -638,6 +638,11 @@ fn bad_submissions_get_problem_documents_and_queue_nothing() {
         &format!(r#"{{"to": ["0169293999"], {text}}}"#),
     );
     assert_eq!(ok.status, 202, "{}", ok.body);
+    assert!(
+        ok.body["subject"].is_null(),
+        "a text alone has no subject: {}",
+        ok.body
+    );
     assert_eq!(hub.queue(true).len(), 2);
 }
 

@@ -79,14 +79,15 @@ pub async fn create(
     if files.is_empty() && fax.text.is_none() {
         return Err(bad_request("nothing to fax: no document and no text"));
     }
+    // the subject given, or the documents' names; none for a text alone
     let subject = fax
         .subject
         .clone()
-        .unwrap_or_else(|| Draft::subject_of(&files));
+        .or_else(|| (!files.is_empty()).then(|| Draft::subject_of(&files)));
     let message = Draft {
         from: sender.clone(),
         to: recipients.iter().map(|r| r.address.clone()).collect(),
-        subject: subject.clone(),
+        subject: subject.clone().unwrap_or_default(),
         host: api.hostname.clone(),
         text: fax.text,
         files,
@@ -97,7 +98,7 @@ pub async fn create(
         origin: Origin::Api,
         return_path: sender.clone(),
         from_header: Some(sender),
-        subject: Some(subject),
+        subject,
         env_id: None,
         ret: None,
         recipients,
