@@ -10,12 +10,14 @@
 # and RTP on the wire; Dovecot checks the passwords faxhub gives the relay (Postfix's SASL);
 # openssl makes the test CA the relay's certificate is checked against; bubblewrap is the sandbox
 # every converter runs in (no network, no server files, memory and CPU ceilings); PostgreSQL is
-# the shared store of several nodes (the tests start servers of their own on private sockets).
+# the shared store of several nodes (the tests start servers of their own on private sockets);
+# curl asks the HTTP API, and Prometheus scrapes its metrics (promtool lints them and the alert
+# rules of share/prometheus).
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
-  postgresql curl)
+  postgresql curl prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,5 +30,12 @@ sudo=""
 echo "installing: ${missing[*]}"
 # Postfix must not ask questions nor start a system instance of its own.
 echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+# Nor PostgreSQL or Prometheus a system instance: services are not started while installing
+# (the tests start their own on private ports).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -63,6 +63,8 @@ pub struct Daemon {
     /// The SIP user agent, kept for as long as the daemon runs: it answers calls even when no
     /// line calls through it (its TCP listener holds only a weak reference).
     agent: Option<Arc<Agent>>,
+    /// What each line is doing, for the HTTP API and the metrics.
+    line_states: Vec<Arc<faxhub_lines::state::LineState>>,
 }
 
 impl Daemon {
@@ -129,12 +131,15 @@ impl Daemon {
             ),
             None => None,
         };
+        // before anything counts: the counters of this process start here
+        crate::metrics::install();
         let lines = config
             .lines
             .iter()
             .map(|l| Line::new(l, config.outbox_dir(), agent.as_ref()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Failure::Usage(e.to_string()))?;
+        let line_states = lines.iter().map(|l| l.state().clone()).collect();
         let converter =
             Arc::new(Converter::new(config.convert.clone()).with_scratch(spool.tmp_dir()));
         check_sandbox(&converter, &config).await?;
@@ -228,6 +233,7 @@ impl Daemon {
             membership,
             drain,
             agent,
+            line_states,
         })
     }
 
@@ -289,6 +295,7 @@ impl Daemon {
                 max_size: usize::try_from(self.config.smtp.max_message_size).unwrap_or(usize::MAX),
                 max_recipients: self.config.smtp.max_recipients as usize,
                 wakeups,
+                lines: self.line_states,
             },
             self.config.http.clone(),
             self.http_listeners,

@@ -18,6 +18,7 @@ pub mod http;
 pub mod inbound;
 mod inbox_cmd;
 mod logging;
+pub mod metrics;
 pub mod postman;
 mod queue_cmd;
 pub mod receipts;

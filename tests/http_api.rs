@@ -144,6 +144,17 @@ fn tokens_scopes_and_senders_decide_what_a_caller_sees() {
     // out of scope
     problem(&get(&hub, "/v1/faxes", Some(&sends)), 403, "needs read");
 
+    // the lines: the file line, idle (its call is over)
+    problem(&get(&hub, "/v1/lines", None), 401, "API token is needed");
+    let lines = get(&hub, "/v1/lines", Some(&a_reads));
+    assert_eq!(lines.status, 200, "{}", lines.body);
+    assert_eq!(
+        lines.body,
+        serde_json::json!({"lines": [
+            {"name": "file", "kind": "file", "channels": 1, "channels_in_use": 0}
+        ]})
+    );
+
     // a sees its own job, as `queue show --json` shows it; b's is as absent as a made-up one
     // (the control: the admin token sees b's, so the 404 is the binding, not a missing job)
     let own = get(&hub, &format!("/v1/faxes/{from_a}"), Some(&a_reads));

@@ -110,6 +110,26 @@ impl ConvertError {
         }
     }
 
+    /// The failure in one word, for the metrics' labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ConvertError::Unreadable => "unreadable",
+            ConvertError::Empty => "empty",
+            ConvertError::Unsupported { .. } => "unsupported",
+            ConvertError::Damaged { .. } => "damaged",
+            ConvertError::Encrypted { .. } => "encrypted",
+            ConvertError::TooManyPages { .. } => "too_many_pages",
+            ConvertError::Timeout { .. } => "timeout",
+            ConvertError::ToolFailed { .. } => "tool_failed",
+            ConvertError::ToolMissing { .. } => "tool_missing",
+            ConvertError::Crashed { .. } => "crashed",
+            ConvertError::Sandbox(_) => "sandbox",
+            ConvertError::NotClassF(_) => "not_class_f",
+            ConvertError::Io(_) => "io",
+            ConvertError::StorageFull(_) => "storage_full",
+        }
+    }
+
     /// The same failure, or `StorageFull` if it came while the disk of `workdir` was (about)
     /// full: a tool that could not write its output says so in its own words.
     pub fn unless_full(self, workdir: &std::path::Path) -> ConvertError {

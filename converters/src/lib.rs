@@ -11,6 +11,7 @@
 //! process groups, capped output). Nothing here touches the job store: the caller records the
 //! outcome.
 
+mod counting;
 pub mod cover;
 mod error;
 pub mod exec;
@@ -222,13 +223,20 @@ impl Converter {
             unknown_parts: self.config.unknown_parts,
             body_on_cover: self.config.cover.body,
         };
-        let walked = mime::documents(raw, self.defaults(), policy)?;
+        let started = std::time::Instant::now();
+        let walked = match mime::documents(raw, self.defaults(), policy) {
+            Ok(walked) => walked,
+            Err(e) => return Err(counting::counted("message", started, e)),
+        };
         for note in &walked.notes {
             tracing::info!(message = %name, note = %note, "conversion note");
         }
-        let mut set = self
-            .page_set(&walked.docs, &walked.options, workdir)
-            .await?;
+        let kind = counting::kind_of(&walked.docs);
+        let mut set = match self.page_set(&walked.docs, &walked.options, workdir).await {
+            Ok(set) => set,
+            Err(e) => return Err(counting::counted(kind, started, e)),
+        };
+        counting::converted(kind, started);
         set.cover = walked.cover;
         Ok(set)
     }

@@ -11,6 +11,7 @@
 mod file;
 pub mod inbox;
 pub mod sip;
+pub mod state;
 mod test_line;
 
 pub use faxhub_queue::progress::{CallProgress, FaxTransport, Stage};
@@ -148,8 +149,13 @@ pub enum LineError {
     Config { line: String, why: String },
 }
 
-/// A configured line.
-pub enum Line {
+/// A configured line: its backend, and what it is doing now (`state`).
+pub struct Line {
+    backend: Backend,
+    state: Arc<state::LineState>,
+}
+
+enum Backend {
     File(FileLine),
     Test(TestLine),
     Sip(SipLine),
@@ -163,41 +169,53 @@ impl Line {
         agent: Option<&Arc<Agent>>,
     ) -> Result<Line, LineError> {
         config.validate()?;
+        let state = Arc::new(state::LineState::new(
+            &config.name,
+            config.kind,
+            config.channels,
+        ));
         let file = FileLine::new(config.name.clone(), outbox);
-        match config.kind {
-            LineKind::File => Ok(Line::File(file)),
-            LineKind::Test => Ok(Line::Test(TestLine::new(file, config)?)),
+        let backend = match config.kind {
+            LineKind::File => Backend::File(file),
+            LineKind::Test => Backend::Test(TestLine::new(file, config)?),
             LineKind::Sip | LineKind::Loopback => {
                 let agent = agent.ok_or_else(|| LineError::Config {
                     line: config.name.clone(),
                     why: "the SIP user agent is not running".into(),
                 })?;
                 if let Some(trunk) = &config.sip {
-                    agent.keep_trunk(config.name.clone(), trunk.clone());
+                    agent.keep_trunk(state.clone(), trunk.clone());
                 }
-                Ok(Line::Sip(SipLine::new(
+                Backend::Sip(SipLine::new(
                     config.name.clone(),
                     agent.clone(),
                     config.sip.clone(),
                     config.fax.clone(),
-                )))
+                ))
             }
-        }
+        };
+        Ok(Line { backend, state })
+    }
+
+    /// What the line is doing now.
+    pub fn state(&self) -> &Arc<state::LineState> {
+        &self.state
     }
 
     pub fn name(&self) -> &str {
-        match self {
-            Line::File(l) => l.name(),
-            Line::Test(l) => l.name(),
-            Line::Sip(l) => l.name(),
+        match &self.backend {
+            Backend::File(l) => l.name(),
+            Backend::Test(l) => l.name(),
+            Backend::Sip(l) => l.name(),
         }
     }
 
     pub async fn send(&self, request: &SendRequest) -> LineOutcome {
-        match self {
-            Line::File(l) => l.send(request).await,
-            Line::Test(l) => l.send(request).await,
-            Line::Sip(l) => l.send(request).await,
+        let _occupied = self.state.occupy();
+        match &self.backend {
+            Backend::File(l) => l.send(request).await,
+            Backend::Test(l) => l.send(request).await,
+            Backend::Sip(l) => l.send(request).await,
         }
     }
 }

@@ -10,11 +10,11 @@ mod auth;
 mod faxes;
 pub mod problem;
 mod send;
+mod status;
 pub mod token;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use faxhub_queue::store::Store;
 use problem::Problem;
@@ -93,13 +93,17 @@ pub struct Api {
     pub max_recipients: usize,
     /// To wake the scheduler and the reporter after an operator action.
     pub wakeups: crate::wakeups::Wakeups,
+    /// What each line is doing (this node's calls).
+    pub lines: Vec<Arc<faxhub_lines::state::LineState>>,
 }
 
 pub fn router(api: Api) -> Router {
     let max_size = api.max_size;
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
+        .route("/metrics", get(status::metrics))
+        .route("/v1/lines", get(status::lines))
         .route(
             "/v1/faxes",
             get(faxes::list)
@@ -204,32 +208,6 @@ async fn accept_loop(
         while connections.try_join_next().is_some() {}
     }
     while connections.join_next().await.is_some() {}
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-}
-
-/// Alive: the process answers.
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "alive" })
-}
-
-/// Ready: the store answers.
-async fn readyz(axum::extract::State(api): axum::extract::State<Api>) -> axum::response::Response {
-    match api.store.ping().await {
-        Ok(()) => Json(Health { status: "ready" }).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readyz: the store does not answer");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the job store does not answer",
-            )
-            .with_code(faxhub_queue::status::EnhancedStatus::SYSTEM_TRANSIENT)
-            .into_response()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -119,9 +119,19 @@ pub async fn create(
         }
     };
     tracing::info!(job = %id, token = %caller.token.id, "http: fax queued");
+    made(&api, &id, StatusCode::ACCEPTED).await
+}
+
+/// The answer naming a job: `202` once it is committed, `200` (marked replayed) when a key
+/// found it again; its `Location` and the job as `GET /v1/faxes/{id}` shows it.
+async fn made(
+    api: &Api,
+    id: &faxhub_queue::job::JobId,
+    status: StatusCode,
+) -> Result<Made, Problem> {
     let job = api
         .store
-        .job(&id)
+        .job(id)
         .await
         .map_err(Problem::unavailable)?
         .ok_or_else(|| Problem::unavailable(format!("job {id} committed but not found")))?;
@@ -129,7 +139,10 @@ pub async fn create(
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{id}")) {
         out.insert(header::LOCATION, location);
     }
-    Ok((StatusCode::ACCEPTED, out, Json(job)))
+    if status == StatusCode::OK {
+        out.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok((status, out, Json(job)))
 }
 
 type Made = (StatusCode, HeaderMap, Json<JobView>);
@@ -166,18 +179,7 @@ async fn replay(api: &Api, source: &str, hash: &str) -> Result<Option<Made>, Pro
             format!("this Idempotency-Key was used for another request (fax {id})"),
         ));
     }
-    let job = api
-        .store
-        .job(&id)
-        .await
-        .map_err(Problem::unavailable)?
-        .ok_or_else(|| Problem::unavailable(format!("job {id} of a key not found")))?;
-    let mut out = HeaderMap::new();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{id}")) {
-        out.insert(header::LOCATION, location);
-    }
-    out.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(Some((StatusCode::OK, out, Json(job))))
+    made(api, &id, StatusCode::OK).await.map(Some)
 }
 
 /// What a request asks for: the fax, its documents (name, bytes), and a hash of both (the same

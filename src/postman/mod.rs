@@ -121,6 +121,7 @@ impl Postman {
                     Ok(()) => {
                         tracing::info!(mail = %mail.id, kind = mail.kind.as_str(), to = %mail.rcpt_to, via = %outlet, "mail sent");
                         sent.push(mail.id.clone());
+                        crate::metrics::mail_sent(mail.kind);
                     }
                     Err(e) => self.not_sent(mail, e.permanent, &e.why).await,
                 }

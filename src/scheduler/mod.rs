@@ -655,6 +655,7 @@ async fn call(
         progress: Some(Arc::new(published)),
         ..request
     };
+    let began = std::time::Instant::now();
     let sending = line.send(&request);
     tokio::pin!(sending);
     let outcome = loop {
@@ -668,6 +669,14 @@ async fn call(
     };
     drop(permit);
     let call = watched.borrow().clone();
+    crate::metrics::call_ended(
+        line.name(),
+        crate::metrics::Direction::Outbound,
+        &call,
+        outcome.status,
+        began.elapsed(),
+        outcome.pages_sent,
+    );
     let _ = events.send(Event::Sent {
         due,
         line: line.name().to_string(),

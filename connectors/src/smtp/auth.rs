@@ -76,6 +76,7 @@ pub(super) async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
         session.authenticated = Some(user);
         Reply::new(235, "2.7.0", "Authentication successful")
     } else {
+        metrics::counter!("faxhub_smtp_auth_failures_total").increment(1);
         let (client, user) = (session.peer, user.clone());
         faxhub_queue::logging::limited(
             "smtp-auth-failed",

@@ -111,6 +111,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     match accepted {
         Ok(id) => {
             tracing::info!(job = %id, from = %from, rcpts, client = %session.peer, "queued");
+            metrics::counter!("faxhub_smtp_messages_received_total").increment(1);
             Some(Reply::new(250, "2.0.0", format!("Ok: queued as {id}")))
         }
         Err(e @ IntakeError::Full(_)) => {

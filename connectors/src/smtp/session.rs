@@ -58,6 +58,9 @@ pub(super) struct Conn<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub fn reply(&mut self, reply: &Reply) {
+        if reply.is_error() {
+            metrics::counter!("faxhub_smtp_rejections_total", "code" => reply.status).increment(1);
+        }
         render(
             &mut self.out,
             reply.code,

@@ -6,10 +6,12 @@
 //! crash leaves either the old or the new state. Writers in other processes (the CLI while the
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
+pub use gauges::QueueGauges;
 mod blobs;
 mod cluster;
 mod connect;
 mod conversions;
+mod gauges;
 mod insert;
 mod outbox;
 mod reports;

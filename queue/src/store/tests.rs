@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox,
     jobs_are_paged_by_sender_status_and_time,
     api_tokens_are_kept_listed_and_revoked,
     text_with_nul_is_kept_with_a_replacement_character,
@@ -885,4 +886,58 @@ async fn jobs_are_paged_by_sender_status_and_time(store: Store) {
         RecipientStatus::Held,
         "with recipients"
     );
+}
+
+/// What `/metrics` reads: every status (0 for those none has), the oldest recipient waiting
+/// (not a held or finished one), and the outbox's queued mail only.
+async fn the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox(store: Store) {
+    let empty = store.queue_gauges().await.unwrap();
+    assert_eq!(empty.recipients.len(), RecipientStatus::ALL.len());
+    assert!(empty.recipients.iter().all(|(_, n)| *n == 0));
+    assert_eq!((empty.oldest_waiting_ms, empty.outbox_queued), (None, 0));
+
+    // held since 1000, two queued since 2000, one queued since 3000
+    let held = NewJob::example(1_000, &["+33169293999"]);
+    let two = NewJob::example(2_000, &["+33169293998", "+33169293997"]);
+    let one = NewJob::example(3_000, &["+33169293996"]);
+    store
+        .insert_jobs(&[held.clone(), two.clone(), one])
+        .await
+        .unwrap();
+    store
+        .operator_action(&held.id, None, OperatorAction::Hold, 4_000)
+        .await
+        .unwrap();
+    let mail = |id: &str| NewMail {
+        id: id.into(),
+        kind: MailKind::Delivered,
+        job_id: Some(two.id.clone()),
+        mail_from: String::new(),
+        rcpt_to: "a@example.com".into(),
+        path: format!("mail/{id}.eml"),
+        created_at_ms: 5_000,
+        route: crate::job::Route::Exchange,
+    };
+    store.queue_mail(&mail("M1")).await.unwrap();
+    store.queue_mail(&mail("M2")).await.unwrap();
+    store.mails_sent(&["M2".into()], 6_000).await.unwrap();
+
+    let gauges = store.queue_gauges().await.unwrap();
+    let count = |status| {
+        gauges
+            .recipients
+            .iter()
+            .find(|(s, _)| *s == status)
+            .unwrap()
+            .1
+    };
+    assert_eq!(count(RecipientStatus::Queued), 3);
+    assert_eq!(count(RecipientStatus::Held), 1);
+    assert_eq!(count(RecipientStatus::Done), 0);
+    assert_eq!(
+        gauges.oldest_waiting_ms,
+        Some(2_000),
+        "the held one does not wait"
+    );
+    assert_eq!(gauges.outbox_queued, 1, "the sent mail is not counted");
 }

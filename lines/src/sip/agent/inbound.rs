@@ -172,12 +172,27 @@ async fn answer(
         tiff: None,
     };
     let (pages, who) = (received.pages, received.remote_ident.clone());
+    counted(&received);
     match agent.inbox.store(received) {
         Ok(path) => {
             tracing::info!(pages, remote_ident = ?who, complete, record = %path.display(), "fax received")
         }
         Err(e) => tracing::error!(error = %e, "a received fax could not be recorded"),
     }
+}
+
+/// Counts a reception in the metrics (`faxhub::metrics` names and describes them): the SIP
+/// agent answers for every line, so its calls are counted under the line `sip`.
+fn counted(received: &Received) {
+    let status = if received.complete { "2.0.0" } else { "4.4.2" };
+    let transport = received.transport.clone();
+    metrics::counter!("faxhub_calls_total", "line" => "sip", "direction" => "inbound",
+        "transport" => transport, "status" => status)
+    .increment(1);
+    metrics::histogram!("faxhub_call_duration_seconds", "line" => "sip", "direction" => "inbound")
+        .record(received.duration_seconds);
+    metrics::counter!("faxhub_pages_received_total", "line" => "sip")
+        .increment(u64::from(received.pages));
 }
 
 /// An INVITE without an offer (delayed offer, Cisco CUCM's default): our audio offer goes in

@@ -10,6 +10,7 @@ use super::{Agent, USER_AGENT, random_id};
 use crate::sip::config::TrunkConfig;
 use crate::sip::dialog::{Dialog, Local};
 use crate::sip::message::{Message, param};
+use crate::state::LineState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -19,16 +20,23 @@ const REGISTER_RETRY: Duration = Duration::from_secs(60);
 
 impl Agent {
     /// Starts the upkeep of trunk `line`, if its configuration asks for any.
-    pub fn keep_trunk(self: &Arc<Self>, line: String, trunk: TrunkConfig) {
+    /// Starts the upkeep of the trunk of line `state`, if its configuration asks for any; what
+    /// it sees goes to `state`.
+    pub fn keep_trunk(self: &Arc<Self>, state: Arc<LineState>, trunk: TrunkConfig) {
         if !trunk.register && trunk.keepalive.is_zero() {
             return;
         }
         let agent = self.clone();
-        tokio::spawn(async move { upkeep(agent, line, trunk).await });
+        tokio::spawn(async move { upkeep(agent, state, trunk).await });
     }
 }
 
-async fn upkeep(agent: Arc<Agent>, line: String, trunk: TrunkConfig) {
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn upkeep(agent: Arc<Agent>, state: Arc<LineState>, trunk: TrunkConfig) {
+    let line = state.name.clone();
     let proxy = loop {
         match super::net::resolve(&trunk.proxy).await {
             Ok(p) => break p,
@@ -82,10 +90,21 @@ async fn upkeep(agent: Arc<Agent>, line: String, trunk: TrunkConfig) {
                 .await
             {
                 Ok(granted) => {
+                    let until = now_ms() + i64::try_from(granted.as_millis()).unwrap_or(i64::MAX);
+                    state.trunk_seen(now_ms(), |t| {
+                        t.registered = Some(true);
+                        t.registered_until_ms = Some(until);
+                        t.register_error = None;
+                    });
                     tracing::info!(%line, %aor, expires = granted.as_secs(), "registered with the trunk");
                     (granted * 4 / 5).max(Duration::from_secs(10))
                 }
                 Err(why) => {
+                    state.trunk_seen(now_ms(), |t| {
+                        t.registered = Some(false);
+                        t.registered_until_ms = None;
+                        t.register_error = Some(why.clone());
+                    });
                     tracing::warn!(%line, %aor, %why, "REGISTER failed; trying again in a minute");
                     REGISTER_RETRY
                 }
@@ -96,6 +115,7 @@ async fn upkeep(agent: Arc<Agent>, line: String, trunk: TrunkConfig) {
             let mut options = leg.dialog.request("OPTIONS", b"", &random_id());
             options.add("User-Agent", USER_AGENT);
             let up = leg.transact(options, None).await.is_ok();
+            state.trunk_seen(now_ms(), |t| t.answering = Some(up));
             if up != answering {
                 if up {
                     tracing::info!(%line, proxy = %proxy, "the trunk answers again");
