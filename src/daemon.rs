@@ -296,6 +296,8 @@ impl Daemon {
                 max_recipients: self.config.smtp.max_recipients as usize,
                 wakeups,
                 lines: self.line_states,
+                inbox: Inbox::new(self.config.inbox_dir()),
+                inbound: self.config.inbound.routes().map_err(Failure::Usage)?,
             },
             self.config.http.clone(),
             self.http_listeners,

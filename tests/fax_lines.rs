@@ -438,24 +438,18 @@ fn a_trunk_registers_answering_the_digest_challenge() {
         "{log}"
     );
     // the API and the metrics say so too
-    let token = hub.cli(&["token", "create", "--scope", "read"]);
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
-    let http = |path: &str| {
-        let out = std::process::Command::new("curl")
-            .args(["-sS", "--max-time", "30", "-H"])
-            .arg(format!("Authorization: Bearer {token}"))
-            .arg(format!("http://127.0.0.1:{}{path}", hub.http_port))
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let lines: serde_json::Value = serde_json::from_str(&http("/v1/lines")).unwrap();
+    let token = hub.api_token(&["--scope", "read"]);
+    let (_, lines) = hub.http_json("/v1/lines", Some(&token));
     let trunk = &lines["lines"][0]["trunk"];
     assert_eq!(trunk["registered"], true, "{lines}");
     assert!(trunk["registered_until_ms"].as_i64().unwrap() > trunk["since_ms"].as_i64().unwrap());
     assert!(trunk.get("answering").is_none(), "no keep-alives: {lines}");
-    assert!(http("/metrics").contains("faxhub_trunk_up{line=\"trunk\"} 1"));
-    assert!(http("/readyz").contains("ready"));
+    let metrics = String::from_utf8(hub.http_get("/metrics", None).1).unwrap();
+    assert!(
+        metrics.contains("faxhub_trunk_up{line=\"trunk\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(hub.http_get("/readyz", None).0, 200);
 }
 
 #[test]

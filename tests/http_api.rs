@@ -62,14 +62,6 @@ fn curl(hub: &Faxhub, path: &str, token: Option<&str>, args: &[&str]) -> Answer 
     }
 }
 
-fn token(hub: &Faxhub, args: &[&str]) -> String {
-    let mut all = vec!["token", "create"];
-    all.extend_from_slice(args);
-    let out = hub.cli(&all);
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn ids(answer: &Answer) -> Vec<String> {
     let mut ids: Vec<String> = answer.body["faxes"]
         .as_array()
@@ -119,10 +111,10 @@ fn tokens_scopes_and_senders_decide_what_a_caller_sees() {
         (200, &"ready".into())
     );
 
-    let a_reads = token(&hub, &["--scope", "read", "--sender", "a@example.com"]);
-    let sends = token(&hub, &["--scope", "send"]);
-    let admin = token(&hub, &["--scope", "admin", "--name", "ops"]);
-    let revoked = token(&hub, &["--scope", "read"]);
+    let a_reads = hub.api_token(&["--scope", "read", "--sender", "a@example.com"]);
+    let sends = hub.api_token(&["--scope", "send"]);
+    let admin = hub.api_token(&["--scope", "admin", "--name", "ops"]);
+    let revoked = hub.api_token(&["--scope", "read"]);
 
     // no token, a malformed one, a made-up one of the right shape: 401 with a challenge
     let none = get(&hub, "/v1/faxes", None);
@@ -341,7 +333,7 @@ fn until_finished(hub: &Faxhub, id: &str, token: &str) -> Value {
 #[test]
 fn a_pdf_posted_with_a_token_is_faxed_and_followed_to_done() {
     let hub = Faxhub::start("", LOOPBACK);
-    let sends = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let sends = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
     let pdf = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/corpus/pdf/pypdf/box.pdf"
@@ -380,7 +372,7 @@ fn a_pdf_posted_with_a_token_is_faxed_and_followed_to_done() {
         assert_eq!((status, content_type.as_str()), (200, kind), "{name}");
         assert!(bytes.starts_with(magic), "{name}");
     }
-    let b = token(&hub, &["--scope", "read", "--sender", "b@example.com"]);
+    let b = hub.api_token(&["--scope", "read", "--sender", "b@example.com"]);
     let (status, _, _) = download(&hub, &format!("/v1/faxes/{id}/pages.pdf"), &b, dir.path());
     assert_eq!(status, 404, "b cannot fetch a's pages");
     let (status, _, _) = download(
@@ -452,9 +444,9 @@ fn base64_of(bytes: &[u8]) -> String {
 #[test]
 fn bad_submissions_get_problem_documents_and_queue_nothing() {
     let hub = Faxhub::start("max_message_size = \"200KB\"\n", "");
-    let bound = token(&hub, &["--scope", "send", "--sender", "a@example.com"]);
-    let unbound = token(&hub, &["--scope", "send"]);
-    let reads = token(&hub, &["--scope", "read"]);
+    let bound = hub.api_token(&["--scope", "send", "--sender", "a@example.com"]);
+    let unbound = hub.api_token(&["--scope", "send"]);
+    let reads = hub.api_token(&["--scope", "read"]);
     let text = r#""text": "x""#;
     for (what, answer, status, detail, code) in [
         (
@@ -672,10 +664,10 @@ fn a_senders_token_holds_releases_and_cancels_its_own_faxes_only() {
     let rest = "[retry]\nschedule = [\"1h\"]\n[scheduler]\npoll_interval = \"200ms\"\n\
                 [[lines]]\nname = \"test\"\nkind = \"test\"\n[[lines.script]]\nnumbers = \"+33155*\"\noutcomes = [\"busy\"]\n";
     let hub = Faxhub::start("", rest);
-    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
-    let b = token(&hub, &["--scope", "send,read", "--sender", "b@example.com"]);
-    let reads = token(&hub, &["--scope", "read"]);
-    let admin = token(&hub, &["--scope", "admin"]);
+    let a = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
+    let b = hub.api_token(&["--scope", "send,read", "--sender", "b@example.com"]);
+    let reads = hub.api_token(&["--scope", "read"]);
+    let admin = hub.api_token(&["--scope", "admin"]);
     let made = post_json(
         &hub,
         &a,
@@ -738,8 +730,8 @@ fn a_senders_token_holds_releases_and_cancels_its_own_faxes_only() {
 #[test]
 fn the_same_idempotency_key_and_request_make_one_fax_even_racing() {
     let hub = Faxhub::start("", "[scheduler]\npoll_interval = \"200ms\"\n");
-    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
-    let other = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let a = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
+    let other = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
     let body = r#"{"to": ["0169293999"], "text": "once"}"#;
     let keyed = |token: &str, key: &str, body: &str| {
         curl(
@@ -853,7 +845,7 @@ fn idle_and_slow_clients_cannot_hold_the_server() {
     use std::io::Write;
     let rest = "[http]\nmax_connections = 2\nheader_timeout = \"1s\"\nrequest_timeout = \"2s\"\n";
     let hub = Faxhub::start("", rest);
-    let a = token(&hub, &["--scope", "send,read", "--sender", "a@example.com"]);
+    let a = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
     let connect = || std::net::TcpStream::connect(("127.0.0.1", hub.http_port)).unwrap();
     // two clients that send half a request and wait take every connection: a third is closed
     // at once (the attack works up to the limit)...

@@ -144,6 +144,51 @@ fn a_mail_through_postfix_is_faxed_and_the_fax_and_the_report_come_back_through_
     assert_eq!(pages.len(), 2, "{pages:?}");
     assert!(pages.iter().all(|blacks| *blacks > 20), "{pages:?}");
 
+    // the same fax over the API: its owner's token sees it and its pages, another sender's
+    // does not (the control: an admin token does)
+    let owner = hub.api_token(&["--scope", "read", "--sender", "sales@example.com"]);
+    let other = hub.api_token(&["--scope", "read", "--sender", "alice@example.com"]);
+    let admin = hub.api_token(&["--scope", "admin"]);
+    let (status, list) = hub.http_json("/v1/inbox", Some(&owner));
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["faxes"].as_array().unwrap().len(), 1, "{list}");
+    let received = &list["faxes"][0];
+    assert_eq!(received["did"], "0142000155");
+    assert_eq!(received["pages"], 2);
+    assert_eq!(received["remote_ident"], "FAXHUB E2E");
+    let id = received["id"].as_str().unwrap();
+    let (status, one) = hub.http_json(&format!("/v1/inbox/{id}"), Some(&owner));
+    assert_eq!((status, &one), (200, received));
+    let (status, pdf) = hub.http_get(&format!("/v1/inbox/{id}.pdf"), Some(&owner));
+    assert_eq!(status, 200);
+    assert_eq!(
+        render(&pdf, dir.path()).len(),
+        2,
+        "the API's PDF has the pages"
+    );
+    assert_eq!(
+        hub.http_json("/v1/inbox", Some(&other)).1["faxes"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        hub.http_get(&format!("/v1/inbox/{id}"), Some(&other)).0,
+        404
+    );
+    assert_eq!(
+        hub.http_get(&format!("/v1/inbox/{id}.pdf"), Some(&other)).0,
+        404
+    );
+    assert_eq!(
+        hub.http_get(&format!("/v1/inbox/{id}"), Some(&admin)).0,
+        200
+    );
+    // a path that climbs out of the inbox names nothing (the record is there: the control)
+    assert!(hub.data_dir().join(format!("inbox/{id}.json")).exists());
+    for climb in ["..%2F..%2Ffaxhub.toml", "..%2Finbox%2F{id}", "%2E%2E"] {
+        let path = format!("/v1/inbox/{}", climb.replace("{id}", id));
+        assert_eq!(hub.http_get(&path, Some(&admin)).0, 404, "{path}");
+    }
+
     // the success report, in the sender's
     let alice = Postfix::maildir("receipts-e2e", "alice");
     let report = mail::wait_for(&alice, 1, WAIT, why).remove(0);

@@ -82,8 +82,20 @@ impl Inbox {
         Ok(ids)
     }
 
+    /// Whether `id` can name a reception: what the agent makes (`YYYYMMDDhhmmss-` and 8 hex
+    /// digits) is letters, digits and `-`; anything else (a `/`, a `..`) names no file here.
+    pub fn is_id(id: &str) -> bool {
+        (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    }
+
     /// One recorded reception.
     pub fn read(&self, id: &str) -> io::Result<Received> {
+        if !Inbox::is_id(id) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{id:?} is not a reception's id"),
+            ));
+        }
         let path = self.dir.join(format!("{id}.json"));
         serde_json::from_slice(&fs::read(&path)?).map_err(|e| {
             io::Error::new(
@@ -178,6 +190,25 @@ mod tests {
             !inbox.partial_path("r2").unwrap().exists(),
             "nothing left behind"
         );
+    }
+
+    #[test]
+    fn only_ids_name_files_in_the_inbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::new(dir.path().join("inbox"));
+        fs::create_dir_all(inbox.dir()).unwrap();
+        // a record outside the inbox, reachable by a path that climbs out of it (the control)
+        fs::write(
+            dir.path().join("secret.json"),
+            serde_json::to_vec(&received("s", 1)).unwrap(),
+        )
+        .unwrap();
+        assert!(inbox.dir().join("../secret.json").exists());
+        for bad in ["../secret", "a/b", "", ".hidden", "x".repeat(65).as_str()] {
+            let e = inbox.read(bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound, "{bad:?}");
+        }
+        assert!(Inbox::is_id("20261127100000-0a1b2c3d"));
     }
 
     #[test]

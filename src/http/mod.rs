@@ -8,6 +8,7 @@
 
 mod auth;
 mod faxes;
+mod inbox;
 pub mod problem;
 mod send;
 mod status;
@@ -95,6 +96,10 @@ pub struct Api {
     pub wakeups: crate::wakeups::Wakeups,
     /// What each line is doing (this node's calls).
     pub lines: Vec<Arc<faxhub_lines::state::LineState>>,
+    /// The faxes this node received.
+    pub inbox: faxhub_lines::inbox::Inbox,
+    /// Who owns each number (`[inbound] routes`): a bound token sees its sender's faxes.
+    pub inbound: faxhub_queue::did::DidRoutes,
 }
 
 pub fn router(api: Api) -> Router {
@@ -104,6 +109,8 @@ pub fn router(api: Api) -> Router {
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .route("/v1/lines", get(status::lines))
+        .route("/v1/inbox", get(inbox::list))
+        .route("/v1/inbox/{id}", get(inbox::one))
         .route(
             "/v1/faxes",
             get(faxes::list)

@@ -194,6 +194,53 @@ impl Faxhub {
             .unwrap()
     }
 
+    /// A new API token (`faxhub token create ARGS…`), as printed.
+    pub fn api_token(&self, args: &[&str]) -> String {
+        let mut all = vec!["token", "create"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// `curl` GET of `path` (sent as it is) on the HTTP API, with `token` as bearer if given:
+    /// the status and the body.
+    pub fn http_get(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--path-as-is",
+            "--max-time",
+            "60",
+            "-w",
+            "\n%{http_code}",
+        ]);
+        if let Some(token) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:{}{path}", self.http_port))
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "curl {path}: {out:?}");
+        let mut body = out.stdout;
+        let at = body.iter().rposition(|b| *b == b'\n').unwrap();
+        let status = std::str::from_utf8(&body[at + 1..])
+            .unwrap()
+            .parse()
+            .unwrap();
+        body.truncate(at);
+        (status, body)
+    }
+
+    /// [`Faxhub::http_get`] of a JSON answer.
+    pub fn http_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let (status, body) = self.http_get(path, token);
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&body)));
+        (status, json)
+    }
+
     pub fn queue(&self, all: bool) -> Vec<Value> {
         let mut args = vec!["queue", "--json"];
         if all {

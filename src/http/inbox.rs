@@ -1,0 +1,167 @@
+//! `/v1/inbox`: the faxes this node received, as `faxhub inbox --json` shows them, to tokens
+//! with the `read` scope. A token bound to a sender sees the faxes whose number routes to that
+//! address (`[inbound] routes`, the catch-all included); another's is 404, as if absent.
+//! `GET /v1/inbox/{id}.pdf` is the pages as a PDF (as the mail to the owner carries them).
+//!
+//! Each node keeps the faxes it received in its own `inbox/`: with several nodes, ask each.
+
+use super::Api;
+use super::auth::{Caller, authorize};
+use super::problem::Problem;
+use super::token::{self, Scope};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use faxhub_lines::inbox::{Inbox, Received};
+use serde::{Deserialize, Serialize};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+    /// Faxes per page: 1 to `MAX_LIMIT` (default `DEFAULT_LIMIT`).
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct Page {
+    faxes: Vec<Received>,
+    next_cursor: Option<String>,
+}
+
+/// Whether the caller may see reception `r`: admin and unbound tokens see all, a bound one
+/// those routed to its sender.
+fn sees(api: &Api, caller: &Caller, r: &Received) -> bool {
+    if token::grants(&caller.token, Scope::Admin) {
+        return true;
+    }
+    match &caller.token.sender {
+        None => true,
+        Some(own) => api
+            .inbound
+            .route(&r.did, &api.addressing.dialplan)
+            .is_some_and(|to| to.eq_ignore_ascii_case(own)),
+    }
+}
+
+/// `GET /v1/inbox[?cursor=…&limit=…]`: the faxes received, oldest first, a page at a time.
+pub async fn list(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page>, Problem> {
+    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
+    let Query(query) = query.map_err(|e| bad(e.body_text()))?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad(format!("limit {limit}: 1 to {MAX_LIMIT}")));
+    }
+    if let Some(c) = &query.cursor
+        && !Inbox::is_id(c)
+    {
+        return Err(bad(format!("cursor {c:?}: not a cursor of this list")));
+    }
+    let (inbox, filter) = (api.inbox.clone(), api.clone());
+    let faxes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Received>> {
+        let mut page = Vec::new();
+        for id in inbox.ids()? {
+            if query
+                .cursor
+                .as_ref()
+                .is_some_and(|c| id.as_str() <= c.as_str())
+            {
+                continue;
+            }
+            let received = match inbox.read(&id) {
+                Ok(r) => r,
+                // removed meanwhile (the purge)
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if sees(&filter, &caller, &received) {
+                page.push(received);
+                if page.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(page)
+    })
+    .await
+    .map_err(Problem::unavailable)?
+    .map_err(Problem::unavailable)?;
+    let next_cursor = match faxes.len() == limit {
+        true => faxes.last().map(|r| r.id.clone()),
+        false => None,
+    };
+    Ok(Json(Page { faxes, next_cursor }))
+}
+
+/// `GET /v1/inbox/{id}` (the record) and `/v1/inbox/{id}.pdf` (its pages).
+pub async fn one(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let (id, pdf) = match name.strip_suffix(".pdf") {
+        Some(id) => (id.to_string(), true),
+        None => (name.clone(), false),
+    };
+    let missing = || Problem::not_found(format!("no received fax {id}"));
+    let inbox = api.inbox.clone();
+    let wanted = id.clone();
+    let received = tokio::task::spawn_blocking(move || inbox.read(&wanted))
+        .await
+        .map_err(Problem::unavailable)?;
+    let received = match received {
+        Ok(r) if sees(&api, &caller, &r) => r,
+        Ok(_) => return Err(missing()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+        Err(e) => return Err(Problem::unavailable(e)),
+    };
+    if !pdf {
+        return Ok(Json(received).into_response());
+    }
+    // the record names its pages; only the name the inbox gives them is followed
+    let Some(tiff) = received
+        .tiff
+        .as_ref()
+        .filter(|t| **t == format!("{id}.tif"))
+    else {
+        return Err(Problem::not_found(format!(
+            "received fax {id} has no pages ({})",
+            received.result
+        )));
+    };
+    let path = api.inbox.dir().join(tiff);
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        faxhub_converters::received::pdf(&bytes).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(Problem::unavailable)?;
+    match made {
+        Ok(pdf) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/pdf"),
+                (header::CACHE_CONTROL, "private, no-store"),
+            ],
+            pdf,
+        )
+            .into_response()),
+        Err(why) => {
+            tracing::warn!(fax = %id, %why, "http: a received fax could not be made a PDF");
+            Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("received fax {id} cannot be made a PDF: {why}"),
+            ))
+        }
+    }
+}
