@@ -17,25 +17,35 @@ set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
-  postgresql curl prometheus)
+  postgresql curl prometheus python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  # Postfix must not ask questions nor start a system instance of its own.
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  # Nor PostgreSQL or Prometheus a system instance: services are not started while installing
+  # (the tests start their own on private ports).
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing: ${missing[*]}"
-# Postfix must not ask questions nor start a system instance of its own.
-echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
-# Nor PostgreSQL or Prometheus a system instance: services are not started while installing
-# (the tests start their own on private ports).
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-  $sudo chmod 755 /usr/sbin/policy-rc.d
-  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+
+# Python modules the tests check faxhub with, as independent implementations (PyPI, pinned,
+# into the build tree rather than the system's Python): standardwebhooks verifies the
+# webhooks' signatures.
+pydeps="$(cd "$(dirname "$0")/.." && pwd)/target/pydeps"
+want="standardwebhooks==1.1.0"
+if [ "$(cat "$pydeps/.installed" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$pydeps"
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-input --target "$pydeps" $want
+  echo "$want" > "$pydeps/.installed"
 fi
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -77,6 +77,8 @@ pub struct Config {
     pub hotfolder: Vec<HotFolderConfig>,
     /// The HTTP API (on 127.0.0.1:8329 by default).
     pub http: crate::http::HttpConfig,
+    /// Endpoints told of the faxes' events (`[[webhooks]]`).
+    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
     pub log: LogConfig,
 }
 
@@ -109,6 +111,7 @@ impl Default for Config {
             imap: None,
             hotfolder: Vec::new(),
             http: crate::http::HttpConfig::default(),
+            webhooks: Vec::new(),
             log: LogConfig::default(),
         }
     }
@@ -289,8 +292,9 @@ impl Config {
         out
     }
 
-    /// A warning when the file at `path` holds a password (a `password = …` line, in any
-    /// section) and every user of the machine may read it.
+    /// A warning when the file at `path` holds a password or a webhook's secret (a
+    /// `password = …` or `secret = …` line, in any section) and every user of the machine may
+    /// read it.
     pub fn exposed_secret(path: &Path) -> Option<String> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
@@ -298,11 +302,13 @@ impl Config {
             String::from_utf8(read_regular(path, MAX_CONFIG_BYTES, Links::Follow).ok()?).ok()?;
         let holds_password = text.lines().any(|l| {
             let l = l.trim_start();
-            l.starts_with("password") && l["password".len()..].trim_start().starts_with('=')
+            ["password", "secret"]
+                .iter()
+                .any(|key| l.starts_with(key) && l[key.len()..].trim_start().starts_with('='))
         });
         (holds_password && mode & 0o004 != 0).then(|| {
             format!(
-                "{} holds a password and every user of this machine can read it (mode {:o}): chmod o-rwx it",
+                "{} holds a password or secret and every user of this machine can read it (mode {:o}): chmod o-rwx it",
                 path.display(),
                 mode & 0o777
             )
@@ -396,6 +402,7 @@ impl Config {
         }
         problems.take(crate::agents::validate(self));
         let http = problems.take(self.http.addresses());
+        problems.take(crate::webhooks::validate(&self.webhooks));
         match (dialplan, local, trusted, listen, http) {
             (Some(dialplan), Some(local), Some(trusted), Some(listen), Some(http))
                 if problems.0.is_empty() =>
@@ -493,6 +500,24 @@ mod tests {
     }
 
     #[test]
+    fn a_readable_file_with_a_password_or_a_webhook_secret_is_warned_of() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("[relay]\npassword = \"x\"\n", 0o644, true),
+            ("[[webhooks]]\n  secret = \"whsec_x\"\n", 0o644, true),
+            ("[[webhooks]]\nsecret = \"whsec_x\"\n", 0o640, false),
+            ("# secret = \"whsec_x\"\nsecrets_dir = \"/x\"\n", 0o644, false),
+        ];
+        for (i, (text, mode, warned)) in cases.into_iter().enumerate() {
+            let path = dir.path().join(format!("{i}.toml"));
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(Config::exposed_secret(&path).is_some(), warned, "{text:?} {mode:o}");
+        }
+    }
+
+    #[test]
     fn the_example_file_is_complete_and_valid() {
         let text = include_str!("../faxhub.example.toml");
         let c = parse(text).unwrap();
@@ -511,7 +536,11 @@ mod tests {
             .filter(|l| l.starts_with('[') || l.contains(" = "))
             // the example's CA file does not exist here (validate reads it)
             .filter(|l| !l.starts_with("ca_file"))
-            .map(|l| format!("{l}\n"))
+            // the example's webhook secret is a placeholder, to be made
+            .map(|l| match l.starts_with("secret = \"whsec_") {
+                true => "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n".to_string(),
+                false => format!("{l}\n"),
+            })
             .collect();
         let c = parse(&agents).unwrap();
         c.validate().unwrap();
@@ -521,6 +550,7 @@ mod tests {
         );
         assert_eq!(c.groupwise.as_ref().unwrap().fax_domains, ["FAX"]);
         assert_eq!(c.imap.as_ref().unwrap().host, "domino.example.com");
+        assert_eq!(c.webhooks[0].events, ["fax.delivered", "fax.failed"]);
         assert_eq!(
             c.hotfolder[0].owner.as_deref(),
             Some("reception@example.com")

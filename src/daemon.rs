@@ -78,6 +78,8 @@ impl Daemon {
             .map_err(|e| runtime(&format!("creating {}", config.data_dir.display()), &e))?;
         let (store, spool) = open_queue(&config).await?;
         let store = store.with_node(&config.cluster.node_name(), config.cluster.lease);
+        // every change from now on writes the events the webhooks want
+        store.subscribe(crate::webhooks::subscriptions(&config.webhooks));
         crate::recovery::recover(&store, &spool)
             .await
             .map_err(|e| Failure::Runtime(format!("recovery: {e}")))?;
@@ -264,6 +266,12 @@ impl Daemon {
             )),
             tokio::spawn(self.postman.run(stop_rx.clone())),
             tokio::spawn(self.mailer.run(stop_rx.clone())),
+            tokio::spawn(crate::webhooks::run(
+                store.clone(),
+                self.config.webhooks.clone(),
+                Clock::System,
+                stop_rx.clone(),
+            )),
         ];
         tasks.extend(
             crate::agents::start(

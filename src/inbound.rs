@@ -14,6 +14,7 @@ use faxhub_queue::dialplan::DialPlan;
 use faxhub_queue::did::{DidRoutes, Route};
 use faxhub_queue::job::Route as MailRoute;
 use faxhub_queue::spool::Spool;
+use faxhub_queue::store::events::{Event, EventType};
 use faxhub_queue::store::{MailKind, NewMail, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -149,7 +150,23 @@ impl Mailer {
     /// Mails reception `id` (or decides not to, and remembers that by its outbox row).
     async fn mail(&self, id: &str, mail_id: &str) -> Result<(), String> {
         let received = self.inbox.read(id).map_err(|e| e.to_string())?;
-        let Some(to) = self.routes.route(&received.did, &self.dialplan) else {
+        let owner = self.routes.route(&received.did, &self.dialplan);
+        // told once whatever the tries: the event's id is the reception's
+        let event = Event {
+            kind: EventType::Received,
+            id: format!("msg_received_{id}"),
+            data: serde_json::json!({
+                "id": received.id, "received_at": received.received_at, "caller": received.caller,
+                "did": received.did, "to": owner, "remote_ident": received.remote_ident,
+                "pages": received.pages, "complete": received.complete, "result": received.result,
+                "transport": received.transport,
+            }),
+        };
+        self.store
+            .add_event(&event, self.clock.now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(to) = owner else {
             tracing::warn!(fax = %id, did = %received.did, "no mailbox for the number dialled (no route, no catch_all): the fax stays in the inbox");
             return Ok(());
         };

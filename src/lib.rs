@@ -30,6 +30,7 @@ mod testing;
 mod token_cmd;
 pub mod wakeups;
 mod watch;
+pub mod webhooks;
 
 /// A failure of a command, sorted by exit code.
 #[derive(Debug, thiserror::Error)]

@@ -90,6 +90,10 @@ fn describe() {
         "faxhub_outbox_queued",
         "Mails (reports, received faxes) queued in the outbox, not yet sent"
     );
+    describe_gauge!(
+        "faxhub_webhook_events_queued",
+        "Webhook events not yet delivered, by endpoint"
+    );
     describe_counter!(
         "faxhub_smtp_messages_received_total",
         "Messages accepted over SMTP (250 after DATA)"
@@ -211,6 +215,9 @@ pub async fn render(
         .map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0);
     gauge!("faxhub_queue_oldest_age_seconds").set(age);
     gauge!("faxhub_outbox_queued").set(queue.outbox_queued as f64);
+    for (endpoint, n) in store.webhook_backlog().await? {
+        gauge!("faxhub_webhook_events_queued", "endpoint" => endpoint).set(n as f64);
+    }
     for line in lines {
         let view = line.view();
         gauge!("faxhub_line_channels", "line" => view.name.clone()).set(f64::from(view.channels));

@@ -78,7 +78,7 @@ impl Harness {
         self.store.claim_conversions(10, now).await.unwrap();
         let pages = Spool::pages_rel(id.as_str());
         self.store
-            .conversion_done(&id, 1, &pages, &[])
+            .conversion_done(&id, 1, &pages, &[], 2_000)
             .await
             .unwrap();
         for due in self.store.due_recipients(now, 10).await.unwrap() {

@@ -83,6 +83,8 @@ enum Event {
         job: JobId,
         idx: i64,
         progress: CallProgress,
+        /// Whether the receiver confirmed a page since the last.
+        page_confirmed: bool,
     },
 }
 
@@ -200,6 +202,9 @@ impl Scheduler {
             }
         };
         let before = self.clock.now_ms() - self.config.retention.as_millis() as i64;
+        if let Err(e) = self.store.purge_webhook_events(before).await {
+            tracing::warn!(error = %e, "could not purge old webhook events");
+        }
         match self.store.purge_finished(before).await {
             Ok(files) if files.is_empty() => {}
             Ok(files) => {
@@ -442,8 +447,18 @@ impl Scheduler {
                 self.record_conversion(claim, result, unrecorded).await;
                 self.wakeups.reporter.notify_one();
             }
-            Event::Progress { job, idx, progress } => {
-                if let Err(e) = self.store.set_progress(&job, idx, &progress).await {
+            Event::Progress {
+                job,
+                idx,
+                progress,
+                page_confirmed,
+            } => {
+                let confirmed = page_confirmed.then(|| self.clock.now_ms());
+                if let Err(e) = self
+                    .store
+                    .set_progress(&job, idx, &progress, confirmed)
+                    .await
+                {
                     tracing::warn!(job = %job, error = %e, "could not record a call's progress");
                 }
             }
@@ -485,6 +500,7 @@ impl Scheduler {
                 job: job.clone(),
                 pages: i64::from(done.pages),
                 own: done.own.clone(),
+                now_ms: now,
             },
             (Err(e), Some(next_ms)) => Record::ConversionDeferred {
                 job: job.clone(),
@@ -656,6 +672,8 @@ async fn call(
         ..request
     };
     let began = std::time::Instant::now();
+    // pages the receiver confirmed so far (each new one is an event)
+    let mut confirmed = 0;
     let sending = line.send(&request);
     tokio::pin!(sending);
     let outcome = loop {
@@ -663,7 +681,9 @@ async fn call(
             outcome = &mut sending => break outcome,
             Ok(()) = watched.changed() => {
                 let progress = watched.borrow_and_update().clone();
-                let _ = events.send(Event::Progress { job: due.job_id.clone(), idx: due.idx, progress });
+                let page_confirmed = progress.pages_confirmed > confirmed;
+                confirmed = progress.pages_confirmed;
+                let _ = events.send(Event::Progress { job: due.job_id.clone(), idx: due.idx, progress, page_confirmed });
             }
         }
     };

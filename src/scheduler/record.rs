@@ -22,6 +22,7 @@ pub enum Record {
         job: JobId,
         pages: i64,
         own: Vec<RecipientPages>,
+        now_ms: i64,
     },
     ConversionDeferred {
         job: JobId,
@@ -42,9 +43,15 @@ pub enum Record {
 impl Record {
     pub async fn write(&self, store: &Store) -> Result<(), StoreError> {
         match self {
-            Record::Converted { job, pages, own } => {
+            Record::Converted {
+                job,
+                pages,
+                own,
+                now_ms,
+            } => {
+                let pages_rel = Spool::pages_rel(job.as_str());
                 store
-                    .conversion_done(job, *pages, &Spool::pages_rel(job.as_str()), own)
+                    .conversion_done(job, *pages, &pages_rel, own, *now_ms)
                     .await
             }
             Record::ConversionDeferred {

@@ -391,7 +391,7 @@ async fn after_a_crash_mid_call_and_mid_conversion_every_job_completes() {
     let pages = Spool::pages_rel(calling.as_str());
     spool.write_durable(&pages, &one_page()).unwrap();
     store
-        .conversion_done(&calling, 1, &pages, &[])
+        .conversion_done(&calling, 1, &pages, &[], 2_000)
         .await
         .unwrap();
     let due = store.due_recipients(now, 10).await.unwrap();

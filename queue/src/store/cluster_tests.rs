@@ -62,7 +62,7 @@ async fn converted(store: &Store, jobs: &[NewJob]) {
     assert_eq!(claimed.len(), jobs.len());
     for c in claimed {
         store
-            .conversion_done(&c.job, 1, "pages/x.tif", &[])
+            .conversion_done(&c.job, 1, "pages/x.tif", &[], 2_000)
             .await
             .unwrap();
     }
@@ -189,7 +189,7 @@ async fn a_stopped_nodes_call_is_taken_back_with_its_confirmed_pages(a: Store, b
         pages: 3,
         ..Default::default()
     };
-    a.set_progress(&due[0].job_id, due[0].idx, &progress)
+    a.set_progress(&due[0].job_id, due[0].idx, &progress, None)
         .await
         .unwrap();
     // a goes silent; while its lease runs, b takes nothing back
@@ -224,7 +224,7 @@ async fn a_stopped_nodes_call_is_taken_back_with_its_confirmed_pages(a: Store, b
         Start::Started
     );
     // a wakes up and its call ends: not its own any more, nothing recorded over b's call
-    a.set_progress(&due[0].job_id, due[0].idx, &progress)
+    a.set_progress(&due[0].job_id, due[0].idx, &progress, None)
         .await
         .unwrap();
     let late = AttemptEnd {
@@ -397,7 +397,9 @@ async fn spool_files_travel_through_the_store_with_their_rows(a: Store, b: Store
     let [tif, pdf, png] = Spool::page_set_rels(job.id.as_str());
     spool_b.write_durable(&tif, b"TIFF pages").unwrap();
     spool_b.write_durable(&pdf, b"PDF pages").unwrap();
-    b.conversion_done(&job.id, 1, &tif, &[]).await.unwrap();
+    b.conversion_done(&job.id, 1, &tif, &[], 2_000)
+        .await
+        .unwrap();
     for (rel, bytes) in [(&tif, &b"TIFF pages"[..]), (&pdf, &b"PDF pages"[..])] {
         let path = spool_a.local(rel).await.unwrap();
         assert_eq!(std::fs::read(path).unwrap(), bytes, "{rel}");

@@ -5,6 +5,7 @@
 //! deferred with the temporary code). A crash mid-conversion leaves the job `converting`, which
 //! recovery makes `pending` again.
 
+use super::events::{Event, EventType};
 use super::tidings::Tiding;
 use super::{RecipientPages, Store, StoreError, text};
 use crate::job::JobId;
@@ -83,6 +84,7 @@ impl Store {
         pages: i64,
         pages_path: &str,
         own: &[RecipientPages],
+        now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
         sqlx::query("UPDATE jobs SET conversion = $1, pages = $2, pages_path = $3, node = NULL, lease_until = NULL WHERE id = $4")
@@ -117,7 +119,13 @@ impl Store {
             .chain(own.iter().map(|r| r.pages_path.as_str()))
             .collect();
         self.put_blobs(&mut tx, &files, true).await?;
+        let converted = Event::new(
+            EventType::Converted,
+            serde_json::json!({ "fax": id.as_str(), "pages": pages }),
+        );
+        self.add_events(&mut tx, &[converted], now_ms).await?;
         tx.commit().await?;
+        self.events_committed();
         self.tell(Tiding::Work).await;
         Ok(())
     }
@@ -137,18 +145,31 @@ impl Store {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        let failed = sqlx::query(
             "UPDATE recipients SET status = $1, status_code = $2, reason = $3, next_attempt_at = NULL, updated_at = $4 \
-             WHERE job_id = $5 AND status NOT IN ('done', 'failed', 'cancelled')",
+             WHERE job_id = $5 AND status NOT IN ('done', 'failed', 'cancelled') RETURNING idx, number",
         )
         .bind(RecipientStatus::Failed.as_str())
         .bind(status.to_string())
         .bind(text(reason))
         .bind(now_ms)
         .bind(id.as_str())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        let mut events = Vec::new();
+        for row in &failed {
+            let (idx, number): (i64, String) = (row.try_get("idx")?, row.try_get("number")?);
+            events.push(Event::new(
+                EventType::Failed,
+                serde_json::json!({
+                    "fax": id.as_str(), "recipient": idx, "number": number, "status": "failed",
+                    "status_code": status.to_string(), "reason": reason, "pages_sent": 0,
+                }),
+            ));
+        }
+        self.add_events(&mut tx, &events, now_ms).await?;
         tx.commit().await?;
+        self.events_committed();
         self.tell(Tiding::Outcome).await;
         Ok(())
     }

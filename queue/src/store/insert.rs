@@ -15,6 +15,7 @@
 //! PostgreSQL refuses to update a row twice in one.
 
 use super::blobs::CHUNK;
+use super::events::{Event, EventType};
 use super::tidings::Tiding;
 use super::{
     Any, Backend, ConversionState, LAST_AT_STEP_MS, NewJob, NewNumbers, NewRecipient,
@@ -151,6 +152,31 @@ fn count_new(rows: Vec<sqlx::any::AnyRow>, into: &mut NewNumbers) -> Result<(), 
     Ok(())
 }
 
+/// A `fax.queued` event for each job, and a `fax.failed` for each recipient refused at intake.
+fn queued_events(jobs: &[NewJob]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for job in jobs {
+        events.push(Event::new(
+            EventType::Queued,
+            serde_json::json!({
+                "fax": job.id.as_str(), "sender": job.return_path, "origin": job.origin.as_str(),
+                "numbers": job.recipients.iter().map(|r| r.number.as_str()).collect::<Vec<_>>(),
+            }),
+        ));
+        for (n, r) in job.refused.iter().enumerate() {
+            events.push(Event::new(
+                EventType::Failed,
+                serde_json::json!({
+                    "fax": job.id.as_str(), "recipient": job.recipients.len() + n,
+                    "number": r.number.as_ref().map(FaxNumber::as_str), "status": "failed",
+                    "status_code": r.status.to_string(), "reason": r.reason, "pages_sent": 0,
+                }),
+            ));
+        }
+    }
+    events
+}
+
 impl Store {
     /// Inserts jobs, all or none (see the module's contract). Returns, per sender, how many
     /// numbers the jobs name that none of its jobs in the store named before.
@@ -180,6 +206,7 @@ impl Store {
             .map(|j| j.message.as_ref().map(|m| m.len()).filter(|n| *n < CHUNK))
             .sum();
         self.backend == Backend::Postgres
+            && !self.has_subscribers()
             && !jobs.is_empty()
             && jobs.len() <= ROWS_PER_STATEMENT
             && (1..=ROWS_PER_STATEMENT).contains(&recipients)
@@ -303,7 +330,17 @@ impl Store {
             .filter_map(|j| Some((j.message_path.as_str(), j.message.as_deref()?)))
             .collect();
         self.put_blob_bytes(&mut tx, &held).await?;
+        if self.has_subscribers() {
+            let events = queued_events(jobs);
+            let at = jobs
+                .iter()
+                .map(|j| j.received_at_ms)
+                .max()
+                .unwrap_or_default();
+            self.add_events(&mut tx, &events, at).await?;
+        }
         tx.commit().await?;
+        self.events_committed();
         Ok(new_numbers)
     }
 }

@@ -11,6 +11,7 @@ mod blobs;
 mod cluster;
 mod connect;
 mod conversions;
+pub mod events;
 mod gauges;
 mod insert;
 mod outbox;
@@ -360,6 +361,10 @@ pub struct Store {
     usage_copies: std::sync::Arc<usage_cache::UsageCache>,
     /// What the other nodes are yet to be told (`tell`).
     tidings: std::sync::Arc<std::sync::Mutex<tidings::Tidings>>,
+    /// The webhooks' endpoints and what they want (`events`).
+    subscriptions: events::Subscriptions,
+    /// Told when events are committed.
+    events_added: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How long a claim holds by default without being renewed.
@@ -399,6 +404,8 @@ impl Store {
             blobs: None,
             usage_copies: Default::default(),
             tidings: Default::default(),
+            subscriptions: Default::default(),
+            events_added: Default::default(),
         })
     }
 
@@ -696,7 +703,16 @@ impl Store {
             .bind(due.pages)
             .execute(&mut *tx)
             .await?;
+        let dialing = events::Event::new(
+            events::EventType::Dialing,
+            serde_json::json!({
+                "fax": due.job_id.as_str(), "recipient": due.idx, "number": due.number.as_str(),
+                "line": line, "attempt": n + 1, "pages": due.pages,
+            }),
+        );
+        self.add_events(&mut tx, &[dialing], now_ms).await?;
         tx.commit().await?;
+        self.events_committed();
         self.usage_copies.update(&due.sender, |usage| {
             usage.calls += 1;
             usage.pages += due.pages;
@@ -706,16 +722,48 @@ impl Store {
 
     /// What the call in progress to recipient `idx` of `job` has done so far, while it is
     /// `sending`; shown by `queue show` and followed by `queue watch`.
+    /// When the receiver confirmed a page (`page_confirmed`, at `now_ms`), a
+    /// `fax.page_confirmed` event is written with it.
     pub async fn set_progress(
         &self,
         job: &JobId,
         idx: i64,
         progress: &CallProgress,
+        page_confirmed: Option<i64>,
     ) -> Result<(), StoreError> {
-        let progress = serde_json::to_string(progress).map_err(|e| StoreError::Corrupt {
+        let json = serde_json::to_string(progress).map_err(|e| StoreError::Corrupt {
             column: "recipients.progress",
             value: e.to_string(),
         })?;
+        if let Some(now_ms) = page_confirmed.filter(|_| self.has_subscribers()) {
+            let mut tx = self.write_transaction().await?;
+            let updated = sqlx::query(&format!(
+                "UPDATE recipients SET progress = $1, lease_until = {} \
+                 WHERE job_id = $2 AND idx = $3 AND status = 'sending' AND node = $4",
+                self.lease_sql()
+            ))
+            .bind(json)
+            .bind(job.as_str())
+            .bind(idx)
+            .bind(&*self.node)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 1 {
+                let event = events::Event::new(
+                    events::EventType::PageConfirmed,
+                    serde_json::json!({
+                        "fax": job.as_str(), "recipient": idx,
+                        "pages_confirmed": progress.pages_confirmed, "pages": progress.pages,
+                        "remote_ident": progress.remote_ident,
+                    }),
+                );
+                self.add_events(&mut tx, &[event], now_ms).await?;
+            }
+            tx.commit().await?;
+            self.events_committed();
+            return Ok(());
+        }
+        let progress = json;
         sqlx::query(&format!(
             "UPDATE recipients SET progress = $1, lease_until = {} \
              WHERE job_id = $2 AND idx = $3 AND status = 'sending' AND node = $4",
@@ -789,7 +837,24 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         finish_job_if_final(&mut tx, &end.job_id, end.ended_at_ms).await?;
+        let kind = match status {
+            RecipientStatus::Done => events::EventType::Delivered,
+            RecipientStatus::Deferred | RecipientStatus::Queued => events::EventType::Deferred,
+            _ => events::EventType::Failed,
+        };
+        let call = end.call.clone().unwrap_or_default();
+        let event = events::Event::new(
+            kind,
+            serde_json::json!({
+                "fax": end.job_id.as_str(), "recipient": end.idx, "status": status.as_str(),
+                "status_code": end.status.to_string(), "reason": end.reason,
+                "pages_sent": end.pages_sent, "remote_ident": call.remote_ident,
+                "line": end.line, "next_attempt_at": next.map(events::rfc3339),
+            }),
+        );
+        self.add_events(&mut tx, &[event], end.ended_at_ms).await?;
         tx.commit().await?;
+        self.events_committed();
         self.tell(Tiding::Outcome).await;
         Ok(Some(status))
     }
@@ -848,6 +913,17 @@ impl Store {
                     .bind(idx)
                     .execute(&mut *tx)
                     .await?;
+                    if new == RecipientStatus::Cancelled {
+                        let cancelled = events::Event::new(
+                            events::EventType::Failed,
+                            serde_json::json!({
+                                "fax": id.as_str(), "recipient": idx, "number": rcpt_number,
+                                "status": "cancelled", "status_code": EnhancedStatus::CANCELLED.to_string(),
+                                "reason": "cancelled by the operator", "pages_sent": 0,
+                            }),
+                        );
+                        self.add_events(&mut tx, &[cancelled], now_ms).await?;
+                    }
                 }
                 ActionEffect::AfterAttempt => {
                     sqlx::query("UPDATE recipients SET cancel_requested = 1, updated_at = $1 WHERE job_id = $2 AND idx = $3")
@@ -878,6 +954,7 @@ impl Store {
         }
         finish_job_if_final(&mut tx, id, now_ms).await?;
         tx.commit().await?;
+        self.events_committed();
         self.tell(Tiding::Work).await;
         Ok(Some(reports))
     }

@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    webhook_events_are_written_with_their_changes_and_delivered_in_order,
     the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox,
     jobs_are_paged_by_sender_status_and_time,
     api_tokens_are_kept_listed_and_revoked,
@@ -96,7 +97,7 @@ async fn numbers_with_a_call_in_progress_are_left_out_of_what_can_start(store: S
     store.insert_jobs(&jobs).await.unwrap();
     for claim in store.claim_conversions(10, 2_000).await.unwrap() {
         store
-            .conversion_done(&claim.job, 1, "pages/x.tif", &[])
+            .conversion_done(&claim.job, 1, "pages/x.tif", &[], 2_000)
             .await
             .unwrap();
     }
@@ -188,7 +189,7 @@ async fn a_job_moves_through_its_states(store: Store) {
         JobPhase::Converting
     );
     store
-        .conversion_done(&j.id, 2, "pages/x.tif", &[])
+        .conversion_done(&j.id, 2, "pages/x.tif", &[], 2_000)
         .await
         .unwrap();
     let due = store.due_recipients(2_000, 10).await.unwrap();
@@ -289,7 +290,7 @@ async fn recovery_and_conversion_failure(store: Store) {
     store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
     store.claim_conversions(1, 2_000).await.unwrap();
     store
-        .conversion_done(&a.id, 1, "pages/a.tif", &[])
+        .conversion_done(&a.id, 1, "pages/a.tif", &[], 2_000)
         .await
         .unwrap();
     store.claim_conversions(1, 2_000).await.unwrap(); // b left converting by a "crash"
@@ -364,7 +365,7 @@ async fn a_recipient_with_a_cover_has_its_own_page_set(store: Store) {
         pages_path: "pages/x-1.tif".into(),
     };
     store
-        .conversion_done(&j.id, 2, "pages/x.tif", std::slice::from_ref(&own))
+        .conversion_done(&j.id, 2, "pages/x.tif", std::slice::from_ref(&own), 2_000)
         .await
         .unwrap();
     let due = store.due_recipients(2_000, 10).await.unwrap();
@@ -589,7 +590,7 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
     store.claim_conversions(10, 2_000).await.unwrap();
     for id in [&new.id] {
         store
-            .conversion_done(id, 3, "pages/x.tif", &[])
+            .conversion_done(id, 3, "pages/x.tif", &[], 2_000)
             .await
             .unwrap();
     }
@@ -724,7 +725,7 @@ async fn a_conversion_deferred_for_the_servers_trouble_waits_then_converts(store
         "due, its try counted"
     );
     store
-        .conversion_done(&j.id, 1, "pages/x.tif", &[])
+        .conversion_done(&j.id, 1, "pages/x.tif", &[], 2_000)
         .await
         .unwrap();
     let due = store.due_recipients(5_001, 10).await.unwrap();
@@ -940,4 +941,156 @@ async fn the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox
         "the held one does not wait"
     );
     assert_eq!(gauges.outbox_queued, 1, "the sent mail is not counted");
+}
+
+/// Each change writes its events in its transaction, a row per endpoint subscribed; the head of
+/// an endpoint's queue stays until it is sent (or given up), and an event with an id of the
+/// caller's making is written once.
+async fn webhook_events_are_written_with_their_changes_and_delivered_in_order(store: Store) {
+    use super::events::{Delivery, Event, EventType, Subscription};
+    // before anyone subscribes, nothing is written (the control for what follows)
+    let before = job(500, &["+33169293990"]);
+    store
+        .insert_jobs(std::slice::from_ref(&before))
+        .await
+        .unwrap();
+    assert_eq!(store.webhook_head("erp").await.unwrap(), None);
+
+    store.subscribe(vec![
+        Subscription {
+            endpoint: "erp".into(),
+            events: EventType::ALL.to_vec(),
+        },
+        Subscription {
+            endpoint: "crm".into(),
+            events: vec![EventType::Delivered],
+        },
+    ]);
+    let j = job(1_000, &["+33169293999"]);
+    store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+    store.claim_conversions(10, 2_000).await.unwrap();
+    store
+        .conversion_done(&j.id, 1, "pages/x.tif", &[], 2_000)
+        .await
+        .unwrap();
+    let due: Vec<_> = store
+        .due_recipients(2_000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.job_id == j.id)
+        .collect();
+    store
+        .start_attempt(&due[0], &CallClaim::unlimited("file"), 2_000)
+        .await
+        .unwrap();
+    let progress = crate::progress::CallProgress {
+        pages_confirmed: 1,
+        pages: 1,
+        ..Default::default()
+    };
+    store
+        .set_progress(&j.id, due[0].idx, &progress, Some(2_500))
+        .await
+        .unwrap();
+    store
+        .end_attempt(&end(
+            &due[0],
+            EnhancedStatus::OK,
+            RecipientStatus::Done,
+            3_000,
+        ))
+        .await
+        .unwrap();
+    store
+        .add_event(
+            &Event {
+                kind: EventType::Received,
+                id: "msg_received_r1".into(),
+                data: serde_json::json!({"id": "r1"}),
+            },
+            4_000,
+        )
+        .await
+        .unwrap();
+    store
+        .add_event(
+            &Event {
+                kind: EventType::Received,
+                id: "msg_received_r1".into(),
+                data: serde_json::json!({"id": "r1"}),
+            },
+            5_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.webhook_backlog().await.unwrap(),
+        vec![("crm".to_string(), 1), ("erp".to_string(), 6)]
+    );
+
+    // erp's queue, in order: a retry keeps the head, a send moves on
+    let mut kinds = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let first = store.webhook_head("erp").await.unwrap().unwrap();
+    store
+        .webhook_done(
+            first.seq,
+            &Delivery::Retry {
+                at_ms: 9_000,
+                error: "HTTP 503".into(),
+            },
+            6_000,
+        )
+        .await
+        .unwrap();
+    let again = store.webhook_head("erp").await.unwrap().unwrap();
+    assert_eq!(
+        (again.seq, again.tries, again.next_attempt_at_ms),
+        (first.seq, 1, 9_000)
+    );
+    while let Some(head) = store.webhook_head("erp").await.unwrap() {
+        let payload: serde_json::Value = serde_json::from_str(&head.payload).unwrap();
+        assert_eq!(payload["type"], head.kind);
+        if head.kind != "fax.received" {
+            assert_eq!(payload["data"]["fax"], j.id.as_str(), "{payload}");
+        }
+        kinds.push(head.kind.clone());
+        ids.insert(head.id.clone());
+        store
+            .webhook_done(head.seq, &Delivery::Sent, 7_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        kinds,
+        [
+            "fax.queued",
+            "fax.converted",
+            "fax.dialing",
+            "fax.page_confirmed",
+            "fax.delivered",
+            "fax.received"
+        ]
+    );
+    assert_eq!(ids.len(), 6, "an id each");
+    let delivered = store.webhook_head("crm").await.unwrap().unwrap();
+    assert_eq!(delivered.kind, "fax.delivered");
+    store
+        .webhook_done(
+            delivered.seq,
+            &Delivery::GaveUp {
+                error: "past the deadline".into(),
+            },
+            8_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.webhook_head("crm").await.unwrap(), None);
+    assert_eq!(
+        store.purge_webhook_events(3_001).await.unwrap(),
+        4,
+        "those before"
+    );
+    assert_eq!(store.purge_webhook_events(1_000_000).await.unwrap(), 3);
 }
