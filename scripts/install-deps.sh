@@ -39,13 +39,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Python modules the tests check faxhub with, as independent implementations (PyPI, pinned,
-# into the build tree rather than the system's Python): standardwebhooks verifies the
-# webhooks' signatures.
-pydeps="$(cd "$(dirname "$0")/.." && pwd)/target/pydeps"
-want="standardwebhooks==1.1.0"
+# Python modules the tests check faxhub with, as independent implementations (PyPI, every
+# version pinned in tests/tools/requirements.txt, into the build tree rather than the system's
+# Python).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+pydeps="$root/target/pydeps"
+want="$(sha256sum "$root/tests/tools/requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$pydeps/.installed" 2>/dev/null)" != "$want" ]; then
   rm -rf "$pydeps"
-  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-input --target "$pydeps" $want
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-input \
+    --no-deps --target "$pydeps" -r "$root/tests/tools/requirements.txt"
   echo "$want" > "$pydeps/.installed"
 fi

@@ -507,13 +507,21 @@ mod tests {
             ("[relay]\npassword = \"x\"\n", 0o644, true),
             ("[[webhooks]]\n  secret = \"whsec_x\"\n", 0o644, true),
             ("[[webhooks]]\nsecret = \"whsec_x\"\n", 0o640, false),
-            ("# secret = \"whsec_x\"\nsecrets_dir = \"/x\"\n", 0o644, false),
+            (
+                "# secret = \"whsec_x\"\nsecrets_dir = \"/x\"\n",
+                0o644,
+                false,
+            ),
         ];
         for (i, (text, mode, warned)) in cases.into_iter().enumerate() {
             let path = dir.path().join(format!("{i}.toml"));
             std::fs::write(&path, text).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            assert_eq!(Config::exposed_secret(&path).is_some(), warned, "{text:?} {mode:o}");
+            assert_eq!(
+                Config::exposed_secret(&path).is_some(),
+                warned,
+                "{text:?} {mode:o}"
+            );
         }
     }
 

@@ -91,7 +91,9 @@ fn check_config_flags_a_password_others_can_read() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let said = check();
     assert!(
-        said.contains("warning:") && said.contains("holds a password or secret") && said.contains("644"),
+        said.contains("warning:")
+            && said.contains("holds a password or secret")
+            && said.contains("644"),
         "{said}"
     );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();

@@ -108,6 +108,7 @@ pub fn router(api: Api) -> Router {
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
+        .route("/v1/openapi.json", get(status::openapi))
         .route("/v1/lines", get(status::lines))
         .route("/v1/inbox", get(inbox::list))
         .route("/v1/inbox/{id}", get(inbox::one))

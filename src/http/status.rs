@@ -1,8 +1,9 @@
-//! What a supervisor and a monitor ask: `/healthz` (the process answers), `/readyz` (the store
-//! answers and every trunk kept registered is up), `/metrics` (Prometheus; see
-//! `crate::metrics`), and `GET /v1/lines` (each line's channels in use and its trunk's state,
-//! `read` scope). The first three need no token: they tell counts and states, never a number,
-//! an address or a document, and a monitor should not hold a secret that can read faxes.
+//! What a supervisor, a monitor and a developer ask: `/healthz` (the process answers), `/readyz`
+//! (the store answers and every trunk kept registered is up), `/metrics` (Prometheus; see
+//! `crate::metrics`), `/v1/openapi.json` (the API's description, `share/openapi.json`), and
+//! `GET /v1/lines` (each line's channels in use and its trunk's state, `read` scope). The first
+//! four need no token: they tell counts, states and the API's shape, never a number, an address
+//! or a document, and a monitor should not hold a secret that can read faxes.
 
 use super::Api;
 use super::auth::authorize;
@@ -86,4 +87,13 @@ pub async fn metrics(State(api): State<Api>) -> Response {
             .into_response(),
         Err(e) => Problem::unavailable(e).into_response(),
     }
+}
+
+/// The OpenAPI 3.1 document of this API, as kept in the repository (tests check the answers
+/// against it).
+const OPENAPI: &str = include_str!("../../share/openapi.json");
+
+/// `GET /v1/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
