@@ -246,7 +246,7 @@ pub struct Checked {
     pub local: LocalDomains,
     pub trusted: Vec<IpNet>,
     pub listen: Vec<SocketAddr>,
-    /// `[http] listen`, each a loopback address.
+    /// `[http] listen` (TLS on those that are not loopback addresses).
     pub http: Vec<SocketAddr>,
 }
 

@@ -47,7 +47,10 @@ pub struct Daemon {
     hostname: String,
     listeners: Vec<TcpListener>,
     /// The HTTP API's (`[http] listen`).
-    http_listeners: Vec<TcpListener>,
+    http_listeners: Vec<(
+        TcpListener,
+        Option<faxhub_connectors::smtp::tls::TlsAcceptor>,
+    )>,
     intake: Intake,
     addressing: Addressing,
     shared: Arc<Shared>,
@@ -110,12 +113,24 @@ impl Daemon {
                 .map_err(|e| runtime(&format!("cannot listen on {addr}"), &e))?;
             listeners.push(listener);
         }
+        // the HTTP API off loopback is TLS only: [http.tls], or SMTP's certificate
+        let http_tls = match checked.http.iter().any(crate::http::HttpConfig::tls_on) {
+            false => None,
+            true => Some(match &config.http.tls {
+                Some(own) => tls::acceptor(own, &config.data_dir, &hostname)
+                    .map_err(|e| Failure::Usage(e.to_string().replace("smtp.tls", "http.tls")))?,
+                None => acceptor.clone(),
+            }),
+        };
         let mut http_listeners = Vec::new();
         for addr in &checked.http {
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|e| runtime(&format!("cannot listen on {addr} (http)"), &e))?;
-            http_listeners.push(listener);
+            let tls = http_tls
+                .clone()
+                .filter(|_| crate::http::HttpConfig::tls_on(addr));
+            http_listeners.push((listener, tls));
         }
 
         let intake = Intake::start(

@@ -893,3 +893,51 @@ fn idle_and_slow_clients_cannot_hold_the_server() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     assert!(hub.queue(true).is_empty());
 }
+
+/// Off loopback the API speaks TLS only, with SMTP's certificate when `[http.tls]` gives none:
+/// curl checking that certificate gets answers; plain HTTP to the same port gets none (the
+/// control: the loopback listener of the same hub answers plain HTTP).
+#[test]
+fn the_api_off_loopback_is_tls_only() {
+    let plain = free_port();
+    let hub = Faxhub::start(
+        "",
+        &format!("[http]\nlisten = [\"0.0.0.0:{{http_port}}\", \"127.0.0.1:{plain}\"]\n"),
+    );
+    let cert = hub.data_dir().join("tls/cert.pem");
+    assert!(cert.exists(), "the self-signed certificate SMTP made");
+    let curl = |args: &[&str]| {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "30",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let tls = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--resolve",
+        &format!("localhost:{}:127.0.0.1", hub.http_port),
+        &format!("https://localhost:{}/healthz", hub.http_port),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&tls.stdout), "200", "{tls:?}");
+    let clear = curl(&[&format!("http://127.0.0.1:{}/healthz", hub.http_port)]);
+    assert!(
+        !clear.status.success() && String::from_utf8_lossy(&clear.stdout) == "000",
+        "plain HTTP off loopback must get no answer: {clear:?}"
+    );
+    let control = curl(&[&format!("http://127.0.0.1:{plain}/healthz")]);
+    assert_eq!(
+        String::from_utf8_lossy(&control.stdout),
+        "200",
+        "{control:?}"
+    );
+}

@@ -1,10 +1,12 @@
 //! The HTTP API (`[http]`): the daemon's second door, beside SMTP. JSON under `/v1` with the
 //! field names of `faxhub queue --json`, bearer tokens with scopes (`token`, `auth`), errors as
-//! RFC 9457 problem documents (`problem`), `/healthz` and `/readyz` for supervisors.
+//! RFC 9457 problem documents (`problem`), `/healthz`, `/readyz` and `/metrics` for supervisors.
 //!
-//! On by default on 127.0.0.1:8329 ("FAX" on a keypad). Until it has TLS it listens on loopback
-//! addresses only (`validate` refuses others): tokens are bearer secrets and must not cross a
-//! network in clear. Requests are bounded by axum's body limit; every answer is JSON.
+//! On by default on 127.0.0.1:8329 ("FAX" on a keypad), in plain HTTP. An address that is not
+//! a loopback one is served over TLS only (tokens are bearer secrets and must not cross a
+//! network in clear), with the certificate of `[http.tls]`, or else SMTP's (`[smtp.tls]`, or
+//! the self-signed one made under data_dir). Requests are bounded by axum's body limit, the
+//! TLS handshake and the headers by `header_timeout`; every answer is JSON.
 
 mod auth;
 mod faxes;
@@ -17,6 +19,7 @@ pub mod token;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+use faxhub_connectors::smtp::tls::TlsAcceptor;
 use faxhub_queue::store::Store;
 use problem::Problem;
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,9 @@ pub struct HttpConfig {
     /// How long a request may take, its body included (a slow upload ends with 408).
     #[serde(with = "faxhub_queue::units::serde_duration")]
     pub request_timeout: Duration,
+    /// The certificate of the addresses that are not loopback ones (PEM files); SMTP's when
+    /// left out.
+    pub tls: Option<faxhub_connectors::smtp::TlsConfig>,
 }
 
 impl Default for HttpConfig {
@@ -50,28 +56,26 @@ impl Default for HttpConfig {
             max_connections: 256,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
+            tls: None,
         }
     }
 }
 
 impl HttpConfig {
-    /// The addresses to bind, or what is wrong with one (not host:port, or not loopback).
+    /// The addresses to bind, or what is wrong with one (not ip:port).
     pub fn addresses(&self) -> Result<Vec<SocketAddr>, String> {
         self.listen
             .iter()
             .map(|a| {
-                let addr: SocketAddr = a
-                    .parse()
-                    .map_err(|_| format!("http.listen: {a:?} is not ip:port"))?;
-                if !addr.ip().is_loopback() {
-                    return Err(format!(
-                        "http.listen: {a:?} is not a loopback address; the HTTP API has no TLS \
-                         yet, so it listens on 127.0.0.1 or ::1 only (put a TLS proxy in front)"
-                    ));
-                }
-                Ok(addr)
+                a.parse::<SocketAddr>()
+                    .map_err(|_| format!("http.listen: {a:?} is not ip:port"))
             })
             .collect()
+    }
+
+    /// Whether `addr` is served over TLS: every address but loopback ones.
+    pub fn tls_on(addr: &SocketAddr) -> bool {
+        !addr.ip().is_loopback()
     }
 }
 
@@ -132,7 +136,7 @@ pub fn router(api: Api) -> Router {
 pub async fn serve(
     api: Api,
     config: HttpConfig,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, Option<TlsAcceptor>)>,
     stop: watch::Receiver<bool>,
 ) {
     let app = router(api).layer(
@@ -144,9 +148,10 @@ pub async fn serve(
     );
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut servers = Vec::new();
-    for listener in listeners {
+    for (listener, tls) in listeners {
         servers.push(tokio::spawn(accept_loop(
             listener,
+            tls,
             app.clone(),
             slots.clone(),
             config.header_timeout,
@@ -165,6 +170,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: Router,
     slots: Arc<Semaphore>,
     header_timeout: Duration,
@@ -193,23 +199,22 @@ async fn accept_loop(
             continue;
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let mut stop = stop.clone();
+        let (stop, tls) = (stop.clone(), tls.clone());
         connections.spawn(async move {
             let _slot = slot;
-            let mut builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            builder
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection =
-                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopped(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            match tls {
+                None => serve_connection(stream, service, header_timeout, stop).await,
+                Some(tls) => {
+                    // the handshake within the time the headers have
+                    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, service, header_timeout, stop).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "http: TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%peer, "http: TLS handshake too slow"),
+                    }
                 }
             }
         });
@@ -218,17 +223,43 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// Serves one connection (plain or TLS) until it ends, or `stop` (then gracefully).
+async fn serve_connection<IO>(
+    io: IO,
+    service: hyper_util::service::TowerToHyperService<Router>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_addresses_are_listened_on() {
-        let cases: &[(&str, Result<(), &str>)] = &[
-            ("127.0.0.1:8329", Ok(())),
-            ("[::1]:0", Ok(())),
-            ("0.0.0.0:8329", Err("not a loopback address")),
-            ("192.0.2.1:80", Err("not a loopback address")),
+    fn addresses_are_ip_and_port_and_tls_off_loopback_only() {
+        let cases: &[(&str, Result<bool, &str>)] = &[
+            ("127.0.0.1:8329", Ok(false)),
+            ("[::1]:0", Ok(false)),
+            ("0.0.0.0:8329", Ok(true)),
+            ("192.0.2.1:443", Ok(true)),
             ("localhost:80", Err("is not ip:port")),
         ];
         for (listen, want) in cases {
@@ -238,7 +269,7 @@ mod tests {
             }
             .addresses();
             match want {
-                Ok(()) => assert!(got.is_ok(), "{listen}: {got:?}"),
+                Ok(tls) => assert_eq!(HttpConfig::tls_on(&got.unwrap()[0]), *tls, "{listen}"),
                 Err(why) => assert!(got.unwrap_err().contains(why), "{listen}"),
             }
         }

@@ -60,9 +60,15 @@ impl Faxhub {
         } else {
             "[[lines]]\nname = \"file\"\nkind = \"file\"\n"
         };
-        // the HTTP API on a port of its own, in the test's [http] table if it has one
+        // the HTTP API on a port of its own, in the test's [http] table if it has one (or where
+        // the test says, `{http_port}` standing for the port)
         let listen = format!("listen = [\"127.0.0.1:{http_port}\"]\n");
         let (http, rest) = match rest.contains("[http]\n") {
+            // the test's own listen, on the port picked here
+            _ if rest.contains("{http_port}") => (
+                String::new(),
+                rest.replace("{http_port}", &http_port.to_string()),
+            ),
             true => (
                 String::new(),
                 rest.replacen("[http]\n", &format!("[http]\n{listen}"), 1),
