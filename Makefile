@@ -29,6 +29,7 @@ bench: deps release
 	python3 bench/lines/run.py --against 8a173a7  # issue 14: media checks within 10% of before
 	python3 bench/receipts/run.py
 	python3 bench/cluster/run.py
+	python3 bench/api/run.py
 
 check: fmt clippy test
 

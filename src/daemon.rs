@@ -320,6 +320,7 @@ impl Daemon {
                 wakeups,
                 lines: self.line_states,
                 inbox: Inbox::new(self.config.inbox_dir()),
+                tokens: Default::default(),
                 inbound: self.config.inbound.routes().map_err(Failure::Usage)?,
             },
             self.config.http.clone(),

@@ -65,6 +65,8 @@ pub async fn run(config: &Config, action: TokenAction) -> Result<(), Failure> {
                 .await
                 .map_err(runtime)?
             {
+                // a running node may use a copy of the token read just before: by now none does
+                tokio::time::sleep(crate::http::auth::FRESH).await;
                 println!("token {id} revoked");
                 Ok(())
             } else {

@@ -128,7 +128,8 @@ fn tokens_scopes_and_senders_decide_what_a_caller_sees() {
         .unwrap();
     let forged = format!("fxh_{id}_{}", "A".repeat(43));
     problem(&get(&hub, "/v1/faxes", Some(&forged)), 401, "not valid");
-    // a revoked token worked until it was revoked
+    // a revoked token worked until it was revoked, and not once `token revoke` returned,
+    // though the server keeps the token it read a moment before (for a second)
     assert_eq!(get(&hub, "/v1/faxes", Some(&revoked)).status, 200);
     let revoked_id = revoked.split('_').nth(1).unwrap();
     assert!(hub.cli(&["token", "revoke", revoked_id]).status.success());

@@ -35,7 +35,7 @@ pub async fn one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let caller = authorize(&api, &headers, Scope::Read).await?;
     let (_, job) = visible(&api, &caller, &id).await?;
     Ok(Json(job))
 }
@@ -74,7 +74,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let caller = authorize(&api, &headers, Scope::Read).await?;
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
     let Query(query) = query.map_err(|e| bad(e.body_text()))?;
     let status = match &query.status {
@@ -145,7 +145,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<JobView>, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Send).await?;
+    let caller = authorize(&api, &headers, Scope::Send).await?;
     let action = [
         OperatorAction::Cancel,
         OperatorAction::Hold,
@@ -231,7 +231,7 @@ pub async fn file(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<axum::response::Response, Problem> {
     use axum::response::IntoResponse;
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let caller = authorize(&api, &headers, Scope::Read).await?;
     let [_, pdf, png] = faxhub_queue::spool::Spool::page_set_rels(&id);
     let (rel, content_type) = match name.as_str() {
         "pages.pdf" => (pdf, "application/pdf"),

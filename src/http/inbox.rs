@@ -55,7 +55,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let caller = authorize(&api, &headers, Scope::Read).await?;
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
     let Query(query) = query.map_err(|e| bad(e.body_text()))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -109,7 +109,7 @@ pub async fn one(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Read).await?;
+    let caller = authorize(&api, &headers, Scope::Read).await?;
     let (id, pdf) = match name.strip_suffix(".pdf") {
         Some(id) => (id.to_string(), true),
         None => (name.clone(), false),

@@ -8,7 +8,7 @@
 //! the self-signed one made under data_dir). Requests are bounded by axum's body limit, the
 //! TLS handshake and the headers by `header_timeout`; every answer is JSON.
 
-mod auth;
+pub mod auth;
 mod faxes;
 mod inbox;
 pub mod problem;
@@ -102,6 +102,8 @@ pub struct Api {
     pub lines: Vec<Arc<faxhub_lines::state::LineState>>,
     /// The faxes this node received.
     pub inbox: faxhub_lines::inbox::Inbox,
+    /// Tokens read lately.
+    pub tokens: Arc<auth::Tokens>,
     /// Who owns each number (`[inbound] routes`): a bound token sees its sender's faxes.
     pub inbound: faxhub_queue::did::DidRoutes,
 }

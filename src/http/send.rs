@@ -65,7 +65,7 @@ pub async fn create(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Made, Problem> {
-    let caller = authorize(&api.store, &headers, Scope::Send).await?;
+    let caller = authorize(&api, &headers, Scope::Send).await?;
     let key = idempotency_key(&headers)?;
     let Asked { fax, files, hash } = read(&api, request).await?;
     let source = key.map(|k| format!("api:{}:{k}", caller.token.id));
@@ -106,8 +106,8 @@ pub async fn create(
         refused: Vec::new(),
         request_hash: source.as_ref().map(|_| hash.clone()),
     };
-    let id = match api.intake.accept(submission, message).await {
-        Ok(id) => id,
+    let job = match api.intake.accept_viewed(submission, message).await {
+        Ok(job) => job,
         Err(e) => {
             // the same key, committed meanwhile by a request racing this one
             if let Some(source) = &source
@@ -118,31 +118,22 @@ pub async fn create(
             return Err(intake_problem(e));
         }
     };
-    tracing::info!(job = %id, token = %caller.token.id, "http: fax queued");
-    made(&api, &id, StatusCode::ACCEPTED).await
+    tracing::info!(job = %job.id, token = %caller.token.id, "http: fax queued");
+    Ok(made(job, StatusCode::ACCEPTED))
 }
 
-/// The answer naming a job: `202` once it is committed, `200` (marked replayed) when a key
-/// found it again; its `Location` and the job as `GET /v1/faxes/{id}` shows it.
-async fn made(
-    api: &Api,
-    id: &faxhub_queue::job::JobId,
-    status: StatusCode,
-) -> Result<Made, Problem> {
-    let job = api
-        .store
-        .job(id)
-        .await
-        .map_err(Problem::unavailable)?
-        .ok_or_else(|| Problem::unavailable(format!("job {id} committed but not found")))?;
+/// The answer naming a job: `202` once it is committed (the job as committed), `200` (marked
+/// replayed) when a key found it again (as the store has it now); its `Location` and the job
+/// as `GET /v1/faxes/{id}` shows it.
+fn made(job: JobView, status: StatusCode) -> Made {
     let mut out = HeaderMap::new();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{id}")) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/faxes/{}", job.id)) {
         out.insert(header::LOCATION, location);
     }
     if status == StatusCode::OK {
         out.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok((status, out, Json(job)))
+    (status, out, Json(job))
 }
 
 type Made = (StatusCode, HeaderMap, Json<JobView>);
@@ -179,7 +170,13 @@ async fn replay(api: &Api, source: &str, hash: &str) -> Result<Option<Made>, Pro
             format!("this Idempotency-Key was used for another request (fax {id})"),
         ));
     }
-    made(api, &id, StatusCode::OK).await.map(Some)
+    let job = api
+        .store
+        .job(&id)
+        .await
+        .map_err(Problem::unavailable)?
+        .ok_or_else(|| Problem::unavailable(format!("job {id} of a key not found")))?;
+    Ok(Some(made(job, StatusCode::OK)))
 }
 
 /// What a request asks for: the fax, its documents (name, bytes), and a hash of both (the same

@@ -63,7 +63,7 @@ pub struct Lines {
 
 /// `GET /v1/lines`.
 pub async fn lines(State(api): State<Api>, headers: HeaderMap) -> Result<Json<Lines>, Problem> {
-    authorize(&api.store, &headers, Scope::Read).await?;
+    authorize(&api, &headers, Scope::Read).await?;
     Ok(Json(Lines {
         lines: api.lines.iter().map(|l| l.view()).collect(),
     }))

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// A job to commit and where to answer.
-pub(super) type Pending = (NewJob, oneshot::Sender<Result<(), String>>);
+/// A job to commit, and where to answer: the job as committed (its recipients refused by a
+/// limit moved to its refused ones), or why not.
+pub(super) type Pending = (NewJob, oneshot::Sender<Result<NewJob, String>>);
 
 /// Jobs committed in one transaction, at most.
 const MAX_BATCH: usize = 256;
@@ -163,8 +165,8 @@ async fn insert(store: &Store, batch: &mut Vec<Pending>) -> (u64, NewNumbers) {
     match store.insert_jobs(&jobs).await {
         Ok(new_numbers) => {
             let n = batch.len() as u64;
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Ok(()));
+            for (job, reply) in batch.drain(..) {
+                let _ = reply.send(Ok(job));
             }
             (n, new_numbers)
         }
@@ -180,7 +182,7 @@ async fn insert(store: &Store, batch: &mut Vec<Pending>) -> (u64, NewNumbers) {
                         *new_numbers.entry(sender.clone()).or_insert(0) += k;
                     }
                 }
-                let _ = reply.send(result.map(drop).map_err(|e| e.to_string()));
+                let _ = reply.send(result.map(|_| job).map_err(|e| e.to_string()));
             }
             (n, new_numbers)
         }

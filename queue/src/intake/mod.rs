@@ -249,7 +249,18 @@ impl Intake {
         submission: Submission,
         message: Vec<u8>,
     ) -> Result<JobId, IntakeError> {
-        self.accept_body(submission, Body::Bytes(message)).await
+        Ok(self.accept_body(submission, Body::Bytes(message)).await?.id)
+    }
+
+    /// [`Intake::accept`], answering with the job as committed, as `Store::job` would show it
+    /// then (without reading it back).
+    pub async fn accept_viewed(
+        &self,
+        submission: Submission,
+        message: Vec<u8>,
+    ) -> Result<crate::store::JobView, IntakeError> {
+        let job = self.accept_body(submission, Body::Bytes(message)).await?;
+        Ok(crate::store::JobView::of_new(&job))
     }
 
     /// Where to write a message as it arrives (SMTP's DATA), so that a connection holds a
@@ -273,14 +284,16 @@ impl Intake {
     ) -> Result<JobId, IntakeError> {
         let Some(mut writer) = staged.writer.take() else {
             let message = std::mem::take(&mut staged.head);
-            return self.accept_body(submission, Body::Bytes(message)).await;
+            return Ok(self.accept_body(submission, Body::Bytes(message)).await?.id);
         };
         writer
             .flush()
             .await
             .map_err(|e| self.full_or(IntakeError::Spool(e)))?;
-        self.accept_body(submission, Body::Staged(Box::new(staged)))
-            .await
+        Ok(self
+            .accept_body(submission, Body::Staged(Box::new(staged)))
+            .await?
+            .id)
     }
 
     /// `e`, or `Full` when the spool's disk is full.
@@ -296,7 +309,7 @@ impl Intake {
         }
     }
 
-    async fn accept_body(&self, submission: Submission, body: Body) -> Result<JobId, IntakeError> {
+    async fn accept_body(&self, submission: Submission, body: Body) -> Result<NewJob, IntakeError> {
         self.accept_durably(submission, body)
             .await
             .map_err(|e| self.full_or(e))
@@ -327,7 +340,7 @@ impl Intake {
         &self,
         submission: Submission,
         body: Body,
-    ) -> Result<JobId, IntakeError> {
+    ) -> Result<NewJob, IntakeError> {
         let received_at_ms = now_ms();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());
@@ -368,6 +381,6 @@ impl Intake {
             // Not acknowledged: the client will send again. Leave no orphan behind.
             let _ = std::fs::remove_file(self.spool.path(&rel));
         }
-        committed.map(|()| id)
+        committed
     }
 }

@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    the_view_of_a_new_job_is_what_the_store_reads_back,
     webhook_events_are_written_with_their_changes_and_delivered_in_order,
     the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox,
     jobs_are_paged_by_sender_status_and_time,
@@ -1093,4 +1094,33 @@ async fn webhook_events_are_written_with_their_changes_and_delivered_in_order(st
         "those before"
     );
     assert_eq!(store.purge_webhook_events(1_000_000).await.unwrap(), 3);
+}
+
+/// `JobView::of_new` (what the API answers at once) is what `Store::job` reads back after the
+/// insert: every field, refused recipients and text with NUL included.
+async fn the_view_of_a_new_job_is_what_the_store_reads_back(store: Store) {
+    let mut plain = NewJob::example(1_000, &["+33169293999"]);
+    plain.subject = None;
+    let mut full = job(2_000, &["+33169293998", "+33169293997"]);
+    full.recipients[0].display_name = Some("Bob\0".into());
+    full.recipients[1].orcpt = Some("rfc822;0169293997@fax".into());
+    full.subject = Some("Order\0 1".into());
+    full.source = Some("api:t:k".into());
+    full.refused.push(RefusedRecipient {
+        address: "0999@fax".into(),
+        number: None,
+        display_name: Some("Nobody".into()),
+        notify: Notify::parse("FAILURE"),
+        orcpt: None,
+        status: EnhancedStatus::BAD_NUMBER,
+        reason: "not a number".into(),
+    });
+    let mut all_refused = NewJob::example(3_000, &[]);
+    all_refused.refused = full.refused.clone();
+    for j in [plain, full, all_refused] {
+        store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
+        let stored = store.job(&j.id).await.unwrap().unwrap();
+        let made = serde_json::to_value(JobView::of_new(&j)).unwrap();
+        assert_eq!(made, serde_json::to_value(stored).unwrap(), "{}", j.id);
+    }
 }

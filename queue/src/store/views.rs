@@ -294,6 +294,71 @@ async fn load_recipients(
     Ok(out)
 }
 
+impl JobView {
+    /// The view of `job` just committed, as `Store::job` would read it back then: nothing
+    /// converted, no attempt, its recipients queued and its refused ones failed after them.
+    pub fn of_new(job: &super::NewJob) -> JobView {
+        use super::{opt_text, text};
+        let fresh = |number: &str, address: &str, display_name: &Option<String>| RecipientView {
+            number: number.to_string(),
+            address: text(address),
+            display_name: opt_text(display_name),
+            status: RecipientStatus::Queued,
+            attempts: 0,
+            tries: 0,
+            dials: 0,
+            own_pages: None,
+            pages_sent: 0,
+            status_code: None,
+            reason: None,
+            next_attempt_at: None,
+            notify: None,
+            orcpt: None,
+            progress: None,
+            node: None,
+            line: None,
+            attempt_log: Vec::new(),
+        };
+        let mut recipients: Vec<RecipientView> = job
+            .recipients
+            .iter()
+            .map(|r| RecipientView {
+                notify: r.notify.map(|n| n.to_string()),
+                orcpt: opt_text(&r.orcpt),
+                ..fresh(r.number.as_str(), &r.address, &r.display_name)
+            })
+            .collect();
+        recipients.extend(job.refused.iter().map(|r| RecipientView {
+            status: RecipientStatus::Failed,
+            status_code: Some(r.status.to_string()),
+            reason: Some(text(&r.reason)),
+            notify: r.notify.map(|n| n.to_string()),
+            orcpt: opt_text(&r.orcpt),
+            ..fresh(
+                r.number.as_ref().map_or("", |n| n.as_str()),
+                &r.address,
+                &r.display_name,
+            )
+        }));
+        let statuses: Vec<RecipientStatus> = recipients.iter().map(|r| r.status).collect();
+        JobView {
+            id: job.id.as_str().to_string(),
+            origin: job.origin.as_str().to_string(),
+            sender: text(&job.return_path),
+            subject: opt_text(&job.subject),
+            received_at: rfc3339(job.received_at_ms),
+            phase: JobPhase::derive(ConversionState::Pending, &statuses),
+            pages: None,
+            recipients,
+            size: job.size as i64,
+            env_id: opt_text(&job.env_id),
+            ret: job.ret.map(|r| r.as_str().to_string()),
+            finished_at: None,
+            source: opt_text(&job.source),
+        }
+    }
+}
+
 fn job_view(row: &AnyRow, recipients: Vec<RecipientView>) -> Result<JobView, StoreError> {
     let conversion_text: String = row.try_get("conversion")?;
     let conversion = ConversionState::parse(&conversion_text).ok_or(StoreError::Corrupt {
