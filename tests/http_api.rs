@@ -942,3 +942,69 @@ fn the_api_off_loopback_is_tls_only() {
         "{control:?}"
     );
 }
+
+/// What a mail says with `X-Fax-*` header fields and display names, a request says with
+/// fields: the cover page with the names, the paper, the resolution, the reports wanted. Text
+/// that would make a header field of its own is refused (the control: the same text without
+/// its line break is taken).
+#[test]
+fn a_request_chooses_cover_paper_resolution_names_and_reports() {
+    let hub = Faxhub::start("", "");
+    let sends = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
+    let body = serde_json::json!({
+        "to": [{"number": "0169293999", "name": "Bob Martin"}, "0169293998"],
+        "from_name": "Alice Durand",
+        "cover": true,
+        "paper": "letter",
+        "resolution": "normal",
+        "notify": ["success", "failure"],
+        "text": "The order, as agreed.",
+    });
+    let made = post_json(&hub, &sends, &body.to_string());
+    assert_eq!(made.status, 202, "{}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(made.body["recipients"][0]["display_name"], "Bob Martin");
+    assert_eq!(made.body["recipients"][0]["notify"], "SUCCESS,FAILURE");
+    assert_eq!(made.body["recipients"][1]["display_name"], Value::Null);
+    let job = until_finished(&hub, &id, &sends);
+    assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    // each recipient's own page set: its cover, then the text page, on letter at 98 lpi
+    assert_eq!(job["recipients"][0]["pages"], 2, "{job:#}");
+    let pages = hub.data_dir().join(format!("spool/pages/{id}-0.tif"));
+    let info = tiffinfo(&pages);
+    assert!(
+        info.contains("Image Width: 1728 Image Length: 10"),
+        "letter at normal: {info}"
+    );
+    assert!(info.contains("Resolution: 204, 98"), "{info}");
+
+    // a line break in a subject, a name or a recipient's name is refused, naming the field
+    for (field, bad) in [
+        (
+            "subject",
+            serde_json::json!({"to": ["0169293999"], "text": "x", "subject": "Hi\r\nBcc: x@example.net"}),
+        ),
+        (
+            "from_name",
+            serde_json::json!({"to": ["0169293999"], "text": "x", "from_name": "A\nB"}),
+        ),
+        (
+            "to: name",
+            serde_json::json!({"to": [{"number": "0169293999", "name": "B\r\nX: y"}], "text": "x"}),
+        ),
+        (
+            "notify",
+            serde_json::json!({"to": ["0169293999"], "text": "x", "notify": ["never", "success"]}),
+        ),
+        (
+            "paper",
+            serde_json::json!({"to": ["0169293999"], "text": "x", "paper": "a3"}),
+        ),
+    ] {
+        let answer = post_json(&hub, &sends, &bad.to_string());
+        problem(&answer, 400, field);
+    }
+    let fine =
+        serde_json::json!({"to": ["0169293999"], "text": "x", "subject": "Hi Bcc: x@example.net"});
+    assert_eq!(post_json(&hub, &sends, &fine.to_string()).status, 202);
+}

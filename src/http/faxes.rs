@@ -162,8 +162,8 @@ pub async fn act(
     let request: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ActionRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("the JSON body: {e}")))?
+        super::request::parse_json("the JSON body", &body)
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e))?
     };
     let (job_id, seen) = visible(&api, &caller, &id).await?;
     let missing = || Problem::not_found(format!("no fax {id}"));

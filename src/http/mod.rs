@@ -12,6 +12,7 @@ pub mod auth;
 mod faxes;
 mod inbox;
 pub mod problem;
+mod request;
 mod send;
 mod status;
 pub mod token;

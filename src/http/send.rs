@@ -17,6 +17,7 @@
 use super::Api;
 use super::auth::{Caller, authorize};
 use super::problem::Problem;
+use super::request::{FaxRequest, To, parse_json, plain_text};
 use super::token::Scope;
 use axum::Json;
 use axum::body::Bytes;
@@ -30,31 +31,6 @@ use faxhub_queue::dialplan::DialPlanError;
 use faxhub_queue::intake::{IntakeError, Submission};
 use faxhub_queue::status::EnhancedStatus;
 use faxhub_queue::store::{JobView, NewRecipient};
-use serde::Deserialize;
-
-/// The fax asked for (the `fax` part, or the whole JSON body).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaxRequest {
-    /// Numbers, as the dial plan reads them, or fax addresses (`0169293999@fax.example.com`).
-    to: Vec<String>,
-    /// Where receipts go; a token bound to a sender sends as that sender.
-    sender: Option<String>,
-    subject: Option<String>,
-    /// A text faxed as a page of its own, as a mail's body is.
-    text: Option<String>,
-    /// JSON requests only: the documents, in base64.
-    #[serde(default)]
-    documents: Vec<Document>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
-    name: String,
-    /// Base64 (standard alphabet, padded).
-    content: String,
-}
 
 fn bad_request(detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, detail)
@@ -75,21 +51,42 @@ pub async fn create(
         return Ok(done);
     }
     let sender = sender(&api, &caller, fax.sender.as_deref())?;
-    let recipients = recipients(&api, &fax.to)?;
+    let notify = fax.notify().map_err(bad_request)?;
+    let mut recipients = recipients(&api, &fax.to)?;
+    for r in &mut recipients {
+        r.notify = notify;
+    }
     if files.is_empty() && fax.text.is_none() {
         return Err(bad_request("nothing to fax: no document and no text"));
     }
     // the subject given, or the documents' names; none for a text alone
+    if let Some(subject) = &fax.subject {
+        plain_text("subject", subject, MAX_TEXT).map_err(bad_request)?;
+    }
     let subject = fax
         .subject
         .clone()
         .or_else(|| (!files.is_empty()).then(|| Draft::subject_of(&files)));
+    let from = match &fax.from_name {
+        Some(name) => {
+            let name = plain_text("from_name", name, MAX_TEXT).map_err(bad_request)?;
+            format!("\"{}\" <{sender}>", name.replace(['"', '\\'], ""))
+        }
+        None => sender.clone(),
+    };
     let message = Draft {
-        from: sender.clone(),
-        to: recipients.iter().map(|r| r.address.clone()).collect(),
+        from,
+        to: recipients
+            .iter()
+            .map(|r| match &r.display_name {
+                Some(name) => format!("\"{}\" <{}>", name.replace(['"', '\\'], ""), r.address),
+                None => r.address.clone(),
+            })
+            .collect(),
         subject: subject.clone().unwrap_or_default(),
         host: api.hostname.clone(),
-        text: fax.text,
+        headers: fax.headers(),
+        text: fax.text.clone(),
         files,
         ..Draft::default()
     }
@@ -225,8 +222,7 @@ async fn read(api: &Api, request: Request) -> Result<Asked, Problem> {
     let body = Bytes::from_request(request, api)
         .await
         .map_err(|e| rejected(api, e.status(), e.body_text()))?;
-    let mut fax: FaxRequest =
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("the JSON body: {e}")))?;
+    let mut fax: FaxRequest = parse_json("the JSON body", &body).map_err(bad_request)?;
     let hash = hash_of(&[b"json", &body]);
     let mut files = Vec::new();
     for (i, doc) in std::mem::take(&mut fax.documents).into_iter().enumerate() {
@@ -273,8 +269,7 @@ async fn read_multipart(api: &Api, mut multipart: Multipart) -> Result<Asked, Pr
                 if fax.is_some() {
                     return Err(bad_request("more than one fax part"));
                 }
-                let parsed: FaxRequest = serde_json::from_slice(&bytes)
-                    .map_err(|e| bad_request(format!("the fax part: {e}")))?;
+                let parsed: FaxRequest = parse_json("the fax part", &bytes).map_err(bad_request)?;
                 if !parsed.documents.is_empty() {
                     return Err(bad_request(
                         "the fax part of a multipart request has no documents: send them as parts",
@@ -331,7 +326,10 @@ fn sender(api: &Api, caller: &Caller, asked: Option<&str>) -> Result<String, Pro
 
 /// The recipients of `to`, each read as SMTP's RCPT reads it (an address at a fax domain) or as
 /// the dial plan reads a number; the first refused is the answer.
-fn recipients(api: &Api, to: &[String]) -> Result<Vec<NewRecipient>, Problem> {
+/// The longest subject or name taken (a header field's worth).
+const MAX_TEXT: usize = 256;
+
+fn recipients(api: &Api, to: &[To]) -> Result<Vec<NewRecipient>, Problem> {
     if to.is_empty() {
         return Err(bad_request("to: no number"));
     }
@@ -353,8 +351,9 @@ fn recipients(api: &Api, to: &[String]) -> Result<Vec<NewRecipient>, Problem> {
             .with_code(refusal.status())
     };
     let mut out: Vec<NewRecipient> = Vec::new();
-    for raw in to {
-        let recipient = if raw.contains('@') {
+    for entry in to {
+        let raw = entry.number();
+        let mut recipient = if raw.contains('@') {
             api.addressing
                 .recipient_of(raw)
                 .map_err(|r| unprocessable(&r))?
@@ -376,6 +375,10 @@ fn recipients(api: &Api, to: &[String]) -> Result<Vec<NewRecipient>, Problem> {
                 orcpt: None,
             }
         };
+        if let Some(name) = entry.name() {
+            let name = plain_text("to: name", name, MAX_TEXT).map_err(bad_request)?;
+            recipient.display_name = Some(name.to_string());
+        }
         if out.iter().all(|r| r.number != recipient.number) {
             out.push(recipient);
         }
