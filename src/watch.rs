@@ -187,23 +187,9 @@ mod tests {
         progress: Option<CallProgress>,
     ) -> RecipientView {
         RecipientView {
-            number: "+33142000000".into(),
-            address: "0142000000@fax.localhost".into(),
-            display_name: None,
             status,
             attempts,
-            tries: 0,
-            dials: 0,
-            own_pages: None,
-            pages_sent: 0,
-            status_code: None,
-            reason: None,
-            next_attempt_at: None,
-            notify: None,
-            orcpt: None,
             progress,
-            node: None,
-            line: None,
             attempt_log: vec![AttemptView {
                 n: 1,
                 line: "loopback".into(),
@@ -214,6 +200,7 @@ mod tests {
                 pages_sent: 0,
                 call: None,
             }],
+            ..RecipientView::queued("+33142000000", "0142000000@fax.localhost")
         }
     }
 

@@ -79,6 +79,26 @@ impl Asker<'_> {
     }
 }
 
+/// Runs the checker on `answers` (written in `dir`).
+fn check(dir: &Path, answers: &[Value]) -> std::process::Output {
+    let file = dir.join("answers.jsonl");
+    let lines: Vec<String> = answers.iter().map(Value::to_string).collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/openapi_check.py"
+        ))
+        .arg(SPEC)
+        .arg(&file)
+        .env(
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/pydeps"),
+        )
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn every_operation_answers_as_the_openapi_document_says() {
     let hub = Faxhub::start(
@@ -307,27 +327,7 @@ fn every_operation_answers_as_the_openapi_document_says() {
     assert_eq!(ask("get", "/v1/lines", "/v1/lines", None, &[]).0, 401);
 
     // every answer, against the document
-    let answers = dir.path().join("answers.jsonl");
-    let lines: Vec<String> = asker
-        .answers
-        .borrow()
-        .iter()
-        .map(Value::to_string)
-        .collect();
-    std::fs::write(&answers, lines.join("\n") + "\n").unwrap();
-    let out = Command::new("/usr/bin/python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tools/openapi_check.py"
-        ))
-        .arg(SPEC)
-        .arg(&answers)
-        .env(
-            "PYTHONPATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/target/pydeps"),
-        )
-        .output()
-        .unwrap();
+    let out = check(dir.path(), &asker.answers.borrow());
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -343,27 +343,12 @@ fn every_operation_answers_as_the_openapi_document_says() {
 #[test]
 fn the_checker_finds_answers_that_do_not_match() {
     let dir = tempfile::tempdir().unwrap();
-    let answers = dir.path().join("answers.jsonl");
     let wrong = [
         json!({"method": "get", "path": "/healthz", "status": 200, "content_type": "application/json", "body": {"status": "sleepy"}}),
         json!({"method": "get", "path": "/healthz", "status": 418, "content_type": "application/json", "body": {}}),
         json!({"method": "get", "path": "/v1/nothing", "status": 200, "content_type": "application/json", "body": {}}),
     ];
-    let lines: Vec<String> = wrong.iter().map(Value::to_string).collect();
-    std::fs::write(&answers, lines.join("\n") + "\n").unwrap();
-    let out = Command::new("/usr/bin/python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tools/openapi_check.py"
-        ))
-        .arg(SPEC)
-        .arg(&answers)
-        .env(
-            "PYTHONPATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/target/pydeps"),
-        )
-        .output()
-        .unwrap();
+    let out = check(dir.path(), &wrong);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{said}");
     for expected in [

@@ -735,46 +735,31 @@ impl Store {
             column: "recipients.progress",
             value: e.to_string(),
         })?;
-        if let Some(now_ms) = page_confirmed.filter(|_| self.has_subscribers()) {
-            let mut tx = self.write_transaction().await?;
-            let updated = sqlx::query(&format!(
-                "UPDATE recipients SET progress = $1, lease_until = {} \
-                 WHERE job_id = $2 AND idx = $3 AND status = 'sending' AND node = $4",
-                self.lease_sql()
-            ))
-            .bind(json)
-            .bind(job.as_str())
-            .bind(idx)
-            .bind(&*self.node)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 1 {
-                let event = events::Event::new(
-                    events::EventType::PageConfirmed,
-                    serde_json::json!({
-                        "fax": job.as_str(), "recipient": idx,
-                        "pages_confirmed": progress.pages_confirmed, "pages": progress.pages,
-                        "remote_ident": progress.remote_ident,
-                    }),
-                );
-                self.add_events(&mut tx, &[event], now_ms).await?;
-            }
-            tx.commit().await?;
-            self.events_committed();
-            return Ok(());
-        }
-        let progress = json;
-        sqlx::query(&format!(
+        let mut tx = self.write_transaction().await?;
+        let updated = sqlx::query(&format!(
             "UPDATE recipients SET progress = $1, lease_until = {} \
              WHERE job_id = $2 AND idx = $3 AND status = 'sending' AND node = $4",
             self.lease_sql()
         ))
-        .bind(progress)
+        .bind(json)
         .bind(job.as_str())
         .bind(idx)
         .bind(&*self.node)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(now_ms) = page_confirmed.filter(|_| updated.rows_affected() == 1) {
+            let event = events::Event::new(
+                events::EventType::PageConfirmed,
+                serde_json::json!({
+                    "fax": job.as_str(), "recipient": idx,
+                    "pages_confirmed": progress.pages_confirmed, "pages": progress.pages,
+                    "remote_ident": progress.remote_ident,
+                }),
+            );
+            self.add_events(&mut tx, &[event], now_ms).await?;
+        }
+        tx.commit().await?;
+        self.events_committed();
         Ok(())
     }
 

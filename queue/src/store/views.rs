@@ -294,15 +294,13 @@ async fn load_recipients(
     Ok(out)
 }
 
-impl JobView {
-    /// The view of `job` just committed, as `Store::job` would read it back then: nothing
-    /// converted, no attempt, its recipients queued and its refused ones failed after them.
-    pub fn of_new(job: &super::NewJob) -> JobView {
-        use super::{opt_text, text};
-        let fresh = |number: &str, address: &str, display_name: &Option<String>| RecipientView {
+impl RecipientView {
+    /// A recipient queued, never tried.
+    pub fn queued(number: &str, address: &str) -> RecipientView {
+        RecipientView {
             number: number.to_string(),
-            address: text(address),
-            display_name: opt_text(display_name),
+            address: address.to_string(),
+            display_name: None,
             status: RecipientStatus::Queued,
             attempts: 0,
             tries: 0,
@@ -318,6 +316,18 @@ impl JobView {
             node: None,
             line: None,
             attempt_log: Vec::new(),
+        }
+    }
+}
+
+impl JobView {
+    /// The view of `job` just committed, as `Store::job` would read it back then: nothing
+    /// converted, no attempt, its recipients queued and its refused ones failed after them.
+    pub fn of_new(job: &super::NewJob) -> JobView {
+        use super::{opt_text, text};
+        let fresh = |number: &str, address: &str, display_name: &Option<String>| RecipientView {
+            display_name: opt_text(display_name),
+            ..RecipientView::queued(number, &text(address))
         };
         let mut recipients: Vec<RecipientView> = job
             .recipients
