@@ -259,11 +259,16 @@ impl Daemon {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), Failure> {
         // LibreOffice takes seconds to start: warm the farm now, in the background.
         let converter = self.converter;
+        let (warmed, converters) = watch::channel(crate::http::Warmth::Warming);
         tokio::spawn(async move {
             match converter.warm_up().await {
-                Ok(()) => tracing::info!("LibreOffice farm warm"),
+                Ok(()) => {
+                    tracing::info!("LibreOffice farm warm");
+                    let _ = warmed.send(crate::http::Warmth::Warm);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "LibreOffice farm not started: Office documents wait until it can start")
+                    tracing::warn!(error = %e, "LibreOffice farm not started: Office documents wait until it can start");
+                    let _ = warmed.send(crate::http::Warmth::Failed(e.to_string()));
                 }
             }
         });
@@ -321,6 +326,7 @@ impl Daemon {
                 lines: self.line_states,
                 inbox: Inbox::new(self.config.inbox_dir()),
                 tokens: Default::default(),
+                converters,
                 inbound: self.config.inbound.routes().map_err(Failure::Usage)?,
             },
             self.config.http.clone(),

@@ -449,7 +449,7 @@ fn a_trunk_registers_answering_the_digest_challenge() {
         metrics.contains("faxhub_trunk_up{line=\"trunk\"} 1"),
         "{metrics}"
     );
-    assert_eq!(hub.http_get("/readyz", None).0, 200);
+    hub.wait_ready();
 }
 
 #[test]

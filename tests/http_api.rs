@@ -105,6 +105,7 @@ fn tokens_scopes_and_senders_decide_what_a_caller_sees() {
         (health.status, &health.body["status"]),
         (200, &"alive".into())
     );
+    hub.wait_ready();
     let ready = get(&hub, "/readyz", None);
     assert_eq!(
         (ready.status, &ready.body["status"]),

@@ -129,6 +129,7 @@ fn every_operation_answers_as_the_openapi_document_says() {
     assert_eq!(status, 200);
     assert_eq!(served, std::fs::read(SPEC).unwrap());
     assert_eq!(ask("get", "/healthz", "/healthz", None, &[]).0, 200);
+    hub.wait_ready();
     assert_eq!(ask("get", "/readyz", "/readyz", None, &[]).0, 200);
     assert_eq!(asker.ask("get", "/metrics", "/metrics", None, &[]).0, 200);
 

@@ -80,6 +80,15 @@ impl HttpConfig {
     }
 }
 
+/// The converters' state, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warmth {
+    Warming,
+    Warm,
+    /// Could not start (why).
+    Failed(String),
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Api {
@@ -105,6 +114,8 @@ pub struct Api {
     pub inbox: faxhub_lines::inbox::Inbox,
     /// Tokens read lately.
     pub tokens: Arc<auth::Tokens>,
+    /// Whether the converters (the LibreOffice farm) are warm.
+    pub converters: watch::Receiver<Warmth>,
     /// Who owns each number (`[inbound] routes`): a bound token sees its sender's faxes.
     pub inbound: faxhub_queue::did::DidRoutes,
 }

@@ -1,5 +1,5 @@
 //! What a supervisor, a monitor and a developer ask: `/healthz` (the process answers), `/readyz`
-//! (the store answers and every trunk kept registered is up), `/metrics` (Prometheus; see
+//! (the store answers, the converters are warm and every trunk kept registered is up), `/metrics` (Prometheus; see
 //! `crate::metrics`), `/v1/openapi.json` (the API's description, `share/openapi.json`), and
 //! `GET /v1/lines` (each line's channels in use and its trunk's state, `read` scope). The first
 //! four need no token: they tell counts, states and the API's shape, never a number, an address
@@ -27,7 +27,7 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "alive" })
 }
 
-/// Ready: the store answers and no trunk is down.
+/// Ready: the store answers, the converters are warm and no trunk is down.
 pub async fn readyz(State(api): State<Api>) -> Response {
     if let Err(e) = api.store.ping().await {
         tracing::warn!(error = %e, "readyz: the store does not answer");
@@ -37,6 +37,16 @@ pub async fn readyz(State(api): State<Api>) -> Response {
         )
         .with_code(EnhancedStatus::SYSTEM_TRANSIENT)
         .into_response();
+    }
+    let not_warm = match &*api.converters.borrow() {
+        super::Warmth::Warm => None,
+        super::Warmth::Warming => Some("the converters are warming up".to_string()),
+        super::Warmth::Failed(why) => Some(format!("the converters could not start: {why}")),
+    };
+    if let Some(why) = not_warm {
+        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, why)
+            .with_code(EnhancedStatus::SYSTEM_TRANSIENT)
+            .into_response();
     }
     let down: Vec<String> = api
         .lines

@@ -239,6 +239,23 @@ impl Faxhub {
         (status, body)
     }
 
+    /// Waits until `/readyz` says ready (the converters warm after start), or says why not.
+    pub fn wait_ready(&self) {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.http_get("/readyz", None);
+            if status == 200 {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "never ready: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// [`Faxhub::http_get`] of a JSON answer.
     pub fn http_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let (status, body) = self.http_get(path, token);
