@@ -8,6 +8,7 @@
 pub mod addressing;
 pub mod agents;
 pub mod compose;
+pub mod directory;
 pub mod fax_mail;
 pub mod receipt;
 pub mod relay;

@@ -6,6 +6,7 @@
 pub mod dovecot;
 pub mod mail;
 pub mod postfix;
+pub mod slapd;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -12,7 +12,7 @@ pub mod publish;
 mod smtp;
 
 pub use maildir::Maildir;
-pub use smtp::{RelayConfig, RelayTls, SmtpRelay, tls_connector};
+pub use smtp::{RelayConfig, RelayTls, SmtpRelay, client_config, tls_connector};
 
 use faxhub_queue::Route;
 use std::path::PathBuf;

@@ -239,6 +239,14 @@ fn classify(e: mail_send::Error) -> DeliveryError {
 /// rustls with the ring provider, trusting `ca_file` or the system's CAs; errors name the
 /// setting `key` (`relay.ca_file`).
 pub fn tls_connector(ca_file: Option<&Path>, key: &str) -> Result<TlsConnector, String> {
+    Ok(TlsConnector::from(client_config(ca_file, key)?))
+}
+
+/// The client configuration of [`tls_connector`].
+pub fn client_config(
+    ca_file: Option<&Path>,
+    key: &str,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let path = ca_file.map_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE), Path::to_path_buf);
     let mut roots = rustls::RootCertStore::empty();
     match std::fs::File::open(&path) {
@@ -265,7 +273,7 @@ pub fn tls_connector(ca_file: Option<&Path>, key: &str) -> Result<TlsConnector, 
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

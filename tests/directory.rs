@@ -1,0 +1,160 @@
+//! The directory client (`faxhub_connectors::directory`) against a real OpenLDAP (Debian's
+//! slapd, started by the test on private ports with a test LDIF): users by mail and sign-in
+//! name, sign-in by bind, groups, fax numbers; over LDAPS and StartTLS with the certificate
+//! checked; attacks by filter injection and empty passwords; the directory down.
+
+mod common;
+
+use common::postfix::Postfix;
+use common::slapd::{BASE, Slapd};
+use faxhub_connectors::directory::{Directory, DirectoryError, LdapConfig};
+use std::path::Path;
+use std::process::Command;
+
+fn ldif() -> String {
+    format!(
+        "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+         dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: uid=alice,ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Durand\n\
+         sn: Durand\nmail: alice@example.com\no: Durand Industries\ntelephoneNumber: +33 1 69 29 39 00\n\
+         facsimileTelephoneNumber: +33 1 42 00 01 55\nuserPassword: alice pw\n\n\
+         dn: uid=bob,ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: bob\ncn: Bob Martin\n\
+         sn: Martin\nmail: bob@example.com\nuserPassword: bob pw\n\n\
+         dn: cn=fax-users,{BASE}\nobjectClass: groupOfNames\ncn: fax-users\n\
+         member: uid=alice,ou=people,{BASE}\n"
+    )
+}
+
+fn config(url: String, ca: &Path) -> LdapConfig {
+    toml::from_str::<LdapConfig>(&format!(
+        "url = \"{url}\"\nbase_dn = \"{BASE}\"\nca_file = \"{}\"\ntimeout = \"5s\"\n",
+        ca.display()
+    ))
+    .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn users_groups_numbers_and_sign_in_over_ldaps_and_starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = Postfix::tls(dir.path());
+    let slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let rt = runtime();
+    let ldaps =
+        Directory::new(config(format!("ldaps://localhost:{}", slapd.tls_port), &ca)).unwrap();
+    let starttls = Directory::new(LdapConfig {
+        starttls: true,
+        ..config(format!("ldap://localhost:{}", slapd.port), &ca)
+    })
+    .unwrap();
+    for directory in [&ldaps, &starttls] {
+        let alice = rt
+            .block_on(directory.user_by_mail("alice@example.com"))
+            .unwrap()
+            .expect("alice");
+        assert_eq!(alice.dn, format!("uid=alice,ou=people,{BASE}"));
+        assert_eq!(alice.name.as_deref(), Some("Alice Durand"));
+        assert_eq!(alice.company.as_deref(), Some("Durand Industries"));
+        assert_eq!(alice.fax.as_deref(), Some("+33 1 42 00 01 55"));
+        assert_eq!(
+            rt.block_on(directory.user_by_mail("nobody@example.com")),
+            Ok(None)
+        );
+        // sign-in: the right password, a wrong one, none
+        let signed = rt
+            .block_on(directory.authenticate("alice", "alice pw"))
+            .unwrap();
+        assert_eq!(signed.map(|u| u.dn), Some(alice.dn.clone()));
+        assert_eq!(
+            rt.block_on(directory.authenticate("alice", "bob pw")),
+            Ok(None)
+        );
+        assert_eq!(rt.block_on(directory.authenticate("alice", "")), Ok(None));
+        assert_eq!(rt.block_on(directory.authenticate("carol", "x")), Ok(None));
+        // groups
+        let group = format!("cn=fax-users,{BASE}");
+        assert_eq!(
+            rt.block_on(directory.is_member(&group, &alice.dn)),
+            Ok(true)
+        );
+        let bob = format!("uid=bob,ou=people,{BASE}");
+        assert_eq!(rt.block_on(directory.is_member(&group, &bob)), Ok(false));
+        assert_eq!(
+            rt.block_on(directory.is_member(&format!("cn=nope,{BASE}"), &bob)),
+            Ok(false)
+        );
+        // who owns which fax number (read by presence: the attribute has no equality rule)
+        assert_eq!(
+            rt.block_on(directory.fax_numbers()).unwrap(),
+            [(
+                "+33 1 42 00 01 55".to_string(),
+                "alice@example.com".to_string()
+            )]
+        );
+    }
+}
+
+/// A value put in a filter cannot widen it: `*` and parentheses are escaped. The control: the
+/// same text as a raw filter (ldapsearch) does match both users.
+#[test]
+fn filter_injection_and_an_unchecked_certificate_get_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = Postfix::tls(dir.path());
+    let mut slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let rt = runtime();
+    let directory =
+        Directory::new(config(format!("ldaps://localhost:{}", slapd.tls_port), &ca)).unwrap();
+    let attack = "*)(|(mail=*";
+    let raw = Command::new("ldapsearch")
+        .args(["-x", "-LLL", "-H"])
+        .arg(format!("ldap://127.0.0.1:{}", slapd.port))
+        .args(["-b", BASE])
+        .arg(format!("(&(objectClass=inetOrgPerson)(uid={attack})))"))
+        .arg("dn")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&raw.stdout);
+    assert!(
+        said.contains("uid=alice") && said.contains("uid=bob"),
+        "control: {said}"
+    );
+    assert_eq!(rt.block_on(directory.user_by_login(attack)), Ok(None));
+    assert_eq!(
+        rt.block_on(directory.authenticate("*", "alice pw")),
+        Ok(None)
+    );
+    assert_eq!(rt.block_on(directory.user_by_mail("*")), Ok(None));
+
+    // a CA that did not sign the server's certificate: no connection
+    let other = tempfile::tempdir().unwrap();
+    let ((other_ca, _, _), _) = Postfix::tls(other.path());
+    let untrusted = Directory::new(config(
+        format!("ldaps://localhost:{}", slapd.tls_port),
+        &other_ca,
+    ))
+    .unwrap();
+    assert!(matches!(
+        rt.block_on(untrusted.user_by_mail("alice@example.com")),
+        Err(DirectoryError::Unavailable(_))
+    ));
+
+    // the directory down: a temporary fault, said as such
+    slapd.stop();
+    let down = rt.block_on(directory.user_by_mail("alice@example.com"));
+    assert!(
+        matches!(down, Err(DirectoryError::Unavailable(_))),
+        "{down:?}"
+    );
+    slapd.launch();
+    assert!(
+        rt.block_on(directory.user_by_mail("alice@example.com"))
+            .unwrap()
+            .is_some()
+    );
+}
