@@ -79,6 +79,8 @@ pub struct Config {
     pub http: crate::http::HttpConfig,
     /// Endpoints told of the faxes' events (`[[webhooks]]`).
     pub webhooks: Vec<crate::webhooks::WebhookConfig>,
+    /// The site's directory: who owns which fax number.
+    pub ldap: Option<faxhub_connectors::directory::LdapConfig>,
     pub log: LogConfig,
 }
 
@@ -112,6 +114,7 @@ impl Default for Config {
             hotfolder: Vec::new(),
             http: crate::http::HttpConfig::default(),
             webhooks: Vec::new(),
+            ldap: None,
             log: LogConfig::default(),
         }
     }
@@ -302,7 +305,7 @@ impl Config {
             String::from_utf8(read_regular(path, MAX_CONFIG_BYTES, Links::Follow).ok()?).ok()?;
         let holds_password = text.lines().any(|l| {
             let l = l.trim_start();
-            ["password", "secret"]
+            ["password", "secret", "bind_password"]
                 .iter()
                 .any(|key| l.starts_with(key) && l[key.len()..].trim_start().starts_with('='))
         });
@@ -403,6 +406,9 @@ impl Config {
         problems.take(crate::agents::validate(self));
         let http = problems.take(self.http.addresses());
         problems.take(crate::webhooks::validate(&self.webhooks));
+        if let Some(ldap) = &self.ldap {
+            problems.take(ldap.validate());
+        }
         match (dialplan, local, trusted, listen, http) {
             (Some(dialplan), Some(local), Some(trusted), Some(listen), Some(http))
                 if problems.0.is_empty() =>

@@ -68,6 +68,8 @@ pub struct Daemon {
     agent: Option<Arc<Agent>>,
     /// What each line is doing, for the HTTP API and the metrics.
     line_states: Vec<Arc<faxhub_lines::state::LineState>>,
+    /// Who owns each number dialled to us.
+    owners: crate::owners::Owners,
 }
 
 impl Daemon {
@@ -177,11 +179,23 @@ impl Daemon {
             wakeups: wakeups.clone(),
             clock: Clock::System,
         };
+        let directory = match &config.ldap {
+            Some(ldap) => Some(
+                faxhub_connectors::directory::Directory::new(ldap.clone())
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let owners = crate::owners::Owners::new(
+            config.inbound.routes().map_err(Failure::Usage)?,
+            checked.dialplan.clone(),
+            directory,
+        );
         let mailer = Mailer {
             store: store.clone(),
             spool: spool.clone(),
             inbox,
-            routes: config.inbound.routes().map_err(Failure::Usage)?,
+            owners: owners.clone(),
             language: config.inbound.language.unwrap_or(config.receipts.language),
             config: config.inbound.clone(),
             dialplan: checked.dialplan.clone(),
@@ -251,6 +265,7 @@ impl Daemon {
             drain,
             agent,
             line_states,
+            owners,
         })
     }
 
@@ -327,7 +342,7 @@ impl Daemon {
                 inbox: Inbox::new(self.config.inbox_dir()),
                 tokens: Default::default(),
                 converters,
-                inbound: self.config.inbound.routes().map_err(Failure::Usage)?,
+                owners: self.owners,
             },
             self.config.http.clone(),
             self.http_listeners,

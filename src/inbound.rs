@@ -95,7 +95,8 @@ pub struct Mailer {
     pub spool: Spool,
     pub inbox: Inbox,
     pub config: InboundConfig,
-    pub routes: DidRoutes,
+    /// Who owns each number: the routes, the directory, the catch-all.
+    pub owners: crate::owners::Owners,
     pub dialplan: DialPlan,
     pub language: Language,
     pub hostname: String,
@@ -150,7 +151,12 @@ impl Mailer {
     /// Mails reception `id` (or decides not to, and remembers that by its outbox row).
     async fn mail(&self, id: &str, mail_id: &str) -> Result<(), String> {
         let received = self.inbox.read(id).map_err(|e| e.to_string())?;
-        let owner = self.routes.route(&received.did, &self.dialplan);
+        // the directory unreachable and never read: the fax waits, mailed on a later round
+        let owner = self
+            .owners
+            .owner(&received.did)
+            .await
+            .map_err(|e| e.to_string())?;
         // told once whatever the tries: the event's id is the reception's
         let event = Event {
             kind: EventType::Received,
@@ -166,7 +172,7 @@ impl Mailer {
             .add_event(&event, self.clock.now_ms())
             .await
             .map_err(|e| e.to_string())?;
-        let Some(to) = owner else {
+        let Some(to) = owner.as_deref() else {
             tracing::warn!(fax = %id, did = %received.did, "no mailbox for the number dialled (no route, no catch_all): the fax stays in the inbox");
             return Ok(());
         };

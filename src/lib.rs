@@ -19,6 +19,7 @@ pub mod inbound;
 mod inbox_cmd;
 mod logging;
 pub mod metrics;
+pub mod owners;
 pub mod postman;
 mod queue_cmd;
 pub mod receipts;

@@ -10,6 +10,7 @@ use common::slapd::{BASE, Slapd};
 use faxhub_connectors::directory::{Directory, DirectoryError, LdapConfig};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn ldif() -> String {
     format!(
@@ -157,4 +158,63 @@ fn filter_injection_and_an_unchecked_certificate_get_nothing() {
             .unwrap()
             .is_some()
     );
+}
+
+/// A fax to a number a directory user owns is mailed to that user, before the catch-all; and a
+/// token bound to that user sees it in /v1/inbox. The control: a number nobody owns goes to the
+/// catch-all.
+#[test]
+fn a_fax_to_a_number_owned_in_the_directory_reaches_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = Postfix::tls(dir.path());
+    let slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let hub = common::Faxhub::start(
+        "",
+        &format!(
+            "[retry]\nschedule = [\"1s\"]\n[scheduler]\npoll_interval = \"200ms\"\n\
+             [inbound]\ncatch_all = \"nobody@example.com\"\n\
+             [ldap]\nurl = \"ldaps://localhost:{}\"\nbase_dn = \"{BASE}\"\nca_file = \"{}\"\n\
+             [sip]\nlisten = \"127.0.0.1:0\"\ntcp = false\n\
+             [[lines]]\nname = \"loopback\"\nkind = \"loopback\"\nchannels = 2\n",
+            slapd.tls_port,
+            ca.display()
+        ),
+    );
+    for number in ["0142000155", "0142000177"] {
+        let id = common::queued_id(&hub.smtp().send_mail(
+            "bob@example.com",
+            &[&format!("{number}@fax.localhost")],
+            &common::text_message("for the owner", "x"),
+        ));
+        hub.wait_finished(&id, Duration::from_secs(120));
+    }
+    let mails = common::mail::wait_for(
+        &hub.data_dir().join("Maildir"),
+        4,
+        Duration::from_secs(120),
+        || hub.log(),
+    );
+    let to_of = |did: &str| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| {
+                m["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(&format!("Number dialled: {did}"))
+            })
+            .map(|m| m["headers"]["To"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(to_of("0142000155"), ["alice@example.com"], "{mails:#?}");
+    assert_eq!(to_of("0142000177"), ["nobody@example.com"], "{mails:#?}");
+    let alice = hub.api_token(&["--scope", "read", "--sender", "alice@example.com"]);
+    let (_, inbox) = hub.http_json("/v1/inbox", Some(&alice));
+    let dids: Vec<&str> = inbox["faxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["did"].as_str().unwrap())
+        .collect();
+    assert_eq!(dids, ["0142000155"], "{inbox}");
 }

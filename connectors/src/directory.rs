@@ -56,6 +56,12 @@ pub struct LdapConfig {
         with = "faxhub_queue::units::serde_duration"
     )]
     pub timeout: Duration,
+    /// How long what was read (who owns which fax number) is used before it is read again.
+    #[serde(
+        default = "default_cache_ttl",
+        with = "faxhub_queue::units::serde_duration"
+    )]
+    pub cache_ttl: Duration,
 }
 
 fn default_mail_filter() -> String {
@@ -72,6 +78,9 @@ fn default_max_entries() -> usize {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(5)
+}
+fn default_cache_ttl() -> Duration {
+    Duration::from_secs(300)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -108,6 +117,12 @@ const USER_ATTRIBUTES: &[&str] = &[
 
 pub struct Directory {
     config: LdapConfig,
+}
+
+impl Directory {
+    pub fn config(&self) -> &LdapConfig {
+        &self.config
+    }
 }
 
 impl LdapConfig {
@@ -336,6 +351,7 @@ mod tests {
             fax_attribute: default_fax_attribute(),
             max_entries: default_max_entries(),
             timeout: default_timeout(),
+            cache_ttl: default_cache_ttl(),
         }
     }
 

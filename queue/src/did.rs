@@ -73,6 +73,16 @@ impl DidRoutes {
 
     /// The address that gets faxes dialled to `did`; `dialplan` gives its E.164 form.
     pub fn route(&self, did: &str, dialplan: &DialPlan) -> Option<&str> {
+        self.route_listed(did, dialplan).or(self.catch_all())
+    }
+
+    /// Where faxes to numbers no route names go.
+    pub fn catch_all(&self) -> Option<&str> {
+        self.catch_all.as_deref()
+    }
+
+    /// The address a route names for `did`, the catch-all left out.
+    pub fn route_listed(&self, did: &str, dialplan: &DialPlan) -> Option<&str> {
         let raw: String = did
             .chars()
             .filter(|c| c.is_ascii_digit() || *c == '+')
@@ -94,7 +104,6 @@ impl DidRoutes {
             })
             .min()
             .map(|(_, i)| self.routes[i].to.as_str())
-            .or(self.catch_all.as_deref())
     }
 }
 

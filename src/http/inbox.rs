@@ -1,6 +1,7 @@
 //! `/v1/inbox`: the faxes this node received, as `faxhub inbox --json` shows them, to tokens
-//! with the `read` scope. A token bound to a sender sees the faxes whose number routes to that
-//! address (`[inbound] routes`, the catch-all included); another's is 404, as if absent.
+//! with the `read` scope. A token bound to a sender sees the faxes whose number that address
+//! owns (`crate::owners`: the routes, the directory, the catch-all); another's is 404, as if
+//! absent.
 //! `GET /v1/inbox/{id}.pdf` is the pages as a PDF (as the mail to the owner carries them).
 //!
 //! Each node keeps the faxes it received in its own `inbox/`: with several nodes, ask each.
@@ -35,19 +36,24 @@ pub struct Page {
 }
 
 /// Whether the caller may see reception `r`: admin and unbound tokens see all, a bound one
-/// those routed to its sender.
-fn sees(api: &Api, caller: &Caller, r: &Received) -> bool {
+/// those whose number its sender owns.
+async fn sees(api: &Api, caller: &Caller, r: &Received) -> Result<bool, Problem> {
     if token::grants(&caller.token, Scope::Admin) {
-        return true;
+        return Ok(true);
     }
-    match &caller.token.sender {
-        None => true,
-        Some(own) => api
-            .inbound
-            .route(&r.did, &api.addressing.dialplan)
-            .is_some_and(|to| to.eq_ignore_ascii_case(own)),
-    }
+    let Some(own) = &caller.token.sender else {
+        return Ok(true);
+    };
+    let owner = api
+        .owners
+        .owner(&r.did)
+        .await
+        .map_err(Problem::unavailable)?;
+    Ok(owner.is_some_and(|to| to.eq_ignore_ascii_case(own)))
 }
+
+/// Records read at a time from the inbox.
+const CHUNK: usize = 100;
 
 /// `GET /v1/inbox[?cursor=…&limit=…]`: the faxes received, oldest first, a page at a time.
 pub async fn list(
@@ -67,35 +73,46 @@ pub async fn list(
     {
         return Err(bad(format!("cursor {c:?}: not a cursor of this list")));
     }
-    let (inbox, filter) = (api.inbox.clone(), api.clone());
-    let faxes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Received>> {
-        let mut page = Vec::new();
-        for id in inbox.ids()? {
-            if query
+    let inbox = api.inbox.clone();
+    let ids: Vec<String> = tokio::task::spawn_blocking(move || inbox.ids())
+        .await
+        .map_err(Problem::unavailable)?
+        .map_err(Problem::unavailable)?
+        .into_iter()
+        .filter(|id| {
+            query
                 .cursor
                 .as_ref()
-                .is_some_and(|c| id.as_str() <= c.as_str())
-            {
-                continue;
+                .is_none_or(|c| id.as_str() > c.as_str())
+        })
+        .collect();
+    let mut faxes = Vec::new();
+    'read: for chunk in ids.chunks(CHUNK) {
+        let (inbox, chunk) = (api.inbox.clone(), chunk.to_vec());
+        let records = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Received>> {
+            let mut out = Vec::new();
+            for id in chunk {
+                match inbox.read(&id) {
+                    Ok(r) => out.push(r),
+                    // removed meanwhile (the purge)
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
             }
-            let received = match inbox.read(&id) {
-                Ok(r) => r,
-                // removed meanwhile (the purge)
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            if sees(&filter, &caller, &received) {
-                page.push(received);
-                if page.len() == limit {
-                    break;
+            Ok(out)
+        })
+        .await
+        .map_err(Problem::unavailable)?
+        .map_err(Problem::unavailable)?;
+        for received in records {
+            if sees(&api, &caller, &received).await? {
+                faxes.push(received);
+                if faxes.len() == limit {
+                    break 'read;
                 }
             }
         }
-        Ok(page)
-    })
-    .await
-    .map_err(Problem::unavailable)?
-    .map_err(Problem::unavailable)?;
+    }
     let next_cursor = match faxes.len() == limit {
         true => faxes.last().map(|r| r.id.clone()),
         false => None,
@@ -121,7 +138,7 @@ pub async fn one(
         .await
         .map_err(Problem::unavailable)?;
     let received = match received {
-        Ok(r) if sees(&api, &caller, &r) => r,
+        Ok(r) if sees(&api, &caller, &r).await? => r,
         Ok(_) => return Err(missing()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
         Err(e) => return Err(Problem::unavailable(e)),

@@ -116,8 +116,9 @@ pub struct Api {
     pub tokens: Arc<auth::Tokens>,
     /// Whether the converters (the LibreOffice farm) are warm.
     pub converters: watch::Receiver<Warmth>,
-    /// Who owns each number (`[inbound] routes`): a bound token sees its sender's faxes.
-    pub inbound: faxhub_queue::did::DidRoutes,
+    /// Who owns each number (routes, directory, catch-all): a bound token sees its sender's
+    /// faxes.
+    pub owners: crate::owners::Owners,
 }
 
 pub fn router(api: Api) -> Router {
