@@ -53,12 +53,9 @@ pub struct ListQuery {
     since: Option<String>,
     /// The `next_cursor` of the page before.
     cursor: Option<String>,
-    /// Jobs per page: 1 to `MAX_LIMIT` (default `DEFAULT_LIMIT`).
+    /// Jobs per page: 1 to 1000 (default 100).
     limit: Option<usize>,
 }
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
 
 /// A page of the list, and where the next one starts (`None`: this was the last).
 #[derive(serde::Serialize)]
@@ -101,10 +98,7 @@ pub async fn list(
         ),
         None => None,
     };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad(format!("limit {limit}: 1 to {MAX_LIMIT}")));
-    }
+    let limit = super::page_limit(query.limit)?;
     let sender = match token::grants(&caller.token, Scope::Admin) {
         true => None,
         false => caller.token.sender.clone(),

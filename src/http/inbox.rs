@@ -17,15 +17,12 @@ use axum::response::{IntoResponse, Response};
 use faxhub_lines::inbox::{Inbox, Received};
 use serde::{Deserialize, Serialize};
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
     /// The `next_cursor` of the page before.
     cursor: Option<String>,
-    /// Faxes per page: 1 to `MAX_LIMIT` (default `DEFAULT_LIMIT`).
+    /// Faxes per page: 1 to 1000 (default 100).
     limit: Option<usize>,
 }
 
@@ -64,10 +61,7 @@ pub async fn list(
     let caller = authorize(&api, &headers, Scope::Read).await?;
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
     let Query(query) = query.map_err(|e| bad(e.body_text()))?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(bad(format!("limit {limit}: 1 to {MAX_LIMIT}")));
-    }
+    let limit = super::page_limit(query.limit)?;
     if let Some(c) = &query.cursor
         && !Inbox::is_id(c)
     {

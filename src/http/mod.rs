@@ -143,6 +143,20 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
+/// The items of a page a list asks for: 1 to 1,000, 100 if it does not say.
+fn page_limit(asked: Option<usize>) -> Result<usize, Problem> {
+    const DEFAULT: usize = 100;
+    const MAX: usize = 1000;
+    let limit = asked.unwrap_or(DEFAULT);
+    match (1..=MAX).contains(&limit) {
+        true => Ok(limit),
+        false => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("limit {limit}: 1 to {MAX}"),
+        )),
+    }
+}
+
 /// Serves the API on `listeners` until `stop`; requests in progress finish. Each connection
 /// is served by hyper with a time limit on its headers (`header_timeout`, which also ends idle
 /// keep-alive connections), each request with one on the whole of it (`request_timeout`), and
