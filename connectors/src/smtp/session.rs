@@ -19,7 +19,8 @@ use tokio::sync::watch;
 
 /// Longest command line accepted (RFC 5321 allows 512; extensions make them longer).
 const COMMAND_LINE_CAP: usize = 4096;
-/// How long a client has to finish the TLS handshake.
+/// How long a client has to finish the TLS handshake, at most (and no longer than it has for a
+/// command): a client that says STARTTLS and then nothing TLS-like holds no connection longer.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub(super) struct Session {
@@ -118,7 +119,8 @@ pub(super) async fn run(
     match serve(&mut session, stream, Some(greeting), shutdown.clone()).await {
         End::Closed => {}
         End::StartTls(stream) => {
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, shared.tls.accept(stream)).await {
+            let within = TLS_HANDSHAKE_TIMEOUT.min(shared.config.command_timeout);
+            match tokio::time::timeout(within, shared.tls.accept(stream)).await {
                 Ok(Ok(tls_stream)) => {
                     session.tls = true;
                     session.helo = None;
