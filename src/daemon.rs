@@ -238,6 +238,12 @@ impl Daemon {
             imcea_domains: config.smtp.imcea_domains.clone(),
             dialplan: checked.dialplan.clone(),
         };
+        let fax_policy = match &config.ldap {
+            Some(ldap) => faxhub_connectors::directory::FaxPolicy::new(ldap)
+                .map_err(|e| Failure::Usage(e.to_string()))?
+                .map(Arc::new),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             config: config.smtp.clone(),
             hostname: hostname.clone(),
@@ -247,6 +253,7 @@ impl Daemon {
             intake: intake.clone(),
             tls: acceptor,
             clients: Default::default(),
+            fax_policy,
         });
         Ok(Daemon {
             config,

@@ -218,3 +218,57 @@ fn a_fax_to_a_number_owned_in_the_directory_reaches_its_owner() {
         .collect();
     assert_eq!(dids, ["0142000155"], "{inbox}");
 }
+
+/// With `fax_group`, only its members may fax: others get `550 5.7.1` naming the policy at
+/// MAIL; while the directory cannot say, `451 4.4.3` (the client tries again, nothing lost).
+/// The control: bob, refused here, faxes through a hub without the policy (the test above).
+#[test]
+fn only_members_of_the_fax_group_may_fax_and_a_directory_down_defers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = Postfix::tls(dir.path());
+    let mut slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let hub = common::Faxhub::start(
+        "",
+        &format!(
+            "[ldap]\nurl = \"ldaps://localhost:{}\"\nbase_dn = \"{BASE}\"\nca_file = \"{}\"\n\
+             fax_group = \"cn=fax-users,{BASE}\"\ntimeout = \"2s\"\n",
+            slapd.tls_port,
+            ca.display()
+        ),
+    );
+    let mail_from = |sender: &str| {
+        let mut s = hub.smtp();
+        s.cmd("EHLO client.test");
+        s.cmd(&format!("MAIL FROM:<{sender}>"))
+    };
+    assert_eq!(mail_from("alice@example.com").0, 250);
+    let (code, text) = mail_from("bob@example.com");
+    assert_eq!(code, 550, "{text}");
+    assert!(
+        text.starts_with("5.7.1") && text.contains("cn=fax-users"),
+        "{text}"
+    );
+    assert_eq!(
+        mail_from("carol@example.com").0,
+        550,
+        "not in the directory"
+    );
+    assert_eq!(mail_from("").0, 250, "reports are not asked about");
+    let queued = common::queued_id(&hub.smtp().send_mail(
+        "alice@example.com",
+        &["0169293999@fax.localhost"],
+        &common::text_message("allowed", "x"),
+    ));
+    assert!(!queued.is_empty());
+
+    slapd.stop();
+    let (code, text) = mail_from("dave@example.com");
+    assert_eq!((code, &text[..5]), (451, "4.4.3"), "{text}");
+    assert_eq!(
+        mail_from("alice@example.com").0,
+        250,
+        "alice's answer is kept a while"
+    );
+    slapd.launch();
+    assert_eq!(mail_from("dave@example.com").0, 550);
+}

@@ -56,6 +56,10 @@ pub struct LdapConfig {
         with = "faxhub_queue::units::serde_duration"
     )]
     pub timeout: Duration,
+    /// Only members of this group (its DN) may fax: others get `550 5.7.1` at MAIL. Everyone
+    /// if left out.
+    #[serde(default)]
+    pub fax_group: Option<String>,
     /// How long what was read (who owns which fax number) is used before it is read again.
     #[serde(
         default = "default_cache_ttl",
@@ -333,6 +337,59 @@ impl Directory {
     }
 }
 
+/// Who may fax (`fax_group`), as asked at SMTP's MAIL: each sender's answer kept `cache_ttl`.
+pub struct FaxPolicy {
+    directory: Directory,
+    group: String,
+    asked: tokio::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, bool)>>,
+}
+
+/// Senders whose answer is kept at most (more are asked each time until answers age out).
+const MAX_ANSWERS: usize = 10_000;
+
+impl FaxPolicy {
+    /// The policy of `config`, if it names a group.
+    pub fn new(config: &LdapConfig) -> Result<Option<FaxPolicy>, DirectoryError> {
+        let Some(group) = config.fax_group.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(FaxPolicy {
+            directory: Directory::new(config.clone())?,
+            group,
+            asked: Default::default(),
+        }))
+    }
+
+    /// The group, as the refusal names it.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Whether `sender` (a mail address) is a directory user in the group.
+    pub async fn may_fax(&self, sender: &str) -> Result<bool, DirectoryError> {
+        let key = sender.to_ascii_lowercase();
+        let now = tokio::time::Instant::now();
+        let ttl = self.directory.config().cache_ttl;
+        if let Some((at, answer)) = self.asked.lock().await.get(&key)
+            && now.duration_since(*at) < ttl
+        {
+            return Ok(*answer);
+        }
+        let answer = match self.directory.user_by_mail(sender).await? {
+            Some(user) => self.directory.is_member(&self.group, &user.dn).await?,
+            None => false,
+        };
+        let mut asked = self.asked.lock().await;
+        if asked.len() >= MAX_ANSWERS {
+            asked.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+        }
+        if asked.len() < MAX_ANSWERS {
+            asked.insert(key, (now, answer));
+        }
+        Ok(answer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +409,7 @@ mod tests {
             max_entries: default_max_entries(),
             timeout: default_timeout(),
             cache_ttl: default_cache_ttl(),
+            fax_group: None,
         }
     }
 

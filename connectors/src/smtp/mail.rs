@@ -15,7 +15,7 @@ use faxhub_queue::senders;
 /// RFC 3461 §4.4: ENVID is at most 100 characters.
 const ENVID_MAX: usize = 100;
 
-pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
+pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
     if session.helo.is_none() {
         return Reply::bad_sequence("send HELO/EHLO first");
     }
@@ -42,6 +42,9 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
     if let Some(refusal) = foreign_sender(session, &path.raw) {
         tracing::info!(client = %session.peer, sender = %path.raw, user = ?session.authenticated, "smtp MAIL refused: {refusal}");
         return Reply::new(553, "5.7.1", format!("Sender address rejected: {refusal}"));
+    }
+    if let Some(refused) = fax_policy(session, &path.raw).await {
+        return refused;
     }
     let mut tx = Transaction {
         return_path: path.raw,
@@ -84,6 +87,41 @@ pub(super) fn mail(session: &mut Session, arg: &str) -> Reply {
     }
     session.tx = Some(tx);
     Reply::new(250, "2.1.0", "Ok")
+}
+
+/// The directory's word on `sender` when only a group may fax: `550 5.7.1` naming the policy
+/// for a sender outside it, `451 4.4.3` while the directory cannot say (the client tries again;
+/// nothing is lost). The null sender (reports) is not asked.
+async fn fax_policy(session: &Session, sender: &str) -> Option<Reply> {
+    let policy = session.shared.fax_policy.as_ref()?;
+    if sender.is_empty() {
+        return None;
+    }
+    match policy.may_fax(sender).await {
+        Ok(true) => None,
+        Ok(false) => {
+            tracing::info!(client = %session.peer, %sender, group = policy.group(), "smtp MAIL refused: not in the fax group");
+            Some(Reply::new(
+                550,
+                "5.7.1",
+                format!(
+                    "Sender not allowed to fax: only members of {} may (the site's policy)",
+                    policy.group()
+                ),
+            ))
+        }
+        Err(e) => {
+            faxhub_queue::logging::limited(
+                "smtp-directory",
+                || tracing::warn!(error = %e, "smtp: the directory cannot say who may fax; MAIL deferred with 451 4.4.3 (logged once a minute)"),
+            );
+            Some(Reply::new(
+                451,
+                "4.4.3",
+                "The directory cannot be reached; try again later",
+            ))
+        }
+    }
 }
 
 /// What makes an envelope address unusable whatever the client says: a control character (a

@@ -95,6 +95,8 @@ pub struct Shared {
     pub tls: TlsAcceptor,
     /// Connections open per client address.
     pub clients: Clients,
+    /// Who may fax, when the directory says (`[ldap] fax_group`).
+    pub fax_policy: Option<std::sync::Arc<crate::directory::FaxPolicy>>,
 }
 
 /// Serves SMTP on the given listeners until `shutdown` (a drain) becomes true: sessions then

@@ -219,7 +219,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             "AUTH" => Some(auth::auth(session, &mut conn, arg).await),
-            "MAIL" => Some(mail::mail(session, arg)),
+            "MAIL" => Some(mail::mail(session, arg).await),
             "RCPT" => Some(rcpt::rcpt(session, arg).await),
             "DATA" => match data::data(session, &mut conn, arg).await {
                 Some(reply) => Some(reply),
