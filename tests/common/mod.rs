@@ -52,9 +52,32 @@ impl Faxhub {
     pub fn start_in(data_dir: Option<&Path>, top: &str, smtp_extra: &str, rest: &str) -> Faxhub {
         let dir = tempfile::tempdir().unwrap();
         let data = data_dir.map_or_else(|| dir.path().join("var"), Path::to_path_buf);
+        let config = dir.path().join("faxhub.toml");
+        let mut hub = Faxhub {
+            dir,
+            port: 0,
+            http_port: 0,
+            config,
+            data,
+            child: None,
+        };
+        // a port picked free may be taken by another test before the daemon binds it: then
+        // other ports are picked
+        for tries in 1..=5 {
+            hub.configure(top, smtp_extra, rest);
+            match hub.try_launch() {
+                Ok(()) => return hub,
+                Err(log) if tries < 5 && log.contains("Address already in use") => {}
+                Err(log) => panic!("faxhub exited: {log}"),
+            }
+        }
+        unreachable!("the last try returns or panics")
+    }
+
+    /// Picks its SMTP and HTTP ports and writes its configuration.
+    fn configure(&mut self, top: &str, smtp_extra: &str, rest: &str) {
         let port = free_port();
         let http_port = free_port();
-        let config = dir.path().join("faxhub.toml");
         // the file line unless the test names its own (the default loopback line makes calls)
         let lines = if rest.contains("[[lines]]") {
             ""
@@ -79,23 +102,21 @@ impl Faxhub {
         let text = format!(
             "data_dir = \"{}\"\n{top}\n[smtp]\nlisten = [\"127.0.0.1:{port}\"]\nhostname = \"faxhub.test\"\n{smtp_extra}\n\
              {http}{rest}\n{lines}",
-            data.display()
+            self.data.display()
         );
-        std::fs::write(&config, text).unwrap();
-        let mut hub = Faxhub {
-            dir,
-            port,
-            http_port,
-            config,
-            data,
-            child: None,
-        };
-        hub.launch();
-        hub
+        std::fs::write(&self.config, text).unwrap();
+        (self.port, self.http_port) = (port, http_port);
     }
 
     /// Starts the daemon (again) with the same config and data.
     pub fn launch(&mut self) {
+        if let Err(log) = self.try_launch() {
+            panic!("faxhub exited: {log}");
+        }
+    }
+
+    /// [`Faxhub::launch`]; the log if the daemon exited instead of starting.
+    fn try_launch(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -121,11 +142,13 @@ impl Faxhub {
                 self.log()
             );
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("faxhub exited with {status}: {}", self.log());
+                self.child = None;
+                return Err(format!("{status}: {}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         assert!(TcpStream::connect(("127.0.0.1", self.port)).is_ok());
+        Ok(())
     }
 
     /// The port its SIP user agent listens on (as it logged at start; give `listen =

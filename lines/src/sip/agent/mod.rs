@@ -90,20 +90,49 @@ pub fn random_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// Tries for a port free for both UDP and TCP when the system picks it (`listen` port 0).
+const BIND_TRIES: usize = 16;
+
+/// The SIP socket and, with `tcp`, the TCP listener on the same address and port. With port 0,
+/// the port the system gives the UDP socket may be taken for TCP (by another program's
+/// connection): another one is tried then.
+async fn bind(
+    config: &SipConfig,
+) -> Result<
+    (
+        tokio::net::UdpSocket,
+        SocketAddr,
+        Option<tokio::net::TcpListener>,
+    ),
+    AgentError,
+> {
+    let listen = config.listen;
+    let failed = |addr, source| AgentError::Listen { addr, source };
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let socket = net::bind_udp(listen, config.dscp_sip).map_err(|e| failed(listen, e))?;
+        let local = socket.local_addr().map_err(|e| failed(listen, e))?;
+        if !config.tcp {
+            return Ok((socket, local, None));
+        }
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(listener) => return Ok((socket, local, Some(listener))),
+            Err(e)
+                if listen.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && tries < BIND_TRIES => {}
+            Err(e) => return Err(failed(local, e)),
+        }
+    }
+}
+
 impl Agent {
     /// Binds the SIP socket and starts answering on it.
     pub async fn start(config: SipConfig, inbox: Inbox) -> Result<Arc<Agent>, AgentError> {
         config.validate().map_err(AgentError::Config)?;
         let range = config.media_port_range().map_err(AgentError::Config)?;
-        let socket =
-            net::bind_udp(config.listen, config.dscp_sip).map_err(|source| AgentError::Listen {
-                addr: config.listen,
-                source,
-            })?;
-        let local = socket.local_addr().map_err(|source| AgentError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+        let (socket, local, tcp) = bind(&config).await?;
         let agent = Arc::new(Agent {
             socket,
             local,
@@ -116,14 +145,7 @@ impl Agent {
             forbidden: Mutex::new((std::time::Instant::now(), 0)),
         });
         tokio::spawn(receive(Arc::downgrade(&agent)));
-        if agent.config.tcp {
-            // the same address and port as UDP
-            let listener = tokio::net::TcpListener::bind(local)
-                .await
-                .map_err(|source| AgentError::Listen {
-                    addr: local,
-                    source,
-                })?;
+        if let Some(listener) = tcp {
             tokio::spawn(stream::accept(Arc::downgrade(&agent), listener));
         }
         tracing::info!(listen = %local, tcp = agent.config.tcp, "SIP user agent listening (UDP)");
