@@ -12,12 +12,14 @@
 # every converter runs in (no network, no server files, memory and CPU ceilings); PostgreSQL is
 # the shared store of several nodes (the tests start servers of their own on private sockets);
 # curl asks the HTTP API, and Prometheus scrapes its metrics (promtool lints them and the alert
-# rules of share/prometheus); slapd is the directory (OpenLDAP) the LDAP tests start privately.
+# rules of share/prometheus); slapd is the directory (OpenLDAP) the LDAP tests start privately;
+# chromium and chromium-driver are the browser the web client's tests drive over WebDriver.
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
-  postgresql curl prometheus python3-pip slapd ldap-utils)
+  postgresql curl prometheus python3-pip slapd ldap-utils
+  chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -54,9 +54,11 @@ pub fn validate(config: &Config) -> Result<(), String> {
 }
 
 /// Starts every configured agent; creates the folders they poll.
+/// `policy`: who may fax (`[ldap] fax_group`), applied to every agent's items.
 pub fn start(
     config: &Config,
     intake: &Intake,
+    policy: Option<std::sync::Arc<faxhub_connectors::directory::FaxPolicy>>,
     addressing: &Addressing,
     host: &str,
     store: &Store,
@@ -85,6 +87,7 @@ pub fn start(
             config: x.clone(),
             quarantine: quarantine(config, x.quarantine.as_ref(), "exchange"),
             intake: intake.clone(),
+            policy: policy.clone(),
             addressing: addressing.clone(),
             host: host.to_string(),
         };
@@ -99,6 +102,7 @@ pub fn start(
             config: g.clone(),
             quarantine: quarantine(config, g.quarantine.as_ref(), "groupwise"),
             intake: intake.clone(),
+            policy: policy.clone(),
             addressing: with_domains(addressing, &g.fax_domains),
             host: host.to_string(),
         };
@@ -109,6 +113,7 @@ pub fn start(
             config: imap.clone(),
             quarantine: quarantine(config, imap.quarantine.as_ref(), "imap"),
             intake: intake.clone(),
+            policy: policy.clone(),
             addressing: with_domains(addressing, &imap.fax_domains),
             host: host.to_string(),
         };
@@ -121,6 +126,7 @@ pub fn start(
             config: hot.clone(),
             quarantine: Quarantine::new(hot.quarantine_dir()),
             intake: intake.clone(),
+            policy: policy.clone(),
             addressing: addressing.clone(),
             host: host.to_string(),
         };

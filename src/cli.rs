@@ -57,6 +57,8 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Hash a web client password (read from standard input) for `[[web.users]] password`
+    Passwd,
     /// Check a configuration file and exit
     CheckConfig {
         /// The file to check (default: --config)
@@ -168,6 +170,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("warning: {warning}");
             }
             crate::convert_cmd::check_sandbox(&config, path.as_deref()).await
+        }
+        Command::Passwd => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Failure::Usage(format!("reading the password: {e}")))?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err(Failure::Usage("an empty password: none made".into()));
+            }
+            let hash = crate::web::users::hash(password).map_err(Failure::Runtime)?;
+            println!("{hash}");
+            Ok(())
         }
         Command::Serve => {
             let (config, checked) = load(path.clone())?;

@@ -81,6 +81,8 @@ pub struct Config {
     pub webhooks: Vec<crate::webhooks::WebhookConfig>,
     /// The site's directory: who owns which fax number.
     pub ldap: Option<faxhub_connectors::directory::LdapConfig>,
+    /// The web client (on the HTTP API's server) and its local users.
+    pub web: crate::web::config::WebConfig,
     pub log: LogConfig,
 }
 
@@ -115,6 +117,7 @@ impl Default for Config {
             http: crate::http::HttpConfig::default(),
             webhooks: Vec::new(),
             ldap: None,
+            web: crate::web::config::WebConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -409,6 +412,11 @@ impl Config {
         if let Some(ldap) = &self.ldap {
             problems.take(ldap.validate());
         }
+        problems.take(self.web.validate());
+        problems.check(
+            self.web.admin_group.is_none() || self.ldap.is_some(),
+            || "web.admin_group names a directory group: it needs [ldap]".into(),
+        );
         match (dialplan, local, trusted, listen, http) {
             (Some(dialplan), Some(local), Some(trusted), Some(listen), Some(http))
                 if problems.0.is_empty() =>

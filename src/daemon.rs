@@ -32,12 +32,12 @@ use tokio::sync::{Notify, watch};
 /// Runs the daemon until SIGTERM or SIGINT; `warnings` (`Config::warnings`) are logged once.
 pub async fn serve(config: Config, checked: Checked, warnings: Vec<String>) -> Result<(), Failure> {
     crate::logging::init(&config.log);
-    for warning in warnings {
+    for warning in &warnings {
         tracing::warn!("{warning}");
     }
     // caught from now on: a stop asked for while starting is not lost
     let mut signals = StopSignals::install()?;
-    let daemon = Daemon::build(config, checked).await?;
+    let daemon = Daemon::build(config, checked, warnings).await?;
     daemon.run(async move { signals.wait().await }).await
 }
 
@@ -70,13 +70,20 @@ pub struct Daemon {
     line_states: Vec<Arc<faxhub_lines::state::LineState>>,
     /// Who owns each number dialled to us.
     owners: crate::owners::Owners,
+    /// The web client's state.
+    web: Arc<crate::web::Web>,
 }
 
 impl Daemon {
     /// Opens the store and the spool, recovers from a crash, binds the SMTP listeners, starts
     /// the SIP agent and checks the converters' sandbox, then makes every service. Nothing is
     /// accepted before recovery is done.
-    pub async fn build(config: Config, checked: Checked) -> Result<Daemon, Failure> {
+    /// `warnings`: what the configuration check said (the web client's administrators see it).
+    pub async fn build(
+        config: Config,
+        checked: Checked,
+        warnings: Vec<String>,
+    ) -> Result<Daemon, Failure> {
         let runtime =
             |what: &str, e: &dyn std::fmt::Display| Failure::Runtime(format!("{what}: {e}"));
         std::fs::create_dir_all(&config.data_dir)
@@ -189,7 +196,7 @@ impl Daemon {
         let owners = crate::owners::Owners::new(
             config.inbound.routes().map_err(Failure::Usage)?,
             checked.dialplan.clone(),
-            directory,
+            directory.clone(),
         );
         let mailer = Mailer {
             store: store.clone(),
@@ -203,6 +210,13 @@ impl Daemon {
             wakeups: wakeups.clone(),
             clock: Clock::System,
         };
+        let web = Arc::new(crate::web::Web::new(
+            config.web.clone(),
+            directory,
+            converter.clone(),
+            warnings,
+            Some(mailer.clone()),
+        ));
         let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
         let postman = Postman {
             store: store.clone(),
@@ -273,6 +287,7 @@ impl Daemon {
             agent,
             line_states,
             owners,
+            web,
         })
     }
 
@@ -319,6 +334,7 @@ impl Daemon {
             crate::agents::start(
                 &self.config,
                 &self.intake,
+                self.shared.fax_policy.clone(),
                 &self.addressing,
                 &self.hostname,
                 &store,
@@ -327,6 +343,7 @@ impl Daemon {
             .map_err(Failure::Runtime)?,
         );
         let local = self.shared.local.clone();
+        let fax_policy = self.shared.fax_policy.clone();
         let (closed_tx, closed_rx) = watch::channel(false);
         let smtp_task = tokio::spawn(smtp::serve(
             self.shared,
@@ -350,6 +367,8 @@ impl Daemon {
                 tokens: Default::default(),
                 converters,
                 owners: self.owners,
+                web: self.web,
+                fax_policy,
             },
             self.config.http.clone(),
             self.http_listeners,

@@ -90,6 +90,7 @@ impl InboundConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct Mailer {
     pub store: Store,
     pub spool: Spool,
@@ -180,19 +181,43 @@ impl Mailer {
             tracing::info!(fax = %id, did = %received.did, result = %received.result, "reception brought no page: not mailed");
             return Ok(());
         }
+        if self.queue_fax_mail(&received, to, mail_id).await? {
+            tracing::info!(fax = %id, did = %received.did, to = %to, pages = received.pages, "received fax queued for its mailbox");
+        }
+        Ok(())
+    }
+
+    /// Forwards reception `id` by mail to `to` (a user's choice in the web client), under a
+    /// fresh mail id.
+    pub async fn forward(&self, id: &str, to: &str) -> Result<(), String> {
+        let received = self.inbox.read(id).map_err(|e| e.to_string())?;
+        let mail_id = format!("fwd-{id}-{}", crate::http::token::random_hex(6));
+        self.queue_fax_mail(&received, to, &mail_id).await?;
+        Ok(())
+    }
+
+    /// Queues the mail of `received` to `to` in the outbox under `mail_id`: false if one with
+    /// that id was there already.
+    async fn queue_fax_mail(
+        &self,
+        received: &Received,
+        to: &str,
+        mail_id: &str,
+    ) -> Result<bool, String> {
+        let id = &received.id;
         let to = to.to_string();
         let tiff = received.tiff.as_ref().map(|t| self.inbox.dir().join(t));
         let attach = self.config.attach;
         let attachment = match tiff {
             Some(path) => {
-                let name = id.to_string();
+                let name = id.clone();
                 tokio::task::spawn_blocking(move || attachment(&path, &name, attach))
                     .await
                     .map_err(|e| e.to_string())??
             }
             None => None,
         };
-        let mail = self.fax_mail(&received, &to, attachment);
+        let mail = self.fax_mail(received, &to, attachment);
         let subject = mail.subject();
         let message = mail.build();
         let rel = Spool::mail_rel(mail_id);
@@ -215,10 +240,10 @@ impl Mailer {
             .await
             .map_err(|e| e.to_string())?;
         if queued {
-            tracing::info!(fax = %id, did = %received.did, to = %to, pages = received.pages, subject = %subject, "received fax queued for its mailbox");
+            tracing::debug!(fax = %id, to = %to, subject = %subject, "a received fax's mail queued");
             self.wakeups.postman.notify_one();
         }
-        Ok(())
+        Ok(queued)
     }
 
     fn fax_mail(

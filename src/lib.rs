@@ -31,6 +31,7 @@ mod testing;
 mod token_cmd;
 pub mod wakeups;
 mod watch;
+pub mod web;
 pub mod webhooks;
 
 /// A failure of a command, sorted by exit code.

@@ -219,23 +219,97 @@ fn a_fax_to_a_number_owned_in_the_directory_reaches_its_owner() {
     assert_eq!(dids, ["0142000155"], "{inbox}");
 }
 
+/// `POST /v1/faxes` of a one-number text fax with `token`: the status and the answer.
+fn api_fax(hub: &common::Faxhub, token: &str) -> (u16, serde_json::Value) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-w", "\n%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args(["-H", "Content-Type: application/json"])
+        .args([
+            "--data-binary",
+            r#"{"to": ["0169293999"], "text": "hello"}"#,
+        ])
+        .arg(format!("http://127.0.0.1:{}/v1/faxes", hub.http_port))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), serde_json::from_str(body).unwrap())
+}
+
 /// With `fax_group`, only its members may fax: others get `550 5.7.1` naming the policy at
-/// MAIL; while the directory cannot say, `451 4.4.3` (the client tries again, nothing lost).
-/// The control: bob, refused here, faxes through a hub without the policy (the test above).
+/// MAIL, `403` with 5.7.1 from the API, and from a hot folder a job whose numbers failed with
+/// 5.7.1 naming it (so the report says why); while the directory cannot say, `451 4.4.3`
+/// (the client tries again, nothing lost). The controls: alice, in the group, passes
+/// everywhere; bob, refused here, faxes through a hub without the policy (the test above).
 #[test]
 fn only_members_of_the_fax_group_may_fax_and_a_directory_down_defers() {
     let dir = tempfile::tempdir().unwrap();
     let ((ca, cert, key), _) = Postfix::tls(dir.path());
     let mut slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let folders = ["bob", "alice"].map(|who| {
+        let folder = dir.path().join(format!("scans-{who}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        (who, folder)
+    });
+    let hot: String = folders
+        .iter()
+        .map(|(who, folder)| {
+            format!(
+                "[[hotfolder]]\npath = \"{}\"\nowner = \"{who}@example.com\"\npoll = \"100ms\"\nsettle = \"300ms\"\n",
+                folder.display()
+            )
+        })
+        .collect();
     let hub = common::Faxhub::start(
         "",
         &format!(
             "[ldap]\nurl = \"ldaps://localhost:{}\"\nbase_dn = \"{BASE}\"\nca_file = \"{}\"\n\
-             fax_group = \"cn=fax-users,{BASE}\"\ntimeout = \"2s\"\n",
+             fax_group = \"cn=fax-users,{BASE}\"\ntimeout = \"2s\"\n{hot}",
             slapd.tls_port,
             ca.display()
         ),
     );
+    // the API: bob's token is refused naming the policy; alice's is taken
+    let bob = hub.api_token(&["--scope", "send,read", "--sender", "bob@example.com"]);
+    let (status, problem) = api_fax(&hub, &bob);
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["status_code"], "5.7.1");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("cn=fax-users"),
+        "{problem}"
+    );
+    let alice = hub.api_token(&["--scope", "send,read", "--sender", "alice@example.com"]);
+    assert_eq!(api_fax(&hub, &alice).0, 202);
+    // the hot folders: bob's scan becomes a job failed 5.7.1 naming the policy; alice's is sent
+    let pdf = common::make_pdf(dir.path(), 1);
+    for (_, folder) in &folders {
+        std::fs::write(folder.join("0169293998_scan.pdf"), &pdf).unwrap();
+    }
+    let start = std::time::Instant::now();
+    let scans = loop {
+        let jobs: Vec<serde_json::Value> = hub
+            .queue(true)
+            .into_iter()
+            .filter(|j| j["origin"] == "hotfolder")
+            .collect();
+        if jobs.len() == 2 {
+            break jobs;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{jobs:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let of = |sender: &str| scans.iter().find(|j| j["sender"] == sender).unwrap();
+    let refused = &of("bob@example.com")["recipients"][0];
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    assert_eq!(refused["status_code"], "5.7.1");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("cn=fax-users"),
+        "{refused:#}"
+    );
+    let taken = &of("alice@example.com")["recipients"][0];
+    assert_ne!(taken["status"], "failed", "{taken:#}");
+
     let mail_from = |sender: &str| {
         let mut s = hub.smtp();
         s.cmd("EHLO client.test");

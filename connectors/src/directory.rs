@@ -119,6 +119,7 @@ const USER_ATTRIBUTES: &[&str] = &[
     "telephoneNumber",
 ];
 
+#[derive(Clone)]
 pub struct Directory {
     config: LdapConfig,
 }
@@ -363,6 +364,14 @@ impl FaxPolicy {
     /// The group, as the refusal names it.
     pub fn group(&self) -> &str {
         &self.group
+    }
+
+    /// What a sender outside the group is told (with `5.7.1`), at SMTP and in reports.
+    pub fn refusal(&self) -> String {
+        format!(
+            "Sender not allowed to fax: only members of {} may (the site's policy)",
+            self.group
+        )
     }
 
     /// Whether `sender` (a mail address) is a directory user in the group.

@@ -98,12 +98,17 @@ pub fn pdf_of(pages: &[CcittImage]) -> Result<Vec<u8>, ConvertError> {
     Ok(out)
 }
 
-/// A PNG of page 1, `THUMBNAIL_WIDTH` pixels wide, in grey (each thumbnail pixel is the share of
-/// white in the fax pixels it covers).
+/// A PNG of page 1, `THUMBNAIL_WIDTH` pixels wide.
 pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
+    png(page, THUMBNAIL_WIDTH)
+}
+
+/// A PNG of `page`, `width` pixels wide (at most the page's), in grey: each pixel is the share
+/// of white in the fax pixels it covers.
+pub fn png(page: &FaxPage, width: u32) -> Result<Vec<u8>, ConvertError> {
     let (w, h) = (page.width as usize, page.length as usize);
-    // thumbnail pixels are square on paper: correct for the fax's 204 × y_dpi aspect
-    let tw = THUMBNAIL_WIDTH as usize;
+    // pixels are square on paper: correct for the fax's 204 × y_dpi aspect
+    let tw = (width.min(page.width).max(1)) as usize;
     let th = ((h as f64 / f64::from(page.y_dpi)) / (w as f64 / f64::from(X_DPI)) * tw as f64)
         .round()
         .max(1.0) as usize;
@@ -130,7 +135,7 @@ pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
             row += 1;
         },
     )
-    .ok_or_else(|| ConvertError::NotClassF("page 1 does not decode as G4".into()))?;
+    .ok_or_else(|| ConvertError::NotClassF("a page does not decode as G4".into()))?;
     let img = image::GrayImage::from_fn(tw as u32, th as u32, |tx, ty| {
         let (tx, ty) = (tx as usize, ty as usize);
         let cell_w = (tx + 1) * w / tw - tx * w / tw;
@@ -140,7 +145,7 @@ pub fn thumbnail(page: &FaxPage) -> Result<Vec<u8>, ConvertError> {
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
-        .map_err(|e| ConvertError::Io(format!("writing the thumbnail: {e}")))?;
+        .map_err(|e| ConvertError::Io(format!("writing a page image: {e}")))?;
     Ok(out.into_inner())
 }
 

@@ -109,6 +109,22 @@ impl Inbox {
         &self.dir
     }
 
+    /// Marks reception `id` read by its owner (`<id>.read`, empty).
+    pub fn mark_read(&self, id: &str) -> io::Result<()> {
+        if !Inbox::is_id(id) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{id:?} is not a reception's id"),
+            ));
+        }
+        fs::write(self.dir.join(format!("{id}.read")), b"")
+    }
+
+    /// Whether reception `id` was marked read.
+    pub fn is_read(&self, id: &str) -> bool {
+        Inbox::is_id(id) && self.dir.join(format!("{id}.read")).exists()
+    }
+
     /// Where the engine writes the pages of reception `id` while it lasts.
     pub fn partial_path(&self, id: &str) -> io::Result<PathBuf> {
         fs::create_dir_all(&self.dir)?;

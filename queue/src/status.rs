@@ -60,6 +60,8 @@ impl EnhancedStatus {
     pub const SYSTEM_TRANSIENT: EnhancedStatus = EnhancedStatus::new(4, 3, 0);
     /// 4.3.1: mail system full (the spool's disk is full, retry).
     pub const SYSTEM_FULL: EnhancedStatus = EnhancedStatus::new(4, 3, 1);
+    /// 4.4.3: directory server failure (the directory cannot say who may fax, retry).
+    pub const DIRECTORY_DOWN: EnhancedStatus = EnhancedStatus::new(4, 4, 3);
 
     pub fn is_success(self) -> bool {
         self.class == 2

@@ -16,7 +16,11 @@ use faxhub_queue::store::{JobView, PageQuery};
 use serde::Deserialize;
 
 /// The job `id` if the caller sees it; `404` alike for no such job and another sender's.
-async fn visible(api: &Api, caller: &Caller, id: &str) -> Result<(JobId, JobView), Problem> {
+pub(crate) async fn visible(
+    api: &Api,
+    caller: &Caller,
+    id: &str,
+) -> Result<(JobId, JobView), Problem> {
     let missing = || Problem::not_found(format!("no fax {id}"));
     let job_id = JobId::parse(id).ok_or_else(missing)?;
     let job = api
@@ -140,6 +144,26 @@ pub async fn act(
     body: axum::body::Bytes,
 ) -> Result<Json<JobView>, Problem> {
     let caller = authorize(&api, &headers, Scope::Send).await?;
+    let request: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionRequest::default()
+    } else {
+        super::request::parse_json("the JSON body", &body)
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e))?
+    };
+    perform(&api, &caller, &id, &action, request.number.as_deref())
+        .await
+        .map(Json)
+}
+
+/// Operator action `action` (by name) on job `id`, for one `number` or all, if the caller sees
+/// the job: the job after it, or why nothing changed (409), or 404.
+pub(crate) async fn perform(
+    api: &Api,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+    number: Option<&str>,
+) -> Result<JobView, Problem> {
     let action = [
         OperatorAction::Cancel,
         OperatorAction::Hold,
@@ -153,15 +177,9 @@ pub async fn act(
             "no action {action:?} (cancel, hold, release, retry)"
         ))
     })?;
-    let request: ActionRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ActionRequest::default()
-    } else {
-        super::request::parse_json("the JSON body", &body)
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e))?
-    };
-    let (job_id, seen) = visible(&api, &caller, &id).await?;
+    let (job_id, seen) = visible(api, caller, id).await?;
     let missing = || Problem::not_found(format!("no fax {id}"));
-    let number = match &request.number {
+    let number = match number {
         Some(n) => Some(api.addressing.dialplan.normalize(n).map_err(|e| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -213,7 +231,7 @@ pub async fn act(
         .await
         .map_err(Problem::unavailable)?
         .unwrap_or(seen);
-    Ok(Json(job))
+    Ok(job)
 }
 
 /// `GET /v1/faxes/{id}/pages.pdf` and `/thumbnail.png`: the fax's pages as faxhub sends them
@@ -224,10 +242,20 @@ pub async fn file(
     headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<axum::response::Response, Problem> {
-    use axum::response::IntoResponse;
     let caller = authorize(&api, &headers, Scope::Read).await?;
-    let [_, pdf, png] = faxhub_queue::spool::Spool::page_set_rels(&id);
-    let (rel, content_type) = match name.as_str() {
+    job_file(&api, &caller, &id, &name).await
+}
+
+/// The file `name` (`pages.pdf`, `thumbnail.png`) of job `id`, if the caller sees it.
+pub(crate) async fn job_file(
+    api: &Api,
+    caller: &Caller,
+    id: &str,
+    name: &str,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let [_, pdf, png] = faxhub_queue::spool::Spool::page_set_rels(id);
+    let (rel, content_type) = match name {
         "pages.pdf" => (pdf, "application/pdf"),
         "thumbnail.png" => (png, "image/png"),
         _ => {
@@ -236,7 +264,7 @@ pub async fn file(
             )));
         }
     };
-    let (_, job) = visible(&api, &caller, &id).await?;
+    let (_, job) = visible(api, caller, id).await?;
     if job.pages.is_none() {
         return Err(Problem::not_found(format!(
             "fax {id} has no pages yet (it is {})",

@@ -62,7 +62,20 @@ pub async fn list(
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
     let Query(query) = query.map_err(|e| bad(e.body_text()))?;
     let limit = super::page_limit(query.limit)?;
-    if let Some(c) = &query.cursor
+    let (faxes, next_cursor) = received_page(&api, &caller, query.cursor.as_deref(), limit).await?;
+    Ok(Json(Page { faxes, next_cursor }))
+}
+
+/// The faxes received the caller sees, oldest first, after `cursor`, at most `limit`; and the
+/// cursor of the next page (`None`: this was the last).
+pub(crate) async fn received_page(
+    api: &Api,
+    caller: &Caller,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Received>, Option<String>), Problem> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
+    if let Some(c) = cursor
         && !Inbox::is_id(c)
     {
         return Err(bad(format!("cursor {c:?}: not a cursor of this list")));
@@ -73,12 +86,7 @@ pub async fn list(
         .map_err(Problem::unavailable)?
         .map_err(Problem::unavailable)?
         .into_iter()
-        .filter(|id| {
-            query
-                .cursor
-                .as_ref()
-                .is_none_or(|c| id.as_str() > c.as_str())
-        })
+        .filter(|id| cursor.is_none_or(|c| id.as_str() > c))
         .collect();
     let mut faxes = Vec::new();
     'read: for chunk in ids.chunks(CHUNK) {
@@ -99,7 +107,7 @@ pub async fn list(
         .map_err(Problem::unavailable)?
         .map_err(Problem::unavailable)?;
         for received in records {
-            if sees(&api, &caller, &received).await? {
+            if sees(api, caller, &received).await? {
                 faxes.push(received);
                 if faxes.len() == limit {
                     break 'read;
@@ -111,7 +119,7 @@ pub async fn list(
         true => faxes.last().map(|r| r.id.clone()),
         false => None,
     };
-    Ok(Json(Page { faxes, next_cursor }))
+    Ok((faxes, next_cursor))
 }
 
 /// `GET /v1/inbox/{id}` (the record) and `/v1/inbox/{id}.pdf` (its pages).
@@ -125,21 +133,32 @@ pub async fn one(
         Some(id) => (id.to_string(), true),
         None => (name.clone(), false),
     };
+    let received = received(&api, &caller, &id).await?;
+    match pdf {
+        false => Ok(Json(received).into_response()),
+        true => received_pdf(&api, &received).await,
+    }
+}
+
+/// Reception `id`, if the caller sees it (404 alike for none and another's).
+pub(crate) async fn received(api: &Api, caller: &Caller, id: &str) -> Result<Received, Problem> {
     let missing = || Problem::not_found(format!("no received fax {id}"));
     let inbox = api.inbox.clone();
-    let wanted = id.clone();
+    let wanted = id.to_string();
     let received = tokio::task::spawn_blocking(move || inbox.read(&wanted))
         .await
         .map_err(Problem::unavailable)?;
-    let received = match received {
-        Ok(r) if sees(&api, &caller, &r).await? => r,
-        Ok(_) => return Err(missing()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(e) => return Err(Problem::unavailable(e)),
-    };
-    if !pdf {
-        return Ok(Json(received).into_response());
+    match received {
+        Ok(r) if sees(api, caller, &r).await? => Ok(r),
+        Ok(_) => Err(missing()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+        Err(e) => Err(Problem::unavailable(e)),
     }
+}
+
+/// The pages of `received` as a PDF (as the mail to the owner carries them).
+pub(crate) async fn received_pdf(api: &Api, received: &Received) -> Result<Response, Problem> {
+    let id = &received.id;
     // the record names its pages; only the name the inbox gives them is followed
     let Some(tiff) = received
         .tiff

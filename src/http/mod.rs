@@ -9,11 +9,11 @@
 //! TLS handshake and the headers by `header_timeout`; every answer is JSON.
 
 pub mod auth;
-mod faxes;
-mod inbox;
+pub(crate) mod faxes;
+pub(crate) mod inbox;
 pub mod problem;
-mod request;
-mod send;
+pub(crate) mod request;
+pub(crate) mod send;
 mod status;
 pub mod token;
 
@@ -89,6 +89,14 @@ pub enum Warmth {
     Failed(String),
 }
 
+/// Where a request came from: the TCP peer (for the sign-in limits) and whether over TLS (the
+/// web client's cookies are `Secure` then; plain HTTP is served on loopback addresses only).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Api {
@@ -119,6 +127,10 @@ pub struct Api {
     /// Who owns each number (routes, directory, catch-all): a bound token sees its sender's
     /// faxes.
     pub owners: crate::owners::Owners,
+    /// The web client's own state.
+    pub web: Arc<crate::web::Web>,
+    /// Who may fax (`[ldap] fax_group`), if only a group may.
+    pub fax_policy: Option<Arc<faxhub_connectors::directory::FaxPolicy>>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -139,6 +151,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/v1/faxes/{id}", get(faxes::one))
         .route("/v1/faxes/{id}/{action}", get(faxes::file).post(faxes::act))
+        .merge(crate::web::routes(api.web.config.enabled))
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(api)
 }
@@ -227,7 +240,18 @@ async fn accept_loop(
             drop(stream);
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let from = Peer {
+            addr: peer,
+            tls: tls.is_some(),
+        };
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                app.clone(),
+                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(from);
+                    request
+                },
+            ));
         let (stop, tls) = (stop.clone(), tls.clone());
         connections.spawn(async move {
             let _slot = slot;
@@ -253,13 +277,21 @@ async fn accept_loop(
 }
 
 /// Serves one connection (plain or TLS) until it ends, or `stop` (then gracefully).
-async fn serve_connection<IO>(
+async fn serve_connection<IO, S>(
     io: IO,
-    service: hyper_util::service::TowerToHyperService<Router>,
+    service: hyper_util::service::TowerToHyperService<S>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<
+            axum::extract::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
 {
     let mut builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());

@@ -50,6 +50,15 @@ impl Problem {
         .with_code(EnhancedStatus::SYSTEM_TRANSIENT)
     }
 
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// What was wrong, in words.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The RFC 3463 code of the outcome, from the one table (`EnhancedStatus`).
     pub fn with_code(mut self, code: EnhancedStatus) -> Problem {
         self.status_code = Some(code.to_string());

@@ -50,9 +50,44 @@ pub async fn create(
     {
         return Ok(done);
     }
-    let sender = sender(&api, &caller, fax.sender.as_deref())?;
+    let prepared = prepare(&api, &caller, &fax, files)?;
+    may_fax(&api, &prepared.sender).await?;
+    let job = match queue(&api, prepared, source.clone(), Some(hash.clone())).await {
+        Ok(job) => job,
+        Err(e) => {
+            // the same key, committed meanwhile by a request racing this one
+            if let Some(source) = &source
+                && let Some(done) = replay(&api, source, &hash).await?
+            {
+                return Ok(done);
+            }
+            return Err(intake_problem(e));
+        }
+    };
+    tracing::info!(job = %job.id, token = %caller.token.id, "http: fax queued");
+    Ok(made(job, StatusCode::ACCEPTED))
+}
+
+/// A fax checked and made into the message the intake keeps: its sender, numbers, subject.
+pub(crate) struct Prepared {
+    pub sender: String,
+    pub recipients: Vec<NewRecipient>,
+    pub subject: Option<String>,
+    /// The message, as a mail with the same documents would be.
+    pub message: Vec<u8>,
+}
+
+/// Checks `fax` for `caller` (sender, numbers through the dial plan, texts) and makes its
+/// message with `files`; the first thing wrong is the answer.
+pub(crate) fn prepare(
+    api: &Api,
+    caller: &Caller,
+    fax: &FaxRequest,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Prepared, Problem> {
+    let sender = sender(api, caller, fax.sender.as_deref())?;
     let notify = fax.notify().map_err(bad_request)?;
-    let mut recipients = recipients(&api, &fax.to)?;
+    let mut recipients = recipients(api, &fax.to)?;
     for r in &mut recipients {
         r.notify = notify;
     }
@@ -91,6 +126,52 @@ pub async fn create(
         ..Draft::default()
     }
     .build();
+    Ok(Prepared {
+        sender,
+        recipients,
+        subject,
+        message,
+    })
+}
+
+/// Whether `sender` may fax by the site's policy (`[ldap] fax_group`): 403 with 5.7.1 naming
+/// it if not, 503 with 4.4.3 while the directory cannot say.
+pub(crate) async fn may_fax(api: &Api, sender: &str) -> Result<(), Problem> {
+    let Some(policy) = &api.fax_policy else {
+        return Ok(());
+    };
+    match policy.may_fax(sender).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::info!(%sender, group = policy.group(), "http: a sender outside the fax group refused");
+            Err(Problem::new(StatusCode::FORBIDDEN, policy.refusal())
+                .with_code(EnhancedStatus::NOT_AUTHORIZED))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "http: the directory cannot say who may fax");
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the directory cannot be reached to say who may fax: try again later",
+            )
+            .with_code(EnhancedStatus::DIRECTORY_DOWN))
+        }
+    }
+}
+
+/// Queues a prepared fax through the durable intake: the job as committed. `source` and
+/// `hash`: the idempotency key's, if any.
+pub(crate) async fn queue(
+    api: &Api,
+    prepared: Prepared,
+    source: Option<String>,
+    hash: Option<String>,
+) -> Result<JobView, IntakeError> {
+    let Prepared {
+        sender,
+        recipients,
+        subject,
+        message,
+    } = prepared;
     let submission = Submission {
         origin: Origin::Api,
         return_path: sender.clone(),
@@ -99,24 +180,11 @@ pub async fn create(
         env_id: None,
         ret: None,
         recipients,
-        source: source.clone(),
+        request_hash: source.as_ref().and(hash),
+        source,
         refused: Vec::new(),
-        request_hash: source.as_ref().map(|_| hash.clone()),
     };
-    let job = match api.intake.accept_viewed(submission, message).await {
-        Ok(job) => job,
-        Err(e) => {
-            // the same key, committed meanwhile by a request racing this one
-            if let Some(source) = &source
-                && let Some(done) = replay(&api, source, &hash).await?
-            {
-                return Ok(done);
-            }
-            return Err(intake_problem(e));
-        }
-    };
-    tracing::info!(job = %job.id, token = %caller.token.id, "http: fax queued");
-    Ok(made(job, StatusCode::ACCEPTED))
+    api.intake.accept_viewed(submission, message).await
 }
 
 /// The answer naming a job: `202` once it is committed (the job as committed), `200` (marked
@@ -387,7 +455,7 @@ fn recipients(api: &Api, to: &[To]) -> Result<Vec<NewRecipient>, Problem> {
 }
 
 /// A job not made: the intake's temporary faults, as 503 with their codes.
-fn intake_problem(e: IntakeError) -> Problem {
+pub(crate) fn intake_problem(e: IntakeError) -> Problem {
     let code = match &e {
         IntakeError::Full(_) => EnhancedStatus::SYSTEM_FULL,
         _ => EnhancedStatus::SYSTEM_TRANSIENT,

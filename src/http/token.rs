@@ -109,21 +109,31 @@ pub fn split(presented: &str) -> Option<(&str, &str)> {
 /// Whether `secret` is `row`'s and the token is not revoked; the comparison takes the same time
 /// whatever differs.
 pub fn matches(row: &TokenRow, secret: &str) -> bool {
-    let given = hash(secret);
-    let same = given.len() == row.hash.len()
-        && given
-            .bytes()
-            .zip(row.hash.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same && row.revoked_at_ms.is_none()
+    same(&hash(secret), &row.hash) && row.revoked_at_ms.is_none()
 }
 
-fn hash(secret: &str) -> String {
+/// Whether `a` and `b` are equal, in a time that does not depend on where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `n` random bytes (the system's generator) in hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// Hex SHA-256 of `secret`.
+pub fn hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -3,6 +3,7 @@
 //! what it produced. Nothing here imitates faxhub; it only drives it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dovecot;
 pub mod mail;
 pub mod postfix;

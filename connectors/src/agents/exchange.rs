@@ -62,6 +62,8 @@ pub struct DropDirectory {
     pub config: ExchangeConfig,
     pub quarantine: Quarantine,
     pub intake: Intake,
+    /// Who may fax (`[ldap] fax_group`), if only a group may.
+    pub policy: Option<std::sync::Arc<crate::directory::FaxPolicy>>,
     pub addressing: Addressing,
     pub host: String,
 }
@@ -96,7 +98,7 @@ impl DropDirectory {
                     continue;
                 }
             };
-            let outcome = take(&self.intake, &entry.key, made).await;
+            let outcome = take(&self.intake, self.policy.as_deref(), &entry.key, made).await;
             finish(
                 "exchange",
                 &entry.name,
@@ -373,6 +375,7 @@ X-Receiver: not a header, the body\r\n";
             },
             quarantine: Quarantine::new(dir.join("q")),
             intake,
+            policy: None,
             addressing: Addressing {
                 imcea_domains: vec!["contoso.com".into()],
                 ..super::super::tests::addressing()

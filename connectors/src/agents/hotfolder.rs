@@ -106,6 +106,8 @@ pub struct HotFolder {
     pub config: HotFolderConfig,
     pub quarantine: Quarantine,
     pub intake: Intake,
+    /// Who may fax (`[ldap] fax_group`), if only a group may.
+    pub policy: Option<std::sync::Arc<crate::directory::FaxPolicy>>,
     pub addressing: Addressing,
     pub host: String,
 }
@@ -183,7 +185,7 @@ impl HotFolder {
         let made = self.make(entry, sidecar).await;
         let mut files: Vec<&Path> = vec![&entry.path];
         files.extend(sidecar);
-        let outcome = take(&self.intake, &entry.key, made).await;
+        let outcome = take(&self.intake, self.policy.as_deref(), &entry.key, made).await;
         finish("hotfolder", &entry.name, outcome, &files, &self.quarantine);
     }
 

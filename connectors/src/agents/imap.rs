@@ -109,6 +109,8 @@ pub struct MailFile {
     pub config: ImapConfig,
     pub quarantine: Quarantine,
     pub intake: Intake,
+    /// Who may fax (`[ldap] fax_group`), if only a group may.
+    pub policy: Option<std::sync::Arc<crate::directory::FaxPolicy>>,
     /// With the mail file's own fax domains added.
     pub addressing: Addressing,
     pub host: String,
@@ -321,7 +323,7 @@ impl MailFile {
     /// Makes the message a job (or quarantines it); true when it may leave the mailbox.
     async fn take_one(&self, key: &str, uid: u32, bytes: &[u8]) -> bool {
         let made = self.make(bytes);
-        match take(&self.intake, key, made).await {
+        match take(&self.intake, self.policy.as_deref(), key, made).await {
             Ok(Taken::Queued(id)) => {
                 tracing::info!(agent = "imap", job = %id, uid, mailbox = %self.config.mailbox, "queued");
                 true
@@ -418,6 +420,7 @@ mod tests {
             config: ImapConfig::default(),
             quarantine: Quarantine::new(PathBuf::from("/nonexistent")),
             intake,
+            policy: None,
             addressing,
             host: "faxhub.test".into(),
         }

@@ -27,6 +27,7 @@ pub use folder::{Entry, ready_files, remove_all};
 pub use quarantine::Quarantine;
 
 use crate::addressing::{Addressing, Refusal};
+use crate::directory::FaxPolicy;
 use faxhub_queue::intake::{Intake, IntakeError, Submission};
 use faxhub_queue::job::JobId;
 use faxhub_queue::store::{NewRecipient, RefusedRecipient};
@@ -47,8 +48,13 @@ pub enum Taken {
 
 /// The one path from an agent's item to a job. `made` is the item parsed (or why it cannot be);
 /// an intake error leaves the item where it is, to be taken again.
+///
+/// With `policy` (`[ldap] fax_group`), a sender outside the group gets a job whose every number
+/// failed with `5.7.1` naming the policy, so that the report tells them, as SMTP's 550 would;
+/// while the directory cannot say, the item waits (an intake error: taken again later).
 pub async fn take(
     intake: &Intake,
+    policy: Option<&FaxPolicy>,
     source: &str,
     made: Result<(Submission, Vec<u8>), String>,
 ) -> Result<Taken, IntakeError> {
@@ -59,8 +65,35 @@ pub async fn take(
         Ok(m) => m,
         Err(why) => return Ok(Taken::Bad(why)),
     };
+    if let Some(policy) = policy
+        && !submission.return_path.is_empty()
+    {
+        let allowed = policy
+            .may_fax(&submission.return_path)
+            .await
+            .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        if !allowed {
+            tracing::info!(sender = %submission.return_path, group = policy.group(), "agent item: the sender may not fax (not in the fax group)");
+            refuse_all(&mut submission, &policy.refusal());
+        }
+    }
     submission.source = Some(source.to_string());
     intake.accept(submission, message).await.map(Taken::Queued)
+}
+
+/// Fails every number of `submission` with `reason` (5.7.1).
+fn refuse_all(submission: &mut Submission, reason: &str) {
+    for r in std::mem::take(&mut submission.recipients) {
+        submission.refused.push(RefusedRecipient {
+            address: r.address,
+            number: Some(r.number),
+            display_name: r.display_name,
+            notify: r.notify,
+            orcpt: r.orcpt,
+            status: faxhub_queue::status::EnhancedStatus::NOT_AUTHORIZED,
+            reason: reason.to_string(),
+        });
+    }
 }
 
 /// Ends an item's turn by what `take` said: committed (now or before a restart), its files

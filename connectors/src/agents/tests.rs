@@ -56,6 +56,7 @@ fn hot_folder(dir: &Path, intake: Intake) -> HotFolder {
         },
         quarantine: Quarantine::new(dir.join("q")),
         intake,
+        policy: None,
         addressing: addressing(),
         host: "faxhub.test".into(),
     }
@@ -96,7 +97,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
         },
         b"message".to_vec(),
     ));
-    let Taken::Queued(first) = take(&intake, &entry.key, made).await.unwrap() else {
+    let Taken::Queued(first) = take(&intake, None, &entry.key, made).await.unwrap() else {
         panic!("not queued");
     };
     assert!(file.exists());
@@ -285,6 +286,7 @@ fn starttls_agent(dir: &Path, port: u16, intake: Intake) -> super::imap::MailFil
         },
         quarantine: Quarantine::new(dir.join("q")),
         intake,
+        policy: None,
         addressing: addressing(),
         host: "faxhub.test".into(),
     }

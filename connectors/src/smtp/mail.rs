@@ -101,20 +101,14 @@ async fn fax_policy(session: &Session, sender: &str) -> Option<Reply> {
         Ok(true) => None,
         Ok(false) => {
             tracing::info!(client = %session.peer, %sender, group = policy.group(), "smtp MAIL refused: not in the fax group");
-            Some(Reply::new(
-                550,
-                "5.7.1",
-                format!(
-                    "Sender not allowed to fax: only members of {} may (the site's policy)",
-                    policy.group()
-                ),
-            ))
+            Some(Reply::new(550, "5.7.1", policy.refusal()))
         }
         Err(e) => {
             faxhub_queue::logging::limited(
                 "smtp-directory",
                 || tracing::warn!(error = %e, "smtp: the directory cannot say who may fax; MAIL deferred with 451 4.4.3 (logged once a minute)"),
             );
+            // EnhancedStatus::DIRECTORY_DOWN
             Some(Reply::new(
                 451,
                 "4.4.3",

@@ -64,6 +64,9 @@ pub enum IntakeError {
     Full(String),
     #[error("faxhub is shutting down")]
     ShuttingDown,
+    /// A service the intake needs to decide cannot be reached (the directory).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Bytes a staged message keeps in memory: a message within it goes to the spool in one write,

@@ -16,6 +16,7 @@ mod gauges;
 mod insert;
 mod outbox;
 mod reports;
+mod sessions;
 mod tidings;
 mod tokens;
 mod usage;
@@ -29,6 +30,7 @@ pub use connect::{Backend, StoreConfig, Target, redacted};
 pub use conversions::Conversion;
 pub use outbox::{MailKind, NewMail, OutMail};
 pub use reports::{Mark, ReportCandidate, ReportSource};
+pub use sessions::SessionRow;
 pub use tokens::TokenRow;
 pub use views::{AttemptView, JobView, PageQuery, RecipientView};
 

@@ -36,6 +36,7 @@ on_both_backends!(
     the_gauges_count_recipients_by_status_the_oldest_waiting_and_the_outbox,
     jobs_are_paged_by_sender_status_and_time,
     api_tokens_are_kept_listed_and_revoked,
+    web_sessions_are_kept_until_they_end_or_expire,
     text_with_nul_is_kept_with_a_replacement_character,
     a_job_moves_through_its_states,
     recovery_and_conversion_failure,
@@ -762,6 +763,42 @@ async fn text_with_nul_is_kept_with_a_replacement_character(store: Store) {
         view.recipients[0].reason.as_deref(),
         Some("file\u{FFFD}.doc: broken")
     );
+}
+
+async fn web_sessions_are_kept_until_they_end_or_expire(store: Store) {
+    let session = |id: &str, expires: i64| SessionRow {
+        id: id.into(),
+        hash: "cd".repeat(32),
+        login: "alice".into(),
+        mail: "alice@example.com".into(),
+        name: Some("Alice\0".into()),
+        admin: id == "s2",
+        created_at_ms: 1,
+        expires_at_ms: expires,
+    };
+    store.create_session(&session("s1", 100), 1).await.unwrap();
+    store.create_session(&session("s2", 200), 1).await.unwrap();
+    assert!(
+        store.create_session(&session("s1", 100), 1).await.is_err(),
+        "ids are unique"
+    );
+    let got = store.session("s2", 50).await.unwrap().unwrap();
+    assert_eq!(
+        (got.admin, got.name.as_deref(), got.expires_at_ms),
+        (true, Some("Alice\u{FFFD}"), 200)
+    );
+    assert!(!store.session("s1", 50).await.unwrap().unwrap().admin);
+    assert_eq!(store.session("s1", 100).await.unwrap(), None, "expired");
+    assert!(store.end_session("s2").await.unwrap());
+    assert!(!store.end_session("s2").await.unwrap(), "once");
+    assert_eq!(store.session("s2", 50).await.unwrap(), None, "ended");
+    // a new session ends the expired ones
+    store
+        .create_session(&session("s3", 300), 150)
+        .await
+        .unwrap();
+    assert_eq!(store.session("s1", 0).await.unwrap(), None, "removed");
+    assert!(store.session("s3", 0).await.unwrap().is_some());
 }
 
 async fn api_tokens_are_kept_listed_and_revoked(store: Store) {

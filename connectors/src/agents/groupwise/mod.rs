@@ -68,6 +68,8 @@ pub struct ApiOut {
     pub config: GroupWiseConfig,
     pub quarantine: Quarantine,
     pub intake: Intake,
+    /// Who may fax (`[ldap] fax_group`), if only a group may.
+    pub policy: Option<std::sync::Arc<crate::directory::FaxPolicy>>,
     /// With the gateway's own fax domains added.
     pub addressing: Addressing,
     pub host: String,
@@ -116,7 +118,7 @@ impl ApiOut {
             };
             let mut files: Vec<&Path> = vec![&entry.path];
             files.extend(item.companions.iter().map(PathBuf::as_path));
-            let outcome = take(&self.intake, &entry.key, item.made).await;
+            let outcome = take(&self.intake, self.policy.as_deref(), &entry.key, item.made).await;
             finish("groupwise", &entry.name, outcome, &files, &self.quarantine);
         }
         Ok(())

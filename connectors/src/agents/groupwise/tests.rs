@@ -25,6 +25,7 @@ fn gateway(dir: &Path, intake: Intake) -> ApiOut {
         },
         quarantine: Quarantine::new(dir.join("q")),
         intake,
+        policy: None,
         addressing,
         host: "faxhub.test".into(),
     }

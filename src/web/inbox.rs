@@ -1,0 +1,213 @@
+//! "Inbox": the faxes received for the numbers the user owns (all of them for
+//! administrators), newest first, unread ones marked; a fax's page with its pages drawn, the
+//! PDF, and a form to forward it by mail. Opening a fax as its owner marks it read. Another
+//! user's fax is 404, as if absent.
+
+use super::pages::{csrf, layout, when};
+use super::{Failed, page, posted, signed_in};
+use crate::http::Api;
+use crate::http::inbox::{received, received_page, received_pdf};
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use faxhub_lines::inbox::Received;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+/// Faxes listed at most (the newest).
+const SHOWN: usize = 1000;
+/// Pages drawn at most on a fax's page.
+const MAX_DRAWN: usize = 20;
+
+/// `GET /inbox`.
+pub async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
+    let user = match signed_in(&api, &headers, "/inbox").await {
+        Ok(user) => user,
+        Err(to) => return to,
+    };
+    let (mut faxes, _) = match received_page(&api, &user.caller(), None, SHOWN).await {
+        Ok(page) => page,
+        Err(problem) => return Failed::of(&user, problem).into_response(),
+    };
+    faxes.reverse();
+    let body = html! {
+        @if faxes.is_empty() {
+            p { "No fax received for your numbers." }
+        } @else {
+            table.inbox {
+                thead { tr { th { "Received" } th { "From" } th { "To" } th { "Pages" } th { "Result" } } }
+                tbody {
+                    @for r in &faxes {
+                        @let unread = !api.inbox.is_read(&r.id);
+                        tr class=[unread.then_some("unread")] {
+                            td { a href={ "/inbox/" (r.id) } { (when(&r.received_at)) } }
+                            td { (from(r)) }
+                            td { (r.did) }
+                            td { (r.pages) }
+                            td { (r.result) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(StatusCode::OK, layout("Inbox", Some(&user), body))
+}
+
+fn from(r: &Received) -> String {
+    match (&r.caller, &r.remote_ident) {
+        (Some(c), Some(i)) if !i.trim().is_empty() => format!("{c} ({})", i.trim()),
+        (Some(c), _) => c.clone(),
+        (None, Some(i)) => i.trim().to_string(),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// `GET /inbox/{id}`.
+pub async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let user = match signed_in(&api, &headers, &format!("/inbox/{id}")).await {
+        Ok(user) => user,
+        Err(to) => return to,
+    };
+    let r = match received(&api, &user.caller(), &id).await {
+        Ok(r) => r,
+        Err(problem) => return Failed::of(&user, problem).into_response(),
+    };
+    // read by its owner (an administrator looking is not the owner reading)
+    let owner = api.owners.owner(&r.did).await.ok().flatten();
+    if owner.is_some_and(|o| o.eq_ignore_ascii_case(&user.row.mail))
+        && let Err(e) = api.inbox.mark_read(&r.id)
+    {
+        tracing::warn!(fax = %r.id, error = %e, "web: cannot mark a fax read");
+    }
+    let drawn = drawn_pages(&api, &r).await;
+    let body = html! {
+        p.meta { "From " (from(&r)) " to " (r.did) ", " (when(&r.received_at)) ": " (r.pages) " page(s), " (r.result) "." }
+        @if r.tiff.is_some() { p { a href={ "/inbox/" (r.id) "/fax.pdf" } { "The fax (PDF)" } } }
+        (drawn)
+        form.forward method="post" action={ "/inbox/" (r.id) "/forward" } {
+            (csrf(&user))
+            label { "Forward to" input name="to" type="email" required placeholder="someone@example.com"; }
+            button type="submit" { "Forward" }
+        }
+    };
+    page(StatusCode::OK, layout("Received fax", Some(&user), body))
+}
+
+/// The pages of reception `r` drawn (through the converters, as a PDF of them would be sent),
+/// or a line saying why not.
+async fn drawn_pages(api: &Api, r: &Received) -> Markup {
+    let Ok(response) = received_pdf(api, r).await else {
+        return html! {};
+    };
+    let Ok(pdf) = axum::body::to_bytes(response.into_body(), usize::MAX).await else {
+        return html! {};
+    };
+    let work = match tempfile::Builder::new()
+        .prefix("web-inbox-")
+        .tempdir_in(api.spool.tmp_dir())
+    {
+        Ok(work) => work,
+        Err(_) => return html! {},
+    };
+    let pages = match api
+        .web
+        .converter
+        .convert_file("fax.pdf", &pdf, work.path())
+        .await
+    {
+        Ok(set) => tokio::fs::read(&set.g4)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                faxhub_converters::tiff_f::FaxPage::from_tiff(&b).map_err(|e| e.to_string())
+            }),
+        Err(e) => Err(e.to_string()),
+    };
+    let images = match pages {
+        Ok(pages) => tokio::task::spawn_blocking(move || {
+            pages
+                .iter()
+                .take(MAX_DRAWN)
+                .filter_map(|p| faxhub_converters::preview::png(p, 816).ok())
+                .map(|png| {
+                    format!(
+                        "data:image/png;base64,{}",
+                        base64::engine::general_purpose::STANDARD.encode(png)
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default(),
+        Err(why) => {
+            tracing::warn!(fax = %r.id, %why, "web: a received fax cannot be drawn");
+            return html! { p { "The pages cannot be shown here; the PDF has them." } };
+        }
+    };
+    html! {
+        div.pages {
+            @for (i, src) in images.iter().enumerate() {
+                img.page src=(src) alt={ "page " (i + 1) };
+            }
+        }
+    }
+}
+
+/// `GET /inbox/{id}/fax.pdf`.
+pub async fn pdf(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let user = match signed_in(&api, &headers, &format!("/inbox/{id}")).await {
+        Ok(user) => user,
+        Err(to) => return to,
+    };
+    let r = match received(&api, &user.caller(), &id).await {
+        Ok(r) => r,
+        Err(problem) => return Failed::of(&user, problem).into_response(),
+    };
+    match received_pdf(&api, &r).await {
+        Ok(response) => response,
+        Err(problem) => Failed::of(&user, problem).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ForwardForm {
+    csrf: Option<String>,
+    to: String,
+}
+
+/// `POST /inbox/{id}/forward`: the fax mailed to the address given.
+pub async fn forward(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ForwardForm>,
+) -> Result<Response, Failed> {
+    let user = posted(&api, &headers, form.csrf.as_deref()).await?;
+    let r = received(&api, &user.caller(), &id)
+        .await
+        .map_err(|p| Failed::of(&user, p))?;
+    let to = form.to.trim();
+    if faxhub_queue::senders::mailbox(to).is_none() || to.chars().any(char::is_control) {
+        return Err(Failed {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{to:?} is not a mail address"),
+            user: Some(user),
+        });
+    }
+    let Some(mailer) = &api.web.mailer else {
+        return Err(Failed {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "this node does not mail received faxes".into(),
+            user: Some(user),
+        });
+    };
+    mailer
+        .forward(&r.id, to)
+        .await
+        .map_err(Failed::unavailable)?;
+    tracing::info!(fax = %r.id, login = %user.row.login, to = %to, "web: fax forwarded");
+    Ok(Redirect::to(&format!("/inbox/{}", r.id)).into_response())
+}
