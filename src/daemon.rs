@@ -210,6 +210,14 @@ impl Daemon {
             wakeups: wakeups.clone(),
             clock: Clock::System,
         };
+        // with a directory, cover pages show what it says of their senders
+        let job_converter: Arc<dyn crate::scheduler::convert::Convert> = match &directory {
+            Some(d) => Arc::new(crate::scheduler::convert::WithDirectory {
+                converter: converter.clone(),
+                senders: faxhub_connectors::directory::Senders::new(d.clone()),
+            }),
+            None => converter.clone(),
+        };
         let web = Arc::new(crate::web::Web::new(
             config.web.clone(),
             directory,
@@ -234,7 +242,7 @@ impl Daemon {
         let scheduler = Scheduler {
             store: store.clone(),
             spool: spool.clone(),
-            converter: converter.clone(),
+            converter: job_converter,
             convert_workers: config.convert.worker_count(),
             lines,
             channels: config.lines.iter().map(|l| l.channels as usize).collect(),

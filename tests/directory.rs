@@ -346,3 +346,69 @@ fn only_members_of_the_fax_group_may_fax_and_a_directory_down_defers() {
     slapd.launch();
     assert_eq!(mail_from("dave@example.com").0, 550);
 }
+
+/// With `[ldap]`, a cover page shows the sender as the directory has them: their name (over the
+/// one the mail gives), company, phone and fax number, read back from the page sent by
+/// Tesseract. The control: bob, whom the directory knows without a company, gets the site's
+/// (`[convert.cover] company`).
+#[test]
+fn a_cover_page_shows_the_directorys_name_company_phone_and_fax() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((ca, cert, key), _) = Postfix::tls(dir.path());
+    let _slapd = Slapd::start(dir.path(), &ldif(), &cert, &key);
+    let hub = common::Faxhub::start(
+        "",
+        &format!(
+            "[ldap]\nurl = \"ldaps://localhost:{}\"\nbase_dn = \"{BASE}\"\nca_file = \"{}\"\n\
+             [convert.cover]\nenabled = true\ncompany = \"Site Company SA\"\n",
+            _slapd.tls_port,
+            ca.display()
+        ),
+    );
+    let mut pages = Vec::new();
+    for (sender, number) in [("alice", "0169293991"), ("bob", "0169293992")] {
+        let message = String::from_utf8(common::text_message("Covered", "Body text."))
+            .unwrap()
+            .replacen(
+                "From: ",
+                &format!("From: Somebody <{sender}@example.com>\r\nX-Old-From: "),
+                1,
+            );
+        let id = common::queued_id(&hub.smtp().send_mail(
+            &format!("{sender}@example.com"),
+            &[&format!("{number}@fax.localhost")],
+            message.as_bytes(),
+        ));
+        let job = hub.wait_finished(&id, Duration::from_secs(120));
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        let sent = hub
+            .outbox()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(&number[1..]))
+            .unwrap();
+        let page = dir.path().join(format!("{sender}-cover.tif"));
+        common::tiff_page(&sent, 0, &page);
+        pages.push(common::ocr(&page));
+    }
+    let (alice, bob) = (&pages[0], &pages[1]);
+    for want in [
+        "Alice Durand",
+        "Durand Industries",
+        "+33 1 69 29 39 00",
+        "+33 1 42 00 01 55",
+    ] {
+        assert!(
+            alice.contains(want),
+            "{want} not on alice's cover:\n{alice}"
+        );
+    }
+    assert!(
+        !alice.contains("Somebody"),
+        "the directory's name wins:\n{alice}"
+    );
+    assert!(!alice.contains("Site Company"), "{alice}");
+    assert!(
+        bob.contains("Bob Martin") && bob.contains("Site Company SA"),
+        "{bob}"
+    );
+}

@@ -338,15 +338,54 @@ impl Directory {
     }
 }
 
+/// Answers of the directory by key (a lower-cased address), each used `ttl` after it was read;
+/// at most `MAX_ANSWERS` kept (more are asked each time until answers age out).
+struct Answers<V> {
+    ttl: std::time::Duration,
+    kept: tokio::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, V)>>,
+}
+
+/// Answers kept at most.
+const MAX_ANSWERS: usize = 10_000;
+
+impl<V: Clone> Answers<V> {
+    fn new(ttl: std::time::Duration) -> Answers<V> {
+        Answers {
+            ttl,
+            kept: Default::default(),
+        }
+    }
+
+    /// The answer for `key`, from a copy younger than `ttl` or from `ask`.
+    async fn get<F>(&self, key: &str, ask: F) -> Result<V, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<V, DirectoryError>>,
+    {
+        let key = key.to_ascii_lowercase();
+        let now = tokio::time::Instant::now();
+        if let Some((at, answer)) = self.kept.lock().await.get(&key)
+            && now.duration_since(*at) < self.ttl
+        {
+            return Ok(answer.clone());
+        }
+        let answer = ask.await?;
+        let mut kept = self.kept.lock().await;
+        if kept.len() >= MAX_ANSWERS {
+            kept.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+        }
+        if kept.len() < MAX_ANSWERS {
+            kept.insert(key, (now, answer.clone()));
+        }
+        Ok(answer)
+    }
+}
+
 /// Who may fax (`fax_group`), as asked at SMTP's MAIL: each sender's answer kept `cache_ttl`.
 pub struct FaxPolicy {
     directory: Directory,
     group: String,
-    asked: tokio::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, bool)>>,
+    asked: Answers<bool>,
 }
-
-/// Senders whose answer is kept at most (more are asked each time until answers age out).
-const MAX_ANSWERS: usize = 10_000;
 
 impl FaxPolicy {
     /// The policy of `config`, if it names a group.
@@ -357,7 +396,7 @@ impl FaxPolicy {
         Ok(Some(FaxPolicy {
             directory: Directory::new(config.clone())?,
             group,
-            asked: Default::default(),
+            asked: Answers::new(config.cache_ttl),
         }))
     }
 
@@ -376,26 +415,38 @@ impl FaxPolicy {
 
     /// Whether `sender` (a mail address) is a directory user in the group.
     pub async fn may_fax(&self, sender: &str) -> Result<bool, DirectoryError> {
-        let key = sender.to_ascii_lowercase();
-        let now = tokio::time::Instant::now();
-        let ttl = self.directory.config().cache_ttl;
-        if let Some((at, answer)) = self.asked.lock().await.get(&key)
-            && now.duration_since(*at) < ttl
-        {
-            return Ok(*answer);
+        self.asked
+            .get(sender, async {
+                Ok(match self.directory.user_by_mail(sender).await? {
+                    Some(user) => self.directory.is_member(&self.group, &user.dn).await?,
+                    None => false,
+                })
+            })
+            .await
+    }
+}
+
+/// The senders as the directory describes them (name, company, phone, fax number), for their
+/// cover pages: each kept `cache_ttl`.
+pub struct Senders {
+    directory: Directory,
+    known: Answers<Option<DirUser>>,
+}
+
+impl Senders {
+    pub fn new(directory: Directory) -> Senders {
+        let ttl = directory.config().cache_ttl;
+        Senders {
+            directory,
+            known: Answers::new(ttl),
         }
-        let answer = match self.directory.user_by_mail(sender).await? {
-            Some(user) => self.directory.is_member(&self.group, &user.dn).await?,
-            None => false,
-        };
-        let mut asked = self.asked.lock().await;
-        if asked.len() >= MAX_ANSWERS {
-            asked.retain(|_, (at, _)| now.duration_since(*at) < ttl);
-        }
-        if asked.len() < MAX_ANSWERS {
-            asked.insert(key, (now, answer));
-        }
-        Ok(answer)
+    }
+
+    /// The directory's user with address `mail`, if one.
+    pub async fn by_mail(&self, mail: &str) -> Result<Option<DirUser>, DirectoryError> {
+        self.known
+            .get(mail, self.directory.user_by_mail(mail))
+            .await
     }
 }
 

@@ -19,6 +19,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "from_name",
     "from_address",
     "from_company",
+    "from_phone",
     "from_fax",
     "to_name",
     "to_number",
@@ -125,6 +126,11 @@ pub struct CoverFields {
     pub date: String,
     /// The message text, when the cover carries it.
     pub body: Option<String>,
+    /// The sender's company, phone and fax number, when the directory knows them (else the
+    /// cover shows `[convert.cover]`'s company and fax number, and no phone).
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub fax: Option<String>,
 }
 
 /// Who one cover is for.
@@ -169,8 +175,9 @@ pub fn fill(
         match name {
             "from_name" => escape(&fields.from_name),
             "from_address" => escape(&fields.from_address),
-            "from_company" => escape(&config.company),
-            "from_fax" => escape(&config.fax_number),
+            "from_company" => escape(fields.company.as_deref().unwrap_or(&config.company)),
+            "from_phone" => escape(fields.phone.as_deref().unwrap_or("")),
+            "from_fax" => escape(fields.fax.as_deref().unwrap_or(&config.fax_number)),
             "to_name" => escape(to.name.as_deref().unwrap_or("")),
             "to_number" => escape(&to.number),
             "subject" => escape(&fields.subject),
@@ -205,6 +212,7 @@ mod tests {
             subject: "Devis & \"urgent\"".into(),
             date: "Fri, 27 Nov 2026 10:00:00 +0100".into(),
             body: Some("line 1\n<script>x</script>\n".into()),
+            ..CoverFields::default()
         }
     }
 
@@ -235,6 +243,34 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want} missing");
         }
+    }
+
+    #[test]
+    fn the_senders_own_company_phone_and_fax_come_before_the_sites() {
+        let config = CoverConfig {
+            company: "ACME SA".into(),
+            fax_number: "+33 1 69 29 39 99".into(),
+            ..CoverConfig::default()
+        };
+        let to = Addressee {
+            name: None,
+            number: "+33169293998".into(),
+        };
+        let mine = CoverFields {
+            company: Some("Durand & Fils".into()),
+            phone: Some("+33 1 69 29 39 00".into()),
+            fax: Some("+33 1 42 00 01 55".into()),
+            ..fields()
+        };
+        let out = fill(DEFAULT_TEMPLATE, &config, &mine, &to, 1);
+        for want in [
+            "Durand &amp; Fils",
+            "+33 1 69 29 39 00",
+            "+33 1 42 00 01 55",
+        ] {
+            assert!(out.contains(want), "{want} missing");
+        }
+        assert!(!out.contains("ACME SA") && !out.contains("+33 1 69 29 39 99"));
     }
 
     #[test]

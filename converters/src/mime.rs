@@ -308,7 +308,7 @@ fn cover_fields(message: &Message<'_>) -> CoverFields {
         from_address: from.and_then(|a| a.address()).unwrap_or("").to_string(),
         subject: message.subject().unwrap_or("").to_string(),
         date,
-        body: None,
+        ..CoverFields::default()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The scheduler's conversion worker: a job's message made into its page set in the spool and,
 //! when the job has cover pages, one page set per recipient (its cover, then the same pages).
 //! I/O only, no state: the scheduler records what it returns. `Convert` is the seam: the daemon
-//! converts with faxhub's `Converter`, the scheduler's tests with a script.
+//! converts with faxhub's `Converter` (`WithDirectory` when `[ldap]` describes the senders for
+//! their cover pages), the scheduler's tests with a script.
 
-use faxhub_converters::{ConvertError, Converter};
+use faxhub_connectors::directory::Senders;
+use faxhub_converters::{ConvertError, Converter, CoverFields};
 use faxhub_queue::job::JobId;
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{Addressee, RecipientPages};
@@ -37,7 +39,63 @@ impl Convert for Converter {
         message_path: &'a str,
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
-        Box::pin(convert_job(self, spool, job, message_path, addressees))
+        Box::pin(convert_job(
+            self,
+            None,
+            spool,
+            job,
+            message_path,
+            addressees,
+        ))
+    }
+}
+
+/// faxhub's `Converter` with the directory (`[ldap]`): cover pages show the sender's name,
+/// company, phone and fax number as the directory has them.
+pub struct WithDirectory {
+    pub converter: std::sync::Arc<Converter>,
+    pub senders: Senders,
+}
+
+impl Convert for WithDirectory {
+    fn convert<'a>(
+        &'a self,
+        spool: &'a Spool,
+        job: &'a JobId,
+        message_path: &'a str,
+        addressees: &'a [Addressee],
+    ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
+        Box::pin(convert_job(
+            &self.converter,
+            Some(&self.senders),
+            spool,
+            job,
+            message_path,
+            addressees,
+        ))
+    }
+}
+
+/// The directory's word on the sender of `cover`: their name, company, phone and fax number.
+/// A directory that cannot say leaves the cover as the message has it (logged): a fax never
+/// waits for its cover's details.
+async fn describe(senders: &Senders, cover: &mut CoverFields) {
+    if cover.from_address.is_empty() {
+        return;
+    }
+    match senders.by_mail(&cover.from_address).await {
+        Ok(Some(user)) => {
+            if let Some(name) = user.name {
+                cover.from_name = name;
+            }
+            cover.company = user.company;
+            cover.phone = user.phone;
+            cover.fax = user.fax;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(sender = %cover.from_address, error = %e, "the directory cannot describe the sender: the cover page shows the message's details")
+        }
     }
 }
 
@@ -46,6 +104,7 @@ impl Convert for Converter {
 /// state).
 async fn convert_job(
     converter: &Converter,
+    senders: Option<&Senders>,
     spool: &Spool,
     job: &JobId,
     message_path: &str,
@@ -54,7 +113,10 @@ async fn convert_job(
     let io = |e: std::io::Error| ConvertError::from(e);
     let scratch = spool.scratch_dir().map_err(io)?;
     let message = spool.local(message_path).await.map_err(io)?;
-    let set = converter.convert(&message, scratch.path()).await?;
+    let mut set = converter.convert(&message, scratch.path()).await?;
+    if let (Some(senders), Some(cover)) = (senders, set.cover.as_mut()) {
+        describe(senders, cover).await;
+    }
     let mut own = Vec::new();
     let mut installs = Vec::new();
     if set.cover.is_some() {

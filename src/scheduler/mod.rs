@@ -9,7 +9,7 @@
 //! at a time, spaced, and the intake's wake-ups coalesced. On shutdown it stops dispatching and waits for calls in progress; a call
 //! cut short by a crash is recovered at the next start.
 
-mod convert;
+pub mod convert;
 mod pace;
 mod record;
 #[cfg(test)]
