@@ -942,6 +942,50 @@ fn the_api_off_loopback_is_tls_only() {
         "200",
         "{control:?}"
     );
+    // the web client's cookies are Secure over TLS; on the loopback listener (plain HTTP, where
+    // a browser would not keep a Secure cookie) they are not; both HttpOnly and SameSite=Strict
+    let headers = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-D", "-", "-o", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_lowercase()
+    };
+    let over_tls = headers(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--resolve",
+        &format!("localhost:{}:127.0.0.1", hub.http_port),
+        &format!("https://localhost:{}/signin", hub.http_port),
+    ]);
+    let cookie = |h: &str| {
+        h.lines()
+            .find(|l| l.starts_with("set-cookie: faxhub_signin="))
+            .unwrap_or_else(|| panic!("{h}"))
+            .to_string()
+    };
+    let secure = cookie(&over_tls);
+    assert!(
+        secure.contains("; secure")
+            && secure.contains("httponly")
+            && secure.contains("samesite=strict"),
+        "{secure}"
+    );
+    let plain_page = headers(&[&format!("http://127.0.0.1:{plain}/signin")]);
+    let loopback = cookie(&plain_page);
+    assert!(
+        !loopback.contains("secure") && loopback.contains("httponly"),
+        "{loopback}"
+    );
+    for want in [
+        "content-security-policy: default-src 'none'; script-src 'self'",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+        "cache-control: private, no-store",
+    ] {
+        assert!(plain_page.contains(want), "{want}: {plain_page}");
+    }
 }
 
 /// What a mail says with `X-Fax-*` header fields and display names, a request says with

@@ -162,6 +162,30 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     assert_eq!(b.count("div.pages img.page").await, 2);
     let received_path = b.path().await;
     b.screenshot("received").await;
+    // forwarded by mail: the fax's PDF reaches the address given
+    b.fill("form.forward input[name=to]", "boss@example.com")
+        .await;
+    b.click("form.forward button").await;
+    b.wait_for("div.pages img.page", LONG).await;
+    let maildir = hub.data_dir().join("Maildir");
+    let start = std::time::Instant::now();
+    let forwarded = loop {
+        let found = common::mail::messages(&maildir)
+            .iter()
+            .map(|m| common::mail::read(m))
+            .find(|m| {
+                m["headers"]["To"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("boss@example.com"))
+            });
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(start.elapsed() < LONG, "never forwarded: {}", hub.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let text = forwarded.to_string();
+    assert!(text.contains("application/pdf"), "{text}");
     b.goto("/inbox").await;
     assert_eq!(
         b.count("table.inbox tr.unread").await,
@@ -183,6 +207,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     let bob_session = b.cookie("faxhub_session").await.unwrap();
     for path in [
         job_path.clone(),
+        format!("{job_path}/events"),
         format!("{job_path}/file/pages.pdf"),
         received_path.clone(),
         format!("{received_path}/fax.pdf"),
@@ -247,8 +272,23 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     b.goto("/send").await;
     b.fill("#to", "01 55 00 00 01").await;
     b.fill("textarea[name=text]", "Please call back.").await;
+    let hostile = "<img src=x onerror=\"document.title='pwned'\">Call back";
+    b.fill("input[name=subject]", hostile).await;
     b.click("#send-button").await;
     b.wait_for("tr .badge[data-status=deferred]", LONG).await;
+    // what a user typed is shown as text, never made markup (the CSP would stop the script
+    // anyway: the page must not depend on it)
+    assert_eq!(b.text_of("main h1", SHORT).await, hostile);
+    assert_eq!(b.count("main h1 img").await, 0);
+    b.goto("/faxes").await;
+    assert_eq!(b.count("table.jobs img").await, 0);
+    assert!(b.text_of("table.jobs", SHORT).await.contains(hostile));
+    assert_ne!(b.client.title().await.unwrap(), "pwned");
+    b.goto(&format!(
+        "/faxes/{}",
+        hub.queue(true)[0]["id"].as_str().unwrap()
+    ))
+    .await;
     let id = b.path().await.strip_prefix("/faxes/").unwrap().to_string();
     // a sender has no hold: not offered, and refused when posted anyway
     assert_eq!(b.count("form.actions button[value=hold]").await, 0);
@@ -343,6 +383,17 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     assert_eq!(curl(&hub, &frontdesk, &[], "/admin").0, 404);
     b.click("form.signout button").await;
     b.wait_for("form.signin", SHORT).await;
+
+    // a sign-in posted from elsewhere (no nonce cookie, or another one): refused, the password
+    // not even checked
+    let (status, body) = curl(
+        &hub,
+        "none",
+        &["-d", "login=frontdesk&password=local+secret&nonce=0123"],
+        "/signin",
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("CSRF"), "{body}");
 
     // password guessing: refused after max_failures, even with the right password
     for _ in 0..3 {
