@@ -89,7 +89,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     b.fill("input[name=login]", "alice").await;
     b.fill("input[name=password]", "alice pw").await;
     b.screenshot("signin").await;
-    b.click("form.signin button").await;
+    b.submit("form.signin button").await;
     b.wait_for("form#send", SHORT).await;
     assert_eq!(b.path().await, "/send");
 
@@ -99,7 +99,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     assert!(ok.contains("+33142000155"), "{ok}");
     let bad = b.text_of("#numbers li.bad", SHORT).await;
     assert!(bad.starts_with("not a number: "), "{bad}");
-    b.fill("#to", "01 42 00 01 55").await;
+    b.fill("#to", "Alice Durand <01 42 00 01 55>").await;
     b.wait_for("form#send", SHORT).await;
     b.fill("input[name=subject]", "Quarterly figures").await;
     b.wait_for("#files", SHORT)
@@ -117,7 +117,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     b.screenshot("preview").await;
 
     // sent: the job's page follows the status to delivered without being reloaded
-    b.click("#send-button").await;
+    b.submit("#send-button").await;
     b.wait_for("section#job", LONG).await;
     let job_path = b.path().await;
     let id = job_path.strip_prefix("/faxes/").unwrap().to_string();
@@ -145,6 +145,23 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     let job = hub.show(&id);
     assert_eq!(job["sender"], "alice@example.com");
     assert_eq!(job["subject"], "Quarterly figures");
+    assert_eq!(job["recipients"][0]["display_name"], "Alice Durand");
+    // the report, as mailed, from the job's page
+    let start = std::time::Instant::now();
+    let report = loop {
+        b.goto(&job_path).await;
+        if b.count("ul.reports a").await > 0 {
+            break b
+                .wait_for("ul.reports a", SHORT)
+                .await
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        assert!(start.elapsed() < LONG, "no report on the job's page");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
 
     // the fax came back over the loopback line to alice's number: her inbox has it, unread
     let start = std::time::Instant::now();
@@ -157,7 +174,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     b.screenshot("inbox").await;
-    b.click("table.inbox tr.unread a").await;
+    b.submit("table.inbox tr.unread a").await;
     b.wait_for("div.pages img.page", LONG).await;
     assert_eq!(b.count("div.pages img.page").await, 2);
     let received_path = b.path().await;
@@ -165,7 +182,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     // forwarded by mail: the fax's PDF reaches the address given
     b.fill("form.forward input[name=to]", "boss@example.com")
         .await;
-    b.click("form.forward button").await;
+    b.submit("form.forward button").await;
     b.wait_for("div.pages img.page", LONG).await;
     let maildir = hub.data_dir().join("Maildir");
     let start = std::time::Instant::now();
@@ -207,6 +224,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     let bob_session = b.cookie("faxhub_session").await.unwrap();
     for path in [
         job_path.clone(),
+        report.clone(),
         format!("{job_path}/events"),
         format!("{job_path}/file/pages.pdf"),
         received_path.clone(),
@@ -222,7 +240,7 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
     }
     // bob signs out: his cookie is worth nothing from then on
     assert_eq!(curl(&hub, &bob_session, &[], "/faxes").0, 200);
-    b.click("form.signout button").await;
+    b.submit("form.signout button").await;
     b.wait_for("form.signin", SHORT).await;
     let (status, _) = curl(&hub, &bob_session, &[], "/faxes");
     assert_eq!(status, 303, "a signed-out session is sent to sign in");
@@ -274,7 +292,7 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     b.fill("textarea[name=text]", "Please call back.").await;
     let hostile = "<img src=x onerror=\"document.title='pwned'\">Call back";
     b.fill("input[name=subject]", hostile).await;
-    b.click("#send-button").await;
+    b.submit("#send-button").await;
     b.wait_for("tr .badge[data-status=deferred]", LONG).await;
     // what a user typed is shown as text, never made markup (the CSP would stop the script
     // anyway: the page must not depend on it)
@@ -307,7 +325,7 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     b.click("#preview-button").await;
     let said = b.text_of("#preview p.error", LONG).await;
     assert!(said.contains("scan.pdf"), "{said}");
-    b.click("#send-button").await;
+    b.submit("#send-button").await;
     let said = b.text_of("main p.error", LONG).await;
     assert!(said.contains("scan.pdf"), "{said}");
     b.screenshot("cannot-be-faxed").await;
@@ -323,7 +341,7 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     b.goto("/admin").await;
     b.wait_for(&format!("tr[data-job='{id}']"), SHORT).await;
     b.screenshot("queue").await;
-    b.click(&format!("tr[data-job='{id}'] button[value=hold]"))
+    b.submit(&format!("tr[data-job='{id}'] button[value=hold]"))
         .await;
     b.wait_for(
         &format!("tr[data-job='{id}'] .badge[data-status=held]"),
@@ -331,7 +349,7 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     )
     .await;
     assert_eq!(hub.show(&id)["recipients"][0]["status"], "held");
-    b.click(&format!("tr[data-job='{id}'] button[value=release]"))
+    b.submit(&format!("tr[data-job='{id}'] button[value=release]"))
         .await;
     b.wait_for(
         &format!("tr[data-job='{id}'] .badge:not([data-status=held])"),
@@ -381,7 +399,7 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
     assert_eq!(status, 403);
     // an administrator's page is nothing to a sender
     assert_eq!(curl(&hub, &frontdesk, &[], "/admin").0, 404);
-    b.click("form.signout button").await;
+    b.submit("form.signout button").await;
     b.wait_for("form.signin", SHORT).await;
 
     // a sign-in posted from elsewhere (no nonce cookie, or another one): refused, the password

@@ -90,6 +90,31 @@ pub async fn lines(State(api): State<Api>, headers: HeaderMap) -> Response {
         Ok(user) => user,
         Err(to) => return to,
     };
+    // the calls in progress, every node's
+    let sending = match api
+        .store
+        .jobs_page(&PageQuery {
+            sender: None,
+            status: Some(faxhub_queue::state::RecipientStatus::Sending),
+            since_ms: None,
+            after: None,
+            include_finished: false,
+            limit: 1000,
+        })
+        .await
+    {
+        Ok(jobs) => jobs,
+        Err(e) => return Failed::unavailable(e).into_response(),
+    };
+    let calls: Vec<_> = sending
+        .iter()
+        .flat_map(|job| {
+            job.recipients
+                .iter()
+                .filter(|r| r.status == faxhub_queue::state::RecipientStatus::Sending)
+                .map(move |r| (job, r))
+        })
+        .collect();
     let body = html! {
         (admin_nav())
         table.lines {
@@ -109,6 +134,27 @@ pub async fn lines(State(api): State<Api>, headers: HeaderMap) -> Response {
                                     None => "keep-alive",
                                 },
                             }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        (body)
+        h2 { "Calls in progress" }
+        @if calls.is_empty() { p { "None." } }
+        @else {
+            table.calls {
+                thead { tr { th { "Number" } th { "Fax" } th { "Line" } th { "Stage" } th { "Pages" } } }
+                tbody {
+                    @for (job, r) in &calls {
+                        tr {
+                            td { (r.number) }
+                            td { a href={ "/faxes/" (job.id) } { (job.sender) } }
+                            td { (r.line.as_deref().unwrap_or("")) @if let Some(node) = &r.node { " (" (node) ")" } }
+                            td { (r.progress.as_ref().and_then(|p| p.stage).map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "dialling".into())) }
+                            td { (r.progress.as_ref().map(|p| format!("{} of {}", p.pages_confirmed, p.pages)).unwrap_or_default()) }
                         }
                     }
                 }

@@ -82,13 +82,20 @@ pub async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<Stri
         Ok(user) => user,
         Err(to) => return to,
     };
-    match visible(&api, &user.caller(), &id).await {
-        Ok((_, job)) => page(StatusCode::OK, job_page(&user, &job)),
-        Err(problem) => Failed::of(&user, problem).into_response(),
+    let (job_id, job) = match visible(&api, &user.caller(), &id).await {
+        Ok(found) => found,
+        Err(problem) => return Failed::of(&user, problem).into_response(),
+    };
+    match api.store.job_reports(&job_id).await {
+        Ok(reports) => page(StatusCode::OK, job_page(&user, &job, &reports)),
+        Err(e) => Failed::unavailable(e).into_response(),
     }
 }
 
-fn job_page(user: &WebUser, job: &JobView) -> Markup {
+/// A job's reports: id, kind, spool path, when made.
+type Reports = [(String, String, String, i64)];
+
+fn job_page(user: &WebUser, job: &JobView, reports: &Reports) -> Markup {
     let title = job
         .subject
         .as_deref()
@@ -125,6 +132,17 @@ fn job_page(user: &WebUser, job: &JobView) -> Markup {
                                 td.sent { (r.pages_sent) }
                                 td.reason { (r.reason.as_deref().unwrap_or("")) }
                                 td.tries { (r.attempts) }
+                            }
+                        }
+                    }
+                }
+                @if !reports.is_empty() {
+                    h2 { "Reports" }
+                    ul.reports {
+                        @for (mail, kind, _, at) in reports {
+                            li {
+                                a href={ "/faxes/" (job.id) "/report/" (mail) } { (kind) }
+                                " (" (chrono::DateTime::from_timestamp_millis(*at).map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) ")"
                             }
                         }
                     }
@@ -286,5 +304,56 @@ pub async fn file(
     match job_file(&api, &user.caller(), &id, &name).await {
         Ok(response) => response,
         Err(problem) => Failed::of(&user, problem).into_response(),
+    }
+}
+
+/// `GET /faxes/{id}/report/{mail}`: a report on the job, as mailed (`message/rfc822`).
+pub async fn report(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((id, mail)): Path<(String, String)>,
+) -> Response {
+    let user = match signed_in(&api, &headers, &format!("/faxes/{id}")).await {
+        Ok(user) => user,
+        Err(to) => return to,
+    };
+    let (job_id, _) = match visible(&api, &user.caller(), &id).await {
+        Ok(found) => found,
+        Err(problem) => return Failed::of(&user, problem).into_response(),
+    };
+    let missing = || {
+        Failed {
+            status: StatusCode::NOT_FOUND,
+            message: format!("fax {id} has no report {mail}"),
+            user: Some(user.clone()),
+        }
+        .into_response()
+    };
+    // only a path the store gives for this job's report is read
+    let reports = match api.store.job_reports(&job_id).await {
+        Ok(reports) => reports,
+        Err(e) => return Failed::unavailable(e).into_response(),
+    };
+    let Some((_, kind, path, _)) = reports.into_iter().find(|(m, ..)| *m == mail) else {
+        return missing();
+    };
+    let local = match api.spool.local(&path).await {
+        Ok(local) => local,
+        Err(_) => return missing(),
+    };
+    match tokio::fs::read(&local).await {
+        Ok(bytes) => {
+            let mut response = bytes.into_response();
+            super::secure(response.headers_mut(), "message/rfc822");
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+                "attachment; filename=\"fax-{id}-{kind}.eml\""
+            )) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Err(_) => missing(),
     }
 }

@@ -87,6 +87,7 @@ pub fn routes(enabled: bool) -> Router<Api> {
         .route("/faxes/{id}/events", get(faxes::events))
         .route("/faxes/{id}/act", post(faxes::act))
         .route("/faxes/{id}/file/{name}", get(faxes::file))
+        .route("/faxes/{id}/report/{mail}", get(faxes::report))
         .route("/inbox", get(inbox::list))
         .route("/inbox/{id}", get(inbox::one))
         .route("/inbox/{id}/fax.pdf", get(inbox::pdf))

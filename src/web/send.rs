@@ -52,7 +52,7 @@ fn send_page(user: &WebUser, filled: &Filled, message: Option<&str>) -> Markup {
             form #send method="post" action="/send" enctype="multipart/form-data" {
                 (csrf(user))
                 input type="hidden" name="key" value=(key);
-                label { "To (numbers or fax addresses, one a line)"
+                label { "To (numbers or fax addresses, one a line; Name <number> for the cover)"
                     textarea #to name="to" rows="3" required { (filled.to) }
                 }
                 ul #numbers aria-live="polite" {}
@@ -117,6 +117,18 @@ fn entries(to: &str) -> Vec<String> {
         .collect()
 }
 
+/// An entry as the request has it: `Name <number>` names the cover's addressee.
+fn to_of(entry: &str) -> To {
+    match entry.strip_suffix('>').and_then(|e| e.rsplit_once('<')) {
+        Some((name, number)) if !name.trim().is_empty() => To::Named(crate::http::request::Named {
+            number: number.trim().to_string(),
+            name: name.trim().trim_matches('"').to_string(),
+        }),
+        Some((_, number)) => To::Plain(number.trim().to_string()),
+        None => To::Plain(entry.to_string()),
+    }
+}
+
 /// A select's word as the request's enum (`""`: not given).
 fn choice<T: serde::de::DeserializeOwned>(field: &str, word: &str) -> Result<Option<T>, Problem> {
     if word.is_empty() {
@@ -169,7 +181,7 @@ async fn read_form(api: &Api, request: Request) -> Result<SendForm, Problem> {
             "csrf" => form.csrf = Some(text),
             "key" => form.key = Some(text),
             "to" => {
-                form.fax.to = entries(&text).into_iter().map(To::Plain).collect();
+                form.fax.to = entries(&text).iter().map(|e| to_of(e)).collect();
                 form.filled.to = text;
             }
             "subject" => {
@@ -344,6 +356,32 @@ pub async fn submit(State(api): State<Api>, headers: HeaderMap, request: Request
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_numbers_or_named_numbers() {
+        let got: Vec<(String, Option<String>)> =
+            entries("01 69 29 39 98, Jean Dupont <0169293997>\n\"Ma, rie\" <x@fax>;<0169293996>")
+                .iter()
+                .map(|e| to_of(e))
+                .map(|t| (t.number().to_string(), t.name().map(str::to_string)))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                ("01 69 29 39 98".into(), None),
+                ("0169293997".into(), Some("Jean Dupont".into())),
+                // a comma separates entries, even in quotes: the check shows both halves
+                ("\"Ma".into(), None),
+                ("x@fax".into(), Some("rie".into())),
+                ("0169293996".into(), None),
+            ]
+        );
+    }
+}
+
 #[derive(Deserialize)]
 pub struct CheckQuery {
     to: String,
@@ -364,16 +402,18 @@ pub async fn check(
         .into_iter()
         .take(api.max_recipients.max(1))
         .map(|entry| {
-            let read = match entry.contains('@') {
+            let to = to_of(&entry);
+            let raw = to.number();
+            let read = match raw.contains('@') {
                 true => api
                     .addressing
-                    .recipient_of(&entry)
+                    .recipient_of(raw)
                     .map(|r| r.number.to_string())
                     .map_err(|r| r.to_string()),
                 false => api
                     .addressing
                     .dialplan
-                    .parse(&entry)
+                    .parse(raw)
                     .map(|n| n.to_string())
                     .map_err(|e| e.to_string()),
             };

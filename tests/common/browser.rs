@@ -80,9 +80,52 @@ impl Browser {
         }
     }
 
-    /// The text of the first element `css` matches, waiting up to `timeout` for one.
+    /// The text of the first element `css` matches, waiting up to `timeout` for one (read
+    /// again if the page changed under it).
     pub async fn text_of(&self, css: &str, timeout: Duration) -> String {
-        self.wait_for(css, timeout).await.text().await.unwrap()
+        let start = Instant::now();
+        loop {
+            match self.wait_for(css, timeout).await.text().await {
+                Ok(text) => return text,
+                Err(e) if start.elapsed() < timeout => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("reading {css:?}: {e}"),
+            }
+        }
+    }
+
+    /// Clicks `css` (a button that submits a form) and waits until the browser shows the page
+    /// the server answered (a new document, not the one clicked in).
+    pub async fn submit(&self, css: &str) {
+        self.client
+            .execute("window.faxhubOldPage = true;", vec![])
+            .await
+            .unwrap();
+        self.click(css).await;
+        let start = Instant::now();
+        loop {
+            let old = self
+                .client
+                .execute("return window.faxhubOldPage === true;", vec![])
+                .await;
+            if matches!(old, Ok(serde_json::Value::Bool(false))) {
+                // and loaded
+                let ready = self
+                    .client
+                    .execute("return document.readyState;", vec![])
+                    .await;
+                if matches!(ready, Ok(serde_json::Value::String(s)) if s == "complete") {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "clicking {css:?} never brought a new page"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The first element `css` matches, waiting up to `timeout` (a panic naming it after).
@@ -128,7 +171,7 @@ impl Browser {
         self.goto("/signin").await;
         self.fill("input[name=login]", login).await;
         self.fill("input[name=password]", password).await;
-        self.click("form.signin button").await;
+        self.submit("form.signin button").await;
     }
 
     /// The value of cookie `name` (HttpOnly ones too: WebDriver sees them).

@@ -108,6 +108,30 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The reports on job `job` (sent or not), oldest first: id, kind, the spool path of the
+    /// message, when it was made.
+    pub async fn job_reports(
+        &self,
+        job: &JobId,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, path, created_at FROM outbox WHERE job_id = $1 ORDER BY created_at, id",
+        )
+        .bind(job.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("kind")?,
+                    r.try_get("path")?,
+                    r.try_get("created_at")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Ids of every mail of `kind` (sent or not).
     pub async fn mail_ids(&self, kind: MailKind) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT id FROM outbox WHERE kind = $1")

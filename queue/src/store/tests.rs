@@ -443,6 +443,18 @@ async fn reports_are_marked_with_their_mail_and_mail_is_sent_once(store: Store) 
             .unwrap()
     );
     assert!(!store.queue_mail(&mail).await.unwrap());
+    assert_eq!(
+        store.job_reports(&j.id).await.unwrap(),
+        [("R1".into(), "delayed".into(), "mail/R1.eml".into(), 2_000)],
+        "the job's reports"
+    );
+    assert!(
+        store
+            .job_reports(&job(9, &["+33169293999"]).id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // the mail goes out: due, deferred, due again later, sent, never due again
     let due = store.mail_due(2_000, 10).await.unwrap();
