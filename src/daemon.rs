@@ -224,6 +224,7 @@ impl Daemon {
             converter.clone(),
             warnings,
             Some(mailer.clone()),
+            config.convert.worker_count(),
         ));
         let relay = Relay::new(config.relay.as_ref(), config.maildir()).map_err(Failure::Usage)?;
         let postman = Postman {

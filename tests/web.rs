@@ -397,6 +397,41 @@ async fn an_admin_holds_and_releases_and_the_attacks_are_refused() {
         &format!("/faxes/{id}/act"),
     );
     assert_eq!(status, 403);
+    // a document larger than axum's 2 MB default but within smtp.max_message_size is taken
+    // (and refused here for what it is, named)
+    let big = dir.path().join("big.pdf");
+    let mut junk = b"%PDF-1.4\n".to_vec();
+    junk.resize(3 << 20, b'x');
+    std::fs::write(&big, junk).unwrap();
+    let (status, body) = curl(
+        &hub,
+        &frontdesk,
+        &[
+            "-F",
+            &format!("csrf={frontdesk_csrf}"),
+            "-F",
+            "to=0155000003",
+            "-F",
+            &format!("files=@{}", big.display()),
+        ],
+        "/send/preview",
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("big.pdf"), "{body}");
+    // a name of 100,000 characters is a wrong one, like any other
+    let (status, body) = curl(
+        &hub,
+        "none",
+        &[
+            "-H",
+            "Cookie: faxhub_signin=0123",
+            "--data-binary",
+            &format!("login={}&password=x&nonce=0123", "a".repeat(100_000)),
+        ],
+        "/signin",
+    );
+    assert_eq!(status, 401, "{}", &body[..body.len().min(300)]);
+
     // an administrator's page is nothing to a sender
     assert_eq!(curl(&hub, &frontdesk, &[], "/admin").0, 404);
     b.submit("form.signout button").await;

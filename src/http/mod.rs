@@ -151,7 +151,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/v1/faxes/{id}", get(faxes::one))
         .route("/v1/faxes/{id}/{action}", get(faxes::file).post(faxes::act))
-        .merge(crate::web::routes(api.web.config.enabled))
+        .merge(crate::web::routes(api.web.config.enabled, max_size))
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(api)
 }

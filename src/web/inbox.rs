@@ -105,6 +105,9 @@ async fn drawn_pages(api: &Api, r: &Received) -> Markup {
     let Ok(pdf) = axum::body::to_bytes(response.into_body(), usize::MAX).await else {
         return html! {};
     };
+    let Ok(_turn) = api.web.conversion_turn().await else {
+        return html! { p { "The converters are busy: the pages are not drawn now; the PDF has them." } };
+    };
     let work = match tempfile::Builder::new()
         .prefix("web-inbox-")
         .tempdir_in(api.spool.tmp_dir())

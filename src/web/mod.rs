@@ -44,6 +44,9 @@ pub struct Web {
     pub checks: Vec<String>,
     /// Mails received faxes (forwarding); none on a node that does not.
     pub mailer: Option<crate::inbound::Mailer>,
+    /// Conversions the web client runs at once (previews, checks before sending, received
+    /// pages drawn): as many as the converters' workers, whatever the number of users asking.
+    pub conversions: tokio::sync::Semaphore,
 }
 
 impl Web {
@@ -53,6 +56,7 @@ impl Web {
         converter: Arc<faxhub_converters::Converter>,
         checks: Vec<String>,
         mailer: Option<crate::inbound::Mailer>,
+        conversions: usize,
     ) -> Web {
         let attempts = Mutex::new([
             users::Attempts::new(config.max_failures, config.lockout),
@@ -65,22 +69,44 @@ impl Web {
             converter,
             checks,
             mailer,
+            conversions: tokio::sync::Semaphore::new(conversions.max(1)),
         }
     }
 }
 
-/// The web client's routes (none when `[web] enabled = false`).
-pub fn routes(enabled: bool) -> Router<Api> {
+/// How long a conversion waits for its turn before the user is told the converters are busy.
+const CONVERSION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Web {
+    /// A turn to convert, or 503 once `CONVERSION_WAIT` passed.
+    pub async fn conversion_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
+        match tokio::time::timeout(CONVERSION_WAIT, self.conversions.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the converters are busy: try again in a minute",
+            )),
+        }
+    }
+}
+
+/// The web client's routes (none when `[web] enabled = false`); a fax sent from it may be
+/// `max_size` bytes, as a mail may.
+pub fn routes(enabled: bool, max_size: usize) -> Router<Api> {
     if !enabled {
         return Router::new();
     }
+    let uploads = axum::extract::DefaultBodyLimit::max(max_size);
     Router::new()
         .route("/", get(home))
         .route("/static/{file}", get(pages::asset))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
-        .route("/send", get(send::form).post(send::submit))
-        .route("/send/preview", post(send::preview))
+        .route(
+            "/send",
+            get(send::form).post(send::submit).layer(uploads.clone()),
+        )
+        .route("/send/preview", post(send::preview).layer(uploads))
         .route("/send/check", get(send::check))
         .route("/faxes", get(faxes::list))
         .route("/faxes/{id}", get(faxes::one))

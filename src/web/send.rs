@@ -240,6 +240,7 @@ async fn convert(
     api: &Api,
     prepared: &Prepared,
 ) -> Result<Vec<faxhub_converters::tiff_f::FaxPage>, Problem> {
+    let _turn = api.web.conversion_turn().await?;
     let scratch = api.spool.tmp_dir();
     let work = tempfile::Builder::new()
         .prefix("web-preview-")

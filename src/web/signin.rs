@@ -113,7 +113,12 @@ pub async fn submit(
 ) -> Response {
     let secure = session::over_tls(peer.as_ref());
     let next = local_path(form.next.as_deref()).to_string();
-    let login = form.login.trim();
+    let full_login = form.login.trim();
+    // a name longer than any is not kept whole (it is wrong anyway)
+    let login: &str = match full_login.char_indices().nth(users::MAX_LOGIN) {
+        Some((at, _)) => &full_login[..at],
+        None => full_login,
+    };
     let sent = session::cookie(&headers, SIGNIN_COOKIE);
     if !session::same_origin(&headers)
         || !sent.is_some_and(|c| crate::http::token::same(c, &form.nonce))
@@ -156,7 +161,14 @@ pub async fn submit(
         );
     }
     let web = &api.web;
-    match users::sign_in(&web.config, web.directory.as_ref(), login, &form.password).await {
+    match users::sign_in(
+        &web.config,
+        web.directory.as_ref(),
+        full_login,
+        &form.password,
+    )
+    .await
+    {
         Ok(Some(user)) => {
             web.attempts.lock().unwrap_or_else(|p| p.into_inner())[0].succeeded(&keys[0]);
             match session::begin(&api, &user, web.config.session_ttl, secure).await {
