@@ -102,10 +102,7 @@ pub fn routes(enabled: bool, max_size: usize) -> Router<Api> {
         .route("/static/{file}", get(pages::asset))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
-        .route(
-            "/send",
-            get(send::form).post(send::submit).layer(uploads.clone()),
-        )
+        .route("/send", get(send::form).post(send::submit).layer(uploads))
         .route("/send/preview", post(send::preview).layer(uploads))
         .route("/send/check", get(send::check))
         .route("/faxes", get(faxes::list))
