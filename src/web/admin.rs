@@ -9,6 +9,7 @@ use crate::http::Api;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::store::PageQuery;
 use maud::html;
 
@@ -26,6 +27,24 @@ async fn admin(api: &Api, headers: &HeaderMap, back: &str) -> Result<WebUser, Re
     }
 }
 
+/// Every sender's unfinished jobs (with a recipient in `status`, if given), the first 1,000.
+async fn unfinished(
+    api: &Api,
+    status: Option<RecipientStatus>,
+) -> Result<Vec<faxhub_queue::store::JobView>, Failed> {
+    api.store
+        .jobs_page(&PageQuery {
+            sender: None,
+            status,
+            since_ms: None,
+            after: None,
+            include_finished: false,
+            limit: 1000,
+        })
+        .await
+        .map_err(Failed::unavailable)
+}
+
 fn admin_nav() -> maud::Markup {
     html! {
         nav.sub { a href="/admin" { "Queue" } a href="/admin/lines" { "Lines" } a href="/inbox" { "Received" } a href="/admin/config" { "Configuration" } }
@@ -38,20 +57,9 @@ pub async fn queue(State(api): State<Api>, headers: HeaderMap) -> Response {
         Ok(user) => user,
         Err(to) => return to,
     };
-    let jobs = match api
-        .store
-        .jobs_page(&PageQuery {
-            sender: None,
-            status: None,
-            since_ms: None,
-            after: None,
-            include_finished: false,
-            limit: 1000,
-        })
-        .await
-    {
+    let jobs = match unfinished(&api, None).await {
         Ok(jobs) => jobs,
-        Err(e) => return Failed::unavailable(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let body = html! {
         (admin_nav())
@@ -91,27 +99,16 @@ pub async fn lines(State(api): State<Api>, headers: HeaderMap) -> Response {
         Err(to) => return to,
     };
     // the calls in progress, every node's
-    let sending = match api
-        .store
-        .jobs_page(&PageQuery {
-            sender: None,
-            status: Some(faxhub_queue::state::RecipientStatus::Sending),
-            since_ms: None,
-            after: None,
-            include_finished: false,
-            limit: 1000,
-        })
-        .await
-    {
+    let sending = match unfinished(&api, Some(RecipientStatus::Sending)).await {
         Ok(jobs) => jobs,
-        Err(e) => return Failed::unavailable(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let calls: Vec<_> = sending
         .iter()
         .flat_map(|job| {
             job.recipients
                 .iter()
-                .filter(|r| r.status == faxhub_queue::state::RecipientStatus::Sending)
+                .filter(|r| r.status == RecipientStatus::Sending)
                 .map(move |r| (job, r))
         })
         .collect();

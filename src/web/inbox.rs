@@ -4,6 +4,7 @@
 //! user's fax is 404, as if absent.
 
 use super::pages::{csrf, layout, when};
+use super::session::WebUser;
 use super::{Failed, page, posted, signed_in};
 use crate::http::Api;
 use crate::http::inbox::{received, received_page, received_pdf};
@@ -11,15 +12,12 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
 use faxhub_lines::inbox::Received;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 /// Faxes listed at most (the newest).
 const SHOWN: usize = 1000;
-/// Pages drawn at most on a fax's page.
-const MAX_DRAWN: usize = 20;
 
 /// `GET /inbox`.
 pub async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
@@ -65,15 +63,20 @@ fn from(r: &Received) -> String {
     }
 }
 
+/// The signed-in user of a request for reception `id`, and the reception if they see it.
+async fn seen(api: &Api, headers: &HeaderMap, id: &str) -> Result<(WebUser, Received), Response> {
+    let user = signed_in(api, headers, &format!("/inbox/{id}")).await?;
+    match received(api, &user.caller(), id).await {
+        Ok(r) => Ok((user, r)),
+        Err(problem) => Err(Failed::of(&user, problem).into_response()),
+    }
+}
+
 /// `GET /inbox/{id}`.
 pub async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let user = match signed_in(&api, &headers, &format!("/inbox/{id}")).await {
-        Ok(user) => user,
-        Err(to) => return to,
-    };
-    let r = match received(&api, &user.caller(), &id).await {
-        Ok(r) => r,
-        Err(problem) => return Failed::of(&user, problem).into_response(),
+    let (user, r) = match seen(&api, &headers, &id).await {
+        Ok(seen) => seen,
+        Err(answer) => return answer,
     };
     // read by its owner (an administrator looking is not the owner reading)
     let owner = api.owners.owner(&r.did).await.ok().flatten();
@@ -130,21 +133,7 @@ async fn drawn_pages(api: &Api, r: &Received) -> Markup {
         Err(e) => Err(e.to_string()),
     };
     let images = match pages {
-        Ok(pages) => tokio::task::spawn_blocking(move || {
-            pages
-                .iter()
-                .take(MAX_DRAWN)
-                .filter_map(|p| faxhub_converters::preview::png(p, 816).ok())
-                .map(|png| {
-                    format!(
-                        "data:image/png;base64,{}",
-                        base64::engine::general_purpose::STANDARD.encode(png)
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default(),
+        Ok(pages) => super::pages::drawn(pages).await.unwrap_or_default(),
         Err(why) => {
             tracing::warn!(fax = %r.id, %why, "web: a received fax cannot be drawn");
             return html! { p { "The pages cannot be shown here; the PDF has them." } };
@@ -161,13 +150,9 @@ async fn drawn_pages(api: &Api, r: &Received) -> Markup {
 
 /// `GET /inbox/{id}/fax.pdf`.
 pub async fn pdf(State(api): State<Api>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let user = match signed_in(&api, &headers, &format!("/inbox/{id}")).await {
-        Ok(user) => user,
-        Err(to) => return to,
-    };
-    let r = match received(&api, &user.caller(), &id).await {
-        Ok(r) => r,
-        Err(problem) => return Failed::of(&user, problem).into_response(),
+    let (user, r) = match seen(&api, &headers, &id).await {
+        Ok(seen) => seen,
+        Err(answer) => return answer,
     };
     match received_pdf(&api, &r).await {
         Ok(response) => response,

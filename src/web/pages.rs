@@ -91,3 +91,31 @@ pub fn when(rfc3339: &str) -> String {
         })
         .unwrap_or_else(|_| rfc3339.to_string())
 }
+
+/// Pages drawn on a page at most (the count says how many there are).
+pub const MAX_DRAWN: usize = 20;
+/// Width of a page drawn, in pixels.
+const DRAWN_WIDTH: u32 = 816;
+
+/// The first `MAX_DRAWN` fax pages as PNG `data:` addresses for `<img src>` (off the async
+/// workers).
+pub async fn drawn(pages: Vec<faxhub_converters::tiff_f::FaxPage>) -> Result<Vec<String>, String> {
+    use base64::Engine;
+    tokio::task::spawn_blocking(move || {
+        pages
+            .iter()
+            .take(MAX_DRAWN)
+            .map(|p| {
+                faxhub_converters::preview::png(p, DRAWN_WIDTH).map(|png| {
+                    format!(
+                        "data:image/png;base64,{}",
+                        base64::engine::general_purpose::STANDARD.encode(png)
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

@@ -16,15 +16,9 @@ use axum::Json;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
 use faxhub_converters::ConvertError;
 use maud::{Markup, html};
 use serde::Deserialize;
-
-/// Pages drawn in a preview at most (the count says how many there are).
-const MAX_PREVIEW: usize = 20;
-/// Width of a preview page, in pixels.
-const PREVIEW_WIDTH: u32 = 816;
 
 /// `GET /send`.
 pub async fn form(State(api): State<Api>, headers: HeaderMap) -> Response {
@@ -277,7 +271,7 @@ fn conversion_problem(e: ConvertError) -> Problem {
 }
 
 /// `POST /send/preview`: `{"pages": n, "images": ["data:image/png;base64,…"]}` (the first
-/// `MAX_PREVIEW` pages), or `{"error": "…"}`.
+/// `pages::MAX_DRAWN` pages), or `{"error": "…"}`.
 pub async fn preview(State(api): State<Api>, headers: HeaderMap, request: Request) -> Response {
     let failed = |status: StatusCode, message: String| {
         (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -291,27 +285,10 @@ pub async fn preview(State(api): State<Api>, headers: HeaderMap, request: Reques
         Err(p) => return failed(p.status(), p.detail().to_string()),
     };
     let count = pages.len();
-    let images = tokio::task::spawn_blocking(move || {
-        pages
-            .iter()
-            .take(MAX_PREVIEW)
-            .map(|p| {
-                faxhub_converters::preview::png(p, PREVIEW_WIDTH).map(|png| {
-                    format!(
-                        "data:image/png;base64,{}",
-                        base64::engine::general_purpose::STANDARD.encode(png)
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await;
+    let images = super::pages::drawn(pages).await;
     match images {
-        Ok(Ok(images)) => {
-            Json(serde_json::json!({ "pages": count, "images": images })).into_response()
-        }
-        Ok(Err(e)) => failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => failed(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Ok(images) => Json(serde_json::json!({ "pages": count, "images": images })).into_response(),
+        Err(e) => failed(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
