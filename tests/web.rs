@@ -141,7 +141,17 @@ async fn a_directory_user_sends_with_a_preview_follows_it_live_and_finds_it_in_t
             .await,
         "2"
     );
+    // page 1 and the PDF appear once converted, without a reload either
+    b.wait_for("#pages-view img.thumb", SHORT).await;
     b.screenshot("delivered").await;
+    // on a phone's screen the pages fit its width: nothing to scroll sideways
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.screenshot("phone").await;
+    b.assert_fits("the job's page").await;
+    b.goto("/send").await;
+    b.assert_fits("the send page").await;
+    b.goto(&job_path).await;
+    b.client.set_window_size(1200, 1000).await.unwrap();
     let job = hub.show(&id);
     assert_eq!(job["sender"], "alice@example.com");
     assert_eq!(job["subject"], "Quarterly figures");

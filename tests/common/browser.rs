@@ -146,6 +146,26 @@ impl Browser {
         }
     }
 
+    /// Asserts that the page shown is no wider than the window (nothing to scroll sideways),
+    /// naming `what` and the elements that stick out.
+    pub async fn assert_fits(&self, what: &str) {
+        let fits = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth, \
+                 [...document.querySelectorAll('body *')]\
+                 .filter(e => e.getBoundingClientRect().right > window.innerWidth)\
+                 .map(e => e.tagName + '.' + e.className).slice(0, 5)];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            fits[0].as_u64() <= fits[1].as_u64(),
+            "{what} is wider than the window: {fits}"
+        );
+    }
+
     /// How many elements `css` matches now.
     pub async fn count(&self, css: &str) -> usize {
         self.client.find_all(Locator::Css(css)).await.unwrap().len()
