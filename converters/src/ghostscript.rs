@@ -1,6 +1,7 @@
 //! Ghostscript: PDF and PostScript to TIFF-F (CCITT G4, 204 dpi across, one strip per page), always
 //! with `-dSAFER`. The media size is fixed and every page is fitted to it, so widths never drift;
 //! rendering stops one page past `max_pages`, so a page bomb costs no more than a long document.
+//! Text and line art are drawn solid black unless `black_text = false` (photos stay dithered).
 
 use crate::exec;
 use crate::options::Options;
@@ -36,6 +37,15 @@ pub(crate) async fn render(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if config.black_text {
+        // Text and vector art darker than L* 75 (dark blue, a #888 grey) drawn solid black,
+        // lighter ones (a #ccc table header's background) white; images keep their halftone.
+        args.extend(
+            ["-dBlackText", "-dBlackVector", "-dBlackThresholdL=75"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+    }
     // Stop one page past the limit: a 100,000-page file costs no more than a too-long one.
     args.push(format!("-dLastPage={}", config.max_pages.saturating_add(1)));
     args.push(format!("-r{X_DPI}x{}", options.resolution.y_dpi()));

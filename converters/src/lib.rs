@@ -89,6 +89,10 @@ pub struct ConvertConfig {
     /// Longest time LibreOffice may take for one document (then its instance is replaced).
     #[serde(with = "faxhub_queue::units::serde_duration")]
     pub office_timeout: Duration,
+    /// Text and line art in solid black (coloured and grey ones too, the lightest excepted),
+    /// photos still dithered: a fax is black and white, and a dark-blue heading or a grey
+    /// footer halftoned comes out hollow and dotted. `false`: every colour halftoned.
+    pub black_text: bool,
     /// Cover pages (`[convert.cover]`).
     pub cover: CoverConfig,
     /// The converters' sandbox (`[convert.sandbox]`).
@@ -108,6 +112,7 @@ impl Default for ConvertConfig {
             compression: Compression::G4,
             office_instances: 0,
             office_timeout: DEFAULT_OFFICE_TIMEOUT,
+            black_text: true,
             cover: CoverConfig::default(),
             sandbox: SandboxConfig::default(),
         }

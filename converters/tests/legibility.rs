@@ -288,3 +288,93 @@ fn accuracy_is_an_edit_distance() {
     assert_eq!(accuracy("a  b\nc", "a b c"), 1.0);
     assert_eq!(accuracy("abcd", ""), 0.0);
 }
+
+/// An HTML mail as Outlook or a web mailer writes it, in `heading`, `link`, `footer` colours
+/// and a table whose header row has the background `header_row`.
+fn html_mail(heading: &str, link: &str, footer: &str, header_row: &str) -> String {
+    format!(
+        "From: Alice <alice@example.com>\r\nTo: 0169293999@fax.localhost\r\nSubject: Review\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <html><body style=\"font-family: Arial, sans-serif; font-size: 11pt\">\
+         <h2 style=\"color:{heading}\">Quarterly Supplier Review</h2>\
+         <p>Please find the figures for the third quarter below. Orders go through the \
+         <a href=\"https://example.com/orders\" style=\"color:{link}\">supplier portal page</a> \
+         as before.</p>\
+         <table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">\
+         <tr style=\"background:{header_row}\"><th>Product</th><th>Units</th><th>Amount</th></tr>\
+         <tr><td>Copper wire</td><td>1200</td><td>4500 EUR</td></tr>\
+         <tr><td>Steel bolts</td><td>800</td><td>960 EUR</td></tr></table>\
+         <p style=\"color:{footer}; font-size:9pt\">Durand Industries, 12 rue des Lilas, \
+         75011 Paris. Registered company 123456789.</p></body></html>\r\n"
+    )
+}
+
+/// What the mail says, as OCR should read it.
+const HTML_MAIL_TEXT: &str = "Quarterly Supplier Review Please find the figures for the third \
+    quarter below. Orders go through the supplier portal page as before. Product Units Amount \
+    Copper wire 1200 4500 EUR Steel bolts 800 960 EUR Durand Industries, 12 rue des Lilas, \
+    75011 Paris. Registered company 123456789.";
+
+/// The mail `eml` faxed by faxhub (`black_text` as given), read back by Tesseract.
+async fn fax_and_read(d: &Path, name: &str, eml: &str, black_text: bool) -> String {
+    let converter = Converter::new(ConvertConfig {
+        office_instances: 1,
+        tool_timeout: Duration::from_secs(60),
+        black_text,
+        ..ConvertConfig::default()
+    })
+    .with_scratch(d.to_path_buf());
+    let work = d.join(name);
+    std::fs::create_dir_all(&work).unwrap();
+    let set = converter
+        .convert_file("mail.eml", eml.as_bytes(), &work)
+        .await
+        .unwrap();
+    let tiff = d.join(format!("{name}.tif"));
+    std::fs::copy(&set.tiff, &tiff).unwrap();
+    ocr(&pages_as_pgm(&tiff, d))
+}
+
+/// Coloured and grey text stays text: a dark-blue heading, a blue link, a grey 9 pt footer and
+/// a table with a grey header row read back as well as the same mail in black. The control:
+/// halftoned (`black_text = false`), the coloured mail reads worse and its footer is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn coloured_and_grey_text_reads_as_well_as_black() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let colour = html_mail("#1a3c7a", "#0645ad", "#888888", "#cccccc");
+    let black = html_mail("#000000", "#000000", "#000000", "#ffffff");
+    let black_read = fax_and_read(d, "black", &black, true).await;
+    let colour_read = fax_and_read(d, "colour", &colour, true).await;
+    let halftoned = fax_and_read(d, "halftoned", &colour, false).await;
+    let (a_black, a_colour, a_halftoned) = (
+        accuracy(HTML_MAIL_TEXT, &black_read),
+        accuracy(HTML_MAIL_TEXT, &colour_read),
+        accuracy(HTML_MAIL_TEXT, &halftoned),
+    );
+    println!(
+        "black {:.2}%, colour {:.2}%, colour halftoned {:.2}%",
+        a_black * 100.0,
+        a_colour * 100.0,
+        a_halftoned * 100.0
+    );
+    for line in [
+        "Quarterly Supplier Review",
+        "supplier portal page",
+        "Copper wire",
+        "960 EUR",
+        "Registered company 123456789",
+    ] {
+        assert!(
+            colour_read.contains(line),
+            "{line:?} not read:\n{colour_read}"
+        );
+    }
+    assert!(
+        a_colour >= a_black,
+        "colour {a_colour} < black {a_black}:\n{colour_read}\n---\n{black_read}"
+    );
+    // the control: halftoned, the grey footer is not read and the whole reads worse
+    assert!(!halftoned.contains("123456789"), "{halftoned}");
+    assert!(a_halftoned < a_colour, "{halftoned}");
+}
