@@ -13,10 +13,11 @@
 # the shared store of several nodes (the tests start servers of their own on private sockets);
 # curl asks the HTTP API, and Prometheus scrapes its metrics (promtool lints them and the alert
 # rules of share/prometheus); slapd is the directory (OpenLDAP) the LDAP tests start privately;
-# chromium and chromium-driver are the browser the web client's tests drive over WebDriver.
+# chromium and chromium-driver are the browser the web client's tests drive over WebDriver;
+# Carlito and Caladea are the metric-compatible stand-ins for Calibri and Cambria in mails.
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-  python3-uno fonts-liberation fonts-dejavu-core postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
+  python3-uno fonts-liberation fonts-dejavu-core fonts-crosextra-carlito fonts-crosextra-caladea postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
   postgresql curl prometheus python3-pip slapd ldap-utils
   chromium chromium-driver)

@@ -132,10 +132,92 @@ pub(crate) fn printable(html: &str, images: &HashMap<String, String>) -> String 
             },
         );
     let body = builder.clean(html).to_string();
+    // The body text is in the font the mail's own body style or style sheet names (removed
+    // with the sheet, so carried here), else in the sans-serif mail programs show, not
+    // LibreOffice's default serif. Names are found by fontconfig and LibreOffice's
+    // replacement table: Arial and Helvetica as Liberation Sans, Times New Roman as Liberation
+    // Serif, Courier New as Liberation Mono, Calibri as Carlito, Cambria as Caladea (each
+    // metric-compatible: the lines break where they did for the sender), others (Verdana,
+    // Segoe UI, Tahoma) as DejaVu Sans.
+    let font = match body_font(html) {
+        Some(named) => format!("{named}, {DEFAULT_FONT}"),
+        None => DEFAULT_FONT.to_string(),
+    };
     format!(
         "<!DOCTYPE html>\n<html><head><meta http-equiv=\"Content-Type\" \
-         content=\"text/html; charset=utf-8\"></head>\n<body>{body}</body></html>\n"
+         content=\"text/html; charset=utf-8\"></head>\n\
+         <body style=\"font-family: {font}\">{body}</body></html>\n"
     )
+}
+
+/// The font of text whose font the mail does not name.
+const DEFAULT_FONT: &str = "'Liberation Sans', Arial, sans-serif";
+
+/// Style sheet selectors whose font is the body text's (Outlook puts it on `MsoNormal`).
+const BODY_SELECTORS: &[&str] = &["body", "p", "div", "p.msonormal", ".msonormal"];
+
+/// The longest font list taken from a mail; a longer one is ignored.
+const MAX_FONT_LIST: usize = 200;
+
+/// The font list the mail gives its body text: the `<body style>`'s `font-family`, else the
+/// last style sheet rule for one of [`BODY_SELECTORS`] that names one. Only a plain list of
+/// family names is taken (letters, digits, spaces, quotes, commas, hyphens), with double
+/// quotes made single so that it can stand in a `style` attribute.
+pub(crate) fn body_font(html: &str) -> Option<String> {
+    // searched in lower case; ASCII lower case keeps every offset, so names keep their case
+    let lower = html.to_ascii_lowercase();
+    let from_body = lower.find("<body").and_then(|start| {
+        let tag = &lower[start..start + lower[start..].find('>')?];
+        font_family(style_attribute(tag)?)
+    });
+    let from_sheet = || {
+        let mut found = None;
+        let mut rest = lower.as_str();
+        while let Some(start) = rest.find("<style") {
+            let sheet = &rest[start..];
+            let end = sheet.find("</style").unwrap_or(sheet.len());
+            for rule in sheet[..end].split('}') {
+                let Some((selectors, declarations)) = rule.rsplit_once('{') else {
+                    continue;
+                };
+                // an at-rule's block (`@media print { p {`) leaves the rule's selector last
+                let selectors = selectors.rsplit(['{', '>']).next().unwrap_or("");
+                if selectors
+                    .split(',')
+                    .any(|s| BODY_SELECTORS.contains(&s.trim()))
+                {
+                    found = font_family(declarations).or(found);
+                }
+            }
+            rest = &sheet[end..];
+        }
+        found
+    };
+    let found = from_body.or_else(from_sheet)?;
+    let start = found.as_ptr() as usize - lower.as_ptr() as usize;
+    let list = html[start..start + found.len()].trim();
+    let list = list.strip_suffix("!important").unwrap_or(list).trim();
+    let plain = |c: char| c.is_ascii_alphanumeric() || " ,'\"-_".contains(c);
+    (!list.is_empty() && list.len() <= MAX_FONT_LIST && list.chars().all(plain))
+        .then(|| list.replace('"', "'"))
+}
+
+/// The value of a tag's `style` attribute, in whichever quotes it has.
+fn style_attribute(tag: &str) -> Option<&str> {
+    let at = tag.find("style")? + "style".len();
+    let value = tag[at..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = value.chars().next().filter(|c| matches!(c, '"' | '\''));
+    match quote {
+        Some(q) => value[1..].split(q).next(),
+        None => value.split(char::is_whitespace).next(),
+    }
+}
+
+/// The value of the first `font-family` declaration in `declarations`.
+fn font_family(declarations: &str) -> Option<&str> {
+    let start = declarations.find("font-family")? + "font-family".len();
+    let value = declarations[start..].trim_start().strip_prefix(':')?;
+    Some(value.split(';').next().unwrap_or(value))
 }
 
 fn keep_local_image(url: &str) -> Option<Cow<'_, str>> {
@@ -197,6 +279,54 @@ mod tests {
         let html = r#"<img src="cid:a@b"><IMG SRC='CID:c%20d'><td style="x:url(cid:e)">"#;
         let got = referenced_cids(html);
         assert_eq!(got, HashSet::from(["a@b".into(), "c d".into(), "e".into()]));
+    }
+
+    #[test]
+    fn the_body_font_is_the_one_the_mail_names() {
+        let outlook = r##"<html><head><style><!--
+            @font-face {font-family:"Cambria Math"; panose-1:2 4 5 3 5 4 6 3 2 4;}
+            @font-face {font-family:Calibri; panose-1:2 15 5 2 2 2 4 3 2 4;}
+            p.MsoNormal, li.MsoNormal, div.MsoNormal
+                {margin:0cm; font-size:11.0pt; font-family:"Calibri",sans-serif;}
+            a:link {color:#0563C1; font-family:"Courier New";}
+            @media print { p { font-family: Cambria !important } }
+            --></style></head><body lang=EN-US link="#0563C1"><p class=MsoNormal>Hi</p>"##;
+        assert_eq!(body_font(outlook).as_deref(), Some("Cambria"));
+        let screen_only =
+            outlook.replace("@media print { p { font-family: Cambria !important } }", "");
+        assert_eq!(
+            body_font(&screen_only).as_deref(),
+            Some("'Calibri',sans-serif")
+        );
+        let on_body = r#"<BODY STYLE='font-family:"Segoe UI", Verdana; font-size:10pt'><p>x"#;
+        assert_eq!(body_font(on_body).as_deref(), Some("'Segoe UI', Verdana"));
+        assert_eq!(
+            body_font("<body style=font-family:Arial><p>x").as_deref(),
+            Some("Arial")
+        );
+        // nothing named, or something that is not a plain list of names
+        for html in [
+            "<p>no font</p>",
+            "<body style=\"color:red\">",
+            "<body style=\"font-family: x\\\" onload=y\">",
+            "<style>p{font-family:url(http://x/f.woff)}</style>",
+            "<style>p{font-family:</style>",
+            "<style>}}}{{{font-family</style>",
+        ] {
+            assert_eq!(body_font(html), None, "{html}");
+        }
+        let long = format!("<body style=\"font-family:{}\">", "a,".repeat(200));
+        assert_eq!(body_font(&long), None);
+        let page = printable(on_body, &HashMap::new());
+        assert!(
+            page.contains("<body style=\"font-family: 'Segoe UI', Verdana, 'Liberation Sans'"),
+            "{page}"
+        );
+        let page = printable("<p>x</p>", &HashMap::new());
+        assert!(
+            page.contains("font-family: 'Liberation Sans', Arial, sans-serif"),
+            "{page}"
+        );
     }
 
     #[test]

@@ -301,7 +301,7 @@ fn html_mail(heading: &str, link: &str, footer: &str, header_row: &str) -> Strin
          <a href=\"https://example.com/orders\" style=\"color:{link}\">supplier portal page</a> \
          as before.</p>\
          <table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">\
-         <tr style=\"background:{header_row}\"><th>Product</th><th>Units</th><th>Amount</th></tr>\
+         <tr style=\"background-color:{header_row}\"><th>Product</th><th>Units</th><th>Amount</th></tr>\
          <tr><td>Copper wire</td><td>1200</td><td>4500 EUR</td></tr>\
          <tr><td>Steel bolts</td><td>800</td><td>960 EUR</td></tr></table>\
          <p style=\"color:{footer}; font-size:9pt\">Durand Industries, 12 rue des Lilas, \
@@ -377,4 +377,87 @@ async fn coloured_and_grey_text_reads_as_well_as_black() {
     // the control: halftoned, the grey footer is not read and the whole reads worse
     assert!(!halftoned.contains("123456789"), "{halftoned}");
     assert!(a_halftoned < a_colour, "{halftoned}");
+}
+
+/// A mail as Outlook writes it, its body text in `font` by its style sheet (or in no font).
+fn outlook_mail(font: Option<&str>) -> String {
+    let sheet = font.map_or(String::new(), |f| {
+        format!("p.MsoNormal {{margin:0cm; font-size:11.0pt; font-family:\"{f}\",sans-serif;}}")
+    });
+    let text = "Dear supplier, please find attached our purchase order for the third quarter. \
+                Deliveries go to the warehouse at 12 rue des Lilas before the end of the month; \
+                invoices quote the order number and the name of the person who ordered.";
+    format!(
+        "From: Alice <alice@example.com>\r\nTo: 0169293999@fax.localhost\r\nSubject: Order\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <html><head><style><!--\r\n@font-face {{font-family:Calibri;}}\r\n{sheet}\r\n--></style>\
+         </head><body lang=EN-US><p class=MsoNormal>{text}</p>\
+         <p class=MsoNormal>{text}</p></body></html>\r\n"
+    )
+}
+
+/// The pages faxhub makes of `eml`, as pixels.
+async fn fax_pixels(converter: &Converter, d: &Path, name: &str, eml: &str) -> Vec<Vec<u8>> {
+    let work = d.join(name);
+    std::fs::create_dir_all(&work).unwrap();
+    let set = converter
+        .convert_file("mail.eml", eml.as_bytes(), &work)
+        .await
+        .unwrap();
+    let tiff = d.join(format!("{name}.tif"));
+    std::fs::copy(&set.tiff, &tiff).unwrap();
+    pages_as_pgm(&tiff, d)
+        .iter()
+        .map(|page| std::fs::read(page).unwrap())
+        .collect()
+}
+
+/// Fonts a mail names are drawn in their metric-compatible twins (the lines break where they
+/// did for the sender), and a mail that names none is in sans-serif: Calibri (from Outlook's
+/// style sheet) is drawn exactly as Carlito, Arial as Liberation Sans, no font as Liberation
+/// Sans. The controls: DejaVu Sans (the fallback without the twin) and Liberation Serif (the
+/// default without the wrapper's font) draw other pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn named_fonts_are_drawn_in_their_metric_twins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let converter = Converter::new(ConvertConfig {
+        office_instances: 1,
+        tool_timeout: Duration::from_secs(60),
+        ..ConvertConfig::default()
+    })
+    .with_scratch(d.to_path_buf());
+    let mut drawn = std::collections::HashMap::new();
+    for (name, font) in [
+        ("calibri", Some("Calibri")),
+        ("carlito", Some("Carlito")),
+        ("dejavu", Some("DejaVu Sans")),
+        ("arial", Some("Arial")),
+        ("liberation", Some("Liberation Sans")),
+        ("none", None),
+        ("serif", Some("Liberation Serif")),
+    ] {
+        let pixels = fax_pixels(&converter, d, name, &outlook_mail(font)).await;
+        drawn.insert(name, pixels);
+    }
+    let same = |a: &str, b: &str| drawn[a] == drawn[b];
+    assert!(
+        same("calibri", "carlito"),
+        "Calibri is not drawn as Carlito"
+    );
+    assert!(
+        same("arial", "liberation"),
+        "Arial is not drawn as Liberation Sans"
+    );
+    assert!(
+        same("none", "liberation"),
+        "a mail naming no font is not in Liberation Sans"
+    );
+    // the controls: the comparison tells fonts apart
+    assert!(
+        !same("carlito", "dejavu"),
+        "Carlito is drawn as DejaVu Sans: is it installed?"
+    );
+    assert!(!same("liberation", "serif"));
+    assert!(!same("carlito", "liberation"));
 }
