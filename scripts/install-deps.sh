@@ -14,10 +14,12 @@
 # curl asks the HTTP API, and Prometheus scrapes its metrics (promtool lints them and the alert
 # rules of share/prometheus); slapd is the directory (OpenLDAP) the LDAP tests start privately;
 # chromium and chromium-driver are the browser the web client's tests drive over WebDriver;
-# Carlito and Caladea are the metric-compatible stand-ins for Calibri and Cambria in mails.
+# Carlito and Caladea are the metric-compatible stand-ins for Calibri and Cambria in mails;
+# libheif (heif-convert) reads iPhone photos and libjpeg-turbo (djpeg) the JPEGs the Rust decoder
+# refuses (the tests make theirs with heif-enc and cjpeg).
 set -euo pipefail
 packages=(ghostscript libtiff-tools qpdf libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-  python3-uno fonts-liberation fonts-dejavu-core fonts-crosextra-carlito fonts-crosextra-caladea postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
+  python3-uno fonts-liberation fonts-dejavu-core fonts-crosextra-carlito fonts-crosextra-caladea libheif-examples libjpeg-turbo-progs postfix swaks libnet-ssleay-perl libauthen-sasl-perl sqlite3 procps
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra libspandsp-dev sip-tester tshark dovecot-core dovecot-imapd openssl bubblewrap
   postgresql curl prometheus python3-pip slapd ldap-utils
   chromium chromium-driver)

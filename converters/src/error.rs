@@ -24,8 +24,10 @@ pub enum ConvertError {
     Damaged { part: String, detail: String },
     #[error("{part}: the file is protected by a password")]
     Encrypted { part: String },
-    #[error("the document has {pages} pages, more than the {max} a fax may have here")]
-    TooManyPages { pages: u32, max: u32 },
+    /// `part` is the file with which the fax went past the limit (`pages` counts all the
+    /// fax's pages up to it, where they were counted).
+    #[error("{part}: with it the fax has {pages} pages, more than the {max} a fax may have here")]
+    TooManyPages { part: String, pages: u32, max: u32 },
     #[error("{part}: {tool} took longer than {after:?} to convert it")]
     Timeout {
         part: String,
@@ -215,6 +217,7 @@ mod tests {
             ),
             (
                 ConvertError::TooManyPages {
+                    part: part(),
                     pages: 201,
                     max: 200,
                 },

@@ -21,6 +21,7 @@ mod limits;
 mod mime;
 mod office;
 mod options;
+mod pictures;
 pub mod preview;
 mod raster;
 pub mod received;
@@ -300,7 +301,7 @@ impl Converter {
             let cover = self.render(&pdf, 0, &set.options, workdir).await?;
             if cover.len() as u32 == cover_pages {
                 let all: Vec<FaxPage> = cover.into_iter().chain(pages.iter().cloned()).collect();
-                return self.finish(&all, set.options, workdir).await;
+                return self.finish(&all, set.options, workdir, COVER).await;
             }
             cover_pages = cover.len() as u32;
         }
@@ -444,80 +445,170 @@ impl Converter {
         options: &Options,
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
-        let y_dpi = options.resolution.y_dpi();
         let started = std::time::Instant::now();
         let documents = &self.office_to_pdf(documents, workdir).await?;
         let office = started.elapsed();
         let mut pages: Vec<FaxPage> = Vec::new();
+        let max = self.config.max_pages as usize;
         // Consecutive Ghostscript documents are rendered in one run (its start-up is the cost).
         let mut i = 0;
         while i < documents.len() {
-            if documents[i].kind() == Kind::Image {
-                let doc = &documents[i];
-                let (name, bytes, paper) =
-                    (doc.name().to_string(), doc.bytes().to_vec(), options.paper);
-                let max = self.config.max_pages;
-                let decode = tokio::task::spawn_blocking(move || {
-                    raster::pages(&name, &bytes, paper, y_dpi, max)
-                });
-                // the decoders are bounded in pixels; this bounds them in time too
-                let rastered = tokio::time::timeout(self.config.tool_timeout, decode)
-                    .await
-                    .map_err(|_| ConvertError::Timeout {
-                        part: doc.name().to_string(),
-                        tool: "the image decoder".into(),
-                        after: self.config.tool_timeout,
-                    })?
-                    .map_err(ConvertError::from)?;
-                match rastered {
-                    Ok(bitmaps) => {
-                        for bitmap in &bitmaps {
-                            pages.push(FaxPage::from_bitmap(bitmap, y_dpi)?);
-                        }
-                    }
-                    // libtiff reads TIFF variants the pure-Rust decoder does not (G3, palettes,
-                    // old JPEG…): let it make a PDF of the pages, and render that.
-                    Err(first) if raster::is_tiff(doc.bytes()) => pages.extend(
-                        self.tiff_via_libtiff(doc, i, options, workdir)
-                            .await
-                            .map_err(|_| first)?,
-                    ),
-                    Err(e) => return Err(e),
+            let run_end = match documents[i].kind() {
+                Kind::Image => i + 1,
+                _ => documents[i..]
+                    .iter()
+                    .position(|d| d.kind() == Kind::Image)
+                    .map_or(documents.len(), |k| i + k),
+            };
+            let before = pages.len();
+            match documents[i].kind() {
+                Kind::Image => {
+                    pages.extend(self.image_pages(&documents[i], i, options, workdir).await?)
                 }
-                i += 1;
-                continue;
+                _ => pages.extend(
+                    self.render(&documents[i..run_end], i, options, workdir)
+                        .await?,
+                ),
             }
-            let run_end = documents[i..]
-                .iter()
-                .position(|d| d.kind() == Kind::Image)
-                .map_or(documents.len(), |k| i + k);
-            pages.extend(
-                self.render(&documents[i..run_end], i, options, workdir)
-                    .await?,
-            );
+            if pages.len() > max {
+                let run = &documents[i..run_end];
+                let part = self.past_the_limit(run, i, before, options, workdir).await;
+                return Err(ConvertError::TooManyPages {
+                    part,
+                    pages: pages.len() as u32,
+                    max: max as u32,
+                });
+            }
             i = run_end;
-            if pages.len() > self.config.max_pages as usize {
-                break;
-            }
         }
         let rendered = started.elapsed();
-        let set = self.finish(&pages, *options, workdir).await;
+        let blame = documents.last().map_or("the document", |d| d.name());
+        let set = self.finish(&pages, *options, workdir, blame).await;
         tracing::debug!(office = ?office, render = ?(rendered - office), finish = ?(started.elapsed() - rendered), "page set timings");
         set
     }
 
+    /// The pages of one picture: decoded here, or by libtiff, libheif or libjpeg when the Rust
+    /// decoders refuse it (`pictures`); the first refusal stands if the second reader fails too.
+    async fn image_pages(
+        &self,
+        doc: &Document,
+        index: usize,
+        options: &Options,
+        workdir: &Path,
+    ) -> Result<Vec<FaxPage>, ConvertError> {
+        let first = match self
+            .raster(doc.name(), doc.bytes().to_vec(), options)
+            .await?
+        {
+            Ok(pages) => return Ok(pages),
+            Err(first) => first,
+        };
+        if matches!(first, ConvertError::TooManyPages { .. }) {
+            return Err(first);
+        }
+        // libtiff reads TIFF variants the pure-Rust decoder does not (G3, palettes, old
+        // JPEG…): it makes a PDF of the pages, which is rendered.
+        if raster::is_tiff(doc.bytes()) {
+            return self
+                .tiff_via_libtiff(doc, index, options, workdir)
+                .await
+                .map_err(|_| first);
+        }
+        let Some(plan) = pictures::Fallback::for_picture(doc.bytes(), index, workdir) else {
+            return Err(first);
+        };
+        tokio::fs::write(&plan.input, &doc.bytes()[plan.start..])
+            .await
+            .map_err(ConvertError::from)?;
+        let out = self
+            .run_tool(plan.tool, &plan.args, workdir)
+            .await
+            .map_err(|e| e.for_part(doc.name()))?;
+        let written = plan.written(self.config.max_pages as usize + 1);
+        if !plan.succeeded(out.status.code()) || written.is_empty() {
+            tracing::info!(part = %doc.name(), tool = plan.tool, stderr = %String::from_utf8_lossy(&out.stderr), "the second reader failed too");
+            return Err(first);
+        }
+        let mut pages = Vec::new();
+        for file in written {
+            let bytes = tokio::fs::read(&file).await.map_err(ConvertError::from)?;
+            pages.extend(self.raster(doc.name(), bytes, options).await??);
+        }
+        Ok(pages)
+    }
+
+    /// A picture decoded by `raster`, off the async threads and within `tool_timeout`; the
+    /// outer error is the decoder's time-out, the inner one the picture's refusal.
+    async fn raster(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        options: &Options,
+    ) -> Result<Result<Vec<FaxPage>, ConvertError>, ConvertError> {
+        let (owned, paper, max) = (name.to_string(), options.paper, self.config.max_pages);
+        let y_dpi = options.resolution.y_dpi();
+        let decode =
+            tokio::task::spawn_blocking(move || raster::pages(&owned, &bytes, paper, y_dpi, max));
+        // the decoders are bounded in pixels; this bounds them in time too
+        let decoded = tokio::time::timeout(self.config.tool_timeout, decode)
+            .await
+            .map_err(|_| ConvertError::Timeout {
+                part: name.to_string(),
+                tool: "the image decoder".into(),
+                after: self.config.tool_timeout,
+            })?
+            .map_err(ConvertError::from)?;
+        Ok(decoded.and_then(|bitmaps| {
+            bitmaps
+                .iter()
+                .map(|bitmap| FaxPage::from_bitmap(bitmap, y_dpi))
+                .collect()
+        }))
+    }
+
+    /// The document of `run` (numbered from `first`) with which the fax went past `max_pages`,
+    /// `before` pages coming before the run: the run's only one, else found by rendering them
+    /// one by one (each stops one page past the limit, so this costs no more than the run).
+    async fn past_the_limit(
+        &self,
+        run: &[Document],
+        first: usize,
+        mut before: usize,
+        options: &Options,
+        workdir: &Path,
+    ) -> String {
+        if let [only] = run {
+            return only.name().to_string();
+        }
+        for (k, doc) in run.iter().enumerate() {
+            let one = std::slice::from_ref(doc);
+            before += match self.render(one, first + k, options, workdir).await {
+                Ok(pages) => pages.len(),
+                Err(_) => 0,
+            };
+            if before > self.config.max_pages as usize {
+                return doc.name().to_string();
+            }
+        }
+        run.last()
+            .map_or_else(String::new, |d| d.name().to_string())
+    }
+
     /// Writes `pages` as the page set's files in `workdir`: the TIFF-F (checked), its PDF and
-    /// thumbnail.
+    /// thumbnail; too many pages are blamed on `blame`, the file that came last.
     async fn finish(
         &self,
         pages: &[FaxPage],
         options: Options,
         workdir: &Path,
+        blame: &str,
     ) -> Result<PageSet, ConvertError> {
         let io = |e: std::io::Error| ConvertError::from(e);
         let count = pages.len() as u32;
         if count > self.config.max_pages {
             return Err(ConvertError::TooManyPages {
+                part: blame.to_string(),
                 pages: count,
                 max: self.config.max_pages,
             });

@@ -12,7 +12,7 @@
 
 use crate::cover::CoverFields;
 use crate::{BodyPolicy, UnknownParts};
-use crate::{ConvertError, Options, Paper, html, text, tnef};
+use crate::{ConvertError, Options, Paper, html, raster, text, tnef};
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 use std::collections::{HashMap, HashSet};
 
@@ -84,16 +84,17 @@ fn is_postscript(bytes: &[u8]) -> bool {
 
 /// Whether the bytes start like an image format `raster` reads.
 fn is_image(bytes: &[u8]) -> bool {
-    const MAGIC: &[&[u8]] = &[
-        b"\x89PNG\r\n\x1a\n",
-        b"\xff\xd8\xff",
-        b"GIF87a",
-        b"GIF89a",
-        b"BM",
-        b"II*\0",
-        b"MM\0*",
-    ];
-    MAGIC.iter().any(|m| bytes.starts_with(m))
+    raster::is_picture(bytes) || raster::is_heif(bytes)
+}
+
+/// Whether a part said to be a picture (by its type or a JPEG name) is a JPEG with junk before
+/// its header: a JPEG is looked for in it only then, never in other files (a PDF or an Office
+/// file may carry JPEGs of its own).
+fn is_jpeg_after_junk(name: &str, mime: &str, bytes: &[u8]) -> bool {
+    let named = name.rsplit_once('.').is_some_and(|(_, e)| {
+        ["jpg", "jpeg", "jfif", "jpe"].contains(&e.to_ascii_lowercase().as_str())
+    });
+    (mime.starts_with("image/") || named) && raster::jpeg_start(bytes).is_some()
 }
 
 const IGNORED_TYPES: &[&str] = &[
@@ -470,7 +471,7 @@ impl Walk {
         {
             let text = utf16_to_utf8(contents).unwrap_or_else(text);
             self.text(name, &text);
-        } else if is_image(contents) {
+        } else if is_image(contents) || is_jpeg_after_junk(&name, mime, contents) {
             self.docs
                 .push(Document::new(name, Kind::Image, contents.to_vec()));
         } else if mime.starts_with("image/") && !contents.is_empty() {
@@ -657,7 +658,7 @@ pub(crate) fn document_for_file(
         Ok(Document::new(name, Kind::Pdf, bytes.to_vec()))
     } else if is_postscript(bytes) {
         Ok(Document::new(name, Kind::PostScript, bytes.to_vec()))
-    } else if is_image(bytes) {
+    } else if is_image(bytes) || is_jpeg_after_junk(&name, "", bytes) {
         Ok(Document::new(name, Kind::Image, bytes.to_vec()))
     } else if is_office(&name, "", bytes) {
         Ok(Document::new(name, Kind::Office, bytes.to_vec()))

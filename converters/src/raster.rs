@@ -34,6 +34,7 @@ pub fn pages(
         let count = faxhub_queue::tiff::read_pages(bytes).map_or(0, |p| p.len()) as u32;
         if count > max_pages {
             return Err(ConvertError::TooManyPages {
+                part: name.to_string(),
                 pages: count,
                 max: max_pages,
             });
@@ -61,11 +62,110 @@ fn damaged(name: &str, detail: impl ToString) -> ConvertError {
     }
 }
 
+/// Whether `bytes` open like a picture the decoders read (PNG, JPEG, GIF, BMP, TIFF).
+pub fn is_picture(bytes: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"BM",
+        b"II*\0",
+        b"MM\0*",
+    ];
+    MAGIC.iter().any(|m| bytes.starts_with(m))
+}
+
+/// Bytes of junk a JPEG may have before its header (a mailer's or a scanner's leftovers).
+const MAX_JUNK: usize = 64 * 1024;
+
+/// Where the JPEG in `bytes` starts: 0 for a JPEG file, the offset of its header when junk
+/// comes first (at most `MAX_JUNK` bytes of it), else `None`.
+pub fn jpeg_start(bytes: &[u8]) -> Option<usize> {
+    let head = &bytes[..bytes.len().min(MAX_JUNK + 4)];
+    head.windows(4).position(|w| {
+        // SOI, then the marker a JPEG opens with: APPn, DQT, SOFn, DHT or a comment
+        w[..3] == [0xff, 0xd8, 0xff] && matches!(w[3], 0xe0..=0xef | 0xdb | 0xc0..=0xcf | 0xfe)
+    })
+}
+
+/// The size (width, height) a JPEG's header gives in its frame header (SOFn), found by walking
+/// the marker segments from its start; `None` if there is none before the scan.
+pub fn jpeg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let byte = |at: usize| bytes.get(at).copied();
+    let word = |at: usize| Some(u32::from(byte(at)?) << 8 | u32::from(byte(at + 1)?));
+    let mut at = 2;
+    loop {
+        while byte(at)? == 0xff && byte(at + 1)? == 0xff {
+            at += 1; // fill bytes
+        }
+        if byte(at)? != 0xff {
+            return None;
+        }
+        let marker = byte(at + 1)?;
+        // SOF0..SOF15, but DHT, JPG and DAC share the range
+        if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) {
+            return Some((word(at + 7)?, word(at + 5)?));
+        }
+        let length = word(at + 2)? as usize;
+        if marker == 0xda || length < 2 {
+            return None;
+        }
+        at += 2 + length;
+    }
+}
+
+/// Whether a JPEG's header gives a size, and one within `MAX_PIXELS`.
+pub fn jpeg_size_fits(bytes: &[u8]) -> Option<()> {
+    let (w, h) = jpeg_size(bytes)?;
+    (w > 0 && h > 0 && u64::from(w) * u64::from(h) <= MAX_PIXELS).then_some(())
+}
+
+/// Whether `bytes` are a HEIF or AVIF picture (an ISO BMFF `ftyp` box naming an image brand),
+/// which the Rust decoders do not read: the iPhone's photos.
+pub fn is_heif(bytes: &[u8]) -> bool {
+    const BRANDS: &[&[u8]] = &[
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
+    ];
+    if bytes.len() < 16 || &bytes[4..8] != b"ftyp" {
+        return false;
+    }
+    let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    let ftyp = &bytes[8..size.clamp(16, 256).min(bytes.len())];
+    // the major brand, then (past the minor version) the compatible ones
+    std::iter::once(&ftyp[..4])
+        .chain(ftyp.get(8..).unwrap_or_default().chunks_exact(4))
+        .any(|brand| BRANDS.contains(&brand))
+}
+
+/// The JPEG or PNG a BMP carries instead of pixels (`BI_JPEG`, `BI_PNG`: printers and some
+/// scanners write them), which the BMP decoder refuses.
+pub fn embedded_in_bmp(bytes: &[u8]) -> Option<&[u8]> {
+    let u32_at = |at: usize| {
+        let b = bytes.get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    if !bytes.starts_with(b"BM") || u32_at(14)? < 40 || !matches!(u32_at(30)?, 4 | 5) {
+        return None;
+    }
+    let inner = bytes.get(u32_at(10)?..)?;
+    let inner = match u32_at(34)? {
+        0 => inner,
+        size => inner.get(..size)?,
+    };
+    (inner.starts_with(b"\xff\xd8\xff") || inner.starts_with(b"\x89PNG\r\n\x1a\n")).then_some(inner)
+}
+
 /// All pages of the image, each with its resolution when the file gives one.
 fn decode(name: &str, bytes: &[u8]) -> Result<Vec<Frame>, ConvertError> {
     if is_tiff(bytes) {
         return decode_tiff(name, bytes);
     }
+    let bytes = match embedded_in_bmp(bytes) {
+        Some(inner) => inner,
+        None if !is_picture(bytes) => jpeg_start(bytes).map_or(bytes, |at| &bytes[at..]),
+        None => bytes,
+    };
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| damaged(name, e))?;

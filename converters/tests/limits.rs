@@ -24,7 +24,11 @@ async fn a_page_bomb_stops_one_page_past_the_limit() {
         .unwrap_err();
     assert_eq!(
         err,
-        ConvertError::TooManyPages { pages: 21, max: 20 },
+        ConvertError::TooManyPages {
+            part: "bomb.ps".into(),
+            pages: 21,
+            max: 20
+        },
         "{err}"
     );
     assert_eq!(err.status().to_string(), "5.3.4");
@@ -99,4 +103,36 @@ Content-Disposition: attachment; filename=\"broken.pdf\"\r\n\r\n%PDF-1.4 this is
         .unwrap_err();
     assert!(err.to_string().starts_with("broken.pdf: "), "{err}");
     assert!(err.status().to_string().starts_with("5.6."), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_many_pages_names_the_attachment_that_went_past_the_limit() {
+    // two PostScript attachments of 12 pages each, rendered in one Ghostscript run: the fax
+    // goes past 20 pages with the second, which the refusal names
+    let pages = "%!PS\n1 1 12 { pop showpage } for\n";
+    let part = |name: &str| {
+        format!(
+            "--b\r\nContent-Type: application/postscript; name=\"{name}\"\r\n\
+             Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{pages}\r\n"
+        )
+    };
+    let mail = format!(
+        "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n{}{}--b--\r\n",
+        part("first.ps"),
+        part("second.ps")
+    );
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("mail.eml");
+    std::fs::write(&path, mail).unwrap();
+    let err = converter(Duration::from_secs(60))
+        .convert(&path, work.path())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConvertError::TooManyPages { part, max: 20, .. } if part == "second.ps"),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("second.ps: "), "{err}");
+    assert_eq!(err.status().to_string(), "5.3.4");
 }
