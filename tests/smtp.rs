@@ -457,3 +457,40 @@ fn images_and_fax_tiffs_attached_become_pages_with_page_numbers() {
         }
     }
 }
+
+/// A node asked to stop while a client is in the middle of sending a message lets the message
+/// finish: the client gets its 250 (then 421), the fax is queued, and only then does the
+/// process exit. (Ending under the session, after the commit and before the 250, made the
+/// client hand the message to another node as well: a fax sent twice in a rolling restart.)
+#[test]
+fn a_message_being_received_at_shutdown_is_finished_and_answered() {
+    let mut hub = Faxhub::start("", "");
+    let mut s = hub.smtp();
+    assert_eq!(s.cmd("EHLO client.test").0, 250);
+    assert_eq!(s.cmd("MAIL FROM:<alice@example.com>").0, 250);
+    assert_eq!(s.cmd("RCPT TO:<0169293999@fax.localhost>").0, 250);
+    assert_eq!(s.cmd("DATA").0, 354);
+    let message = text_message("sent across a shutdown", "one page");
+    let (first, rest) = message.split_at(message.len() / 2);
+    s.send(first);
+    unsafe { libc::kill(hub.pid() as i32, libc::SIGTERM) };
+    // the node has drained everything else and waits for this session
+    let start = std::time::Instant::now();
+    while !hub.log().contains("waiting for the smtp sessions to end") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the node does not wait for the session:\n{}",
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.send(rest);
+    s.send(b"\r\n.\r\n");
+    let reply = s.read_reply();
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let id = queued_id(&reply);
+    assert_eq!(s.read_reply().0, 421);
+    assert_eq!(hub.wait_exit(WAIT), Some(0));
+    hub.launch();
+    assert_eq!(hub.show(&id)["id"], id.as_str());
+}

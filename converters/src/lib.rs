@@ -521,6 +521,14 @@ impl Converter {
         tokio::fs::write(&plan.input, &doc.bytes()[plan.start..])
             .await
             .map_err(ConvertError::from)?;
+        if let Some((tool, args)) = &plan.survey {
+            let out = self
+                .run_tool(tool, args, workdir)
+                .await
+                .map_err(|e| e.for_part(doc.name()))?;
+            let listing = String::from_utf8_lossy(&out.stdout);
+            pictures::check_survey(&listing, doc.name(), self.config.max_pages)?;
+        }
         let out = self
             .run_tool(plan.tool, &plan.args, workdir)
             .await

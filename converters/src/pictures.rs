@@ -9,12 +9,14 @@
 //! In: a picture's name and bytes. Out: the plan of the run (`Fallback`), and the files the
 //! tool wrote, in page order. Pure apart from reading the work directory.
 
-use crate::raster;
+use crate::{ConvertError, raster};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// libheif's decoder (Debian's libheif-examples).
 pub(crate) const HEIF_CONVERT: &str = "heif-convert";
+/// libheif's lister of the pictures in a file and their sizes.
+pub(crate) const HEIF_INFO: &str = "heif-info";
 /// libjpeg-turbo's decoder (Debian's libjpeg-turbo-progs).
 pub(crate) const DJPEG: &str = "djpeg";
 
@@ -28,6 +30,9 @@ pub(crate) struct Fallback {
     pub args: Vec<OsString>,
     /// Where the picture starts in the part's bytes.
     pub start: usize,
+    /// The tool and arguments that list the pictures in the file first (HEIF, whose sizes are
+    /// deep in its boxes: `heif-info`), to be checked by `check_survey` before decoding.
+    pub survey: Option<(&'static str, Vec<OsString>)>,
 }
 
 impl Fallback {
@@ -50,12 +55,14 @@ impl Fallback {
                 input.clone().into(),
                 output.clone().into(),
             ];
+            let survey = Some((HEIF_INFO, vec![input.clone().into()]));
             return Some(Fallback {
                 tool: HEIF_CONVERT,
                 input,
                 output,
                 args,
                 start: 0,
+                survey,
             });
         }
         let start = raster::jpeg_start(bytes)?;
@@ -76,6 +83,7 @@ impl Fallback {
             output,
             args,
             start,
+            survey: None,
         })
     }
 
@@ -107,6 +115,43 @@ impl Fallback {
     }
 }
 
+/// Whether the pictures `heif-info` lists (`image: 4032x3024 (id=1), primary`, one line per
+/// picture at the start of a line) may be decoded: at least one, at most `max_pages`, each within
+/// `raster::MAX_PIXELS`. A HEIF can make one coded tile into many large pictures: this keeps
+/// `heif-convert` from writing them.
+pub(crate) fn check_survey(listing: &str, name: &str, max_pages: u32) -> Result<(), ConvertError> {
+    let damaged = |detail: String| ConvertError::Damaged {
+        part: name.to_string(),
+        detail,
+    };
+    let mut count = 0u32;
+    for line in listing.lines() {
+        let Some(rest) = line.strip_prefix("image: ") else {
+            continue;
+        };
+        let size = rest.split_whitespace().next().unwrap_or("");
+        let (w, h) = size
+            .split_once('x')
+            .and_then(|(w, h)| Some((w.parse::<u64>().ok()?, h.parse::<u64>().ok()?)))
+            .ok_or_else(|| damaged(format!("libheif gives it no size ({size:?})")))?;
+        if w == 0 || h == 0 || w * h > raster::MAX_PIXELS {
+            return Err(damaged(format!("{w}×{h} pixels is too large an image")));
+        }
+        count += 1;
+    }
+    if count == 0 {
+        return Err(damaged("libheif finds no picture in it".into()));
+    }
+    if count > max_pages {
+        return Err(ConvertError::TooManyPages {
+            part: name.to_string(),
+            pages: count,
+            max: max_pages,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +163,7 @@ mod tests {
         let plan = Fallback::for_picture(heic, 3, dir).unwrap();
         assert_eq!((plan.tool, plan.start), (HEIF_CONVERT, 0));
         assert_eq!(plan.input, dir.join("part3.heic"));
+        assert_eq!(plan.survey.unwrap().0, HEIF_INFO);
         // a JPEG header with a size, after junk
         let mut jpeg = vec![b'x'; 100];
         jpeg.extend_from_slice(&[
@@ -165,5 +211,33 @@ mod tests {
         assert_eq!(plan.written(2).len(), 2);
         std::fs::write(&plan.output, b"x").unwrap();
         assert_eq!(plan.written(10), vec![plan.output.clone()]);
+    }
+
+    #[test]
+    fn a_heif_survey_bounds_count_and_size() {
+        let one = "MIME type: image/heic\nmain brand: heic\n\nimage: 4032x3024 (id=1), primary\n  \
+                   thumbnail: 320x240\n  color profile: prof\n";
+        assert_eq!(check_survey(one, "a.heic", 3), Ok(()));
+        let many = "image: 10x10 (id=1), primary\nimage: 10x10 (id=2)\nimage: 10x10 (id=3)\n";
+        assert_eq!(check_survey(many, "a.heic", 3), Ok(()));
+        assert!(matches!(
+            check_survey(many, "a.heic", 2),
+            Err(ConvertError::TooManyPages {
+                pages: 3,
+                max: 2,
+                ..
+            })
+        ));
+        for bad in [
+            "image: 32768x32768 (id=1), primary",
+            "image: 0x5",
+            "image: axb",
+            "nothing",
+        ] {
+            assert!(
+                matches!(check_survey(bad, "a.heic", 3), Err(ConvertError::Damaged { part, .. }) if part == "a.heic"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, imageops};
 use std::io::Cursor;
 
 /// Largest image accepted, in pixels (a 600 dpi A3 scan is about 70 million).
-const MAX_PIXELS: u64 = 100_000_000;
+pub(crate) const MAX_PIXELS: u64 = 100_000_000;
 /// Top and side margin on an image page, in fax pixels.
 const MARGIN: u32 = 24;
 /// Share of pixels already near black or white above which an image is line art.

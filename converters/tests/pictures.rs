@@ -219,3 +219,46 @@ async fn pictures_nobody_can_read_are_refused_by_name() {
         assert_eq!(err.status().to_string(), "5.6.5", "{name}: {err}");
     }
 }
+
+/// A HEIF holding more pictures than a fax may have pages is refused, named, before any is
+/// decoded (libheif's listing is read first). The control: `heif-convert` alone writes them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heic_with_more_pictures_than_pages_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    picture(d, "pnggray", "photo.png");
+    let mut args = vec!["-q", "50"];
+    args.extend(["photo.png"; 5]);
+    args.extend(["-o", "burst.heic"]);
+    run("heif-enc", &args, d);
+    let heic = std::fs::read(d.join("burst.heic")).unwrap();
+    let control = d.join("control");
+    std::fs::create_dir_all(&control).unwrap();
+    run("heif-convert", &["burst.heic", "control/out.jpg"], d);
+    assert_eq!(
+        std::fs::read_dir(&control).unwrap().count(),
+        5,
+        "the control"
+    );
+    let work = d.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let err = converter(d)
+        .convert_file("burst.heic", &heic, &work)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConvertError::TooManyPages { part, pages: 5, max: 3 } if part == "burst.heic"),
+        "{err:?}"
+    );
+    let decoded = std::fs::read_dir(&work)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("decoded")
+        })
+        .count();
+    assert_eq!(decoded, 0, "pictures were decoded before the refusal");
+}

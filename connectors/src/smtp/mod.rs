@@ -101,7 +101,7 @@ pub struct Shared {
 
 /// Serves SMTP on the given listeners until `shutdown` (a drain) becomes true: sessions then
 /// end with 421, and new connections get `421 4.3.2` (the client tries another server) until
-/// `closed` becomes true and the listeners close.
+/// `closed` becomes true and the listeners close. Returns when the sessions have ended too.
 pub async fn serve(
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
@@ -122,7 +122,29 @@ pub async fn serve(
     for t in tasks {
         let _ = t.await;
     }
+    // The sessions still open end at their next command (421); one receiving or committing a
+    // message finishes first, so that its client gets the 250 and does not hand the message
+    // to another server as well. The process must not end under them: wait until every
+    // session has given its slot back, within SESSION_GRACE.
+    let all = shared.config.max_connections;
+    let open = all as usize - slots.available_permits();
+    if open > 0 {
+        tracing::info!(open, "waiting for the smtp sessions to end");
+    }
+    if tokio::time::timeout(SESSION_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = all as usize - slots.available_permits(),
+            grace = ?SESSION_GRACE,
+            "smtp sessions still open at shutdown: cut"
+        );
+    }
 }
+
+/// How long a shutdown waits for SMTP sessions that are receiving a message.
+pub const SESSION_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn accept_loop(
     shared: Arc<Shared>,
