@@ -374,6 +374,13 @@ impl Config {
         problems.check(!self.smtp.fax_domains.is_empty(), || {
             "smtp.fax_domains: at least one fax domain is needed".into()
         });
+        for address in &self.smtp.subject_addresses {
+            let parts = address.rsplit_once('@');
+            problems.check(
+                parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !l.contains('<')),
+                || format!("smtp.subject_addresses: {address:?} is not an address (local@domain)"),
+            );
+        }
         problems.check(
             self.smtp.max_recipients > 0
                 && self.smtp.max_connections > 0
@@ -481,8 +488,8 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let config = parse(
-            "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\n[retry]\nmax_tries = 0\n\
-             [convert]\nmax_pages = 0\n",
+            "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\nsubject_addresses = [\"fax\"]\n\
+             [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n",
         )
         .unwrap();
         let Err(ConfigError::Invalid(all)) = config.validate() else {
@@ -491,6 +498,7 @@ mod tests {
         for problem in [
             "smtp.fax_domains",
             "smtp.listen",
+            "smtp.subject_addresses",
             "retry:",
             "convert.max_pages",
         ] {

@@ -494,3 +494,57 @@ fn a_message_being_received_at_shutdown_is_finished_and_answered() {
     hub.launch();
     assert_eq!(hub.show(&id)["id"], id.as_str());
 }
+
+/// A mail to the shared address of `subject_addresses` takes its numbers from its Subject
+/// (`Fax: …`), checked like addresses; the rest of the Subject is the fax's. A Subject with no
+/// number, or with a number the dial plan refuses, is refused at the end of DATA naming it, and
+/// nothing is queued. The control: without `subject_addresses`, the address is not a number.
+#[test]
+fn a_mail_to_the_shared_address_takes_its_numbers_from_the_subject() {
+    let subject_mail = |subject: &str| {
+        format!(
+            "From: alice@example.com\r\nTo: fax@fax.localhost\r\nSubject: {subject}\r\n\r\nHello\r\n"
+        )
+        .into_bytes()
+    };
+    let from = "alice@example.com";
+    let plain = Faxhub::start("", "");
+    let mut s = plain.smtp();
+    assert_eq!(s.cmd("EHLO client.test").0, 250);
+    assert_eq!(s.cmd(&format!("MAIL FROM:<{from}>")).0, 250);
+    let refused = s.cmd("RCPT TO:<fax@fax.localhost>");
+    assert_eq!(refused.0, 553, "the control: {refused:?}");
+    drop(plain);
+
+    let hub = Faxhub::start(
+        "subject_addresses = [\"fax@fax.localhost\"]\n",
+        "[dialplan]\ndeny = [\"+3389*\"]\n",
+    );
+    let mut s = hub.smtp();
+    let reply = s.send_mail(
+        from,
+        &["Fax@FAX.localhost"],
+        &subject_mail("Order 42 [Fax: 01 69 29 39 99, +33 1 69 29 39 98; 01.69.29.39.99]"),
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let job = hub.show(&queued_id(&reply));
+    assert_eq!(numbers(&job), ["+33169293999", "+33169293998"], "{job:#}");
+    assert_eq!(job["subject"], "Order 42");
+    for (subject, code, says) in [
+        ("Order 43", "5.1.3", "names no fax number"),
+        (
+            "Fax: 0169293999, 0899123456",
+            "5.7.1",
+            "0899123456 in the Subject",
+        ),
+    ] {
+        let mut s = hub.smtp();
+        let reply = s.send_mail(from, &["fax@fax.localhost"], &subject_mail(subject));
+        assert_eq!(reply.0, 550, "{subject}: {reply:?}");
+        assert!(
+            reply.1.starts_with(code) && reply.1.contains(says),
+            "{subject}: {reply:?}"
+        );
+    }
+    assert_eq!(hub.queue(true).len(), 1, "a refused mail was queued");
+}

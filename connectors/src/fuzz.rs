@@ -1,6 +1,6 @@
 //! Bounded fuzzing of what clients and agents' folders hand the connectors (proptest, in
 //! `make test`): SMTP envelope paths and xtext, Exchange drop-file envelopes, GroupWise keyword
-//! files, random and as mutations of real ones. Nothing may panic.
+//! files, Subjects that list numbers, random and as mutations of real ones. Nothing may panic.
 
 use crate::agents::groupwise::keyword::KeywordFile;
 use crate::smtp::address::{decode_xtext, parse_path_and_params};
@@ -33,6 +33,22 @@ Current-File= 1234.att;\n    Original-File= devis.pdf;\n;\n";
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn subject_numbers_never_panic(
+        arg in ".{0,300}",
+        mutation in mutated("[Fax: +33 (0)1 69 29 39 99; 030/1234567] Angebot, RE: Telefax : 12"),
+    ) {
+        for text in [&arg, &mutation] {
+            if let Some(found) = crate::subject_numbers::find(text) {
+                // what is taken is in the Subject, and what is left is shorter than it
+                for number in &found.numbers {
+                    prop_assert!(text.contains(number.as_str()));
+                }
+                prop_assert!(found.rest.len() < text.len());
+            }
+        }
+    }
 
     #[test]
     fn envelope_paths_never_panic(arg in ".{0,300}", mutation in mutated("<\"a b\"@example.com> RET=FULL ENVID=A+2B1 SIZE=10")) {

@@ -13,6 +13,7 @@ pub mod fax_mail;
 pub mod receipt;
 pub mod relay;
 pub mod smtp;
+pub mod subject_numbers;
 
 #[cfg(test)]
 mod fuzz;

@@ -36,6 +36,9 @@ pub struct SmtpConfig {
     pub fax_domains: Vec<String>,
     /// Domains where Exchange's `IMCEAFAX-…` addresses are accepted too.
     pub imcea_domains: Vec<String>,
+    /// Shared addresses (`fax@fax.example.com`) whose mails name their numbers in the Subject,
+    /// after `Fax:`; none by default.
+    pub subject_addresses: Vec<String>,
     #[serde(with = "serde_size")]
     pub max_message_size: u64,
     pub max_recipients: u32,
@@ -72,6 +75,7 @@ impl Default for SmtpConfig {
             hostname: None,
             fax_domains: vec![DEFAULT_FAX_DOMAIN.to_string()],
             imcea_domains: Vec::new(),
+            subject_addresses: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             trusted_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],

@@ -11,6 +11,8 @@
 //! - Size is enforced while streaming: past `max_message_size` nothing more is kept and the
 //!   message is refused with `552 5.3.4` at the end.
 //! - A `Received:` trace header is prepended (RFC 5321 §4.4).
+//! - A mail to a shared address of `[smtp] subject_addresses` gets its numbers from its Subject
+//!   now (`subject`), or is refused with the number that is wrong.
 //! - `250 2.0.0 Ok: queued as <job id>` only after `Intake::accept` returned, i.e. after the file
 //!   is fsynced into the spool and the job row committed; a storage failure is `451 4.3.0`, the
 //!   disk full `452 4.3.1`.
@@ -38,7 +40,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     }
     match &session.tx {
         None => return Some(Reply::bad_sequence("need MAIL command")),
-        Some(tx) if tx.recipients.is_empty() => {
+        Some(tx) if tx.recipients.is_empty() && tx.subject_address.is_none() => {
             return Some(Reply::new(554, "5.5.1", "Error: no valid recipients"));
         }
         Some(_) => {}
@@ -72,7 +74,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             ));
         }
     }
-    let tx = session.tx.take().expect("invariant: checked above");
+    let mut tx = session.tx.take().expect("invariant: checked above");
     if sink.smuggling {
         tracing::warn!(client = %session.peer, from = %tx.return_path, "smtp message rejected: bare CR/LF before a dot");
         return Some(Reply::new(
@@ -89,6 +91,15 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             "Message size exceeds fixed maximum message size",
         ));
     }
+    // a mail to a shared address: its numbers, and the fax's subject, from its Subject
+    let mut subject = None;
+    if let Some(via) = tx.subject_address.take() {
+        let shared = session.shared.clone();
+        match super::subject::recipients(&shared, session.peer, &mut tx, &via, &sink.head).await {
+            Ok(rest) => subject = rest,
+            Err(reply) => return Some(reply),
+        }
+    }
     let mut submission = Submission {
         origin: Origin::Smtp,
         return_path: tx.return_path,
@@ -102,6 +113,9 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         request_hash: None,
     };
     describe(&sink.head, &mut submission);
+    if let Some(rest) = subject {
+        submission.subject = Some(rest).filter(|s| !s.is_empty());
+    }
     let rcpts = submission.recipients.len();
     let from = submission.return_path.clone();
     let accepted = match sink.staged {

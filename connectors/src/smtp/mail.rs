@@ -52,6 +52,7 @@ pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
         ret: None,
         smtputf8: false,
         recipients: Vec::new(),
+        subject_address: None,
         usage: None,
     };
     for (key, value) in params {

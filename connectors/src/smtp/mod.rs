@@ -19,6 +19,7 @@ mod mail;
 mod rcpt;
 mod reply;
 mod session;
+mod subject;
 pub mod tls;
 
 pub use config::{AuthConfig, SmtpConfig, TlsConfig};

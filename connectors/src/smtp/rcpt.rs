@@ -11,12 +11,14 @@
 //!
 //! RFC 3461 NOTIFY and ORCPT are kept with the recipient. A number given twice is one recipient.
 
+use super::Shared;
 use super::address::{decode_xtext, parse_path_and_params};
 use super::mail::{address_fault, strip_keyword};
 use super::reply::Reply;
-use super::session::Session;
+use super::session::{Session, SubjectAddress, Transaction};
 use crate::addressing::Refusal;
 use faxhub_queue::Notify;
+use faxhub_queue::dialplan::FaxNumber;
 use faxhub_queue::store::NewRecipient;
 
 pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
@@ -60,6 +62,23 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
             _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
         }
     }
+    let subject_address = shared
+        .config
+        .subject_addresses
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&path.raw));
+    if subject_address {
+        tx.subject_address = Some(SubjectAddress {
+            address: path.raw.clone(),
+            notify,
+            orcpt,
+        });
+        return Reply::new(
+            250,
+            "2.1.5",
+            "Ok: the numbers are read from the Subject (Fax: …)",
+        );
+    }
     let recipient = match shared
         .addressing
         .recipient(&path.raw, &path.local, &path.domain)
@@ -88,12 +107,37 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
     if tx.recipients.len() >= shared.config.max_recipients as usize {
         return Reply::new(452, "4.5.3", "Too many recipients");
     }
+    if let Err(reply) = admit(&shared, session.peer, tx, &number, &path.raw).await {
+        return reply;
+    }
+    tx.recipients.push(NewRecipient {
+        notify,
+        orcpt,
+        ..recipient
+    });
+    Reply::new(250, "2.1.5", format!("Ok: fax to {number}"))
+}
+
+/// Whether the sender may fax `number` (shown as `shown`) within its daily limits
+/// (`[limits]`); its usage is read at the first number of the transaction (`451 4.3.0` if the
+/// store cannot be read). An admitted number counts towards the next.
+pub(super) async fn admit(
+    shared: &Shared,
+    peer: std::net::SocketAddr,
+    tx: &mut Transaction,
+    number: &FaxNumber,
+    shown: &str,
+) -> Result<(), Reply> {
     if tx.usage.is_none() {
         match shared.intake.usage(&tx.return_path).await {
             Ok(usage) => tx.usage = Some(usage),
             Err(e) => {
-                tracing::warn!(client = %session.peer, error = %e, "smtp RCPT deferred: the sender's usage could not be read");
-                return Reply::new(451, "4.3.0", "Temporary failure, try again later");
+                tracing::warn!(client = %peer, error = %e, "smtp deferred: the sender's usage could not be read");
+                return Err(Reply::new(
+                    451,
+                    "4.3.0",
+                    "Temporary failure, try again later",
+                ));
             }
         }
     }
@@ -103,14 +147,9 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
         .admit(&tx.return_path, usage)
         .and_then(|()| limits.admit_number(&tx.return_path, usage, number.as_str()))
     {
-        tracing::warn!(client = %session.peer, from = %tx.return_path, rcpt = %number, reason = %limit, "smtp RCPT refused by a sender limit");
-        return Reply::new(550, "5.7.1", format!("<{}>: {limit}", path.raw));
+        tracing::warn!(client = %peer, from = %tx.return_path, rcpt = %number, reason = %limit, "smtp recipient refused by a sender limit");
+        return Err(Reply::new(550, "5.7.1", format!("<{shown}>: {limit}")));
     }
     usage.numbers.insert(number.as_str().to_string());
-    tx.recipients.push(NewRecipient {
-        notify,
-        orcpt,
-        ..recipient
-    });
-    Reply::new(250, "2.1.5", format!("Ok: fax to {number}"))
+    Ok(())
 }

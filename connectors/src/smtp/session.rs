@@ -47,8 +47,19 @@ pub(super) struct Transaction {
     /// RFC 6531: the client said SMTPUTF8, so addresses may be UTF-8.
     pub smtputf8: bool,
     pub recipients: Vec<NewRecipient>,
+    /// The shared address (`[smtp] subject_addresses`) the mail was sent to, if any: its
+    /// numbers are in its Subject, read at the end of DATA.
+    pub subject_address: Option<SubjectAddress>,
     /// What the sender used in the last day, read at the first RCPT (`[limits]`).
     pub usage: Option<Usage>,
+}
+
+/// A shared address a mail was sent to, with its RCPT's DSN parameters (RFC 3461), which
+/// each number of the Subject gets.
+pub(super) struct SubjectAddress {
+    pub address: String,
+    pub notify: Option<faxhub_queue::Notify>,
+    pub orcpt: Option<String>,
 }
 
 /// The reader half (buffered) plus the pending replies.
