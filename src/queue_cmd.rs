@@ -119,7 +119,10 @@ async fn list(store: &Store, as_json: bool, all: bool) -> Result<(), Failure> {
             } else {
                 &job.sender
             },
-            job.subject.as_deref().unwrap_or("")
+            match &job.billing {
+                Some(code) => format!("{} [{code}]", job.subject.as_deref().unwrap_or("")),
+                None => job.subject.clone().unwrap_or_default(),
+            }
         );
         for r in &job.recipients {
             println!(
@@ -191,6 +194,9 @@ fn print_job(job: &JobView) {
         }
     );
     println!("subject:     {}", job.subject.as_deref().unwrap_or(""));
+    if let Some(code) = &job.billing {
+        println!("billing:     {code}");
+    }
     println!("received:    {}", job.received_at);
     println!("phase:       {}", job.phase.as_str());
     println!(

@@ -77,6 +77,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         source: None,
         refused: Vec::new(),
         request_hash: None,
+        billing: None,
     };
     let id = intake
         .accept(submission, message)

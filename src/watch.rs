@@ -219,6 +219,7 @@ mod tests {
             ret: None,
             finished_at: None,
             source: None,
+            billing: None,
         }
     }
 

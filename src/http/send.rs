@@ -181,6 +181,7 @@ pub(crate) async fn queue(
         ret: None,
         recipients,
         request_hash: source.as_ref().and(hash),
+        billing: None,
         source,
         refused: Vec::new(),
     };

@@ -163,6 +163,7 @@ pub fn receipt(
         to: job.sender.clone(),
         job_id: job.id.clone(),
         subject: job.subject.clone(),
+        billing: job.billing.clone(),
         env_id: job.env_id.clone(),
         arrived: local(source.received_at_ms),
         now: local(now_ms),

@@ -149,6 +149,7 @@ impl DropDirectory {
             source: None,
             refused,
             request_hash: None,
+            billing: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

@@ -281,6 +281,7 @@ impl HotFolder {
             source: None,
             refused,
             request_hash: None,
+            billing: None,
         };
         Ok((submission, message))
     }

@@ -403,6 +403,7 @@ impl MailFile {
             source: None,
             refused,
             request_hash: None,
+            billing: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

@@ -94,6 +94,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
             source: None,
             refused: vec![],
             request_hash: None,
+            billing: None,
         },
         b"message".to_vec(),
     ));

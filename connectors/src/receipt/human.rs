@@ -23,7 +23,7 @@ fn facts(r: &Receipt) -> Facts {
     let action = r.action();
     let who: Vec<String> = r.outcomes.iter().map(recipient).collect();
     let opening = (w.opening)(action).replace("{}", &who.join(", "));
-    let job = vec![
+    let mut job = vec![
         (
             w.document,
             r.subject
@@ -34,6 +34,9 @@ fn facts(r: &Receipt) -> Facts {
         (w.submitted, when(&r.arrived)),
         (w.job, r.job_id.clone()),
     ];
+    if let Some(code) = &r.billing {
+        job.push((w.billing, code.clone()));
+    }
     let recipients = r
         .outcomes
         .iter()

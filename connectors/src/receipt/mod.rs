@@ -75,6 +75,8 @@ pub struct Receipt {
     pub to: String,
     pub job_id: String,
     pub subject: Option<String>,
+    /// The billing code the sender gave, shown with the job's facts.
+    pub billing: Option<String>,
     pub env_id: Option<String>,
     pub arrived: DateTime<FixedOffset>,
     pub now: DateTime<FixedOffset>,

@@ -49,6 +49,7 @@ fn receipt(language: Language, action: Action) -> Receipt {
         to: "alice@example.com".into(),
         job_id: "0MXYZ-1".into(),
         subject: Some("Quarterly report".into()),
+        billing: Some("PRJ-42".into()),
         env_id: Some("ENV-42".into()),
         arrived: at(16, 40),
         now: at(17, 3),

@@ -53,6 +53,7 @@ pub struct Words {
     pub retry_until: &'static str,
     pub document: &'static str,
     pub job: &'static str,
+    pub billing: &'static str,
     /// What is attached, for a fax sent (true) or not; `{}` for the format (PDF, TIFF).
     pub attached: fn(bool) -> &'static str,
 }
@@ -104,6 +105,7 @@ static EN: Words = Words {
     retry_until: "Tries until",
     document: "Document",
     job: "Fax job",
+    billing: "Billing code",
     attached: |sent| match sent {
         true => "The pages as they were faxed are attached ({}).",
         false => "The pages that were to be faxed are attached ({}).",
@@ -149,6 +151,7 @@ static FR: Words = Words {
     retry_until: "Essais jusqu'au",
     document: "Document",
     job: "Travail de fax",
+    billing: "Code de facturation",
     attached: |sent| match sent {
         true => "Les pages telles qu'elles ont été faxées sont jointes ({}).",
         false => "Les pages à faxer sont jointes ({}).",
@@ -194,6 +197,7 @@ static DE: Words = Words {
     retry_until: "Versuche bis",
     document: "Dokument",
     job: "Faxauftrag",
+    billing: "Kostenstelle",
     attached: |sent| match sent {
         true => "Die gefaxten Seiten sind angehängt ({}).",
         false => "Die zu faxenden Seiten sind angehängt ({}).",

@@ -111,6 +111,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         source: None,
         refused: Vec::new(),
         request_hash: None,
+        billing: None,
     };
     describe(&sink.head, &mut submission);
     if let Some(rest) = subject {
@@ -265,12 +266,17 @@ fn trace_header(session: &Session) -> String {
     )
 }
 
-/// Takes From:, Subject: and the recipients' display names from the headers.
+/// Takes From:, Subject:, the billing code (`X-Fax-Billing:`) and the recipients' display
+/// names from the headers.
 pub(crate) fn describe(message: &[u8], submission: &mut Submission) {
     let Some(parsed) = MessageParser::default().parse_headers(message) else {
         return;
     };
     submission.subject = parsed.subject().map(str::to_string);
+    submission.billing = parsed
+        .header("X-Fax-Billing")
+        .and_then(|v| v.as_text())
+        .and_then(faxhub_queue::intake::billing_code);
     submission.from_header =
         parsed
             .from()

@@ -51,6 +51,24 @@ pub struct Submission {
     /// With a `source`: a hash of the request it was made from, to tell a repeat of the same
     /// request (an API client retrying with its idempotency key) from another one.
     pub request_hash: Option<String>,
+    /// The billing code the sender gave (`X-Fax-Billing`, a Subject tag, the API's field).
+    pub billing: Option<String>,
+}
+
+/// The longest billing code kept, in characters.
+pub const MAX_BILLING: usize = 64;
+
+/// A billing code as a sender wrote it (`X-Fax-Billing: PRJ-42`), made fit to show and to
+/// group by: trimmed, control characters removed, at most `MAX_BILLING` characters; `None`
+/// if nothing is left.
+pub fn billing_code(written: &str) -> Option<String> {
+    let code: String = written
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_BILLING)
+        .collect();
+    Some(code.trim().to_string()).filter(|c| !c.is_empty())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -369,6 +387,7 @@ impl Intake {
             recipients: submission.recipients,
             source: submission.source,
             request_hash: submission.request_hash,
+            billing: submission.billing,
             refused: submission.refused,
             message: held,
         };

@@ -22,6 +22,7 @@ fn to(number: &str) -> Submission {
         source: None,
         refused: Vec::new(),
         request_hash: None,
+        billing: None,
     }
 }
 
@@ -103,4 +104,15 @@ async fn other_nodes_commits_count_and_their_nodes_while_recent() {
         arrivals.committed_by(1, &format!("node-{i}"));
     }
     assert_eq!(arrivals.peers_receiving(within), MAX_PEERS, "bounded");
+}
+
+#[test]
+fn billing_codes_are_trimmed_cleaned_and_bounded() {
+    use super::{MAX_BILLING, billing_code};
+    assert_eq!(billing_code("  PRJ-42 ").as_deref(), Some("PRJ-42"));
+    assert_eq!(billing_code("A\tB\r\nC\u{7}").as_deref(), Some("ABC"));
+    assert_eq!(billing_code(" \t\r\n"), None);
+    assert_eq!(billing_code(""), None);
+    let long = "é".repeat(500);
+    assert_eq!(billing_code(&long).unwrap().chars().count(), MAX_BILLING);
 }

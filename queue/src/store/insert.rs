@@ -32,7 +32,9 @@ use std::collections::BTreeMap;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 const JOB_COLUMNS: &str = "id, origin, return_path, from_header, subject, received_at, env_id, \
-     ret, message_path, size, conversion, source, request_hash";
+     ret, message_path, size, conversion, source, request_hash, billing";
+/// Parameters of one job row: one per column of `JOB_COLUMNS`.
+const JOB_PARAMETERS: usize = 14;
 const RECIPIENT_COLUMNS: &str =
     "job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at";
 /// Parameters in the one statement of a batch, at most (PostgreSQL takes 65,535).
@@ -61,7 +63,8 @@ fn bind_jobs<'q>(mut q: Q<'q>, jobs: &'q [NewJob]) -> Q<'q> {
             .bind(job.size as i64)
             .bind(ConversionState::Pending.as_str())
             .bind(opt_text(&job.source))
-            .bind(opt_text(&job.request_hash));
+            .bind(opt_text(&job.request_hash))
+            .bind(opt_text(&job.billing));
     }
     q
 }
@@ -230,14 +233,14 @@ impl Store {
             next += n * columns;
             next - n * columns
         };
-        let (j, r) = (take(jobs.len(), 13), take(rows.len(), 10));
+        let (j, r) = (take(jobs.len(), JOB_PARAMETERS), take(rows.len(), 10));
         let blobs = self.blobs.is_some();
         let b = if blobs { take(jobs.len(), 3) } else { 0 };
         let (u, i) = (take(seen.len(), 3), take(seen.len(), 4));
         let mut sql = format!(
             "WITH j AS (INSERT INTO jobs ({JOB_COLUMNS}) VALUES {}), \
              r AS (INSERT INTO recipients ({RECIPIENT_COLUMNS}) VALUES {}), ",
-            values_from(j, jobs.len(), 13),
+            values_from(j, jobs.len(), JOB_PARAMETERS),
             values_from(r, rows.len(), 10),
         );
         if blobs {
@@ -271,7 +274,7 @@ impl Store {
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO jobs ({JOB_COLUMNS}) VALUES {}",
-                values(chunk.len(), 13)
+                values(chunk.len(), JOB_PARAMETERS)
             );
             bind_jobs(sqlx::query(&sql), chunk)
                 .execute(&mut *tx)

@@ -7,6 +7,7 @@
 //! daemon runs) are serialised by the database; the scheduler re-reads state from here.
 
 pub use gauges::QueueGauges;
+mod accounting;
 mod blobs;
 mod cluster;
 mod connect;
@@ -22,6 +23,8 @@ mod tokens;
 mod usage;
 mod usage_cache;
 mod views;
+
+pub use accounting::UsageRow;
 
 use tidings::Tiding;
 
@@ -173,6 +176,8 @@ pub struct NewJob {
     pub source: Option<String>,
     /// A hash of the API request, with its idempotency key.
     pub request_hash: Option<String>,
+    /// The billing code the sender gave (`X-Fax-Billing`…), for `faxhub usage`.
+    pub billing: Option<String>,
     /// Addresses refused at intake; they follow `recipients` (their indexes continue).
     pub refused: Vec<RefusedRecipient>,
     /// The message itself when it is not in the spool at `message_path`: with several nodes a
@@ -209,6 +214,7 @@ impl NewJob {
             recipients: numbers.iter().map(|n| NewRecipient::example(n)).collect(),
             source: None,
             request_hash: None,
+            billing: None,
             refused: Vec::new(),
             message: None,
         }

@@ -48,7 +48,100 @@ on_both_backends!(
     a_conversion_deferred_for_the_servers_trouble_waits_then_converts,
     numbers_with_a_call_in_progress_are_left_out_of_what_can_start,
     a_batch_is_inserted_whole_or_not_at_all,
+    line_usage_counts_calls_deliveries_failures_pages_and_time_per_sender_code_and_line,
 );
+
+/// `faxhub usage`'s numbers: a's fax under PRJ-1 busy once then delivered (2 calls, 1
+/// delivered, 4 s on the line), b's fax failed for good; a call before the period is left out.
+async fn line_usage_counts_calls_deliveries_failures_pages_and_time_per_sender_code_and_line(
+    store: Store,
+) {
+    let mut a = job(1_000, &["+33169293999"]);
+    a.billing = Some("PRJ-1".into());
+    let mut b = job(1_001, &["+33169293998"]);
+    b.return_path = "b@example.com".into();
+    store.insert_jobs(&[a.clone(), b.clone()]).await.unwrap();
+    store.claim_conversions(10, 1_500).await.unwrap();
+    for id in [&a.id, &b.id] {
+        store
+            .conversion_done(id, 2, "pages/x.tif", &[], 1_500)
+            .await
+            .unwrap();
+    }
+    let call = |due: &DueRecipient, status, new_status, at: i64, seconds: i64| AttemptEnd {
+        ended_at_ms: at + seconds * 1_000,
+        pages_sent: if status == EnhancedStatus::OK { 2 } else { 0 },
+        ..end(due, status, new_status, at)
+    };
+    // a call before the period
+    let due = store.due_recipients(2_000, 10).await.unwrap();
+    let (da, db) = (
+        due.iter().find(|d| d.job_id == a.id).unwrap().clone(),
+        due.iter().find(|d| d.job_id == b.id).unwrap().clone(),
+    );
+    for (d, status, new_status, at, secs) in [
+        (
+            &da,
+            EnhancedStatus::BUSY,
+            RecipientStatus::Deferred,
+            2_000,
+            1,
+        ),
+        (
+            &db,
+            EnhancedStatus::NOT_AUTHORIZED,
+            RecipientStatus::Failed,
+            10_000,
+            7,
+        ),
+    ] {
+        let claim = CallClaim::unlimited("file");
+        assert!(store.start_attempt(d, &claim, at).await.unwrap() == Start::Started);
+        store
+            .end_attempt(&call(d, status, new_status, at, secs))
+            .await
+            .unwrap();
+    }
+    let again = store.due_recipients(20_000, 10).await.unwrap();
+    let da = again.iter().find(|d| d.job_id == a.id).unwrap();
+    let claim = CallClaim::unlimited("file");
+    assert!(store.start_attempt(da, &claim, 20_000).await.unwrap() == Start::Started);
+    store
+        .end_attempt(&call(
+            da,
+            EnhancedStatus::OK,
+            RecipientStatus::Done,
+            20_000,
+            4,
+        ))
+        .await
+        .unwrap();
+    let rows = store.line_usage(0, 100_000).await.unwrap();
+    let row =
+        |sender: &str, billing: Option<&str>, calls, delivered, failed, pages, line_ms| UsageRow {
+            sender: sender.into(),
+            billing: billing.map(str::to_string),
+            line: "file".into(),
+            calls,
+            delivered,
+            failed,
+            pages,
+            line_ms,
+        };
+    assert_eq!(
+        rows,
+        [
+            row("a@example.com", Some("PRJ-1"), 2, 1, 0, 2, 5_000),
+            row("b@example.com", None, 1, 0, 1, 0, 7_000),
+        ]
+    );
+    // the period starts after a's busy call and b's failure
+    assert_eq!(
+        store.line_usage(15_000, 100_000).await.unwrap(),
+        [row("a@example.com", Some("PRJ-1"), 1, 1, 0, 2, 4_000)]
+    );
+    assert_eq!(store.line_usage(100_000, 200_000).await.unwrap(), []);
+}
 
 /// A batch with one job the database refuses (its id taken) leaves nothing behind: on
 /// PostgreSQL such a batch is one statement, on SQLite one transaction.

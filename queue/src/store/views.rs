@@ -28,6 +28,9 @@ pub struct JobView {
     /// `hotfolder:…`); absent for SMTP and the CLI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The billing code the sender gave, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -74,7 +77,7 @@ pub struct AttemptView {
     pub call: Option<CallProgress>,
 }
 
-const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source";
+const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source, billing";
 
 pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobView>, StoreError> {
     let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
@@ -365,6 +368,7 @@ impl JobView {
             ret: job.ret.map(|r| r.as_str().to_string()),
             finished_at: None,
             source: opt_text(&job.source),
+            billing: opt_text(&job.billing),
         }
     }
 }
@@ -390,5 +394,6 @@ fn job_view(row: &AnyRow, recipients: Vec<RecipientView>) -> Result<JobView, Sto
         ret: row.try_get("ret")?,
         finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(rfc3339),
         source: row.try_get("source")?,
+        billing: row.try_get("billing")?,
     })
 }

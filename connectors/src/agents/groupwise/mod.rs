@@ -221,6 +221,7 @@ impl ApiOut {
             source: None,
             refused,
             request_hash: None,
+            billing: None,
         };
         Ok((submission, message))
     }
