@@ -57,6 +57,22 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// What the lines were used for in a month: calls, faxes, failures, pages and minutes per
+    /// sender, billing code or line
+    Usage {
+        /// The month, as 2026-11 (in the server's local time)
+        #[arg(long)]
+        month: String,
+        /// Group by
+        #[arg(long, value_enum, default_value = "sender")]
+        by: crate::usage_cmd::By,
+        /// Print CSV
+        #[arg(long, conflicts_with = "xlsx")]
+        csv: bool,
+        /// Write an Excel workbook to this file
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+    },
     /// Hash a web client password (read from standard input) for `[[web.users]] password`
     Passwd,
     /// Check a configuration file and exit
@@ -196,6 +212,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(args) => {
             let (config, checked) = load(path)?;
             crate::send::run(&config, &checked, args).await
+        }
+        Command::Usage {
+            month,
+            by,
+            csv,
+            xlsx,
+        } => {
+            let (config, _) = load(path)?;
+            crate::usage_cmd::run(&config, &month, by, csv, xlsx.as_deref()).await
         }
         Command::Inbox { json } => {
             let (config, _) = load(path)?;

@@ -29,6 +29,7 @@ mod send;
 #[cfg(test)]
 mod testing;
 mod token_cmd;
+mod usage_cmd;
 pub mod wakeups;
 mod watch;
 pub mod web;

@@ -413,3 +413,78 @@ fn cli_inputs_must_be_regular_files_within_their_limits() {
         assert!(said.contains(why), "{args:?}: {said}");
     }
 }
+
+/// A billing code from `X-Fax-Billing` goes with the fax to `faxhub usage`: per billing code,
+/// as CSV and as a workbook that calamine reads back, a fax without a code in a row of its own.
+#[test]
+fn billing_codes_reach_the_usage_report() {
+    use calamine::{Reader, Xlsx};
+    let hub = Faxhub::start("", "");
+    let mut ids = Vec::new();
+    for (to, billing) in [("0169293999", Some(" PRJ-42 ")), ("0169293998", None)] {
+        let header = billing.map_or(String::new(), |b| format!("X-Fax-Billing: {b}\r\n"));
+        let message = format!("Subject: billed\r\n{header}\r\nOne page.\r\n");
+        let reply = hub.smtp().send_mail(
+            "alice@example.com",
+            &[&format!("{to}@fax.localhost")],
+            message.as_bytes(),
+        );
+        assert_eq!(reply.0, 250, "{reply:?}");
+        ids.push(queued_id(&reply));
+    }
+    for id in &ids {
+        let job = hub.wait_finished(id, WAIT);
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+    }
+    assert_eq!(hub.show(&ids[0])["billing"], "PRJ-42");
+    assert!(hub.show(&ids[1]).get("billing").is_none());
+    let month = chrono::Local::now().format("%Y-%m").to_string();
+    let out = hub.cli(&["usage", "--month", &month, "--by", "billing", "--csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0], "billing,calls,faxes,failed,pages,minutes",
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with(",1,1,0,1,"),
+        "the fax without a code: {csv}"
+    );
+    assert!(lines[2].starts_with("PRJ-42,1,1,0,1,"), "{csv}");
+    assert!(lines[3].starts_with("TOTAL,2,2,0,2,"), "{csv}");
+    // the same as a workbook
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("usage.xlsx");
+    let out = hub.cli(&[
+        "usage",
+        "--month",
+        &month,
+        "--by",
+        "billing",
+        "--xlsx",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut book: Xlsx<_> = calamine::open_workbook(&file).unwrap();
+    let sheet = book.worksheet_range(&format!("Usage {month}")).unwrap();
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(cells[2][..5], ["PRJ-42", "1", "1", "0", "1"], "{cells:?}");
+    assert_eq!(cells[3][0], "TOTAL");
+    // another month: nothing
+    let out = hub.cli(&["usage", "--month", "1999-01"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "No call in 1999-01.\n"
+    );
+    let bad = hub.cli(&["usage", "--month", "soon"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("give a month as 2026-11"),
+        "{}",
+        stderr(&bad)
+    );
+}
