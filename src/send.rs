@@ -78,6 +78,8 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         refused: Vec::new(),
         request_hash: None,
         billing: None,
+        priority: Default::default(),
+        send_at_ms: None,
     };
     let id = intake
         .accept(submission, message)

@@ -220,6 +220,8 @@ mod tests {
             finished_at: None,
             source: None,
             billing: None,
+            priority: "normal",
+            send_at: None,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod pg_test;
 pub mod progress;
 pub mod report;
 pub mod retry;
+pub mod schedule;
 pub mod senders;
 pub mod spool;
 pub mod state;

@@ -182,6 +182,8 @@ pub(crate) async fn queue(
         recipients,
         request_hash: source.as_ref().and(hash),
         billing: None,
+        priority: Default::default(),
+        send_at_ms: None,
         source,
         refused: Vec::new(),
     };

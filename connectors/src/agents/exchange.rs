@@ -150,6 +150,8 @@ impl DropDirectory {
             refused,
             request_hash: None,
             billing: None,
+            priority: Default::default(),
+            send_at_ms: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

@@ -282,6 +282,8 @@ impl HotFolder {
             refused,
             request_hash: None,
             billing: None,
+            priority: Default::default(),
+            send_at_ms: None,
         };
         Ok((submission, message))
     }

@@ -404,6 +404,8 @@ impl MailFile {
             refused,
             request_hash: None,
             billing: None,
+            priority: Default::default(),
+            send_at_ms: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

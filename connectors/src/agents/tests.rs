@@ -95,6 +95,8 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
             refused: vec![],
             request_hash: None,
             billing: None,
+            priority: Default::default(),
+            send_at_ms: None,
         },
         b"message".to_vec(),
     ));

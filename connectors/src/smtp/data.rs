@@ -27,6 +27,7 @@ use super::reply::Reply;
 use super::session::{Conn, Session};
 use faxhub_queue::Origin;
 use faxhub_queue::intake::{IntakeError, Staged, Submission};
+use faxhub_queue::schedule::{Priority, SendAtError};
 use mail_parser::MessageParser;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -112,8 +113,17 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         refused: Vec::new(),
         request_hash: None,
         billing: None,
+        priority: Default::default(),
+        send_at_ms: None,
     };
     describe(&sink.head, &mut submission);
+    match send_at(&sink.head, chrono::Utc::now().timestamp_millis()) {
+        Ok(at) => submission.send_at_ms = at,
+        Err(e) => {
+            tracing::info!(client = %session.peer, from = %submission.return_path, error = %e, "smtp message refused: its send time");
+            return Some(Reply::new(550, "5.6.0", e.to_string()));
+        }
+    }
     if let Some(rest) = subject {
         submission.subject = Some(rest).filter(|s| !s.is_empty());
     }
@@ -266,8 +276,19 @@ fn trace_header(session: &Session) -> String {
     )
 }
 
-/// Takes From:, Subject:, the billing code (`X-Fax-Billing:`) and the recipients' display
-/// names from the headers.
+/// When the message asks to be held (`X-Fax-Send-At`): the time, `None` to send it now.
+pub(crate) fn send_at(message: &[u8], now_ms: i64) -> Result<Option<i64>, SendAtError> {
+    let Some(parsed) = MessageParser::default().parse_headers(message) else {
+        return Ok(None);
+    };
+    match parsed.header("X-Fax-Send-At").and_then(|v| v.as_text()) {
+        Some(text) => faxhub_queue::schedule::send_at(text, now_ms),
+        None => Ok(None),
+    }
+}
+
+/// Takes From:, Subject:, the billing code (`X-Fax-Billing:`), the priority (`X-Fax-Priority`,
+/// `Importance`, `X-Priority`) and the recipients' display names from the headers.
 pub(crate) fn describe(message: &[u8], submission: &mut Submission) {
     let Some(parsed) = MessageParser::default().parse_headers(message) else {
         return;
@@ -277,6 +298,13 @@ pub(crate) fn describe(message: &[u8], submission: &mut Submission) {
         .header("X-Fax-Billing")
         .and_then(|v| v.as_text())
         .and_then(faxhub_queue::intake::billing_code);
+    submission.priority = Priority::of_headers(|name| {
+        parsed
+            .headers()
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .and_then(|h| h.value().as_text())
+    });
     submission.from_header =
         parsed
             .from()

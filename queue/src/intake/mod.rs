@@ -53,6 +53,10 @@ pub struct Submission {
     pub request_hash: Option<String>,
     /// The billing code the sender gave (`X-Fax-Billing`, a Subject tag, the API's field).
     pub billing: Option<String>,
+    /// Its place in the queue (`X-Fax-Priority`…).
+    pub priority: crate::schedule::Priority,
+    /// Held until then (`X-Fax-Send-At`).
+    pub send_at_ms: Option<i64>,
 }
 
 /// The longest billing code kept, in characters.
@@ -388,6 +392,8 @@ impl Intake {
             source: submission.source,
             request_hash: submission.request_hash,
             billing: submission.billing,
+            priority: submission.priority,
+            send_at_ms: submission.send_at_ms,
             refused: submission.refused,
             message: held,
         };

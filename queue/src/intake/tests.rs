@@ -23,6 +23,8 @@ fn to(number: &str) -> Submission {
         refused: Vec::new(),
         request_hash: None,
         billing: None,
+        priority: Default::default(),
+        send_at_ms: None,
     }
 }
 

@@ -94,12 +94,28 @@ impl Store {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        // recipients deferred while the conversion waited are due now (they never had a call)
+        // recipients deferred while the conversion waited are due now (they never had a call),
+        // or, when the job is held until later (X-Fax-Send-At), then
+        let send_at: Option<i64> = sqlx::query("SELECT send_at FROM jobs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("send_at")?;
+        let (status, next, reason) = match send_at.filter(|at| *at > now_ms) {
+            Some(at) => (
+                RecipientStatus::Deferred,
+                Some(at),
+                Some(super::held_reason(at)),
+            ),
+            None => (RecipientStatus::Queued, None, None),
+        };
         sqlx::query(
-            "UPDATE recipients SET status = $1, status_code = NULL, reason = NULL, next_attempt_at = NULL \
-             WHERE job_id = $2 AND status = $3 AND tries + dials = 0",
+            "UPDATE recipients SET status = $1, status_code = NULL, reason = $2, next_attempt_at = $3 \
+             WHERE job_id = $4 AND status = $5 AND tries + dials = 0",
         )
-        .bind(RecipientStatus::Queued.as_str())
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(next)
         .bind(id.as_str())
         .bind(RecipientStatus::Deferred.as_str())
         .execute(&mut *tx)

@@ -32,11 +32,13 @@ use std::collections::BTreeMap;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 const JOB_COLUMNS: &str = "id, origin, return_path, from_header, subject, received_at, env_id, \
-     ret, message_path, size, conversion, source, request_hash, billing";
+     ret, message_path, size, conversion, source, request_hash, billing, priority, send_at";
 /// Parameters of one job row: one per column of `JOB_COLUMNS`.
-const JOB_PARAMETERS: usize = 14;
-const RECIPIENT_COLUMNS: &str =
-    "job_id, idx, number, address, display_name, subaddress, notify, orcpt, status, updated_at";
+const JOB_PARAMETERS: usize = 16;
+const RECIPIENT_COLUMNS: &str = "job_id, idx, number, address, display_name, subaddress, notify, \
+     orcpt, status, updated_at, next_attempt_at, reason";
+/// Parameters of one recipient row: one per column of `RECIPIENT_COLUMNS`.
+const RECIPIENT_PARAMETERS: usize = 12;
 /// Parameters in the one statement of a batch, at most (PostgreSQL takes 65,535).
 const MAX_PARAMETERS: usize = 30_000;
 /// Bytes of messages in the one statement of a batch, at most.
@@ -64,7 +66,9 @@ fn bind_jobs<'q>(mut q: Q<'q>, jobs: &'q [NewJob]) -> Q<'q> {
             .bind(ConversionState::Pending.as_str())
             .bind(opt_text(&job.source))
             .bind(opt_text(&job.request_hash))
-            .bind(opt_text(&job.billing));
+            .bind(opt_text(&job.billing))
+            .bind(job.priority.rank())
+            .bind(job.send_at_ms);
     }
     q
 }
@@ -80,8 +84,14 @@ fn bind_recipients<'q>(mut q: Q<'q>, rows: &[RecipientRow<'q>]) -> Q<'q> {
             .bind(opt_text(&r.subaddress))
             .bind(r.notify.map(|n| n.to_string()))
             .bind(opt_text(&r.orcpt))
-            .bind(RecipientStatus::Queued.as_str())
-            .bind(job.received_at_ms);
+            .bind(match job.held_until() {
+                Some(_) => RecipientStatus::Deferred.as_str(),
+                None => RecipientStatus::Queued.as_str(),
+            })
+            .bind(job.received_at_ms)
+            // a held job waits as a retry does, with the reason said
+            .bind(job.held_until())
+            .bind(job.held_until().map(super::held_reason));
     }
     q
 }
@@ -233,7 +243,10 @@ impl Store {
             next += n * columns;
             next - n * columns
         };
-        let (j, r) = (take(jobs.len(), JOB_PARAMETERS), take(rows.len(), 10));
+        let (j, r) = (
+            take(jobs.len(), JOB_PARAMETERS),
+            take(rows.len(), RECIPIENT_PARAMETERS),
+        );
         let blobs = self.blobs.is_some();
         let b = if blobs { take(jobs.len(), 3) } else { 0 };
         let (u, i) = (take(seen.len(), 3), take(seen.len(), 4));
@@ -241,7 +254,7 @@ impl Store {
             "WITH j AS (INSERT INTO jobs ({JOB_COLUMNS}) VALUES {}), \
              r AS (INSERT INTO recipients ({RECIPIENT_COLUMNS}) VALUES {}), ",
             values_from(j, jobs.len(), JOB_PARAMETERS),
-            values_from(r, rows.len(), 10),
+            values_from(r, rows.len(), RECIPIENT_PARAMETERS),
         );
         if blobs {
             sql.push_str(&format!(
@@ -284,7 +297,7 @@ impl Store {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO recipients ({RECIPIENT_COLUMNS}) VALUES {}",
-                values(chunk.len(), 10)
+                values(chunk.len(), RECIPIENT_PARAMETERS)
             );
             bind_recipients(sqlx::query(&sql), chunk)
                 .execute(&mut *tx)

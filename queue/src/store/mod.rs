@@ -40,6 +40,7 @@ pub use views::{AttemptView, JobView, PageQuery, RecipientView};
 use crate::dialplan::FaxNumber;
 use crate::job::{JobId, Notify, Origin, Ret};
 use crate::progress::CallProgress;
+use crate::schedule::Priority;
 use crate::state::{
     ActionEffect, ConversionState, OperatorAction, RecipientStatus, operator_effect,
 };
@@ -178,11 +179,27 @@ pub struct NewJob {
     pub request_hash: Option<String>,
     /// The billing code the sender gave (`X-Fax-Billing`…), for `faxhub usage`.
     pub billing: Option<String>,
+    /// Dispatched before the jobs of lower priority.
+    pub priority: Priority,
+    /// Held until then (`X-Fax-Send-At`), if that is after `received_at_ms`.
+    pub send_at_ms: Option<i64>,
     /// Addresses refused at intake; they follow `recipients` (their indexes continue).
     pub refused: Vec<RefusedRecipient>,
     /// The message itself when it is not in the spool at `message_path`: with several nodes a
     /// message that fits in memory goes to the store only (a node fetches it when it needs it).
     pub message: Option<std::sync::Arc<[u8]>>,
+}
+
+/// What a held job's recipients say while they wait.
+fn held_reason(at_ms: i64) -> String {
+    format!("held until {} (X-Fax-Send-At)", events::rfc3339(at_ms))
+}
+
+impl NewJob {
+    /// When its recipients may first be called, if the sender held it past its arrival.
+    pub fn held_until(&self) -> Option<i64> {
+        self.send_at_ms.filter(|at| *at > self.received_at_ms)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +232,8 @@ impl NewJob {
             source: None,
             request_hash: None,
             billing: None,
+            priority: Priority::Normal,
+            send_at_ms: None,
             refused: Vec::new(),
             message: None,
         }
@@ -545,8 +564,8 @@ impl Store {
             .collect()
     }
 
-    /// Recipients of converted jobs that are queued, or deferred and due by `now_ms`, oldest job
-    /// first.
+    /// Recipients of converted jobs that are queued, or deferred and due by `now_ms`: the jobs
+    /// of higher priority first, then the oldest job first.
     pub async fn due_recipients(
         &self,
         now_ms: i64,
@@ -579,11 +598,13 @@ impl Store {
             ""
         };
         let rows = sqlx::query(&format!(
-            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.received_at, j.return_path, \
+            // a held job's retries are counted from when it was let go, not from its arrival
+            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.return_path, \
+             CASE WHEN j.send_at > j.received_at THEN j.send_at ELSE j.received_at END AS received_at, \
              COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
              WHERE j.conversion = 'converted' AND (r.status = 'queued' OR (r.status = 'deferred' AND r.next_attempt_at <= $1)){free} \
-             ORDER BY j.received_at, r.idx LIMIT $2",
+             ORDER BY j.priority DESC, j.received_at, r.idx LIMIT $2",
         ))
         .bind(now_ms)
         .bind(limit)

@@ -49,7 +49,55 @@ on_both_backends!(
     numbers_with_a_call_in_progress_are_left_out_of_what_can_start,
     a_batch_is_inserted_whole_or_not_at_all,
     line_usage_counts_calls_deliveries_failures_pages_and_time_per_sender_code_and_line,
+    high_priority_jobs_go_first_and_held_ones_wait_until_their_time,
 );
+
+/// A high-priority job received after a normal one is due before it; a low one after both; a
+/// job held until 50 s waits (deferred, with the reason, the scheduler woken then) and counts
+/// its retries from then.
+async fn high_priority_jobs_go_first_and_held_ones_wait_until_their_time(store: Store) {
+    use crate::schedule::Priority;
+    let normal = job(1_000, &["+33169293991"]);
+    let mut low = job(1_001, &["+33169293992"]);
+    low.priority = Priority::Low;
+    let mut high = job(2_000, &["+33169293993"]);
+    high.priority = Priority::High;
+    let mut held = job(1_500, &["+33169293994"]);
+    held.send_at_ms = Some(50_000);
+    let jobs = [normal.clone(), low.clone(), high.clone(), held.clone()];
+    store.insert_jobs(&jobs).await.unwrap();
+    store.claim_conversions(10, 3_000).await.unwrap();
+    for j in &jobs {
+        store
+            .conversion_done(&j.id, 1, "pages/x.tif", &[], 3_000)
+            .await
+            .unwrap();
+    }
+    let order = |due: Vec<DueRecipient>| due.into_iter().map(|d| d.job_id).collect::<Vec<_>>();
+    assert_eq!(
+        order(store.due_recipients(10_000, 10).await.unwrap()),
+        [high.id.clone(), normal.id.clone(), low.id.clone()]
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(50_000));
+    let view = store.job(&held.id).await.unwrap().unwrap();
+    assert_eq!(view.recipients[0].status, RecipientStatus::Deferred);
+    assert!(view.send_at.is_some());
+    assert!(
+        view.recipients[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("held until"),
+        "{view:?}"
+    );
+    assert_eq!(store.job(&high.id).await.unwrap().unwrap().priority, "high");
+    let due = store.due_recipients(50_000, 10).await.unwrap();
+    let d = due
+        .iter()
+        .find(|d| d.job_id == held.id)
+        .expect("due at its time");
+    assert_eq!(d.received_at_ms, 50_000, "retries count from the send time");
+}
 
 /// `faxhub usage`'s numbers: a's fax under PRJ-1 busy once then delivered (2 calls, 1
 /// delivered, 4 s on the line), b's fax failed for good; a call before the period is left out.

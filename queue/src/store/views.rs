@@ -31,6 +31,11 @@ pub struct JobView {
     /// The billing code the sender gave, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<String>,
+    /// `high`, `normal` or `low`.
+    pub priority: &'static str,
+    /// When the sender asked it to be sent, if it was held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,7 +82,7 @@ pub struct AttemptView {
     pub call: Option<CallProgress>,
 }
 
-const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source, billing";
+const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source, billing, priority, send_at";
 
 pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobView>, StoreError> {
     let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
@@ -369,6 +374,8 @@ impl JobView {
             finished_at: None,
             source: opt_text(&job.source),
             billing: opt_text(&job.billing),
+            priority: job.priority.as_str(),
+            send_at: job.held_until().map(rfc3339),
         }
     }
 }
@@ -395,5 +402,7 @@ fn job_view(row: &AnyRow, recipients: Vec<RecipientView>) -> Result<JobView, Sto
         finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(rfc3339),
         source: row.try_get("source")?,
         billing: row.try_get("billing")?,
+        priority: crate::schedule::Priority::from_rank(row.try_get::<i64, _>("priority")?).as_str(),
+        send_at: row.try_get::<Option<i64>, _>("send_at")?.map(rfc3339),
     })
 }

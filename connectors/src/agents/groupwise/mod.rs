@@ -222,6 +222,8 @@ impl ApiOut {
             refused,
             request_hash: None,
             billing: None,
+            priority: Default::default(),
+            send_at_ms: None,
         };
         Ok((submission, message))
     }
