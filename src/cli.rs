@@ -165,6 +165,33 @@ pub struct SendArgs {
     /// get the fax)
     #[arg(long)]
     pub wait: bool,
+    /// Hold the fax until then (2026-12-01T18:00:00+01:00, at most 31 days ahead)
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Its place in the queue
+    #[arg(long, value_enum, default_value = "normal")]
+    pub priority: PriorityArg,
+    /// A billing code, for `faxhub usage --by billing`
+    #[arg(long)]
+    pub billing: Option<String>,
+}
+
+/// `--priority`: `high` goes before `normal`, which goes before `low`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum PriorityArg {
+    High,
+    Normal,
+    Low,
+}
+
+impl From<PriorityArg> for faxhub_queue::schedule::Priority {
+    fn from(p: PriorityArg) -> Self {
+        match p {
+            PriorityArg::High => Self::High,
+            PriorityArg::Normal => Self::Normal,
+            PriorityArg::Low => Self::Low,
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {

@@ -62,6 +62,12 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     }
     .build();
 
+    let now = chrono::Utc::now().timestamp_millis();
+    let send_at_ms = match &args.at {
+        Some(at) => faxhub_queue::schedule::send_at(at, now)
+            .map_err(|e| Failure::Usage(e.to_string().replace("X-Fax-Send-At", "--at")))?,
+        None => None,
+    };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
     let (store, spool) = crate::daemon::open_queue(config).await?;
@@ -77,9 +83,12 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         source: None,
         refused: Vec::new(),
         request_hash: None,
-        billing: None,
-        priority: Default::default(),
-        send_at_ms: None,
+        billing: args
+            .billing
+            .as_deref()
+            .and_then(faxhub_queue::intake::billing_code),
+        priority: args.priority.into(),
+        send_at_ms,
     };
     let id = intake
         .accept(submission, message)

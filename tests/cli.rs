@@ -488,3 +488,53 @@ fn billing_codes_reach_the_usage_report() {
         stderr(&bad)
     );
 }
+
+/// `faxhub send --at … --priority high --billing …`: the job is held until then, with its
+/// priority and code; a time that is not one is a one-line usage error.
+#[test]
+fn send_holds_prioritises_and_bills() {
+    let hub = Faxhub::start("", "");
+    let pdf = hub.dir.path().join("letter.pdf");
+    std::fs::write(&pdf, make_pdf(hub.dir.path(), 1)).unwrap();
+    let at = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let out = hub.cli(&[
+        "send",
+        "--to",
+        "0169293999",
+        "--at",
+        &at,
+        "--priority",
+        "high",
+        "--billing",
+        "PRJ-7",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let job = hub.wait_job(&id, WAIT, |j| j["phase"] != "converting");
+    assert_eq!(job["priority"], "high", "{job:#}");
+    assert_eq!(job["billing"], "PRJ-7", "{job:#}");
+    assert!(job["send_at"].is_string(), "{job:#}");
+    assert_eq!(job["recipients"][0]["status"], "deferred", "{job:#}");
+    assert!(
+        job["recipients"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("held until")
+    );
+    let bad = hub.cli(&[
+        "send",
+        "--to",
+        "0169293999",
+        "--at",
+        "soon",
+        pdf.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--at: \"soon\" is not a date"),
+        "{}",
+        stderr(&bad)
+    );
+    assert_eq!(stderr(&bad).trim().lines().count(), 1);
+}
