@@ -115,3 +115,50 @@ fn a_high_priority_fax_overtakes_a_200_number_job_on_a_one_channel_line() {
     );
     hub.wait_finished(&bulk, WAIT);
 }
+
+/// RFC 4865 FUTURERELEASE: advertised with its limits; `HOLDFOR` holds the message, a hold past
+/// the limit or not a time is `501 5.5.4` at MAIL.
+#[test]
+fn future_release_at_smtp_holds_the_fax() {
+    let hub = Faxhub::start("", "");
+    let mut s = hub.smtp();
+    let (code, ehlo) = s.cmd("EHLO client.test");
+    assert_eq!(code, 250);
+    let keyword = ehlo
+        .lines()
+        .find(|l| l.starts_with("FUTURERELEASE "))
+        .unwrap_or_else(|| panic!("{ehlo}"));
+    let parts: Vec<&str> = keyword.split(' ').collect();
+    assert_eq!(parts[1], "2678400", "{keyword}");
+    assert!(
+        ms(parts[2]) > chrono::Utc::now().timestamp_millis(),
+        "{keyword}"
+    );
+    for (param, says) in [
+        ("HOLDFOR=99999999", "at most"),
+        ("HOLDFOR=soon", "not a number"),
+        ("HOLDUNTIL=tomorrow", "not a date"),
+        ("HOLDFOR=60 HOLDUNTIL=2026-12-01T00:00:00Z", "twice"),
+    ] {
+        let reply = s.cmd(&format!("MAIL FROM:<alice@example.com> {param}"));
+        assert_eq!(reply.0, 501, "{param}: {reply:?}");
+        assert!(
+            reply.1.starts_with("5.5.4") && reply.1.contains(says),
+            "{param}: {reply:?}"
+        );
+    }
+    let before = chrono::Utc::now().timestamp_millis();
+    let reply = s.transaction(
+        "<alice@example.com> HOLDFOR=3600",
+        &["<0169293999@fax.localhost>"],
+        b"Subject: in an hour\r\n\r\nLater.\r\n",
+    );
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let job = hub.show(&queued_id(&reply));
+    let held = ms(job["send_at"].as_str().unwrap());
+    assert!(
+        (before + 3_599_000..=before + 3_700_000).contains(&held),
+        "{job:#}"
+    );
+    assert_eq!(job["recipients"][0]["status"], "deferred", "{job:#}");
+}

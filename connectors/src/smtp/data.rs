@@ -101,6 +101,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             Err(reply) => return Some(reply),
         }
     }
+    let tx_hold = tx.hold_until;
     let mut submission = Submission {
         origin: Origin::Smtp,
         return_path: tx.return_path,
@@ -118,7 +119,8 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     };
     describe(&sink.head, &mut submission);
     match send_at(&sink.head, chrono::Utc::now().timestamp_millis()) {
-        Ok(at) => submission.send_at_ms = at,
+        // the envelope's FUTURERELEASE (RFC 4865) before the header
+        Ok(at) => submission.send_at_ms = tx_hold.or(at),
         Err(e) => {
             tracing::info!(client = %session.peer, from = %submission.return_path, error = %e, "smtp message refused: its send time");
             return Some(Reply::new(550, "5.6.0", e.to_string()));

@@ -28,6 +28,7 @@ pub(super) fn ehlo(session: &mut Session, arg: &str, extended: bool) -> Result<V
         "SMTPUTF8".to_string(),
         "ENHANCEDSTATUSCODES".to_string(),
         "DSN".to_string(),
+        future_release(chrono::Utc::now()),
     ];
     if session.tls {
         if !session.shared.config.auth.users.is_empty() {
@@ -37,4 +38,14 @@ pub(super) fn ehlo(session: &mut Session, arg: &str, extended: bool) -> Result<V
         lines.push("STARTTLS".to_string());
     }
     Ok(lines)
+}
+
+/// RFC 4865's keyword: how far ahead a message may be held, in seconds and as the latest time.
+fn future_release(now: chrono::DateTime<chrono::Utc>) -> String {
+    let interval = faxhub_queue::schedule::MAX_AHEAD_DAYS * 86_400;
+    let latest = now + chrono::Duration::seconds(interval);
+    format!(
+        "FUTURERELEASE {interval} {}",
+        latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }

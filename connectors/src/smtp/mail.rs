@@ -53,6 +53,7 @@ pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
         smtputf8: false,
         recipients: Vec::new(),
         subject_address: None,
+        hold_until: None,
         usage: None,
     };
     for (key, value) in params {
@@ -80,6 +81,10 @@ pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
                 Some(id) if v.len() <= ENVID_MAX => tx.env_id = Some(id),
                 _ => return Reply::syntax("bad ENVID value"),
             },
+            ("HOLDFOR" | "HOLDUNTIL", Some(v)) => match hold(&key, v, tx.hold_until) {
+                Ok(at) => tx.hold_until = at,
+                Err(reply) => return reply,
+            },
             _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
         }
     }
@@ -88,6 +93,31 @@ pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
     }
     session.tx = Some(tx);
     Reply::new(250, "2.1.0", "Ok")
+}
+
+/// RFC 4865 FUTURERELEASE: `HOLDFOR=<seconds>` or `HOLDUNTIL=<RFC 3339 time>` as the time (ms)
+/// to hold the message until (`None`: now); past the advertised limit, twice, or not a number
+/// or a time: `501 5.5.4`.
+fn hold(key: &str, value: &str, before: Option<i64>) -> Result<Option<i64>, Reply> {
+    use faxhub_queue::schedule::{MAX_AHEAD_DAYS, send_at};
+    let bad = |why: String| Reply::new(501, "5.5.4", format!("{key}: {why}"));
+    if before.is_some() {
+        return Err(bad("HOLDFOR and HOLDUNTIL given twice".into()));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let at = match key {
+        "HOLDFOR" => {
+            let seconds: i64 = value
+                .parse()
+                .map_err(|_| bad(format!("{value:?} is not a number of seconds")))?;
+            if !(0..=MAX_AHEAD_DAYS * 86_400).contains(&seconds) {
+                return Err(bad(format!("at most {} seconds", MAX_AHEAD_DAYS * 86_400)));
+            }
+            Some(now + seconds * 1_000).filter(|_| seconds > 0)
+        }
+        _ => send_at(value, now).map_err(|e| bad(e.to_string().replace("X-Fax-Send-At: ", "")))?,
+    };
+    Ok(at)
 }
 
 /// The directory's word on `sender` when only a group may fax: `550 5.7.1` naming the policy
