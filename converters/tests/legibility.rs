@@ -7,10 +7,9 @@
 
 mod common;
 
-use common::{ocr, pages_as_pgm};
+use common::{ocr, pages_as_pgm, run};
 use faxhub_converters::{ConvertConfig, Converter, Resolution};
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The paragraphs of the document, each at its size in points.
@@ -132,19 +131,6 @@ fn accuracy(source: &str, read: &str) -> f64 {
     1.0 - levenshtein(&s, &r) as f64 / s.len() as f64
 }
 
-fn run(program: &str, args: &[&str], dir: &Path) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn faxhub_pages_read_at_least_as_well_as_plain_soffice_then_ghostscript() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,6 +247,11 @@ async fn fax_and_read(d: &Path, name: &str, eml: &str, black_text: bool) -> Stri
         ..ConvertConfig::default()
     })
     .with_scratch(d.to_path_buf());
+    ocr(&fax_pages(&converter, d, name, eml).await)
+}
+
+/// The pages faxhub makes of the mail `eml` (in `d/<name>`), each a square-pixel PGM file.
+async fn fax_pages(converter: &Converter, d: &Path, name: &str, eml: &str) -> Vec<PathBuf> {
     let work = d.join(name);
     std::fs::create_dir_all(&work).unwrap();
     let set = converter
@@ -269,7 +260,7 @@ async fn fax_and_read(d: &Path, name: &str, eml: &str, black_text: bool) -> Stri
         .unwrap();
     let tiff = d.join(format!("{name}.tif"));
     std::fs::copy(&set.tiff, &tiff).unwrap();
-    ocr(&pages_as_pgm(&tiff, d))
+    pages_as_pgm(&tiff, d)
 }
 
 /// Coloured and grey text stays text: a dark-blue heading, a blue link, a grey 9 pt footer and
@@ -335,15 +326,8 @@ fn outlook_mail(font: Option<&str>) -> String {
 
 /// The pages faxhub makes of `eml`, as pixels.
 async fn fax_pixels(converter: &Converter, d: &Path, name: &str, eml: &str) -> Vec<Vec<u8>> {
-    let work = d.join(name);
-    std::fs::create_dir_all(&work).unwrap();
-    let set = converter
-        .convert_file("mail.eml", eml.as_bytes(), &work)
+    fax_pages(converter, d, name, eml)
         .await
-        .unwrap();
-    let tiff = d.join(format!("{name}.tif"));
-    std::fs::copy(&set.tiff, &tiff).unwrap();
-    pages_as_pgm(&tiff, d)
         .iter()
         .map(|page| std::fs::read(page).unwrap())
         .collect()

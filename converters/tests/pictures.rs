@@ -7,10 +7,9 @@
 mod common;
 
 use base64::Engine;
-use common::{ocr, pages_as_pgm};
+use common::{ocr, pages_as_pgm, run};
 use faxhub_converters::{ConvertConfig, ConvertError, Converter};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 fn converter(scratch: &Path) -> Converter {
@@ -20,19 +19,6 @@ fn converter(scratch: &Path) -> Converter {
         ..ConvertConfig::default()
     })
     .with_scratch(scratch.to_path_buf())
-}
-
-fn run(program: &str, args: &[&str], dir: &Path) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (run `make test`): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A picture of three lines of large text, as `device` (pnggray, jpeggray) writes it (with a

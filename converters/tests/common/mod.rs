@@ -71,3 +71,17 @@ pub fn ocr(pages: &[PathBuf]) -> String {
     }
     text
 }
+
+/// Runs `program args…` in `dir`; it must succeed.
+pub fn run(program: &str, args: &[&str], dir: &Path) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (run `make test`): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
