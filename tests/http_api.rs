@@ -1053,3 +1053,42 @@ fn a_request_chooses_cover_paper_resolution_names_and_reports() {
         serde_json::json!({"to": ["0169293999"], "text": "x", "subject": "Hi Bcc: x@example.net"});
     assert_eq!(post_json(&hub, &sends, &fine.to_string()).status, 202);
 }
+
+/// The API's billing code, priority and send time go on the job as the mail headers' do; a
+/// send time that is not one, or too far ahead, is a 422 problem with 5.6.0.
+#[test]
+fn a_request_holds_prioritises_and_bills() {
+    let hub = Faxhub::start("", "");
+    let sends = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
+    let at = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let body = serde_json::json!({
+        "to": ["0169293999"], "text": "Later.", "billing": "PRJ-9", "priority": "high",
+        "send_at": at,
+    });
+    let made = post_json(&hub, &sends, &body.to_string());
+    assert_eq!(made.status, 202, "{}", made.body);
+    assert_eq!(made.body["billing"], "PRJ-9", "{}", made.body);
+    assert_eq!(made.body["priority"], "high", "{}", made.body);
+    assert!(made.body["send_at"].is_string(), "{}", made.body);
+    assert_eq!(
+        made.body["recipients"][0]["status"], "deferred",
+        "{}",
+        made.body
+    );
+    for when in ["soon", "2099-01-01T00:00:00Z"] {
+        let body = serde_json::json!({"to": ["0169293999"], "text": "x", "send_at": when});
+        let refused = post_json(&hub, &sends, &body.to_string());
+        assert_eq!(refused.status, 422, "{when}: {}", refused.body);
+        assert_eq!(refused.body["status_code"], "5.6.0", "{}", refused.body);
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("send_at: "),
+            "{}",
+            refused.body
+        );
+    }
+    let odd = serde_json::json!({"to": ["0169293999"], "text": "x", "priority": "urgent"});
+    assert_eq!(post_json(&hub, &sends, &odd.to_string()).status, 400);
+}

@@ -74,6 +74,30 @@ pub struct FaxRequest {
     pub resolution: Option<Resolution>,
     /// The reports wanted for every number: `["success", "failure"]`, `["never"]`…
     pub notify: Option<Vec<NotifyWord>>,
+    /// A billing code, for `faxhub usage --by billing`.
+    pub billing: Option<String>,
+    /// `high`, `normal` (the default) or `low`.
+    pub priority: Option<PriorityWord>,
+    /// Hold the fax until then (RFC 3339, at most 31 days ahead).
+    pub send_at: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorityWord {
+    High,
+    Normal,
+    Low,
+}
+
+impl From<PriorityWord> for faxhub_queue::schedule::Priority {
+    fn from(p: PriorityWord) -> Self {
+        match p {
+            PriorityWord::High => Self::High,
+            PriorityWord::Normal => Self::Normal,
+            PriorityWord::Low => Self::Low,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -75,6 +75,9 @@ pub(crate) struct Prepared {
     pub subject: Option<String>,
     /// The message, as a mail with the same documents would be.
     pub message: Vec<u8>,
+    pub billing: Option<String>,
+    pub priority: faxhub_queue::schedule::Priority,
+    pub send_at_ms: Option<i64>,
 }
 
 /// Checks `fax` for `caller` (sender, numbers through the dial plan, texts) and makes its
@@ -126,11 +129,25 @@ pub(crate) fn prepare(
         ..Draft::default()
     }
     .build();
+    let now = chrono::Utc::now().timestamp_millis();
+    let send_at_ms = match &fax.send_at {
+        Some(at) => faxhub_queue::schedule::send_at(at, now).map_err(|e| {
+            let detail = e.to_string().replace("X-Fax-Send-At", "send_at");
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_code(EnhancedStatus::MEDIA)
+        })?,
+        None => None,
+    };
     Ok(Prepared {
         sender,
         recipients,
         subject,
         message,
+        billing: fax
+            .billing
+            .as_deref()
+            .and_then(faxhub_queue::intake::billing_code),
+        priority: fax.priority.map(Into::into).unwrap_or_default(),
+        send_at_ms,
     })
 }
 
@@ -171,6 +188,9 @@ pub(crate) async fn queue(
         recipients,
         subject,
         message,
+        billing,
+        priority,
+        send_at_ms,
     } = prepared;
     let submission = Submission {
         origin: Origin::Api,
@@ -181,9 +201,9 @@ pub(crate) async fn queue(
         ret: None,
         recipients,
         request_hash: source.as_ref().and(hash),
-        billing: None,
-        priority: Default::default(),
-        send_at_ms: None,
+        billing,
+        priority,
+        send_at_ms,
         source,
         refused: Vec::new(),
     };

@@ -330,7 +330,8 @@ impl RecipientView {
 
 impl JobView {
     /// The view of `job` just committed, as `Store::job` would read it back then: nothing
-    /// converted, no attempt, its recipients queued and its refused ones failed after them.
+    /// converted, no attempt, its recipients queued (deferred while it is held) and its refused
+    /// ones failed after them.
     pub fn of_new(job: &super::NewJob) -> JobView {
         use super::{opt_text, text};
         let fresh = |number: &str, address: &str, display_name: &Option<String>| RecipientView {
@@ -343,6 +344,13 @@ impl JobView {
             .map(|r| RecipientView {
                 notify: r.notify.map(|n| n.to_string()),
                 orcpt: opt_text(&r.orcpt),
+                // a held job's numbers wait as the insert wrote them
+                status: match job.held_until() {
+                    Some(_) => RecipientStatus::Deferred,
+                    None => RecipientStatus::Queued,
+                },
+                reason: job.held_until().map(super::held_reason),
+                next_attempt_at: job.held_until().map(rfc3339),
                 ..fresh(r.number.as_str(), &r.address, &r.display_name)
             })
             .collect();
