@@ -55,6 +55,8 @@ pub struct Config {
     pub dialplan: DialPlanConfig,
     /// Per-sender limits on numbers, pages and calls a day.
     pub limits: SenderLimits,
+    /// Billing codes in Subject tags.
+    pub billing: faxhub_queue::intake::BillingConfig,
     pub retry: RetryPolicy,
     pub convert: ConvertConfig,
     pub scheduler: SchedulerConfig,
@@ -98,6 +100,7 @@ impl Default for Config {
                 .collect(),
             smtp: SmtpConfig::default(),
             dialplan: DialPlanConfig::default(),
+            billing: Default::default(),
             limits: SenderLimits::default(),
             retry: RetryPolicy::default(),
             convert: ConvertConfig::default(),
@@ -374,6 +377,12 @@ impl Config {
         problems.check(!self.smtp.fax_domains.is_empty(), || {
             "smtp.fax_domains: at least one fax domain is needed".into()
         });
+        if let Some(tag) = &self.billing.subject_tag {
+            problems.check(
+                tag.chars().count() <= 32 && !tag.contains(['[', ']']) && !tag.contains(char::is_control),
+                || format!("billing.subject_tag: {tag:?} must be at most 32 characters, without brackets"),
+            );
+        }
         for address in &self.smtp.subject_addresses {
             let parts = address.rsplit_once('@');
             problems.check(
@@ -489,7 +498,7 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let config = parse(
             "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\nsubject_addresses = [\"fax\"]\n\
-             [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n",
+             [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n[billing]\nsubject_tag = \"[B\"\n",
         )
         .unwrap();
         let Err(ConfigError::Invalid(all)) = config.validate() else {
@@ -501,6 +510,7 @@ mod tests {
             "smtp.subject_addresses",
             "retry:",
             "convert.max_pages",
+            "billing.subject_tag",
         ] {
             assert!(all.contains(problem), "{problem} in {all}");
         }

@@ -147,7 +147,8 @@ impl Daemon {
             store.clone(),
             wakeups.scheduler.clone(),
             config.limits.clone(),
-        );
+        )
+        .with_billing(&config.billing);
         let inbox = Inbox::new(config.inbox_dir());
         let agent = match config.sip_agent() {
             Some(sip) => Some(

@@ -71,7 +71,8 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Failure::Runtime(format!("{}: {e}", config.data_dir.display())))?;
     let (store, spool) = crate::daemon::open_queue(config).await?;
-    let intake = Intake::start(spool, store.clone(), Arc::default(), config.limits.clone());
+    let intake = Intake::start(spool, store.clone(), Arc::default(), config.limits.clone())
+        .with_billing(&config.billing);
     let submission = Submission {
         origin: Origin::Cli,
         return_path: from.clone(),

@@ -414,16 +414,21 @@ fn cli_inputs_must_be_regular_files_within_their_limits() {
     }
 }
 
-/// A billing code from `X-Fax-Billing` goes with the fax to `faxhub usage`: per billing code,
-/// as CSV and as a workbook that calamine reads back, a fax without a code in a row of its own.
+/// A billing code from `X-Fax-Billing`, or tagged in the Subject (`[billing] subject_tag`),
+/// goes with the fax to `faxhub usage`: per billing code, as CSV and as a workbook that
+/// calamine reads back, a fax without a code in a row of its own.
 #[test]
 fn billing_codes_reach_the_usage_report() {
     use calamine::{Reader, Xlsx};
-    let hub = Faxhub::start("", "");
+    let hub = Faxhub::start("", "[billing]\nsubject_tag = \"BILL:\"\n");
     let mut ids = Vec::new();
-    for (to, billing) in [("0169293999", Some(" PRJ-42 ")), ("0169293998", None)] {
+    for (to, subject, billing) in [
+        ("0169293999", "billed", Some(" PRJ-42 ")),
+        ("0169293998", "billed", None),
+        ("0169293997", "Quote [bill: PRJ-42] for Smith", None),
+    ] {
         let header = billing.map_or(String::new(), |b| format!("X-Fax-Billing: {b}\r\n"));
-        let message = format!("Subject: billed\r\n{header}\r\nOne page.\r\n");
+        let message = format!("Subject: {subject}\r\n{header}\r\nOne page.\r\n");
         let reply = hub.smtp().send_mail(
             "alice@example.com",
             &[&format!("{to}@fax.localhost")],
@@ -438,6 +443,12 @@ fn billing_codes_reach_the_usage_report() {
     }
     assert_eq!(hub.show(&ids[0])["billing"], "PRJ-42");
     assert!(hub.show(&ids[1]).get("billing").is_none());
+    let tagged = hub.show(&ids[2]);
+    assert_eq!(tagged["billing"], "PRJ-42", "{tagged:#}");
+    assert_eq!(
+        tagged["subject"], "Quote for Smith",
+        "the tag leaves the subject"
+    );
     let month = chrono::Local::now().format("%Y-%m").to_string();
     let out = hub.cli(&["usage", "--month", &month, "--by", "billing", "--csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -451,8 +462,8 @@ fn billing_codes_reach_the_usage_report() {
         lines[1].starts_with(",1,1,0,1,"),
         "the fax without a code: {csv}"
     );
-    assert!(lines[2].starts_with("PRJ-42,1,1,0,1,"), "{csv}");
-    assert!(lines[3].starts_with("TOTAL,2,2,0,2,"), "{csv}");
+    assert!(lines[2].starts_with("PRJ-42,2,2,0,2,"), "{csv}");
+    assert!(lines[3].starts_with("TOTAL,3,3,0,3,"), "{csv}");
     // the same as a workbook
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("usage.xlsx");
@@ -472,7 +483,7 @@ fn billing_codes_reach_the_usage_report() {
         .rows()
         .map(|r| r.iter().map(|c| c.to_string()).collect())
         .collect();
-    assert_eq!(cells[2][..5], ["PRJ-42", "1", "1", "0", "1"], "{cells:?}");
+    assert_eq!(cells[2][..5], ["PRJ-42", "2", "2", "0", "2"], "{cells:?}");
     assert_eq!(cells[3][0], "TOTAL");
     // another month: nothing
     let out = hub.cli(&["usage", "--month", "1999-01"]);

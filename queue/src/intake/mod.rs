@@ -18,6 +18,7 @@
 //! hour cross `new_numbers_per_hour` is logged as a warning and counted
 //! (`sender_destination_spikes`).
 
+mod billing;
 mod commit;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use crate::job::{JobId, Origin, Ret, now_ms};
 use crate::limits::{DAY, SenderLimits, Usage};
 use crate::spool::{self, Spool};
 use crate::store::{NewJob, NewRecipient, RefusedRecipient, Store};
+pub use billing::{BillingConfig, MAX_BILLING, billing_code, subject_tag};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
@@ -57,22 +59,6 @@ pub struct Submission {
     pub priority: crate::schedule::Priority,
     /// Held until then (`X-Fax-Send-At`).
     pub send_at_ms: Option<i64>,
-}
-
-/// The longest billing code kept, in characters.
-pub const MAX_BILLING: usize = 64;
-
-/// A billing code as a sender wrote it (`X-Fax-Billing: PRJ-42`), made fit to show and to
-/// group by: trimmed, control characters removed, at most `MAX_BILLING` characters; `None`
-/// if nothing is left.
-pub fn billing_code(written: &str) -> Option<String> {
-    let code: String = written
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_BILLING)
-        .collect();
-    Some(code.trim().to_string()).filter(|c| !c.is_empty())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +206,8 @@ pub struct Intake {
     store: Store,
     committer: mpsc::Sender<commit::Pending>,
     limits: SenderLimits,
+    /// `[billing] subject_tag`: the prefix of a billing code tagged in the Subject.
+    subject_tag: Option<Arc<str>>,
 }
 
 impl Intake {
@@ -238,7 +226,15 @@ impl Intake {
             store,
             committer: tx,
             limits,
+            subject_tag: None,
         }
+    }
+
+    /// Takes billing codes from Subject tags as well (`[billing] subject_tag`): the tag leaves
+    /// the fax's subject; a code given otherwise (`X-Fax-Billing`) wins.
+    pub fn with_billing(mut self, billing: &BillingConfig) -> Intake {
+        self.subject_tag = billing.subject_tag.as_deref().map(Arc::from);
+        self
     }
 
     pub fn limits(&self) -> &SenderLimits {
@@ -363,9 +359,18 @@ impl Intake {
 
     async fn accept_durably(
         &self,
-        submission: Submission,
+        mut submission: Submission,
         body: Body,
     ) -> Result<NewJob, IntakeError> {
+        if let Some(prefix) = &self.subject_tag
+            && let Some((code, rest)) = submission
+                .subject
+                .as_deref()
+                .and_then(|s| subject_tag(s, prefix))
+        {
+            submission.billing = submission.billing.or(Some(code));
+            submission.subject = Some(rest).filter(|s| !s.is_empty());
+        }
         let received_at_ms = now_ms();
         let id = JobId::generate(received_at_ms);
         let rel = Spool::message_rel(id.as_str());

@@ -118,3 +118,45 @@ fn billing_codes_are_trimmed_cleaned_and_bounded() {
     let long = "é".repeat(500);
     assert_eq!(billing_code(&long).unwrap().chars().count(), MAX_BILLING);
 }
+
+#[test]
+fn a_billing_code_is_taken_from_the_subject_tag_and_leaves_it() {
+    use super::subject_tag;
+    let cases: &[(&str, &str, Option<(&str, &str)>)] = &[
+        (
+            "Quote for Smith [BILL: PRJ-42]",
+            "BILL:",
+            Some(("PRJ-42", "Quote for Smith")),
+        ),
+        ("[bill:7] Contract", "BILL:", Some(("7", "Contract"))),
+        (
+            "Contract [EXT] draft [BILL:A 1] v2",
+            "BILL:",
+            Some(("A 1", "Contract [EXT] draft v2")),
+        ),
+        ("[EXT] Contract", "BILL:", None),
+        ("Contract [BILL:   ]", "BILL:", None),
+        ("[PRJ-42] Contract", "", Some(("PRJ-42", "Contract"))),
+        ("Contract [BILL:no end", "BILL:", None),
+        (
+            "Contract ] [ [BILL:x]",
+            "BILL:",
+            Some(("x", "Contract ] [")),
+        ),
+        (
+            "Contract [ÉTÉ] [BILL:y]",
+            "BILL:",
+            Some(("y", "Contract [ÉTÉ]")),
+        ),
+        ("é[é", "BILL:", None),
+        ("", "", None),
+    ];
+    for (subject, prefix, want) in cases {
+        let got = subject_tag(subject, prefix);
+        let want = want.map(|(c, r)| (c.to_string(), r.to_string()));
+        assert_eq!(got, want, "{subject:?} with {prefix:?}");
+    }
+    // bounded by what the subject carries: 100,000 brackets scanned once
+    let hostile = "[".repeat(100_000) + "]";
+    assert_eq!(subject_tag(&hostile, "BILL:"), None);
+}
