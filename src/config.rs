@@ -57,6 +57,8 @@ pub struct Config {
     pub limits: SenderLimits,
     /// Billing codes in Subject tags.
     pub billing: faxhub_queue::intake::BillingConfig,
+    /// Per-sender identity (`[[senders]]`): TSI, header line, cover template, dial-back number.
+    pub senders: Vec<faxhub_queue::identity::SenderIdentity>,
     pub retry: RetryPolicy,
     pub convert: ConvertConfig,
     pub scheduler: SchedulerConfig,
@@ -101,6 +103,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             dialplan: DialPlanConfig::default(),
             billing: Default::default(),
+            senders: Vec::new(),
             limits: SenderLimits::default(),
             retry: RetryPolicy::default(),
             convert: ConvertConfig::default(),
@@ -383,6 +386,23 @@ impl Config {
                 || format!("billing.subject_tag: {tag:?} must be at most 32 characters, without brackets"),
             );
         }
+        for (i, sender) in self.senders.iter().enumerate() {
+            let at = format!("senders[{i}]");
+            for problem in sender.problems(&at) {
+                problems.check(false, || problem);
+            }
+            if let Some(template) = &sender.cover_template {
+                let cover = faxhub_converters::CoverConfig {
+                    template: Some(template.clone()),
+                    ..Default::default()
+                };
+                problems.take(
+                    cover
+                        .load_template()
+                        .map_err(|e| format!("{at}.cover_template: {e}")),
+                );
+            }
+        }
         for address in &self.smtp.subject_addresses {
             let parts = address.rsplit_once('@');
             problems.check(
@@ -498,7 +518,8 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let config = parse(
             "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\nsubject_addresses = [\"fax\"]\n\
-             [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n[billing]\nsubject_tag = \"[B\"\n",
+             [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n[billing]\nsubject_tag = \"[B\"\n\
+             [[senders]]\nsenders = [\"not an address\"]\ncover_template = \"/nonexistent.html\"\n",
         )
         .unwrap();
         let Err(ConfigError::Invalid(all)) = config.validate() else {
@@ -511,6 +532,8 @@ mod tests {
             "retry:",
             "convert.max_pages",
             "billing.subject_tag",
+            "senders[0].senders",
+            "senders[0].cover_template",
         ] {
             assert!(all.contains(problem), "{problem} in {all}");
         }

@@ -211,14 +211,17 @@ impl Daemon {
             wakeups: wakeups.clone(),
             clock: Clock::System,
         };
-        // with a directory, cover pages show what it says of their senders
-        let job_converter: Arc<dyn crate::scheduler::convert::Convert> = match &directory {
-            Some(d) => Arc::new(crate::scheduler::convert::WithDirectory {
+        // cover pages show what the directory and [[senders]] say of their senders
+        let identities: Arc<[faxhub_queue::identity::SenderIdentity]> =
+            config.senders.clone().into();
+        let job_converter: Arc<dyn crate::scheduler::convert::Convert> =
+            Arc::new(crate::scheduler::convert::JobConverter {
                 converter: converter.clone(),
-                senders: faxhub_connectors::directory::Senders::new(d.clone()),
-            }),
-            None => converter.clone(),
-        };
+                directory: directory
+                    .clone()
+                    .map(faxhub_connectors::directory::Senders::new),
+                identities: identities.clone(),
+            });
         let web = Arc::new(crate::web::Web::new(
             config.web.clone(),
             directory,
@@ -256,6 +259,7 @@ impl Daemon {
             clock: Clock::System,
             renewal,
             drain_grace: config.cluster.drain_grace,
+            identities,
         };
         let addressing = Addressing {
             fax_domains: config.smtp.fax_domains.clone(),

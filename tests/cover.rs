@@ -109,3 +109,66 @@ fn each_recipient_gets_a_cover_naming_them_before_the_same_pages() {
         .unwrap();
     assert_eq!(assert_tiff_f(&file), 1);
 }
+
+/// `[[senders]]`: the sales domain's faxes carry its own cover template, company and dial-back
+/// number (read back by Tesseract); another sender's cover is the site's (the control: the
+/// same daemon, the same document).
+#[test]
+fn a_senders_own_cover_template_company_and_dial_back_number() {
+    let scratch = tempfile::tempdir().unwrap();
+    let template = scratch.path().join("export.html");
+    std::fs::write(
+        &template,
+        "<html><body style=\"font-size:16pt\"><h1>EXPORT DESK</h1>\
+         <p>From {{from_company}}</p><p>Fax back {{from_fax}}</p>\
+         <p>To {{to_number}}</p><p>{{pages}} pages</p></body></html>",
+    )
+    .unwrap();
+    let hub = Faxhub::start(
+        "",
+        &format!(
+            "[convert.cover]\nenabled = true\ncompany = \"Durand Freres SA\"\n\
+             fax_number = \"+33 1 45 00 00 00\"\n\
+             [[senders]]\nsenders = [\"sales@example.com\"]\ncompany = \"Durand Export\"\n\
+             dial_back = \"+33 1 69 29 39 11\"\ncover_template = \"{}\"\n",
+            template.display()
+        ),
+    );
+    let mut covers = Vec::new();
+    for sender in ["sales@example.com", "alice@example.com"] {
+        let id = queued_id(&hub.smtp().send_mail(
+            sender,
+            &["0169293998@fax.localhost"],
+            &text_message("Order", "Please confirm."),
+        ));
+        let job = hub.wait_finished(&id, WAIT);
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        let file = hub
+            .outbox()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(&id))
+            .unwrap();
+        let page = scratch.path().join(format!("{id}.tif"));
+        tiff_page(&file, 0, &page);
+        covers.push(ocr(&page));
+    }
+    let (sales, site) = (&covers[0], &covers[1]);
+    for want in [
+        "EXPORT DESK",
+        "Durand Export",
+        "+33 1 69 29 39 11",
+        "+33169293998",
+    ] {
+        assert!(
+            sales.contains(want),
+            "{want} not on the sales cover:\n{sales}"
+        );
+    }
+    for want in ["Durand Freres", "+33 1 45 00 00 00"] {
+        assert!(
+            site.contains(want),
+            "{want} not on the site's cover:\n{site}"
+        );
+    }
+    assert!(!site.contains("EXPORT"), "{site}");
+}

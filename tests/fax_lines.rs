@@ -589,6 +589,75 @@ fn the_page_header_line_is_printed_on_each_page_sent() {
     assert!(text.contains("Crazy Ones"), "and the page below it: {text}");
 }
 
+/// `[[senders]]`: the sales domain's faxes go out with its own fax ident and header line, seen
+/// by the receiving side (the loopback inbox, Tesseract on the page as it arrived); another
+/// sender's go out with the line's (the control).
+#[test]
+fn a_senders_own_ident_and_header_line_reach_the_far_end() {
+    let hub = loopback_hub_with(
+        "header = \"ACME Corp\"\n\
+         [[senders]]\nsenders = [\"Sales@Example.com\"]\nident = \"+33 1 69 29 39 11\"\n\
+         header = \"ACME EXPORT SALES\"\n",
+    );
+    let mut received = Vec::new();
+    for sender in ["sales@example.com", "alice@example.com"] {
+        let id = queued_id(&hub.smtp().send_mail(
+            sender,
+            &["0142000000@fax.localhost"],
+            &text_message("Order", "Please confirm."),
+        ));
+        let job = hub.wait_finished(&id, WAIT);
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        let inbox: Vec<Value> =
+            serde_json::from_slice(&hub.cli(&["inbox", "--json"]).stdout).unwrap();
+        assert_eq!(inbox.len(), received.len() + 1, "{inbox:#?}");
+        let fax = inbox
+            .into_iter()
+            .find(|f| {
+                !received
+                    .iter()
+                    .any(|(r, _): &(Value, String)| r["id"] == f["id"])
+            })
+            .unwrap();
+        let got = hub
+            .data_dir()
+            .join("inbox")
+            .join(fax["tiff"].as_str().unwrap());
+        let plain = got.with_extension("plain.tif");
+        let ok = Command::new("tiffcp")
+            .args(["-c", "none"])
+            .arg(&got)
+            .arg(&plain)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let text = ocr(&plain);
+        let top = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
+        received.push((fax, top));
+    }
+    let (sales, site) = (&received[0], &received[1]);
+    assert_eq!(
+        sales.0["remote_ident"], "+33 1 69 29 39 11",
+        "{:#}",
+        sales.0
+    );
+    assert!(
+        sales.1.contains("ACME EXPORT SALES"),
+        "the sales header: {:?}",
+        sales.1
+    );
+    assert_eq!(site.0["remote_ident"], "FAXHUB E2E", "{:#}", site.0);
+    assert!(
+        site.1.contains("ACME Corp") && !site.1.contains("EXPORT"),
+        "the line's header: {:?}",
+        site.1
+    );
+}
+
 /// A PBX that sends a fax over T.38 and takes the call back to audio before it hangs up (as
 /// Asterisk does once its fax is done), played by a far end the test scripts: the re-INVITE
 /// gets 200 with an audio answer (not 491), and the fax is in the inbox, whole.

@@ -249,23 +249,31 @@ impl Converter {
 
     /// Each recipient's page set: its cover page, then the job's pages (not rendered again), in
     /// `workdir/rcpt<i>` for the i-th of `to`. The template and the job's pages are read once.
-    /// `set` must have cover fields (the job asked for cover pages).
+    /// `set` must have cover fields (the job asked for cover pages). `template`: the sender's
+    /// own (`[[senders]] cover_template`), else `[convert.cover]`'s.
     pub async fn with_covers(
         &self,
         set: &PageSet,
         to: &[Addressee],
         workdir: &Path,
+        template: Option<&Path>,
     ) -> Result<Vec<PageSet>, ConvertError> {
         let io = |e: std::io::Error| ConvertError::from(e);
         let fields = set.cover.clone().unwrap_or_default();
-        let template =
-            self.config
-                .cover
-                .load_template()
-                .map_err(|detail| ConvertError::Damaged {
-                    part: COVER.into(),
-                    detail,
-                })?;
+        let cover = CoverConfig {
+            template: template.map(Path::to_path_buf),
+            ..self.config.cover.clone()
+        };
+        let cover = match template {
+            Some(_) => &cover,
+            None => &self.config.cover,
+        };
+        let template = cover
+            .load_template()
+            .map_err(|detail| ConvertError::Damaged {
+                part: COVER.into(),
+                detail,
+            })?;
         let pages = FaxPage::from_tiff(&tokio::fs::read(&set.g4).await.map_err(io)?)?;
         let mut out = Vec::with_capacity(to.len());
         for (i, addressee) in to.iter().enumerate() {

@@ -117,6 +117,10 @@ pub struct SendRequest {
     pub attempt: u32,
     /// Where the call's progress goes, if anyone follows it.
     pub progress: Option<ProgressSender>,
+    /// The sender's own fax ident (TSI) and page header line (`[[senders]]`), instead of the
+    /// line's.
+    pub ident: Option<String>,
+    pub header: Option<String>,
 }
 
 /// Where a line publishes a call's progress.

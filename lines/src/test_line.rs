@@ -221,6 +221,8 @@ mod tests {
             pages: 3,
             attempt: 1,
             progress: None,
+            ident: None,
+            header: None,
         };
         let first = l.send(&request).await;
         assert_eq!(

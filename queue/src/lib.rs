@@ -13,6 +13,7 @@ pub mod did;
 pub mod dsn;
 pub mod durable;
 pub mod files;
+pub mod identity;
 pub mod intake;
 pub mod job;
 pub mod limits;

@@ -1,14 +1,15 @@
 //! The scheduler's conversion worker: a job's message made into its page set in the spool and,
 //! when the job has cover pages, one page set per recipient (its cover, then the same pages).
 //! I/O only, no state: the scheduler records what it returns. `Convert` is the seam: the daemon
-//! converts with faxhub's `Converter` (`WithDirectory` when `[ldap]` describes the senders for
-//! their cover pages), the scheduler's tests with a script.
+//! converts with faxhub's `Converter` (`JobConverter`: the directory, `[ldap]`, and
+//! `[[senders]]` describe the senders for their cover pages), the scheduler's tests with a
+//! script.
 
 use faxhub_connectors::directory::Senders;
 use faxhub_converters::{ConvertError, Converter, CoverFields};
-use faxhub_queue::job::JobId;
+use faxhub_queue::identity::{self, SenderIdentity};
 use faxhub_queue::spool::Spool;
-use faxhub_queue::store::{Addressee, RecipientPages};
+use faxhub_queue::store::{Addressee, Conversion, RecipientPages};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -20,13 +21,12 @@ pub struct Converted {
 
 /// What the scheduler asks of a converter.
 pub trait Convert: Send + Sync + 'static {
-    /// Makes `job`'s page sets from its message at `message_path`, installed in `spool` under
-    /// the job's (and each addressee's) page-set names.
+    /// Makes the page sets of the job `claim` names from its message, installed in `spool`
+    /// under the job's (and each addressee's) page-set names.
     fn convert<'a>(
         &'a self,
         spool: &'a Spool,
-        job: &'a JobId,
-        message_path: &'a str,
+        claim: &'a Conversion,
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>>;
 }
@@ -35,42 +35,36 @@ impl Convert for Converter {
     fn convert<'a>(
         &'a self,
         spool: &'a Spool,
-        job: &'a JobId,
-        message_path: &'a str,
+        claim: &'a Conversion,
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
-        Box::pin(convert_job(
-            self,
-            None,
-            spool,
-            job,
-            message_path,
-            addressees,
-        ))
+        Box::pin(convert_job(self, None, None, spool, claim, addressees))
     }
 }
 
-/// faxhub's `Converter` with the directory (`[ldap]`): cover pages show the sender's name,
-/// company, phone and fax number as the directory has them.
-pub struct WithDirectory {
+/// faxhub's `Converter` as the daemon runs it: cover pages show the sender's name, company,
+/// phone and fax number as the directory (`[ldap]`) has them, and the sender's own cover
+/// template, company and dial-back number where `[[senders]]` gives them (those win).
+pub struct JobConverter {
     pub converter: std::sync::Arc<Converter>,
-    pub senders: Senders,
+    pub directory: Option<Senders>,
+    pub identities: std::sync::Arc<[SenderIdentity]>,
 }
 
-impl Convert for WithDirectory {
+impl Convert for JobConverter {
     fn convert<'a>(
         &'a self,
         spool: &'a Spool,
-        job: &'a JobId,
-        message_path: &'a str,
+        claim: &'a Conversion,
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
+        let identity = identity::for_sender(&self.identities, &claim.sender);
         Box::pin(convert_job(
             &self.converter,
-            Some(&self.senders),
+            self.directory.as_ref(),
+            identity,
             spool,
-            job,
-            message_path,
+            claim,
             addressees,
         ))
     }
@@ -105,17 +99,22 @@ async fn describe(senders: &Senders, cover: &mut CoverFields) {
 async fn convert_job(
     converter: &Converter,
     senders: Option<&Senders>,
+    identity: Option<&SenderIdentity>,
     spool: &Spool,
-    job: &JobId,
-    message_path: &str,
+    claim: &Conversion,
     addressees: &[Addressee],
 ) -> Result<Converted, ConvertError> {
     let io = |e: std::io::Error| ConvertError::from(e);
+    let job = &claim.job;
     let scratch = spool.scratch_dir().map_err(io)?;
-    let message = spool.local(message_path).await.map_err(io)?;
+    let message = spool.local(&claim.message_path).await.map_err(io)?;
     let mut set = converter.convert(&message, scratch.path()).await?;
     if let (Some(senders), Some(cover)) = (senders, set.cover.as_mut()) {
         describe(senders, cover).await;
+    }
+    if let (Some(identity), Some(cover)) = (identity, set.cover.as_mut()) {
+        cover.company = identity.company.clone().or(cover.company.take());
+        cover.fax = identity.dial_back.clone().or(cover.fax.take());
     }
     let mut own = Vec::new();
     let mut installs = Vec::new();
@@ -128,7 +127,12 @@ async fn convert_job(
             })
             .collect();
         let sets = converter
-            .with_covers(&set, &to, scratch.path())
+            .with_covers(
+                &set,
+                &to,
+                scratch.path(),
+                identity.and_then(|i| i.cover_template.as_deref()),
+            )
             .await
             .map_err(|e| e.unless_full(scratch.path()))?;
         for (a, mine) in addressees.iter().zip(sets) {

@@ -24,6 +24,7 @@ use faxhub_converters::ConvertError;
 use faxhub_lines::{CallProgress, Line, LineOutcome, SendRequest};
 use faxhub_queue::clock::Clock;
 use faxhub_queue::dialplan::{DialPlan, FaxNumber};
+use faxhub_queue::identity::{self, SenderIdentity};
 use faxhub_queue::job::JobId;
 use faxhub_queue::limits::{DAY, SenderLimits, Usage};
 use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
@@ -63,6 +64,8 @@ pub struct Scheduler {
     pub renewal: Arc<Renewal>,
     /// How long stopping (a drain) waits for calls in progress.
     pub drain_grace: Duration,
+    /// `[[senders]]`: the fax ident and header line some senders' faxes go out with.
+    pub identities: Arc<[SenderIdentity]>,
 }
 
 enum Event {
@@ -291,9 +294,7 @@ impl Scheduler {
             let spool = self.spool.clone();
             let events = events.clone();
             tokio::spawn(async move {
-                let result = converter
-                    .convert(&spool, &claim.job, &claim.message_path, &addressees)
-                    .await;
+                let result = converter.convert(&spool, &claim, &addressees).await;
                 drop(permit);
                 let _ = events.send(Event::Converted { claim, result });
             });
@@ -367,8 +368,11 @@ impl Scheduler {
             started += 1;
             let attempt = rcpt.tries + rcpt.dials + 1;
             tracing::info!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "sending", line = %line_name, attempt, "dialling");
+            let identity = identity::for_sender(&self.identities, &rcpt.sender);
             let request = SendRequest {
                 job_id: rcpt.job_id.to_string(),
+                ident: identity.and_then(|i| i.ident.clone()),
+                header: identity.and_then(|i| i.header.clone()),
                 number: rcpt.number.clone(),
                 dial_string: self.dialplan.dial_string(&rcpt.number),
                 // fetched by the call itself (several nodes: from the store)

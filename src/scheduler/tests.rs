@@ -24,14 +24,13 @@ impl Convert for Scripted {
     fn convert<'a>(
         &'a self,
         spool: &'a Spool,
-        job: &'a JobId,
-        _message_path: &'a str,
+        claim: &'a faxhub_queue::store::Conversion,
         _addressees: &'a [faxhub_queue::store::Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
         let next = self.0.lock().unwrap().pop_front().unwrap_or(Ok(()));
         Box::pin(async move {
             next?;
-            one_page_set(spool, job)
+            one_page_set(spool, &claim.job)
         })
     }
 }
@@ -146,6 +145,7 @@ async fn start_with(
         clock: base.clock.clone(),
         renewal: Arc::new(crate::cluster::Renewal::unbounded()),
         drain_grace: Duration::from_secs(30),
+        identities: Arc::new([]),
     };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(scheduler.run(stopped));
@@ -447,8 +447,7 @@ impl Convert for Held {
     fn convert<'a>(
         &'a self,
         spool: &'a Spool,
-        job: &'a JobId,
-        _message_path: &'a str,
+        claim: &'a faxhub_queue::store::Conversion,
         _addressees: &'a [faxhub_queue::store::Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
         use std::sync::atomic::Ordering::SeqCst;
@@ -457,7 +456,7 @@ impl Convert for Held {
             self.most.fetch_max(now, SeqCst);
             self.open.acquire().await.expect("never closed").forget();
             self.running.fetch_sub(1, SeqCst);
-            one_page_set(spool, job)
+            one_page_set(spool, &claim.job)
         })
     }
 }

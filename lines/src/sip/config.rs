@@ -296,6 +296,19 @@ impl FaxOptions {
         }
     }
 
+    /// The options for one call: those for its number, with the sender's own ident and
+    /// header line if it has them.
+    pub fn for_call(&self, request: &crate::SendRequest) -> FaxOptions {
+        let mut options = self.for_number(request.number.as_str());
+        if let Some(ident) = &request.ident {
+            options.ident = ident.clone();
+        }
+        if let Some(header) = &request.header {
+            options.header = Some(header.clone());
+        }
+        options
+    }
+
     fn for_number_in(&self, d: &Destination) -> FaxOptions {
         FaxOptions {
             ecm: d.ecm.unwrap_or(self.ecm),

@@ -48,7 +48,7 @@ impl SipLine {
             domain: loopback.ip().to_string(),
             from_user: "faxhub".into(),
             credentials: None,
-            fax: self.fax.for_number(request.number.as_str()),
+            fax: self.fax.for_call(request),
             tiff: request.tiff.clone(),
             pages: request.pages,
             ring_timeout: RING_TIMEOUT,

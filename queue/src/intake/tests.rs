@@ -122,7 +122,8 @@ fn billing_codes_are_trimmed_cleaned_and_bounded() {
 #[test]
 fn a_billing_code_is_taken_from_the_subject_tag_and_leaves_it() {
     use super::subject_tag;
-    let cases: &[(&str, &str, Option<(&str, &str)>)] = &[
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+    let cases: &[Case] = &[
         (
             "Quote for Smith [BILL: PRJ-42]",
             "BILL:",

@@ -21,6 +21,8 @@ pub struct Conversion {
     pub received_at_ms: i64,
     /// Conversions of it deferred so far.
     pub tries: u32,
+    /// Its envelope sender (whose identity its cover pages may carry).
+    pub sender: String,
 }
 
 impl Store {
@@ -33,7 +35,7 @@ impl Store {
     ) -> Result<Vec<Conversion>, StoreError> {
         let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(&format!(
-            "SELECT id, message_path, received_at, convert_tries FROM jobs \
+            "SELECT id, message_path, received_at, convert_tries, return_path FROM jobs \
              WHERE conversion = $1 AND (convert_after IS NULL OR convert_after <= $2) \
              ORDER BY received_at LIMIT $3{}",
             self.backend.skip_locked()
@@ -61,6 +63,7 @@ impl Store {
                 message_path: row.try_get("message_path")?,
                 received_at_ms: row.try_get("received_at")?,
                 tries: row.try_get::<i64, _>("convert_tries")? as u32,
+                sender: row.try_get("return_path")?,
             });
         }
         tx.commit().await?;
