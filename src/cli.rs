@@ -39,6 +39,10 @@ pub enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        /// The calls refused and the faxes quarantined by junk-fax rules
+        /// (`[[sip.inbound.block]]`), and why, instead of the faxes received
+        #[arg(long)]
+        blocked: bool,
     },
     /// Ask a node (this one by default) to drain: no new work, calls in progress finish, then
     /// it stops (SMTP clients are sent to the other nodes with 421 4.3.2)
@@ -249,9 +253,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let (config, _) = load(path)?;
             crate::usage_cmd::run(&config, &month, by, csv, xlsx.as_deref()).await
         }
-        Command::Inbox { json } => {
+        Command::Inbox { json, blocked } => {
             let (config, _) = load(path)?;
-            crate::inbox_cmd::run(&config, json)
+            crate::inbox_cmd::run(&config, json, blocked)
         }
         Command::Convert { out, files } => {
             let (config, _) = load(path)?;

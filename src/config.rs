@@ -439,6 +439,9 @@ impl Config {
         });
         problems.take(self.receipts.policy());
         problems.take(self.inbound.routes());
+        for problem in self.inbound.ident_route_problems() {
+            problems.check(false, || problem);
+        }
         if let Some(relay) = &self.relay {
             problems.take(faxhub_connectors::relay::SmtpRelay::new(relay));
         }

@@ -198,7 +198,8 @@ impl Daemon {
             config.inbound.routes().map_err(Failure::Usage)?,
             checked.dialplan.clone(),
             directory.clone(),
-        );
+        )
+        .with_ident_routes(&config.inbound.ident_routes);
         let mailer = Mailer {
             store: store.clone(),
             spool: spool.clone(),

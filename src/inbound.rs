@@ -42,6 +42,18 @@ pub struct InboundConfig {
     /// directory of `[exchange]`) or "groupwise" (`API_IN` of `[groupwise]`).
     pub via: MailRoute,
     pub routes: Vec<RouteConfig>,
+    /// Routes by the sending machine's ident (TSI), before the numbers' routes.
+    pub ident_routes: Vec<IdentRoute>,
+}
+
+/// One `[[inbound.ident_routes]]` entry: faxes whose sender's ident matches one of `idents`
+/// (spaces and case ignored, `*` any run) go to `to`, whatever number they dialled. The
+/// ident is the sender's say-so: route convenience, not a proof of who sent it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentRoute {
+    pub idents: Vec<String>,
+    pub to: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -70,11 +82,34 @@ impl Default for InboundConfig {
             mail_failed: false,
             via: MailRoute::Relay,
             routes: Vec::new(),
+            ident_routes: Vec::new(),
         }
     }
 }
 
 impl InboundConfig {
+    /// Problems with `ident_routes`, none if they are fit to use.
+    pub fn ident_route_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, r) in self.ident_routes.iter().enumerate() {
+            let at = format!("inbound.ident_routes[{i}]");
+            if r.idents.is_empty()
+                || !r
+                    .idents
+                    .iter()
+                    .all(|p| faxhub_queue::junk::valid_ident_pattern(p))
+            {
+                out.push(format!(
+                    "{at}.idents: name 1 to 40 printable ASCII characters each (\"ACME SUPPLIES*\")"
+                ));
+            }
+            if faxhub_queue::senders::mailbox(&r.to).is_none() {
+                out.push(format!("{at}.to: {:?} is not a mail address", r.to));
+            }
+        }
+        out
+    }
+
     pub fn routes(&self) -> Result<DidRoutes, String> {
         DidRoutes::new(
             self.routes
@@ -155,7 +190,7 @@ impl Mailer {
         // the directory unreachable and never read: the fax waits, mailed on a later round
         let owner = self
             .owners
-            .owner(&received.did)
+            .owner_of(&received.did, received.remote_ident.as_deref())
             .await
             .map_err(|e| e.to_string())?;
         // told once whatever the tries: the event's id is the reception's
@@ -166,13 +201,17 @@ impl Mailer {
                 "id": received.id, "received_at": received.received_at, "caller": received.caller,
                 "did": received.did, "to": owner, "remote_ident": received.remote_ident,
                 "pages": received.pages, "complete": received.complete, "result": received.result,
-                "transport": received.transport,
+                "transport": received.transport, "blocked": received.blocked,
             }),
         };
         self.store
             .add_event(&event, self.clock.now_ms())
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(why) = &received.blocked {
+            tracing::info!(fax = %id, did = %received.did, caller = ?received.caller, why = %why, "blocked by a junk-fax rule: not mailed (faxhub inbox --blocked)");
+            return Ok(());
+        }
         let Some(to) = owner.as_deref() else {
             tracing::warn!(fax = %id, did = %received.did, "no mailbox for the number dialled (no route, no catch_all): the fax stays in the inbox");
             return Ok(());

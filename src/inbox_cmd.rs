@@ -1,24 +1,41 @@
-//! `faxhub inbox [--json]`: the faxes received, oldest first, as HylaFAX's `faxstat -r` lists
-//! them: when, from whom (caller number and fax ident), to which number, pages, how it went,
-//! and the file holding the pages.
+//! `faxhub inbox [--json] [--blocked]`: the faxes received, oldest first, as HylaFAX's
+//! `faxstat -r` lists them: when, from whom (caller number and fax ident), to which number,
+//! pages, how it went, and the file holding the pages. With `--blocked`, the calls refused and
+//! the faxes quarantined by junk-fax rules instead, each with why; without it, how many there
+//! are.
 
 use crate::Failure;
 use crate::config::Config;
 use faxhub_lines::inbox::{Inbox, Received};
 
-pub fn run(config: &Config, json: bool) -> Result<(), Failure> {
+pub fn run(config: &Config, json: bool, blocked: bool) -> Result<(), Failure> {
     let inbox = Inbox::new(config.inbox_dir());
-    let received = inbox
+    let (stopped, received): (Vec<Received>, Vec<Received>) = inbox
         .list()
-        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.inbox_dir().display())))?;
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", config.inbox_dir().display())))?
+        .into_iter()
+        .partition(|r| r.blocked.is_some());
+    let (received, others) = match blocked {
+        true => (stopped, 0),
+        false => (received, stopped.len()),
+    };
     if json {
         let text =
             serde_json::to_string_pretty(&received).map_err(|e| Failure::Runtime(e.to_string()))?;
         println!("{text}");
         return Ok(());
     }
+    let blocked_note = || {
+        if others > 0 {
+            println!("{others} blocked by junk-fax rules: faxhub inbox --blocked");
+        }
+    };
     if received.is_empty() {
-        println!("No fax received.");
+        match blocked {
+            true => println!("Nothing blocked."),
+            false => println!("No fax received."),
+        }
+        blocked_note();
         return Ok(());
     }
     println!(
@@ -27,10 +44,14 @@ pub fn run(config: &Config, json: bool) -> Result<(), Failure> {
     );
     for r in &received {
         println!("{}", line(r));
+        if let Some(why) = &r.blocked {
+            println!("{:<24} blocked: {why}", "");
+        }
         if let Some(tiff) = &r.tiff {
             println!("{:<24} {}", "", inbox.dir().join(tiff).display());
         }
     }
+    blocked_note();
     Ok(())
 }
 

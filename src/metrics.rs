@@ -129,6 +129,10 @@ fn describe() {
         "Pages the receiving fax machine confirmed, by line"
     );
     describe_counter!(
+        "faxhub_inbound_blocked_total",
+        "Inbound calls refused and faxes quarantined by junk-fax rules, by action"
+    );
+    describe_counter!(
         "faxhub_pages_received_total",
         "Pages of faxes received, by line"
     );

@@ -1,3 +1,7 @@
+//! Who gets a received fax: the first `[[inbound.ident_routes]]` that matches the sending
+//! machine's ident (a supplier's faxes to accounting, whatever number they dial), else the owner
+//! of the number dialled.
+//!
 //! Who owns a fax number dialled to us (the DID): the `[inbound] routes` that name it, else the
 //! directory's user whose fax number it is (`[ldap] fax_attribute`), else the catch-all. Used by
 //! the mailer of received faxes and by `GET /v1/inbox` (a token bound to a sender sees what its
@@ -19,6 +23,9 @@ use tokio::time::Instant;
 
 #[derive(Clone)]
 pub struct Owners {
+    /// `[[inbound.ident_routes]]`: faxes from these machines (by TSI) go to one address,
+    /// whatever number they dialled.
+    ident_routes: Arc<[crate::inbound::IdentRoute]>,
     routes: DidRoutes,
     dialplan: DialPlan,
     directory: Option<Arc<DirectoryNumbers>>,
@@ -42,6 +49,7 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 impl Owners {
     pub fn new(routes: DidRoutes, dialplan: DialPlan, directory: Option<Directory>) -> Owners {
         Owners {
+            ident_routes: Arc::new([]),
             routes,
             dialplan,
             directory: directory.map(|directory| {
@@ -51,6 +59,31 @@ impl Owners {
                 })
             }),
         }
+    }
+
+    /// Routes faxes by the sending machine's ident as well (`[[inbound.ident_routes]]`).
+    pub fn with_ident_routes(mut self, routes: &[crate::inbound::IdentRoute]) -> Owners {
+        self.ident_routes = routes.into();
+        self
+    }
+
+    /// The address that gets a fax received from `remote_ident` at `did`: the first ident
+    /// route that matches its ident, else the owner of `did`.
+    pub async fn owner_of(
+        &self,
+        did: &str,
+        remote_ident: Option<&str>,
+    ) -> Result<Option<String>, DirectoryError> {
+        if let Some(ident) = remote_ident
+            && let Some(route) = self.ident_routes.iter().find(|r| {
+                r.idents
+                    .iter()
+                    .any(|p| faxhub_queue::junk::ident_matches(p, ident))
+            })
+        {
+            return Ok(Some(route.to.clone()));
+        }
+        self.owner(did).await
     }
 
     /// The address that gets faxes dialled to `did`, if any.

@@ -39,6 +39,10 @@ pub struct Received {
     pub result: String,
     /// The pages, relative to the inbox (none when nothing arrived).
     pub tiff: Option<String>,
+    /// Why a junk-fax rule (`[[sip.inbound.block]]`) stopped it: a call refused, or a fax
+    /// quarantined (kept here, never mailed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -182,6 +186,7 @@ mod tests {
             complete: pages > 0,
             result: "received".into(),
             tiff: None,
+            blocked: None,
         }
     }
 

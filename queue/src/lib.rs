@@ -16,6 +16,7 @@ pub mod files;
 pub mod identity;
 pub mod intake;
 pub mod job;
+pub mod junk;
 pub mod limits;
 pub mod logging;
 #[cfg(any(test, feature = "test-support"))]

@@ -41,9 +41,13 @@ async fn sees(api: &Api, caller: &Caller, r: &Received) -> Result<bool, Problem>
     let Some(own) = &caller.token.sender else {
         return Ok(true);
     };
+    // quarantined or refused by a junk-fax rule: for the administrators only
+    if r.blocked.is_some() {
+        return Ok(false);
+    }
     let owner = api
         .owners
-        .owner(&r.did)
+        .owner_of(&r.did, r.remote_ident.as_deref())
         .await
         .map_err(Problem::unavailable)?;
     Ok(owner.is_some_and(|to| to.eq_ignore_ascii_case(own)))

@@ -79,7 +79,12 @@ pub async fn one(State(api): State<Api>, headers: HeaderMap, Path(id): Path<Stri
         Err(answer) => return answer,
     };
     // read by its owner (an administrator looking is not the owner reading)
-    let owner = api.owners.owner(&r.did).await.ok().flatten();
+    let owner = api
+        .owners
+        .owner_of(&r.did, r.remote_ident.as_deref())
+        .await
+        .ok()
+        .flatten();
     if owner.is_some_and(|o| o.eq_ignore_ascii_case(&user.row.mail))
         && let Err(e) = api.inbox.mark_read(&r.id)
     {

@@ -65,6 +65,10 @@ impl Default for SipConfig {
 /// unanswered: no reflection).
 pub const FORBIDDEN_PER_SECOND: u32 = 10;
 
+/// Refused calls (`[[sip.inbound.block]]`, 603) recorded in the inbox per hour, at most: a
+/// blocked caller ringing in a loop cannot fill the disk (past it they are logged and counted).
+pub const REFUSALS_RECORDED_PER_HOUR: u32 = 60;
+
 impl SipConfig {
     /// Whether `ip` may start something with faxhub.
     pub fn trusts(&self, ip: IpAddr) -> bool {
@@ -127,6 +131,12 @@ impl SipConfig {
                 return Err(format!("sip.{name} = {v}: a DSCP is 0 to 63"));
             }
         }
+        let problems: Vec<String> = (self.inbound.block.iter().enumerate())
+            .flat_map(|(i, rule)| rule.problems(&format!("sip.inbound.block[{i}]")))
+            .collect();
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
         self.inbound.fax.validate("sip.inbound.fax")
     }
 }
@@ -147,6 +157,8 @@ pub struct InboundConfig {
     #[serde(with = "serde_duration")]
     pub max_duration: Duration,
     pub fax: FaxOptions,
+    /// Junk-fax rules (`[[sip.inbound.block]]`): calls refused with 603, faxes quarantined.
+    pub block: Vec<faxhub_queue::junk::BlockRule>,
 }
 
 impl Default for InboundConfig {
@@ -159,6 +171,7 @@ impl Default for InboundConfig {
             // T.38 asked for by us a moment into the call unless the caller did first (a
             // gateway that hears our CED does; a PBX fax application that only plays CNG waits)
             fax: FaxOptions::default(),
+            block: Vec::new(),
         }
     }
 }

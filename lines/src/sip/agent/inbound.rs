@@ -19,6 +19,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::message::{Message, dialled_number, uri_of, uri_user};
 use crate::sip::sdp::{self, Sdp};
 use crate::sip::transaction::TIMEOUT;
+use faxhub_queue::junk;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -65,6 +66,15 @@ async fn answer(
         tracing::info!(%did, ?caller, "inbound call to a number faxhub does not answer: 404");
         return refuse(&agent, &invite, 404, "Not Found").await;
     }
+    if let Some(blocked) = junk::refused(&config.block, caller.as_deref()) {
+        tracing::info!(%did, ?caller, why = %blocked.why, "inbound call refused by a junk-fax rule: 603");
+        metrics::counter!("faxhub_inbound_blocked_total", "action" => "refuse").increment(1);
+        refuse(&agent, &invite, 603, "Decline").await;
+        if agent.refusal_budget() {
+            record_refusal(&agent, caller, did, blocked.why);
+        }
+        return;
+    }
     let Some(_slot) = agent.inbound_slot() else {
         tracing::info!(%did, ?caller, "inbound call while every inbound channel is taken: 486");
         return refuse(&agent, &invite, 486, "Busy Here").await;
@@ -80,11 +90,7 @@ async fn answer(
         dialog,
     );
     let mut describer = Describer::new(agent.advertised_ip(invite.from));
-    let id = format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%d%H%M%S"),
-        &random_id()[..8]
-    );
+    let id = reception_id();
     let tiff = match agent.inbox.partial_path(&id) {
         Ok(p) => p,
         Err(e) => {
@@ -170,6 +176,24 @@ async fn answer(
         complete,
         result,
         tiff: None,
+        blocked: None,
+    };
+    let blocked = junk::quarantined(
+        &config.block,
+        received.caller.as_deref(),
+        received.remote_ident.as_deref(),
+    );
+    let received = match blocked {
+        Some(b) => {
+            tracing::info!(%received.did, caller = ?received.caller, why = %b.why, "received fax quarantined by a junk-fax rule");
+            metrics::counter!("faxhub_inbound_blocked_total", "action" => "quarantine")
+                .increment(1);
+            Received {
+                blocked: Some(b.why),
+                ..received
+            }
+        }
+        None => received,
     };
     let (pages, who) = (received.pages, received.remote_ident.clone());
     counted(&received);
@@ -179,6 +203,41 @@ async fn answer(
         }
         Err(e) => tracing::error!(error = %e, "a received fax could not be recorded"),
     }
+}
+
+/// Records a call refused by a junk-fax rule in the inbox (no pages), for `faxhub inbox
+/// --blocked`.
+fn record_refusal(agent: &Agent, caller: Option<String>, did: String, why: String) {
+    let received = Received {
+        id: reception_id(),
+        received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        caller,
+        did,
+        remote_ident: None,
+        pages: 0,
+        bad_rows: 0,
+        bit_rate: 0,
+        ecm: false,
+        // no medium: the call was never answered
+        transport: "none".into(),
+        duration_seconds: 0.0,
+        complete: false,
+        result: "refused (SIP 603 Decline)".into(),
+        tiff: None,
+        blocked: Some(why),
+    };
+    if let Err(e) = agent.inbox.store(received) {
+        tracing::error!(error = %e, "a refused call could not be recorded");
+    }
+}
+
+/// A fresh reception id: its time, then 8 random hex digits (`Inbox::is_id`).
+fn reception_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S"),
+        &random_id()[..8]
+    )
 }
 
 /// Counts a reception in the metrics (`faxhub::metrics` names and describes them): the SIP

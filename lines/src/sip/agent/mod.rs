@@ -79,6 +79,8 @@ pub struct Agent {
     streams: stream::Connections,
     /// 403s sent this second: when the second began, how many.
     forbidden: Mutex<(std::time::Instant, u32)>,
+    /// Refused calls recorded this hour: when the hour began, how many.
+    refusals: Mutex<(std::time::Instant, u32)>,
 }
 
 /// What `Allow` lists in faxhub's requests and responses.
@@ -143,6 +145,7 @@ impl Agent {
             inbound_calls: AtomicU32::new(0),
             streams: stream::Connections::default(),
             forbidden: Mutex::new((std::time::Instant::now(), 0)),
+            refusals: Mutex::new((std::time::Instant::now(), 0)),
         });
         tokio::spawn(receive(Arc::downgrade(&agent)));
         if let Some(listener) = tcp {
@@ -291,6 +294,17 @@ impl Agent {
         }
         budget.1 += 1;
         budget.1 <= crate::sip::config::FORBIDDEN_PER_SECOND
+    }
+
+    /// Whether one more refused call fits in this hour's records.
+    fn refusal_budget(&self) -> bool {
+        let mut budget = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if now.duration_since(budget.0) >= std::time::Duration::from_secs(3600) {
+            *budget = (now, 0);
+        }
+        budget.1 += 1;
+        budget.1 <= crate::sip::config::REFUSALS_RECORDED_PER_HOUR
     }
 
     /// Inbound calls in progress, and whether another may start.
