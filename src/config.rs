@@ -192,11 +192,15 @@ pub struct SchedulerConfig {
     /// deleted with their spool files.
     #[serde(with = "serde_duration")]
     pub retention: Duration,
+    /// Sending windows (`[[scheduler.windows]]`): the hours faxes to some numbers may go.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<faxhub_queue::window::WindowConfig>,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
+            windows: Vec::new(),
             one_call_per_number: true,
             poll_interval: DEFAULT_POLL_INTERVAL,
             retention: DEFAULT_RETENTION,
@@ -386,6 +390,23 @@ impl Config {
                 || format!("billing.subject_tag: {tag:?} must be at most 32 characters, without brackets"),
             );
         }
+        problems.take(
+            faxhub_queue::window::Windows::new(
+                &self.scheduler.windows,
+                &self.dialplan.country_code,
+            )
+            .map(drop),
+        );
+        for line in &self.lines {
+            if let Some(hours) = &line.hours {
+                problems.check(faxhub_queue::window::Hours::parse(hours).is_some(), || {
+                    format!(
+                        "lines {:?}: hours {hours:?} is not a window like \"08:00-20:00\"",
+                        line.name
+                    )
+                });
+            }
+        }
         for (i, sender) in self.senders.iter().enumerate() {
             let at = format!("senders[{i}]");
             for problem in sender.problems(&at) {
@@ -522,7 +543,8 @@ mod tests {
         let config = parse(
             "[smtp]\nfax_domains = []\nlisten = [\"nowhere\"]\nsubject_addresses = [\"fax\"]\n\
              [retry]\nmax_tries = 0\n[convert]\nmax_pages = 0\n[billing]\nsubject_tag = \"[B\"\n\
-             [[senders]]\nsenders = [\"not an address\"]\ncover_template = \"/nonexistent.html\"\n",
+             [[senders]]\nsenders = [\"not an address\"]\ncover_template = \"/nonexistent.html\"\n\
+             [[scheduler.windows]]\nnumbers = [\"+44*\"]\nhours = \"late\"\n",
         )
         .unwrap();
         let Err(ConfigError::Invalid(all)) = config.validate() else {
@@ -537,6 +559,7 @@ mod tests {
             "billing.subject_tag",
             "senders[0].senders",
             "senders[0].cover_template",
+            "scheduler.windows[0].hours",
         ] {
             assert!(all.contains(problem), "{problem} in {all}");
         }

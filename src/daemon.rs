@@ -261,6 +261,20 @@ impl Daemon {
             renewal,
             drain_grace: config.cluster.drain_grace,
             identities,
+            windows: faxhub_queue::window::Windows::new(
+                &config.scheduler.windows,
+                &config.dialplan.country_code,
+            )
+            .map_err(Failure::Usage)?,
+            line_hours: config
+                .lines
+                .iter()
+                .map(|l| {
+                    l.hours
+                        .as_deref()
+                        .and_then(faxhub_queue::window::Hours::parse)
+                })
+                .collect(),
         };
         let addressing = Addressing {
             fax_domains: config.smtp.fax_domains.clone(),

@@ -47,6 +47,10 @@ pub struct LineConfig {
     /// `sip` and `loopback` lines: how faxes are sent (`[lines.fax]`).
     #[serde(default)]
     pub fax: sip::config::FaxOptions,
+    /// The hours the line may call, local time ("08:00-20:00"; over midnight "20:00-06:00");
+    /// any hour when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<String>,
 }
 
 impl LineConfig {
@@ -60,6 +64,7 @@ impl LineConfig {
             call_duration: None,
             sip: None,
             fax: sip::config::FaxOptions::default(),
+            hours: None,
         }
     }
 

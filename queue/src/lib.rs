@@ -32,6 +32,7 @@ pub mod status;
 pub mod store;
 pub mod tiff;
 pub mod units;
+pub mod window;
 
 pub use address::{FaxAddress, parse_fax_local_part};
 pub use dialplan::{DialPlan, DialPlanError, FaxNumber};

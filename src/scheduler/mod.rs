@@ -31,6 +31,7 @@ use faxhub_queue::retry::{AttemptResult, Counters, Decision, RetryPolicy};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::state::RecipientStatus;
 use faxhub_queue::store::{AttemptEnd, CallClaim, Conversion, DueRecipient, Start, Store};
+use faxhub_queue::window::{Hours, Windows};
 use pace::Pace;
 use record::{Record, Unrecorded};
 use std::collections::{HashMap, HashSet};
@@ -66,6 +67,10 @@ pub struct Scheduler {
     pub drain_grace: Duration,
     /// `[[senders]]`: the fax ident and header line some senders' faxes go out with.
     pub identities: Arc<[SenderIdentity]>,
+    /// Sending windows by number (`[[scheduler.windows]]`) and by line (`[[lines]] hours`,
+    /// in `lines`' order).
+    pub windows: Windows,
+    pub line_hours: Vec<Option<Hours>>,
 }
 
 enum Event {
@@ -326,8 +331,21 @@ impl Scheduler {
         // numbers another node started calling, lines full with other nodes' calls: not tried
         // again in this look (one claim each, not one per recipient behind them)
         let mut taken: HashSet<FaxNumber> = HashSet::new();
-        let mut full = vec![false; slots.len()];
+        // a line outside its hours takes no call now, as if full
+        let minute = local_minute(now);
+        let mut full: Vec<bool> = (0..slots.len())
+            .map(|i| {
+                self.line_hours
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|h| h.minutes_until_open(minute.0) > 0)
+            })
+            .collect();
         for rcpt in due {
+            if self.outside_window(&rcpt, now, minute).await? {
+                continue;
+            }
             if self.config.one_call_per_number
                 && (busy_numbers.contains(&rcpt.number) || taken.contains(&rcpt.number))
             {
@@ -387,6 +405,34 @@ impl Scheduler {
             tokio::spawn(call(line, spool, request, rcpt, permit, now, events));
         }
         Ok(started)
+    }
+
+    /// Whether `rcpt`'s number may not be called at this hour (`[[scheduler.windows]]`): then it
+    /// waits, deferred until its window opens, the reason saying so (no try counted).
+    async fn outside_window(
+        &self,
+        rcpt: &DueRecipient,
+        now: i64,
+        (minute, into_minute_ms): (u32, i64),
+    ) -> Result<bool, String> {
+        let Some((pattern, hours)) = self.windows.for_number(&rcpt.number) else {
+            return Ok(false);
+        };
+        let wait = hours.minutes_until_open(minute);
+        if wait == 0 {
+            return Ok(false);
+        }
+        let until = now - into_minute_ms + i64::from(wait) * 60_000;
+        let reason = format!("waiting for its sending window, {hours} for {pattern}");
+        let postponed = self
+            .store
+            .postpone_recipient(rcpt.job_id.as_str(), rcpt.idx, until, &reason, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        if postponed {
+            tracing::info!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "deferred", window = %hours, until_ms = until, "outside its sending window");
+        }
+        Ok(true)
     }
 
     /// Whether the call to `rcpt` keeps its sender within its calls and pages of the day; if
@@ -616,6 +662,17 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// The local minute of the day at `now_ms` (sending windows are in the server's local time),
+/// and the milliseconds already into that minute.
+fn local_minute(now_ms: i64) -> (u32, i64) {
+    use chrono::Timelike;
+    let local = chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&chrono::Local);
+    let into = i64::from(local.second()) * 1000 + i64::from(local.timestamp_subsec_millis());
+    (local.hour() * 60 + local.minute(), into)
 }
 
 fn free_channel<'a>(

@@ -10,6 +10,7 @@ use faxhub_lines::{LineConfig, LineKind, ScriptEntry};
 use faxhub_queue::dialplan::DialPlanConfig;
 use faxhub_queue::retry::RetryPolicy;
 use faxhub_queue::store::{CallClaim, JobView, NewJob, Start};
+use faxhub_queue::window::{Hours, Windows};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -123,7 +124,22 @@ async fn start_with(
     policy: RetryPolicy,
     converter: Arc<dyn Convert>,
 ) -> Harness {
+    start_windowed(dir, line, policy, converter, |_| Default::default()).await
+}
+
+/// Sending windows by number and by line, made from the harness clock's first `now`.
+type MakeWindows = fn(i64) -> (Windows, Vec<Option<Hours>>);
+
+/// `start_with` with the sending windows `windows` makes.
+async fn start_windowed(
+    dir: tempfile::TempDir,
+    line: LineConfig,
+    policy: RetryPolicy,
+    converter: Arc<dyn Convert>,
+    windows: MakeWindows,
+) -> Harness {
     let base = Base::open(dir).await;
+    let (windows, line_hours) = windows(base.clock.now_ms());
     let lines = vec![Arc::new(
         Line::new(&line, base.dir.path().join("outbox"), None).unwrap(),
     )];
@@ -146,6 +162,8 @@ async fn start_with(
         renewal: Arc::new(crate::cluster::Renewal::unbounded()),
         drain_grace: Duration::from_secs(30),
         identities: Arc::new([]),
+        windows,
+        line_hours,
     };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(scheduler.run(stopped));
@@ -583,4 +601,107 @@ async fn an_outcome_the_store_refuses_is_recorded_once_it_takes_it_again() {
     let job = h.finished(&id).await;
     assert_eq!(job.recipients[0].status, RecipientStatus::Done, "{job:#?}");
     assert_eq!(job.pages, Some(1));
+}
+
+/// Hours that open `wait` minutes after `now_ms` (local time) and last an hour.
+fn opening_in(now_ms: i64, wait: u32) -> Hours {
+    let (minute, _) = super::local_minute(now_ms);
+    let day = faxhub_queue::window::DAY_MINUTES;
+    Hours::parse(&format!(
+        "{}-{}",
+        hh_mm((minute + wait) % day),
+        hh_mm((minute + wait + 60) % day)
+    ))
+    .unwrap()
+}
+
+fn hh_mm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+#[tokio::test]
+async fn a_number_outside_its_sending_window_waits_for_it_and_others_do_not() {
+    let windows: MakeWindows = |now| {
+        let config = faxhub_queue::window::WindowConfig {
+            numbers: vec!["international".into()],
+            hours: opening_in(now, 10).to_string(),
+        };
+        (Windows::new(&[config], "33").unwrap(), Vec::new())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let converter = Arc::new(Scripted(Mutex::new(Default::default())));
+    let h = start_windowed(
+        dir,
+        line(2, None, &[]),
+        policy(60, 5, 86_400),
+        converter,
+        windows,
+    )
+    .await;
+    let start = h.clock.now_ms();
+    let id = h.job(&["+442079460000", "+33155000001"]).await;
+    let job = h
+        .until(
+            &id,
+            "the French number sent, the British one put off",
+            false,
+            |j| {
+                j.recipients[1].status == RecipientStatus::Done
+                    && j.recipients[0].status == RecipientStatus::Deferred
+            },
+        )
+        .await;
+    let abroad = &job.recipients[0];
+    assert_eq!(abroad.attempts, 0, "no try counted: {abroad:?}");
+    let reason = abroad.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("waiting for its sending window"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("for international"), "{reason}");
+    // it is called once the window opens, not before
+    let job = h.finished(&id).await;
+    let abroad = &job.recipients[0];
+    assert_eq!(abroad.status, RecipientStatus::Done, "{abroad:?}");
+    let called = ms(&abroad.attempt_log[0].started_at);
+    assert!(
+        called >= start + 9 * 60_000,
+        "called {} s after",
+        (called - start) / 1000
+    );
+    assert!(
+        called <= start + 11 * 60_000,
+        "called {} s after",
+        (called - start) / 1000
+    );
+}
+
+#[tokio::test]
+async fn a_line_outside_its_hours_takes_no_call_until_they_begin() {
+    let windows: MakeWindows = |now| (Windows::default(), vec![Some(opening_in(now, 30))]);
+    let dir = tempfile::tempdir().unwrap();
+    let converter = Arc::new(Scripted(Mutex::new(Default::default())));
+    let h = start_windowed(
+        dir,
+        line(1, None, &[]),
+        policy(60, 5, 86_400),
+        converter,
+        windows,
+    )
+    .await;
+    let start = h.clock.now_ms();
+    let id = h.job(&["+33155000001"]).await;
+    // converted and due, but the line is closed: it waits, queued, however long we look
+    h.until(&id, "converted", false, |j| j.pages.is_some())
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let job = h.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(job.recipients[0].status, RecipientStatus::Queued, "{job:?}");
+    h.clock.advance_to(start + 30 * 60_000);
+    let job = h
+        .until(&id, "sent once the line opens", false, |j| {
+            j.recipients[0].status == RecipientStatus::Done
+        })
+        .await;
+    assert!(ms(&job.recipients[0].attempt_log[0].started_at) >= start + 29 * 60_000);
 }

@@ -1,5 +1,6 @@
 //! The store's side of the per-sender limits (`crate::limits`): what a sender used in a window,
-//! how many of its numbers are new, a recipient refused by a limit, and the event counters.
+//! how many of its numbers are new, a recipient refused by a limit or put off until its sending
+//! window opens (`crate::window`), and the event counters.
 
 use super::{Store, StoreError, text};
 use crate::limits::Usage;
@@ -104,6 +105,31 @@ impl Store {
         .bind(RecipientStatus::Failed.as_str())
         .bind(status.to_string())
         .bind(text(reason))
+        .bind(now_ms)
+        .bind(job_id)
+        .bind(idx)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts off a due recipient until `until_ms` (its sending window opens then), `reason`
+    /// saying so; no try is counted. False if it is no longer waiting (an operator acted).
+    pub async fn postpone_recipient(
+        &self,
+        job_id: &str,
+        idx: i64,
+        until_ms: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recipients SET status = $1, reason = $2, next_attempt_at = $3, updated_at = $4 \
+             WHERE job_id = $5 AND idx = $6 AND status IN ('queued', 'deferred')",
+        )
+        .bind(RecipientStatus::Deferred.as_str())
+        .bind(text(reason))
+        .bind(until_ms)
         .bind(now_ms)
         .bind(job_id)
         .bind(idx)
