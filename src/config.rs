@@ -192,6 +192,11 @@ pub struct SchedulerConfig {
     /// deleted with their spool files.
     #[serde(with = "serde_duration")]
     pub retention: Duration,
+    /// After a dropped call, the next one sends only the pages not yet confirmed, behind a
+    /// continuation page; except to numbers matching `resume_never` (E.164 patterns).
+    pub resume: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resume_never: Vec<String>,
     /// Sending windows (`[[scheduler.windows]]`): the hours faxes to some numbers may go.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<faxhub_queue::window::WindowConfig>,
@@ -201,6 +206,8 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             windows: Vec::new(),
+            resume: true,
+            resume_never: Vec::new(),
             one_call_per_number: true,
             poll_interval: DEFAULT_POLL_INTERVAL,
             retention: DEFAULT_RETENTION,
@@ -397,6 +404,11 @@ impl Config {
             )
             .map(drop),
         );
+        for p in &self.scheduler.resume_never {
+            problems.check(faxhub_queue::dialplan::valid_pattern(p), || {
+                format!("scheduler.resume_never: {p:?} is not a number pattern like \"+4930*\"")
+            });
+        }
         for line in &self.lines {
             if let Some(hours) = &line.hours {
                 problems.check(faxhub_queue::window::Hours::parse(hours).is_some(), || {

@@ -198,6 +198,7 @@ mod tests {
                 status_code: None,
                 reason: None,
                 pages_sent: 0,
+                first_page: 1,
                 call: None,
             }],
             ..RecipientView::queued("+33142000000", "0142000000@fax.localhost")

@@ -7,7 +7,6 @@
 //! not list them.
 
 mod common;
-use common::mail;
 use common::*;
 use faxhub_converters::tiff_f::{self, Bitmap, FaxPage};
 use faxhub_lines::sip::dialog::{Dialog, Local};

@@ -156,3 +156,103 @@ fn a_call_cut_by_kill_9_is_recovered_and_retried() {
     );
     assert!(hub.log().contains("recovered"), "{}", hub.log());
 }
+
+/// The page data of a TIFF, page by page.
+fn strips(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
+    faxhub_queue::tiff::first_strips(&bytes, &pages)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A call cut after page 2 of 5 is resumed: the next call sends pages 3 to 5 behind a
+/// continuation page (read back by Tesseract), the job records both calls and where each began,
+/// and the receipt tells the story. The control: a number in `resume_never` gets the whole fax
+/// again.
+#[test]
+fn a_call_cut_after_page_2_of_5_resumes_with_pages_3_to_5_behind_a_continuation_page() {
+    let extra = "[[lines.script]]\nnumbers = \"+3315500000X\"\noutcomes = [\"fail-after-page:2\", \"ok\"]\n";
+    let config = test_line("").replace(
+        "[scheduler]\n",
+        "[scheduler]\nresume_never = [\"+33155000005\"]\n",
+    );
+    let hub = Faxhub::start("", &format!("{config}{extra}"));
+    let scratch = tempfile::tempdir().unwrap();
+    let pdf = make_pdf(scratch.path(), 4);
+    let message = message_with_attachment(
+        "Quote 2026-117",
+        "Please find the quote.",
+        "quote.pdf",
+        "application/pdf",
+        &pdf,
+    );
+    let resumed = send(&hub, &["0155000004@fax.localhost"], &message);
+    let whole = send(&hub, &["0155000005@fax.localhost"], &message);
+    let sent = |id: &str| {
+        hub.outbox()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(id))
+            .unwrap()
+    };
+
+    let job = hub.wait_finished(&resumed, WAIT);
+    let r = &job["recipients"][0];
+    assert_eq!(r["status"], "done", "{job:#}");
+    assert_eq!(job["pages"], 5, "the body and 4 PDF pages");
+    assert_eq!(
+        r["pages_sent"], 5,
+        "every page confirmed, over two calls: {r:#}"
+    );
+    let calls = r["attempt_log"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{r:#}");
+    assert_eq!(
+        (
+            calls[0]["first_page"].as_i64(),
+            calls[0]["pages_sent"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        (
+            calls[1]["first_page"].as_i64(),
+            calls[1]["pages_sent"].as_i64()
+        ),
+        (Some(3), Some(4))
+    );
+    let file = sent(&resumed);
+    assert_eq!(
+        assert_tiff_f(&file),
+        4,
+        "a continuation page and pages 3 to 5"
+    );
+    let all = strips(&hub.data_dir().join(format!("spool/pages/{resumed}.tif")));
+    assert_eq!(strips(&file)[1..], all[2..], "pages 3 to 5, as converted");
+    let page = scratch.path().join("continued.tif");
+    tiff_page(&file, 0, &page);
+    let text = ocr(&page);
+    for want in [
+        "CONTINUED",
+        "Pages 3 to 5 of 5",
+        "Quote 2026-117",
+        "alice@example.com",
+    ] {
+        assert!(
+            text.contains(want),
+            "{want} not on the continuation page:\n{text}"
+        );
+    }
+
+    // the control: resume_never sends the whole fax again
+    let job = hub.wait_finished(&whole, WAIT);
+    let r = &job["recipients"][0];
+    assert_eq!(r["status"], "done", "{job:#}");
+    assert_eq!(r["attempt_log"][1]["first_page"], 1, "{r:#}");
+    assert_eq!(assert_tiff_f(&sent(&whole)), 5);
+    assert_eq!(
+        strips(&sent(&whole)),
+        strips(&hub.data_dir().join(format!("spool/pages/{whole}.tif")))
+    );
+}

@@ -337,6 +337,79 @@ impl Converter {
             .await
     }
 
+    /// A call that resumes a fax after `done` of its pages were confirmed: a continuation page
+    /// saying `text`, then the pages of `pages` (the recipient's page set, as sent) after
+    /// `done`, at its resolution and in the configured compression, as `workdir/continued.tif`;
+    /// its page count. The page is rendered like a text body (Ghostscript, in the sandbox).
+    pub async fn continuation(
+        &self,
+        pages: &Path,
+        done: u32,
+        text: &str,
+        workdir: &Path,
+    ) -> Result<(PathBuf, u32), ConvertError> {
+        let io = |e: std::io::Error| ConvertError::from(e);
+        let bytes = tokio::fs::read(pages).await.map_err(io)?;
+        let fax = match FaxPage::from_tiff(&bytes) {
+            Ok(fax) => fax,
+            // sent as T.4 2-D: read back as G4 first
+            Err(_) => {
+                let g4 = workdir.join("sent-g4.tif");
+                let args = [
+                    OsStr::new("-c"),
+                    OsStr::new("g4"),
+                    OsStr::new("-r"),
+                    OsStr::new("100000"),
+                    pages.as_os_str(),
+                    g4.as_os_str(),
+                ];
+                let out = self.run_tool(TIFFCP, args, workdir).await?;
+                if !out.status.success() {
+                    let detail = String::from_utf8_lossy(&out.stderr).into_owned();
+                    return Err(ConvertError::exited(TIFFCP, out.status, detail));
+                }
+                FaxPage::from_tiff(&tokio::fs::read(&g4).await.map_err(io)?)?
+            }
+        };
+        let rest = fax
+            .get(done as usize..)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ConvertError::Damaged {
+                part: "continuation".into(),
+                detail: format!("the fax has {} pages, none after page {done}", fax.len()),
+            })?;
+        let resolution = match rest[0].y_dpi {
+            0..=140 => Resolution::Normal,
+            141..=290 => Resolution::Fine,
+            _ => Resolution::Superfine,
+        };
+        let options = Options {
+            resolution,
+            cover: false,
+            ..self.defaults()
+        };
+        let doc = Document::new(
+            "continuation".into(),
+            Kind::PostScript,
+            text::to_postscript(text, options.paper).into_bytes(),
+        );
+        let cover = self
+            .render(std::slice::from_ref(&doc), 0, &options, workdir)
+            .await?;
+        let first = cover.into_iter().next().ok_or(ConvertError::Empty)?;
+        let mut all = Vec::with_capacity(rest.len() + 1);
+        all.push(first);
+        all.extend_from_slice(rest);
+        let out = workdir.join("continued.tif");
+        tokio::fs::write(&out, tiff_f::write(&all))
+            .await
+            .map_err(io)?;
+        if self.config.compression == Compression::G32d {
+            self.recode_g3_2d(&out, workdir).await?;
+        }
+        Ok((out, all.len() as u32))
+    }
+
     /// Starts the LibreOffice instances now (a daemon calls this at start-up).
     pub async fn warm_up(&self) -> Result<(), ConvertError> {
         self.farm().await?.warm_up().await

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod pg_test;
 pub mod progress;
 pub mod report;
+pub mod resume;
 pub mod retry;
 pub mod schedule;
 pub mod senders;

@@ -93,7 +93,25 @@ pub fn outcome(
         ecm: call.filter(|c| c.transport.is_some()).map(|c| c.ecm),
         next_attempt: r.next_attempt_at.as_deref().and_then(parse),
         retry_until: Some(retry_until),
+        calls: calls(r),
     }
+}
+
+/// For a fax resumed after a dropped call, the pages of the fax each call carried (its
+/// continuation page not counted): first, last, when it began. Empty when none resumed.
+fn calls(r: &RecipientView) -> Vec<(u32, u32, DateTime<FixedOffset>)> {
+    if !r.attempt_log.iter().any(|a| a.first_page > 1) {
+        return Vec::new();
+    }
+    r.attempt_log
+        .iter()
+        .filter_map(|a| {
+            let first = a.first_page.max(1);
+            let of_the_fax = a.pages_sent - i64::from(first > 1);
+            let last = first - 1 + of_the_fax;
+            (of_the_fax > 0).then(|| Some((first as u32, last as u32, parse(&a.started_at)?)))?
+        })
+        .collect()
 }
 
 /// Whether the report to `job`'s sender may carry pages: an address of `local_domains`, or a
@@ -212,6 +230,7 @@ mod tests {
                 status_code: code.map(str::to_string),
                 reason: reason.map(str::to_string),
                 pages_sent: 2,
+                first_page: 1,
                 call: Some(CallProgress {
                     stage: Some(Stage::Sending),
                     transport: Some(FaxTransport::T38),

@@ -11,6 +11,7 @@ use faxhub_queue::identity::{self, SenderIdentity};
 use faxhub_queue::spool::Spool;
 use faxhub_queue::store::{Addressee, Conversion, RecipientPages};
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 
 /// A converted job: its page count, and the recipients' own page sets (with their covers).
@@ -29,6 +30,46 @@ pub trait Convert: Send + Sync + 'static {
         claim: &'a Conversion,
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>>;
+
+    /// The pages of a call that resumes a fax after `done` of them were confirmed: a
+    /// continuation page saying `text`, then the rest of `pages`, in a scratch directory of
+    /// `spool` (kept while the directory lives); their count. A converter that cannot says so,
+    /// and the whole fax is sent again.
+    fn continuation<'a>(
+        &'a self,
+        _spool: &'a Spool,
+        _pages: &'a Path,
+        _done: u32,
+        _text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Continued, ConvertError>> + Send + 'a>> {
+        Box::pin(async {
+            Err(ConvertError::ToolMissing {
+                tool: "a continuation page".into(),
+            })
+        })
+    }
+}
+
+/// A resumed call's pages: its scratch directory (removed when dropped), the file, the count.
+pub struct Continued {
+    pub dir: tempfile::TempDir,
+    pub tiff: std::path::PathBuf,
+    pub pages: u32,
+}
+
+/// `Converter::continuation` in a scratch directory of the spool.
+async fn continued(
+    converter: &Converter,
+    spool: &Spool,
+    pages: &Path,
+    done: u32,
+    text: &str,
+) -> Result<Continued, ConvertError> {
+    let dir = spool.scratch_dir().map_err(ConvertError::from)?;
+    let (tiff, pages) = converter
+        .continuation(pages, done, text, dir.path())
+        .await?;
+    Ok(Continued { dir, tiff, pages })
 }
 
 impl Convert for Converter {
@@ -39,6 +80,16 @@ impl Convert for Converter {
         addressees: &'a [Addressee],
     ) -> Pin<Box<dyn Future<Output = Result<Converted, ConvertError>> + Send + 'a>> {
         Box::pin(convert_job(self, None, None, spool, claim, addressees))
+    }
+
+    fn continuation<'a>(
+        &'a self,
+        spool: &'a Spool,
+        pages: &'a Path,
+        done: u32,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Continued, ConvertError>> + Send + 'a>> {
+        Box::pin(continued(self, spool, pages, done, text))
     }
 }
 
@@ -67,6 +118,16 @@ impl Convert for JobConverter {
             claim,
             addressees,
         ))
+    }
+
+    fn continuation<'a>(
+        &'a self,
+        spool: &'a Spool,
+        pages: &'a Path,
+        done: u32,
+        text: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Continued, ConvertError>> + Send + 'a>> {
+        Box::pin(continued(&self.converter, spool, pages, done, text))
     }
 }
 

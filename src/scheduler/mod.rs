@@ -85,6 +85,8 @@ enum Event {
         outcome: LineOutcome,
         /// What the call did, as the line last published it.
         call: CallProgress,
+        /// The page of the recipient's set it began with (1, or k+1 behind a continuation).
+        first_page: u32,
     },
     /// A call in progress moved on (connected, a page confirmed).
     Progress {
@@ -399,12 +401,58 @@ impl Scheduler {
                 attempt,
                 progress: None,
             };
+            let continuation = match self.resumes(&rcpt.number) {
+                true if rcpt.resume_from > 0 => Some(self.continuation(&rcpt).await),
+                _ => None,
+            };
             let line = slot.line.clone();
             let events = events.clone();
-            let spool = self.spool.clone();
-            tokio::spawn(call(line, spool, request, rcpt, permit, now, events));
+            let worker = Worker {
+                spool: self.spool.clone(),
+                converter: self.converter.clone(),
+                events,
+            };
+            tokio::spawn(call(line, worker, request, rcpt, continuation, permit, now));
         }
         Ok(started)
+    }
+
+    /// Whether a call to `number` may resume a fax where a dropped call left it (`[scheduler]
+    /// resume`, less `resume_never`).
+    fn resumes(&self, number: &FaxNumber) -> bool {
+        self.config.resume
+            && !self
+                .config
+                .resume_never
+                .iter()
+                .any(|p| faxhub_queue::dialplan::pattern_matches(p, number.as_str()))
+    }
+
+    /// What the continuation page of `rcpt`'s next call says: the pages that follow, the
+    /// sender, the subject and when the fax was first sent.
+    async fn continuation(&self, rcpt: &DueRecipient) -> (u32, String) {
+        let job = self.store.job(&rcpt.job_id).await.ok().flatten();
+        let sent = job
+            .as_ref()
+            .and_then(|j| chrono::DateTime::parse_from_rfc3339(&j.received_at).ok())
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M %:z")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let text = faxhub_queue::resume::Continuation {
+            done: rcpt.resume_from,
+            total: rcpt.pages.max(0) as u32,
+            from: job.as_ref().map_or(&rcpt.sender, |j| &j.sender),
+            subject: job
+                .as_ref()
+                .and_then(|j| j.subject.as_deref())
+                .unwrap_or(""),
+            sent: &sent,
+        }
+        .text();
+        (rcpt.resume_from, text)
     }
 
     /// Whether `rcpt`'s number may not be called at this hour (`[[scheduler.windows]]`): then it
@@ -518,11 +566,18 @@ impl Scheduler {
                 started_at_ms,
                 outcome,
                 call,
+                first_page,
             } => {
                 *in_flight -= 1;
                 busy_numbers.remove(&due.number);
-                self.record_attempt(due, line, started_at_ms, outcome, call, unrecorded)
-                    .await;
+                let sent = Sent {
+                    line,
+                    started_at_ms,
+                    outcome,
+                    call,
+                    first_page,
+                };
+                self.record_attempt(due, sent, unrecorded).await;
                 self.wakeups.reporter.notify_one();
             }
         }
@@ -588,15 +643,14 @@ impl Scheduler {
         }
     }
 
-    async fn record_attempt(
-        &self,
-        due: DueRecipient,
-        line: String,
-        started_at_ms: i64,
-        outcome: LineOutcome,
-        call: CallProgress,
-        unrecorded: &mut Unrecorded,
-    ) {
+    async fn record_attempt(&self, due: DueRecipient, sent: Sent, unrecorded: &mut Unrecorded) {
+        let Sent {
+            line,
+            started_at_ms,
+            outcome,
+            call,
+            first_page,
+        } = sent;
         let now = self.clock.now_ms();
         let result = AttemptResult {
             status: outcome.status,
@@ -621,6 +675,14 @@ impl Scheduler {
             ),
             Decision::Failed { why } => (RecipientStatus::Failed, None, why),
         };
+        let standing = faxhub_queue::resume::after_call(
+            due.resume_from,
+            first_page,
+            due.pages.max(0) as u32,
+            outcome.pages_sent,
+            new_status == RecipientStatus::Done,
+            self.resumes(&due.number),
+        );
         let end = AttemptEnd {
             job_id: due.job_id.clone(),
             idx: due.idx,
@@ -630,6 +692,9 @@ impl Scheduler {
             status: outcome.status,
             reason: reason.clone(),
             pages_sent: i64::from(outcome.pages_sent),
+            first_page: i64::from(first_page),
+            confirmed: i64::from(standing.confirmed),
+            resume_from: i64::from(standing.resume_from),
             new_status,
             tries: counters.tries,
             dials: counters.dials,
@@ -664,6 +729,23 @@ impl Scheduler {
     }
 }
 
+/// A finished call, as its worker tells it.
+struct Sent {
+    line: String,
+    started_at_ms: i64,
+    outcome: LineOutcome,
+    call: CallProgress,
+    first_page: u32,
+}
+
+/// What a call's worker needs besides the line: the spool, the converter (a resumed call's
+/// continuation page), and where to tell what happened.
+struct Worker {
+    spool: Spool,
+    converter: Arc<dyn Convert>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
 /// The local minute of the day at `now_ms` (sending windows are in the server's local time),
 /// and the milliseconds already into that minute.
 fn local_minute(now_ms: i64) -> (u32, i64) {
@@ -695,13 +777,20 @@ fn free_channel<'a>(
 
 async fn call(
     line: Arc<Line>,
-    spool: Spool,
+    worker: Worker,
     request: SendRequest,
     due: DueRecipient,
+    continuation: Option<(u32, String)>,
     permit: OwnedSemaphorePermit,
     started_at_ms: i64,
-    events: mpsc::UnboundedSender<Event>,
 ) {
+    let Worker {
+        spool,
+        converter,
+        events,
+    } = worker;
+    // a call that cannot be made leaves the fax where earlier calls left it
+    let mut first_page = continuation.as_ref().map_or(1, |(done, _)| done + 1);
     let tiff = match spool.local(&due.pages_path).await {
         Ok(tiff) => tiff,
         Err(e) => {
@@ -721,14 +810,32 @@ async fn call(
                 started_at_ms,
                 outcome,
                 call,
+                first_page,
             });
             return;
         }
+    };
+    // after a dropped call: a continuation page, then the pages not yet confirmed (the
+    // scratch directory holding them lives as long as the call)
+    let (tiff, pages, _continued) = match continuation {
+        Some((done, text)) => match converter.continuation(&spool, &tiff, done, &text).await {
+            Ok(c) => {
+                tracing::info!(job = %due.job_id, rcpt = %due.number, from_page = done + 1, pages = c.pages, "resuming after a dropped call, behind a continuation page");
+                (c.tiff.clone(), c.pages, Some(c))
+            }
+            Err(e) => {
+                tracing::warn!(job = %due.job_id, rcpt = %due.number, error = %e, "no continuation page could be made: the whole fax is sent again");
+                first_page = 1;
+                (tiff, request.pages, None)
+            }
+        },
+        None => (tiff, request.pages, None),
     };
     // the line publishes what the call does; the owner of the store records it
     let (published, mut watched) = tokio::sync::watch::channel(CallProgress::default());
     let request = SendRequest {
         tiff,
+        pages,
         progress: Some(Arc::new(published)),
         ..request
     };
@@ -764,5 +871,6 @@ async fn call(
         started_at_ms,
         outcome,
         call,
+        first_page,
     });
 }

@@ -79,6 +79,24 @@ fn recipient_facts(r: &Receipt, w: &Words, o: &Outcome) -> Vec<(&'static str, St
             .replacen("{}", &o.pages.to_string(), 1);
         rows.push((w.pages, pages));
     }
+    if !o.calls.is_empty() {
+        let calls: Vec<String> = o
+            .calls
+            .iter()
+            .map(|(first, last, at)| {
+                let pages = match first == last {
+                    true => w.one_page.replacen("{}", &first.to_string(), 1),
+                    false => w.page_range.replacen("{}", &first.to_string(), 1).replacen(
+                        "{}",
+                        &last.to_string(),
+                        1,
+                    ),
+                };
+                format!("{pages} ({})", when(at))
+            })
+            .collect();
+        rows.push((w.calls, calls.join(", ")));
+    }
     if let Some(id) = o.remote_ident.as_ref().filter(|s| !s.trim().is_empty()) {
         rows.push((w.remote_id, id.trim().to_string()));
     }

@@ -53,6 +53,9 @@ pub struct Outcome {
     pub ecm: Option<bool>,
     pub next_attempt: Option<DateTime<FixedOffset>>,
     pub retry_until: Option<DateTime<FixedOffset>>,
+    /// A fax resumed after a dropped call: the pages each call carried (first, last, when the
+    /// call began), in order; empty when one call carried them all.
+    pub calls: Vec<(u32, u32, DateTime<FixedOffset>)>,
 }
 
 /// What is attached to the human part.

@@ -38,6 +38,7 @@ fn outcome(action: Action) -> Outcome {
         ecm: (action == Action::Delivered).then_some(true),
         next_attempt: Some(at(17, 32)),
         retry_until: Some(at(23, 40)),
+        calls: Vec::new(),
     }
 }
 
@@ -236,4 +237,26 @@ fn subjects_and_helpers() {
     );
     assert_eq!(header_section(b"A: 1\nB: 2\n\nbody"), b"A: 1\nB: 2\n");
     assert_eq!(human::text(&r).matches("Destinataire").count(), 5);
+}
+
+#[test]
+fn a_resumed_fax_says_which_pages_each_call_carried() {
+    let mut r = receipt(Language::En, Action::Delivered);
+    r.outcomes[0].calls = vec![(1, 2, at(16, 58)), (3, 3, at(17, 0)), (4, 5, at(17, 2))];
+    let text = human::text(&r);
+    let row = text
+        .lines()
+        .find(|l| l.contains("Pages per call"))
+        .unwrap_or("");
+    assert!(
+        row.contains("pages 1 to 2 (")
+            && row.contains("), page 3 (")
+            && row.contains("), pages 4 to 5 ("),
+        "{row:?}\n{text}"
+    );
+    let mut r = receipt(Language::De, Action::Delivered);
+    r.outcomes[0].calls = vec![(1, 2, at(16, 58)), (3, 5, at(17, 2))];
+    assert!(human::text(&r).contains("Seiten 3 bis 5"));
+    // one call carried them all: no such row
+    assert!(!human::text(&receipt(Language::En, Action::Delivered)).contains("Pages per call"));
 }

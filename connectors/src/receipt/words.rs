@@ -54,6 +54,11 @@ pub struct Words {
     pub document: &'static str,
     pub job: &'static str,
     pub billing: &'static str,
+    /// The pages each call carried, for a fax resumed after a dropped call.
+    pub calls: &'static str,
+    /// "pages {} to {}" and "page {}" in that row.
+    pub page_range: &'static str,
+    pub one_page: &'static str,
     /// What is attached, for a fax sent (true) or not; `{}` for the format (PDF, TIFF).
     pub attached: fn(bool) -> &'static str,
 }
@@ -106,6 +111,9 @@ static EN: Words = Words {
     document: "Document",
     job: "Fax job",
     billing: "Billing code",
+    calls: "Pages per call",
+    page_range: "pages {} to {}",
+    one_page: "page {}",
     attached: |sent| match sent {
         true => "The pages as they were faxed are attached ({}).",
         false => "The pages that were to be faxed are attached ({}).",
@@ -152,6 +160,9 @@ static FR: Words = Words {
     document: "Document",
     job: "Travail de fax",
     billing: "Code de facturation",
+    calls: "Pages par appel",
+    page_range: "pages {} à {}",
+    one_page: "page {}",
     attached: |sent| match sent {
         true => "Les pages telles qu'elles ont été faxées sont jointes ({}).",
         false => "Les pages à faxer sont jointes ({}).",
@@ -198,6 +209,9 @@ static DE: Words = Words {
     document: "Dokument",
     job: "Faxauftrag",
     billing: "Kostenstelle",
+    calls: "Seiten je Anruf",
+    page_range: "Seiten {} bis {}",
+    one_page: "Seite {}",
     attached: |sent| match sent {
         true => "Die gefaxten Seiten sind angehängt ({}).",
         false => "Die zu faxenden Seiten sind angehängt ({}).",

@@ -283,6 +283,9 @@ pub struct DueRecipient {
     pub pages: i64,
     /// The job's envelope sender (whose limits the call counts against).
     pub sender: String,
+    /// Pages of its set the far end confirmed on earlier calls: the next call sends the rest
+    /// behind a continuation page (`resume`); 0 sends the whole fax.
+    pub resume_from: u32,
 }
 
 /// A recipient's own page set (its cover page, then the job's pages).
@@ -312,7 +315,14 @@ pub struct AttemptEnd {
     pub ended_at_ms: i64,
     pub status: EnhancedStatus,
     pub reason: String,
+    /// Pages this call confirmed (a continuation page counted).
     pub pages_sent: i64,
+    /// The page of the recipient's set the call began with (1, or k+1 when it resumed).
+    pub first_page: i64,
+    /// The fax's pages confirmed so far over every call (`resume::after_call`), and where the
+    /// next call begins (0: the whole fax).
+    pub confirmed: i64,
+    pub resume_from: i64,
     pub new_status: RecipientStatus,
     pub tries: u32,
     pub dials: u32,
@@ -599,7 +609,7 @@ impl Store {
         };
         let rows = sqlx::query(&format!(
             // a held job's retries are counted from when it was let go, not from its arrival
-            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.return_path, \
+            "SELECT r.job_id, r.idx, r.number, r.tries, r.dials, j.return_path, r.resume_from, \
              CASE WHEN j.send_at > j.received_at THEN j.send_at ELSE j.received_at END AS received_at, \
              COALESCE(r.pages_path, j.pages_path) AS pages_path, COALESCE(r.pages, j.pages) AS pages \
              FROM recipients r JOIN jobs j ON j.id = r.job_id \
@@ -628,6 +638,7 @@ impl Store {
                         .unwrap_or_default(),
                     pages: row.try_get::<Option<i64>, _>("pages")?.unwrap_or(0),
                     sender: row.try_get("return_path")?,
+                    resume_from: row.try_get::<i64, _>("resume_from")?.max(0) as u32,
                 })
             })
             .collect()
@@ -821,31 +832,33 @@ impl Store {
             (end.new_status, end.next_attempt_at_ms)
         };
         sqlx::query(
-            "UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3, pages_sent = $4, call = $5 \
-             WHERE job_id = $6 AND rcpt_idx = $7 AND ended_at IS NULL",
+            "UPDATE attempts SET ended_at = $1, status_code = $2, reason = $3, pages_sent = $4, call = $5, \
+             first_page = $6 WHERE job_id = $7 AND rcpt_idx = $8 AND ended_at IS NULL",
         )
         .bind(end.ended_at_ms)
         .bind(end.status.to_string())
         .bind(text(&end.reason))
         .bind(end.pages_sent)
         .bind(end.call.as_ref().and_then(|c| serde_json::to_string(c).ok()))
+        .bind(end.first_page)
         .bind(end.job_id.as_str())
         .bind(end.idx)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "UPDATE recipients SET status = $1, tries = $2, dials = $3, pages_sent = $4, status_code = $5, reason = $6, \
-             next_attempt_at = $7, cancel_requested = 0, updated_at = $8, progress = NULL, node = NULL, lease_until = NULL \
-             WHERE job_id = $9 AND idx = $10",
+             next_attempt_at = $7, cancel_requested = 0, updated_at = $8, progress = NULL, node = NULL, lease_until = NULL, \
+             resume_from = $9 WHERE job_id = $10 AND idx = $11",
         )
         .bind(status.as_str())
         .bind(end.tries as i64)
         .bind(end.dials as i64)
-        .bind(end.pages_sent)
+        .bind(end.confirmed)
         .bind(end.status.to_string())
         .bind(text(&end.reason))
         .bind(next)
         .bind(end.ended_at_ms)
+        .bind(end.resume_from)
         .bind(end.job_id.as_str())
         .bind(end.idx)
         .execute(&mut *tx)
@@ -862,7 +875,7 @@ impl Store {
             serde_json::json!({
                 "fax": end.job_id.as_str(), "recipient": end.idx, "status": status.as_str(),
                 "status_code": end.status.to_string(), "reason": end.reason,
-                "pages_sent": end.pages_sent, "remote_ident": call.remote_ident,
+                "pages_sent": end.confirmed, "remote_ident": call.remote_ident,
                 "line": end.line, "next_attempt_at": next.map(events::rfc3339),
             }),
         );

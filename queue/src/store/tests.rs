@@ -119,6 +119,9 @@ async fn line_usage_counts_calls_deliveries_failures_pages_and_time_per_sender_c
     let call = |due: &DueRecipient, status, new_status, at: i64, seconds: i64| AttemptEnd {
         ended_at_ms: at + seconds * 1_000,
         pages_sent: if status == EnhancedStatus::OK { 2 } else { 0 },
+        first_page: 1,
+        confirmed: if status == EnhancedStatus::OK { 2 } else { 0 },
+        resume_from: 0,
         ..end(due, status, new_status, at)
     };
     // a call before the period
@@ -303,6 +306,9 @@ fn end(
         status,
         reason: "r".into(),
         pages_sent: 1,
+        first_page: 1,
+        confirmed: 1,
+        resume_from: 0,
         new_status,
         tries: 0,
         dials: 1,

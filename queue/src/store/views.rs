@@ -77,6 +77,9 @@ pub struct AttemptView {
     pub status_code: Option<String>,
     pub reason: Option<String>,
     pub pages_sent: i64,
+    /// The page of the recipient's set the call began with: 1, or k+1 when it resumed after a
+    /// dropped call behind a continuation page (then `pages_sent` counts that page too).
+    pub first_page: i64,
     /// What the call did: the far end's ident, speed, ECM, transport (as `progress`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call: Option<CallProgress>,
@@ -94,7 +97,7 @@ pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobVie
     };
     let mut recipients = load_recipients(pool, Filter::Job(id)).await?;
     let attempts = sqlx::query(
-        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent, call FROM attempts WHERE job_id = $1 ORDER BY rcpt_idx, n",
+        "SELECT rcpt_idx, n, line, started_at, ended_at, status_code, reason, pages_sent, call, first_page FROM attempts WHERE job_id = $1 ORDER BY rcpt_idx, n",
     )
     .bind(id.as_str())
     .fetch_all(pool)
@@ -111,6 +114,7 @@ pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobVie
                 status_code: a.try_get("status_code")?,
                 reason: a.try_get("reason")?,
                 pages_sent: a.try_get("pages_sent")?,
+                first_page: a.try_get("first_page")?,
                 call: a
                     .try_get::<Option<String>, _>("call")?
                     .and_then(|c| serde_json::from_str(&c).ok()),
