@@ -77,6 +77,15 @@ pub enum Command {
         #[arg(long)]
         xlsx: Option<PathBuf>,
     },
+    /// What faxhub remembers of each number called (where its next call starts, what last
+    /// worked and failed); pin or forget one
+    Destinations {
+        #[command(subcommand)]
+        action: Option<crate::destinations_cmd::Action>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Hash a web client password (read from standard input) for `[[web.users]] password`
     Passwd,
     /// Check a configuration file and exit
@@ -252,6 +261,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let (config, _) = load(path)?;
             crate::usage_cmd::run(&config, &month, by, csv, xlsx.as_deref()).await
+        }
+        Command::Destinations { action, json } => {
+            let (config, checked) = load(path)?;
+            crate::destinations_cmd::run(&config, &checked, action, json).await
         }
         Command::Inbox { json, blocked } => {
             let (config, _) = load(path)?;

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 mod convert_cmd;
 pub mod daemon;
+pub mod destinations_cmd;
 pub mod http;
 pub mod inbound;
 mod inbox_cmd;

@@ -658,6 +658,59 @@ fn a_senders_own_ident_and_header_line_reach_the_far_end() {
     );
 }
 
+/// Destination memory over real SIP: the answering side refuses T.38 and receives at 9600 bit/s
+/// at most; the first fax asks for T.38 (refused), goes over G.711 at 9600 and is remembered
+/// so; the second starts there (G.711 from the start: no second T.38 request).
+#[test]
+fn a_far_end_that_refuses_t38_is_called_over_g711_next_time() {
+    let hub = loopback_hub_with("[sip.inbound.fax]\nt38 = \"off\"\nmax_speed = 9600\n");
+    let refusals = |hub: &Faxhub| {
+        hub.log()
+            .matches("T.38 refused: the fax goes on as G.711")
+            .count()
+    };
+    let mut calls = Vec::new();
+    for _ in 0..2 {
+        let id = queued_id(&hub.smtp().send_mail(
+            "alice@example.com",
+            &["0142000000@fax.localhost"],
+            &text_message("memory", "one page"),
+        ));
+        let job = hub.wait_finished(&id, WAIT);
+        let r = &job["recipients"][0];
+        assert_eq!(r["status"], "done", "{job:#}\n{}", hub.log());
+        calls.push(r["attempt_log"][0]["call"].clone());
+        if calls.len() == 1 {
+            assert_eq!(
+                refusals(&hub),
+                1,
+                "the control: T.38 asked for and refused once"
+            );
+            let out = hub.cli(&["destinations", "--json"]);
+            let known: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(known[0]["number"], "+33142000000", "{known:#}");
+            assert_eq!(
+                known[0]["profile"],
+                serde_json::json!({"t38": false, "max_speed": 9600}),
+                "{known:#}"
+            );
+        }
+    }
+    for call in &calls {
+        assert_eq!(
+            (call["transport"].as_str(), call["bit_rate"].as_u64()),
+            (Some("g711"), Some(9600)),
+            "{call:#}"
+        );
+    }
+    assert_eq!(
+        refusals(&hub),
+        1,
+        "the second fax never asked for T.38:\n{}",
+        hub.log()
+    );
+}
+
 /// A PBX that sends a fax over T.38 and takes the call back to audio before it hangs up (as
 /// Asterisk does once its fax is done), played by a far end the test scripts: the re-INVITE
 /// gets 200 with an audio answer (not 491), and the fax is in the inbox, whole.

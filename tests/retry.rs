@@ -256,3 +256,103 @@ fn a_call_cut_after_page_2_of_5_resumes_with_pages_3_to_5_behind_a_continuation_
         strips(&hub.data_dir().join(format!("spool/pages/{whole}.tif")))
     );
 }
+
+/// Destination memory on a far end that refuses T.38 and cannot train above 9600 bit/s (the
+/// test line plays it): the first call fails in training, the next try goes G.711 at 9600 and
+/// gets through, and the next fax starts there (one call). `faxhub destinations` shows what it
+/// learnt; forgotten, the number fails its first call again (the control: the memory is what
+/// made the difference); an operator can pin a number.
+#[test]
+fn a_far_end_that_fails_at_14400_gets_g711_at_9600_and_the_next_fax_starts_there() {
+    let extra = "[[lines.script]]\nnumbers = \"+33155000006\"\noutcomes = [\"g711-at-9600\"]\n";
+    let hub = Faxhub::start("", &format!("{}{extra}", test_line("")));
+    let fax = || {
+        let id = send(
+            &hub,
+            &["0155000006@fax.localhost"],
+            &text_message("memory", "one page"),
+        );
+        let job = hub.wait_finished(&id, WAIT);
+        assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
+        job["recipients"][0].clone()
+    };
+    let first = fax();
+    assert_eq!(first["attempts"], 2, "{first:#}");
+    let failed = &first["attempt_log"][0];
+    assert_eq!(failed["status_code"], "4.4.2");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not train"),
+        "{failed:#}"
+    );
+    let known = |hub: &Faxhub| -> serde_json::Value {
+        let out = hub.cli(&["destinations", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = known(&hub);
+    let d = &all[0];
+    assert_eq!(d["number"], "+33155000006", "{all:#}");
+    assert_eq!(
+        d["profile"],
+        serde_json::json!({"t38": false, "max_speed": 9600}),
+        "{d:#}"
+    );
+    assert_eq!(d["last_ok"], "G.711 at 9600 bit/s", "{d:#}");
+    assert_eq!(d["last_failure"], "the modems could not train", "{d:#}");
+    // the next fax starts where the last one got through
+    assert_eq!(fax()["attempts"], 1);
+    let text = String::from_utf8_lossy(&hub.cli(&["destinations"]).stdout).to_string();
+    assert!(
+        text.contains("+33155000006") && text.contains("G.711, at most 9600 bit/s"),
+        "{text}"
+    );
+
+    // forgotten: the first call fails again
+    let out = hub.cli(&["destinations", "forget", "01 55 00 00 06"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "+33155000006: forgotten\n"
+    );
+    assert_eq!(fax()["attempts"], 2);
+
+    // pinned by an operator: calls no longer change it
+    let out = hub.cli(&[
+        "destinations",
+        "pin",
+        "0155000006",
+        "--g711",
+        "--speed",
+        "4800",
+        "--ecm",
+        "off",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "+33155000006: pinned, G.711, at most 4800 bit/s, ECM off\n"
+    );
+    assert_eq!(fax()["attempts"], 1);
+    let d = &known(&hub)[0];
+    assert_eq!(
+        (d["pinned"].as_bool(), d["profile"]["max_speed"].as_u64()),
+        (Some(true), Some(4800))
+    );
+    let bad = hub.cli(&["destinations", "pin", "0155000006", "--speed", "12000"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

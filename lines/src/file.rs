@@ -39,12 +39,14 @@ impl FileLine {
                 class: FailureClass::Try,
                 reason: why,
                 pages_sent: 0,
+                trouble: None,
             },
             Err(join) => LineOutcome {
                 status: EnhancedStatus::SYSTEM_TRANSIENT,
                 class: FailureClass::Try,
                 reason: format!("file line failed: {join}"),
                 pages_sent: 0,
+                trouble: None,
             },
         }
     }

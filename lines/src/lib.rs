@@ -126,6 +126,9 @@ pub struct SendRequest {
     /// line's.
     pub ident: Option<String>,
     pub header: Option<String>,
+    /// Where calls to this number start, from what worked and failed before (destination
+    /// memory): it only restricts the line's own options.
+    pub profile: Option<faxhub_queue::memory::Profile>,
 }
 
 /// Where a line publishes a call's progress.
@@ -139,6 +142,8 @@ pub struct LineOutcome {
     pub reason: String,
     /// Pages the receiver confirmed; never more than were really sent.
     pub pages_sent: u32,
+    /// A failure a step down may cure (training, page errors), for destination memory.
+    pub trouble: Option<faxhub_queue::memory::Trouble>,
 }
 
 impl LineOutcome {
@@ -148,6 +153,7 @@ impl LineOutcome {
             class: FailureClass::Try,
             reason,
             pages_sent: pages,
+            trouble: None,
         }
     }
 }

@@ -33,6 +33,10 @@ pub enum ScriptOutcome {
     Rejected,
     Unallocated,
     FailAfterPage(u32),
+    /// A far end that refuses T.38 and cannot train above 9600 bit/s: a call allowed more
+    /// goes over G.711 and fails in training; one limited to 9600 goes through (what
+    /// destination memory should learn).
+    G711At9600,
 }
 
 /// The one table from scripted outcome to code, class and words.
@@ -78,6 +82,9 @@ impl ScriptOutcome {
     pub fn parse(s: &str) -> Option<ScriptOutcome> {
         if s == "ok" {
             return Some(ScriptOutcome::Ok);
+        }
+        if s == "g711-at-9600" {
+            return Some(ScriptOutcome::G711At9600);
         }
         if let Some(n) = s.strip_prefix("fail-after-page:") {
             return n.parse().ok().map(ScriptOutcome::FailAfterPage);
@@ -153,11 +160,31 @@ impl TestLine {
         match outcome {
             ScriptOutcome::Ok => self.file.send(request).await,
             ScriptOutcome::FailAfterPage(n) if n >= request.pages => self.file.send(request).await,
+            ScriptOutcome::G711At9600 => {
+                let speed = request.profile.and_then(|p| p.max_speed).unwrap_or(14_400);
+                if let Some(progress) = &request.progress {
+                    progress.send_modify(|p| {
+                        p.transport = Some(faxhub_queue::progress::FaxTransport::G711);
+                        p.bit_rate = speed.min(9_600);
+                    });
+                }
+                match speed <= 9_600 {
+                    true => self.file.send(request).await,
+                    false => LineOutcome {
+                        status: EnhancedStatus::BAD_CONNECTION,
+                        class: FailureClass::Try,
+                        reason: "the fax machines could not train (line quality)".into(),
+                        pages_sent: 0,
+                        trouble: Some(faxhub_queue::memory::Trouble::Training),
+                    },
+                }
+            }
             ScriptOutcome::FailAfterPage(n) => LineOutcome {
                 status: EnhancedStatus::BAD_CONNECTION,
                 class: FailureClass::Try,
                 reason: format!("the call was dropped after page {n} of {}", request.pages),
                 pages_sent: n,
+                trouble: None,
             },
             other => {
                 let (_, _, status, class, reason) = OUTCOMES
@@ -169,6 +196,7 @@ impl TestLine {
                     class: *class,
                     reason: reason.to_string(),
                     pages_sent: 0,
+                    trouble: None,
                 }
             }
         }
@@ -223,6 +251,7 @@ mod tests {
             progress: None,
             ident: None,
             header: None,
+            profile: None,
         };
         let first = l.send(&request).await;
         assert_eq!(

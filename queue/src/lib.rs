@@ -19,6 +19,7 @@ pub mod job;
 pub mod junk;
 pub mod limits;
 pub mod logging;
+pub mod memory;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_test;
 pub mod progress;

@@ -389,7 +389,16 @@ impl Scheduler {
             let attempt = rcpt.tries + rcpt.dials + 1;
             tracing::info!(job = %rcpt.job_id, rcpt = %rcpt.number, from = "queued", to = "sending", line = %line_name, attempt, "dialling");
             let identity = identity::for_sender(&self.identities, &rcpt.sender);
+            // where calls to this number start (what worked, or a step down from what failed)
+            let profile = match self.store.destination(rcpt.number.as_str()).await {
+                Ok(known) => known.map(|d| d.profile).filter(|p| !p.is_open()),
+                Err(e) => {
+                    tracing::warn!(rcpt = %rcpt.number, error = %e, "destination memory unreadable: the line's options apply");
+                    None
+                }
+            };
             let request = SendRequest {
+                profile,
                 job_id: rcpt.job_id.to_string(),
                 ident: identity.and_then(|i| i.ident.clone()),
                 header: identity.and_then(|i| i.header.clone()),
@@ -415,6 +424,48 @@ impl Scheduler {
             tokio::spawn(call(line, worker, request, rcpt, continuation, permit, now));
         }
         Ok(started)
+    }
+
+    /// Destination memory after a call (`memory::after_call`): what worked, or a step down
+    /// from what failed. Advisory: a store that cannot say or write is logged, never in the way.
+    async fn remember(
+        &self,
+        due: &DueRecipient,
+        outcome: &LineOutcome,
+        call: &CallProgress,
+        new_status: RecipientStatus,
+        now: i64,
+    ) {
+        use faxhub_queue::memory::{self, Destination};
+        use faxhub_queue::progress::FaxTransport;
+        let number = due.number.as_str();
+        let before = match self.store.destination(number).await {
+            Ok(known) => known.unwrap_or_else(|| Destination {
+                number: number.to_string(),
+                ..Default::default()
+            }),
+            Err(e) => {
+                tracing::warn!(rcpt = %number, error = %e, "destination memory unreadable: not updated");
+                return;
+            }
+        };
+        let this = memory::Call {
+            delivered: new_status == RecipientStatus::Done,
+            t38: call.transport.map(|t| t == FaxTransport::T38),
+            bit_rate: call.bit_rate,
+            ecm: call.ecm,
+            trouble: outcome.trouble,
+            t38_allowed: before.profile.t38 != Some(false),
+        };
+        let Some(after) = memory::after_call(&before, &this, now) else {
+            return;
+        };
+        if after.profile != before.profile {
+            tracing::info!(rcpt = %number, from = %before.profile.describe(), to = %after.profile.describe(), "destination memory: the next call starts elsewhere");
+        }
+        if let Err(e) = self.store.remember(&after, now).await {
+            tracing::warn!(rcpt = %number, error = %e, "destination memory not written");
+        }
     }
 
     /// Whether a call to `number` may resume a fax where a dropped call left it (`[scheduler]
@@ -667,14 +718,15 @@ impl Scheduler {
             now,
         );
         let (new_status, next, reason) = match decision {
-            Decision::Done => (RecipientStatus::Done, None, outcome.reason),
+            Decision::Done => (RecipientStatus::Done, None, outcome.reason.clone()),
             Decision::Deferred { next_attempt_at_ms } => (
                 RecipientStatus::Deferred,
                 Some(next_attempt_at_ms),
-                outcome.reason,
+                outcome.reason.clone(),
             ),
             Decision::Failed { why } => (RecipientStatus::Failed, None, why),
         };
+        self.remember(&due, &outcome, &call, new_status, now).await;
         let standing = faxhub_queue::resume::after_call(
             due.resume_from,
             first_page,
@@ -801,6 +853,7 @@ async fn call(
                 class: faxhub_queue::retry::FailureClass::Try,
                 reason: format!("the pages could not be read: {e}"),
                 pages_sent: 0,
+                trouble: None,
             };
             let line = line.name().to_string();
             let call = CallProgress::default();

@@ -319,6 +319,17 @@ impl FaxOptions {
         if let Some(header) = &request.header {
             options.header = Some(header.clone());
         }
+        if let Some(p) = &request.profile {
+            if p.t38 == Some(false) {
+                options.t38 = T38Mode::Off;
+            }
+            if let Some(speed) = p.max_speed {
+                options.max_speed = options.max_speed.min(speed);
+            }
+            if p.ecm == Some(false) {
+                options.ecm = false;
+            }
+        }
         options
     }
 

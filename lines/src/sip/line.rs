@@ -83,6 +83,7 @@ impl SipLine {
                     class: FailureClass::Dial,
                     reason,
                     pages_sent: 0,
+                    trouble: None,
                 };
             }
         };

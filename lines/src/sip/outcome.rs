@@ -7,6 +7,7 @@
 //! through. Pure.
 
 use crate::LineOutcome;
+use faxhub_queue::memory::Trouble;
 use faxhub_queue::retry::FailureClass;
 use faxhub_queue::status::EnhancedStatus as S;
 
@@ -106,6 +107,16 @@ fn by_t30(code: i32) -> (S, &'static str) {
     }
 }
 
+/// The T.30 failures a slower or simpler next call may cure (destination memory): the
+/// training ones and the page errors of `by_t30`.
+fn trouble(code: i32) -> Option<Trouble> {
+    match code {
+        5 | 6 | 14 | 20 => Some(Trouble::Training),
+        16 | 22 | 23 => Some(Trouble::PageErrors),
+        _ => None,
+    }
+}
+
 /// The outcome of a call, for the scheduler.
 pub fn outcome(end: &CallEnd) -> LineOutcome {
     match end {
@@ -116,6 +127,7 @@ pub fn outcome(end: &CallEnd) -> LineOutcome {
                 "answered, but the far end accepted neither T.38 nor G.711 audio: {what}"
             ),
             pages_sent: 0,
+            trouble: None,
         },
         &CallEnd::NotConnected { sip, q850 } => {
             let (status, class, words) = match q850 {
@@ -131,6 +143,7 @@ pub fn outcome(end: &CallEnd) -> LineOutcome {
                 class,
                 reason: format!("{words} ({detail})"),
                 pages_sent: 0,
+                trouble: None,
             }
         }
         &CallEnd::Fax {
@@ -161,6 +174,7 @@ pub fn outcome(end: &CallEnd) -> LineOutcome {
                 class: Try,
                 reason,
                 pages_sent: confirmed.min(total),
+                trouble: trouble(t30),
             }
         }
     }
@@ -254,5 +268,10 @@ mod tests {
         assert!(fax(1234, 0, 1).reason.contains("T.30 code 1234"));
         // never more pages than there were
         assert_eq!(fax(49, 9, 3).pages_sent, 3);
+        // what destination memory may cure by a step down, and what not
+        assert_eq!(fax(5, 0, 1).trouble, Some(Trouble::Training));
+        assert_eq!(fax(16, 1, 3).trouble, Some(Trouble::PageErrors));
+        assert_eq!(fax(49, 1, 3).trouble, None);
+        assert_eq!(fax(0, 3, 3).trouble, None);
     }
 }

@@ -12,6 +12,7 @@ mod blobs;
 mod cluster;
 mod connect;
 mod conversions;
+mod destinations;
 pub mod events;
 mod gauges;
 mod insert;

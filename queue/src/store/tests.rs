@@ -50,7 +50,49 @@ on_both_backends!(
     a_batch_is_inserted_whole_or_not_at_all,
     line_usage_counts_calls_deliveries_failures_pages_and_time_per_sender_code_and_line,
     high_priority_jobs_go_first_and_held_ones_wait_until_their_time,
+    destinations_are_remembered_listed_and_forgotten,
 );
+
+/// What is known of a number is written, read back (every field), overwritten, listed in order
+/// and forgotten.
+async fn destinations_are_remembered_listed_and_forgotten(store: Store) {
+    use crate::memory::{Destination, Profile};
+    assert_eq!(store.destination("+33142000000").await.unwrap(), None);
+    let paris = Destination {
+        number: "+33142000000".into(),
+        profile: Profile {
+            t38: Some(false),
+            max_speed: Some(9_600),
+            ecm: Some(false),
+        },
+        pinned: true,
+        last_ok: Some("G.711 at 9600 bit/s".into()),
+        last_ok_at: Some(1_000),
+        last_failure: Some("the modems could not train".into()),
+        last_failure_at: Some(900),
+    };
+    store.remember(&paris, 1_000).await.unwrap();
+    assert_eq!(
+        store.destination("+33142000000").await.unwrap(),
+        Some(paris.clone())
+    );
+    let london = Destination {
+        number: "+442079460000".into(),
+        ..Default::default()
+    };
+    store.remember(&london, 1_100).await.unwrap();
+    let paris_open = Destination {
+        profile: Profile::default(),
+        pinned: false,
+        ..paris.clone()
+    };
+    store.remember(&paris_open, 1_200).await.unwrap();
+    let all = store.destinations().await.unwrap();
+    assert_eq!(all, [paris_open, london.clone()]);
+    assert!(store.forget_destination("+33142000000").await.unwrap());
+    assert!(!store.forget_destination("+33142000000").await.unwrap());
+    assert_eq!(store.destinations().await.unwrap(), [london]);
+}
 
 /// A high-priority job received after a normal one is due before it; a low one after both; a
 /// job held until 50 s waits (deferred, with the reason, the scheduler woken then) and counts
