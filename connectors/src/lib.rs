@@ -7,6 +7,7 @@
 
 pub mod addressing;
 pub mod agents;
+pub mod broadcast;
 pub mod compose;
 pub mod directory;
 pub mod fax_mail;

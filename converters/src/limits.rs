@@ -8,43 +8,7 @@ use crate::ConvertError;
 /// At most this much content in one Office package (1 GiB).
 pub const MAX_UNPACKED: u64 = 1 << 30;
 
-const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
-const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
-
-fn u16_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u16::from_le_bytes(
-        b.get(at..at + 2)?.try_into().ok()?,
-    )))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u32::from_le_bytes(
-        b.get(at..at + 4)?.try_into().ok()?,
-    )))
-}
-
-/// The total uncompressed size a ZIP archive's central directory declares; `None` if the
-/// bytes have no readable central directory (not a ZIP file, or a damaged one).
-pub fn zip_unpacked_size(bytes: &[u8]) -> Option<u64> {
-    // the end record is in the last 64 KiB + 22 bytes (its comment is at most 65,535 bytes)
-    let from = bytes.len().saturating_sub(65_535 + 22);
-    let eocd = from + bytes[from..].windows(4).rposition(|w| w == EOCD)?;
-    let entries = u16_at(bytes, eocd + 10)?;
-    let mut at = usize::try_from(u32_at(bytes, eocd + 16)?).ok()?;
-    let mut total: u64 = 0;
-    for _ in 0..entries {
-        if bytes.get(at..at + 4)? != CENTRAL {
-            return None;
-        }
-        // ZIP64 entries say 0xFFFFFFFF here: counted as such, which is already too much
-        total = total.saturating_add(u32_at(bytes, at + 24)?);
-        let name = u16_at(bytes, at + 28)? as usize;
-        let extra = u16_at(bytes, at + 30)? as usize;
-        let comment = u16_at(bytes, at + 32)? as usize;
-        at += 46 + name + extra + comment;
-    }
-    Some(total)
-}
+pub use faxhub_queue::files::zip_unpacked_size;
 
 /// Refuses an Office package that would unpack to more than `MAX_UNPACKED`.
 pub fn check_package(name: &str, bytes: &[u8]) -> Result<(), ConvertError> {

@@ -6,6 +6,8 @@
 //! a rename); it is read up to `limit` bytes, a larger one refused by its size before a byte is
 //! read (a sparse file of a terabyte costs nothing). The one way for the agents (shares other
 //! machines write to) and the CLI (`send`, `convert`, configuration files) to read such files.
+//! And what a ZIP archive (an Office package, a broadcast list) declares it unpacks to, read
+//! from its central directory before anything is unpacked (`zip_unpacked_size`).
 
 use std::path::Path;
 
@@ -130,4 +132,42 @@ mod tests {
         assert_eq!(read_regular(&link, 10, Links::Follow).unwrap(), b"fax");
         assert!(refused(dir.path(), Links::Follow).starts_with("a directory"));
     }
+}
+
+const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+
+fn u16_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from(u16::from_le_bytes(
+        b.get(at..at + 2)?.try_into().ok()?,
+    )))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from(u32::from_le_bytes(
+        b.get(at..at + 4)?.try_into().ok()?,
+    )))
+}
+
+/// The total uncompressed size a ZIP archive's central directory declares; `None` if the
+/// bytes have no readable central directory (not a ZIP file, or a damaged one).
+pub fn zip_unpacked_size(bytes: &[u8]) -> Option<u64> {
+    // the end record is in the last 64 KiB + 22 bytes (its comment is at most 65,535 bytes)
+    let from = bytes.len().saturating_sub(65_535 + 22);
+    let eocd = from + bytes[from..].windows(4).rposition(|w| w == EOCD)?;
+    let entries = u16_at(bytes, eocd + 10)?;
+    let mut at = usize::try_from(u32_at(bytes, eocd + 16)?).ok()?;
+    let mut total: u64 = 0;
+    for _ in 0..entries {
+        if bytes.get(at..at + 4)? != CENTRAL {
+            return None;
+        }
+        // ZIP64 entries say 0xFFFFFFFF here: counted as such, which is already too much
+        total = total.saturating_add(u32_at(bytes, at + 24)?);
+        let name = u16_at(bytes, at + 28)? as usize;
+        let extra = u16_at(bytes, at + 30)? as usize;
+        let comment = u16_at(bytes, at + 32)? as usize;
+        at += 46 + name + extra + comment;
+    }
+    Some(total)
 }
