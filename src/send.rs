@@ -29,6 +29,8 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
                 subaddress: None,
                 notify: None,
                 orcpt: None,
+                list_row: None,
+                company: None,
             });
         }
     }
@@ -90,6 +92,7 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
             .and_then(faxhub_queue::intake::billing_code),
         priority: args.priority.into(),
         send_at_ms,
+        list_part: None,
     };
     let id = intake
         .accept(submission, message)

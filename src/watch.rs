@@ -223,6 +223,7 @@ mod tests {
             billing: None,
             priority: "normal",
             send_at: None,
+            list: None,
         }
     }
 

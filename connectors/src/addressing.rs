@@ -97,6 +97,8 @@ impl Addressing {
             subaddress: parsed.subaddress,
             notify: None,
             orcpt: None,
+            list_row: None,
+            company: None,
         })
     }
 

@@ -206,6 +206,7 @@ pub(crate) async fn queue(
         send_at_ms,
         source,
         refused: Vec::new(),
+        list_part: None,
     };
     api.intake.accept_viewed(submission, message).await
 }
@@ -464,6 +465,8 @@ fn recipients(api: &Api, to: &[To]) -> Result<Vec<NewRecipient>, Problem> {
                 subaddress: None,
                 notify: None,
                 orcpt: None,
+                list_row: None,
+                company: None,
             }
         };
         if let Some(name) = entry.name() {

@@ -241,6 +241,8 @@ mod tests {
                     pages: 2,
                 }),
             }],
+            list_row: None,
+            company: None,
         }
     }
 

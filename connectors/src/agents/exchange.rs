@@ -152,6 +152,7 @@ impl DropDirectory {
             billing: None,
             priority: Default::default(),
             send_at_ms: None,
+            list_part: None,
         };
         crate::smtp::data::describe(&message, &mut submission);
         Ok((submission, message))

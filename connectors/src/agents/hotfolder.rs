@@ -284,6 +284,7 @@ impl HotFolder {
             billing: None,
             priority: Default::default(),
             send_at_ms: None,
+            list_part: None,
         };
         Ok((submission, message))
     }

@@ -92,6 +92,7 @@ fn refuse_all(submission: &mut Submission, reason: &str) {
             orcpt: r.orcpt,
             status: faxhub_queue::status::EnhancedStatus::NOT_AUTHORIZED,
             reason: reason.to_string(),
+            list_row: None,
         });
     }
 }
@@ -193,6 +194,7 @@ pub fn refused_recipient(address: &str, refusal: &Refusal) -> RefusedRecipient {
         orcpt: None,
         status: refusal.status(),
         reason: refusal.to_string(),
+        list_row: None,
     }
 }
 

@@ -97,6 +97,7 @@ async fn a_scan_committed_but_not_removed_is_removed_and_not_queued_again() {
             billing: None,
             priority: Default::default(),
             send_at_ms: None,
+            list_part: None,
         },
         b"message".to_vec(),
     ));

@@ -116,6 +116,7 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
         billing: None,
         priority: Default::default(),
         send_at_ms: None,
+        list_part: None,
     };
     describe(&sink.head, &mut submission);
     match send_at(&sink.head, chrono::Utc::now().timestamp_millis()) {

@@ -148,6 +148,7 @@ fn admit(limits: &SenderLimits, job: &mut NewJob, usage: &mut Usage) {
                     orcpt: r.orcpt,
                     status: limit.status(),
                     reason: limit.to_string(),
+                    list_row: None,
                 });
             }
         }

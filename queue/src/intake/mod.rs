@@ -59,6 +59,8 @@ pub struct Submission {
     pub priority: crate::schedule::Priority,
     /// Held until then (`X-Fax-Send-At`).
     pub send_at_ms: Option<i64>,
+    /// A broadcast: the attachment that is its list (not faxed; one cumulative report).
+    pub list_part: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -401,6 +403,7 @@ impl Intake {
             send_at_ms: submission.send_at_ms,
             refused: submission.refused,
             message: held,
+            list_part: None,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {

@@ -25,6 +25,7 @@ fn to(number: &str) -> Submission {
         billing: None,
         priority: Default::default(),
         send_at_ms: None,
+        list_part: None,
     }
 }
 

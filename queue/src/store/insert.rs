@@ -32,13 +32,13 @@ use std::collections::BTreeMap;
 type Q<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 const JOB_COLUMNS: &str = "id, origin, return_path, from_header, subject, received_at, env_id, \
-     ret, message_path, size, conversion, source, request_hash, billing, priority, send_at";
+     ret, message_path, size, conversion, source, request_hash, billing, priority, send_at, list_part";
 /// Parameters of one job row: one per column of `JOB_COLUMNS`.
-const JOB_PARAMETERS: usize = 16;
+const JOB_PARAMETERS: usize = 17;
 const RECIPIENT_COLUMNS: &str = "job_id, idx, number, address, display_name, subaddress, notify, \
-     orcpt, status, updated_at, next_attempt_at, reason";
+     orcpt, status, updated_at, next_attempt_at, reason, list_row, company";
 /// Parameters of one recipient row: one per column of `RECIPIENT_COLUMNS`.
-const RECIPIENT_PARAMETERS: usize = 12;
+const RECIPIENT_PARAMETERS: usize = 14;
 /// Parameters in the one statement of a batch, at most (PostgreSQL takes 65,535).
 const MAX_PARAMETERS: usize = 30_000;
 /// Bytes of messages in the one statement of a batch, at most.
@@ -68,7 +68,8 @@ fn bind_jobs<'q>(mut q: Q<'q>, jobs: &'q [NewJob]) -> Q<'q> {
             .bind(opt_text(&job.request_hash))
             .bind(opt_text(&job.billing))
             .bind(job.priority.rank())
-            .bind(job.send_at_ms);
+            .bind(job.send_at_ms)
+            .bind(opt_text(&job.list_part));
     }
     q
 }
@@ -91,7 +92,9 @@ fn bind_recipients<'q>(mut q: Q<'q>, rows: &[RecipientRow<'q>]) -> Q<'q> {
             .bind(job.received_at_ms)
             // a held job waits as a retry does, with the reason said
             .bind(job.held_until())
-            .bind(job.held_until().map(super::held_reason));
+            .bind(job.held_until().map(super::held_reason))
+            .bind(r.list_row.map(i64::from))
+            .bind(opt_text(&r.company));
     }
     q
 }
@@ -318,8 +321,8 @@ impl Store {
         for job in jobs {
             for (n, r) in job.refused.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO recipients (job_id, idx, number, address, display_name, notify, orcpt, status, status_code, reason, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "INSERT INTO recipients (job_id, idx, number, address, display_name, notify, orcpt, status, status_code, reason, updated_at, list_row) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(job.id.as_str())
                 .bind((job.recipients.len() + n) as i64)
@@ -332,6 +335,7 @@ impl Store {
                 .bind(r.status.to_string())
                 .bind(text(&r.reason))
                 .bind(job.received_at_ms)
+                .bind(r.list_row.map(i64::from))
                 .execute(&mut *tx)
                 .await?;
             }

@@ -184,6 +184,8 @@ pub struct NewJob {
     pub priority: Priority,
     /// Held until then (`X-Fax-Send-At`), if that is after `received_at_ms`.
     pub send_at_ms: Option<i64>,
+    /// A broadcast: the attachment that is its list (not faxed; one cumulative report).
+    pub list_part: Option<String>,
     /// Addresses refused at intake; they follow `recipients` (their indexes continue).
     pub refused: Vec<RefusedRecipient>,
     /// The message itself when it is not in the spool at `message_path`: with several nodes a
@@ -211,6 +213,9 @@ pub struct NewRecipient {
     pub subaddress: Option<String>,
     pub notify: Option<Notify>,
     pub orcpt: Option<String>,
+    /// A broadcast's recipient: its row in the list, and the company the row gives.
+    pub list_row: Option<u32>,
+    pub company: Option<String>,
 }
 
 #[cfg(any(test, feature = "test-support"))]
@@ -237,6 +242,7 @@ impl NewJob {
             send_at_ms: None,
             refused: Vec::new(),
             message: None,
+            list_part: None,
         }
     }
 }
@@ -252,6 +258,8 @@ impl NewRecipient {
             subaddress: None,
             notify: None,
             orcpt: None,
+            list_row: None,
+            company: None,
         }
     }
 }
@@ -269,6 +277,8 @@ pub struct RefusedRecipient {
     pub orcpt: Option<String>,
     pub status: EnhancedStatus,
     pub reason: String,
+    /// A broadcast's row refused (no number, one the dial plan refuses).
+    pub list_row: Option<u32>,
 }
 
 /// A recipient due for an attempt, with what the scheduler needs to send it.

@@ -737,6 +737,7 @@ async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due(s
             orcpt: None,
             status: EnhancedStatus::NOT_AUTHORIZED,
             reason: "+33899123456 is denied by dial plan rule +3389*".into(),
+            list_row: None,
         },
         RefusedRecipient {
             address: "hello@fax".into(),
@@ -746,6 +747,7 @@ async fn a_recipient_refused_at_intake_is_failed_with_its_reason_and_never_due(s
             orcpt: None,
             status: EnhancedStatus::BAD_NUMBER,
             reason: "\"hello\" is not a fax number".into(),
+            list_row: None,
         },
     ];
     store.insert_jobs(std::slice::from_ref(&j)).await.unwrap();
@@ -781,6 +783,7 @@ async fn a_senders_usage_counts_its_numbers_calls_and_pages_in_the_window(store:
         orcpt: None,
         status: EnhancedStatus::NOT_AUTHORIZED,
         reason: "denied".into(),
+        list_row: None,
     }];
     let mut other = job(10_001, &["+33169290000"]);
     other.return_path = "b@example.com".into();
@@ -1339,6 +1342,7 @@ async fn the_view_of_a_new_job_is_what_the_store_reads_back(store: Store) {
         orcpt: None,
         status: EnhancedStatus::BAD_NUMBER,
         reason: "not a number".into(),
+        list_row: None,
     });
     let mut all_refused = NewJob::example(3_000, &[]);
     all_refused.refused = full.refused.clone();

@@ -36,6 +36,9 @@ pub struct JobView {
     /// When the sender asked it to be sent, if it was held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_at: Option<String>,
+    /// A broadcast: the attachment that is its list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -66,6 +69,11 @@ pub struct RecipientView {
     pub line: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<AttemptView>,
+    /// A broadcast's recipient: its row in the list, and the company the row gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_row: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -85,7 +93,7 @@ pub struct AttemptView {
     pub call: Option<CallProgress>,
 }
 
-const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source, billing, priority, send_at";
+const JOB_COLUMNS: &str = "id, origin, return_path, subject, received_at, conversion, pages, size, env_id, ret, finished_at, source, billing, priority, send_at, list_part";
 
 pub(super) async fn load_job(pool: &AnyPool, id: &JobId) -> Result<Option<JobView>, StoreError> {
     let Some(row) = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
@@ -243,7 +251,7 @@ async fn load_recipients(
     filter: Filter<'_>,
 ) -> Result<RecipientsByJob, StoreError> {
     let sql = "SELECT r.job_id, r.idx, r.number, r.address, r.display_name, r.status, r.tries, r.dials, r.pages, r.pages_sent, \
-               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, r.progress, r.node, r.line, \
+               r.status_code, r.reason, r.next_attempt_at, r.notify, r.orcpt, r.progress, r.node, r.line, r.list_row, r.company, \
                (SELECT COUNT(*) FROM attempts a WHERE a.job_id = r.job_id AND a.rcpt_idx = r.idx) AS attempts \
                FROM recipients r";
     let rows = match filter {
@@ -298,6 +306,8 @@ async fn load_recipients(
                 .try_get::<Option<String>, _>("line")?
                 .filter(|_| status == RecipientStatus::Sending),
             attempt_log: Vec::new(),
+            list_row: row.try_get("list_row")?,
+            company: row.try_get("company")?,
         };
         out.entry(row.try_get("job_id")?)
             .or_default()
@@ -328,6 +338,8 @@ impl RecipientView {
             node: None,
             line: None,
             attempt_log: Vec::new(),
+            list_row: None,
+            company: None,
         }
     }
 }
@@ -355,6 +367,8 @@ impl JobView {
                 },
                 reason: job.held_until().map(super::held_reason),
                 next_attempt_at: job.held_until().map(rfc3339),
+                list_row: r.list_row.map(i64::from),
+                company: opt_text(&r.company),
                 ..fresh(r.number.as_str(), &r.address, &r.display_name)
             })
             .collect();
@@ -364,6 +378,7 @@ impl JobView {
             reason: Some(text(&r.reason)),
             notify: r.notify.map(|n| n.to_string()),
             orcpt: opt_text(&r.orcpt),
+            list_row: r.list_row.map(i64::from),
             ..fresh(
                 r.number.as_ref().map_or("", |n| n.as_str()),
                 &r.address,
@@ -388,6 +403,7 @@ impl JobView {
             billing: opt_text(&job.billing),
             priority: job.priority.as_str(),
             send_at: job.held_until().map(rfc3339),
+            list: opt_text(&job.list_part),
         }
     }
 }
@@ -416,5 +432,6 @@ fn job_view(row: &AnyRow, recipients: Vec<RecipientView>) -> Result<JobView, Sto
         billing: row.try_get("billing")?,
         priority: crate::schedule::Priority::from_rank(row.try_get::<i64, _>("priority")?).as_str(),
         send_at: row.try_get::<Option<i64>, _>("send_at")?.map(rfc3339),
+        list: row.try_get("list_part")?,
     })
 }

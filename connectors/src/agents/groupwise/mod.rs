@@ -224,6 +224,7 @@ impl ApiOut {
             billing: None,
             priority: Default::default(),
             send_at_ms: None,
+            list_part: None,
         };
         Ok((submission, message))
     }
