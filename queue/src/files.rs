@@ -98,42 +98,6 @@ pub fn kind(meta: &std::fs::Metadata) -> String {
     format!("{what}, which faxhub never follows nor reads")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn devices_fifos_links_and_large_files_are_refused_without_reading_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let refused = |path: &Path, links| match read_regular(path, 1 << 20, links) {
-            Err(ReadError::Refused(why)) => why,
-            other => panic!("{}: {other:?}", path.display()),
-        };
-        assert!(refused(Path::new("/dev/zero"), Links::Follow).starts_with("a device"));
-        let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        // a FIFO with no writer: the open returns at once (non-blocking), then it is refused
-        assert!(refused(&fifo, Links::Follow).starts_with("a FIFO"));
-        let sparse = dir.path().join("sparse");
-        std::fs::File::create(&sparse)
-            .unwrap()
-            .set_len(1 << 40)
-            .unwrap();
-        assert_eq!(
-            refused(&sparse, Links::Follow),
-            "larger than the 1 MB allowed"
-        );
-        let file = dir.path().join("ok.txt");
-        std::fs::write(&file, b"fax").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(refused(&link, Links::Refuse).starts_with("a symbolic link"));
-        assert_eq!(read_regular(&link, 10, Links::Follow).unwrap(), b"fax");
-        assert!(refused(dir.path(), Links::Follow).starts_with("a directory"));
-    }
-}
-
 const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
 const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
 
@@ -170,4 +134,40 @@ pub fn zip_unpacked_size(bytes: &[u8]) -> Option<u64> {
         at += 46 + name + extra + comment;
     }
     Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_fifos_links_and_large_files_are_refused_without_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = |path: &Path, links| match read_regular(path, 1 << 20, links) {
+            Err(ReadError::Refused(why)) => why,
+            other => panic!("{}: {other:?}", path.display()),
+        };
+        assert!(refused(Path::new("/dev/zero"), Links::Follow).starts_with("a device"));
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // a FIFO with no writer: the open returns at once (non-blocking), then it is refused
+        assert!(refused(&fifo, Links::Follow).starts_with("a FIFO"));
+        let sparse = dir.path().join("sparse");
+        std::fs::File::create(&sparse)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        assert_eq!(
+            refused(&sparse, Links::Follow),
+            "larger than the 1 MB allowed"
+        );
+        let file = dir.path().join("ok.txt");
+        std::fs::write(&file, b"fax").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(refused(&link, Links::Refuse).starts_with("a symbolic link"));
+        assert_eq!(read_regular(&link, 10, Links::Follow).unwrap(), b"fax");
+        assert!(refused(dir.path(), Links::Follow).starts_with("a directory"));
+    }
 }
