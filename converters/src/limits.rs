@@ -31,6 +31,7 @@ pub fn check_package(name: &str, bytes: &[u8]) -> Result<(), ConvertError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faxhub_queue::files::{CENTRAL, EOCD};
 
     /// A stored (uncompressed) ZIP entry's local header, and its central directory record
     /// declaring `declared` bytes.

@@ -98,8 +98,9 @@ pub fn kind(meta: &std::fs::Metadata) -> String {
     format!("{what}, which faxhub never follows nor reads")
 }
 
-const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
-const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+/// The signatures of a ZIP archive's end record and of a central directory record.
+pub const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+pub const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
 
 fn u16_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from(u16::from_le_bytes(
