@@ -23,6 +23,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "from_fax",
     "to_name",
     "to_number",
+    "to_company",
     "subject",
     "date",
     "pages",
@@ -139,6 +140,8 @@ pub struct Addressee {
     pub name: Option<String>,
     /// As it should read (E.164).
     pub number: String,
+    /// Their company, when a broadcast list gives it.
+    pub company: Option<String>,
 }
 
 /// `{{name}}` placeholders in `template` that faxhub does not fill.
@@ -180,6 +183,7 @@ pub fn fill(
             "from_fax" => escape(fields.fax.as_deref().unwrap_or(&config.fax_number)),
             "to_name" => escape(to.name.as_deref().unwrap_or("")),
             "to_number" => escape(&to.number),
+            "to_company" => escape(to.company.as_deref().unwrap_or("")),
             "subject" => escape(&fields.subject),
             "date" => escape(&fields.date),
             "pages" => pages.to_string(),
@@ -226,6 +230,7 @@ mod tests {
         let to = Addressee {
             name: Some("Jean".into()),
             number: "+33169293998".into(),
+            company: None,
         };
         let out = fill(DEFAULT_TEMPLATE, &config, &fields(), &to, 4);
         assert!(!out.contains("{{"), "{out}");
@@ -255,6 +260,7 @@ mod tests {
         let to = Addressee {
             name: None,
             number: "+33169293998".into(),
+            company: None,
         };
         let mine = CoverFields {
             company: Some("Durand & Fils".into()),

@@ -211,9 +211,20 @@ impl Converter {
     /// Converts the message at `message` into `workdir/pages.tif`. A failure while `workdir`'s
     /// disk is full is the disk's (`StorageFull`, tried again), whatever the tool said.
     pub async fn convert(&self, message: &Path, workdir: &Path) -> Result<PageSet, ConvertError> {
+        self.convert_except(message, workdir, None).await
+    }
+
+    /// [`Converter::convert`] leaving out the message's attachment named `skip` (a broadcast's
+    /// list: its numbers, not pages).
+    pub async fn convert_except(
+        &self,
+        message: &Path,
+        workdir: &Path,
+        skip: Option<&str>,
+    ) -> Result<PageSet, ConvertError> {
         let io = |e: std::io::Error| ConvertError::from(e);
         let raw = tokio::fs::read(message).await.map_err(io)?;
-        self.convert_message(&message.display().to_string(), &raw, workdir)
+        self.convert_message(&message.display().to_string(), &raw, workdir, skip)
             .await
             .map_err(|e| e.unless_full(workdir))
     }
@@ -223,6 +234,7 @@ impl Converter {
         name: &str,
         raw: &[u8],
         workdir: &Path,
+        skip: Option<&str>,
     ) -> Result<PageSet, ConvertError> {
         let policy = mime::Policy {
             body: self.config.body,
@@ -230,7 +242,7 @@ impl Converter {
             body_on_cover: self.config.cover.body,
         };
         let started = std::time::Instant::now();
-        let walked = match mime::documents(raw, self.defaults(), policy) {
+        let walked = match mime::documents(raw, self.defaults(), policy, skip) {
             Ok(walked) => walked,
             Err(e) => return Err(counting::counted("message", started, e)),
         };
@@ -329,7 +341,7 @@ impl Converter {
         workdir: &Path,
     ) -> Result<PageSet, ConvertError> {
         if name.to_ascii_lowercase().ends_with(".eml") {
-            return self.convert_message(name, bytes, workdir).await;
+            return self.convert_message(name, bytes, workdir, None).await;
         }
         let options = self.defaults();
         let document = mime::document_for_file(name, bytes, &options.paper)?;

@@ -221,6 +221,7 @@ pub(crate) fn documents(
     raw: &[u8],
     defaults: Options,
     policy: Policy,
+    skip: Option<&str>,
 ) -> Result<Walked, ConvertError> {
     // An Outlook .msg (OLE compound file) is not an RFC 5322 message.
     const NOT_MAIL: &[&[u8]] = &[b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"];
@@ -232,6 +233,7 @@ pub(crate) fn documents(
         let mut walk = Walk {
             paper: defaults.paper,
             policy,
+            skip: None,
             docs: Vec::new(),
             notes: Vec::new(),
         };
@@ -263,6 +265,7 @@ pub(crate) fn documents(
     let mut walk = Walk {
         paper: options.paper,
         policy,
+        skip: skip.map(str::to_string),
         docs: Vec::new(),
         notes: Vec::new(),
     };
@@ -316,6 +319,8 @@ fn cover_fields(message: &Message<'_>) -> CoverFields {
 struct Walk {
     paper: Paper,
     policy: Policy,
+    /// The message's own attachment left out (a broadcast's list), until it is met.
+    skip: Option<String>,
     docs: Vec<Document>,
     notes: Vec<String>,
 }
@@ -381,6 +386,10 @@ impl Walk {
                 .attachment_name()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("attachment {}", i + 1));
+            if depth == 0 && self.skip.as_deref() == Some(name.as_str()) {
+                self.skip = None;
+                continue;
+            }
             self.part(part, name, &shown, depth)?;
         }
         Ok(())
@@ -700,7 +709,7 @@ mod tests {
             unknown_parts: UnknownParts::Fail,
             body_on_cover: false,
         };
-        documents(raw, defaults, policy).map(|w| w.docs)
+        documents(raw, defaults, policy, None).map(|w| w.docs)
     }
 
     const PLAIN: &[u8] =
@@ -782,6 +791,7 @@ mod tests {
                 unknown_parts,
                 body_on_cover: false,
             },
+            None,
         )
         .map(|w| (w.docs, w.notes))
     }

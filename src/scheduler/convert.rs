@@ -169,7 +169,9 @@ async fn convert_job(
     let job = &claim.job;
     let scratch = spool.scratch_dir().map_err(io)?;
     let message = spool.local(&claim.message_path).await.map_err(io)?;
-    let mut set = converter.convert(&message, scratch.path()).await?;
+    let mut set = converter
+        .convert_except(&message, scratch.path(), claim.list_part.as_deref())
+        .await?;
     if let (Some(senders), Some(cover)) = (senders, set.cover.as_mut()) {
         describe(senders, cover).await;
     }
@@ -185,6 +187,7 @@ async fn convert_job(
             .map(|a| faxhub_converters::Addressee {
                 name: a.display_name.clone(),
                 number: a.number.clone(),
+                company: a.company.clone(),
             })
             .collect();
         let sets = converter

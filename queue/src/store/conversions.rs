@@ -23,6 +23,8 @@ pub struct Conversion {
     pub tries: u32,
     /// Its envelope sender (whose identity its cover pages may carry).
     pub sender: String,
+    /// A broadcast's list: the attachment left out of the pages.
+    pub list_part: Option<String>,
 }
 
 impl Store {
@@ -35,7 +37,7 @@ impl Store {
     ) -> Result<Vec<Conversion>, StoreError> {
         let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(&format!(
-            "SELECT id, message_path, received_at, convert_tries, return_path FROM jobs \
+            "SELECT id, message_path, received_at, convert_tries, return_path, list_part FROM jobs \
              WHERE conversion = $1 AND (convert_after IS NULL OR convert_after <= $2) \
              ORDER BY received_at LIMIT $3{}",
             self.backend.skip_locked()
@@ -64,6 +66,7 @@ impl Store {
                 received_at_ms: row.try_get("received_at")?,
                 tries: row.try_get::<i64, _>("convert_tries")? as u32,
                 sender: row.try_get("return_path")?,
+                list_part: row.try_get("list_part")?,
             });
         }
         tx.commit().await?;

@@ -314,6 +314,8 @@ pub struct Addressee {
     /// E.164.
     pub number: String,
     pub display_name: Option<String>,
+    /// A broadcast row's company.
+    pub company: Option<String>,
 }
 
 /// The record of one finished attempt, and the state it leaves the recipient in.
@@ -569,7 +571,8 @@ impl Store {
     /// Who a job is for, in order (what a cover page names).
     pub async fn addressees(&self, id: &JobId) -> Result<Vec<Addressee>, StoreError> {
         let rows = sqlx::query(
-            "SELECT idx, number, display_name FROM recipients WHERE job_id = $1 ORDER BY idx",
+            "SELECT idx, number, display_name, company FROM recipients \
+             WHERE job_id = $1 AND status <> 'failed' ORDER BY idx",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
@@ -580,6 +583,7 @@ impl Store {
                     idx: row.try_get("idx")?,
                     number: row.try_get("number")?,
                     display_name: row.try_get("display_name")?,
+                    company: row.try_get("company")?,
                 })
             })
             .collect()
