@@ -436,13 +436,21 @@ impl Config {
                 );
             }
         }
-        for address in &self.smtp.subject_addresses {
-            let parts = address.rsplit_once('@');
-            problems.check(
-                parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !l.contains('<')),
-                || format!("smtp.subject_addresses: {address:?} is not an address (local@domain)"),
-            );
+        for (key, list) in [
+            ("subject_addresses", &self.smtp.subject_addresses),
+            ("broadcast_addresses", &self.smtp.broadcast_addresses),
+        ] {
+            for address in list {
+                let parts = address.rsplit_once('@');
+                problems.check(
+                    parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !l.contains('<')),
+                    || format!("smtp.{key}: {address:?} is not an address (local@domain)"),
+                );
+            }
         }
+        problems.check(self.smtp.max_broadcast > 0, || {
+            "smtp.max_broadcast must be at least 1".into()
+        });
         problems.check(
             self.smtp.max_recipients > 0
                 && self.smtp.max_connections > 0

@@ -1,6 +1,6 @@
 //! Broadcast lists: a spreadsheet (`.xlsx`, `.xls`, `.ods`, read with calamine) naming one
-//! recipient per row. The header row (the first row with anything in it, among the first
-//! `HEADER_ROWS`) names the columns: the numbers' column by a header such as `Fax`, `Number`,
+//! recipient per row. The header row (the first row naming a numbers' column, among the first
+//! `HEADER_ROWS`: a title above the table is passed over) names the columns: the numbers' column by a header such as `Fax`, `Number`,
 //! `Numéro`, `Fax-Nummer`; a name and a company column, if any, give each row's cover-page
 //! fields. Every row below it with anything in it is a recipient, its spreadsheet row number kept
 //! so that the report can name it; a row without a number is kept too (the caller refuses it,
@@ -155,15 +155,16 @@ pub fn read(name: &str, bytes: &[u8], max_rows: usize) -> Result<Vec<ListRow>, L
             continue;
         }
         let find = |set: &[&str]| headers.iter().position(|h| set.contains(&h.as_str()));
-        columns = find(NUMBER_HEADERS).map(|n| (n, find(NAME_HEADERS), find(COMPANY_HEADERS)));
-        if columns.is_none() {
-            tracing::debug!(
-                list = name,
-                header_row = i,
-                "no number column in the first row with text"
-            );
+        // a title above the table ("Customers, December") is passed over
+        if let Some(n) = find(NUMBER_HEADERS) {
+            columns = Some((n, find(NAME_HEADERS), find(COMPANY_HEADERS)));
+            break;
         }
-        break;
+        tracing::debug!(
+            list = name,
+            row = i + 1,
+            "not the header row: no number column"
+        );
     }
     let Some((number, name_col, company_col)) = columns else {
         return Err(ListError::NoNumbers {
@@ -259,7 +260,7 @@ mod tests {
     }
 
     const LIST: &[&[&str]] = &[
-        &["", "", ""],
+        &["Customers, December", "", ""],
         &["Numéro de fax", "Nom", "Société"],
         &["01 69 29 39 99", "Jean Dupont", "Durand SA"],
         &["", "Nobody", ""],

@@ -9,7 +9,9 @@
 //! that gets no report (NOTIFY, null return path) is marked all the same, and logged. With
 //! several nodes, one at a time runs the reporter (the role `receipts`, taken over when that
 //! node goes): each would otherwise build every report, and all but one throw theirs away.
+//! A broadcast gets one report on all its numbers once they are all final (`broadcast`).
 
+mod broadcast;
 mod build;
 pub mod config;
 #[cfg(test)]
@@ -94,7 +96,13 @@ impl Reporter {
         }
         let mut batch = Batch::default();
         for (_, recipients) in by_job {
-            self.report_job(&recipients, now, &mut batch).await?;
+            match recipients[0].broadcast {
+                true => {
+                    let job = recipients[0].job_id.clone();
+                    self.report_broadcast(&job, now, &mut batch).await?
+                }
+                false => self.report_job(&recipients, now, &mut batch).await?,
+            }
         }
         if batch.marks.is_empty() {
             return Ok(seen);

@@ -564,10 +564,16 @@ pub fn tiff_page(path: &Path, index: usize, out: &Path) {
 
 /// The text Debian's Tesseract reads on an image file (English and French models).
 pub fn ocr(image: &Path) -> String {
+    ocr_as(image, "4")
+}
+
+/// `ocr` with Tesseract's page segmentation mode `psm` ("6": one uniform block of text, which
+/// keeps a table's rows whole under a large heading).
+pub fn ocr_as(image: &Path, psm: &str) -> String {
     let out = Command::new("tesseract")
         .arg(image)
         .arg("stdout")
-        .args(["-l", "eng+fra", "--psm", "4"])
+        .args(["-l", "eng+fra", "--psm", psm])
         .output()
         .expect("tesseract (tesseract-ocr) must be installed: run `make test`");
     assert!(

@@ -12,6 +12,7 @@
 //! recipients of a mail in separate reports (Exchange classes a report by its most severe
 //! action). Pure apart from the boundaries mail-builder draws.
 
+pub mod broadcast;
 mod human;
 pub mod words;
 

@@ -10,6 +10,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
 pub const DEFAULT_FAX_DOMAIN: &str = "fax.localhost";
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 25_000_000;
 pub const DEFAULT_MAX_RECIPIENTS: u32 = 100;
+pub const DEFAULT_MAX_BROADCAST: u32 = 5_000;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
 /// Connections at once from one address outside `trusted_networks`.
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 10;
@@ -39,6 +40,12 @@ pub struct SmtpConfig {
     /// Shared addresses (`fax@fax.example.com`) whose mails name their numbers in the Subject,
     /// after `Fax:`; none by default.
     pub subject_addresses: Vec<String>,
+    /// Broadcast addresses (`broadcast@fax.example.com`): a mail to one carries a spreadsheet
+    /// (.xlsx, .xls, .ods) listing the numbers, one per row, and the document to fax them;
+    /// none by default.
+    pub broadcast_addresses: Vec<String>,
+    /// The most rows one broadcast list may have.
+    pub max_broadcast: u32,
     #[serde(with = "serde_size")]
     pub max_message_size: u64,
     pub max_recipients: u32,
@@ -76,6 +83,8 @@ impl Default for SmtpConfig {
             fax_domains: vec![DEFAULT_FAX_DOMAIN.to_string()],
             imcea_domains: Vec::new(),
             subject_addresses: Vec::new(),
+            broadcast_addresses: Vec::new(),
+            max_broadcast: DEFAULT_MAX_BROADCAST,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             trusted_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],

@@ -41,7 +41,11 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     }
     match &session.tx {
         None => return Some(Reply::bad_sequence("need MAIL command")),
-        Some(tx) if tx.recipients.is_empty() && tx.subject_address.is_none() => {
+        Some(tx)
+            if tx.recipients.is_empty()
+                && tx.subject_address.is_none()
+                && tx.broadcast_address.is_none() =>
+        {
             return Some(Reply::new(554, "5.5.1", "Error: no valid recipients"));
         }
         Some(_) => {}
@@ -101,6 +105,34 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
             Err(reply) => return Some(reply),
         }
     }
+    // a mail to a broadcast address: its numbers from the attached list
+    let mut listed = None;
+    if let Some(via) = tx.broadcast_address.take() {
+        let shared = session.shared.clone();
+        let message = match sink.staged.as_mut() {
+            Ok(staged) => staged.contents().await,
+            Err(_) => Ok(Vec::new()), // the staging failed: refused below as any message
+        };
+        match message {
+            Ok(message) if !message.is_empty() => {
+                match super::broadcast::recipients(&shared, session.peer, &mut tx, &via, &message)
+                    .await
+                {
+                    Ok(l) => listed = Some(l),
+                    Err(reply) => return Some(reply),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(client = %session.peer, error = %e, "smtp broadcast: the staged message could not be read");
+                return Some(Reply::new(
+                    451,
+                    "4.3.0",
+                    "Temporary failure: the message could not be stored, try again later",
+                ));
+            }
+        }
+    }
     let tx_hold = tx.hold_until;
     let mut submission = Submission {
         origin: Origin::Smtp,
@@ -129,6 +161,14 @@ pub(super) async fn data<S: AsyncRead + AsyncWrite + Unpin>(
     }
     if let Some(rest) = subject {
         submission.subject = Some(rest).filter(|s| !s.is_empty());
+    }
+    if let Some(listed) = listed {
+        submission.list_part = Some(listed.list_part);
+        submission.refused = listed.refused;
+        // a broadcast goes after single faxes unless it asks otherwise
+        if !asks_priority(&sink.head) {
+            submission.priority = Priority::Low;
+        }
     }
     let rcpts = submission.recipients.len();
     let from = submission.return_path.clone();
@@ -277,6 +317,20 @@ fn trace_header(session: &Session) -> String {
         session.peer.ip(),
         session.shared.hostname
     )
+}
+
+/// Whether the message's headers name a priority (`X-Fax-Priority`, `Importance`,
+/// `X-Priority`).
+fn asks_priority(message: &[u8]) -> bool {
+    MessageParser::default()
+        .parse_headers(message)
+        .is_some_and(|m| {
+            m.headers().iter().any(|h| {
+                ["X-Fax-Priority", "Importance", "X-Priority"]
+                    .iter()
+                    .any(|n| h.name().eq_ignore_ascii_case(n))
+            })
+        })
 }
 
 /// When the message asks to be held (`X-Fax-Send-At`): the time, `None` to send it now.

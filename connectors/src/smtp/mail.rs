@@ -53,6 +53,7 @@ pub(super) async fn mail(session: &mut Session, arg: &str) -> Reply {
         smtputf8: false,
         recipients: Vec::new(),
         subject_address: None,
+        broadcast_address: None,
         hold_until: None,
         usage: None,
     };

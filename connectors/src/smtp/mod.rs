@@ -11,6 +11,7 @@
 
 pub(crate) mod address;
 mod auth;
+mod broadcast;
 mod config;
 pub(crate) mod data;
 mod ehlo;

@@ -79,6 +79,23 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
             "Ok: the numbers are read from the Subject (Fax: …)",
         );
     }
+    if shared
+        .config
+        .broadcast_addresses
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&path.raw))
+    {
+        tx.broadcast_address = Some(SubjectAddress {
+            address: path.raw.clone(),
+            notify,
+            orcpt,
+        });
+        return Reply::new(
+            250,
+            "2.1.5",
+            "Ok: the numbers are read from the attached list (.xlsx, .xls or .ods)",
+        );
+    }
     let recipient = match shared
         .addressing
         .recipient(&path.raw, &path.local, &path.domain)

@@ -50,6 +50,9 @@ pub(super) struct Transaction {
     /// The shared address (`[smtp] subject_addresses`) the mail was sent to, if any: its
     /// numbers are in its Subject, read at the end of DATA.
     pub subject_address: Option<SubjectAddress>,
+    /// The broadcast address (`[smtp] broadcast_addresses`) the mail was sent to, if any: its
+    /// numbers come from the attached list.
+    pub broadcast_address: Option<SubjectAddress>,
     /// RFC 4865 FUTURERELEASE: the time (ms) MAIL's HOLDFOR or HOLDUNTIL asked it be held until.
     pub hold_until: Option<i64>,
     /// What the sender used in the last day, read at the first RCPT (`[limits]`).

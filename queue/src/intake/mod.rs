@@ -122,6 +122,18 @@ impl Staged {
     pub fn size(&self) -> u64 {
         self.size
     }
+
+    /// The whole message as written so far (a broadcast reads its list from it): from memory,
+    /// or the staging file flushed and read back (at most the message's size limit).
+    pub async fn contents(&mut self) -> std::io::Result<Vec<u8>> {
+        match self.writer.as_mut() {
+            None => Ok(self.head.clone()),
+            Some(writer) => {
+                writer.flush().await?;
+                tokio::fs::read(&self.path).await
+            }
+        }
+    }
 }
 
 impl Drop for Staged {
@@ -403,7 +415,7 @@ impl Intake {
             send_at_ms: submission.send_at_ms,
             refused: submission.refused,
             message: held,
-            list_part: None,
+            list_part: submission.list_part,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let committed = match self.committer.send((job, reply_tx)).await {

@@ -18,6 +18,8 @@ pub enum MailKind {
     Delayed,
     /// A received fax, to the owner of the number dialled.
     Fax,
+    /// The one report on a broadcast.
+    Broadcast,
 }
 
 impl MailKind {
@@ -27,6 +29,7 @@ impl MailKind {
             MailKind::Failed => "failed",
             MailKind::Delayed => "delayed",
             MailKind::Fax => "fax",
+            MailKind::Broadcast => "broadcast",
         }
     }
 
@@ -36,6 +39,7 @@ impl MailKind {
             MailKind::Failed,
             MailKind::Delayed,
             MailKind::Fax,
+            MailKind::Broadcast,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -16,6 +16,8 @@ pub struct ReportCandidate {
     pub job_id: JobId,
     pub idx: i64,
     pub input: ReportInput,
+    /// Of a broadcast (one cumulative report, once every recipient is final).
+    pub broadcast: bool,
 }
 
 /// A recipient's new report state.
@@ -38,7 +40,8 @@ pub struct ReportSource {
 
 impl Store {
     /// Recipients not finally reported that are final, or have waited since before
-    /// `delayed_before_ms` without any report, oldest first.
+    /// `delayed_before_ms` without any report, oldest first; a broadcast's only once the whole
+    /// broadcast is finished (it gets one report then, no delay report).
     pub async fn report_candidates(
         &self,
         delayed_before_ms: i64,
@@ -46,8 +49,9 @@ impl Store {
     ) -> Result<Vec<ReportCandidate>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.job_id, r.idx, r.status, r.notify, r.reported, r.tries + r.dials AS attempts, \
-             j.return_path, j.received_at FROM recipients r JOIN jobs j ON j.id = r.job_id \
+             j.return_path, j.received_at, j.list_part FROM recipients r JOIN jobs j ON j.id = r.job_id \
              WHERE (r.reported IS NULL OR r.reported <> 'final') AND \
+             (j.list_part IS NULL OR j.finished_at IS NOT NULL) AND \
              (r.status IN ('done', 'failed', 'cancelled') OR \
               (r.reported IS NULL AND r.status IN ('deferred', 'queued') AND j.received_at <= $1)) \
              ORDER BY j.received_at, r.job_id, r.idx LIMIT $2",
@@ -81,6 +85,7 @@ impl Store {
                         received_at_ms: row.try_get("received_at")?,
                         attempts: row.try_get::<i64, _>("attempts")? as u32,
                     },
+                    broadcast: row.try_get::<Option<String>, _>("list_part")?.is_some(),
                 })
             })
             .collect()
