@@ -163,8 +163,13 @@ pub enum ClusterAction {
 #[derive(Args, Debug)]
 pub struct SendArgs {
     /// Fax number (repeat for several)
-    #[arg(long = "to", required = true)]
+    #[arg(long = "to", required_unless_present = "to_list")]
     pub to: Vec<String>,
+    /// A broadcast: a spreadsheet (.xlsx, .xls, .ods) listing the numbers in a column headed
+    /// Fax, Number or Numéro (Name and Company columns go on the covers); bad rows fail naming
+    /// their row, and one report comes at the end
+    #[arg(long = "to-list")]
+    pub to_list: Option<PathBuf>,
     /// Sender address (receipts go there); default: $USER@hostname
     #[arg(long)]
     pub from: Option<String>,
@@ -181,9 +186,9 @@ pub struct SendArgs {
     /// Hold the fax until then (2026-12-01T18:00:00+01:00, at most 31 days ahead)
     #[arg(long)]
     pub at: Option<String>,
-    /// Its place in the queue
-    #[arg(long, value_enum, default_value = "normal")]
-    pub priority: PriorityArg,
+    /// Its place in the queue (default: normal, a broadcast low)
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
     /// A billing code, for `faxhub usage --by billing`
     #[arg(long)]
     pub billing: Option<String>,

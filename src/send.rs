@@ -2,7 +2,9 @@
 //! files attached and queues it through the same durable intake as SMTP (works with or without a
 //! running daemon, which picks the job up within its poll interval). Bad numbers and unreadable
 //! files are refused before anything is queued, with a one-line message and exit code 2. With
-//! `--wait` it then follows the job until it is finished (`watch`).
+//! `--wait` it then follows the job until it is finished (`watch`). `--to-list FILE` is a
+//! broadcast as a mail to the broadcast address makes one: the spreadsheet's rows are the
+//! numbers (its bad rows failed by name, one report at the end), low priority by default.
 
 use crate::Failure;
 use crate::cli::SendArgs;
@@ -33,6 +35,42 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
                 company: None,
             });
         }
+    }
+    // a broadcast: the numbers of a spreadsheet, its bad rows refused by name
+    let mut refused = Vec::new();
+    let mut list_part = None;
+    if let Some(path) = &args.to_list {
+        let bytes = crate::read_input(path, config.smtp.max_message_size)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "list".into());
+        let rows =
+            faxhub_connectors::broadcast::read(&name, &bytes, config.smtp.max_broadcast as usize)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+        let addressing = faxhub_connectors::addressing::Addressing {
+            fax_domains: config.smtp.fax_domains.clone(),
+            imcea_domains: Vec::new(),
+            dialplan: checked.dialplan.clone(),
+        };
+        let resolved =
+            faxhub_connectors::broadcast::resolve(&addressing, &rows, &domain, (None, None));
+        for r in resolved.recipients {
+            if recipients.iter().all(|known| known.number != r.number) {
+                recipients.push(r);
+            }
+        }
+        if recipients.is_empty() {
+            let first = resolved
+                .refused
+                .first()
+                .map_or(String::new(), |r| format!(" ({})", r.reason));
+            return Err(Failure::Usage(format!(
+                "{name}: no row has a number faxhub can dial{first}"
+            )));
+        }
+        refused = resolved.refused;
+        list_part = Some(name);
     }
     let mut files = Vec::new();
     for path in &args.files {
@@ -84,15 +122,19 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         ret: None,
         recipients,
         source: None,
-        refused: Vec::new(),
+        refused,
         request_hash: None,
         billing: args
             .billing
             .as_deref()
             .and_then(faxhub_queue::intake::billing_code),
-        priority: args.priority.into(),
+        priority: match (args.priority, &list_part) {
+            (Some(p), _) => p.into(),
+            (None, Some(_)) => faxhub_queue::schedule::Priority::Low,
+            (None, None) => faxhub_queue::schedule::Priority::Normal,
+        },
         send_at_ms,
-        list_part: None,
+        list_part,
     };
     let id = intake
         .accept(submission, message)

@@ -246,3 +246,77 @@ fn a_broadcast_list_in_opendocument_and_a_mail_without_a_list() {
         "{reply:?}"
     );
 }
+
+/// `faxhub send --to-list`: the same broadcast from the command line.
+#[test]
+fn faxhub_send_to_list_broadcasts_a_spreadsheet() {
+    let hub = Faxhub::start("", "");
+    let scratch = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, String, String)> = [
+        ("01 69 29 41 01", "Ann"),
+        ("", "Bob"),
+        ("01 69 29 41 03", "Cy"),
+    ]
+    .iter()
+    .map(|(n, name)| (n.to_string(), name.to_string(), String::new()))
+    .collect();
+    let list_file = scratch.path().join("clients.xlsx");
+    std::fs::write(&list_file, list(&rows)).unwrap();
+    let doc = scratch.path().join("prices.txt");
+    std::fs::write(&doc, "Our new prices.").unwrap();
+    let out = hub.cli(&[
+        "send",
+        "--to-list",
+        list_file.to_str().unwrap(),
+        "--from",
+        "alice@example.com",
+        doc.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let job = hub.wait_finished(&id, WAIT);
+    assert_eq!(
+        (job["priority"].as_str(), job["list"].as_str()),
+        (Some("low"), Some("clients.xlsx"))
+    );
+    let r = job["recipients"].as_array().unwrap();
+    let outcome: Vec<(i64, &str)> = r
+        .iter()
+        .map(|r| {
+            (
+                r["list_row"].as_i64().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [(3, "done"), (5, "done"), (4, "failed")],
+        "{job:#}"
+    );
+    let reports = mail::wait_for(&hub.data_dir().join("Maildir"), 1, WAIT, || hub.log());
+    assert_eq!(
+        reports[0]["headers"]["Subject"],
+        "Broadcast report: prices.txt (2 of 3 delivered)"
+    );
+    // a list with no usable row: a one-line error, nothing queued
+    let empty: Vec<(String, String, String)> =
+        vec![(String::new(), "Nobody".into(), String::new())];
+    std::fs::write(&list_file, list(&empty)).unwrap();
+    let bad = hub.cli(&[
+        "send",
+        "--to-list",
+        list_file.to_str().unwrap(),
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("no row has a number"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

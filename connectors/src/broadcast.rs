@@ -11,6 +11,12 @@
 //! bomb), the rows are bounded by the caller's `max_rows`, the columns looked at by
 //! `MAX_COLUMNS`, and each cell's text by `MAX_CELL` characters.
 
+use crate::addressing::Addressing;
+use faxhub_queue::Notify;
+use faxhub_queue::status::EnhancedStatus;
+use faxhub_queue::store::{NewRecipient, RefusedRecipient};
+use std::collections::HashMap;
+
 /// How many rows may come before the header row.
 pub const HEADER_ROWS: usize = 10;
 /// Columns looked at for the headers.
@@ -39,6 +45,70 @@ pub enum ListError {
     NoNumbers { name: String },
     #[error("{name}: more than {max} rows (at most {max} numbers in one broadcast)")]
     TooManyRows { name: String, max: usize },
+}
+
+/// A list's rows as recipients, and the rows refused.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub recipients: Vec<NewRecipient>,
+    pub refused: Vec<RefusedRecipient>,
+}
+
+/// Each row checked as an address at `domain` would be (parser, dial plan): a recipient with
+/// its row, name and company, or refused naming its row (no number, one refused, a repeat of
+/// an earlier row's number). `notice` is the NOTIFY and ORCPT each one gets.
+pub fn resolve(
+    addressing: &Addressing,
+    rows: &[ListRow],
+    domain: &str,
+    notice: (Option<Notify>, Option<String>),
+) -> Resolved {
+    let mut out = Resolved::default();
+    let mut first_of: HashMap<String, u32> = HashMap::new();
+    let refuse = |row: &ListRow, status: EnhancedStatus, reason: String| RefusedRecipient {
+        address: format!("row {}: {}", row.row, row.number),
+        number: None,
+        display_name: row.name.clone(),
+        notify: notice.0,
+        orcpt: notice.1.clone(),
+        status,
+        reason,
+        list_row: Some(row.row),
+    };
+    for row in rows {
+        if row.number.is_empty() {
+            let reason = format!("row {}: no fax number", row.row);
+            out.refused
+                .push(refuse(row, EnhancedStatus::BAD_NUMBER, reason));
+            continue;
+        }
+        let recipient = match addressing.recipient(&row.number, &row.number, domain) {
+            Ok(r) => r,
+            Err(refusal) => {
+                let reason = format!("row {}: {refusal}", row.row);
+                out.refused.push(refuse(row, refusal.status(), reason));
+                continue;
+            }
+        };
+        let number = recipient.number.as_str().to_string();
+        if let Some(first) = first_of.get(&number) {
+            let reason = format!("row {}: {number} is already on row {first}", row.row);
+            out.refused
+                .push(refuse(row, EnhancedStatus::BAD_NUMBER, reason));
+            continue;
+        }
+        first_of.insert(number, row.row);
+        out.recipients.push(NewRecipient {
+            address: format!("{}@{domain}", recipient.number.as_str()),
+            display_name: row.name.clone(),
+            notify: notice.0,
+            orcpt: notice.1.clone(),
+            list_row: Some(row.row),
+            company: row.company.clone(),
+            ..recipient
+        });
+    }
+    out
 }
 
 /// Whether an attachment's name makes it a broadcast list.

@@ -13,9 +13,8 @@ use super::config::DEFAULT_FAX_DOMAIN;
 use super::rcpt;
 use super::reply::Reply;
 use super::session::{SubjectAddress, Transaction};
-use crate::broadcast::{self, ListRow};
-use faxhub_queue::status::EnhancedStatus;
-use faxhub_queue::store::{NewRecipient, RefusedRecipient};
+use crate::broadcast;
+use faxhub_queue::store::RefusedRecipient;
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// What a broadcast mail's list gave: the attachment's name, and the rows refused.
@@ -68,31 +67,28 @@ pub(super) async fn recipients(
         .first()
         .map_or(DEFAULT_FAX_DOMAIN, String::as_str)
         .to_string();
-    let mut refused = Vec::new();
-    let mut first_of: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-    for row in rows {
-        match take(shared, &row, &domain, via) {
-            Err(r) => refused.push(*r),
-            Ok(recipient) => {
-                let number = recipient.number.as_str().to_string();
-                if let Some(first) = first_of.get(&number) {
-                    refused.push(row_refused(
-                        &row,
-                        via,
-                        EnhancedStatus::new(5, 1, 3),
-                        format!("row {}: {number} is already on row {first}", row.row),
-                    ));
-                    continue;
-                }
-                first_of.insert(number, row.row);
-                if tx.recipients.iter().any(|r| r.number == recipient.number) {
-                    continue;
-                }
-                rcpt::admit(shared, peer, tx, &recipient.number, &row.number).await?;
-                tx.recipients.push(recipient);
-            }
+    let notice = (
+        via.notify,
+        via.orcpt
+            .clone()
+            .or_else(|| Some(format!("rfc822;{}", via.address))),
+    );
+    let resolved = broadcast::resolve(&shared.addressing, &rows, &domain, notice);
+    for recipient in resolved.recipients {
+        if tx.recipients.iter().any(|r| r.number == recipient.number) {
+            continue;
         }
+        rcpt::admit(
+            shared,
+            peer,
+            tx,
+            &recipient.number,
+            recipient.number.as_str(),
+        )
+        .await?;
+        tx.recipients.push(recipient);
     }
+    let refused = resolved.refused;
     if tx.recipients.is_empty() {
         let first = refused
             .first()
@@ -106,62 +102,4 @@ pub(super) async fn recipients(
         list_part: name,
         refused,
     })
-}
-
-/// The recipient a row names, or why it cannot be one.
-fn take(
-    shared: &Shared,
-    row: &ListRow,
-    domain: &str,
-    via: &SubjectAddress,
-) -> Result<NewRecipient, Box<RefusedRecipient>> {
-    if row.number.is_empty() {
-        return Err(Box::new(row_refused(
-            row,
-            via,
-            EnhancedStatus::new(5, 1, 3),
-            format!("row {}: no fax number", row.row),
-        )));
-    }
-    match shared
-        .addressing
-        .recipient(&row.number, &row.number, domain)
-    {
-        Ok(recipient) => Ok(NewRecipient {
-            address: format!("{}@{domain}", recipient.number.as_str()),
-            display_name: row.name.clone(),
-            notify: via.notify,
-            orcpt: via
-                .orcpt
-                .clone()
-                .or_else(|| Some(format!("rfc822;{}", via.address))),
-            list_row: Some(row.row),
-            company: row.company.clone(),
-            ..recipient
-        }),
-        Err(refusal) => Err(Box::new(row_refused(
-            row,
-            via,
-            refusal.status(),
-            format!("row {}: {refusal}", row.row),
-        ))),
-    }
-}
-
-fn row_refused(
-    row: &ListRow,
-    via: &SubjectAddress,
-    status: EnhancedStatus,
-    reason: String,
-) -> RefusedRecipient {
-    RefusedRecipient {
-        address: format!("row {}: {}", row.row, row.number),
-        number: None,
-        display_name: row.name.clone(),
-        notify: via.notify,
-        orcpt: via.orcpt.clone(),
-        status,
-        reason,
-        list_row: Some(row.row),
-    }
 }
