@@ -390,6 +390,7 @@ impl Daemon {
                 hostname: self.hostname.clone(),
                 max_size: usize::try_from(self.config.smtp.max_message_size).unwrap_or(usize::MAX),
                 max_recipients: self.config.smtp.max_recipients as usize,
+                max_broadcast: self.config.smtp.max_broadcast as usize,
                 wakeups,
                 lines: self.line_states,
                 inbox: Inbox::new(self.config.inbox_dir()),

@@ -1092,3 +1092,78 @@ fn a_request_holds_prioritises_and_bills() {
     let odd = serde_json::json!({"to": ["0169293999"], "text": "x", "priority": "urgent"});
     assert_eq!(post_json(&hub, &sends, &odd.to_string()).status, 400);
 }
+
+/// A broadcast through the API: the list as a multipart part named `list`, or in base64 in
+/// JSON; its rows are the numbers (a bad one failed naming its row), low priority by default;
+/// a list with no usable row is a 422 problem with 5.6.0, nothing queued.
+#[test]
+fn a_broadcast_list_is_posted_as_a_part_or_in_json() {
+    let hub = Faxhub::start("", "");
+    let token = hub.api_token(&["--scope", "send,read", "--sender", "a@example.com"]);
+    let list = |rows: &[(&str, &str)]| {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "Fax").unwrap();
+        sheet.write_string(0, 1, "Name").unwrap();
+        for (i, (number, name)) in rows.iter().enumerate() {
+            sheet.write_string(i as u32 + 1, 0, *number).unwrap();
+            sheet.write_string(i as u32 + 1, 1, *name).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.xlsx");
+    std::fs::write(&file, list(&[("01 69 29 42 01", "Ann"), ("n/a", "Bob")])).unwrap();
+    let made = curl(
+        &hub,
+        "/v1/faxes",
+        Some(&token),
+        &[
+            "-F",
+            r#"fax={"to": [], "text": "New prices."};type=application/json"#,
+            "-F",
+            &format!("list=@{}", file.display()),
+        ],
+    );
+    assert_eq!(made.status, 202, "{}", made.body);
+    assert_eq!(made.body["priority"], "low");
+    assert_eq!(made.body["list"], "clients.xlsx");
+    let r = made.body["recipients"].as_array().unwrap();
+    assert_eq!(
+        (r[0]["number"].as_str(), r[0]["display_name"].as_str()),
+        (Some("+33169294201"), Some("Ann"))
+    );
+    assert_eq!(
+        (r[1]["status"].as_str(), r[1]["list_row"].as_i64()),
+        (Some("failed"), Some(3))
+    );
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        until_finished(&hub, &id, &token)["recipients"][0]["status"],
+        "done"
+    );
+
+    // in JSON, base64; and a list with nothing to fax
+    let body = format!(
+        r#"{{"to": [], "text": "x", "list": {{"name": "l.xlsx", "content": "{}"}}}}"#,
+        base64_of(&list(&[("", "Nobody")]))
+    );
+    let refused = post_json(&hub, &token, &body);
+    problem(
+        &refused,
+        422,
+        "l.xlsx: no row has a number faxhub can dial (row 2: no fax number)",
+    );
+    assert_eq!(refused.body["status_code"], "5.6.0", "{}", refused.body);
+    let body = format!(
+        r#"{{"to": [], "text": "x", "list": {{"name": "l.xlsx", "content": "{}"}}, "priority": "high"}}"#,
+        base64_of(&list(&[("01 69 29 42 02", "Cy")]))
+    );
+    let made = post_json(&hub, &token, &body);
+    assert_eq!(
+        (made.status, made.body["priority"].as_str()),
+        (202, Some("high")),
+        "{}",
+        made.body
+    );
+}

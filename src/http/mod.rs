@@ -114,6 +114,8 @@ pub struct Api {
     pub max_size: usize,
     /// Numbers per fax at most (`smtp.max_recipients`).
     pub max_recipients: usize,
+    /// The most rows of a broadcast list (`smtp.max_broadcast`).
+    pub max_broadcast: usize,
     /// To wake the scheduler and the reporter after an operator action.
     pub wakeups: crate::wakeups::Wakeups,
     /// What each line is doing (this node's calls).

@@ -80,6 +80,10 @@ pub struct FaxRequest {
     pub priority: Option<PriorityWord>,
     /// Hold the fax until then (RFC 3339, at most 31 days ahead).
     pub send_at: Option<String>,
+    /// A broadcast: a spreadsheet (.xlsx, .xls, .ods) whose rows are the numbers (a column
+    /// headed Fax, Number or Numéro; Name and Company for the covers), in base64 (multipart: a
+    /// file part named `list`). Bad rows fail naming their row; one report comes at the end.
+    pub list: Option<Document>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

@@ -78,6 +78,9 @@ pub(crate) struct Prepared {
     pub billing: Option<String>,
     pub priority: faxhub_queue::schedule::Priority,
     pub send_at_ms: Option<i64>,
+    /// A broadcast's bad rows, and its list's name.
+    pub refused: Vec<faxhub_queue::store::RefusedRecipient>,
+    pub list_part: Option<String>,
 }
 
 /// Checks `fax` for `caller` (sender, numbers through the dial plan, texts) and makes its
@@ -90,7 +93,17 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, Problem> {
     let sender = sender(api, caller, fax.sender.as_deref())?;
     let notify = fax.notify().map_err(bad_request)?;
-    let mut recipients = recipients(api, &fax.to)?;
+    let mut recipients = match (&fax.list, fax.to.is_empty()) {
+        (Some(_), true) => Vec::new(),
+        _ => recipients(api, &fax.to)?,
+    };
+    let (refused, list_part) = match &fax.list {
+        Some(list) => (
+            broadcast(api, list, &mut recipients)?,
+            Some(list.name.clone()),
+        ),
+        None => (Vec::new(), None),
+    };
     for r in &mut recipients {
         r.notify = notify;
     }
@@ -146,9 +159,58 @@ pub(crate) fn prepare(
             .billing
             .as_deref()
             .and_then(faxhub_queue::intake::billing_code),
-        priority: fax.priority.map(Into::into).unwrap_or_default(),
+        priority: match (fax.priority, &list_part) {
+            (Some(p), _) => p.into(),
+            // a broadcast goes after single faxes unless it asks otherwise
+            (None, Some(_)) => faxhub_queue::schedule::Priority::Low,
+            (None, None) => Default::default(),
+        },
         send_at_ms,
+        refused,
+        list_part,
     })
+}
+
+/// A broadcast's list: its rows added to `recipients` (a number already there is not added
+/// twice), its bad rows returned to be failed by name; 422 with 5.6.0 when it cannot be read or
+/// no row can be faxed.
+fn broadcast(
+    api: &Api,
+    list: &super::request::Document,
+    recipients: &mut Vec<NewRecipient>,
+) -> Result<Vec<faxhub_queue::store::RefusedRecipient>, Problem> {
+    use faxhub_connectors::broadcast;
+    let unprocessable = |detail: String| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_code(EnhancedStatus::MEDIA)
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(list.content.as_bytes())
+        .map_err(|e| bad_request(format!("list ({}): not base64: {e}", list.name)))?;
+    let rows = broadcast::read(&list.name, &bytes, api.max_broadcast)
+        .map_err(|e| unprocessable(e.to_string()))?;
+    let domain = api
+        .addressing
+        .fax_domains
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let resolved = broadcast::resolve(&api.addressing, &rows, &domain, (None, None));
+    for r in resolved.recipients {
+        if recipients.iter().all(|known| known.number != r.number) {
+            recipients.push(r);
+        }
+    }
+    if recipients.is_empty() {
+        let first = resolved
+            .refused
+            .first()
+            .map_or(String::new(), |r| format!(" ({})", r.reason));
+        return Err(unprocessable(format!(
+            "{}: no row has a number faxhub can dial{first}",
+            list.name
+        )));
+    }
+    Ok(resolved.refused)
 }
 
 /// Whether `sender` may fax by the site's policy (`[ldap] fax_group`): 403 with 5.7.1 naming
@@ -191,6 +253,8 @@ pub(crate) async fn queue(
         billing,
         priority,
         send_at_ms,
+        refused,
+        list_part,
     } = prepared;
     let submission = Submission {
         origin: Origin::Api,
@@ -205,8 +269,8 @@ pub(crate) async fn queue(
         priority,
         send_at_ms,
         source,
-        refused: Vec::new(),
-        list_part: None,
+        refused,
+        list_part,
     };
     api.intake.accept_viewed(submission, message).await
 }
@@ -350,6 +414,7 @@ async fn read_multipart(api: &Api, mut multipart: Multipart) -> Result<Asked, Pr
         )
     };
     let mut fax: Option<FaxRequest> = None;
+    let mut list = None;
     let mut fax_bytes = Vec::new();
     let mut files = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(part_error)? {
@@ -370,6 +435,12 @@ async fn read_multipart(api: &Api, mut multipart: Multipart) -> Result<Asked, Pr
                 fax = Some(parsed);
                 fax_bytes = bytes.to_vec();
             }
+            ("list", Some(file_name)) => {
+                list = Some(super::request::Document {
+                    name: file_name,
+                    content: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                })
+            }
             (_, Some(file_name)) => files.push((file_name, bytes.to_vec())),
             (other, None) => {
                 return Err(bad_request(format!(
@@ -378,8 +449,15 @@ async fn read_multipart(api: &Api, mut multipart: Multipart) -> Result<Asked, Pr
             }
         }
     }
-    let fax = fax.ok_or_else(|| bad_request("no fax part (JSON: to, sender, subject, text)"))?;
+    let mut fax =
+        fax.ok_or_else(|| bad_request("no fax part (JSON: to, sender, subject, text)"))?;
+    if list.is_some() {
+        fax.list = list;
+    }
     let mut parts: Vec<&[u8]> = vec![b"multipart", &fax_bytes];
+    if let Some(list) = &fax.list {
+        parts.extend([list.name.as_bytes(), list.content.as_bytes()]);
+    }
     for (name, bytes) in &files {
         parts.extend([name.as_bytes(), bytes.as_slice()]);
     }
