@@ -7,8 +7,8 @@
 //! named). Pure: bytes in, rows out.
 //!
 //! The spreadsheet comes from anyone who can mail the broadcast address: a ZIP-based one
-//! declaring more than `MAX_UNPACKED` is refused before calamine unpacks it (a decompression
-//! bomb), the rows are bounded by the caller's `max_rows`, the columns looked at by
+//! declaring more than `MAX_UNPACKED`, or whose entries inflate past what they declare, is
+//! refused before calamine unpacks it (a decompression bomb), the rows are bounded by the caller's `max_rows`, the columns looked at by
 //! `MAX_COLUMNS`, and each cell's text by `MAX_CELL` characters.
 
 use crate::addressing::Addressing;
@@ -186,6 +186,47 @@ fn cell(data: &calamine::Data) -> String {
     text.trim().to_string()
 }
 
+/// Checks that a ZIP archive unpacks to at most `limit` bytes: what its central directory
+/// declares first (nothing unpacked), then what its entries really inflate to, each read
+/// through a bound (a declared size can lie; the inflater cannot).
+fn unpacked_within(bytes: &[u8], limit: u64) -> Result<(), String> {
+    use std::io::Read;
+    let bomb = |n: u64| {
+        format!(
+            "it would unpack to more than {} MB ({} MB or more; a decompression bomb?)",
+            limit >> 20,
+            n >> 20
+        )
+    };
+    match faxhub_queue::files::zip_unpacked_size(bytes) {
+        Some(n) if n > limit => return Err(bomb(n)),
+        Some(_) => {}
+        None => return Err("a damaged archive".into()),
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("a damaged archive: {e}"))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index(i)
+            .map_err(|e| format!("a damaged archive: {e}"))?;
+        let room = limit.saturating_sub(total) + 1;
+        // the zip crate stops an entry at its declared size: past it, a lying bomb
+        let n = std::io::copy(&mut entry.take(room), &mut std::io::sink()).map_err(|e| match e
+            .to_string()
+            .contains("larger than its declared")
+        {
+            true => format!("an entry inflates past its declared size (a decompression bomb?)"),
+            false => format!("a damaged archive: {e}"),
+        })?;
+        total += n;
+        if total > limit {
+            return Err(bomb(total));
+        }
+    }
+    Ok(())
+}
+
 /// The rows of the list `name` (its first sheet).
 pub fn read(name: &str, bytes: &[u8], max_rows: usize) -> Result<Vec<ListRow>, ListError> {
     use calamine::Reader;
@@ -194,17 +235,7 @@ pub fn read(name: &str, bytes: &[u8], max_rows: usize) -> Result<Vec<ListRow>, L
         why,
     };
     if bytes.starts_with(b"PK\x03\x04") {
-        match faxhub_queue::files::zip_unpacked_size(bytes) {
-            Some(n) if n <= MAX_UNPACKED => {}
-            Some(n) => {
-                return Err(unreadable(format!(
-                    "it would unpack to {} MB, more than {} MB (a decompression bomb?)",
-                    n >> 20,
-                    MAX_UNPACKED >> 20
-                )));
-            }
-            None => return Err(unreadable("a damaged archive".into())),
-        }
+        unpacked_within(bytes, MAX_UNPACKED).map_err(unreadable)?;
     }
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
         .map_err(|e| unreadable(e.to_string()))?;
@@ -329,6 +360,26 @@ mod tests {
         zip.finish().unwrap().into_inner()
     }
 
+    /// A ZIP of one deflated entry of `real` zero bytes whose headers declare `declared`.
+    fn lying_zip(declared: u32, real: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/worksheets/sheet1.xml", deflated)
+            .unwrap();
+        zip.write_all(&vec![0u8; real]).unwrap();
+        let mut bytes = zip.finish().unwrap().into_inner();
+        // the local header's size (offset 22) and the central record's (offset 24)
+        bytes[22..26].copy_from_slice(&declared.to_le_bytes());
+        let central = bytes
+            .windows(4)
+            .rposition(|w| w == [0x50, 0x4b, 0x01, 0x02])
+            .unwrap();
+        bytes[central + 24..central + 28].copy_from_slice(&declared.to_le_bytes());
+        bytes
+    }
+
     const LIST: &[&[&str]] = &[
         &["Customers, December", "", ""],
         &["Numéro de fax", "Nom", "Société"],
@@ -399,6 +450,17 @@ mod tests {
             .unwrap();
         bomb[central + 24..central + 28].copy_from_slice(&u32::MAX.to_le_bytes());
         let e = read("l.ods", &bomb, 10).unwrap_err().to_string();
+        assert!(e.contains("decompression bomb"), "{e}");
+        // a bomb that lies: it declares 200 bytes but inflates to more than the limit
+        let liar = lying_zip(200, (MAX_UNPACKED + (1 << 20)) as usize);
+        assert_eq!(
+            faxhub_queue::files::zip_unpacked_size(&liar),
+            Some(200),
+            "the control: what it declares passes the first check"
+        );
+        let e = unpacked_within(&liar, MAX_UNPACKED).unwrap_err();
+        assert!(e.contains("decompression bomb"), "{e}");
+        let e = read("l.xlsx", &liar, 10).unwrap_err().to_string();
         assert!(e.contains("decompression bomb"), "{e}");
         // the control: the same archive, undoctored, is read
         assert!(read("l.ods", &ods(LIST), 10).is_ok());
