@@ -216,7 +216,7 @@ fn unpacked_within(bytes: &[u8], limit: u64) -> Result<(), String> {
             .to_string()
             .contains("larger than its declared")
         {
-            true => format!("an entry inflates past its declared size (a decompression bomb?)"),
+            true => "an entry inflates past its declared size (a decompression bomb?)".to_string(),
             false => format!("a damaged archive: {e}"),
         })?;
         total += n;
