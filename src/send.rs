@@ -55,21 +55,9 @@ pub async fn run(config: &Config, checked: &Checked, args: SendArgs) -> Result<(
         };
         let resolved =
             faxhub_connectors::broadcast::resolve(&addressing, &rows, &domain, (None, None));
-        for r in resolved.recipients {
-            if recipients.iter().all(|known| known.number != r.number) {
-                recipients.push(r);
-            }
-        }
-        if recipients.is_empty() {
-            let first = resolved
-                .refused
-                .first()
-                .map_or(String::new(), |r| format!(" ({})", r.reason));
-            return Err(Failure::Usage(format!(
-                "{name}: no row has a number faxhub can dial{first}"
-            )));
-        }
-        refused = resolved.refused;
+        refused = resolved
+            .merge_into(&mut recipients, &name)
+            .map_err(Failure::Usage)?;
         list_part = Some(name);
     }
     let mut files = Vec::new();

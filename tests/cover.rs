@@ -8,17 +8,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// The page data of a TIFF, page by page (to compare pages across files).
-fn strips(path: &std::path::Path) -> Vec<Vec<u8>> {
-    let bytes = std::fs::read(path).unwrap();
-    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
-    faxhub_queue::tiff::first_strips(&bytes, &pages)
-        .unwrap()
-        .into_iter()
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
 #[test]
 fn each_recipient_gets_a_cover_naming_them_before_the_same_pages() {
     let hub = Faxhub::start(

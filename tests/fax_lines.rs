@@ -68,6 +68,23 @@ fn pixels(tiff: &Path) -> Vec<u8> {
         .concat()
 }
 
+/// What Tesseract reads on the pages of a received fax, as they arrived (uncompressed first).
+fn received_text(hub: &Faxhub, fax: &Value) -> String {
+    let got = hub
+        .data_dir()
+        .join("inbox")
+        .join(fax["tiff"].as_str().unwrap());
+    let plain = got.with_extension("plain.tif");
+    let ok = Command::new("tiffcp")
+        .args(["-c", "none"])
+        .arg(&got)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    ocr(&plain)
+}
+
 fn corpus_mail(files: &[&str]) -> Vec<u8> {
     let mut parts = String::new();
     use base64::Engine;
@@ -567,20 +584,7 @@ fn the_page_header_line_is_printed_on_each_page_sent() {
     let job = hub.wait_finished(&id, WAIT);
     assert_eq!(job["recipients"][0]["status"], "done", "{job:#}");
     let inbox: Vec<Value> = serde_json::from_slice(&hub.cli(&["inbox", "--json"]).stdout).unwrap();
-    let got = hub
-        .data_dir()
-        .join("inbox")
-        .join(inbox[0]["tiff"].as_str().unwrap());
-    // read by Tesseract from the page as it arrived (uncompressed first)
-    let plain = got.with_extension("plain.tif");
-    let ok = Command::new("tiffcp")
-        .args(["-c", "none"])
-        .arg(&got)
-        .arg(&plain)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let text = ocr(&plain);
+    let text = received_text(&hub, &inbox[0]);
     let top = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     assert!(
         top.contains("ACME Corp") && top.contains("+33 1 69 29 39 99"),
@@ -619,19 +623,7 @@ fn a_senders_own_ident_and_header_line_reach_the_far_end() {
                     .any(|(r, _): &(Value, String)| r["id"] == f["id"])
             })
             .unwrap();
-        let got = hub
-            .data_dir()
-            .join("inbox")
-            .join(fax["tiff"].as_str().unwrap());
-        let plain = got.with_extension("plain.tif");
-        let ok = Command::new("tiffcp")
-            .args(["-c", "none"])
-            .arg(&got)
-            .arg(&plain)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let text = ocr(&plain);
+        let text = received_text(&hub, &fax);
         let top = text
             .lines()
             .find(|l| !l.trim().is_empty())

@@ -157,17 +157,6 @@ fn a_call_cut_by_kill_9_is_recovered_and_retried() {
     assert!(hub.log().contains("recovered"), "{}", hub.log());
 }
 
-/// The page data of a TIFF, page by page.
-fn strips(path: &std::path::Path) -> Vec<Vec<u8>> {
-    let bytes = std::fs::read(path).unwrap();
-    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
-    faxhub_queue::tiff::first_strips(&bytes, &pages)
-        .unwrap()
-        .into_iter()
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
 /// A call cut after page 2 of 5 is resumed: the next call sends pages 3 to 5 behind a
 /// continuation page (read back by Tesseract), the job records both calls and where each began,
 /// and the receipt tells the story. The control: a number in `resume_never` gets the whole fax

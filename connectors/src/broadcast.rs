@@ -111,6 +111,32 @@ pub fn resolve(
     out
 }
 
+impl Resolved {
+    /// Adds the recipients to `recipients` (a number already there is not added twice); its
+    /// refused rows, or why the list gives nothing to fax (`list` names it).
+    pub fn merge_into(
+        self,
+        recipients: &mut Vec<NewRecipient>,
+        list: &str,
+    ) -> Result<Vec<RefusedRecipient>, String> {
+        for r in self.recipients {
+            if recipients.iter().all(|known| known.number != r.number) {
+                recipients.push(r);
+            }
+        }
+        if recipients.is_empty() {
+            let first = self
+                .refused
+                .first()
+                .map_or(String::new(), |r| format!(" ({})", r.reason));
+            return Err(format!(
+                "{list}: no row has a number faxhub can dial{first}"
+            ));
+        }
+        Ok(self.refused)
+    }
+}
+
 /// Whether an attachment's name makes it a broadcast list.
 pub fn is_list(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();

@@ -195,22 +195,9 @@ fn broadcast(
         .cloned()
         .unwrap_or_default();
     let resolved = broadcast::resolve(&api.addressing, &rows, &domain, (None, None));
-    for r in resolved.recipients {
-        if recipients.iter().all(|known| known.number != r.number) {
-            recipients.push(r);
-        }
-    }
-    if recipients.is_empty() {
-        let first = resolved
-            .refused
-            .first()
-            .map_or(String::new(), |r| format!(" ({})", r.reason));
-        return Err(unprocessable(format!(
-            "{}: no row has a number faxhub can dial{first}",
-            list.name
-        )));
-    }
-    Ok(resolved.refused)
+    resolved
+        .merge_into(recipients, &list.name)
+        .map_err(unprocessable)
 }
 
 /// Whether `sender` may fax by the site's policy (`[ldap] fax_group`): 403 with 5.7.1 naming

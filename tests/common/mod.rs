@@ -552,6 +552,17 @@ pub fn assert_tiff_f(path: &Path) -> usize {
     pages
 }
 
+/// The page data of a TIFF, page by page (to compare pages across files).
+pub fn strips(path: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let pages = faxhub_queue::tiff::read_pages(&bytes).unwrap();
+    faxhub_queue::tiff::first_strips(&bytes, &pages)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// Page `index` (from 0) of a TIFF as its own file, cut by libtiff's tiffcp.
 pub fn tiff_page(path: &Path, index: usize, out: &Path) {
     let status = Command::new("tiffcp")

@@ -62,34 +62,23 @@ pub(super) async fn rcpt(session: &mut Session, arg: &str) -> Reply {
             _ => return Reply::new(555, "5.5.4", format!("Unsupported parameter {key}")),
         }
     }
-    let subject_address = shared
-        .config
-        .subject_addresses
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(&path.raw));
-    if subject_address {
-        tx.subject_address = Some(SubjectAddress {
-            address: path.raw.clone(),
-            notify,
-            orcpt,
-        });
+    // a shared address: the numbers come from the Subject, or from the attached list
+    let shared_address = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(&path.raw));
+    let via = || SubjectAddress {
+        address: path.raw.clone(),
+        notify,
+        orcpt: orcpt.clone(),
+    };
+    if shared_address(&shared.config.subject_addresses) {
+        tx.subject_address = Some(via());
         return Reply::new(
             250,
             "2.1.5",
             "Ok: the numbers are read from the Subject (Fax: …)",
         );
     }
-    if shared
-        .config
-        .broadcast_addresses
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(&path.raw))
-    {
-        tx.broadcast_address = Some(SubjectAddress {
-            address: path.raw.clone(),
-            notify,
-            orcpt,
-        });
+    if shared_address(&shared.config.broadcast_addresses) {
+        tx.broadcast_address = Some(via());
         return Reply::new(
             250,
             "2.1.5",
