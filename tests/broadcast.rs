@@ -1,5 +1,5 @@
 //! Broadcasts end to end through the real daemon: a mail to the broadcast address carries a
-//! document and a spreadsheet (an .xlsx of 30 rows, 3 of them bad; then an .ods made by
+//! document and a spreadsheet (an .xlsx of 30 rows, 3 of them bad; then an .ods and an .xls made by
 //! LibreOffice from another list): one fax per good row on the line, each with a cover naming
 //! its row's recipient (Tesseract reads row 5's), the bad rows failed with their reasons, and one
 //! report at the end whose spreadsheet calamine reads back with the right result per row. A
@@ -187,7 +187,7 @@ fn a_broadcast_from_a_spreadsheet_faxes_each_good_row_and_reports_once() {
 }
 
 #[test]
-fn a_broadcast_list_in_opendocument_and_a_mail_without_a_list() {
+fn a_broadcast_list_in_opendocument_or_excel_97_and_a_mail_without_a_list() {
     let hub = Faxhub::start("broadcast_addresses = [\"broadcast@fax.localhost\"]\n", "");
     let scratch = tempfile::tempdir().unwrap();
     let rows: Vec<(String, String, String)> = (1..=3)
@@ -201,6 +201,7 @@ fn a_broadcast_list_in_opendocument_and_a_mail_without_a_list() {
         .collect();
     let xlsx = scratch.path().join("list.xlsx");
     std::fs::write(&xlsx, list(&rows)).unwrap();
+    // the same list as LibreOffice saves it in OpenDocument and in Excel 97 (.xls)
     let ok = std::process::Command::new("soffice")
         .args(["--headless", "--convert-to", "ods", "--outdir"])
         .arg(scratch.path())
@@ -209,31 +210,39 @@ fn a_broadcast_list_in_opendocument_and_a_mail_without_a_list() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let ods = std::fs::read(scratch.path().join("list.ods")).unwrap();
-    let message = broadcast_mail(
-        "Hello.",
-        "list.ods",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        &ods,
-    );
-    let id = queued_id(&hub.smtp().send_mail(
-        "alice@example.com",
-        &["broadcast@fax.localhost"],
-        &message,
-    ));
-    let job = hub.wait_finished(&id, WAIT);
-    let numbers: Vec<&str> = job["recipients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["status"] == "done")
-        .map(|r| r["number"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        numbers,
-        ["+33169294001", "+33169294002", "+33169294003"],
-        "{job:#}"
-    );
+    let ok = std::process::Command::new("soffice")
+        .args(["--headless", "--convert-to", "xls:MS Excel 97", "--outdir"])
+        .arg(scratch.path())
+        .arg(&xlsx)
+        .env("HOME", scratch.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for (name, ctype) in [
+        ("list.ods", "application/vnd.oasis.opendocument.spreadsheet"),
+        ("list.xls", "application/vnd.ms-excel"),
+    ] {
+        let bytes = std::fs::read(scratch.path().join(name)).unwrap();
+        let message = broadcast_mail("Hello.", name, ctype, &bytes);
+        let id = queued_id(&hub.smtp().send_mail(
+            "alice@example.com",
+            &["broadcast@fax.localhost"],
+            &message,
+        ));
+        let job = hub.wait_finished(&id, WAIT);
+        let numbers: Vec<&str> = job["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "done")
+            .map(|r| r["number"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            numbers,
+            ["+33169294001", "+33169294002", "+33169294003"],
+            "{name}: {job:#}"
+        );
+    }
 
     // no list: refused, nothing queued
     let plain = text_message("New prices", "No list here.");
