@@ -1,9 +1,9 @@
 //! Broadcasts end to end through the real daemon: a mail to the broadcast address carries a
-//! document and a spreadsheet (an .xlsx of 30 rows, 3 of them bad; then an .ods and an .xls made by
-//! LibreOffice from another list): one fax per good row on the line, each with a cover naming
-//! its row's recipient (Tesseract reads row 5's), the bad rows failed with their reasons, and one
-//! report at the end whose spreadsheet calamine reads back with the right result per row. A
-//! mail without a list is refused.
+//! document and a spreadsheet (an .xlsx of 30 rows, 3 of them bad; then an .ods and an .xls
+//! made by LibreOffice from another list): one fax per good row on the line, each with a cover
+//! naming its row's recipient (Tesseract reads row 5's), the bad rows failed with their reasons,
+//! and one report at the end whose spreadsheet calamine reads back with the right result per
+//! row. A mail without a list is refused.
 
 mod common;
 use common::*;
@@ -202,22 +202,16 @@ fn a_broadcast_list_in_opendocument_or_excel_97_and_a_mail_without_a_list() {
     let xlsx = scratch.path().join("list.xlsx");
     std::fs::write(&xlsx, list(&rows)).unwrap();
     // the same list as LibreOffice saves it in OpenDocument and in Excel 97 (.xls)
-    let ok = std::process::Command::new("soffice")
-        .args(["--headless", "--convert-to", "ods", "--outdir"])
-        .arg(scratch.path())
-        .arg(&xlsx)
-        .env("HOME", scratch.path())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let ok = std::process::Command::new("soffice")
-        .args(["--headless", "--convert-to", "xls:MS Excel 97", "--outdir"])
-        .arg(scratch.path())
-        .arg(&xlsx)
-        .env("HOME", scratch.path())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    for format in ["ods", "xls:MS Excel 97"] {
+        let ok = std::process::Command::new("soffice")
+            .args(["--headless", "--convert-to", format, "--outdir"])
+            .arg(scratch.path())
+            .arg(&xlsx)
+            .env("HOME", scratch.path())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "soffice --convert-to {format}");
+    }
     for (name, ctype) in [
         ("list.ods", "application/vnd.oasis.opendocument.spreadsheet"),
         ("list.xls", "application/vnd.ms-excel"),

@@ -127,7 +127,7 @@ impl Convert for JobConverter {
         done: u32,
         text: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Continued, ConvertError>> + Send + 'a>> {
-        Box::pin(continued(&self.converter, spool, pages, done, text))
+        Convert::continuation(&*self.converter, spool, pages, done, text)
     }
 }
 
